@@ -1,0 +1,124 @@
+//! Start-up for the binary: opens the store, brings back stored sessions, opens the
+//! session for the chosen deck and prints how to reach it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+
+use crate::deck::{self, Deck};
+use crate::hub::{Hub, SessionHandle};
+use crate::store::{Durability, Store};
+
+/// What the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// A deck file; `None` runs the built-in deck.
+    pub deck: Option<PathBuf>,
+    /// Where the database lives.
+    pub data: PathBuf,
+    /// Start a new session even if one on the same deck is stored.
+    pub new_session: bool,
+    /// The base URL phones use; `None` derives it from the LAN address and port.
+    pub public_url: Option<String>,
+    /// How much a commit must survive.
+    pub durability: Durability,
+}
+
+/// Reads a deck file, or the built-in deck; returns the deck and its text.
+pub fn load_deck(path: Option<&std::path::Path>) -> Result<(Deck, String)> {
+    match path {
+        None => Ok((Deck::default_deck(), deck::DEFAULT_DECK_SOURCE.to_owned())),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading deck {}", path.display()))?;
+            let name = path.display().to_string();
+            let deck = deck::parse(&name, &text)?;
+            Ok((deck, text))
+        }
+    }
+}
+
+/// Runs the server until it is stopped.
+pub async fn run(config: Config) -> Result<()> {
+    let (deck, source) = load_deck(config.deck.as_deref())?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("listening on {}", config.bind))?;
+    let local = listener.local_addr()?;
+    let base_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", display_addr(local)));
+    let store = Store::open(&config.data, config.durability)?;
+    let hub = Arc::new(Hub::new(store, base_url));
+    let restored = hub.restore_all()?;
+    let (handle, reused) = hub
+        .open_or_reuse(Arc::new(deck), &source, config.new_session)
+        .await?;
+    print_banner(&hub, &handle, reused, restored.len(), &config);
+    crate::web::serve(listener, hub).await
+}
+
+/// The address phones can reach: for a wildcard bind the machine's LAN address.
+fn display_addr(local: SocketAddr) -> SocketAddr {
+    if local.ip().is_unspecified() {
+        SocketAddr::new(
+            lan_ip().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            local.port(),
+        )
+    } else {
+        local
+    }
+}
+
+/// The first private IPv4 address of an interface that is up, preferring the usual
+/// home and office ranges; read from the interface list, no packet is sent.
+pub fn lan_ip() -> Option<IpAddr> {
+    let addrs = if_addrs::get_if_addrs().ok()?;
+    let mut v4: Vec<Ipv4Addr> = addrs
+        .iter()
+        .filter(|a| !a.is_loopback())
+        .filter_map(|a| match a.ip() {
+            IpAddr::V4(ip) => Some(ip),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    v4.sort_by_key(|ip| !ip.is_private());
+    v4.first().map(|ip| IpAddr::V4(*ip))
+}
+
+fn print_banner(hub: &Hub, handle: &SessionHandle, reused: bool, restored: usize, config: &Config) {
+    let join = hub.join_url(handle.code());
+    let deck = handle.deck();
+    println!();
+    println!("  stemzaal — {}", deck.title);
+    println!(
+        "  {} ({} slides, {} statements)",
+        if reused {
+            "Sessie hervat / session resumed"
+        } else {
+            "Nieuwe sessie / new session"
+        },
+        deck.slides.len(),
+        deck.slides
+            .iter()
+            .filter(|s| matches!(s.kind, crate::deck::SlideKind::Statement { .. }))
+            .count()
+    );
+    println!();
+    println!("  Deelnemers / participants:  {join}");
+    println!("  Code:                       {}", handle.code());
+    println!("  Gespreksleider / host:      {}", hub.host_url(handle));
+    println!("  Scherm / screen:            {}", hub.screen_url(handle));
+    println!(
+        "  Data:                       {} ({restored} stored sessions)",
+        config.data.display()
+    );
+    println!();
+    println!("{}", crate::web::qr_terminal(&join));
+}

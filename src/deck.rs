@@ -1,0 +1,625 @@
+//! Decks: the Markdown file format and its parser. Pure data, no I/O.
+//!
+//! `docs/deck-format.md` describes the format for the people who write decks; the tests
+//! in `tests/deck_format.rs` hold the parser to it.
+
+use std::fmt;
+use std::ops::Range;
+
+use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
+
+/// The built-in default deck's source name.
+pub const DEFAULT_DECK_NAME: &str = "gebiedsgericht-werken.md";
+
+/// The built-in default deck's text, embedded in the binary.
+pub const DEFAULT_DECK_SOURCE: &str = include_str!("../decks/gebiedsgericht-werken.md");
+
+/// Most options a statement may have (`A)` to `H)`): more do not fit on a phone or a tally.
+pub const MAX_OPTIONS: usize = 8;
+
+/// Most slides a deck may have: far beyond any session, small enough to keep a deck cheap.
+pub const MAX_SLIDES: usize = 500;
+
+/// Largest deck source accepted, in bytes (1 MiB): a deck is text, not a data dump.
+pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+
+/// Longest slide title, in characters, before it is cut with "…" (titles go in lists).
+const MAX_TITLE_CHARS: usize = 80;
+
+/// A parsed deck: what a facilitator steps through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deck {
+    /// Where the deck came from (file name), for messages.
+    pub source_name: String,
+    /// The title from the front matter, or the source name.
+    pub title: String,
+    /// Participant groups from the front matter (may be empty).
+    pub groups: Vec<String>,
+    /// The slides, in order; never empty.
+    pub slides: Vec<Slide>,
+}
+
+/// One slide of a deck.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slide {
+    /// 1-based line in the source where the slide starts.
+    pub line: usize,
+    /// A short title for lists: the first heading, else the first line of text.
+    pub title: String,
+    /// The slide's Markdown (for a statement: the context before the options) rendered
+    /// to HTML, raw HTML escaped and unsafe link targets dropped.
+    pub html: String,
+    /// Content or statement.
+    pub kind: SlideKind,
+}
+
+/// What a slide is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlideKind {
+    /// Shows findings.
+    Content,
+    /// Asks for a vote between the options (A first); 2..=MAX_OPTIONS.
+    Statement {
+        /// The option texts, without their `A)` label.
+        options: Vec<String>,
+    },
+}
+
+/// One problem in a deck, with the line it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+/// Why a deck could not be read: every problem found, each with its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeckError {
+    /// The source name (file).
+    pub file: String,
+    /// At least one problem.
+    pub errors: Vec<LineError>,
+}
+
+impl fmt::Display for DeckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}: {}", self.file, e.line, e.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DeckError {}
+
+impl Deck {
+    /// The built-in default deck.
+    pub fn default_deck() -> Deck {
+        parse(DEFAULT_DECK_NAME, DEFAULT_DECK_SOURCE).expect("the built-in deck parses")
+    }
+
+    /// The options of slide `index` if it is a statement.
+    pub fn options(&self, index: usize) -> Option<&[String]> {
+        match &self.slides.get(index)?.kind {
+            SlideKind::Statement { options } => Some(options),
+            SlideKind::Content => None,
+        }
+    }
+
+    /// A plain-text summary of the deck (title, groups, each slide with its line and the
+    /// options of each statement), as `stemzaal check FILE` prints it.
+    pub fn outline(&self) -> String {
+        let statements = self
+            .slides
+            .iter()
+            .filter(|s| matches!(s.kind, SlideKind::Statement { .. }))
+            .count();
+        let groups = if self.groups.is_empty() {
+            "(none)".to_string()
+        } else {
+            self.groups.join(", ")
+        };
+        let mut out = format!(
+            "{} ({})\ngroups: {}\n{} slides, {} statements\n",
+            self.title,
+            self.source_name,
+            groups,
+            self.slides.len(),
+            statements
+        );
+        for (i, slide) in self.slides.iter().enumerate() {
+            let kind = match slide.kind {
+                SlideKind::Content => "content",
+                SlideKind::Statement { .. } => "statement",
+            };
+            out.push_str(&format!(
+                "\n{:>3}. line {:<5} {:<9}  {}",
+                i + 1,
+                slide.line,
+                kind,
+                slide.title
+            ));
+            if let SlideKind::Statement { options } = &slide.kind {
+                for (letter, option) in ('A'..).zip(options) {
+                    out.push_str(&format!("\n{:>23}) {}", letter, option));
+                }
+            }
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// Parses a deck; `source_name` names the file in error messages.
+pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
+    let fail = |errors: Vec<LineError>| DeckError {
+        file: source_name.to_string(),
+        errors,
+    };
+    if text.len() > MAX_SOURCE_BYTES {
+        return Err(fail(vec![LineError {
+            line: 1,
+            message: format!(
+                "the deck is {} bytes; a deck may be at most {} bytes (1 MiB)",
+                text.len(),
+                MAX_SOURCE_BYTES
+            ),
+        }]));
+    }
+    // Editors on Windows like to start UTF-8 files with a byte order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut errors = Vec::new();
+
+    let Some((front, body_start)) = front_matter(&lines, &mut errors) else {
+        return Err(fail(errors));
+    };
+
+    let chunks = split_slides(&lines, body_start);
+    let filled: Vec<usize> = (0..chunks.len())
+        .filter(|&i| !is_blank_chunk(&lines, &chunks[i]))
+        .collect();
+    let mut slides = Vec::new();
+    if let (Some(&first), Some(&last)) = (filled.first(), filled.last()) {
+        // Empty slides at the very start or end are harmless leftovers; in between, a
+        // facilitator would step onto a blank screen, so say where.
+        for chunk in &chunks[first..=last] {
+            if is_blank_chunk(&lines, chunk) {
+                // The chunk lies strictly between two `---` lines: 0-based `start - 1` and
+                // `end`, that is 1-based `start` and `end + 1`.
+                let open = chunk.start;
+                errors.push(LineError {
+                    line: open,
+                    message: format!(
+                        "empty slide: two `---` lines with nothing between (lines {} and {}); \
+                         remove one of them",
+                        open,
+                        chunk.end + 1
+                    ),
+                });
+            }
+        }
+        for &i in &filled {
+            if let Some(slide) = parse_slide(&lines, chunks[i].clone(), &mut errors) {
+                slides.push(slide);
+            }
+        }
+        if filled.len() > MAX_SLIDES {
+            let extra = &chunks[filled[MAX_SLIDES]];
+            errors.push(LineError {
+                line: first_filled_line(&lines, extra.clone()) + 1,
+                message: format!(
+                    "too many slides: this is slide {}, a deck may have at most {}",
+                    MAX_SLIDES + 1,
+                    MAX_SLIDES
+                ),
+            });
+        }
+    } else {
+        errors.push(LineError {
+            line: 1,
+            message: "the deck has no slides: write at least one slide of Markdown".to_string(),
+        });
+    }
+
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
+        return Err(fail(errors));
+    }
+    Ok(Deck {
+        source_name: source_name.to_string(),
+        title: front.title.unwrap_or_else(|| source_name.to_string()),
+        groups: front.groups,
+        slides,
+    })
+}
+
+/// Renders a slide's Markdown to HTML that is safe to put in a page: raw HTML shows as
+/// text, links to anything but http(s), mailto or a relative address keep only their
+/// text, and images show their alt text.
+pub fn render_markdown(markdown: &str) -> String {
+    // One entry per open link: whether its tags were dropped, so the matching end goes too.
+    let mut dropped_links: Vec<bool> = Vec::new();
+    let events = Parser::new_ext(markdown, markdown_options()).filter_map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
+        // An HTML block becomes text, which needs a block around it like any other text.
+        Event::Start(Tag::HtmlBlock) => Some(Event::Start(Tag::Paragraph)),
+        Event::End(TagEnd::HtmlBlock) => Some(Event::End(TagEnd::Paragraph)),
+        Event::Start(Tag::Link { ref dest_url, .. }) => {
+            let safe = is_safe_link(dest_url);
+            dropped_links.push(!safe);
+            safe.then_some(event)
+        }
+        Event::End(TagEnd::Link) => {
+            let dropped = dropped_links.pop().unwrap_or(false);
+            (!dropped).then_some(event)
+        }
+        // Without its tags an image's alt text is ordinary text.
+        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+        other => Some(other),
+    });
+    let mut out = String::new();
+    html::push_html(&mut out, events);
+    out
+}
+
+/// The Markdown extensions a deck may use.
+fn markdown_options() -> Options {
+    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH
+}
+
+/// Whether a link target may stay a link: http, https, mailto, or no scheme (relative).
+fn is_safe_link(dest: &str) -> bool {
+    // Browsers skip tabs and newlines anywhere in a URL and control characters or spaces
+    // before it, so `java\tscript:` must be judged as `javascript:`.
+    let cleaned: String = dest
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let cleaned = cleaned.trim_start_matches(|c: char| c <= ' ');
+    let before_path = cleaned.find(['/', '?', '#']).unwrap_or(cleaned.len());
+    match cleaned[..before_path].find(':') {
+        None => true,
+        Some(colon) => {
+            let scheme = &cleaned[..colon];
+            ["http", "https", "mailto"]
+                .iter()
+                .any(|allowed| scheme.eq_ignore_ascii_case(allowed))
+        }
+    }
+}
+
+/// What the front matter sets.
+#[derive(Default)]
+struct FrontMatter {
+    title: Option<String>,
+    groups: Vec<String>,
+}
+
+/// Reads the front matter if the first line is `---`; returns it with the index of the
+/// first body line, or `None` when it is not closed (nothing after it can be trusted).
+fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMatter, usize)> {
+    let mut front = FrontMatter::default();
+    if !lines.first().is_some_and(|l| is_separator(l)) {
+        return Some((front, 0));
+    }
+    let Some(close) = lines
+        .iter()
+        .skip(1)
+        .position(|l| is_separator(l))
+        .map(|p| p + 1)
+    else {
+        errors.push(LineError {
+            line: 1,
+            message: "front matter is not closed: a file whose first line is `---` starts with \
+                      `key: value` lines that end with another `---` line"
+                .to_string(),
+        });
+        return None;
+    };
+    let mut title_line = None;
+    let mut groups_line = None;
+    for (idx, raw) in lines.iter().enumerate().take(close).skip(1) {
+        let line = idx + 1;
+        let mut error = |message: String| errors.push(LineError { line, message });
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let Some((key, value)) = raw.split_once(':') else {
+            error(format!(
+                "front matter line without a colon: expected `key: value` (`title` or \
+                 `groups`), found `{}`",
+                raw.trim()
+            ));
+            continue;
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let seen = match key.to_ascii_lowercase().as_str() {
+            "title" => &mut title_line,
+            "groups" => &mut groups_line,
+            _ => {
+                error(format!(
+                    "unknown front matter key `{key}`: expected `title` or `groups`"
+                ));
+                continue;
+            }
+        };
+        if let Some(first) = *seen {
+            error(format!("`{key}` is set twice (first on line {first})"));
+            continue;
+        }
+        *seen = Some(line);
+        if key.eq_ignore_ascii_case("title") {
+            if value.is_empty() {
+                error("`title` is empty: write the deck's title after the colon".to_string());
+            } else {
+                front.title = Some(value.to_string());
+            }
+        } else if !value.is_empty() {
+            for name in value.split(',').map(str::trim) {
+                if name.is_empty() {
+                    error(
+                        "empty group name in `groups`: separate names with single commas"
+                            .to_string(),
+                    );
+                } else if front
+                    .groups
+                    .iter()
+                    .any(|g| g.to_lowercase() == name.to_lowercase())
+                {
+                    error(format!("group `{name}` is listed twice in `groups`"));
+                } else {
+                    front.groups.push(name.to_string());
+                }
+            }
+        }
+    }
+    Some((front, close + 1))
+}
+
+/// Splits the body at `---` lines into the 0-based line ranges between them.
+fn split_slides(lines: &[&str], body_start: usize) -> Vec<Range<usize>> {
+    let mut chunks = Vec::new();
+    let mut start = body_start;
+    for (idx, line) in lines.iter().enumerate().skip(body_start) {
+        if is_separator(line) {
+            chunks.push(start..idx);
+            start = idx + 1;
+        }
+    }
+    chunks.push(start..lines.len());
+    chunks
+}
+
+fn is_separator(line: &str) -> bool {
+    line.trim_end() == "---"
+}
+
+fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+fn is_blank_chunk(lines: &[&str], chunk: &Range<usize>) -> bool {
+    lines[chunk.clone()].iter().all(|l| is_blank(l))
+}
+
+/// The 0-based index of the first non-blank line in `range` (its start if all are blank).
+fn first_filled_line(lines: &[&str], range: Range<usize>) -> usize {
+    range
+        .clone()
+        .find(|&i| !is_blank(lines[i]))
+        .unwrap_or(range.start)
+}
+
+/// The letter and the rest of an option line (`A) text`), or `None` for other lines.
+fn option_label(line: &str) -> Option<(u8, &str)> {
+    let bytes = line.as_bytes();
+    if bytes.len() >= 2 && bytes[0].is_ascii_uppercase() && bytes[1] == b')' {
+        // Both bytes are ASCII, so index 2 is a character boundary.
+        let rest = &line[2..];
+        if rest.is_empty() || rest.starts_with([' ', '\t']) {
+            return Some((bytes[0], rest));
+        }
+    }
+    None
+}
+
+/// Parses one non-blank slide; pushes its problems to `errors` and returns `None` then.
+fn parse_slide(lines: &[&str], range: Range<usize>, errors: &mut Vec<LineError>) -> Option<Slide> {
+    let first_line = first_filled_line(lines, range.clone());
+    let slide_lines = &lines[range.clone()];
+    let title = slide_title(slide_lines);
+    let Some(first_option) = slide_lines.iter().position(|l| option_label(l).is_some()) else {
+        return Some(Slide {
+            line: first_line + 1,
+            title,
+            html: render_markdown(&slide_lines.join("\n")),
+            kind: SlideKind::Content,
+        });
+    };
+
+    let errors_before = errors.len();
+    // (line, letter, text) per option, in source order.
+    let mut options: Vec<(usize, u8, String)> = Vec::new();
+    let mut expected = b'A';
+    let mut continuing = false;
+    let mut reported_trailing = false;
+    for (offset, raw) in slide_lines.iter().enumerate().skip(first_option) {
+        let line = range.start + offset + 1;
+        if let Some((letter, rest)) = option_label(raw) {
+            if letter != expected {
+                let (got, want) = (letter as char, expected as char);
+                let message = if expected == b'A' {
+                    format!("`{got})` without `A)`: the options of a statement start at A)")
+                } else if letter < expected {
+                    format!("duplicate option `{got})`: each letter is used once")
+                } else {
+                    format!(
+                        "skipped option letter: `{got})` follows `{})`, expected `{want})`",
+                        (expected - 1) as char
+                    )
+                };
+                errors.push(LineError { line, message });
+            }
+            expected = expected.max(letter + 1);
+            options.push((line, letter, rest.trim().to_string()));
+            if options.len() == MAX_OPTIONS + 1 {
+                errors.push(LineError {
+                    line,
+                    message: format!(
+                        "too many options: a statement has at most {MAX_OPTIONS} (A to H)"
+                    ),
+                });
+            }
+            continuing = true;
+        } else if is_blank(raw) {
+            continuing = false;
+        } else if continuing {
+            // A long option wrapped onto the next line, as in the source document.
+            if let Some((_, _, text)) = options.last_mut() {
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(raw.trim());
+            }
+        } else if !reported_trailing {
+            reported_trailing = true;
+            errors.push(LineError {
+                line,
+                message: "text after the options: options must come last on a statement slide \
+                          (move this text above `A)`, or start a new slide with `---`)"
+                    .to_string(),
+            });
+        }
+    }
+    for (line, letter, text) in &options {
+        if text.is_empty() {
+            errors.push(LineError {
+                line: *line,
+                message: format!("option `{})` has no text", *letter as char),
+            });
+        }
+    }
+    if options.len() == 1 {
+        errors.push(LineError {
+            line: options[0].0,
+            message: "a statement needs at least two options, `A)` and `B)`".to_string(),
+        });
+    }
+    if errors.len() > errors_before {
+        return None;
+    }
+    Some(Slide {
+        line: first_line + 1,
+        title,
+        html: render_markdown(&slide_lines[..first_option].join("\n")),
+        kind: SlideKind::Statement {
+            options: options.into_iter().map(|(_, _, text)| text).collect(),
+        },
+    })
+}
+
+/// The slide's first heading as plain text, else its first non-blank line's text.
+fn slide_title(slide_lines: &[&str]) -> String {
+    let markdown = slide_lines.join("\n");
+    let mut in_heading = false;
+    let mut heading = String::new();
+    for event in Parser::new_ext(&markdown, markdown_options()) {
+        match event {
+            Event::Start(Tag::Heading { .. }) => in_heading = true,
+            Event::End(TagEnd::Heading(_)) => break,
+            Event::Text(t) | Event::Code(t) if in_heading => heading.push_str(&t),
+            Event::SoftBreak | Event::HardBreak if in_heading => heading.push(' '),
+            _ => {}
+        }
+    }
+    let mut title = collapse_whitespace(&heading);
+    if title.is_empty() {
+        let line = slide_lines
+            .iter()
+            .find(|l| !is_blank(l))
+            .copied()
+            .unwrap_or("");
+        title = collapse_whitespace(&plain_text(line));
+        if title.is_empty() {
+            // A line of markup only (`<div>`, `***`) still needs a name in the list.
+            title = collapse_whitespace(line);
+        }
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        let cut: String = title.chars().take(MAX_TITLE_CHARS - 1).collect();
+        title = format!("{}…", cut.trim_end());
+    }
+    title
+}
+
+/// The text of a Markdown fragment with its markup (and any raw HTML) left out.
+fn plain_text(markdown: &str) -> String {
+    let mut out = String::new();
+    for event in Parser::new_ext(markdown, markdown_options()) {
+        match event {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_links_are_http_https_mailto_and_relative() {
+        for dest in [
+            "https://x.nl",
+            "HTTP://x",
+            "mailto:a@b.nl",
+            "/a",
+            "a/b:c",
+            "#top",
+            "?q=a:b",
+            "rapport.pdf",
+        ] {
+            assert!(is_safe_link(dest), "{dest}");
+        }
+        for dest in [
+            "javascript:alert(1)",
+            " JavaScript:x",
+            "java\tscript:x",
+            "data:text/html,x",
+            "vbscript:x",
+            "file:///etc",
+        ] {
+            assert!(!is_safe_link(dest), "{dest}");
+        }
+    }
+
+    #[test]
+    fn option_labels_need_a_capital_a_parenthesis_and_a_space() {
+        assert_eq!(option_label("A) ja"), Some((b'A', " ja")));
+        assert_eq!(option_label("H)"), Some((b'H', "")));
+        assert_eq!(option_label("a) ja"), None);
+        assert_eq!(option_label("A)ja"), None);
+        assert_eq!(option_label(" A) ja"), None);
+        assert_eq!(option_label("É) ja"), None);
+    }
+
+    #[test]
+    fn long_titles_are_cut_with_an_ellipsis() {
+        let long = "woord ".repeat(40);
+        let title = slide_title(&[long.as_str()]);
+        assert!(title.ends_with('…'));
+        assert!(title.chars().count() <= MAX_TITLE_CHARS);
+    }
+}

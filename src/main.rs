@@ -1,0 +1,91 @@
+//! The `stemzaal` command: runs a live session, checks a deck, manages stored sessions.
+
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use stemzaal::app::{self, Config};
+use stemzaal::store::Durability;
+
+/// Live polling for council sessions: one binary, no account, no cloud.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Address and port to listen on.
+    #[arg(long, env = "STEMZAAL_BIND", default_value = "0.0.0.0:8080")]
+    bind: SocketAddr,
+    /// Deck file to run (Markdown); without it the built-in deck runs.
+    #[arg(long, env = "STEMZAAL_DECK")]
+    deck: Option<PathBuf>,
+    /// Directory for the database.
+    #[arg(long, env = "STEMZAAL_DATA", default_value = "stemzaal-data")]
+    data: PathBuf,
+    /// Start a new session even if one on the same deck is stored.
+    #[arg(long)]
+    new: bool,
+    /// Base URL phones use (e.g. behind a reverse proxy: https://stem.example.nl).
+    #[arg(long, env = "STEMZAAL_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// What a stored vote survives: `normal` a crash of the process, `full` also a power cut.
+    #[arg(long, env = "STEMZAAL_DURABILITY", value_enum, default_value_t = Durability::Normal)]
+    durability: Durability,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Validate a deck: print its slides and statements, or each error with its line.
+    Check {
+        /// The deck file.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "stemzaal=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Some(Cmd::Check { file }) => check(&file),
+        None => {
+            let config = Config {
+                bind: cli.bind,
+                deck: cli.deck,
+                data: cli.data,
+                new_session: cli.new,
+                public_url: cli.public_url,
+                durability: cli.durability,
+            };
+            let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+            match runtime.block_on(app::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("stemzaal: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn check(file: &std::path::Path) -> ExitCode {
+    match app::load_deck(Some(file)) {
+        Ok((deck, _)) => {
+            print!("{}", deck.outline());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Every message that crosses the WebSocket, in one place.
+//!
+//! The wire format is JSON text frames, one message per frame, tagged by `type`.
+//! `docs/protocol.md` describes each message with an example; the tests in
+//! `tests/protocol.rs` pin those examples, so a change here that breaks a client fails
+//! a test first.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The protocol version a server speaks; sent in [`ServerMsg::Welcome`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Which of the three users a connection belongs to, decided by the key in `hello`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// An anonymous phone: may join, pick a group and vote.
+    Participant,
+    /// The facilitator: holds the host key and steers the session.
+    Host,
+    /// The projector: holds the screen key and only reads.
+    Screen,
+}
+
+/// The language a connection wants its error messages in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    /// Dutch, the default.
+    #[default]
+    Nl,
+    /// English.
+    En,
+}
+
+/// A message from a client (participant, host or screen) to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// The first message on every connection: presents a key (none for a participant)
+    /// and, for a returning phone, the participant id it was given before.
+    Hello {
+        /// Host or screen key; absent or empty for a participant.
+        #[serde(default)]
+        key: Option<String>,
+        /// The id from an earlier `welcome`, so a reload is the same participant.
+        #[serde(default)]
+        participant_id: Option<Uuid>,
+        /// Language for error messages.
+        #[serde(default)]
+        lang: Lang,
+    },
+    /// A participant picks (or changes) the group it belongs to; `null` clears it.
+    ChooseGroup {
+        /// One of the deck's groups.
+        group: Option<String>,
+    },
+    /// A participant votes, or changes its vote, on a statement.
+    Vote {
+        /// Client-chosen message id, echoed in the `ack` or `error`.
+        id: u64,
+        /// Index of the statement's slide.
+        slide: usize,
+        /// The round the vote belongs to (1, or higher after a re-vote).
+        round: u32,
+        /// Index of the option: 0 is A, 1 is B, …
+        option: usize,
+    },
+    /// Host: show the slide with this index.
+    GoTo {
+        /// Slide index, from 0.
+        slide: usize,
+    },
+    /// Host: show the next slide.
+    Next,
+    /// Host: show the previous slide.
+    Prev,
+    /// Host: open the vote on the current statement.
+    OpenVote,
+    /// Host: close the vote on the current statement.
+    CloseVote,
+    /// Host: show or hide the results on the screen and phones.
+    Reveal {
+        /// Whether the results are visible.
+        visible: bool,
+    },
+    /// Host: start a new round on the current statement (a re-vote after discussion);
+    /// the earlier round is kept so the report can show who switched.
+    Revote,
+    /// Host: start a countdown; when it ends the vote closes.
+    StartTimer {
+        /// Length of the countdown in seconds (1..=3600).
+        seconds: u32,
+    },
+    /// Host: stop the countdown without closing the vote.
+    StopTimer,
+}
+
+impl ClientMsg {
+    /// Whether only a host connection may send this message.
+    pub fn is_host_command(&self) -> bool {
+        !matches!(
+            self,
+            ClientMsg::Hello { .. } | ClientMsg::ChooseGroup { .. } | ClientMsg::Vote { .. }
+        )
+    }
+}
+
+/// A message from the server to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// The answer to `hello`: who the server takes the client to be and what it needs
+    /// before the first `state`.
+    Welcome(Welcome),
+    /// A vote is stored durably and counts.
+    Ack {
+        /// The `id` of the vote message.
+        id: u64,
+        /// The statement's slide index.
+        slide: usize,
+        /// The round the vote counts in.
+        round: u32,
+        /// The option that now counts for this participant.
+        option: usize,
+    },
+    /// A message was refused; nothing changed.
+    Error {
+        /// Stable machine-readable code, e.g. `vote_closed`, `not_allowed`.
+        code: String,
+        /// A sentence for a person, in the connection's language.
+        message: String,
+        /// The `id` of the refused vote, when a vote was refused.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+    },
+}
+
+/// Body of [`ServerMsg::Welcome`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Welcome {
+    /// The protocol version the server speaks.
+    pub version: u32,
+    /// The role the key gave this connection.
+    pub role: Role,
+    /// The session's join code.
+    pub code: String,
+    /// The deck's title.
+    pub title: String,
+    /// The participant groups to choose from (may be empty).
+    pub groups: Vec<String>,
+    /// For a participant: its id, to keep and present in the next `hello`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<Uuid>,
+    /// For a participant: the group it chose earlier, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// For a participant: its current votes, so a reload shows its own choice.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub votes: Vec<OwnVote>,
+    /// For the host: the outline of the deck.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub slides: Vec<SlideOutline>,
+    /// The participant URL (for the join banner and the host's share link).
+    pub join_url: String,
+    /// For the host: the screen page's URL with the screen key, to open on the projector.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screen_url: Option<String>,
+}
+
+/// One of a participant's current votes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnVote {
+    /// The statement's slide index.
+    pub slide: usize,
+    /// The round.
+    pub round: u32,
+    /// The chosen option index.
+    pub option: usize,
+}
+
+/// One line of the host's slide list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlideOutline {
+    /// Slide index, from 0.
+    pub index: usize,
+    /// `content` or `statement`.
+    pub kind: SlideKindName,
+    /// A short title for the list.
+    pub title: String,
+}
+
+/// The two kinds of slide, as named on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlideKindName {
+    /// A slide that shows findings.
+    Content,
+    /// A slide that asks for a vote.
+    Statement,
+}
+
+/// Where a statement's vote stands in its current round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Not yet opened in this round.
+    Pending,
+    /// Votes are taken.
+    Open,
+    /// Votes are no longer taken; the count is final for this round.
+    Closed,
+}
+
+/// The shared view of a session, sent as `{"type":"state", …}` whenever it changes.
+///
+/// One value is serialized once per role and tick and the same bytes go to every
+/// connection of that role; it is built in `hub`, so it is not part of [`ServerMsg`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateView {
+    /// Always `"state"`, so the client can dispatch on `type` as for other messages.
+    #[serde(rename = "type")]
+    pub kind: StateTag,
+    /// The current slide.
+    pub slide: SlideView,
+    /// Whether results are shown on the screen.
+    pub revealed: bool,
+    /// Participants who have joined (host and screen only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined: Option<u64>,
+    /// Participants who voted in the current round (host and screen only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub voted: Option<u64>,
+    /// Counts per option: always for the host; for the screen when revealed; for
+    /// participants when revealed and closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tally: Option<Vec<u64>>,
+    /// A running countdown, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer: Option<TimerView>,
+}
+
+/// The constant tag of a [`StateView`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateTag {
+    /// `"state"`.
+    State,
+}
+
+/// The current slide as every client sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlideView {
+    /// Slide index, from 0.
+    pub index: usize,
+    /// Number of slides in the deck.
+    pub count: usize,
+    /// `content` or `statement`.
+    pub kind: SlideKindName,
+    /// The slide's Markdown rendered to HTML by the server (raw HTML is escaped).
+    pub html: String,
+    /// For a statement: the option texts, A first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub options: Vec<String>,
+    /// For a statement: where the vote stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// For a statement: the current round (1 unless re-voted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub round: Option<u32>,
+}
+
+/// A countdown, in the server's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerView {
+    /// Milliseconds left when this state was made.
+    pub remaining_ms: u64,
+}

@@ -1,0 +1,622 @@
+//! The room logic: a pure state machine over one deck.
+//!
+//! No I/O, no async, no clock reads: time comes in with the commands that need it.
+//! Every change is an [`Event`]; [`Session::apply`] checks a [`Command`] and returns the
+//! events it caused, already applied through [`Session::replay`], which is also what
+//! recovery runs on the stored events. So live operation and a restart share one path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::deck::Deck;
+use crate::protocol::{Lang, Phase};
+
+/// A participant's random, anonymous id.
+pub type ParticipantId = Uuid;
+
+/// The longest countdown a host may start, in seconds (an hour covers any debate).
+pub const MAX_TIMER_SECONDS: u32 = 3600;
+
+/// Something a user asks of the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A phone presents itself; the first time, it becomes a participant.
+    Join {
+        /// The phone's id.
+        participant: ParticipantId,
+    },
+    /// A participant picks a group, or clears it with `None`.
+    ChooseGroup {
+        /// Who.
+        participant: ParticipantId,
+        /// One of the deck's groups.
+        group: Option<String>,
+    },
+    /// A participant votes or changes its vote.
+    Vote {
+        /// Who.
+        participant: ParticipantId,
+        /// The statement's slide index.
+        slide: usize,
+        /// The round the phone believes is current.
+        round: u32,
+        /// Option index (0 is A).
+        option: usize,
+    },
+    /// Show a slide; leaving an open statement closes its vote.
+    GoTo {
+        /// Slide index.
+        slide: usize,
+    },
+    /// Show the next slide (nothing at the end).
+    Next,
+    /// Show the previous slide (nothing at the start).
+    Prev,
+    /// Open the vote on the current statement.
+    OpenVote,
+    /// Close the vote on the current statement.
+    CloseVote,
+    /// Show or hide results.
+    Reveal {
+        /// Visible or not.
+        visible: bool,
+    },
+    /// Start a new, open round on the current statement, keeping the earlier round.
+    Revote,
+    /// Start a countdown on the current slide.
+    StartTimer {
+        /// Its length.
+        seconds: u32,
+        /// The time now, in milliseconds since the Unix epoch.
+        now_ms: u64,
+    },
+    /// Stop the countdown.
+    StopTimer,
+    /// The clock reached the countdown's end: stop it and close an open vote.
+    TimerExpired {
+        /// The time now, in milliseconds since the Unix epoch.
+        now_ms: u64,
+    },
+}
+
+/// A change to a session: what the store keeps and recovery replays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A new participant joined.
+    Joined {
+        /// Who.
+        participant: ParticipantId,
+    },
+    /// A participant's group changed.
+    GroupChosen {
+        /// Who.
+        participant: ParticipantId,
+        /// Index into the deck's groups, or none.
+        group: Option<usize>,
+    },
+    /// A participant's current choice in a round became `option`.
+    Voted {
+        /// Who.
+        participant: ParticipantId,
+        /// The statement's slide index.
+        slide: usize,
+        /// The round.
+        round: u32,
+        /// Option index.
+        option: usize,
+    },
+    /// The current slide changed.
+    SlideShown {
+        /// Slide index.
+        slide: usize,
+    },
+    /// Votes are taken on a statement.
+    VoteOpened {
+        /// Slide index.
+        slide: usize,
+    },
+    /// Votes are no longer taken on a statement.
+    VoteClosed {
+        /// Slide index.
+        slide: usize,
+    },
+    /// Results were shown or hidden.
+    ResultsShown {
+        /// Visible or not.
+        visible: bool,
+    },
+    /// A new round started on a statement (it starts pending; `VoteOpened` follows).
+    RoundStarted {
+        /// Slide index.
+        slide: usize,
+        /// The new round's number.
+        round: u32,
+    },
+    /// A countdown started.
+    TimerStarted {
+        /// The slide it runs on.
+        slide: usize,
+        /// When it ends, in milliseconds since the Unix epoch.
+        ends_at_ms: u64,
+    },
+    /// The countdown stopped or ended.
+    TimerStopped,
+}
+
+impl Event {
+    /// Whether the event changes what every client sees (slide, phase, reveal, timer),
+    /// as opposed to only the counts the host and screen see.
+    pub fn changes_stage(&self) -> bool {
+        !matches!(
+            self,
+            Event::Joined { .. } | Event::GroupChosen { .. } | Event::Voted { .. }
+        )
+    }
+}
+
+/// Why a command was refused. Nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The participant never joined.
+    NotJoined,
+    /// No slide with that index.
+    UnknownSlide,
+    /// The slide is not a statement.
+    NotAStatement,
+    /// The statement's vote is not open.
+    VoteClosed,
+    /// The vote names a round that is not the current one.
+    RoundOver,
+    /// No option with that index.
+    UnknownOption,
+    /// No group with that name.
+    UnknownGroup,
+    /// The vote is already open.
+    AlreadyOpen,
+    /// A re-vote needs a round that was opened before.
+    NothingToRevote,
+    /// The timer length is outside 1..=MAX_TIMER_SECONDS.
+    BadTimer,
+}
+
+impl Rejection {
+    /// The stable code sent to clients.
+    pub fn code(self) -> &'static str {
+        match self {
+            Rejection::NotJoined => "not_joined",
+            Rejection::UnknownSlide => "unknown_slide",
+            Rejection::NotAStatement => "not_a_statement",
+            Rejection::VoteClosed => "vote_closed",
+            Rejection::RoundOver => "round_over",
+            Rejection::UnknownOption => "unknown_option",
+            Rejection::UnknownGroup => "unknown_group",
+            Rejection::AlreadyOpen => "already_open",
+            Rejection::NothingToRevote => "nothing_to_revote",
+            Rejection::BadTimer => "bad_timer",
+        }
+    }
+
+    /// A sentence for a person.
+    pub fn message(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Rejection::NotJoined, Lang::Nl) => "Je bent nog niet aangemeld bij deze sessie.",
+            (Rejection::NotJoined, Lang::En) => "You have not joined this session yet.",
+            (Rejection::UnknownSlide, Lang::Nl) => "Die dia bestaat niet.",
+            (Rejection::UnknownSlide, Lang::En) => "That slide does not exist.",
+            (Rejection::NotAStatement, Lang::Nl) => "Op deze dia wordt niet gestemd.",
+            (Rejection::NotAStatement, Lang::En) => "This slide has no vote.",
+            (Rejection::VoteClosed, Lang::Nl) => "De stemming is niet open.",
+            (Rejection::VoteClosed, Lang::En) => "Voting is not open.",
+            (Rejection::RoundOver, Lang::Nl) => "Deze stemronde is voorbij; stem opnieuw.",
+            (Rejection::RoundOver, Lang::En) => "This round is over; please vote again.",
+            (Rejection::UnknownOption, Lang::Nl) => "Die keuze bestaat niet.",
+            (Rejection::UnknownOption, Lang::En) => "That option does not exist.",
+            (Rejection::UnknownGroup, Lang::Nl) => "Die groep bestaat niet.",
+            (Rejection::UnknownGroup, Lang::En) => "That group does not exist.",
+            (Rejection::AlreadyOpen, Lang::Nl) => "De stemming is al open.",
+            (Rejection::AlreadyOpen, Lang::En) => "Voting is already open.",
+            (Rejection::NothingToRevote, Lang::Nl) => {
+                "Er is nog niet gestemd; open eerst de stemming."
+            }
+            (Rejection::NothingToRevote, Lang::En) => "Nobody has voted yet; open the vote first.",
+            (Rejection::BadTimer, Lang::Nl) => "Een timer duurt 1 seconde tot 1 uur.",
+            (Rejection::BadTimer, Lang::En) => "A timer lasts from 1 second to 1 hour.",
+        }
+    }
+}
+
+/// One round of votes on a statement.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Round {
+    /// Each participant's current choice in this round.
+    pub votes: HashMap<ParticipantId, usize>,
+    /// Number of participants per option; kept equal to counting `votes`.
+    pub counts: Vec<u64>,
+}
+
+/// The vote on one statement slide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// Where the current round stands.
+    pub phase: Phase,
+    /// All rounds, first first; the last one is current. Never empty.
+    pub rounds: Vec<Round>,
+}
+
+impl Statement {
+    fn new(options: usize) -> Self {
+        Statement {
+            phase: Phase::Pending,
+            rounds: vec![Round {
+                votes: HashMap::new(),
+                counts: vec![0; options],
+            }],
+        }
+    }
+
+    /// The current round's number, from 1.
+    pub fn round_number(&self) -> u32 {
+        self.rounds.len() as u32
+    }
+
+    /// The current round.
+    pub fn current(&self) -> &Round {
+        self.rounds.last().expect("a statement has a round")
+    }
+}
+
+/// A running countdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    /// The slide it runs on.
+    pub slide: usize,
+    /// When it ends, in milliseconds since the Unix epoch.
+    pub ends_at_ms: u64,
+}
+
+/// The state of one session: where the deck stands and every vote in it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    deck: Arc<Deck>,
+    current: usize,
+    revealed: bool,
+    /// Indexed by slide; `None` for content slides.
+    statements: Vec<Option<Statement>>,
+    /// Each participant's group (index into the deck's groups).
+    participants: HashMap<ParticipantId, Option<usize>>,
+    timer: Option<Timer>,
+}
+
+impl Session {
+    /// A fresh session at the first slide, nothing opened.
+    pub fn new(deck: Arc<Deck>) -> Self {
+        let statements = (0..deck.slides.len())
+            .map(|i| deck.options(i).map(|o| Statement::new(o.len())))
+            .collect();
+        Session {
+            deck,
+            current: 0,
+            revealed: false,
+            statements,
+            participants: HashMap::new(),
+            timer: None,
+        }
+    }
+
+    /// The deck this session runs.
+    pub fn deck(&self) -> &Arc<Deck> {
+        &self.deck
+    }
+
+    /// The index of the slide on show.
+    pub fn current(&self) -> usize {
+        self.current
+    }
+
+    /// Whether results are shown.
+    pub fn revealed(&self) -> bool {
+        self.revealed
+    }
+
+    /// The running countdown, if any.
+    pub fn timer(&self) -> Option<Timer> {
+        self.timer
+    }
+
+    /// How many participants have joined.
+    pub fn joined(&self) -> usize {
+        self.participants.len()
+    }
+
+    /// Whether this participant has joined.
+    pub fn has_participant(&self, participant: &ParticipantId) -> bool {
+        self.participants.contains_key(participant)
+    }
+
+    /// The participant's group name, if it chose one.
+    pub fn group_of(&self, participant: &ParticipantId) -> Option<&str> {
+        let index = (*self.participants.get(participant)?)?;
+        self.deck.groups.get(index).map(String::as_str)
+    }
+
+    /// Every participant with its group index.
+    pub fn participants(&self) -> impl Iterator<Item = (&ParticipantId, Option<usize>)> {
+        self.participants.iter().map(|(p, g)| (p, *g))
+    }
+
+    /// The vote on slide `index`, if it is a statement.
+    pub fn statement(&self, index: usize) -> Option<&Statement> {
+        self.statements.get(index)?.as_ref()
+    }
+
+    /// The participant's choices in the current round of every statement.
+    pub fn votes_of(&self, participant: &ParticipantId) -> Vec<(usize, u32, usize)> {
+        self.statements
+            .iter()
+            .enumerate()
+            .filter_map(|(slide, s)| {
+                let s = s.as_ref()?;
+                let option = *s.current().votes.get(participant)?;
+                Some((slide, s.round_number(), option))
+            })
+            .collect()
+    }
+
+    /// Checks a command; if it changes anything, applies it and returns the events
+    /// (empty when the command changes nothing, e.g. the same vote again).
+    pub fn apply(&mut self, command: Command) -> Result<Vec<Event>, Rejection> {
+        let events = self.decide(command)?;
+        for event in &events {
+            self.replay(event);
+        }
+        Ok(events)
+    }
+
+    /// What a command would change, without changing anything.
+    fn decide(&self, command: Command) -> Result<Vec<Event>, Rejection> {
+        match command {
+            Command::Join { participant } => Ok(if self.has_participant(&participant) {
+                vec![]
+            } else {
+                vec![Event::Joined { participant }]
+            }),
+            Command::ChooseGroup { participant, group } => {
+                let current = *self
+                    .participants
+                    .get(&participant)
+                    .ok_or(Rejection::NotJoined)?;
+                let group = match group {
+                    None => None,
+                    Some(name) => Some(
+                        self.deck
+                            .groups
+                            .iter()
+                            .position(|g| *g == name)
+                            .ok_or(Rejection::UnknownGroup)?,
+                    ),
+                };
+                Ok(if group == current {
+                    vec![]
+                } else {
+                    vec![Event::GroupChosen { participant, group }]
+                })
+            }
+            Command::Vote {
+                participant,
+                slide,
+                round,
+                option,
+            } => {
+                if !self.has_participant(&participant) {
+                    return Err(Rejection::NotJoined);
+                }
+                let statement = self.statement_at(slide)?;
+                if round != statement.round_number() {
+                    return Err(Rejection::RoundOver);
+                }
+                if statement.phase != Phase::Open {
+                    return Err(Rejection::VoteClosed);
+                }
+                if option >= statement.current().counts.len() {
+                    return Err(Rejection::UnknownOption);
+                }
+                Ok(
+                    if statement.current().votes.get(&participant) == Some(&option) {
+                        vec![]
+                    } else {
+                        vec![Event::Voted {
+                            participant,
+                            slide,
+                            round,
+                            option,
+                        }]
+                    },
+                )
+            }
+            Command::GoTo { slide } => {
+                if slide >= self.deck.slides.len() {
+                    return Err(Rejection::UnknownSlide);
+                }
+                Ok(self.leave_for(slide))
+            }
+            Command::Next => {
+                let next = self.current + 1;
+                Ok(if next < self.deck.slides.len() {
+                    self.leave_for(next)
+                } else {
+                    vec![]
+                })
+            }
+            Command::Prev => Ok(match self.current.checked_sub(1) {
+                Some(prev) => self.leave_for(prev),
+                None => vec![],
+            }),
+            Command::OpenVote => {
+                let slide = self.current;
+                match self.statement_at(slide)?.phase {
+                    Phase::Open => Err(Rejection::AlreadyOpen),
+                    Phase::Pending => Ok(vec![Event::VoteOpened { slide }]),
+                    // Reopening a closed round keeps its votes: the host closed too early.
+                    Phase::Closed => Ok(vec![Event::VoteOpened { slide }]),
+                }
+            }
+            Command::CloseVote => {
+                let slide = self.current;
+                Ok(match self.statement_at(slide)?.phase {
+                    Phase::Open => self.close_events(slide),
+                    Phase::Pending | Phase::Closed => vec![],
+                })
+            }
+            Command::Reveal { visible } => Ok(if visible == self.revealed {
+                vec![]
+            } else {
+                vec![Event::ResultsShown { visible }]
+            }),
+            Command::Revote => {
+                let slide = self.current;
+                let statement = self.statement_at(slide)?;
+                let mut events = match statement.phase {
+                    Phase::Pending => return Err(Rejection::NothingToRevote),
+                    Phase::Open => self.close_events(slide),
+                    Phase::Closed => vec![],
+                };
+                events.push(Event::RoundStarted {
+                    slide,
+                    round: statement.round_number() + 1,
+                });
+                events.push(Event::VoteOpened { slide });
+                Ok(events)
+            }
+            Command::StartTimer { seconds, now_ms } => {
+                if seconds == 0 || seconds > MAX_TIMER_SECONDS {
+                    return Err(Rejection::BadTimer);
+                }
+                Ok(vec![Event::TimerStarted {
+                    slide: self.current,
+                    ends_at_ms: now_ms + u64::from(seconds) * 1000,
+                }])
+            }
+            Command::StopTimer => Ok(if self.timer.is_some() {
+                vec![Event::TimerStopped]
+            } else {
+                vec![]
+            }),
+            Command::TimerExpired { now_ms } => match self.timer {
+                Some(timer) if now_ms >= timer.ends_at_ms => {
+                    let mut events = vec![Event::TimerStopped];
+                    if self.statement(timer.slide).map(|s| s.phase) == Some(Phase::Open) {
+                        events.push(Event::VoteClosed { slide: timer.slide });
+                    }
+                    Ok(events)
+                }
+                _ => Ok(vec![]),
+            },
+        }
+    }
+
+    fn statement_at(&self, slide: usize) -> Result<&Statement, Rejection> {
+        if slide >= self.deck.slides.len() {
+            return Err(Rejection::UnknownSlide);
+        }
+        self.statement(slide).ok_or(Rejection::NotAStatement)
+    }
+
+    /// Closing a vote also ends a countdown running on it.
+    fn close_events(&self, slide: usize) -> Vec<Event> {
+        let mut events = vec![];
+        if self.timer.is_some_and(|t| t.slide == slide) {
+            events.push(Event::TimerStopped);
+        }
+        events.push(Event::VoteClosed { slide });
+        events
+    }
+
+    /// Leaving a slide closes its open vote and stops its countdown, so at most one
+    /// statement is ever open and it is the one on show.
+    fn leave_for(&self, slide: usize) -> Vec<Event> {
+        if slide == self.current {
+            return vec![];
+        }
+        let mut events = vec![];
+        if self.statement(self.current).map(|s| s.phase) == Some(Phase::Open) {
+            events.extend(self.close_events(self.current));
+        } else if self.timer.is_some() {
+            events.push(Event::TimerStopped);
+        }
+        events.push(Event::SlideShown { slide });
+        events
+    }
+
+    /// Applies an event that was decided before (live) or stored (recovery).
+    ///
+    /// Events come from `apply` or from the store, which only holds what `apply`
+    /// produced, so they fit the deck; an event that does not (a deck edited under a
+    /// stored session) is ignored rather than trusted.
+    pub fn replay(&mut self, event: &Event) {
+        match *event {
+            Event::Joined { participant } => {
+                self.participants.entry(participant).or_insert(None);
+            }
+            Event::GroupChosen { participant, group } => {
+                if let Some(g) = self.participants.get_mut(&participant) {
+                    *g = group.filter(|&i| i < self.deck.groups.len());
+                }
+            }
+            Event::Voted {
+                participant,
+                slide,
+                round,
+                option,
+            } => {
+                let Some(Some(statement)) = self.statements.get_mut(slide) else {
+                    return;
+                };
+                if round != statement.round_number() {
+                    return;
+                }
+                let current = statement.rounds.last_mut().expect("a round");
+                if option >= current.counts.len() {
+                    return;
+                }
+                if let Some(previous) = current.votes.insert(participant, option) {
+                    current.counts[previous] -= 1;
+                }
+                current.counts[option] += 1;
+            }
+            Event::SlideShown { slide } => {
+                if slide < self.deck.slides.len() {
+                    self.current = slide;
+                }
+            }
+            Event::VoteOpened { slide } => self.set_phase(slide, Phase::Open),
+            Event::VoteClosed { slide } => self.set_phase(slide, Phase::Closed),
+            Event::ResultsShown { visible } => self.revealed = visible,
+            Event::RoundStarted { slide, round } => {
+                if let Some(Some(statement)) = self.statements.get_mut(slide) {
+                    if round == statement.round_number() + 1 {
+                        let options = statement.current().counts.len();
+                        statement.rounds.push(Round {
+                            votes: HashMap::new(),
+                            counts: vec![0; options],
+                        });
+                        statement.phase = Phase::Pending;
+                    }
+                }
+            }
+            Event::TimerStarted { slide, ends_at_ms } => {
+                self.timer = Some(Timer { slide, ends_at_ms });
+            }
+            Event::TimerStopped => self.timer = None,
+        }
+    }
+
+    fn set_phase(&mut self, slide: usize, phase: Phase) {
+        if let Some(Some(statement)) = self.statements.get_mut(slide) {
+            statement.phase = phase;
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! A whole session through the real server: host, screen and phones on WebSockets.
+
+mod support;
+
+use serde_json::{json, Value};
+use stemzaal::deck::{Deck, SlideKind};
+use support::{TestClient, TestServer};
+
+const PHONES: usize = 24;
+
+fn statements(deck: &Deck) -> Vec<(usize, usize)> {
+    deck.slides
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match &s.kind {
+            SlideKind::Statement { options } => Some((i, options.len())),
+            SlideKind::Content => None,
+        })
+        .collect()
+}
+
+fn tally(state: &Value) -> Vec<u64> {
+    state["tally"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_u64().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn default_deck_runs_end_to_end_with_host_screen_and_two_dozen_phones() {
+    let server = TestServer::start().await;
+    let deck = server.session.deck().clone();
+    let mut host = server.host().await;
+    let mut screen = server.screen().await;
+    assert_eq!(host.welcome["role"], "host");
+    assert_eq!(screen.welcome["role"], "screen");
+    assert_eq!(
+        host.welcome["slides"].as_array().unwrap().len(),
+        deck.slides.len()
+    );
+    let mut phones = vec![];
+    for _ in 0..PHONES {
+        phones.push(server.participant().await);
+    }
+    screen.wait_state(|s| s["joined"] == PHONES as u64).await;
+    host.send(json!({"type": "reveal", "visible": true})).await;
+
+    let statements = statements(&deck);
+    assert_eq!(statements.len(), 4, "the default deck has four statements");
+    let mut expected_last = vec![];
+    for slide in 0..deck.slides.len() {
+        if slide > 0 {
+            host.send(json!({"type": "next"})).await;
+        }
+        let state = screen
+            .wait_state(|s| s["slide"]["index"] == slide as u64)
+            .await;
+        assert_eq!(state["slide"]["html"], deck.slides[slide].html.as_str());
+        let Some(&(_, options)) = statements.iter().find(|(i, _)| *i == slide) else {
+            assert_eq!(state["slide"]["kind"], "content");
+            continue;
+        };
+        assert_eq!(state["slide"]["kind"], "statement");
+        assert_eq!(state["slide"]["phase"], "pending");
+        assert_eq!(state["slide"]["options"].as_array().unwrap().len(), options);
+
+        // A vote before the host opens is refused and counts nowhere.
+        let refused = phones[0].vote(slide as u64, 1, 0).await;
+        assert_eq!(refused["type"], "error");
+        assert_eq!(refused["code"], "vote_closed");
+
+        host.send(json!({"type": "open_vote"})).await;
+        for phone in phones.iter_mut() {
+            phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+        }
+        // Phone i votes A when i % 3 == 0, else B; then every fourth phone switches.
+        let mut choice = vec![0usize; PHONES];
+        for (i, phone) in phones.iter_mut().enumerate() {
+            choice[i] = if i % 3 == 0 { 0 } else { 1 };
+            let ack = phone.vote(slide as u64, 1, choice[i] as u64).await;
+            assert_eq!(ack["type"], "ack", "vote answered with {ack}");
+            assert_eq!(ack["option"], choice[i] as u64);
+        }
+        let mut expected = vec![0u64; options];
+        choice.iter().for_each(|&c| expected[c] += 1);
+        let seen = screen.wait_state(|s| tally(s) == expected).await;
+        assert_eq!(seen["voted"], PHONES as u64);
+
+        for (i, phone) in phones.iter_mut().enumerate().filter(|(i, _)| i % 4 == 0) {
+            choice[i] = 1 - choice[i];
+            let ack = phone.vote(slide as u64, 1, choice[i] as u64).await;
+            assert_eq!(ack["type"], "ack");
+        }
+        let mut expected = vec![0u64; options];
+        choice.iter().for_each(|&c| expected[c] += 1);
+        let seen = screen.wait_state(|s| tally(s) == expected).await;
+        assert_eq!(
+            seen["voted"], PHONES as u64,
+            "a changed vote is still one vote"
+        );
+        host.wait_state(|s| tally(s) == expected).await;
+
+        host.send(json!({"type": "close_vote"})).await;
+        phones[1]
+            .wait_state(|s| s["slide"]["phase"] == "closed")
+            .await;
+        let late = phones[1].vote(slide as u64, 1, 0).await;
+        assert_eq!(late["code"], "vote_closed", "a vote after close is refused");
+        let unknown = phones[2].vote(slide as u64, 1, 7).await;
+        assert_eq!(unknown["type"], "error");
+        // Closed and revealed: the phones see the final result too.
+        let phone_view = phones[2]
+            .wait_state(|s| s["slide"]["phase"] == "closed")
+            .await;
+        assert_eq!(tally(&phone_view), expected);
+        assert!(
+            phone_view.get("joined").is_none(),
+            "phones do not get counts of people"
+        );
+        expected_last = expected;
+    }
+    // Nothing that was refused changed the final count.
+    let last = (deck.slides.len() - 1) as u64;
+    host.send(json!({"type": "go_to", "slide": statements[3].0}))
+        .await;
+    // The host reads its backlog in order; the state after the go_to is the newest.
+    let final_state = host
+        .wait_state(|s| {
+            s["slide"]["index"] == statements[3].0 as u64 && s["slide"]["phase"] == "closed"
+        })
+        .await;
+    assert_eq!(tally(&final_state), expected_last);
+    assert!(last > statements[3].0 as u64);
+}
+
+#[tokio::test]
+async fn every_host_command_from_a_participant_or_screen_is_refused_and_changes_nothing() {
+    let server = TestServer::start().await;
+    let mut host = server.host().await;
+    let mut phone = server.participant().await;
+    let mut screen = server.screen().await;
+    let before = host.wait_state(|_| true).await;
+    let commands = [
+        json!({"type": "go_to", "slide": 3}),
+        json!({"type": "next"}),
+        json!({"type": "prev"}),
+        json!({"type": "open_vote"}),
+        json!({"type": "close_vote"}),
+        json!({"type": "reveal", "visible": true}),
+        json!({"type": "revote"}),
+        json!({"type": "start_timer", "seconds": 30}),
+        json!({"type": "stop_timer"}),
+    ];
+    for client in [&mut phone, &mut screen] {
+        for command in &commands {
+            client.send(command.clone()).await;
+            let error = client.wait_for("error").await;
+            assert_eq!(error["code"], "not_allowed", "{command} answered {error}");
+        }
+    }
+    // A screen cannot vote either.
+    let vote = screen.vote(3, 1, 0).await;
+    assert_eq!(vote["code"], "not_allowed");
+    // The host's own command still works and is the first change the host sees.
+    host.send(json!({"type": "next"})).await;
+    let after = host
+        .wait_state(|s| s["slide"]["index"] != before["slide"]["index"])
+        .await;
+    assert_eq!(after["slide"]["index"], 1);
+    assert_eq!(after["revealed"], false);
+    assert!(after.get("timer").is_none());
+}
+
+#[tokio::test]
+async fn a_phone_that_reconnects_with_its_id_keeps_its_vote_and_is_not_counted_twice() {
+    let server = TestServer::start().await;
+    let statement = statements(server.session.deck())[0].0 as u64;
+    let mut host = server.host().await;
+    host.send(json!({"type": "go_to", "slide": statement}))
+        .await;
+    host.send(json!({"type": "open_vote"})).await;
+    let mut phone = server.participant().await;
+    phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+    let id = phone.participant_id();
+    assert_eq!(phone.vote(statement, 1, 1).await["type"], "ack");
+    phone.close().await;
+
+    let mut again = server.participant_as(&id).await;
+    assert_eq!(again.participant_id(), id);
+    assert_eq!(
+        again.welcome["votes"],
+        json!([{"slide": statement, "round": 1, "option": 1}])
+    );
+    // Resending the same vote (as a phone does after a reconnect) is acked, counted once.
+    assert_eq!(again.vote(statement, 1, 1).await["type"], "ack");
+    let state = host.wait_state(|s| s["voted"] == 1).await;
+    assert_eq!(tally(&state), vec![0, 1]);
+    assert_eq!(state["joined"], 1);
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_refused_and_the_connection_closed() {
+    let server = TestServer::start().await;
+    let url = server.ws_url();
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    ws.send(Message::text(
+        json!({"type": "hello", "key": "00000000000000000000000000000000"}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let Some(Ok(Message::Text(text))) = ws.next().await else {
+        panic!("expected an error message")
+    };
+    let error: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error["code"], "bad_key");
+    match ws.next().await {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1008),
+        other => panic!("expected close 1008, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_revote_starts_round_two_and_keeps_round_one() {
+    let server = TestServer::start().await;
+    let statement = statements(server.session.deck())[1].0 as u64;
+    let mut host = server.host().await;
+    host.send(json!({"type": "go_to", "slide": statement}))
+        .await;
+    host.send(json!({"type": "open_vote"})).await;
+    let mut a = server.participant().await;
+    let mut b = server.participant().await;
+    a.wait_state(|s| s["slide"]["phase"] == "open").await;
+    b.wait_state(|s| s["slide"]["phase"] == "open").await;
+    a.vote(statement, 1, 0).await;
+    b.vote(statement, 1, 0).await;
+    host.wait_state(|s| tally(s) == vec![2, 0]).await;
+    host.send(json!({"type": "revote"})).await;
+    let state = host
+        .wait_state(|s| s["slide"]["round"] == 2 && s["slide"]["phase"] == "open")
+        .await;
+    assert_eq!(tally(&state), vec![0, 0]);
+    a.wait_state(|s| s["slide"]["round"] == 2).await;
+    let stale = a.vote(statement, 1, 1).await;
+    assert_eq!(stale["code"], "round_over");
+    assert_eq!(a.vote(statement, 2, 1).await["type"], "ack");
+    host.wait_state(|s| tally(s) == vec![0, 1]).await;
+}
+
+#[tokio::test]
+async fn a_malformed_message_gets_an_error_and_the_connection_stays() {
+    let server = TestServer::start().await;
+    let mut phone = server.participant().await;
+    for bad in [
+        "not json",
+        r#"{"type":"launch_rockets"}"#,
+        r#"{"type":"vote","id":"x","slide":1,"round":1,"option":0}"#,
+        r#"{"type":"vote","id":1,"slide":99999999999999999999999,"round":1,"option":0}"#,
+    ] {
+        phone
+            .send_raw(tokio_tungstenite::tungstenite::Message::text(bad))
+            .await;
+        let error = phone.wait_for("error").await;
+        assert_eq!(error["code"], "bad_message", "{bad}");
+    }
+    let unknown = phone.vote(999, 1, 0).await;
+    assert_eq!(unknown["code"], "unknown_slide");
+    let content = phone.vote(0, 1, 0).await;
+    assert_eq!(content["code"], "not_a_statement");
+}
+
+#[tokio::test]
+async fn a_participant_picks_a_group_from_the_deck_and_keeps_it_after_reconnect() {
+    let server = TestServer::start().await;
+    let groups = server.session.deck().groups.clone();
+    assert!(
+        !groups.is_empty(),
+        "the default deck names participant groups"
+    );
+    let mut phone = server.participant().await;
+    assert_eq!(
+        phone.welcome["groups"].as_array().unwrap().len(),
+        groups.len()
+    );
+    phone
+        .send(json!({"type": "choose_group", "group": "Geen bestaande groep"}))
+        .await;
+    assert_eq!(phone.wait_for("error").await["code"], "unknown_group");
+    phone
+        .send(json!({"type": "choose_group", "group": groups[1]}))
+        .await;
+    let id = phone.participant_id();
+    // The group is stored before the next command of the same session completes.
+    let _ = phone.vote(0, 1, 0).await;
+    phone.close().await;
+    let again: TestClient = server.participant_as(&id).await;
+    assert_eq!(again.welcome["group"], groups[1].as_str());
+}

@@ -1,0 +1,290 @@
+//! Test harness: a real server on port 0 with a temporary data directory, and typed
+//! WebSocket clients that wait for conditions instead of sleeping.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use stemzaal::deck::Deck;
+use stemzaal::hub::{Hub, SessionHandle};
+use stemzaal::store::{Durability, Store};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for something that should happen at once.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A server running in this test's runtime; stops when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub hub: Arc<Hub>,
+    pub session: SessionHandle,
+    pub data: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Starts a server on 127.0.0.1:0 with the built-in deck.
+    pub async fn start() -> TestServer {
+        Self::start_with(Deck::default_deck(), stemzaal::deck::DEFAULT_DECK_SOURCE).await
+    }
+
+    /// Starts a server on 127.0.0.1:0 running `deck`.
+    pub async fn start_with(deck: Deck, source: &str) -> TestServer {
+        let data = tempfile::tempdir().expect("a temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let addr = listener.local_addr().unwrap();
+        let store = Store::open(data.path(), Durability::Normal).expect("open store");
+        let hub = Arc::new(Hub::new(store, format!("http://{addr}")));
+        let session = hub
+            .create(Arc::new(deck), source)
+            .await
+            .expect("create session");
+        let task = tokio::spawn({
+            let hub = hub.clone();
+            async move {
+                stemzaal::web::serve(listener, hub).await.expect("serve");
+            }
+        });
+        TestServer {
+            addr,
+            hub,
+            session,
+            data,
+            task,
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        self.session.code()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws/{}", self.addr, self.code())
+    }
+
+    pub async fn participant(&self) -> TestClient {
+        TestClient::hello(&self.ws_url(), json!({"type": "hello"})).await
+    }
+
+    pub async fn participant_as(&self, id: &str) -> TestClient {
+        TestClient::hello(
+            &self.ws_url(),
+            json!({"type": "hello", "participant_id": id}),
+        )
+        .await
+    }
+
+    pub async fn host(&self) -> TestClient {
+        let key = self.session.host_key().expose().to_owned();
+        TestClient::hello(&self.ws_url(), json!({"type": "hello", "key": key})).await
+    }
+
+    pub async fn screen(&self) -> TestClient {
+        let key = self.session.screen_key().expose().to_owned();
+        TestClient::hello(&self.ws_url(), json!({"type": "hello", "key": key})).await
+    }
+
+    /// A plain HTTP GET over a fresh TCP connection: (status, headers, body).
+    pub async fn get(&self, path: &str) -> (u16, String, String) {
+        http_get(self.addr, path, &[]).await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A minimal HTTP/1.1 GET, so tests see exactly what a browser would receive.
+pub async fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in extra {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = vec![];
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// A protocol client: remembers the newest `state` and every other message.
+pub struct TestClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub welcome: Value,
+    pub state: Value,
+    /// Acks and errors received and not yet taken.
+    pub inbox: Vec<Value>,
+    next_id: u64,
+}
+
+impl TestClient {
+    /// Connects, sends `hello`, and waits for `welcome` and the first `state`.
+    pub async fn hello(url: &str, hello: Value) -> TestClient {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        let mut client = TestClient {
+            ws,
+            welcome: Value::Null,
+            state: Value::Null,
+            inbox: vec![],
+            next_id: 1,
+        };
+        client.send(hello).await;
+        let welcome = client.next_message().await.expect("a welcome");
+        assert_eq!(
+            welcome["type"], "welcome",
+            "expected welcome, got {welcome}"
+        );
+        client.welcome = welcome;
+        client.wait_state(|_| true).await;
+        client
+    }
+
+    pub fn participant_id(&self) -> String {
+        self.welcome["participant_id"]
+            .as_str()
+            .expect("a participant id")
+            .to_owned()
+    }
+
+    pub async fn send(&mut self, msg: Value) {
+        self.ws
+            .send(Message::text(msg.to_string()))
+            .await
+            .expect("send");
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.ws.send(message).await.expect("send");
+    }
+
+    /// The next message of any type, or `None` when the socket closed.
+    pub async fn next_message(&mut self) -> Option<Value> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a message in time")?;
+            match msg {
+                Ok(Message::Text(text)) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON");
+                    if value["type"] == "state" {
+                        self.state = value.clone();
+                    }
+                    return Some(value);
+                }
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => continue,
+            }
+        }
+    }
+
+    /// Reads until the newest state satisfies `pred` (checks the current one first).
+    pub async fn wait_state(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        if !self.state.is_null() && pred(&self.state) {
+            return self.state.clone();
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let msg = tokio::time::timeout(left, self.next_message())
+                .await
+                .unwrap_or_else(|_| panic!("state never matched; last state: {}", self.state))
+                .expect("socket open");
+            if msg["type"] == "state" {
+                if pred(&msg) {
+                    return msg;
+                }
+            } else {
+                self.inbox.push(msg);
+            }
+        }
+    }
+
+    /// Reads until a non-state message of type `kind` arrives (or takes one already
+    /// received) and returns it.
+    pub async fn wait_for(&mut self, kind: &str) -> Value {
+        if let Some(i) = self.inbox.iter().position(|m| m["type"] == kind) {
+            return self.inbox.remove(i);
+        }
+        loop {
+            let msg = self
+                .next_message()
+                .await
+                .unwrap_or_else(|| panic!("socket closed waiting for {kind}"));
+            if msg["type"] == kind {
+                return msg;
+            }
+            if msg["type"] != "state" {
+                self.inbox.push(msg);
+            }
+        }
+    }
+
+    /// Votes and waits for the ack or error answering this vote.
+    pub async fn vote(&mut self, slide: u64, round: u64, option: u64) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(
+            json!({"type": "vote", "id": id, "slide": slide, "round": round, "option": option}),
+        )
+        .await;
+        loop {
+            if let Some(i) = self.inbox.iter().position(|m| m["id"] == id) {
+                return self.inbox.remove(i);
+            }
+            let msg = self.next_message().await.expect("socket open while voting");
+            if msg["type"] != "state" {
+                self.inbox.push(msg);
+            }
+        }
+    }
+
+    /// Waits for the socket to close; returns the close code if one was sent.
+    pub async fn closed(&mut self) -> Option<u16> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("close in time");
+            match msg {
+                None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        self.ws.close(None).await.ok();
+    }
+}

@@ -1,0 +1,162 @@
+// Host page: the facilitator's remote (laptop or phone).
+import { init, t, lang, onLangChange } from './i18n.js';
+import { connect } from './socket.js';
+import { $, el, session, pathCode, takeKey, letter, percents, votes, clock, countdown, showConn, setText } from './common.js';
+
+const code = pathCode();
+const key = takeKey(code);
+let sock = null;
+let st = null;
+let outline = [];
+let html = null;
+let shownIndex = -1;
+let errTimer = 0;
+
+await init();
+setText($('code'), code);
+
+const buttons = [...document.querySelectorAll('.controls button')];
+const tick = countdown((ms) => setText($('countdown'), ms == null ? '' : t('host.timer_left', { time: clock(ms) })));
+
+function deny() {
+  if (sock) sock.close();
+  session.del('stemzaal:key:' + code);
+  $('app').hidden = true;
+  $('denied').hidden = false;
+  $('conn').hidden = true;
+}
+
+if (!key) deny();
+else start();
+
+function start() {
+  sock = connect({ code, hello: () => ({ key, participant_id: null, lang }) });
+  sock.on('status', (s) => { showConn($('conn'), s); render(); });
+  sock.on('welcome', (m) => {
+    if (m.role !== 'host') { deny(); return; }
+    setText($('title'), m.title || '');
+    setText($('code'), m.code || code);
+    outline = m.slides || [];
+    const join = $('join-url');
+    join.href = m.join_url || '/' + code;
+    setText(join, join.href.replace(/^https?:\/\//, ''));
+    const screen = $('screen-link');
+    screen.hidden = !m.screen_url;
+    if (m.screen_url) screen.href = m.screen_url;
+    buildList();
+    render();
+  });
+  sock.on('state', (m) => { st = m; tick(m.timer); render(); });
+  sock.on('error', (m) => {
+    $('error').textContent = m.message || m.code;
+    clearTimeout(errTimer);
+    errTimer = setTimeout(() => { $('error').textContent = ''; }, 10000);
+  });
+  onLangChange(() => { showConn($('conn'), sock.status); buildList(); html = null; render(); if (st) tick(st.timer); });
+}
+
+const send = (msg) => sock && sock.send(msg);
+
+$('prev').addEventListener('click', () => send({ type: 'prev' }));
+$('next').addEventListener('click', () => send({ type: 'next' }));
+$('open').addEventListener('click', () => send({ type: 'open_vote' }));
+$('close').addEventListener('click', () => send({ type: 'close_vote' }));
+$('reveal').addEventListener('click', () => st && send({ type: 'reveal', visible: !st.revealed }));
+$('revote').addEventListener('click', () => { if (confirm(t('host.revote_confirm'))) send({ type: 'revote' }); });
+$('stop').addEventListener('click', () => send({ type: 'stop_timer' }));
+for (const b of document.querySelectorAll('[data-sec]')) {
+  b.addEventListener('click', () => send({ type: 'start_timer', seconds: Number(b.dataset.sec) }));
+}
+$('slides').addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-i]');
+  if (b) send({ type: 'go_to', slide: Number(b.dataset.i) });
+});
+
+document.addEventListener('keydown', (e) => {
+  if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+  if (e.target.closest('input, select, textarea, [contenteditable]')) return;
+  const next = e.key === 'ArrowRight' || e.key === 'PageDown';
+  const prev = e.key === 'ArrowLeft' || e.key === 'PageUp';
+  if (!next && !prev) return;
+  e.preventDefault();
+  send({ type: next ? 'next' : 'prev' });
+});
+
+function buildList() {
+  $('slides').replaceChildren(...outline.map((s) => {
+    const b = el('button', 'item');
+    b.type = 'button';
+    b.dataset.i = s.index;
+    b.append(el('span', 'num', String(s.index + 1)), el('span', 'ttl', s.title));
+    if (s.kind === 'statement') b.append(el('span', 'tag', t('host.kind_statement')));
+    const li = el('li');
+    li.append(b);
+    return li;
+  }));
+  shownIndex = -1;
+}
+
+function render() {
+  const online = !!sock && sock.online;
+  if (!st) { buttons.forEach((b) => { b.disabled = true; }); return; }
+  const s = st.slide;
+  const statement = s.kind === 'statement';
+  const phase = s.phase;
+  const round = s.round || 1;
+
+  setText($('pos'), t('host.slide_pos', { i: s.index + 1, n: s.count }));
+  const ph = phase === 'open' ? t('host.phase_open') : phase === 'closed' ? t('host.phase_closed') : t('host.phase_pending');
+  setText($('phase'), !statement ? t('host.content_slide') : round > 1 ? t('host.round_phase', { n: round, phase: ph }) : ph);
+
+  $('prev').disabled = !online || s.index <= 0;
+  $('next').disabled = !online || s.index >= s.count - 1;
+  $('open').disabled = !online || !statement || phase !== 'pending';
+  $('close').disabled = !online || phase !== 'open';
+  $('reveal').disabled = !online || !statement;
+  setText($('reveal'), st.revealed ? t('host.hide') : t('host.reveal'));
+  $('revote').disabled = !online || phase !== 'closed';
+  for (const b of document.querySelectorAll('[data-sec]')) b.disabled = !online || phase !== 'open';
+  $('stop').disabled = !online || !st.timer;
+
+  // Slide list: mark the current slide.
+  if (shownIndex !== s.index) {
+    shownIndex = s.index;
+    for (const b of $('slides').querySelectorAll('button')) {
+      if (Number(b.dataset.i) === s.index) {
+        b.setAttribute('aria-current', 'true');
+        const nav = $('nav');
+        if (nav.scrollHeight > nav.clientHeight + 1) {
+          const r = b.getBoundingClientRect();
+          const n = nav.getBoundingClientRect();
+          if (r.top < n.top || r.bottom > n.bottom) nav.scrollTop += r.top - n.top - nav.clientHeight / 3;
+        }
+      } else b.removeAttribute('aria-current');
+    }
+  }
+
+  // Preview.
+  if (s.html !== html) { html = s.html; $('preview').innerHTML = html; }
+  const options = statement ? s.options || [] : [];
+  $('popts').replaceChildren(...options.map((o, i) => {
+    const li = el('li', 'c' + (i % 6));
+    li.append(el('span', 'letter', letter(i)), el('span', 'otext', o));
+    return li;
+  }));
+
+  // Tally and turnout.
+  const joined = st.joined ?? 0;
+  setText($('turnout'), statement ? t('tally.turnout', { voted: st.voted ?? 0, joined }) : t('host.joined', { n: joined }));
+  setText($('shown'), statement ? (st.revealed ? t('host.results_shown') : t('host.results_hidden')) : '');
+  const tally = statement ? st.tally || options.map(() => 0) : [];
+  const pct = percents(tally);
+  $('tally').replaceChildren(...tally.map((n, i) => {
+    const li = el('li', 'row-t c' + (i % 6));
+    const bar = el('span', 'bar');
+    const fill = el('span', 'fill');
+    fill.style.width = pct[i] + '%';
+    bar.append(fill);
+    li.append(el('span', 'letter', letter(i)), el('span', 'otext', options[i] || ''),
+      el('span', 'cnt', votes(n)), el('span', 'pct', t('tally.percent', { p: pct[i] })), bar);
+    return li;
+  }));
+}

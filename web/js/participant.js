@@ -1,0 +1,136 @@
+// Participant page: one phone, one vote per statement and round.
+import { init, t, lang, onLangChange } from './i18n.js';
+import { connect } from './socket.js';
+import { $, el, store, pathCode, letter, percents, votes, showConn, setText } from './common.js';
+
+const code = pathCode();
+const pidKey = 'stemzaal:pid:' + code;
+let pid = store.get(pidKey);
+let st = null; // last state
+let acked = new Map(); // "slide:round" → option the server has stored
+let wantGroup; // undefined: no choice made on this page yet
+let groupsSig = '';
+let optsSig = '';
+let html = null;
+let errTimer = 0;
+
+const main = $('main');
+const conn = $('conn');
+const phaseEl = $('phase');
+const slideEl = $('slide');
+const optsEl = $('options');
+const voteEl = $('vote-status');
+const resultEl = $('result');
+const listEl = $('result-list');
+const errEl = $('error');
+const groupBox = $('group-box');
+const groupSel = $('group');
+
+await init();
+
+const sock = connect({ code, hello: () => ({ key: null, participant_id: pid, lang }) });
+
+sock.on('status', (s) => showConn(conn, s));
+sock.on('welcome', (m) => {
+  if (m.participant_id) { pid = m.participant_id; store.set(pidKey, pid); }
+  setText($('title'), m.title || '');
+  acked = new Map((m.votes || []).map((v) => [v.slide + ':' + v.round, v.option]));
+  groups(m.groups || [], m.group ?? null);
+  render();
+});
+sock.on('state', (m) => { st = m; render(); });
+sock.on('ack', (m) => { acked.set(m.slide + ':' + m.round, m.option); render(); });
+sock.on('pending', render);
+sock.on('error', (m, info) => {
+  if (info.transient || info.stale) return;
+  errEl.textContent = m.message || m.code;
+  clearTimeout(errTimer);
+  errTimer = setTimeout(() => { errEl.textContent = ''; }, 10000);
+});
+onLangChange(() => { showConn(conn, sock.status); optsSig = ''; render(); });
+
+function groups(list, current) {
+  groupBox.hidden = !list.length;
+  const sig = JSON.stringify(list);
+  if (sig !== groupsSig) {
+    groupsSig = sig;
+    groupSel.replaceChildren(groupSel.options[0]);
+    for (const g of list) groupSel.append(new Option(g, g));
+  }
+  // A choice made while offline is sent once the connection is back.
+  const redo = wantGroup !== undefined && wantGroup !== current && (wantGroup === null || list.includes(wantGroup));
+  if (redo) sock.send({ type: 'choose_group', group: wantGroup });
+  groupSel.value = (redo ? wantGroup : current) ?? '';
+}
+
+groupSel.addEventListener('change', () => {
+  wantGroup = groupSel.value || null;
+  sock.send({ type: 'choose_group', group: wantGroup });
+});
+
+optsEl.addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-i]');
+  if (!b || !st || st.slide.phase !== 'open') return;
+  const s = st.slide;
+  const round = s.round || 1;
+  const i = Number(b.dataset.i);
+  const p = sock.pendingFor(s.index, round);
+  if (!p && acked.get(s.index + ':' + round) === i) return;
+  errEl.textContent = '';
+  sock.vote(s.index, round, i);
+});
+
+function render() {
+  if (!st) return;
+  const s = st.slide;
+  const statement = s.kind === 'statement';
+  const round = s.round || 1;
+  main.classList.toggle('content', !statement);
+  setText(phaseEl, !statement ? t('part.waiting')
+    : s.phase === 'open' ? (round > 1 ? t('part.phase_revote', { n: round }) : t('part.phase_open'))
+    : s.phase === 'closed' ? t('part.phase_closed') : t('part.phase_pending'));
+  if (s.html !== html) { html = s.html; slideEl.innerHTML = html; }
+
+  const options = statement ? s.options || [] : [];
+  const sig = s.index + '\n' + options.join('\n');
+  if (sig !== optsSig) {
+    optsSig = sig;
+    optsEl.replaceChildren(...options.map((o, i) => {
+      const b = el('button', 'opt');
+      b.type = 'button';
+      b.dataset.i = i;
+      b.append(el('span', 'letter', letter(i)), el('span', 'otext', o));
+      return b;
+    }));
+  }
+  optsEl.hidden = !options.length;
+
+  const p = statement ? sock.pendingFor(s.index, round) : null;
+  const mine = p ? p.option : acked.get(s.index + ':' + round);
+  const open = s.phase === 'open';
+  [...optsEl.children].forEach((b, i) => {
+    b.disabled = !open;
+    b.setAttribute('aria-pressed', String(mine === i));
+    b.classList.toggle('sending', !!p && mine === i);
+  });
+  setText(voteEl, !statement ? ''
+    : p ? t('part.sending', { letter: letter(p.option) })
+    : mine != null ? t('part.saved', { letter: letter(mine) })
+    : s.phase === 'closed' ? t('part.no_vote') : '');
+
+  const tally = statement && s.phase === 'closed' && st.tally;
+  resultEl.hidden = !tally;
+  if (tally) {
+    const pct = percents(tally);
+    listEl.replaceChildren(...tally.map((n, i) => {
+      const li = el('li', 'res c' + (i % 6));
+      const bar = el('span', 'bar');
+      const fill = el('span', 'fill');
+      fill.style.width = pct[i] + '%';
+      bar.append(fill);
+      li.append(el('span', 'letter', letter(i)), el('span', 'otext', options[i] || ''),
+        el('span', 'pct', t('tally.percent', { p: pct[i] })), el('span', 'cnt', votes(n)), bar);
+      return li;
+    }));
+  }
+}

@@ -1,0 +1,118 @@
+// Screen page: the projector, read from the back of the room.
+import { init, t, lang, onLangChange } from './i18n.js';
+import { connect } from './socket.js';
+import { $, el, session, pathCode, takeKey, letter, percents, votes, clock, countdown, showConn, setText } from './common.js';
+
+const code = pathCode();
+const key = takeKey(code);
+let sock = null;
+let st = null;
+let html = null;
+let colsSig = '';
+
+await init();
+
+const main = $('main');
+const stage = $('stage');
+const cols = $('cols');
+const timerEl = $('timer');
+setText($('jcode'), code);
+$('qr').src = '/qr/' + encodeURIComponent(code) + '.svg';
+
+const tick = countdown((ms) => {
+  timerEl.hidden = ms == null;
+  if (ms == null) return;
+  setText(timerEl, clock(ms));
+  timerEl.classList.toggle('low', ms <= 10000);
+});
+
+function deny() {
+  if (sock) sock.close();
+  session.del('stemzaal:key:' + code);
+  stage.hidden = true;
+  $('join').hidden = true;
+  $('conn').hidden = true;
+  $('denied').hidden = false;
+}
+
+if (!key) deny();
+else start();
+
+function start() {
+  sock = connect({ code, hello: () => ({ key, participant_id: null, lang }) });
+  sock.on('status', (s) => showConn($('conn'), s));
+  sock.on('welcome', (m) => {
+    if (m.role !== 'screen' && m.role !== 'host') { deny(); return; }
+    setText($('title'), m.title || '');
+    if (m.code) setText($('jcode'), m.code);
+    setText($('jurl'), (m.join_url || location.host + '/' + code).replace(/^https?:\/\//, ''));
+    render();
+  });
+  sock.on('state', (m) => { st = m; tick(m.timer); render(); });
+  onLangChange(() => { showConn($('conn'), sock.status); colsSig = ''; render(); });
+}
+
+// F toggles full screen (the projector laptop has no other chrome to hide).
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'f' || e.altKey || e.ctrlKey || e.metaKey || e.target.closest('input, select, textarea')) return;
+  if (document.fullscreenElement) document.exitFullscreen();
+  else if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(() => {});
+});
+addEventListener('resize', () => fit());
+
+function render() {
+  if (!st) return;
+  const s = st.slide;
+  const statement = s.kind === 'statement';
+  const round = s.round || 1;
+  main.classList.toggle('content', !statement);
+  main.dataset.phase = statement ? s.phase || 'pending' : '';
+  setText($('phase'), !statement ? ''
+    : s.phase === 'open' ? (round > 1 ? t('screen.phase_revote', { n: round }) : t('screen.phase_open'))
+    : s.phase === 'closed' ? t('screen.phase_closed') : t('screen.phase_pending'));
+  if (s.html !== html) { html = s.html; $('slide').innerHTML = html; }
+
+  const options = statement ? s.options || [] : [];
+  const sig = s.index + '\n' + options.join('\n');
+  if (sig !== colsSig) {
+    colsSig = sig;
+    cols.replaceChildren(...options.map((o, i) => {
+      const col = el('div', 'col c' + (i % 6));
+      const track = el('div', 'track');
+      track.append(el('span', 'fill'), el('span', 'pct'));
+      const label = el('p', 'olabel');
+      label.append(el('span', 'letter', letter(i)), el('span', 'otext', o));
+      col.append(track, el('p', 'cnt'), label);
+      return col;
+    }));
+    cols.style.setProperty('--n', String(Math.max(options.length, 1)));
+  }
+  const tally = statement && st.revealed && st.tally ? st.tally : null;
+  cols.classList.toggle('revealed', !!tally);
+  if (tally) {
+    const pct = percents(tally);
+    [...cols.children].forEach((col, i) => {
+      const p = pct[i] ?? 0;
+      col.querySelector('.fill').style.height = p + '%';
+      col.querySelector('.pct').style.bottom = p + '%';
+      setText(col.querySelector('.pct'), t('tally.percent', { p }));
+      setText(col.querySelector('.cnt'), votes(tally[i] ?? 0));
+    });
+  } else {
+    for (const f of cols.querySelectorAll('.fill')) f.style.height = '0';
+    for (const f of cols.querySelectorAll('.pct')) f.style.bottom = '0';
+  }
+  const counted = statement && st.voted != null && st.joined != null;
+  setText($('counted'), counted ? t('screen.counted', { voted: st.voted, joined: st.joined }) : '');
+  fit();
+}
+
+// Shrink the type a little (never below 32 px body text at 1920 wide) when a long slide overflows.
+function fit() {
+  let f = 1;
+  stage.style.setProperty('--fit', '1');
+  while (f > 0.78 && stage.scrollHeight > stage.clientHeight + 1) {
+    f -= 0.04;
+    stage.style.setProperty('--fit', f.toFixed(2));
+  }
+}
