@@ -74,7 +74,7 @@ async fn default_deck_runs_end_to_end_with_host_screen_and_two_dozen_phones() {
             phone.wait_state(|s| s["slide"]["phase"] == "open").await;
         }
         // Phone i votes A when i % 3 == 0, else B; then every fourth phone switches.
-        let mut choice = vec![0usize; PHONES];
+        let mut choice = [0usize; PHONES];
         for (i, phone) in phones.iter_mut().enumerate() {
             choice[i] = if i % 3 == 0 { 0 } else { 1 };
             let ack = phone.vote(slide as u64, 1, choice[i] as u64).await;

@@ -1,7 +1,8 @@
 // Host page: the facilitator's remote (laptop or phone).
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, session, pathCode, takeKey, letter, percents, votes, clock, countdown, showConn, setText } from './common.js';
+import { $, el, pathCode, letter, percents, votes, showConn, setText } from './common.js';
+import { session, takeKey, clock, countdown } from './present.js';
 
 const code = pathCode();
 const key = takeKey(code);
@@ -48,6 +49,7 @@ function start() {
   });
   sock.on('state', (m) => { st = m; tick(m.timer); render(); });
   sock.on('error', (m) => {
+    if (m.code === 'bad_key') { deny(); return; }
     $('error').textContent = m.message || m.code;
     clearTimeout(errTimer);
     errTimer = setTimeout(() => { $('error').textContent = ''; }, 10000);
@@ -110,12 +112,13 @@ function render() {
 
   $('prev').disabled = !online || s.index <= 0;
   $('next').disabled = !online || s.index >= s.count - 1;
-  $('open').disabled = !online || !statement || phase !== 'pending';
+  $('open').disabled = !online || !statement || phase === 'open';
+  setText($('open'), phase === 'closed' ? t('host.reopen_vote') : t('host.open_vote'));
   $('close').disabled = !online || phase !== 'open';
   $('reveal').disabled = !online || !statement;
   setText($('reveal'), st.revealed ? t('host.hide') : t('host.reveal'));
-  $('revote').disabled = !online || phase !== 'closed';
-  for (const b of document.querySelectorAll('[data-sec]')) b.disabled = !online || phase !== 'open';
+  $('revote').disabled = !online || !statement || phase === 'pending';
+  for (const b of document.querySelectorAll('[data-sec]')) b.disabled = !online;
   $('stop').disabled = !online || !st.timer;
 
   // Slide list: mark the current slide.

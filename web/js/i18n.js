@@ -1,6 +1,6 @@
 // Every visible string comes from /assets/i18n/<lang>.js (a flat key → text object).
-// HTML carries data-i18n="key" (text) and data-i18n-<attr>="key" (attributes);
-// scripts call t('key', {n: 3}). Only the active language file is loaded.
+// HTML carries data-i18n=NAME (text) and data-i18n-ATTR=NAME (attributes);
+// scripts call t(name, params), e.g. t("tally.votes_other", { n: 3 }). Only the active language file is loaded.
 const LANGS = ['nl', 'en'];
 const STORE = 'stemzaal:lang';
 const ATTRS = ['aria-label', 'alt', 'title', 'placeholder'];

@@ -1,7 +1,8 @@
 // Screen page: the projector, read from the back of the room.
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, session, pathCode, takeKey, letter, percents, votes, clock, countdown, showConn, setText } from './common.js';
+import { $, el, pathCode, letter, percents, votes, showConn, setText } from './common.js';
+import { session, takeKey, clock, countdown } from './present.js';
 
 const code = pathCode();
 const key = takeKey(code);
@@ -49,6 +50,7 @@ function start() {
     render();
   });
   sock.on('state', (m) => { st = m; tick(m.timer); render(); });
+  sock.on('error', (m) => { if (m.code === 'bad_key') deny(); });
   onLangChange(() => { showConn($('conn'), sock.status); colsSig = ''; render(); });
 }
 
@@ -66,7 +68,7 @@ function render() {
   const statement = s.kind === 'statement';
   const round = s.round || 1;
   main.classList.toggle('content', !statement);
-  main.dataset.phase = statement ? s.phase || 'pending' : '';
+  document.body.dataset.phase = statement ? s.phase || 'pending' : '';
   setText($('phase'), !statement ? ''
     : s.phase === 'open' ? (round > 1 ? t('screen.phase_revote', { n: round }) : t('screen.phase_open'))
     : s.phase === 'closed' ? t('screen.phase_closed') : t('screen.phase_pending'));

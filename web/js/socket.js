@@ -1,141 +1,95 @@
-// The one WebSocket client the participant, host and screen pages share.
-//
-//   const sock = connect({ code, hello: () => ({ key, participant_id, lang }) });
-//   sock.on('status', s => …)   // 'connecting' | 'online' | 'reconnecting'
-//   sock.on('welcome' | 'state' | 'ack' | 'error', msg => …)
-//   sock.on('pending', () => …) // the set of unacknowledged votes changed
-//   sock.send(msg)              // only while online (after welcome); returns false otherwise
-//   sock.vote(slide, round, option)
-//
-// `hello` is sent on every (re)connect; 'online' means the welcome arrived. Reconnects
-// use exponential backoff with full jitter. Votes stay pending (also in localStorage)
-// until their ack, or an error naming their id, and are resent after every welcome.
+// The one WebSocket client of all pages. connect({code, hello}) returns an object with
+// on(type, fn) for 'status' ('connecting'|'online'|'reconnecting'), 'welcome', 'state',
+// 'ack', 'error' (msg, {vote, transient, stale}) and 'pending'; send(msg) (only when
+// online, i.e. after welcome); vote(slide, round, option); pendingFor(slide, round).
+// hello() is asked for {key, participant_id, lang} on every (re)connect. Reconnects back
+// off exponentially with full jitter. Votes stay pending (and in localStorage) until
+// their ack or an error naming their id, and are resent after every welcome.
 import { store } from './common.js';
 
-const BASE_MS = 500;
-const CAP_MS = 10000;
-const STABLE_MS = 5000; // online this long: the backoff starts over
-const WELCOME_MS = 10000; // no welcome this soon after connecting: try again
-const QUIET_MS = 1500; // a deliberate reconnect shows no "reconnecting" this long
-const HIDDEN_MS = 20000; // back from a sleeping phone after this long: reconnect fresh
+const BASE = 500, CAP = 10000;
+const STABLE = 5000; // online this long: backoff starts over
+const WAIT = 10000; // no welcome this soon: try again
+const QUIET = 1500; // a deliberate reconnect shows no "reconnecting" this long
+const SLEPT = 20000; // hidden this long (phone locked): reconnect fresh
 const TRANSIENT = new Set(['rate_limited', 'busy', 'overloaded', 'unavailable', 'try_again']);
 const ID_KEY = 'stemzaal:vote-id';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-const isVote = (v) => v && [v.id, v.slide, v.round, v.option].every(Number.isInteger);
+const UUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 export function connect({ code, hello }) {
   const subs = {};
-  const emit = (type, ...args) => (subs[type] || []).forEach((f) => f(...args));
+  const emit = (type, ...a) => (subs[type] || []).forEach((f) => f(...a));
   const pendKey = 'stemzaal:pending:' + code;
   let pending = [];
-  try { pending = (JSON.parse(store.get(pendKey)) || []).filter(isVote); } catch { pending = []; }
+  try {
+    pending = (JSON.parse(store.get(pendKey)) || []).filter((v) => [v.id, v.slide, v.round, v.option].every(Number.isInteger));
+  } catch { /* none */ }
   let lastId = Math.max(0, ...pending.map((v) => v.id));
-
-  let ws = null;
-  let welcomed = false;
-  let everOnline = false;
-  let stopped = false;
-  let status = '';
-  let attempt = 0;
-  let busy = 0;
-  let hiddenAt = 0;
-  let retryTimer = 0;
-  let welcomeTimer = 0;
-  let stableTimer = 0;
-  let quietTimer = 0;
-  let flushTimer = 0;
+  let ws = null, welcomed = false, everOnline = false, stopped = false, status = '';
+  let attempt = 0, busy = 0, hiddenAt = 0;
+  let retryT = 0, waitT = 0, stableT = 0, quietT = 0, flushT = 0;
 
   function setStatus(s) {
-    clearTimeout(quietTimer);
+    clearTimeout(quietT);
     if (s !== status) { status = s; emit('status', s); }
   }
-
   function save() {
     if (pending.length) store.set(pendKey, JSON.stringify(pending));
     else store.del(pendKey);
     emit('pending');
   }
-
   function raw(msg) {
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
     ws.send(JSON.stringify(msg));
     return true;
   }
+  const sendVote = (v) => raw({ type: 'vote', id: v.id, slide: v.slide, round: v.round, option: v.option });
 
   function open() {
-    clearTimeout(retryTimer);
+    clearTimeout(retryT);
     if (stopped || ws) return;
-    let sock;
+    let s;
     try {
-      sock = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/' + encodeURIComponent(code));
-    } catch {
-      schedule();
-      return;
-    }
-    ws = sock;
+      s = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/' + encodeURIComponent(code));
+    } catch { schedule(); return; }
+    ws = s;
     welcomed = false;
-    welcomeTimer = setTimeout(() => drop(sock), WELCOME_MS);
-    sock.onopen = () => {
-      if (ws !== sock) return;
+    waitT = setTimeout(() => { s.close(); if (ws === s) lost(); }, WAIT);
+    s.onopen = () => {
+      if (ws !== s) return;
       const h = hello();
-      const pid = h.participant_id && UUID.test(h.participant_id) ? h.participant_id : null;
-      raw({ type: 'hello', key: h.key || null, participant_id: pid, lang: h.lang === 'en' ? 'en' : 'nl' });
+      raw({ type: 'hello', key: h.key || null, participant_id: UUID.test(h.participant_id) ? h.participant_id : null, lang: h.lang === 'en' ? 'en' : 'nl' });
     };
-    sock.onmessage = (e) => { if (ws === sock) receive(e.data); };
-    sock.onclose = () => { if (ws === sock) lost(); };
+    s.onmessage = (e) => { if (ws === s) receive(e.data); };
+    s.onclose = () => { if (ws === s) lost(); };
   }
-
-  // Forget the socket without waiting for its close event.
-  function drop(sock) {
-    try { sock.close(); } catch { /* already closing */ }
-    if (ws === sock) lost();
-  }
-
-  function lost() {
+  function forget() {
+    const old = ws;
     ws = null;
     welcomed = false;
-    clearTimeout(welcomeTimer);
-    clearTimeout(stableTimer);
+    [waitT, stableT].forEach(clearTimeout);
+    if (old) old.close();
+  }
+  function lost() {
+    forget();
     if (stopped) return;
     setStatus(everOnline ? 'reconnecting' : 'connecting');
     schedule();
   }
-
   function schedule() {
-    clearTimeout(retryTimer);
-    const delay = Math.random() * Math.min(CAP_MS, BASE_MS * 2 ** attempt);
+    clearTimeout(retryT);
+    retryT = setTimeout(open, Math.random() * Math.min(CAP, BASE * 2 ** attempt));
     attempt = Math.min(attempt + 1, 16);
-    retryTimer = setTimeout(open, delay);
   }
-
-  // Reconnect now (after sleep or on request) without flashing "connection lost".
+  // Reconnect now (after sleep, on request) without flashing "connection lost".
   function restart() {
-    const old = ws;
-    ws = null;
-    welcomed = false;
-    clearTimeout(welcomeTimer);
-    clearTimeout(stableTimer);
-    if (old) { try { old.close(); } catch { /* ignore */ } }
+    forget();
     if (stopped) return;
-    const shown = status;
     open();
-    if (shown === 'online') {
-      clearTimeout(quietTimer);
-      quietTimer = setTimeout(() => { if (!welcomed) setStatus('reconnecting'); }, QUIET_MS);
-    }
+    if (status === 'online') quietT = setTimeout(() => { if (!welcomed) setStatus('reconnecting'); }, QUIET);
   }
-
   function flush() {
-    if (!welcomed) return;
-    for (const v of pending) raw({ type: 'vote', id: v.id, slide: v.slide, round: v.round, option: v.option });
-  }
-
-  function flushLater() {
-    if (flushTimer) return;
-    const wait = Math.min(CAP_MS, 1000 * 2 ** busy) * (0.5 + Math.random() / 2);
-    busy = Math.min(busy + 1, 8);
-    flushTimer = setTimeout(() => { flushTimer = 0; flush(); }, wait);
+    if (welcomed) pending.forEach(sendVote);
   }
 
   function receive(data) {
@@ -143,48 +97,40 @@ export function connect({ code, hello }) {
     try { m = JSON.parse(data); } catch { return; }
     if (!m || typeof m.type !== 'string') return;
     if (m.type === 'welcome') {
-      welcomed = true;
-      everOnline = true;
-      clearTimeout(welcomeTimer);
-      clearTimeout(stableTimer);
-      stableTimer = setTimeout(() => { attempt = 0; }, STABLE_MS);
+      welcomed = everOnline = true;
+      clearTimeout(waitT);
+      clearTimeout(stableT);
+      stableT = setTimeout(() => { attempt = 0; }, STABLE);
       setStatus('online');
       emit('welcome', m);
       flush();
-      return;
-    }
-    if (m.type === 'ack') {
+    } else if (m.type === 'ack') {
       busy = 0;
-      const before = pending.length;
+      const n = pending.length;
       pending = pending.filter((v) => v.id !== m.id);
-      if (pending.length !== before) save();
+      if (pending.length !== n) save();
       emit('ack', m);
-      return;
-    }
-    if (m.type === 'error') {
+    } else if (m.type === 'error') {
       const vote = m.id == null ? null : pending.find((v) => v.id === m.id) || null;
       const transient = TRANSIENT.has(m.code);
-      if (vote && transient) flushLater();
-      else if (vote) { pending = pending.filter((v) => v !== vote); save(); }
-      // stale: the error names a vote that a newer one has replaced (or was acked).
+      if (vote && transient && !flushT) {
+        // Keep it and try again a little later, backing off while the server stays busy.
+        flushT = setTimeout(() => { flushT = 0; flush(); }, Math.min(CAP, 1000 * 2 ** busy) * (0.5 + Math.random() / 2));
+        busy = Math.min(busy + 1, 8);
+      } else if (vote && !transient) {
+        pending = pending.filter((v) => v !== vote);
+        save();
+      }
+      // stale: it names a vote that was replaced or acked meanwhile.
       emit('error', m, { vote, transient, stale: m.id != null && !vote });
-      return;
-    }
-    emit(m.type, m);
-  }
-
-  function nextId() {
-    const n = Math.max(lastId, Number(store.get(ID_KEY)) || 0) + 1;
-    lastId = n;
-    store.set(ID_KEY, String(n));
-    return n;
+    } else emit(m.type, m);
   }
 
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) { hiddenAt = Date.now(); return; }
-    const long = hiddenAt && Date.now() - hiddenAt > HIDDEN_MS;
+    const slept = hiddenAt && Date.now() - hiddenAt > SLEPT;
     hiddenAt = 0;
-    if (long || !ws) restart();
+    if (slept || !ws) restart();
   });
   addEventListener('online', () => { if (!ws) restart(); });
   addEventListener('pageshow', (e) => { if (e.persisted) restart(); });
@@ -193,25 +139,24 @@ export function connect({ code, hello }) {
     on(type, f) { (subs[type] ||= []).push(f); return api; },
     get status() { return status; },
     get online() { return welcomed; },
-    send(msg) { return welcomed && raw(msg); },
-    /** Records a vote (replacing any pending one for the same statement) and sends it. */
+    send: (msg) => welcomed && raw(msg),
+    // Records a vote, replacing any pending one on the same statement, and sends it.
     vote(slide, round, option) {
-      const v = { id: nextId(), slide, round, option };
-      pending = pending.filter((p) => p.slide !== slide);
-      pending.push(v);
+      const id = Math.max(lastId, Number(store.get(ID_KEY)) || 0) + 1;
+      lastId = id;
+      store.set(ID_KEY, String(id));
+      const v = { id, slide, round, option };
+      pending = pending.filter((p) => p.slide !== slide).concat(v);
       save();
-      if (welcomed) raw({ type: 'vote', ...v });
+      if (welcomed) sendVote(v);
       return v;
     },
-    pendingFor(slide, round) { return pending.find((v) => v.slide === slide && v.round === round) || null; },
+    pendingFor: (slide, round) => pending.find((v) => v.slide === slide && v.round === round) || null,
     restart,
     close() {
       stopped = true;
-      [retryTimer, welcomeTimer, stableTimer, quietTimer, flushTimer].forEach(clearTimeout);
-      const old = ws;
-      ws = null;
-      welcomed = false;
-      if (old) { try { old.close(); } catch { /* ignore */ } }
+      [retryT, quietT, flushT].forEach(clearTimeout);
+      forget();
     },
   };
   queueMicrotask(() => { setStatus('connecting'); open(); });

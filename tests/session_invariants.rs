@@ -1,0 +1,374 @@
+//! Property and unit tests of the pure session state machine (no server, no clock).
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use stemzaal::deck::{Deck, Slide, SlideKind};
+use stemzaal::protocol::Phase;
+use stemzaal::session::{Command, Event, Rejection, Session, Statement};
+use uuid::Uuid;
+
+/// Slides: content, A/B statement, content, A/B/C statement.
+fn deck() -> Arc<Deck> {
+    let slide = |kind| Slide {
+        line: 1,
+        title: "t".into(),
+        html: "<p>t</p>".into(),
+        kind,
+    };
+    let statement = |n: usize| SlideKind::Statement {
+        options: (0..n).map(|i| format!("option {i}")).collect(),
+    };
+    Arc::new(Deck {
+        source_name: "test.md".into(),
+        title: "Test".into(),
+        groups: vec!["Raad".into(), "Inwoner".into()],
+        slides: vec![
+            slide(SlideKind::Content),
+            slide(statement(2)),
+            slide(SlideKind::Content),
+            slide(statement(3)),
+        ],
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Action {
+    Join(usize),
+    Vote {
+        who: usize,
+        slide: usize,
+        round_delta: u32,
+        option: usize,
+    },
+    Group(usize, Option<usize>),
+    GoTo(usize),
+    Next,
+    Prev,
+    Open,
+    Close,
+    Reveal(bool),
+    Revote,
+    Timer(u32),
+    StopTimer,
+    Expire(u64),
+}
+
+const PEOPLE: usize = 12;
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        3 => (0..PEOPLE).prop_map(Action::Join),
+        8 => (0..PEOPLE, 0..5usize, 0..2u32, 0..4usize).prop_map(|(who, slide, round_delta, option)| Action::Vote { who, slide, round_delta, option }),
+        1 => (0..PEOPLE, proptest::option::of(0..3usize)).prop_map(|(p, g)| Action::Group(p, g)),
+        1 => (0..5usize).prop_map(Action::GoTo),
+        1 => Just(Action::Next),
+        1 => Just(Action::Prev),
+        2 => Just(Action::Open),
+        1 => Just(Action::Close),
+        1 => any::<bool>().prop_map(Action::Reveal),
+        1 => Just(Action::Revote),
+        1 => (0..5u32).prop_map(Action::Timer),
+        1 => Just(Action::StopTimer),
+        1 => (0..10_000u64).prop_map(Action::Expire),
+    ]
+}
+
+fn command(session: &Session, people: &[Uuid], action: &Action) -> Command {
+    let groups = ["Raad", "Inwoner", "Onbekend"];
+    match *action {
+        Action::Join(p) => Command::Join {
+            participant: people[p],
+        },
+        Action::Vote {
+            who,
+            slide,
+            round_delta,
+            option,
+        } => {
+            let round = session.statement(slide).map_or(1, |s| s.round_number());
+            Command::Vote {
+                participant: people[who],
+                slide,
+                round: round.saturating_sub(round_delta),
+                option,
+            }
+        }
+        Action::Group(p, g) => Command::ChooseGroup {
+            participant: people[p],
+            group: g.map(|g| groups[g].to_owned()),
+        },
+        Action::GoTo(slide) => Command::GoTo { slide },
+        Action::Next => Command::Next,
+        Action::Prev => Command::Prev,
+        Action::Open => Command::OpenVote,
+        Action::Close => Command::CloseVote,
+        Action::Reveal(visible) => Command::Reveal { visible },
+        Action::Revote => Command::Revote,
+        Action::Timer(seconds) => Command::StartTimer {
+            seconds,
+            now_ms: 1_000,
+        },
+        Action::StopTimer => Command::StopTimer,
+        Action::Expire(now_ms) => Command::TimerExpired { now_ms },
+    }
+}
+
+/// Every count equals the number of participants whose current choice it is.
+fn check_counts(session: &Session) {
+    for slide in 0..session.deck().slides.len() {
+        let Some(statement) = session.statement(slide) else {
+            continue;
+        };
+        for round in &statement.rounds {
+            let mut counted = vec![0u64; round.counts.len()];
+            for &option in round.votes.values() {
+                counted[option] += 1;
+            }
+            assert_eq!(counted, round.counts, "slide {slide}");
+        }
+    }
+}
+
+fn open_statements(session: &Session) -> Vec<usize> {
+    (0..session.deck().slides.len())
+        .filter(|&i| session.statement(i).is_some_and(|s| s.phase == Phase::Open))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn invariants_hold_after_any_sequence_of_commands(actions in proptest::collection::vec(action(), 0..120)) {
+        let people: Vec<Uuid> = (0..PEOPLE).map(|_| Uuid::new_v4()).collect();
+        let mut session = Session::new(deck());
+        let mut log: Vec<Event> = vec![];
+        for action in &actions {
+            let before = session.clone();
+            let cmd = command(&session, &people, action);
+            let was_vote = matches!(cmd, Command::Vote { .. });
+            let vote_target = match &cmd {
+                Command::Vote { slide, .. } => Some(*slide),
+                _ => None,
+            };
+            match session.apply(cmd) {
+                Ok(events) => {
+                    if was_vote {
+                        let slide = vote_target.unwrap();
+                        let s_before = before.statement(slide).unwrap();
+                        let s_after = session.statement(slide).unwrap();
+                        prop_assert_eq!(s_before.phase, Phase::Open, "a vote only counts while open");
+                        let b = &s_before.current().counts;
+                        let a = &s_after.current().counts;
+                        let moved: i64 = a.iter().zip(b).map(|(x, y)| (*x as i64 - *y as i64).abs()).sum();
+                        let total_change: i64 = a.iter().sum::<u64>() as i64 - b.iter().sum::<u64>() as i64;
+                        // A new vote adds one; a changed vote moves exactly one count; a repeat changes nothing.
+                        prop_assert!(
+                            (events.is_empty() && moved == 0)
+                                || (total_change == 1 && moved == 1)
+                                || (total_change == 0 && moved == 2),
+                            "moved {moved}, total change {total_change}"
+                        );
+                    }
+                    log.extend(events);
+                }
+                Err(rejection) => {
+                    // A refused command changes nothing at all.
+                    prop_assert_eq!(format!("{:?}", before.statement(1)), format!("{:?}", session.statement(1)));
+                    prop_assert_eq!(format!("{:?}", before.statement(3)), format!("{:?}", session.statement(3)));
+                    prop_assert_eq!(before.current(), session.current());
+                    if was_vote && rejection == Rejection::VoteClosed {
+                        let slide = vote_target.unwrap();
+                        prop_assert_ne!(before.statement(slide).unwrap().phase, Phase::Open);
+                    }
+                }
+            }
+            check_counts(&session);
+            let open = open_statements(&session);
+            prop_assert!(open.len() <= 1, "at most one statement open: {open:?}");
+            if let Some(&slide) = open.first() {
+                prop_assert_eq!(slide, session.current(), "the open statement is on show");
+            }
+        }
+        // Replaying the log from scratch gives the same state: recovery runs the same code.
+        let mut replayed = Session::new(deck());
+        for event in &log {
+            replayed.replay(event);
+        }
+        prop_assert_eq!(statements_of(&replayed), statements_of(&session));
+        prop_assert_eq!(replayed.current(), session.current());
+        prop_assert_eq!(replayed.revealed(), session.revealed());
+        prop_assert_eq!(replayed.joined(), session.joined());
+        prop_assert_eq!(replayed.timer(), session.timer());
+        // And the log survives JSON, as the store keeps it.
+        let text = serde_json::to_string(&log).unwrap();
+        let back: Vec<Event> = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(back, log);
+    }
+}
+
+fn statements_of(session: &Session) -> Vec<Statement> {
+    (0..session.deck().slides.len())
+        .filter_map(|i| session.statement(i).cloned())
+        .collect()
+}
+
+fn joined(session: &mut Session) -> Uuid {
+    let p = Uuid::new_v4();
+    session.apply(Command::Join { participant: p }).unwrap();
+    p
+}
+
+#[test]
+fn vote_while_not_open_is_refused_and_not_counted() {
+    let mut session = Session::new(deck());
+    let p = joined(&mut session);
+    let vote = Command::Vote {
+        participant: p,
+        slide: 1,
+        round: 1,
+        option: 0,
+    };
+    assert_eq!(session.apply(vote.clone()), Err(Rejection::VoteClosed));
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    session.apply(Command::OpenVote).unwrap();
+    session.apply(Command::CloseVote).unwrap();
+    assert_eq!(session.apply(vote), Err(Rejection::VoteClosed));
+    assert_eq!(session.statement(1).unwrap().current().counts, vec![0, 0]);
+}
+
+#[test]
+fn leaving_an_open_statement_closes_it_and_its_timer() {
+    let mut session = Session::new(deck());
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    session.apply(Command::OpenVote).unwrap();
+    session
+        .apply(Command::StartTimer {
+            seconds: 30,
+            now_ms: 0,
+        })
+        .unwrap();
+    let events = session.apply(Command::Next).unwrap();
+    assert_eq!(
+        events,
+        vec![
+            Event::TimerStopped,
+            Event::VoteClosed { slide: 1 },
+            Event::SlideShown { slide: 2 }
+        ]
+    );
+    assert_eq!(session.statement(1).unwrap().phase, Phase::Closed);
+}
+
+#[test]
+fn timer_expiry_closes_the_vote_only_when_due() {
+    let mut session = Session::new(deck());
+    session.apply(Command::GoTo { slide: 3 }).unwrap();
+    session.apply(Command::OpenVote).unwrap();
+    session
+        .apply(Command::StartTimer {
+            seconds: 60,
+            now_ms: 10_000,
+        })
+        .unwrap();
+    assert_eq!(
+        session.apply(Command::TimerExpired { now_ms: 69_999 }),
+        Ok(vec![])
+    );
+    assert_eq!(
+        session.apply(Command::TimerExpired { now_ms: 70_000 }),
+        Ok(vec![Event::TimerStopped, Event::VoteClosed { slide: 3 }])
+    );
+    assert_eq!(
+        session.apply(Command::StartTimer {
+            seconds: 0,
+            now_ms: 0
+        }),
+        Err(Rejection::BadTimer)
+    );
+    assert_eq!(
+        session.apply(Command::StartTimer {
+            seconds: 3601,
+            now_ms: 0
+        }),
+        Err(Rejection::BadTimer)
+    );
+}
+
+#[test]
+fn revote_keeps_round_one_and_starts_an_open_round_two() {
+    let mut session = Session::new(deck());
+    let (a, b) = (joined(&mut session), joined(&mut session));
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    assert_eq!(
+        session.apply(Command::Revote),
+        Err(Rejection::NothingToRevote)
+    );
+    session.apply(Command::OpenVote).unwrap();
+    for p in [a, b] {
+        session
+            .apply(Command::Vote {
+                participant: p,
+                slide: 1,
+                round: 1,
+                option: 0,
+            })
+            .unwrap();
+    }
+    session.apply(Command::Revote).unwrap();
+    let s = session.statement(1).unwrap();
+    assert_eq!((s.round_number(), s.phase), (2, Phase::Open));
+    assert_eq!(s.rounds[0].counts, vec![2, 0]);
+    assert_eq!(s.current().counts, vec![0, 0]);
+    assert_eq!(
+        session.apply(Command::Vote {
+            participant: a,
+            slide: 1,
+            round: 1,
+            option: 1
+        }),
+        Err(Rejection::RoundOver)
+    );
+    session
+        .apply(Command::Vote {
+            participant: a,
+            slide: 1,
+            round: 2,
+            option: 1,
+        })
+        .unwrap();
+    assert_eq!(session.votes_of(&a), vec![(1, 2, 1)]);
+}
+
+#[test]
+fn an_unknown_participant_cannot_vote_and_groups_must_exist() {
+    let mut session = Session::new(deck());
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    session.apply(Command::OpenVote).unwrap();
+    let stranger = Uuid::new_v4();
+    assert_eq!(
+        session.apply(Command::Vote {
+            participant: stranger,
+            slide: 1,
+            round: 1,
+            option: 0
+        }),
+        Err(Rejection::NotJoined)
+    );
+    let p = joined(&mut session);
+    assert_eq!(
+        session.apply(Command::ChooseGroup {
+            participant: p,
+            group: Some("Nope".into())
+        }),
+        Err(Rejection::UnknownGroup)
+    );
+    session
+        .apply(Command::ChooseGroup {
+            participant: p,
+            group: Some("Inwoner".into()),
+        })
+        .unwrap();
+    assert_eq!(session.group_of(&p), Some("Inwoner"));
+}
