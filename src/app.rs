@@ -93,32 +93,52 @@ pub fn lan_ip() -> Option<IpAddr> {
 }
 
 fn print_banner(hub: &Hub, handle: &SessionHandle, reused: bool, restored: usize, config: &Config) {
+    use std::fmt::Write as _;
     let join = hub.join_url(handle.code());
     let deck = handle.deck();
-    println!();
-    println!("  stemzaal — {}", deck.title);
-    println!(
-        "  {} ({} slides, {} statements)",
-        if reused {
-            "Sessie hervat / session resumed"
-        } else {
-            "Nieuwe sessie / new session"
-        },
-        deck.slides.len(),
-        deck.slides
-            .iter()
-            .filter(|s| matches!(s.kind, crate::deck::SlideKind::Statement { .. }))
-            .count()
+    let statements = deck
+        .slides
+        .iter()
+        .filter(|s| matches!(s.kind, crate::deck::SlideKind::Statement { .. }))
+        .count();
+    let status = if reused {
+        "Sessie hervat / session resumed"
+    } else {
+        "Nieuwe sessie / new session"
+    };
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "\n  stemzaal — {}\n  {status} ({} slides, {statements} statements)\n",
+        deck.title,
+        deck.slides.len()
     );
-    println!();
-    println!("  Deelnemers / participants:  {join}");
-    println!("  Code:                       {}", handle.code());
-    println!("  Gespreksleider / host:      {}", hub.host_url(handle));
-    println!("  Scherm / screen:            {}", hub.screen_url(handle));
-    println!(
-        "  Data:                       {} ({restored} stored sessions)",
+    let _ = writeln!(out, "  Deelnemers / participants:  {join}");
+    let _ = writeln!(out, "  Code:                       {}", handle.code());
+    let _ = writeln!(
+        out,
+        "  Gespreksleider / host:      {}",
+        hub.host_url(handle)
+    );
+    let _ = writeln!(
+        out,
+        "  Scherm / screen:            {}",
+        hub.screen_url(handle)
+    );
+    let _ = writeln!(
+        out,
+        "  Data:                       {} ({restored} stored sessions)\n",
         config.data.display()
     );
-    println!();
-    println!("{}", crate::web::qr_terminal(&join));
+    out.push_str(&crate::web::qr_terminal(&join));
+    out.push('\n');
+    // A closed stdout (a supervisor that stopped reading) must not stop the server.
+    let mut stdout = std::io::stdout().lock();
+    if std::io::Write::write_all(&mut stdout, out.as_bytes())
+        .and_then(|()| std::io::Write::flush(&mut stdout))
+        .is_err()
+    {
+        tracing::warn!("could not print the start-up banner to stdout");
+    }
 }

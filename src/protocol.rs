@@ -36,7 +36,7 @@ pub enum Lang {
 
 /// A message from a client (participant, host or screen) to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
     /// The first message on every connection: presents a key (none for a participant)
     /// and, for a returning phone, the participant id it was given before.

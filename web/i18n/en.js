@@ -63,6 +63,7 @@ export default {
   "host.results_shown": "Results visible",
   "host.results_hidden": "Results hidden",
   "host.tally": "Live tally",
+  "host.joined_one": "{n} participant",
   "host.joined": "{n} participants",
   "host.preview": "Current slide",
   "host.keys_hint": "Keys → and ← (or Page Down and Page Up) go to the next and previous slide.",

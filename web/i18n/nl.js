@@ -63,6 +63,7 @@ export default {
   "host.results_shown": "Resultaten zichtbaar",
   "host.results_hidden": "Resultaten verborgen",
   "host.tally": "Tussenstand",
+  "host.joined_one": "{n} deelnemer",
   "host.joined": "{n} deelnemers",
   "host.preview": "Huidige dia",
   "host.keys_hint": "Toetsen → en ← (of Page Down en Page Up) gaan naar de volgende en vorige dia.",

@@ -148,7 +148,7 @@ function render() {
 
   // Tally and turnout.
   const joined = st.joined ?? 0;
-  setText($('turnout'), statement ? t('tally.turnout', { voted: st.voted ?? 0, joined }) : t('host.joined', { n: joined }));
+  setText($('turnout'), statement ? t('tally.turnout', { voted: st.voted ?? 0, joined }) : (joined === 1 ? t('host.joined_one', { n: joined }) : t('host.joined', { n: joined })));
   setText($('shown'), statement ? (st.revealed ? t('host.results_shown') : t('host.results_hidden')) : '');
   const tally = statement ? st.tally || options.map(() => 0) : [];
   const pct = percents(tally);
