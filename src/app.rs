@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::deck::{self, Deck};
 use crate::hub::{Hub, SessionHandle};
-use crate::store::{Durability, Store};
+use crate::store::{DirLock, Durability, Store};
 
 /// What the server needs to start.
 #[derive(Debug, Clone)]
@@ -54,6 +54,7 @@ pub async fn run(config: Config) -> Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", display_addr(local)));
+    let _lock = DirLock::acquire(&config.data)?;
     let store = Store::open(&config.data, config.durability)?;
     let hub = Arc::new(Hub::new(store, base_url));
     let restored = hub.restore_all()?;
@@ -141,4 +142,57 @@ fn print_banner(hub: &Hub, handle: &SessionHandle, reused: bool, restored: usize
     {
         tracing::warn!("could not print the start-up banner to stdout");
     }
+}
+
+/// `stemzaal sessions list`: one line per stored session.
+pub fn list_sessions(data: &std::path::Path) -> Result<String> {
+    let _lock = DirLock::acquire(data)?;
+    let store = Store::open(data, Durability::Normal)?;
+    let mut out = String::new();
+    for s in store.list()? {
+        out.push_str(&format!(
+            "{}  {}  {}  {} events\n",
+            s.code,
+            format_ms(s.created_ms),
+            s.deck_name,
+            s.events
+        ));
+    }
+    if out.is_empty() {
+        out.push_str("no stored sessions\n");
+    }
+    Ok(out)
+}
+
+/// `stemzaal sessions delete CODE`: removes the session and all its events.
+pub async fn delete_session(data: &std::path::Path, code: &str) -> Result<()> {
+    let _lock = DirLock::acquire(data)?;
+    let store = Store::open(data, Durability::Normal)?;
+    let code = code.trim().to_ascii_uppercase();
+    if !store.list()?.iter().any(|s| s.code == code) {
+        anyhow::bail!("no stored session with code {code} in {}", data.display());
+    }
+    store.delete(&code).await?;
+    store.vacuum()
+}
+
+/// A UTC timestamp for listings, without a date library: `YYYY-MM-DD HH:MM UTC`.
+fn format_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil-from-days (Howard Hinnant's algorithm), valid for all dates after 1970.
+    let z = days as i64 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }

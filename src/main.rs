@@ -21,7 +21,12 @@ struct Cli {
     #[arg(long, env = "STEMZAAL_DECK")]
     deck: Option<PathBuf>,
     /// Directory for the database.
-    #[arg(long, env = "STEMZAAL_DATA", default_value = "stemzaal-data")]
+    #[arg(
+        long,
+        env = "STEMZAAL_DATA",
+        default_value = "stemzaal-data",
+        global = true
+    )]
     data: PathBuf,
     /// Start a new session even if one on the same deck is stored.
     #[arg(long)]
@@ -43,6 +48,22 @@ enum Cmd {
         /// The deck file.
         file: PathBuf,
     },
+    /// Stored sessions in the data directory (stop the server first).
+    Sessions {
+        #[command(subcommand)]
+        action: SessionsCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SessionsCmd {
+    /// List stored sessions: code, creation time, deck, number of events.
+    List,
+    /// Delete a session and every vote stored for it.
+    Delete {
+        /// The session's join code.
+        code: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -56,6 +77,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Some(Cmd::Check { file }) => check(&file),
+        Some(Cmd::Sessions { action }) => sessions(&cli.data, action),
         None => {
             let config = Config {
                 bind: cli.bind,
@@ -85,6 +107,28 @@ fn check(file: &std::path::Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sessions(data: &std::path::Path, action: SessionsCmd) -> ExitCode {
+    let result = match action {
+        SessionsCmd::List => app::list_sessions(data).map(|text| print!("{text}")),
+        SessionsCmd::Delete { code } => tokio::runtime::Runtime::new()
+            .expect("a tokio runtime")
+            .block_on(app::delete_session(data, &code))
+            .map(|()| {
+                println!(
+                    "deleted session {} and all its data",
+                    code.to_ascii_uppercase()
+                )
+            }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stemzaal: {e:#}");
             ExitCode::FAILURE
         }
     }

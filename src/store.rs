@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::session::Event;
 
@@ -186,6 +186,14 @@ impl Store {
         self.write_and_wait(Write::Delete(code.to_owned())).await
     }
 
+    /// Rewrites the database file and empties the WAL, so deleted rows leave no trace on
+    /// disk. Run it only with no server on the directory (see [`DirLock`]).
+    pub fn vacuum(&self) -> Result<()> {
+        let conn = Connection::open(&self.path)?;
+        conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+            .with_context(|| format!("vacuuming {}", self.path.display()))
+    }
+
     async fn write_and_wait(&self, write: Write) -> Result<()> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Op {
@@ -337,11 +345,37 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether a session with this code is stored (used by `sessions delete`).
-pub fn exists(conn_path: &Path, code: &str) -> Result<bool> {
-    let conn = Connection::open(conn_path)?;
-    Ok(conn
-        .query_row("SELECT 1 FROM sessions WHERE code = ?1", [code], |_| Ok(()))
-        .optional()?
-        .is_some())
+/// The lock file that marks a data directory as in use by a running server.
+pub const LOCK_FILE: &str = "stemzaal.lock";
+
+/// Holds a data directory for one process: a second server, or `sessions delete`
+/// while a server runs, would write under a live session's feet.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Takes the lock on `dir`, or says which directory is busy.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        let path = dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(DirLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "data directory {} is in use by a running stemzaal; stop it first",
+                dir.display()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("locking {}", path.display()))
+            }
+        }
+    }
 }

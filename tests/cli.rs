@@ -1,0 +1,169 @@
+//! The `stemzaal` command as a user runs it: the banner, `check`, `sessions`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+fn stemzaal() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+}
+
+#[test]
+fn check_lists_the_default_deck_and_names_file_and_line_of_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.md");
+    std::fs::write(&good, stemzaal::deck::DEFAULT_DECK_SOURCE).unwrap();
+    let out = stemzaal().arg("check").arg(&good).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Gemeenteraad opereert op afstand"), "{text}");
+    assert!(text.matches("statement").count() >= 4, "{text}");
+
+    let bad = dir.path().join("bad.md");
+    std::fs::write(
+        &bad,
+        "# Intro\n\n---\n\n## Stelling\n\nA) alleen een optie\n",
+    )
+    .unwrap();
+    let out = stemzaal().arg("check").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(&format!("{}:7:", bad.display())), "{err}");
+}
+
+#[test]
+fn the_server_prints_urls_code_and_a_qr_code_and_resumes_its_session_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let banner = |dir: &std::path::Path| {
+        let started = Instant::now();
+        let mut child = stemzaal()
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut text = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let qr_line = line.contains('▀') || line.contains('▄') || line.contains('█');
+            text.push_str(&line);
+            text.push('\n');
+            if qr_line && text.matches('\n').count() > 20 {
+                break;
+            }
+        }
+        let elapsed = started.elapsed();
+        child.kill().ok();
+        child.wait().ok();
+        eprintln!("banner with QR printed after {elapsed:?}");
+        text
+    };
+    let first = banner(dir.path());
+    let base = format!("http://127.0.0.1:{port}/");
+    let code_line = first
+        .lines()
+        .find(|l| l.contains("Code:"))
+        .expect("a code line");
+    let code = code_line.split_whitespace().last().unwrap().to_owned();
+    assert_eq!(code.len(), 6);
+    assert!(first.contains(&format!("{base}{code}")), "{first}");
+    assert!(
+        first.contains(&format!("{base}host/{code}?key=")),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!("{base}screen/{code}?key=")),
+        "{first}"
+    );
+    assert!(first.contains("Nieuwe sessie"));
+    let second = banner(dir.path());
+    assert!(second.contains("Sessie hervat"), "{second}");
+    assert!(
+        second.contains(&format!("{base}{code}")),
+        "the same session comes back"
+    );
+}
+
+#[test]
+fn sessions_list_and_delete_remove_every_trace_of_a_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = stemzaal()
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 256];
+    let mut seen = String::new();
+    while !seen.contains("Code:") {
+        let n = stdout.read(&mut buf).unwrap();
+        assert!(n > 0, "the server printed its banner");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // While the server runs, the data directory is its own.
+    let busy = stemzaal()
+        .args(["sessions", "delete", "ABCDEF", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&busy.stderr).contains("in use"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let list = stemzaal()
+        .args(["sessions", "list", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+    let text = String::from_utf8(list.stdout).unwrap();
+    let code = text.split_whitespace().next().unwrap().to_owned();
+    assert_eq!(code.len(), 6, "{text}");
+    assert!(text.contains("gebiedsgericht-werken.md"));
+
+    let unknown = stemzaal()
+        .args(["sessions", "delete", "ZZZZZZ", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    let deleted = stemzaal()
+        .args(["sessions", "delete", &code, "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        deleted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    let list = stemzaal()
+        .args(["sessions", "list", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(list.stdout)
+        .unwrap()
+        .contains("no stored sessions"));
+    // Nothing of it is left in the files either (the host key was stored with it).
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&code), "the code is still on disk");
+    }
+}
