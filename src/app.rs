@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::deck::{self, Deck};
 use crate::hub::{Hub, SessionHandle};
+use crate::limits::Limits;
 use crate::store::{DirLock, Durability, Store};
 
 /// What the server needs to start.
@@ -27,6 +28,8 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How much a commit must survive.
     pub durability: Durability,
+    /// Connection caps, rate limits, timeouts, allowed origins.
+    pub limits: Limits,
 }
 
 /// Reads a deck file, or the built-in deck; returns the deck and its text.
@@ -62,7 +65,7 @@ pub async fn run(config: Config) -> Result<()> {
         .open_or_reuse(Arc::new(deck), &source, config.new_session)
         .await?;
     print_banner(&hub, &handle, reused, restored.len(), &config);
-    crate::web::serve(listener, hub).await
+    crate::web::serve_with(listener, hub, config.limits).await
 }
 
 /// The address phones can reach: for a wildcard bind the machine's LAN address.

@@ -1,24 +1,50 @@
 //! One WebSocket connection: the `hello` handshake, then one loop that forwards
 //! commands to the session's actor and views, acks and errors back to the client.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context as _, Result};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::hub::{Outbox, Request, SessionHandle};
+use crate::limits::{Limits, TokenBucket};
 use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, Welcome, PROTOCOL_VERSION};
 use crate::session::{Command, ParticipantId};
 
 /// How long a new connection may take to say `hello` before it is closed.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Close code for a policy violation (RFC 6455): wrong key, no hello.
+/// Close code for a policy violation (RFC 6455): wrong key, no hello, abuse.
 pub const CLOSE_POLICY: u16 = 1008;
 
-/// Close code for "going away": the session stopped.
+/// Close code for "going away": the session stopped or the client went quiet.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// Keys the browser sent as cookies with the upgrade request (set by a host or screen
+/// link), used when `hello` asks for a role without a key.
+#[derive(Debug, Clone, Default)]
+pub struct CookieKeys {
+    /// The host key cookie of this session, if any.
+    pub host: Option<String>,
+    /// The screen key cookie of this session, if any.
+    pub screen: Option<String>,
+}
+
+/// What the HTTP layer hands a connection.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The participant URL, for `welcome`.
+    pub join_url: String,
+    /// The screen URL with its key, for the host's `welcome`.
+    pub screen_url: String,
+    /// Rate limit, idle timeout.
+    pub limits: Arc<Limits>,
+    /// Keys from cookies.
+    pub cookies: CookieKeys,
+}
 
 /// Who is on the other end, once `hello` is done.
 struct Peer {
@@ -27,91 +53,137 @@ struct Peer {
     participant: Option<ParticipantId>,
 }
 
+/// Why a connection was closed by the server.
+enum Ending {
+    /// The client closed, or the socket failed.
+    Gone,
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
 /// Runs a connection to its end; logs why it ended if that was an error.
-pub async fn serve(socket: WebSocket, handle: SessionHandle, join_url: String, screen_url: String) {
-    if let Err(e) = run(socket, &handle, join_url, screen_url).await {
-        tracing::debug!(code = %handle.code(), "connection ended: {e:#}");
+pub async fn serve(mut socket: WebSocket, handle: SessionHandle, context: Context) {
+    match run(&mut socket, &handle, context).await {
+        Ok(Ending::Gone) => {}
+        Ok(Ending::Close(code, reason)) => close(&mut socket, code, reason).await,
+        Err(e) => tracing::debug!(code = %handle.code(), "connection ended: {e:#}"),
     }
 }
 
-async fn run(
-    mut socket: WebSocket,
-    handle: &SessionHandle,
-    join_url: String,
-    screen_url: String,
-) -> Result<()> {
-    let Some(peer) = handshake(&mut socket, handle, join_url, screen_url).await? else {
-        return Ok(());
+async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -> Result<Ending> {
+    let peer = match handshake(socket, handle, &context).await? {
+        Ok(peer) => peer,
+        Err(ending) => return Ok(ending),
     };
-    // Subscribed in the handshake before the welcome was built, so no change between
-    // the welcome and the first view is missed; the first view goes out now.
+    let limits = &context.limits;
+    // Subscribed before the first view is read, so no change after it is missed.
     let mut view = handle.subscribe(peer.role);
     let first = view.borrow_and_update().clone();
     socket.send(Message::Text(first)).await?;
 
     let (outbox, mut inbox) = mpsc::unbounded_channel::<ServerMsg>();
+    let mut bucket = TokenBucket::new(limits.messages_per_second, limits.burst);
+    let mut dropped = 0u32;
+    let mut window_start = Instant::now();
+    let mut last_heard = Instant::now();
+    let mut ping = tokio::time::interval(limits.ping_interval);
+    ping.reset();
     loop {
         tokio::select! {
-            incoming = socket.recv() => match incoming {
-                None | Some(Ok(Message::Close(_))) => return Ok(()),
-                Some(Err(e)) => return Err(e).context("reading from the socket"),
-                Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = on_text(&text, &peer, handle, &outbox).await? {
-                        send(&mut socket, &reply).await?;
+            incoming = socket.recv() => {
+                last_heard = Instant::now();
+                let text = match incoming {
+                    None | Some(Ok(Message::Close(_))) => return Ok(Ending::Gone),
+                    Some(Err(e)) => return Err(e).context("reading from the socket"),
+                    // Pings are answered by the socket itself; a pong is proof of life.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Text(text))) => Some(text),
+                    Some(Ok(Message::Binary(_))) => None,
+                };
+                if !bucket.try_take(last_heard) {
+                    if last_heard.duration_since(window_start) > limits.abuse_window {
+                        window_start = last_heard;
+                        dropped = 0;
                     }
+                    dropped += 1;
+                    if dropped >= limits.abuse_drops {
+                        return Ok(Ending::Close(CLOSE_POLICY, "too many messages"));
+                    }
+                    let id = text.as_deref().and_then(vote_id);
+                    send(socket, &error(peer.lang, "rate_limited", id)).await?;
+                    continue;
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    send(&mut socket, &error(peer.lang, "bad_message", None)).await?;
+                let reply = match text {
+                    Some(text) => on_text(&text, &peer, handle, &outbox).await?,
+                    None => Some(error(peer.lang, "bad_message", None)),
+                };
+                if let Some(reply) = reply {
+                    send(socket, &reply).await?;
                 }
-                // Pings are answered by the socket itself.
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            },
+            }
             changed = view.changed() => {
                 if changed.is_err() {
-                    close(&mut socket, CLOSE_GOING_AWAY, "session stopped").await;
-                    return Ok(());
+                    return Ok(Ending::Close(CLOSE_GOING_AWAY, "session stopped"));
                 }
                 let bytes = view.borrow_and_update().clone();
                 socket.send(Message::Text(bytes)).await?;
             }
-            Some(msg) = inbox.recv() => send(&mut socket, &msg).await?,
+            Some(msg) = inbox.recv() => send(socket, &msg).await?,
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= limits.idle_timeout {
+                    return Ok(Ending::Close(CLOSE_GOING_AWAY, "idle"));
+                }
+                socket.send(Message::Ping(Default::default())).await?;
+            }
         }
     }
 }
 
-/// Waits for `hello`, decides the role and sends `welcome`; `None` if the client was
-/// refused (and told why).
+/// The `id` of a vote in a message that was not decoded (for a `rate_limited` answer
+/// the phone can match to the vote it will resend).
+fn vote_id(text: &str) -> Option<u64> {
+    match serde_json::from_str::<ClientMsg>(text) {
+        Ok(ClientMsg::Vote { id, .. }) => Some(id),
+        _ => None,
+    }
+}
+
+/// Waits for `hello`, decides the role and sends `welcome`; `Err(ending)` if the
+/// client was refused (and told why).
 async fn handshake(
     socket: &mut WebSocket,
     handle: &SessionHandle,
-    join_url: String,
-    screen_url: String,
-) -> Result<Option<Peer>> {
-    let first = tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await;
-    let text = match first {
-        Err(_) => {
-            close(socket, CLOSE_POLICY, "hello expected").await;
-            return Ok(None);
-        }
-        Ok(None | Some(Ok(Message::Close(_)))) => return Ok(None),
+    context: &Context,
+) -> Result<Result<Peer, Ending>> {
+    let refused = Ending::Close(CLOSE_POLICY, "hello expected");
+    let text = match tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await {
+        Err(_) => return Ok(Err(refused)),
+        Ok(None | Some(Ok(Message::Close(_)))) => return Ok(Err(Ending::Gone)),
         Ok(Some(Err(e))) => return Err(e).context("reading hello"),
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(Some(Ok(_))) => Utf8Bytes::from_static(""),
     };
     let Ok(ClientMsg::Hello {
         key,
+        role: asked,
         participant_id,
         lang,
     }) = serde_json::from_str::<ClientMsg>(&text)
     else {
         send(socket, &error(Lang::Nl, "hello_expected", None)).await?;
-        close(socket, CLOSE_POLICY, "hello expected").await;
-        return Ok(None);
+        return Ok(Err(refused));
     };
-    let Some(role) = handle.role_for(key.as_deref()) else {
-        send(socket, &error(lang, "bad_key", None)).await?;
-        close(socket, CLOSE_POLICY, "bad key").await;
-        return Ok(None);
+    let key = key.or_else(|| match asked {
+        Some(Role::Host) => context.cookies.host.clone(),
+        Some(Role::Screen) => context.cookies.screen.clone(),
+        _ => None,
+    });
+    let role = match handle.role_for(key.as_deref()) {
+        Some(role) if asked.is_none() || asked == Some(role) => role,
+        _ => {
+            send(socket, &error(lang, "bad_key", None)).await?;
+            return Ok(Err(Ending::Close(CLOSE_POLICY, "bad key")));
+        }
     };
     let deck = handle.deck();
     let mut welcome = Welcome {
@@ -124,7 +196,7 @@ async fn handshake(
         group: None,
         votes: vec![],
         slides: vec![],
-        join_url,
+        join_url: context.join_url.clone(),
         screen_url: None,
     };
     let mut participant = None;
@@ -138,16 +210,65 @@ async fn handshake(
         }
         Role::Host => {
             welcome.slides = crate::web::outline(deck);
-            welcome.screen_url = Some(screen_url);
+            welcome.screen_url = Some(context.screen_url.clone());
         }
         Role::Screen => {}
     }
     send(socket, &ServerMsg::Welcome(welcome)).await?;
-    Ok(Some(Peer {
+    Ok(Ok(Peer {
         role,
         lang,
         participant,
     }))
+}
+
+/// The command a decoded message asks for, or the error code refusing it. The role
+/// decides what is allowed, and a participant acts only as itself: its id comes from
+/// the connection, never from the message.
+pub fn command_for(
+    msg: ClientMsg,
+    role: Role,
+    participant: Option<ParticipantId>,
+    now_ms: u64,
+) -> Result<Command, &'static str> {
+    if matches!(msg, ClientMsg::Hello { .. }) {
+        return Err("already_joined");
+    }
+    let allowed = match role {
+        Role::Host => msg.is_host_command(),
+        Role::Participant => !msg.is_host_command() && participant.is_some(),
+        Role::Screen => false,
+    };
+    if !allowed {
+        return Err("not_allowed");
+    }
+    Ok(match msg {
+        ClientMsg::Vote {
+            slide,
+            round,
+            option,
+            ..
+        } => Command::Vote {
+            participant: participant.ok_or("not_allowed")?,
+            slide,
+            round,
+            option,
+        },
+        ClientMsg::ChooseGroup { group } => Command::ChooseGroup {
+            participant: participant.ok_or("not_allowed")?,
+            group,
+        },
+        ClientMsg::GoTo { slide } => Command::GoTo { slide },
+        ClientMsg::Next => Command::Next,
+        ClientMsg::Prev => Command::Prev,
+        ClientMsg::OpenVote => Command::OpenVote,
+        ClientMsg::CloseVote => Command::CloseVote,
+        ClientMsg::Reveal { visible } => Command::Reveal { visible },
+        ClientMsg::Revote => Command::Revote,
+        ClientMsg::StartTimer { seconds } => Command::StartTimer { seconds, now_ms },
+        ClientMsg::StopTimer => Command::StopTimer,
+        ClientMsg::Hello { .. } => return Err("already_joined"),
+    })
 }
 
 /// Handles one text message; returns an immediate reply (errors the connection can
@@ -158,56 +279,16 @@ async fn on_text(
     handle: &SessionHandle,
     outbox: &Outbox,
 ) -> Result<Option<ServerMsg>> {
-    let msg = match serde_json::from_str::<ClientMsg>(text) {
-        Ok(msg) => msg,
-        Err(_) => return Ok(Some(error(peer.lang, "bad_message", None))),
+    let Ok(msg) = serde_json::from_str::<ClientMsg>(text) else {
+        return Ok(Some(error(peer.lang, "bad_message", None)));
     };
     let vote_id = match &msg {
         ClientMsg::Vote { id, .. } => Some(*id),
         _ => None,
     };
-    let allowed = match peer.role {
-        Role::Host => msg.is_host_command(),
-        Role::Participant => !msg.is_host_command(),
-        Role::Screen => false,
-    };
-    if matches!(msg, ClientMsg::Hello { .. }) {
-        return Ok(Some(error(peer.lang, "already_joined", None)));
-    }
-    if !allowed {
-        return Ok(Some(error(peer.lang, "not_allowed", vote_id)));
-    }
-    let command = match (msg, peer.participant) {
-        (
-            ClientMsg::Vote {
-                slide,
-                round,
-                option,
-                ..
-            },
-            Some(participant),
-        ) => Command::Vote {
-            participant,
-            slide,
-            round,
-            option,
-        },
-        (ClientMsg::ChooseGroup { group }, Some(participant)) => {
-            Command::ChooseGroup { participant, group }
-        }
-        (ClientMsg::GoTo { slide }, _) => Command::GoTo { slide },
-        (ClientMsg::Next, _) => Command::Next,
-        (ClientMsg::Prev, _) => Command::Prev,
-        (ClientMsg::OpenVote, _) => Command::OpenVote,
-        (ClientMsg::CloseVote, _) => Command::CloseVote,
-        (ClientMsg::Reveal { visible }, _) => Command::Reveal { visible },
-        (ClientMsg::Revote, _) => Command::Revote,
-        (ClientMsg::StartTimer { seconds }, _) => Command::StartTimer {
-            seconds,
-            now_ms: handle.now_ms(),
-        },
-        (ClientMsg::StopTimer, _) => Command::StopTimer,
-        (msg, _) => bail!("message {msg:?} passed the role check without a mapping"),
+    let command = match command_for(msg, peer.role, peer.participant, handle.now_ms()) {
+        Ok(command) => command,
+        Err(code) => return Ok(Some(error(peer.lang, code, vote_id))),
     };
     handle
         .request(Request::Command {
@@ -232,6 +313,8 @@ fn error(lang: Lang, code: &str, id: Option<u64>) -> ServerMsg {
         }
         ("already_joined", Lang::Nl) => "Je bent al aangemeld.",
         ("already_joined", Lang::En) => "You have already joined.",
+        ("rate_limited", Lang::Nl) => "Te veel berichten tegelijk; probeer het zo opnieuw.",
+        ("rate_limited", Lang::En) => "Too many messages at once; try again in a moment.",
         (_, Lang::Nl) => "Dit bericht wordt niet begrepen.",
         (_, Lang::En) => "This message is not understood.",
     };

@@ -5,6 +5,7 @@
 //! - [`protocol`]: every message on the WebSocket.
 //! - [`store`]: the SQLite event log with group commit.
 //! - [`hub`]: live sessions, one actor task each, publishing shared views.
+//! - [`limits`]: connection caps per address and in all, per-connection rate limits.
 //! - [`connection`]: one WebSocket client from `hello` to close.
 //! - [`web`]: HTTP routes, embedded pages, QR codes, security headers.
 //! - [`app`]: start-up for the binary: store, recovery, default session, banner.
@@ -16,6 +17,7 @@ pub mod app;
 pub mod connection;
 pub mod deck;
 pub mod hub;
+pub mod limits;
 pub mod protocol;
 pub mod session;
 pub mod store;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use stemzaal::app::{self, Config};
+use stemzaal::limits::{self, Limits};
 use stemzaal::store::Durability;
 
 /// Live polling for council sessions: one binary, no account, no cloud.
@@ -37,6 +38,20 @@ struct Cli {
     /// What a stored vote survives: `normal` a crash of the process, `full` also a power cut.
     #[arg(long, env = "STEMZAAL_DURABILITY", value_enum, default_value_t = Durability::Normal)]
     durability: Durability,
+    /// Most connections held at once (default: the open-file limit less a reserve).
+    #[arg(long, env = "STEMZAAL_MAX_CONNECTIONS")]
+    max_connections: Option<usize>,
+    /// Most connections from one IP address; a whole room may share one NAT address.
+    #[arg(long, env = "STEMZAAL_MAX_PER_IP", default_value_t = Limits::default().max_per_ip)]
+    max_per_ip: usize,
+    /// Another origin whose pages may open the WebSocket (e.g. https://stem.example.nl);
+    /// repeat for more. The server's own origin is always allowed.
+    #[arg(
+        long = "allowed-origin",
+        env = "STEMZAAL_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -79,6 +94,15 @@ fn main() -> ExitCode {
         Some(Cmd::Check { file }) => check(&file),
         Some(Cmd::Sessions { action }) => sessions(&cli.data, action),
         None => {
+            limits::raise_fd_limit();
+            let mut server_limits = Limits {
+                max_per_ip: cli.max_per_ip,
+                allowed_origins: cli.allowed_origins,
+                ..Limits::default()
+            };
+            if let Some(max) = cli.max_connections {
+                server_limits.max_connections = max;
+            }
             let config = Config {
                 bind: cli.bind,
                 deck: cli.deck,
@@ -86,6 +110,7 @@ fn main() -> ExitCode {
                 new_session: cli.new,
                 public_url: cli.public_url,
                 durability: cli.durability,
+                limits: server_limits,
             };
             let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
             match runtime.block_on(app::run(config)) {

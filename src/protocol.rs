@@ -44,6 +44,10 @@ pub enum ClientMsg {
         /// Host or screen key; absent or empty for a participant.
         #[serde(default)]
         key: Option<String>,
+        /// The role asked for when the key is not in `key` but in the cookie the host
+        /// or screen link set (`host` or `screen`); absent for a participant.
+        #[serde(default)]
+        role: Option<Role>,
         /// The id from an earlier `welcome`, so a reload is the same participant.
         #[serde(default)]
         participant_id: Option<Uuid>,

@@ -3,21 +3,25 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State, WebSocketUpgrade};
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use rust_embed::RustEmbed;
+use serde::Deserialize;
 use tokio::net::TcpListener;
+use tower::{Service, ServiceExt};
 
 use crate::deck::{Deck, SlideKind};
 use crate::hub::Hub;
-use crate::protocol::{SlideKindName, SlideOutline};
+use crate::limits::{ConnectionCounter, ConnectionSlot, Limits};
+use crate::protocol::{Role, SlideKindName, SlideOutline};
 
 /// The largest message a client may send. The biggest real one (a `hello` with a key
 /// and id) is under 200 bytes; 16 KiB leaves room for future fields and nothing more.
@@ -40,14 +44,19 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 #[folder = "web/"]
 struct Assets;
 
+/// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not
+/// spin while connections close and free descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
 /// Shared state of the HTTP layer.
 #[derive(Clone)]
 pub struct AppState {
     hub: Arc<Hub>,
+    limits: Arc<Limits>,
 }
 
 /// The router with every route and the security headers.
-pub fn router(hub: Arc<Hub>) -> Router {
+pub fn router(hub: Arc<Hub>, limits: Arc<Limits>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/{code}", get(participant_page))
@@ -57,17 +66,71 @@ pub fn router(hub: Arc<Hub>) -> Router {
         .route("/qr/{file}", get(qr))
         .route("/ws/{code}", get(ws))
         .layer(middleware::from_fn(security_headers))
-        .with_state(AppState { hub })
+        .layer(middleware::from_fn(trace_request))
+        .with_state(AppState { hub, limits })
 }
 
-/// Serves until the listener fails; the caller binds (tests use port 0).
+/// Serves with the default [`Limits`]; the caller binds (tests use port 0).
 pub async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
-    axum::serve(
-        listener,
-        router(hub).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
-    .context("serving HTTP")
+    serve_with(listener, hub, Limits::default()).await
+}
+
+/// Serves forever: admits each connection against the caps, and runs HTTP/1.1 with a
+/// header-read timeout (which hyper enforces only with a timer configured; axum's own
+/// `serve` sets none, hence this loop).
+pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) -> Result<()> {
+    let limits = Arc::new(limits);
+    let counter = Arc::new(ConnectionCounter::default());
+    let mut make_service =
+        router(hub, limits.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let slot = match counter.admit(addr.ip(), &limits) {
+            Ok(slot) => Arc::new(slot),
+            Err(refusal) => {
+                tracing::debug!(?refusal, "connection refused");
+                continue; // dropping the stream closes it
+            }
+        };
+        let service = match make_service.call(addr).await {
+            Ok(service) => service,
+            Err(never) => match never {},
+        };
+        // Each request carries the connection's slot, so a WebSocket that outlives
+        // its HTTP connection keeps counting until it closes.
+        let service = service.map_request(move |mut request: Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(slot.clone());
+            request
+        });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let header_timeout = limits.header_read_timeout;
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            if let Err(e) = http.serve_connection(io, service).with_upgrades().await {
+                tracing::debug!("HTTP connection ended: {e}");
+            }
+        });
+    }
+}
+
+/// Logs each request's method and path at debug level. The query is left out: it
+/// carries keys on a first visit, and keys are never written to a log.
+async fn trace_request(request: Request<Body>, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    response
 }
 
 /// The host's slide list.
@@ -117,20 +180,98 @@ async fn participant_page(
     page_for(&state, &code, "participant.html", &headers)
 }
 
+/// The `?key=` of a host or screen link.
+#[derive(Deserialize)]
+struct KeyQuery {
+    key: Option<String>,
+}
+
 async fn host_page(
     State(state): State<AppState>,
     Path(code): Path<String>,
+    Query(query): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Response {
-    page_for(&state, &code, "host.html", &headers)
+    keyed_page(&state, &code, Role::Host, query.key, &headers)
 }
 
 async fn screen_page(
     State(state): State<AppState>,
     Path(code): Path<String>,
+    Query(query): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Response {
-    page_for(&state, &code, "screen.html", &headers)
+    keyed_page(&state, &code, Role::Screen, query.key, &headers)
+}
+
+/// Lifetime of a key cookie: a long council day and its evening.
+const KEY_COOKIE_SECONDS: u32 = 16 * 3600;
+
+/// The cookie that holds a role's key for one session.
+pub fn key_cookie_name(role: Role, code: &str) -> String {
+    let role = match role {
+        Role::Host => "host",
+        Role::Screen => "screen",
+        Role::Participant => "participant",
+    };
+    format!("stemzaal_{role}_{code}")
+}
+
+/// The host or screen page. A link with the right `?key=` moves the key into an
+/// HttpOnly, SameSite=Strict cookie and redirects to the bare URL, so the key leaves
+/// the address bar (and the projector) and no script can read it.
+fn keyed_page(
+    state: &AppState,
+    code: &str,
+    role: Role,
+    key: Option<String>,
+    headers: &HeaderMap,
+) -> Response {
+    let page = if role == Role::Host {
+        "host.html"
+    } else {
+        "screen.html"
+    };
+    let Some(handle) = state.hub.get(code) else {
+        return page_for(state, code, page, headers);
+    };
+    let Some(key) = key else {
+        return embedded(page, headers);
+    };
+    if handle.role_for(Some(&key)) != Some(role) {
+        // The page opens, finds no valid key and says so.
+        return embedded(page, headers);
+    }
+    let secure = if state.hub.base_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{}={key}; Path=/; HttpOnly; SameSite=Strict; Max-Age={KEY_COOKIE_SECONDS}{secure}",
+        key_cookie_name(role, handle.code())
+    );
+    let prefix = if role == Role::Host { "host" } else { "screen" };
+    let mut response = Redirect::to(&format!("/{prefix}/{}", handle.code())).into_response();
+    match HeaderValue::from_str(&cookie) {
+        Ok(value) => {
+            response.headers_mut().insert(header::SET_COOKIE, value);
+        }
+        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+    }
+    response
+}
+
+/// The value of cookie `name` in a request, if present.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 /// A page of a live session; for an unknown code the join page with status 404, which
@@ -219,19 +360,64 @@ pub fn qr_terminal(text: &str) -> String {
 async fn ws(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    ConnectInfo(_peer): ConnectInfo<SocketAddr>,
+    Extension(slot): Extension<Arc<ConnectionSlot>>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Some(handle) = state.hub.get(&code) else {
         return (StatusCode::NOT_FOUND, "unknown session").into_response();
     };
-    let join_url = state.hub.join_url(handle.code());
-    let screen_url = state.hub.screen_url(&handle);
+    if !origin_allowed(&headers, &state) {
+        return (StatusCode::FORBIDDEN, "foreign origin").into_response();
+    }
+    let cookies = crate::connection::CookieKeys {
+        host: cookie(&headers, &key_cookie_name(Role::Host, handle.code())).map(str::to_owned),
+        screen: cookie(&headers, &key_cookie_name(Role::Screen, handle.code())).map(str::to_owned),
+    };
+    let context = crate::connection::Context {
+        join_url: state.hub.join_url(handle.code()),
+        screen_url: state.hub.screen_url(&handle),
+        limits: state.limits.clone(),
+        cookies,
+    };
     upgrade
         .read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| crate::connection::serve(socket, handle, join_url, screen_url))
+        .on_upgrade(move |socket| async move {
+            crate::connection::serve(socket, handle, context).await;
+            drop(slot);
+        })
+}
+
+/// Whether a WebSocket upgrade comes from one of our own pages (or an allowed origin).
+/// Browsers always send `Origin` on a WebSocket; a request without one is not from a
+/// browser page, so no other site can be riding on a visitor's cookies.
+fn origin_allowed(headers: &HeaderMap, state: &AppState) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+    let own_host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_ascii_lowercase);
+    if let Some(host) = own_host {
+        if origin == format!("http://{host}") || origin == format!("https://{host}") {
+            return true;
+        }
+    }
+    if origin == state.hub.base_url().to_ascii_lowercase() {
+        return true;
+    }
+    state
+        .limits
+        .allowed_origins
+        .iter()
+        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&origin))
 }

@@ -20,6 +20,7 @@ fn client_messages_decode_from_their_documented_json() {
             json!({"type": "hello", "participant_id": id, "lang": "en"}),
             ClientMsg::Hello {
                 key: None,
+                role: None,
                 participant_id: Some(id),
                 lang: Lang::En,
             },
@@ -28,6 +29,16 @@ fn client_messages_decode_from_their_documented_json() {
             json!({"type": "hello", "key": "k"}),
             ClientMsg::Hello {
                 key: Some("k".into()),
+                role: None,
+                participant_id: None,
+                lang: Lang::Nl,
+            },
+        ),
+        (
+            json!({"type": "hello", "role": "host"}),
+            ClientMsg::Hello {
+                key: None,
+                role: Some(Role::Host),
                 participant_id: None,
                 lang: Lang::Nl,
             },

@@ -15,6 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use stemzaal::app::{self, Config};
 use stemzaal::deck::{Deck, SlideKind, DEFAULT_DECK_SOURCE};
 use stemzaal::hub::Hub;
+use stemzaal::limits::Limits;
 use stemzaal::session::Event;
 use stemzaal::store::{Durability, Store};
 use tokio_tungstenite::tungstenite::Message;
@@ -119,6 +120,7 @@ async fn time_restart(dir: &std::path::Path, code: &str, probe: Uuid) -> Result<
         new_session: false,
         public_url: Some(format!("http://{bind}")),
         durability: Durability::Normal,
+        limits: Limits::default(),
     };
     let started = Instant::now();
     let server = tokio::spawn(app::run(config));

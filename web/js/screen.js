@@ -67,7 +67,6 @@ function render() {
   const s = st.slide;
   const statement = s.kind === 'statement';
   const round = s.round || 1;
-  main.classList.toggle('content', !statement);
   document.body.dataset.phase = statement ? s.phase || 'pending' : '';
   setText($('phase'), !statement ? ''
     : s.phase === 'open' ? (round > 1 ? t('screen.phase_revote', { n: round }) : t('screen.phase_open'))
@@ -81,7 +80,9 @@ function render() {
     cols.replaceChildren(...options.map((o, i) => {
       const col = el('div', 'col c' + (i % 6));
       const track = el('div', 'track');
-      track.append(el('span', 'fill'), el('span', 'pct'));
+      const area = el('div', 'area');
+      area.append(el('span', 'fill'), el('span', 'pct'));
+      track.append(area);
       const label = el('p', 'olabel');
       label.append(el('span', 'letter', letter(i)), el('span', 'otext', o));
       col.append(track, el('p', 'cnt'), label);
@@ -91,6 +92,8 @@ function render() {
   }
   const tally = statement && st.revealed && st.tally ? st.tally : null;
   cols.classList.toggle('revealed', !!tally);
+  // The full join banner beside an open question; a compact one under content and results.
+  main.classList.toggle('compact', !statement || !!tally);
   if (tally) {
     const pct = percents(tally);
     [...cols.children].forEach((col, i) => {

@@ -1,0 +1,251 @@
+//! Numbers: latency summaries, /proc readings, the metrics of a run and the table.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use hdrhistogram::Histogram;
+
+/// A latency summary in milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Summary {
+    /// Number of samples.
+    pub count: u64,
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest sample.
+    pub max: f64,
+}
+
+/// Summarizes samples given in microseconds.
+pub fn summarize<'a>(samples: impl IntoIterator<Item = &'a u32>) -> Summary {
+    let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).expect("histogram bounds");
+    for &s in samples {
+        h.saturating_record(u64::from(s.max(1)));
+    }
+    if h.is_empty() {
+        return Summary::default();
+    }
+    let ms = |us: u64| us as f64 / 1000.0;
+    Summary {
+        count: h.len(),
+        p50: ms(h.value_at_quantile(0.50)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+    }
+}
+
+/// `VmRSS` (or another `Vm…` line) of a process, in kB (1024 bytes).
+pub fn proc_status_kb(pid: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// User plus system CPU time of a process, in seconds (clock ticks of 1/100 s).
+pub fn cpu_secs(pid: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = text.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Kernel memory of all TCP sockets, in kB, from `/proc/net/sockstat` (pages of 4 KiB).
+pub fn tcp_mem_kb() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/net/sockstat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("TCP:"))?;
+    let mut words = line.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "mem" {
+            return words.next()?.parse::<u64>().ok().map(|pages| pages * 4);
+        }
+    }
+    None
+}
+
+/// The machine, for the report header.
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((0, 0));
+    format!(
+        "{cpus} CPUs ({model}), {:.1} GiB RAM, open files {soft}/{hard} (soft/hard), kernel {}",
+        mem_kb as f64 / 1024.0 / 1024.0,
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default()
+    )
+}
+
+/// How a value compares with its target.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// At least this.
+    AtLeast(f64),
+    /// At most this.
+    AtMost(f64),
+}
+
+impl Target {
+    fn met(self, v: f64) -> bool {
+        match self {
+            Target::AtLeast(t) => v >= t,
+            Target::AtMost(t) => v <= t,
+        }
+    }
+
+    fn text(self) -> String {
+        match self {
+            Target::AtLeast(t) => format!("≥ {}", fmt_num(t)),
+            Target::AtMost(t) => format!("≤ {}", fmt_num(t)),
+        }
+    }
+}
+
+/// One row of the table.
+pub struct MetricDef {
+    /// Key in a run's metrics.
+    pub key: &'static str,
+    /// What it is, with its unit.
+    pub label: &'static str,
+    /// The target for stemzaal, if any.
+    pub target: Option<Target>,
+    /// Whether to show stemzaal ÷ floor.
+    pub ratio: bool,
+}
+
+const fn m(key: &'static str, label: &'static str, target: Option<Target>, ratio: bool) -> MetricDef {
+    MetricDef {
+        key,
+        label,
+        target,
+        ratio,
+    }
+}
+
+/// Every row, in order.
+pub const METRICS: &[MetricDef] = &[
+    m("phones_held", "phones held (connected, none lost)", Some(Target::AtLeast(19_000.0)), false),
+    m("ramp_per_s", "connection ramp (phones/s)", Some(Target::AtLeast(1_500.0)), true),
+    m("connect_p99_ms", "connect+hello+welcome p99 (ms)", None, true),
+    m("rss_per_conn_kb", "server RSS per idle phone (kB, slope)", Some(Target::AtMost(12.0)), true),
+    m("sock_per_conn_kb", "kernel TCP memory per phone, both ends (kB)", None, true),
+    m("rss_full_mb", "server RSS with all phones (MB)", None, true),
+    m("open_fanout_p99_ms", "open_vote → phone sees it, p99 (ms)", None, true),
+    m("open_fanout_max_ms", "open_vote → last phone sees it (ms)", None, true),
+    m("burst_rate", "burst rate (votes/s, scheduled)", None, false),
+    m("burst_screen_p50_ms", "burst vote→screen p50 (ms)", Some(Target::AtMost(60.0)), true),
+    m("burst_screen_p99_ms", "burst vote→screen p99 (ms)", Some(Target::AtMost(200.0)), true),
+    m("burst_screen_max_ms", "burst vote→screen max (ms)", None, true),
+    m("burst_ack_p50_ms", "burst vote→ack p50 (ms)", None, true),
+    m("burst_ack_p99_ms", "burst vote→ack p99 (ms)", None, true),
+    m("burst_ack_max_ms", "burst vote→ack max (ms)", None, true),
+    m("sustain_rate", "sustained changed votes acked/s", Some(Target::AtLeast(20_000.0)), true),
+    m("sustain_ack_p50_ms", "sustained vote→ack p50 (ms)", None, true),
+    m("sustain_ack_p99_ms", "sustained vote→ack p99 (ms)", None, true),
+    m("sustain_ack_max_ms", "sustained vote→ack max (ms)", None, true),
+    m("sustain_screen_gap_max_ms", "sustained: longest gap between screen updates (ms)", None, true),
+    m("send_lag_p99_ms", "generator send lag p99 (ms, included above)", None, false),
+    m("server_cpu_burst", "server CPU during burst (cores)", None, true),
+    m("server_cpu_sustain", "server CPU during sustain (cores)", None, true),
+    m("loadgen_cpu_sustain", "generator CPU during sustain (cores)", None, false),
+    m("tally_exact", "final tally on screen exact (1 = yes)", Some(Target::AtLeast(1.0)), false),
+    m("stored_exact", "tally replayed from SQLite exact (1 = yes)", None, false),
+];
+
+/// The metrics of one run.
+pub type Metrics = BTreeMap<&'static str, f64>;
+
+/// The median of the values of `key` over runs (missing values skipped).
+pub fn median(runs: &[&Metrics], key: &str) -> Option<f64> {
+    let mut v: Vec<f64> = runs.iter().filter_map(|r| r.get(key).copied()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// A number for the table: integers without decimals, small values with one or two.
+pub fn fmt_num(v: f64) -> String {
+    if v.abs() >= 1000.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The Markdown table of medians: stemzaal, floor, ratio, target, verdict.
+pub fn table(stemzaal: &[&Metrics], floor: &[&Metrics]) -> String {
+    let mut out = String::new();
+    let cell = |runs: &[&Metrics], key: &str| median(runs, key).map(fmt_num).unwrap_or("–".into());
+    writeln!(
+        out,
+        "| metric | stemzaal | floor | stemzaal ÷ floor | target | met |\n|---|---:|---:|---:|---|---|"
+    )
+    .ok();
+    for def in METRICS {
+        let s = median(stemzaal, def.key);
+        let f = median(floor, def.key);
+        if s.is_none() && f.is_none() {
+            continue;
+        }
+        let ratio = match (def.ratio, s, f) {
+            (true, Some(s), Some(f)) if f != 0.0 => format!("{:.2}×", s / f),
+            _ => String::new(),
+        };
+        let (target, met) = match (def.target, s) {
+            (Some(t), Some(v)) => (t.text(), if t.met(v) { "yes" } else { "**no**" }.to_owned()),
+            (Some(t), None) => (t.text(), String::new()),
+            (None, _) => (String::new(), String::new()),
+        };
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            def.label,
+            cell(stemzaal, def.key),
+            cell(floor, def.key),
+            ratio,
+            target,
+            met
+        )
+        .ok();
+    }
+    out
+}
