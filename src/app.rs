@@ -32,6 +32,18 @@ pub struct Config {
     pub limits: Limits,
 }
 
+/// The log filter for `spec` (the `RUST_LOG` syntax), except that the WebSocket library
+/// is held at `info`: at `trace` it logs whole frames, and a `hello` frame carries a key.
+/// Keys are never written to a log, whatever the operator asks for.
+pub fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::new(spec);
+    ["tungstenite=info", "tokio_tungstenite=info"]
+        .into_iter()
+        .fold(filter, |f, d| {
+            f.add_directive(d.parse().expect("a valid directive"))
+        })
+}
+
 /// Reads a deck file, or the built-in deck; returns the deck and its text.
 pub fn load_deck(path: Option<&std::path::Path>) -> Result<(Deck, String)> {
     match path {

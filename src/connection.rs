@@ -61,12 +61,49 @@ enum Ending {
     Close(u16, &'static str),
 }
 
+/// Close code for a message larger than [`crate::web::MAX_MESSAGE_BYTES`].
+pub const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Close code for a text frame that is not UTF-8 (RFC 6455 §8.1).
+pub const CLOSE_INVALID_DATA: u16 = 1007;
+
+/// Close code for a broken WebSocket frame.
+pub const CLOSE_PROTOCOL: u16 = 1002;
+
+/// How long the server waits for the client's answer to its close frame. Dropping the
+/// socket at once would reset the connection and could destroy the close frame (and
+/// its code) before the client reads it.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+
 /// Runs a connection to its end; logs why it ended if that was an error.
 pub async fn serve(mut socket: WebSocket, handle: SessionHandle, context: Context) {
     match run(&mut socket, &handle, context).await {
         Ok(Ending::Gone) => {}
         Ok(Ending::Close(code, reason)) => close(&mut socket, code, reason).await,
-        Err(e) => tracing::debug!(code = %handle.code(), "connection ended: {e:#}"),
+        Err(e) => {
+            tracing::debug!(code = %handle.code(), "connection ended: {e:#}");
+            if let Some((code, reason)) = close_code_for(&e) {
+                close(&mut socket, code, reason).await;
+            }
+        }
+    }
+}
+
+/// The close code that tells a client why its input ended the connection.
+fn close_code_for(error: &anyhow::Error) -> Option<(u16, &'static str)> {
+    use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};
+    let ws = error
+        .chain()
+        .find_map(|e| e.downcast_ref::<axum::Error>())?;
+    let inner = std::error::Error::source(ws)?;
+    match inner.downcast_ref::<WsError>()? {
+        WsError::Capacity(CapacityError::MessageTooLong { .. }) => {
+            Some((CLOSE_TOO_BIG, "message too big"))
+        }
+        WsError::Capacity(_) => Some((CLOSE_TOO_BIG, "frame too big")),
+        WsError::Utf8(_) => Some((CLOSE_INVALID_DATA, "text is not UTF-8")),
+        WsError::Protocol(_) => Some((CLOSE_PROTOCOL, "protocol error")),
+        _ => None,
     }
 }
 
@@ -333,11 +370,23 @@ async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<()> {
         .context("writing to the socket")
 }
 
+/// Sends a close frame and waits (briefly) for the client's close in answer.
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: Utf8Bytes::from_static(reason),
     };
-    // The peer may already be gone; a failed close needs no further handling.
-    socket.send(Message::Close(Some(frame))).await.ok();
+    // The peer may already be gone; then there is nobody to tell.
+    if socket.send(Message::Close(Some(frame))).await.is_err() {
+        return;
+    }
+    let drain = async {
+        while let Some(Ok(msg)) = socket.recv().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    // A client that never answers is dropped when the wait ends.
+    tokio::time::timeout(CLOSE_HANDSHAKE, drain).await.ok();
 }

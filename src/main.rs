@@ -84,10 +84,9 @@ enum SessionsCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "stemzaal=info,warn".into()),
-        )
+        .with_env_filter(app::log_filter(
+            &std::env::var("RUST_LOG").unwrap_or_else(|_| "stemzaal=info,warn".into()),
+        ))
         .with_writer(std::io::stderr)
         .init();
     match cli.command {

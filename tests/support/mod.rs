@@ -11,6 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use stemzaal::deck::Deck;
 use stemzaal::hub::{Hub, SessionHandle};
+use stemzaal::limits::Limits;
 use stemzaal::store::{Durability, Store};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -36,6 +37,17 @@ impl TestServer {
 
     /// Starts a server on 127.0.0.1:0 running `deck`.
     pub async fn start_with(deck: Deck, source: &str) -> TestServer {
+        Self::start_custom(deck, source, Limits::default()).await
+    }
+
+    /// Starts a server with the built-in deck and these limits.
+    pub async fn start_limited(limits: Limits) -> TestServer {
+        let deck = Deck::default_deck();
+        Self::start_custom(deck, stemzaal::deck::DEFAULT_DECK_SOURCE, limits).await
+    }
+
+    /// Starts a server on 127.0.0.1:0 running `deck` with `limits`.
+    pub async fn start_custom(deck: Deck, source: &str, limits: Limits) -> TestServer {
         let data = tempfile::tempdir().expect("a temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -50,7 +62,9 @@ impl TestServer {
         let task = tokio::spawn({
             let hub = hub.clone();
             async move {
-                stemzaal::web::serve(listener, hub).await.expect("serve");
+                stemzaal::web::serve_with(listener, hub, limits)
+                    .await
+                    .expect("serve");
             }
         });
         TestServer {
@@ -187,6 +201,14 @@ impl TestClient {
 
     pub async fn send_raw(&mut self, message: Message) {
         self.ws.send(message).await.expect("send");
+    }
+
+    /// Sends and reports failure instead of panicking (for a socket the server closes).
+    pub async fn send_raw_checked(
+        &mut self,
+        message: Message,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(message).await
     }
 
     /// The next message of any type, or `None` when the socket closed.

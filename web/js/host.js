@@ -5,7 +5,7 @@ import { $, el, pathCode, letter, percents, votes, showConn, setText } from './c
 import { session, takeKey, clock, countdown } from './present.js';
 
 const code = pathCode();
-const key = takeKey(code);
+let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
 let sock = null;
 let st = null;
 let outline = [];
@@ -19,19 +19,24 @@ setText($('code'), code);
 const buttons = [...document.querySelectorAll('.controls button')];
 const tick = countdown((ms) => setText($('countdown'), ms == null ? '' : t('host.timer_left', { time: clock(ms) })));
 
+// A refused key: once more with the cookie alone if a stored key was tried, else say so.
 function deny() {
-  if (sock) sock.close();
-  session.del('stemzaal:key:' + code);
+  if (key) {
+    key = null;
+    session.del('stemzaal:key:' + code);
+    sock.restart();
+    return;
+  }
+  sock.close();
   $('app').hidden = true;
   $('denied').hidden = false;
   $('conn').hidden = true;
 }
 
-if (!key) deny();
-else start();
+start();
 
 function start() {
-  sock = connect({ code, hello: () => ({ key, participant_id: null, lang }) });
+  sock = connect({ code, hello: () => ({ key, role: 'host', participant_id: null, lang }) });
   sock.on('status', (s) => { showConn($('conn'), s); render(); });
   sock.on('welcome', (m) => {
     if (m.role !== 'host') { deny(); return; }
@@ -76,7 +81,7 @@ $('slides').addEventListener('click', (e) => {
 
 document.addEventListener('keydown', (e) => {
   if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
-  if (e.target.closest('input, select, textarea, [contenteditable]')) return;
+  if (e.target instanceof Element && e.target.closest('input, select, textarea, [contenteditable]')) return;
   const next = e.key === 'ArrowRight' || e.key === 'PageDown';
   const prev = e.key === 'ArrowLeft' || e.key === 'PageUp';
   if (!next && !prev) return;

@@ -113,6 +113,7 @@ function render() {
     b.setAttribute('aria-pressed', String(mine === i));
     b.classList.toggle('sending', !!p && mine === i);
   });
+  voteEl.classList.toggle('sending', !!p);
   setText(voteEl, !statement ? ''
     : p ? t('part.sending', { letter: letter(p.option) })
     : mine != null ? t('part.saved', { letter: letter(mine) })

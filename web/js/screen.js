@@ -5,7 +5,7 @@ import { $, el, pathCode, letter, percents, votes, showConn, setText } from './c
 import { session, takeKey, clock, countdown } from './present.js';
 
 const code = pathCode();
-const key = takeKey(code);
+let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
 let sock = null;
 let st = null;
 let html = null;
@@ -27,20 +27,25 @@ const tick = countdown((ms) => {
   timerEl.classList.toggle('low', ms <= 10000);
 });
 
+// A refused key: once more with the cookie alone if a stored key was tried, else say so.
 function deny() {
-  if (sock) sock.close();
-  session.del('stemzaal:key:' + code);
+  if (key) {
+    key = null;
+    session.del('stemzaal:key:' + code);
+    sock.restart();
+    return;
+  }
+  sock.close();
   stage.hidden = true;
   $('join').hidden = true;
   $('conn').hidden = true;
   $('denied').hidden = false;
 }
 
-if (!key) deny();
-else start();
+start();
 
 function start() {
-  sock = connect({ code, hello: () => ({ key, participant_id: null, lang }) });
+  sock = connect({ code, hello: () => ({ key, role: 'screen', participant_id: null, lang }) });
   sock.on('status', (s) => showConn($('conn'), s));
   sock.on('welcome', (m) => {
     if (m.role !== 'screen' && m.role !== 'host') { deny(); return; }
@@ -56,7 +61,7 @@ function start() {
 
 // F toggles full screen (the projector laptop has no other chrome to hide).
 document.addEventListener('keydown', (e) => {
-  if (e.key !== 'f' || e.altKey || e.ctrlKey || e.metaKey || e.target.closest('input, select, textarea')) return;
+  if (e.key !== 'f' || e.altKey || e.ctrlKey || e.metaKey || (e.target instanceof Element && e.target.closest('input, select, textarea'))) return;
   if (document.fullscreenElement) document.exitFullscreen();
   else if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(() => {});
 });

@@ -2,7 +2,8 @@
 // on(type, fn) for 'status' ('connecting'|'online'|'reconnecting'), 'welcome', 'state',
 // 'ack', 'error' (msg, {vote, transient, stale}) and 'pending'; send(msg) (only when
 // online, i.e. after welcome); vote(slide, round, option); pendingFor(slide, round).
-// hello() is asked for {key, participant_id, lang} on every (re)connect. Reconnects back
+// hello() is asked for {key, role, participant_id, lang} on every (re)connect; host and
+// screen pass role ('host'/'screen') so the server may take the key from its cookie. Reconnects back
 // off exponentially with full jitter. Votes stay pending (and in localStorage) until
 // their ack or an error naming their id, and are resent after every welcome.
 import { store } from './common.js';
@@ -58,7 +59,9 @@ export function connect({ code, hello }) {
     s.onopen = () => {
       if (ws !== s) return;
       const h = hello();
-      raw({ type: 'hello', key: h.key || null, participant_id: UUID.test(h.participant_id) ? h.participant_id : null, lang: h.lang === 'en' ? 'en' : 'nl' });
+      const msg = { type: 'hello', key: h.key || null, participant_id: UUID.test(h.participant_id) ? h.participant_id : null, lang: h.lang === 'en' ? 'en' : 'nl' };
+      if (h.role) msg.role = h.role;
+      raw(msg);
     };
     s.onmessage = (e) => { if (ws === s) receive(e.data); };
     s.onclose = () => { if (ws === s) lost(); };

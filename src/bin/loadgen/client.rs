@@ -154,7 +154,9 @@ pub async fn hello(
         Some(key) => serde_json::json!({"type": "hello", "key": key}).to_string(),
         None => r#"{"type":"hello"}"#.to_owned(),
     };
-    ws.send(Message::text(hello)).await.context("sending hello")?;
+    ws.send(Message::text(hello))
+        .await
+        .context("sending hello")?;
     let welcome: serde_json::Value = serde_json::from_str(&next_text(&mut ws).await?)?;
     if welcome["type"] != "welcome" {
         bail!("expected a welcome, got {welcome}");
@@ -301,6 +303,26 @@ pub struct PhoneResult {
     pub last_sustain_ack: Option<Instant>,
 }
 
+impl PhoneResult {
+    fn empty() -> PhoneResult {
+        PhoneResult {
+            ws: None,
+            opened_at: None,
+            burst_ack_us: Vec::new(),
+            sustain_ack_us: Vec::new(),
+            send_lag_us: Vec::new(),
+            last_option: None,
+            unacked: 0,
+            last_sustain_ack: None,
+        }
+    }
+}
+
+/// The result of a phone that never connected.
+pub fn phone_failed() -> PhoneResult {
+    PhoneResult::empty()
+}
+
 fn micros(d: Duration) -> u32 {
     d.as_micros().min(u128::from(u32::MAX)) as u32
 }
@@ -313,16 +335,7 @@ pub async fn phone(
     shared: Arc<Shared>,
     mut control: watch::Receiver<Control>,
 ) -> PhoneResult {
-    let mut result = PhoneResult {
-        ws: None,
-        opened_at: None,
-        burst_ack_us: Vec::new(),
-        sustain_ack_us: Vec::new(),
-        send_lag_us: Vec::new(),
-        last_option: None,
-        unacked: 0,
-        last_sustain_ack: None,
-    };
+    let mut result = PhoneResult::empty();
     let mut seen_open = opened;
     if opened {
         shared.opened.fetch_add(1, Ordering::Relaxed);

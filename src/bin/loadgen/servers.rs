@@ -476,11 +476,6 @@ impl ServerProc {
         Ok(proc)
     }
 
-    /// The child's pid.
-    pub fn pid(&self) -> u32 {
-        self.info.pid
-    }
-
     /// The data directory of a stemzaal child.
     pub fn data_dir(&self) -> Option<&Path> {
         self.data.as_deref()

@@ -1,0 +1,816 @@
+//! `loadgen`: how many phones stemzaal holds on this machine, and how fast the screen
+//! follows their votes, measured against a bare fan-out floor in the same run.
+//!
+//! Each run starts a server in its own process (`loadgen serve-stemzaal` or
+//! `loadgen serve-floor`, this same binary), then: connects a host and a screen, ramps
+//! to `--phones` participant connections spread over several 127.0.0.x source
+//! addresses (measuring connections per second and the server's RSS at two
+//! checkpoints), opens the vote, sends a burst of first votes and then a sustained
+//! stream of changed votes **open-loop** (each vote has a scheduled time and latency
+//! counts from it), and finally checks that every vote was acknowledged and that the
+//! screen's tally, and for stemzaal the tally replayed from its SQLite file after a
+//! SIGKILL, equals what the phones last chose. It exits non-zero if any of that is not
+//! exact; speed is reported, never asserted. `docs/PERFORMANCE.md` has the results.
+
+#![forbid(unsafe_code)]
+
+#[path = "loadgen/client.rs"]
+mod client;
+#[path = "loadgen/report.rs"]
+mod report;
+#[path = "loadgen/servers.rs"]
+mod servers;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use stemzaal::store::Durability;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::time::Instant;
+
+use client::{Control, PhoneResult, Plan, ScreenObs, Shared};
+use report::Metrics;
+use servers::{Kind, ServerProc};
+
+/// Load generator for stemzaal: holds N phones on WebSockets, drives votes open-loop
+/// and reports latency, memory and correctness against a bare fan-out floor.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about,
+    after_help = "Example (the measurement in docs/PERFORMANCE.md):\n  \
+        cargo run --release --bin loadgen -- --phones 19000 --repeat 3 --report perf.md"
+)]
+struct Cli {
+    #[command(subcommand)]
+    serve: Option<Serve>,
+    #[command(flatten)]
+    args: Args,
+}
+
+/// The server processes this binary starts of itself (hidden from `--help`).
+#[derive(Subcommand, Debug)]
+enum Serve {
+    /// Run the stemzaal server (library, built-in deck) on 127.0.0.1:0.
+    #[command(hide = true)]
+    ServeStemzaal {
+        /// Data directory for the SQLite file.
+        #[arg(long)]
+        data: PathBuf,
+        /// Durability of a commit.
+        #[arg(long, value_enum, default_value_t = Durability::Normal)]
+        durability: Durability,
+        /// Stop after this many seconds whatever happens.
+        #[arg(long, default_value_t = 3600)]
+        max_secs: u64,
+    },
+    /// Run the bare fan-out floor on 127.0.0.1:0.
+    #[command(hide = true)]
+    ServeFloor {
+        /// Stop after this many seconds whatever happens.
+        #[arg(long, default_value_t = 3600)]
+        max_secs: u64,
+    },
+}
+
+/// Which servers to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TargetArg {
+    /// The stemzaal server only.
+    Stemzaal,
+    /// The bare fan-out floor only.
+    Floor,
+    /// Both, alternating (stemzaal first), with ratios in the table.
+    Both,
+}
+
+/// The workload. Every option has a default that reproduces docs/PERFORMANCE.md.
+#[derive(clap::Args, Debug, Clone)]
+struct Args {
+    /// Participant connections to hold. The server and the generator each need one
+    /// file per phone, so this must stay below the open-file limit (`ulimit -Hn`).
+    #[arg(long, default_value_t = 19_000)]
+    phones: usize,
+    /// Which server(s) to measure.
+    #[arg(long, value_enum, default_value_t = TargetArg::Both)]
+    target: TargetArg,
+    /// Run the whole workload this many times per target; the table shows medians.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Number of source addresses (127.0.0.x) to spread phones over, each good for
+    /// ~28k ports; every run uses a fresh set so no port is reused while in TIME_WAIT.
+    #[arg(long, default_value_t = 8)]
+    sources: u8,
+    /// Connection attempts in flight during the ramp.
+    #[arg(long, default_value_t = 256)]
+    connect_concurrency: usize,
+    /// First RSS checkpoint (phones connected); the per-connection memory is the slope
+    /// between it and `--phones`.
+    #[arg(long, default_value_t = 5_000)]
+    rss_at: usize,
+    /// Quiet time before each RSS reading, in milliseconds.
+    #[arg(long, default_value_t = 1_000)]
+    settle_ms: u64,
+    /// Votes per second in the burst (each phone's first vote).
+    #[arg(long, default_value_t = 10_000.0)]
+    burst_rate: f64,
+    /// Length of the burst in seconds; by default long enough for every phone to vote
+    /// once (`phones / burst-rate`). At most that.
+    #[arg(long)]
+    burst_secs: Option<f64>,
+    /// Pause between the burst and the sustained phase, in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    gap_secs: f64,
+    /// Votes per second in the sustained phase (phones round-robin, each vote changes
+    /// the phone's choice, so every vote is a new event to store).
+    #[arg(long, default_value_t = 20_000.0)]
+    sustain_rate: f64,
+    /// Length of the sustained phase in seconds (0 skips it).
+    #[arg(long, default_value_t = 30.0)]
+    sustain_secs: f64,
+    /// How long to wait for the last acks after the last scheduled vote, in seconds.
+    #[arg(long, default_value_t = 20.0)]
+    drain_secs: f64,
+    /// Durability of stemzaal's commits (`full` adds an fsync per transaction).
+    #[arg(long, value_enum, default_value_t = Durability::Normal)]
+    durability: Durability,
+    /// Give up (and fail) if everything together takes longer than this, in seconds.
+    #[arg(long, default_value_t = 1_800)]
+    deadline_secs: u64,
+    /// Also append the results as Markdown to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.serve {
+        Some(Serve::ServeStemzaal {
+            data,
+            durability,
+            max_secs,
+        }) => servers::serve_stemzaal(&data, durability, max_secs),
+        Some(Serve::ServeFloor { max_secs }) => servers::serve_floor(max_secs),
+        None => return generate(cli.args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadgen server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One finished run.
+struct Outcome {
+    kind: Kind,
+    metrics: Metrics,
+    /// Everything that was not exact; empty when the run is correct.
+    problems: Vec<String>,
+}
+
+fn generate(args: Args) -> ExitCode {
+    if let Err(e) = check_args(&args) {
+        eprintln!("loadgen: {e:#}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loadgen: no runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let deadline = Duration::from_secs(args.deadline_secs);
+    let outcome = runtime.block_on(async {
+        match tokio::time::timeout(deadline, run_all(&args)).await {
+            Ok(r) => r,
+            Err(_) => Err(anyhow::anyhow!(
+                "the overall deadline of {} s passed",
+                args.deadline_secs
+            )),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("loadgen: FAILED: a run was not exact (see above)");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("loadgen: FAILED: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_args(args: &Args) -> Result<()> {
+    let limit = servers::raise_nofile();
+    if args.phones == 0 {
+        bail!("--phones must be at least 1");
+    }
+    // Each process needs one file per phone plus a few dozen of its own.
+    if (args.phones as u64) + 64 > limit {
+        bail!(
+            "--phones {} needs {} open files per process, but the limit is {limit} (ulimit -Hn)",
+            args.phones,
+            args.phones + 64
+        );
+    }
+    if args.sources == 0 || args.sources > 60 {
+        bail!("--sources must be 1..=60");
+    }
+    if args.burst_rate <= 0.0 || args.sustain_rate <= 0.0 {
+        bail!("rates must be positive");
+    }
+    if let Some(secs) = args.burst_secs {
+        if secs * args.burst_rate > args.phones as f64 + 0.5 {
+            bail!("a burst of {secs} s at {} votes/s needs more phones than --phones (each votes once)", args.burst_rate);
+        }
+    }
+    if args.repeat == 0 || args.connect_concurrency == 0 {
+        bail!("--repeat and --connect-concurrency must be at least 1");
+    }
+    Ok(())
+}
+
+async fn run_all(args: &Args) -> Result<bool> {
+    let kinds: &[Kind] = match args.target {
+        TargetArg::Stemzaal => &[Kind::Stemzaal],
+        TargetArg::Floor => &[Kind::Floor],
+        TargetArg::Both => &[Kind::Stemzaal, Kind::Floor],
+    };
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    println!("loadgen: {command_line}");
+    println!("machine: {}", report::machine());
+    let mut outcomes: Vec<Outcome> = vec![];
+    let mut slot = 0usize;
+    for repeat in 0..args.repeat {
+        for &kind in kinds {
+            // A fresh block of source addresses per run: 127.0.0.2 and up.
+            let span = 250 - usize::from(args.sources);
+            let base = 2 + (slot * usize::from(args.sources)) % span;
+            slot += 1;
+            println!(
+                "\n== run {}/{} against {} ({} phones, sources 127.0.0.{}..{}) ==",
+                repeat + 1,
+                args.repeat,
+                kind.name(),
+                args.phones,
+                base,
+                base + usize::from(args.sources) - 1
+            );
+            let outcome = run_once(args, kind, base as u8)
+                .await
+                .with_context(|| format!("run {} against {}", repeat + 1, kind.name()))?;
+            print_run(&outcome);
+            outcomes.push(outcome);
+            // Let the kernel finish closing the last run's sockets.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    let pick = |k: Kind| -> Vec<&Metrics> {
+        outcomes
+            .iter()
+            .filter(|o| o.kind == k)
+            .map(|o| &o.metrics)
+            .collect()
+    };
+    let table = report::table(&pick(Kind::Stemzaal), &pick(Kind::Floor));
+    println!(
+        "\n== medians of {} run(s) per target ==\n\n{table}",
+        args.repeat
+    );
+    let all_exact = outcomes.iter().all(|o| o.problems.is_empty());
+    for o in &outcomes {
+        println!(
+            "RESULT {}: {}",
+            o.kind.name(),
+            if o.problems.is_empty() {
+                "tally exact, every vote acked".to_owned()
+            } else {
+                format!("NOT EXACT: {}", o.problems.join("; "))
+            }
+        );
+    }
+    if let Some(path) = &args.report {
+        let mut md = format!(
+            "\n### loadgen run\n\n- command: `{command_line}`\n- machine: {}\n- runs per target: {}\n\n{table}\n",
+            report::machine(),
+            args.repeat
+        );
+        for (i, o) in outcomes.iter().enumerate() {
+            md.push_str(&format!(
+                "- run {} {}: {}\n",
+                i + 1,
+                o.kind.name(),
+                o.metrics
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", report::fmt_num(*v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.write_all(md.as_bytes())?;
+        println!("appended to {}", path.display());
+    }
+    Ok(all_exact)
+}
+
+fn print_run(o: &Outcome) {
+    let get = |k: &str| o.metrics.get(k).copied().unwrap_or(f64::NAN);
+    println!(
+        "{}: {} phones at {:.0}/s; RSS {:.2} kB/phone; burst vote→screen p50 {:.1} p99 {:.1} max {:.1} ms, vote→ack p50 {:.1} p99 {:.1} ms; \
+         sustained {:.0} votes/s, ack p50 {:.1} p99 {:.1} ms; send lag p99 {:.1} ms; {}",
+        o.kind.name(),
+        get("phones_held"),
+        get("ramp_per_s"),
+        get("rss_per_conn_kb"),
+        get("burst_screen_p50_ms"),
+        get("burst_screen_p99_ms"),
+        get("burst_screen_max_ms"),
+        get("burst_ack_p50_ms"),
+        get("burst_ack_p99_ms"),
+        get("sustain_rate"),
+        get("sustain_ack_p50_ms"),
+        get("sustain_ack_p99_ms"),
+        get("send_lag_p99_ms"),
+        if o.problems.is_empty() {
+            "exact".to_owned()
+        } else {
+            format!("NOT EXACT: {}", o.problems.join("; "))
+        }
+    );
+}
+
+/// Waits (polling, bounded) until `done` holds; false on timeout.
+async fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn cpu_of(pid: &str) -> f64 {
+    report::cpu_secs(pid).unwrap_or(f64::NAN)
+}
+
+/// One run of the whole workload against one server.
+async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
+    let mut problems: Vec<String> = vec![];
+    let mut metrics = Metrics::new();
+    let max_secs = args.deadline_secs + 60;
+    let mut server = ServerProc::start(kind, args.durability, max_secs)?;
+    let info = server.info.clone();
+    let pid = info.pid.to_string();
+    let url = format!("ws://{}/ws/{}", info.addr, info.code);
+    let sources: Vec<Ipv4Addr> = (0..args.sources)
+        .map(|i| Ipv4Addr::new(127, 0, 0, source_base + i))
+        .collect();
+    let n = args.phones;
+
+    // Host: show the first statement with results visible.
+    let (ws, welcome, first) =
+        client::hello(info.addr, &url, sources[0], Some(&info.host_key)).await?;
+    let slide = welcome["slides"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["kind"] == "statement"))
+        .and_then(|s| s["index"].as_u64())
+        .context("the host's welcome lists no statement")? as usize;
+    let mut host = client::Host::new(ws, first);
+    host.send(json!({"type": "go_to", "slide": slide})).await?;
+    host.send(json!({"type": "reveal", "visible": true}))
+        .await?;
+    let state = host
+        .wait("the statement with results visible", |s| {
+            s.slide.index == slide && s.revealed
+        })
+        .await?;
+    let round = state.slide.round.unwrap_or(1);
+
+    // Screen: records every state it gets.
+    let (ws, _, first) = client::hello(info.addr, &url, sources[0], Some(&info.screen_key)).await?;
+    let (latest_tx, mut latest) = watch::channel(ScreenObs::default());
+    let (stop_screen, stop_rx) = watch::channel(false);
+    let screen_task = tokio::spawn(client::screen(ws, first, latest_tx, stop_rx));
+
+    let rss_base = report::proc_status_kb(&pid, "VmRSS").unwrap_or(0);
+
+    // Ramp, pausing at the checkpoint to read the RSS.
+    let shared = Arc::new(Shared::default());
+    let (control_tx, _) = watch::channel(Control::Wait);
+    let semaphore = Arc::new(Semaphore::new(args.connect_concurrency));
+    let (connected_tx, mut connected_rx) = mpsc::unbounded_channel::<Result<u32, String>>();
+    let low = args.rss_at.min(n / 2);
+    let checkpoints: Vec<usize> = if low > 0 && low < n {
+        vec![low, n]
+    } else {
+        vec![n]
+    };
+    let mut phones: Vec<tokio::task::JoinHandle<PhoneResult>> = Vec::with_capacity(n);
+    let mut connect_us: Vec<u32> = Vec::with_capacity(n);
+    let mut ramp_time = Duration::ZERO;
+    let mut readings: Vec<(usize, u64, u64)> = vec![]; // (phones, rss kB, tcp kB)
+    let mut failed = 0usize;
+    for &target in &checkpoints {
+        let start = Instant::now();
+        let from = phones.len();
+        for i in from..target {
+            let semaphore = semaphore.clone();
+            let url = url.clone();
+            let source = sources[i % sources.len()];
+            let addr = info.addr;
+            let shared = shared.clone();
+            let control = control_tx.subscribe();
+            let report = connected_tx.clone();
+            phones.push(tokio::spawn(async move {
+                let permit = semaphore.acquire_owned().await.expect("semaphore open");
+                let t = Instant::now();
+                let hello = client::hello(addr, &url, source, None).await;
+                drop(permit);
+                match hello {
+                    Ok((ws, _, state)) => {
+                        report
+                            .send(Ok(t.elapsed().as_micros().min(u32::MAX as u128) as u32))
+                            .ok();
+                        let open = state.slide.phase.as_deref() == Some("open");
+                        client::phone(i as u64, ws, open, shared, control).await
+                    }
+                    Err(e) => {
+                        report.send(Err(format!("{e:#}"))).ok();
+                        client::phone_failed()
+                    }
+                }
+            }));
+        }
+        let batch = target - from;
+        let limit = Duration::from_secs(30) + Duration::from_millis(batch as u64 * 5);
+        let end = Instant::now() + limit;
+        let mut got = 0usize;
+        while got < batch {
+            match tokio::time::timeout_at(end, connected_rx.recv()).await {
+                Ok(Some(Ok(us))) => connect_us.push(us),
+                Ok(Some(Err(e))) => {
+                    if failed == 0 {
+                        problems.push(format!("a phone could not connect: {e}"));
+                    }
+                    failed += 1;
+                }
+                Ok(None) | Err(_) => break,
+            }
+            got += 1;
+        }
+        ramp_time += start.elapsed();
+        if got < batch {
+            problems.push(format!(
+                "only {got} of {batch} connection attempts finished in time"
+            ));
+        }
+        if failed > 0 {
+            bail_with(&mut server, &problems)?;
+        }
+        let joined_target = target as u64;
+        let joined = tokio::time::timeout(
+            client::STEP_TIMEOUT,
+            latest.wait_for(|o| o.joined >= joined_target),
+        )
+        .await;
+        if !matches!(joined, Ok(Ok(_))) {
+            problems.push(format!("the screen never showed {target} joined"));
+            bail_with(&mut server, &problems)?;
+        }
+        tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
+        let rss = report::proc_status_kb(&pid, "VmRSS").unwrap_or(0);
+        let tcp = report::tcp_mem_kb().unwrap_or(0);
+        println!(
+            "  {target:>6} phones connected (ramp so far {:.0}/s): server RSS {rss} kB, kernel TCP memory {tcp} kB",
+            target as f64 / ramp_time.as_secs_f64()
+        );
+        readings.push((target, rss, tcp));
+    }
+    metrics.insert("ramp_per_s", n as f64 / ramp_time.as_secs_f64());
+    metrics.insert("connect_p99_ms", report::summarize(&connect_us).p99);
+    if let [(p0, r0, t0), .., (p1, r1, t1)] = readings[..] {
+        let d = (p1 - p0) as f64;
+        metrics.insert("rss_per_conn_kb", (r1 as f64 - r0 as f64) / d);
+        metrics.insert("sock_per_conn_kb", (t1 as f64 - t0 as f64) / d);
+    }
+    if let Some(&(_, r, _)) = readings.last() {
+        metrics.insert("rss_full_mb", r as f64 / 1024.0);
+    }
+    println!("  server RSS with host and screen only: {rss_base} kB");
+
+    // Open the vote: every phone gets one state.
+    let open_at = Instant::now();
+    host.send(json!({"type": "open_vote"})).await?;
+    let all_open = poll_until(client::STEP_TIMEOUT, || {
+        shared.opened.load(Ordering::Relaxed) >= n
+    })
+    .await;
+    if !all_open {
+        problems.push(format!(
+            "only {} of {n} phones saw the vote open",
+            shared.opened.load(Ordering::Relaxed)
+        ));
+    }
+    host.wait("the vote open", |s| {
+        s.slide.phase.as_deref() == Some("open")
+    })
+    .await?;
+
+    // The schedule.
+    let burst_votes = match args.burst_secs {
+        Some(secs) => ((secs * args.burst_rate).round() as u64).min(n as u64),
+        None => n as u64,
+    };
+    let sustain_votes = (args.sustain_secs * args.sustain_rate).round() as u64;
+    let burst_t0 = Instant::now() + Duration::from_millis(300);
+    let burst_len = Duration::from_secs_f64(burst_votes as f64 / args.burst_rate);
+    let sustain_t0 = burst_t0 + burst_len + Duration::from_secs_f64(args.gap_secs);
+    let sustain_len = Duration::from_secs_f64(sustain_votes as f64 / args.sustain_rate);
+    let plan = Arc::new(Plan {
+        slide,
+        round,
+        phones: n as u64,
+        burst_t0,
+        burst_rate: args.burst_rate,
+        burst_votes,
+        sustain_t0,
+        sustain_rate: args.sustain_rate,
+        sustain_votes,
+    });
+    control_tx.send_replace(Control::Run(plan.clone()));
+    tokio::time::sleep_until(burst_t0).await;
+    let cpu0 = (cpu_of(&pid), cpu_of("self"));
+    tokio::time::sleep_until(burst_t0 + burst_len + Duration::from_millis(200)).await;
+    let cpu1 = (cpu_of(&pid), cpu_of("self"));
+    let burst_cpu_secs = (burst_len + Duration::from_millis(200)).as_secs_f64();
+    metrics.insert("server_cpu_burst", (cpu1.0 - cpu0.0) / burst_cpu_secs);
+    tokio::time::sleep_until(sustain_t0).await;
+    let cpu2 = (cpu_of(&pid), cpu_of("self"));
+    tokio::time::sleep_until(sustain_t0 + sustain_len).await;
+    let cpu3 = (cpu_of(&pid), cpu_of("self"));
+    if sustain_votes > 0 {
+        let secs = sustain_len.as_secs_f64();
+        metrics.insert("server_cpu_sustain", (cpu3.0 - cpu2.0) / secs);
+        metrics.insert("loadgen_cpu_sustain", (cpu3.1 - cpu2.1) / secs);
+    }
+
+    // Drain: every vote sent and answered (or a connection lost).
+    let total = plan.total();
+    let drained = poll_until(Duration::from_secs_f64(args.drain_secs), || {
+        let answered = shared.acked.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed);
+        shared.sent.load(Ordering::Relaxed) >= total && answered >= total
+            || shared.lost.load(Ordering::Relaxed) > 0
+    })
+    .await;
+    let (sent, acked, errors, lost) = (
+        shared.sent.load(Ordering::Relaxed),
+        shared.acked.load(Ordering::Relaxed),
+        shared.errors.load(Ordering::Relaxed),
+        shared.lost.load(Ordering::Relaxed),
+    );
+    if !drained || sent != total || acked != total || errors > 0 || lost > 0 {
+        problems.push(format!(
+            "votes scheduled {total}, sent {sent}, acked {acked}, refused {errors}; connections lost {lost}"
+        ));
+    }
+    if let Some(p) = shared.first_problem.lock().expect("problem lock").clone() {
+        problems.push(p);
+    }
+
+    // Stop the phones and collect what they saw (they keep their sockets open).
+    control_tx.send_replace(Control::Stop);
+    let mut results = Vec::with_capacity(n);
+    let collect = async {
+        for handle in phones {
+            results.push(handle.await);
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(30), collect)
+        .await
+        .is_err()
+    {
+        problems.push("phones did not stop within 30 s".into());
+        bail_with(&mut server, &problems)?;
+    }
+    let results: Vec<PhoneResult> = results.into_iter().filter_map(|r| r.ok()).collect();
+    if results.len() != n {
+        problems.push(format!("{} phone tasks failed", n - results.len()));
+    }
+    let mut expected = [0u64; 2];
+    let mut voters = 0u64;
+    let mut unacked = 0u64;
+    for r in &results {
+        if let Some(o) = r.last_option {
+            expected[usize::from(o)] += 1;
+            voters += 1;
+        }
+        unacked += r.unacked;
+    }
+    if unacked > 0 {
+        problems.push(format!("{unacked} votes never acknowledged"));
+    }
+    metrics.insert("phones_held", n.saturating_sub(lost) as f64);
+
+    // The screen must settle on exactly what the phones last chose.
+    let tally_exact = tokio::time::timeout(
+        Duration::from_secs(5),
+        latest.wait_for(|o| o.revealed && o.voted == voters && o.tally == expected),
+    )
+    .await
+    .map(|r| r.is_ok())
+    .unwrap_or(false);
+    let last_screen = *latest.borrow();
+    if !tally_exact {
+        problems.push(format!(
+            "screen shows voted {} tally {:?}, expected voted {voters} tally {expected:?}",
+            last_screen.voted, last_screen.tally
+        ));
+    }
+    metrics.insert("tally_exact", f64::from(u8::from(tally_exact)));
+    println!(
+        "  final tally A={} B={} from {voters} phones: screen shows A={} B={} ({})",
+        expected[0],
+        expected[1],
+        last_screen.tally[0],
+        last_screen.tally[1],
+        if tally_exact { "exact" } else { "NOT exact" }
+    );
+    stop_screen.send_replace(true);
+    let (screen_obs, _screen_ws) = screen_task.await.context("the screen task")?;
+    host.abort();
+
+    if let Some(peak) = report::proc_status_kb(&pid, "VmHWM") {
+        println!("  server peak RSS {peak} kB");
+    }
+    // Kill the server like a crash; only then close our sockets.
+    server.kill();
+
+    if let Some(dir) = server.data_dir() {
+        let stored = stored_tally(dir, &info.code, slide)?;
+        let exact = stored == (voters, expected);
+        metrics.insert("stored_exact", f64::from(u8::from(exact)));
+        println!(
+            "  replayed from SQLite after SIGKILL: voted {} A={} B={} ({})",
+            stored.0,
+            stored.1[0],
+            stored.1[1],
+            if exact { "exact" } else { "NOT exact" }
+        );
+        if !exact {
+            problems.push(format!(
+                "SQLite holds voted {} tally {:?}, expected {voters} {expected:?}",
+                stored.0, stored.1
+            ));
+        }
+    }
+
+    // Latencies.
+    let burst_ack: Vec<u32> = results
+        .iter()
+        .flat_map(|r| r.burst_ack_us.iter().copied())
+        .collect();
+    let sustain_ack: Vec<u32> = results
+        .iter()
+        .flat_map(|r| r.sustain_ack_us.iter().copied())
+        .collect();
+    let send_lag: Vec<u32> = results
+        .iter()
+        .flat_map(|r| r.send_lag_us.iter().copied())
+        .collect();
+    let fanout: Vec<u32> = results
+        .iter()
+        .filter_map(|r| r.opened_at)
+        .map(|t| {
+            t.saturating_duration_since(open_at)
+                .as_micros()
+                .min(u32::MAX as u128) as u32
+        })
+        .collect();
+    let fan = report::summarize(&fanout);
+    metrics.insert("open_fanout_p99_ms", fan.p99);
+    metrics.insert("open_fanout_max_ms", fan.max);
+    metrics.insert("burst_rate", args.burst_rate);
+    let screen_us = vote_to_screen(&plan, &screen_obs);
+    if (screen_us.len() as u64) < burst_votes {
+        problems.push(format!(
+            "the screen showed only {} of {burst_votes} burst votes",
+            screen_us.len()
+        ));
+    }
+    let s = report::summarize(&screen_us);
+    metrics.insert("burst_screen_p50_ms", s.p50);
+    metrics.insert("burst_screen_p99_ms", s.p99);
+    metrics.insert("burst_screen_p999_ms", s.p999);
+    metrics.insert("burst_screen_max_ms", s.max);
+    let a = report::summarize(&burst_ack);
+    metrics.insert("burst_ack_p50_ms", a.p50);
+    metrics.insert("burst_ack_p99_ms", a.p99);
+    metrics.insert("burst_ack_max_ms", a.max);
+    if sustain_votes > 0 {
+        let a = report::summarize(&sustain_ack);
+        metrics.insert("sustain_ack_p50_ms", a.p50);
+        metrics.insert("sustain_ack_p99_ms", a.p99);
+        metrics.insert("sustain_ack_max_ms", a.max);
+        if let Some(last) = results.iter().filter_map(|r| r.last_sustain_ack).max() {
+            let secs = last.saturating_duration_since(sustain_t0).as_secs_f64();
+            metrics.insert("sustain_rate", a.count as f64 / secs.max(1e-3));
+        }
+        let window: Vec<Instant> = screen_obs
+            .iter()
+            .filter_map(|o| o.at)
+            .filter(|&t| t >= sustain_t0 && t <= sustain_t0 + sustain_len)
+            .collect();
+        let gap = window
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .max()
+            .unwrap_or_default();
+        metrics.insert("sustain_screen_gap_max_ms", gap.as_secs_f64() * 1000.0);
+    }
+    metrics.insert("send_lag_p99_ms", report::summarize(&send_lag).p99);
+    Ok(Outcome {
+        kind,
+        metrics,
+        problems,
+    })
+}
+
+/// Kills the server and turns the problems so far into an error.
+fn bail_with(server: &mut ServerProc, problems: &[String]) -> Result<()> {
+    server.kill();
+    bail!("{}", problems.join("; "))
+}
+
+/// vote→screen latency of each burst vote, µs. Vote `k` counts as on screen at the
+/// first screen state whose `voted` reaches `k + 1`: the number of votes scheduled up
+/// to and including `k`. Votes are scheduled in order, so that state is the first in
+/// which the screen can account for vote `k`; latency runs from `k`'s scheduled time.
+fn vote_to_screen(plan: &Plan, obs: &[ScreenObs]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(plan.burst_votes as usize);
+    let mut i = 0usize;
+    for k in 0..plan.burst_votes {
+        while i < obs.len() && (obs[i].voted < k + 1 || obs[i].at.is_none()) {
+            i += 1;
+        }
+        let Some(at) = obs.get(i).and_then(|o| o.at) else {
+            break;
+        };
+        let due = plan.due(k);
+        out.push(
+            at.saturating_duration_since(due)
+                .as_micros()
+                .min(u32::MAX as u128) as u32,
+        );
+    }
+    out
+}
+
+/// Voters and tally of `slide` in the current round, replayed from the stored events.
+fn stored_tally(dir: &std::path::Path, code: &str, slide: usize) -> Result<(u64, [u64; 2])> {
+    let store = stemzaal::store::Store::open(dir, Durability::Normal)?;
+    let stored = store
+        .load_all()?
+        .into_iter()
+        .find(|s| s.record.code == code)
+        .context("the session is not in the database")?;
+    let deck = stemzaal::deck::parse(&stored.record.deck_name, &stored.record.deck_source)?;
+    let mut session = stemzaal::session::Session::new(Arc::new(deck));
+    for event in &stored.events {
+        session.replay(event);
+    }
+    let round = session
+        .statement(slide)
+        .context("the slide is not a statement")?
+        .current();
+    let counts = &round.counts;
+    Ok((
+        round.votes.len() as u64,
+        [
+            counts.first().copied().unwrap_or(0),
+            counts.get(1).copied().unwrap_or(0),
+        ],
+    ))
+}
