@@ -1,0 +1,66 @@
+//! The countdown through the live runtime, on tokio's paused clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use stemzaal::deck::{Deck, SlideKind, DEFAULT_DECK_SOURCE};
+use stemzaal::hub::{Hub, Request};
+use stemzaal::protocol::{Lang, Role};
+use stemzaal::session::Command;
+use stemzaal::store::{Durability, Store};
+
+fn view(rx: &mut tokio::sync::watch::Receiver<axum::extract::ws::Utf8Bytes>) -> Value {
+    serde_json::from_str(&rx.borrow_and_update()).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timer_counts_down_and_closes_the_vote_when_it_ends() {
+    let data = tempfile::tempdir().unwrap();
+    let hub = Hub::new(
+        Store::open(data.path(), Durability::Normal).unwrap(),
+        "http://x".into(),
+    );
+    let deck = Arc::new(Deck::default_deck());
+    let slide = deck
+        .slides
+        .iter()
+        .position(|s| matches!(s.kind, SlideKind::Statement { .. }))
+        .unwrap();
+    let handle = hub.create(deck, DEFAULT_DECK_SOURCE).await.unwrap();
+    let (outbox, mut errors) = tokio::sync::mpsc::unbounded_channel();
+    let mut host = handle.subscribe(Role::Host);
+    for command in [
+        Command::GoTo { slide },
+        Command::OpenVote,
+        Command::StartTimer {
+            seconds: 30,
+            now_ms: handle.now_ms(),
+        },
+    ] {
+        handle
+            .request(Request::Command {
+                command,
+                vote_id: None,
+                lang: Lang::Nl,
+                outbox: outbox.clone(),
+            })
+            .await
+            .unwrap();
+    }
+    host.changed().await.unwrap();
+    let started = view(&mut host);
+    assert_eq!(started["slide"]["phase"], "open");
+    let remaining = started["timer"]["remaining_ms"].as_u64().unwrap();
+    assert!((29_000..=30_000).contains(&remaining), "{remaining}");
+
+    tokio::time::sleep(Duration::from_secs(29)).await;
+    assert_eq!(view(&mut host)["slide"]["phase"], "open", "not yet");
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    host.changed().await.unwrap();
+    let ended = view(&mut host);
+    assert_eq!(ended["slide"]["phase"], "closed");
+    assert!(ended.get("timer").is_none());
+    assert!(errors.try_recv().is_err(), "no command was refused");
+}
