@@ -93,6 +93,11 @@ pub enum Request {
         /// The connection to answer.
         outbox: Outbox,
     },
+    /// Build the session's report.
+    Report {
+        /// Where the report goes.
+        reply: oneshot::Sender<crate::report::Report>,
+    },
 }
 
 /// The answer to [`Request::Join`].
@@ -185,6 +190,14 @@ impl SessionHandle {
             .send(request)
             .await
             .map_err(|_| anyhow::anyhow!("session {} has stopped", self.inner.code))
+    }
+
+    /// The session's report, built by its actor.
+    pub async fn report(&self) -> Result<crate::report::Report> {
+        let (reply, rx) = oneshot::channel();
+        self.request(Request::Report { reply }).await?;
+        rx.await
+            .with_context(|| format!("session {} stopped while reporting", self.inner.code))
     }
 
     /// Admits a phone and returns who it is.
@@ -480,6 +493,12 @@ impl Actor {
                 lang,
                 outbox,
             } => self.run_command(command, vote_id, lang, Some(outbox)),
+            Request::Report { reply } => {
+                // The requester may have given up waiting; then nobody needs it.
+                reply
+                    .send(crate::report::build(&self.session, &self.code))
+                    .ok();
+            }
         }
     }
 

@@ -65,6 +65,8 @@ pub fn router(hub: Arc<Hub>, limits: Arc<Limits>) -> Router {
         .route("/assets/{*path}", get(asset))
         .route("/qr/{file}", get(qr))
         .route("/ws/{code}", get(ws))
+        .route("/report/{code}", get(report_page))
+        .route("/export/{file}", get(export))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(trace_request))
         .with_state(AppState { hub, limits })
@@ -202,6 +204,97 @@ async fn screen_page(
     headers: HeaderMap,
 ) -> Response {
     keyed_page(&state, &code, Role::Screen, query.key, &headers)
+}
+
+/// The session a host-only request is for, if it proves the host key (by `?key=` or the
+/// cookie the host link set).
+fn host_session(
+    state: &AppState,
+    code: &str,
+    key: Option<&str>,
+    headers: &HeaderMap,
+) -> Option<crate::hub::SessionHandle> {
+    let handle = state.hub.get(code)?;
+    let cookie_key = cookie(headers, &key_cookie_name(Role::Host, handle.code()));
+    let key = key.or(cookie_key)?;
+    (handle.role_for(Some(key)) == Some(Role::Host)).then_some(handle)
+}
+
+/// The printable report (host only).
+async fn report_page(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(handle) = host_session(&state, &code, query.key.as_deref(), &headers) else {
+        return (StatusCode::FORBIDDEN, "host key required").into_response();
+    };
+    match handle.report().await {
+        Ok(report) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            crate::report::to_html(&report),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("report of {}: {e:#}", handle.code());
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// `CODE.csv` or `CODE.json` (host only), as a download.
+async fn export(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((code, format)) = file.rsplit_once('.') else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if format != "csv" && format != "json" {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let Some(handle) = host_session(&state, code, query.key.as_deref(), &headers) else {
+        return (StatusCode::FORBIDDEN, "host key required").into_response();
+    };
+    let report = match handle.report().await {
+        Ok(report) => report,
+        Err(e) => {
+            tracing::error!("export of {}: {e:#}", handle.code());
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let (mime, body) = if format == "csv" {
+        ("text/csv; charset=utf-8", crate::report::to_csv(&report))
+    } else {
+        (
+            "application/json",
+            serde_json::to_string_pretty(&report).expect("a report serializes"),
+        )
+    };
+    let disposition = format!(
+        "attachment; filename=\"stemzaal-{}.{format}\"",
+        handle.code()
+    );
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }
 
 /// Lifetime of a key cookie: a long council day and its evening.

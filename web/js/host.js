@@ -59,7 +59,7 @@ function start() {
     clearTimeout(errTimer);
     errTimer = setTimeout(() => { $('error').textContent = ''; }, 10000);
   });
-  onLangChange(() => { showConn($('conn'), sock.status); buildList(); html = null; render(); if (st) tick(st.timer); });
+  onLangChange(() => { sock.restart(); showConn($('conn'), sock.status); buildList(); html = null; render(); if (st) tick(st.timer); });
 }
 
 const send = (msg) => sock && sock.send(msg);

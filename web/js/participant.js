@@ -43,11 +43,15 @@ sock.on('ack', (m) => { acked.set(m.slide + ':' + m.round, m.option); render(); 
 sock.on('pending', render);
 sock.on('error', (m, info) => {
   if (info.transient || info.stale) return;
+  // A leftover vote for another statement or round, refused after a reconnect: drop quietly.
+  const v = info.vote;
+  if (v && st && (v.slide !== st.slide.index || v.round !== (st.slide.round || 1))) return;
   errEl.textContent = m.message || m.code;
   clearTimeout(errTimer);
   errTimer = setTimeout(() => { errEl.textContent = ''; }, 10000);
 });
-onLangChange(() => { showConn(conn, sock.status); optsSig = ''; render(); });
+// A new hello in the new language, so the server's messages follow it.
+onLangChange(() => { sock.restart(); showConn(conn, sock.status); optsSig = ''; render(); });
 
 function groups(list, current) {
   groupBox.hidden = !list.length;

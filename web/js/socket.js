@@ -19,7 +19,9 @@ const UUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 export function connect({ code, hello }) {
   const subs = {};
-  const emit = (type, ...a) => (subs[type] || []).forEach((f) => f(...a));
+  const emit = (type, ...a) => (subs[type] || []).forEach((f) => {
+    try { f(...a); } catch (e) { console.error(e); } // a page bug must not stop the socket
+  });
   const pendKey = 'stemzaal:pending:' + code;
   let pending = [];
   try {

@@ -1,0 +1,394 @@
+//! The results of a session for the council: per statement and round the counts, who
+//! switched between the first and last round, and results per participant group with
+//! small groups suppressed. Rendered as CSV, JSON and a printable HTML page.
+
+use serde::Serialize;
+
+use crate::deck::SlideKind;
+use crate::session::Session;
+
+/// Groups (and switch tables) with fewer voters than this are not shown: with four
+/// raadsleden in a room, their group's result would say how each of them voted.
+pub const MIN_GROUP_SIZE: u64 = 5;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The deck's title.
+    pub title: String,
+    /// The session's join code.
+    pub code: String,
+    /// Participants who joined.
+    pub joined: u64,
+    /// The smallest group size shown.
+    pub min_group_size: u64,
+    /// One entry per statement, in deck order.
+    pub statements: Vec<StatementReport>,
+}
+
+/// The results of one statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementReport {
+    /// Slide index.
+    pub slide: usize,
+    /// The slide's title.
+    pub title: String,
+    /// The option texts, A first.
+    pub options: Vec<String>,
+    /// Every round that was opened, first first.
+    pub rounds: Vec<RoundReport>,
+    /// Between the first and the last round, if there were two or more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switches: Option<Switches>,
+    /// The last round per group.
+    pub groups: Vec<GroupRow>,
+}
+
+/// The count of one round.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundReport {
+    /// Round number, from 1.
+    pub round: u32,
+    /// Votes per option.
+    pub counts: Vec<u64>,
+    /// Participants who voted.
+    pub voted: u64,
+}
+
+/// How the participants who voted in both the first and the last round moved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Switches {
+    /// The first round.
+    pub from_round: u32,
+    /// The last round.
+    pub to_round: u32,
+    /// Participants who voted in both.
+    pub paired: u64,
+    /// `matrix[i][j]`: chose option i first and option j last; `None` when fewer than
+    /// [`MIN_GROUP_SIZE`] participants are paired.
+    pub matrix: Option<Vec<Vec<u64>>>,
+    /// Of the paired, how many chose differently.
+    pub switched: Option<u64>,
+}
+
+/// The last round's result within one group.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupRow {
+    /// The group's name, or `None` for participants who chose no group.
+    pub group: Option<String>,
+    /// Votes per option; `None` when suppressed.
+    pub counts: Option<Vec<u64>>,
+    /// Voters in the group; `None` when suppressed.
+    pub voted: Option<u64>,
+}
+
+/// Builds the report of a session.
+pub fn build(session: &Session, code: &str) -> Report {
+    let deck = session.deck();
+    let statements = deck
+        .slides
+        .iter()
+        .enumerate()
+        .filter_map(|(slide, s)| {
+            let SlideKind::Statement { options } = &s.kind else {
+                return None;
+            };
+            let statement = session.statement(slide)?;
+            // A round that was never opened (a re-vote started but not voted) still
+            // shows, with zeros: the host did start it.
+            let rounds: Vec<RoundReport> = statement
+                .rounds
+                .iter()
+                .enumerate()
+                .map(|(i, r)| RoundReport {
+                    round: i as u32 + 1,
+                    counts: r.counts.clone(),
+                    voted: r.votes.len() as u64,
+                })
+                .collect();
+            let first = statement.rounds.first()?;
+            let last = statement.current();
+            let switches = (statement.rounds.len() > 1).then(|| {
+                let mut matrix = vec![vec![0u64; options.len()]; options.len()];
+                let mut paired = 0;
+                for (participant, &before) in &first.votes {
+                    if let Some(&after) = last.votes.get(participant) {
+                        matrix[before][after] += 1;
+                        paired += 1;
+                    }
+                }
+                let shown = paired >= MIN_GROUP_SIZE;
+                let switched: u64 = (0..options.len())
+                    .flat_map(|i| (0..options.len()).map(move |j| (i, j)))
+                    .filter(|(i, j)| i != j)
+                    .map(|(i, j)| matrix[i][j])
+                    .sum();
+                Switches {
+                    from_round: 1,
+                    to_round: statement.round_number(),
+                    paired,
+                    matrix: shown.then_some(matrix),
+                    switched: shown.then_some(switched),
+                }
+            });
+            let groups = group_rows(session, last, options.len());
+            Some(StatementReport {
+                slide,
+                title: s.title.clone(),
+                options: options.clone(),
+                rounds,
+                switches,
+                groups,
+            })
+        })
+        .collect();
+    Report {
+        title: deck.title.clone(),
+        code: code.to_owned(),
+        joined: session.joined() as u64,
+        min_group_size: MIN_GROUP_SIZE,
+        statements,
+    }
+}
+
+/// Per group the last round's counts. Groups under [`MIN_GROUP_SIZE`] are suppressed;
+/// if exactly one is, the next smallest is too, or the total would give it away.
+fn group_rows(session: &Session, round: &crate::session::Round, options: usize) -> Vec<GroupRow> {
+    let deck = session.deck();
+    if deck.groups.is_empty() {
+        return vec![];
+    }
+    // Index groups.len() stands for "no group chosen".
+    let mut counts = vec![vec![0u64; options]; deck.groups.len() + 1];
+    let groups: std::collections::HashMap<_, _> = session.participants().collect();
+    for (participant, &option) in &round.votes {
+        let g = groups
+            .get(participant)
+            .copied()
+            .flatten()
+            .unwrap_or(deck.groups.len());
+        counts[g][option] += 1;
+    }
+    let voted: Vec<u64> = counts.iter().map(|c| c.iter().sum()).collect();
+    let mut hidden: Vec<bool> = voted.iter().map(|&v| v > 0 && v < MIN_GROUP_SIZE).collect();
+    if hidden.iter().filter(|&&h| h).count() == 1 {
+        let next = (0..voted.len())
+            .filter(|&i| !hidden[i] && voted[i] > 0)
+            .min_by_key(|&i| voted[i]);
+        if let Some(i) = next {
+            hidden[i] = true;
+        }
+    }
+    (0..counts.len())
+        .filter(|&i| voted[i] > 0 || i < deck.groups.len())
+        .map(|i| GroupRow {
+            group: deck.groups.get(i).cloned(),
+            counts: (!hidden[i]).then(|| counts[i].clone()),
+            voted: (!hidden[i]).then_some(voted[i]),
+        })
+        .collect()
+}
+
+/// Option labels: A, B, C, …
+pub fn label(index: usize) -> char {
+    (b'A' + index as u8) as char
+}
+
+/// The report as CSV (RFC 4180, UTF-8): one row per statement, round or group, and
+/// option. Suppressed group counts are empty with `<5` in the note column.
+pub fn to_csv(report: &Report) -> String {
+    let mut out = String::from("slide,statement,round,group,option,option_text,votes,note\r\n");
+    for s in &report.statements {
+        for r in &s.rounds {
+            for (i, count) in r.counts.iter().enumerate() {
+                row(
+                    &mut out,
+                    s,
+                    &r.round.to_string(),
+                    "",
+                    i,
+                    &count.to_string(),
+                    "",
+                );
+            }
+        }
+        let last = s.rounds.last().map_or(1, |r| r.round).to_string();
+        for g in &s.groups {
+            let name = g.group.as_deref().unwrap_or("(geen groep)");
+            for i in 0..s.options.len() {
+                match &g.counts {
+                    Some(c) => row(&mut out, s, &last, name, i, &c[i].to_string(), ""),
+                    None => row(
+                        &mut out,
+                        s,
+                        &last,
+                        name,
+                        i,
+                        "",
+                        &format!("<{}", report.min_group_size),
+                    ),
+                }
+            }
+        }
+    }
+    out
+}
+
+fn row(
+    out: &mut String,
+    s: &StatementReport,
+    round: &str,
+    group: &str,
+    i: usize,
+    votes: &str,
+    note: &str,
+) {
+    let fields = [
+        s.slide.to_string(),
+        s.title.clone(),
+        round.to_owned(),
+        group.to_owned(),
+        label(i).to_string(),
+        s.options[i].clone(),
+        votes.to_owned(),
+        note.to_owned(),
+    ];
+    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    out.push_str(&line.join(","));
+    out.push_str("\r\n");
+}
+
+/// Quotes a CSV field when needed, and defuses spreadsheet formulas (a field starting
+/// with `=`, `+`, `-` or `@` is prefixed with `'`), since decks are free text.
+fn csv_field(field: &str) -> String {
+    let field = if field.starts_with(['=', '+', '-', '@']) {
+        format!("'{field}")
+    } else {
+        field.to_owned()
+    };
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn percent(part: u64, total: u64) -> String {
+    if total == 0 {
+        "–".to_owned()
+    } else {
+        format!("{:.0}%", part as f64 * 100.0 / total as f64)
+    }
+}
+
+/// The report as a printable Dutch HTML page (styles from `/assets/css/report.css`).
+pub fn to_html(report: &Report) -> String {
+    let mut h = String::new();
+    h.push_str("<!doctype html>\n<html lang=\"nl\">\n<head>\n<meta charset=\"utf-8\">\n");
+    h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    h.push_str(&format!(
+        "<title>Resultaten — {}</title>\n<link rel=\"stylesheet\" href=\"/assets/css/report.css\">\n</head>\n<body>\n<main>\n",
+        escape(&report.title)
+    ));
+    h.push_str(&format!(
+        "<h1>{}</h1>\n<p class=\"meta\">Sessie {} · {} deelnemers · groepen met minder dan {} stemmen worden niet getoond.</p>\n",
+        escape(&report.title),
+        escape(&report.code),
+        report.joined,
+        report.min_group_size
+    ));
+    for s in &report.statements {
+        h.push_str(&format!(
+            "<section>\n<h2>Stelling (dia {}): {}</h2>\n",
+            s.slide + 1,
+            escape(&s.title)
+        ));
+        h.push_str("<table>\n<caption>Uitslag per ronde</caption>\n<thead><tr><th scope=\"col\">Ronde</th>");
+        for (i, o) in s.options.iter().enumerate() {
+            h.push_str(&format!(
+                "<th scope=\"col\">{}) {}</th>",
+                label(i),
+                escape(o)
+            ));
+        }
+        h.push_str("<th scope=\"col\">Gestemd</th></tr></thead>\n<tbody>\n");
+        for r in &s.rounds {
+            h.push_str(&format!("<tr><th scope=\"row\">{}</th>", r.round));
+            for c in &r.counts {
+                h.push_str(&format!("<td>{c} ({})</td>", percent(*c, r.voted)));
+            }
+            h.push_str(&format!("<td>{}</td></tr>\n", r.voted));
+        }
+        h.push_str("</tbody>\n</table>\n");
+        if let Some(sw) = &s.switches {
+            match (&sw.matrix, sw.switched) {
+                (Some(matrix), Some(switched)) => {
+                    h.push_str(&format!(
+                        "<table>\n<caption>Van ronde {} naar ronde {}: {} van {} deelnemers kozen anders</caption>\n<thead><tr><th scope=\"col\">Eerst \\ daarna</th>",
+                        sw.from_round, sw.to_round, switched, sw.paired
+                    ));
+                    for i in 0..s.options.len() {
+                        h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
+                    }
+                    h.push_str("</tr></thead>\n<tbody>\n");
+                    for (i, row) in matrix.iter().enumerate() {
+                        h.push_str(&format!("<tr><th scope=\"row\">{}</th>", label(i)));
+                        for c in row {
+                            h.push_str(&format!("<td>{c}</td>"));
+                        }
+                        h.push_str("</tr>\n");
+                    }
+                    h.push_str("</tbody>\n</table>\n");
+                }
+                _ => h.push_str(&format!(
+                    "<p>Ronde {} en {}: te weinig deelnemers stemden in beide rondes om wisselingen te tonen.</p>\n",
+                    sw.from_round, sw.to_round
+                )),
+            }
+        }
+        if !s.groups.is_empty() {
+            h.push_str("<table>\n<caption>Laatste ronde per groep</caption>\n<thead><tr><th scope=\"col\">Groep</th>");
+            for i in 0..s.options.len() {
+                h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
+            }
+            h.push_str("<th scope=\"col\">Gestemd</th></tr></thead>\n<tbody>\n");
+            for g in &s.groups {
+                let name = g.group.as_deref().unwrap_or("(geen groep gekozen)");
+                h.push_str(&format!("<tr><th scope=\"row\">{}</th>", escape(name)));
+                match (&g.counts, g.voted) {
+                    (Some(counts), Some(voted)) => {
+                        for c in counts {
+                            h.push_str(&format!("<td>{c} ({})</td>", percent(*c, voted)));
+                        }
+                        h.push_str(&format!("<td>{voted}</td>"));
+                    }
+                    _ => h.push_str(&format!(
+                        "<td colspan=\"{}\">niet getoond (minder dan {} stemmen)</td>",
+                        s.options.len() + 1,
+                        report.min_group_size
+                    )),
+                }
+                h.push_str("</tr>\n");
+            }
+            h.push_str("</tbody>\n</table>\n");
+        }
+        h.push_str("</section>\n");
+    }
+    h.push_str("</main>\n</body>\n</html>\n");
+    h
+}
