@@ -639,11 +639,14 @@ pub fn view(session: &Session, role: Role, now_ms: u64) -> StateView {
         revealed: session.revealed(),
         joined: counts_visible.then(|| session.joined() as u64),
         voted: counts_visible
-            .then(|| statement.map(|s| s.current().votes.len() as u64))
+            .then(|| statement.map(|s| s.current().voted()))
             .flatten(),
         tally: statement
             .filter(|_| show_tally)
-            .map(|s| s.current().counts.clone()),
+            .map(|s| s.current().tally()),
+        hands: statement
+            .filter(|s| role == Role::Host && s.current().hands.iter().any(|&h| h > 0))
+            .map(|s| s.current().hands.clone()),
         timer: session.timer().map(|t| TimerView {
             remaining_ms: t.ends_at_ms.saturating_sub(now_ms),
         }),

@@ -92,6 +92,12 @@ pub enum ClientMsg {
     /// Host: start a new round on the current statement (a re-vote after discussion);
     /// the earlier round is kept so the report can show who switched.
     Revote,
+    /// Host: set the hand counts of the current round (people voting by raised hand),
+    /// added to the phones' votes in the tally; sending again replaces them.
+    HandCount {
+        /// Per option, A first; each 0..=100000.
+        counts: Vec<u64>,
+    },
     /// Host: start a countdown; when it ends the vote closes.
     StartTimer {
         /// Length of the countdown in seconds (1..=3600).
@@ -233,13 +239,16 @@ pub struct StateView {
     /// Participants who have joined (host and screen only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub joined: Option<u64>,
-    /// Participants who voted in the current round (host and screen only).
+    /// Votes in the current round, phones and hand counts (host and screen only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub voted: Option<u64>,
-    /// Counts per option: always for the host; for the screen when revealed; for
-    /// participants when revealed and closed.
+    /// Votes per option, phones and hand counts together: always for the host; for
+    /// the screen when revealed; for participants when revealed and closed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tally: Option<Vec<u64>>,
+    /// The hand counts in the tally, per option (host only, when any were entered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hands: Option<Vec<u64>>,
     /// A running countdown, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer: Option<TimerView>,

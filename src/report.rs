@@ -49,9 +49,11 @@ pub struct StatementReport {
 pub struct RoundReport {
     /// Round number, from 1.
     pub round: u32,
-    /// Votes per option.
+    /// Votes per option, phones and hand counts together.
     pub counts: Vec<u64>,
-    /// Participants who voted.
+    /// Of those, counted by hand in the room.
+    pub hands: Vec<u64>,
+    /// Everybody who voted, phones and hands.
     pub voted: u64,
 }
 
@@ -102,8 +104,9 @@ pub fn build(session: &Session, code: &str) -> Report {
                 .enumerate()
                 .map(|(i, r)| RoundReport {
                     round: i as u32 + 1,
-                    counts: r.counts.clone(),
-                    voted: r.votes.len() as u64,
+                    counts: r.tally(),
+                    hands: r.hands.clone(),
+                    voted: r.voted(),
                 })
                 .collect();
             let first = statement.rounds.first()?;
@@ -195,7 +198,9 @@ pub fn label(index: usize) -> char {
 }
 
 /// The report as CSV (RFC 4180, UTF-8): one row per statement, round or group, and
-/// option. Suppressed group counts are empty with `<5` in the note column.
+/// option. Round rows count phones and hands together, with the hand count in the note
+/// column; suppressed group counts are empty with `<5` in the note column. Groups are
+/// known for phones only.
 pub fn to_csv(report: &Report) -> String {
     let mut out = String::from("slide,statement,round,group,option,option_text,votes,note\r\n");
     for s in &report.statements {
@@ -333,6 +338,19 @@ pub fn to_html(report: &Report) -> String {
                 h.push_str(&format!("<td>{c} ({})</td>", percent(*c, r.voted)));
             }
             h.push_str(&format!("<td>{}</td></tr>\n", r.voted));
+            if r.hands.iter().any(|&n| n > 0) {
+                let hands: Vec<String> = r
+                    .hands
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| format!("{} {n}", label(i)))
+                    .collect();
+                h.push_str(&format!(
+                    "<tr><td></td><td colspan=\"{}\">waarvan met handopsteking geteld: {}</td></tr>\n",
+                    s.options.len() + 1,
+                    hands.join(", ")
+                ));
+            }
         }
         h.push_str("</tbody>\n</table>\n");
         if let Some(sw) = &s.switches {

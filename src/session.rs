@@ -17,6 +17,10 @@ use crate::protocol::{Lang, Phase};
 /// A participant's random, anonymous id.
 pub type ParticipantId = Uuid;
 
+/// The largest hand count per option: more people than any hall holds, small enough
+/// that no sum of counts can overflow.
+pub const MAX_HAND_COUNT: u64 = 100_000;
+
 /// The longest countdown a host may start, in seconds (an hour covers any debate).
 pub const MAX_TIMER_SECONDS: u32 = 3600;
 
@@ -66,6 +70,12 @@ pub enum Command {
     },
     /// Start a new, open round on the current statement, keeping the earlier round.
     Revote,
+    /// Set the hand counts of the current round of the current statement (replacing
+    /// earlier hand counts of that round).
+    HandCount {
+        /// Per option, A first.
+        counts: Vec<u64>,
+    },
     /// Start a countdown on the current slide.
     StartTimer {
         /// Its length.
@@ -136,6 +146,15 @@ pub enum Event {
         /// The new round's number.
         round: u32,
     },
+    /// Hand counts were set for a round.
+    HandCounted {
+        /// Slide index.
+        slide: usize,
+        /// The round.
+        round: u32,
+        /// Per option.
+        counts: Vec<u64>,
+    },
     /// A countdown started.
     TimerStarted {
         /// The slide it runs on.
@@ -153,7 +172,10 @@ impl Event {
     pub fn changes_stage(&self) -> bool {
         !matches!(
             self,
-            Event::Joined { .. } | Event::GroupChosen { .. } | Event::Voted { .. }
+            Event::Joined { .. }
+                | Event::GroupChosen { .. }
+                | Event::Voted { .. }
+                | Event::HandCounted { .. }
         )
     }
 }
@@ -181,6 +203,8 @@ pub enum Rejection {
     NothingToRevote,
     /// The timer length is outside 1..=MAX_TIMER_SECONDS.
     BadTimer,
+    /// Hand counts must name every option, each at most MAX_HAND_COUNT.
+    BadHandCount,
 }
 
 impl Rejection {
@@ -197,6 +221,7 @@ impl Rejection {
             Rejection::AlreadyOpen => "already_open",
             Rejection::NothingToRevote => "nothing_to_revote",
             Rejection::BadTimer => "bad_timer",
+            Rejection::BadHandCount => "bad_hand_count",
         }
     }
 
@@ -225,6 +250,12 @@ impl Rejection {
             (Rejection::NothingToRevote, Lang::En) => "Nobody has voted yet; open the vote first.",
             (Rejection::BadTimer, Lang::Nl) => "Een timer duurt 1 seconde tot 1 uur.",
             (Rejection::BadTimer, Lang::En) => "A timer lasts from 1 second to 1 hour.",
+            (Rejection::BadHandCount, Lang::Nl) => {
+                "Geef voor elke keuze een aantal van 0 tot 100.000."
+            }
+            (Rejection::BadHandCount, Lang::En) => {
+                "Give a number from 0 to 100,000 for every option."
+            }
         }
     }
 }
@@ -236,6 +267,32 @@ pub struct Round {
     pub votes: HashMap<ParticipantId, usize>,
     /// Number of participants per option; kept equal to counting `votes`.
     pub counts: Vec<u64>,
+    /// Votes counted by hand in the room (people without a phone), per option.
+    pub hands: Vec<u64>,
+}
+
+impl Round {
+    fn new(options: usize) -> Self {
+        Round {
+            votes: HashMap::new(),
+            counts: vec![0; options],
+            hands: vec![0; options],
+        }
+    }
+
+    /// Phone votes and hand counts together, per option: what the room decided.
+    pub fn tally(&self) -> Vec<u64> {
+        self.counts
+            .iter()
+            .zip(&self.hands)
+            .map(|(phones, hands)| phones + hands)
+            .collect()
+    }
+
+    /// Everybody who voted: phones and hands.
+    pub fn voted(&self) -> u64 {
+        self.votes.len() as u64 + self.hands.iter().sum::<u64>()
+    }
 }
 
 /// The vote on one statement slide.
@@ -251,10 +308,7 @@ impl Statement {
     fn new(options: usize) -> Self {
         Statement {
             phase: Phase::Pending,
-            rounds: vec![Round {
-                votes: HashMap::new(),
-                counts: vec![0; options],
-            }],
+            rounds: vec![Round::new(options)],
         }
     }
 
@@ -491,6 +545,27 @@ impl Session {
                 events.push(Event::VoteOpened { slide });
                 Ok(events)
             }
+            Command::HandCount { counts } => {
+                let slide = self.current;
+                let statement = self.statement_at(slide)?;
+                if statement.phase == Phase::Pending {
+                    return Err(Rejection::VoteClosed);
+                }
+                if counts.len() != statement.current().hands.len()
+                    || counts.iter().any(|&c| c > MAX_HAND_COUNT)
+                {
+                    return Err(Rejection::BadHandCount);
+                }
+                Ok(if counts == statement.current().hands {
+                    vec![]
+                } else {
+                    vec![Event::HandCounted {
+                        slide,
+                        round: statement.round_number(),
+                        counts,
+                    }]
+                })
+            }
             Command::StartTimer { seconds, now_ms } => {
                 if seconds == 0 || seconds > MAX_TIMER_SECONDS {
                     return Err(Rejection::BadTimer);
@@ -599,11 +674,21 @@ impl Session {
                 if let Some(Some(statement)) = self.statements.get_mut(slide) {
                     if round == statement.round_number() + 1 {
                         let options = statement.current().counts.len();
-                        statement.rounds.push(Round {
-                            votes: HashMap::new(),
-                            counts: vec![0; options],
-                        });
+                        statement.rounds.push(Round::new(options));
                         statement.phase = Phase::Pending;
+                    }
+                }
+            }
+            Event::HandCounted {
+                slide,
+                round,
+                ref counts,
+            } => {
+                if let Some(Some(statement)) = self.statements.get_mut(slide) {
+                    let number = statement.round_number();
+                    let current = statement.rounds.last_mut().expect("a round");
+                    if round == number && counts.len() == current.hands.len() {
+                        current.hands.clone_from(counts);
                     }
                 }
             }

@@ -31,6 +31,7 @@ const SEEDS: &[&str] = &[
     r#"{"type":"revote"}"#,
     r#"{"type":"start_timer","seconds":60}"#,
     r#"{"type":"stop_timer"}"#,
+    r#"{"type":"hand_count","counts":[12,7]}"#,
 ];
 
 const NOISE: &[&[u8]] = &[

@@ -80,6 +80,12 @@ fn client_messages_decode_from_their_documented_json() {
             ClientMsg::StartTimer { seconds: 60 },
         ),
         (json!({"type": "stop_timer"}), ClientMsg::StopTimer),
+        (
+            json!({"type": "hand_count", "counts": [12, 7]}),
+            ClientMsg::HandCount {
+                counts: vec![12, 7],
+            },
+        ),
     ];
     for (json, expected) in cases {
         assert_eq!(decode(json.clone()), expected, "{json}");
@@ -124,6 +130,7 @@ fn host_commands_are_exactly_the_steering_messages() {
         json!({"type": "revote"}),
         json!({"type": "start_timer", "seconds": 1}),
         json!({"type": "stop_timer"}),
+        json!({"type": "hand_count", "counts": [1, 2]}),
     ];
     for m in host_only {
         assert!(decode(m.clone()).is_host_command(), "{m}");
@@ -237,6 +244,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         joined: Some(42),
         voted: Some(30),
         tally: Some(vec![18, 12]),
+        hands: Some(vec![3, 1]),
         timer: Some(TimerView {
             remaining_ms: 41_500,
         }),
@@ -247,7 +255,7 @@ fn the_state_view_encodes_to_its_documented_json() {
             "type": "state",
             "slide": {"index": 3, "count": 16, "kind": "statement", "html": "<h2>S</h2>",
                       "options": ["a", "b"], "phase": "open", "round": 1},
-            "revealed": true, "joined": 42, "voted": 30, "tally": [18, 12],
+            "revealed": true, "joined": 42, "voted": 30, "tally": [18, 12], "hands": [3, 1],
             "timer": {"remaining_ms": 41500}
         })
     );
@@ -266,6 +274,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         joined: None,
         voted: None,
         tally: None,
+        hands: None,
         timer: None,
     };
     assert_eq!(

@@ -150,6 +150,7 @@ async fn every_host_command_from_a_participant_or_screen_is_refused_and_changes_
         json!({"type": "revote"}),
         json!({"type": "start_timer", "seconds": 30}),
         json!({"type": "stop_timer"}),
+        json!({"type": "hand_count", "counts": [10, 0]}),
     ];
     for client in [&mut phone, &mut screen] {
         for command in &commands {
@@ -296,4 +297,29 @@ async fn a_participant_picks_a_group_from_the_deck_and_keeps_it_after_reconnect(
     phone.close().await;
     let again: TestClient = server.participant_as(&id).await;
     assert_eq!(again.welcome["group"], groups[1].as_str());
+}
+
+#[tokio::test]
+async fn hand_counts_from_the_host_join_the_tally_on_the_screen() {
+    let server = TestServer::start().await;
+    let statement = statements(server.session.deck())[0].0 as u64;
+    let mut host = server.host().await;
+    let mut screen = server.screen().await;
+    host.send(json!({"type": "go_to", "slide": statement}))
+        .await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.send(json!({"type": "reveal", "visible": true})).await;
+    let mut phone = server.participant().await;
+    phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+    assert_eq!(phone.vote(statement, 1, 1).await["type"], "ack");
+    host.send(json!({"type": "hand_count", "counts": [7, 2]}))
+        .await;
+    let seen = screen.wait_state(|s| tally(s) == vec![7, 3]).await;
+    assert_eq!(seen["voted"], 10);
+    assert!(seen.get("hands").is_none(), "the screen shows one tally");
+    let host_view = host.wait_state(|s| tally(s) == vec![7, 3]).await;
+    assert_eq!(host_view["hands"], json!([7, 2]));
+    host.send(json!({"type": "hand_count", "counts": [1]}))
+        .await;
+    assert_eq!(host.wait_for("error").await["code"], "bad_hand_count");
 }

@@ -50,6 +50,7 @@ enum Action {
     Reveal(bool),
     Revote,
     Timer(u32),
+    Hands(Vec<u64>),
     StopTimer,
     Expire(u64),
 }
@@ -69,6 +70,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => any::<bool>().prop_map(Action::Reveal),
         1 => Just(Action::Revote),
         1 => (0..5u32).prop_map(Action::Timer),
+        1 => proptest::collection::vec(0..200_000u64, 1..4).prop_map(Action::Hands),
         1 => Just(Action::StopTimer),
         1 => (0..10_000u64).prop_map(Action::Expire),
     ]
@@ -108,6 +110,9 @@ fn command(session: &Session, people: &[Uuid], action: &Action) -> Command {
         Action::Timer(seconds) => Command::StartTimer {
             seconds,
             now_ms: 1_000,
+        },
+        Action::Hands(ref counts) => Command::HandCount {
+            counts: counts.clone(),
         },
         Action::StopTimer => Command::StopTimer,
         Action::Expire(now_ms) => Command::TimerExpired { now_ms },
@@ -371,4 +376,47 @@ fn an_unknown_participant_cannot_vote_and_groups_must_exist() {
         })
         .unwrap();
     assert_eq!(session.group_of(&p), Some("Inwoner"));
+}
+
+#[test]
+fn hand_counts_join_the_tally_and_replace_earlier_hand_counts_of_the_round() {
+    let mut session = Session::new(deck());
+    let p = joined(&mut session);
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    assert_eq!(
+        session.apply(Command::HandCount { counts: vec![1, 2] }),
+        Err(Rejection::VoteClosed),
+        "not before the vote was opened"
+    );
+    session.apply(Command::OpenVote).unwrap();
+    session
+        .apply(Command::Vote {
+            participant: p,
+            slide: 1,
+            round: 1,
+            option: 0,
+        })
+        .unwrap();
+    session
+        .apply(Command::HandCount { counts: vec![3, 4] })
+        .unwrap();
+    session
+        .apply(Command::HandCount { counts: vec![5, 4] })
+        .unwrap();
+    let round = session.statement(1).unwrap().current();
+    assert_eq!(round.counts, vec![1, 0], "phone votes stay phone votes");
+    assert_eq!(round.tally(), vec![6, 4]);
+    assert_eq!(round.voted(), 10);
+    for bad in [vec![1], vec![1, 2, 3], vec![100_001, 0]] {
+        assert_eq!(
+            session.apply(Command::HandCount { counts: bad }),
+            Err(Rejection::BadHandCount)
+        );
+    }
+    session.apply(Command::Revote).unwrap();
+    assert_eq!(
+        session.statement(1).unwrap().current().tally(),
+        vec![0, 0],
+        "a new round starts without hands"
+    );
 }

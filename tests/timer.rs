@@ -10,8 +10,21 @@ use stemzaal::protocol::{Lang, Role};
 use stemzaal::session::Command;
 use stemzaal::store::{Durability, Store};
 
-fn view(rx: &mut tokio::sync::watch::Receiver<axum::extract::ws::Utf8Bytes>) -> Value {
+type ViewRx = tokio::sync::watch::Receiver<axum::extract::ws::Utf8Bytes>;
+
+fn view(rx: &mut ViewRx) -> Value {
     serde_json::from_str(&rx.borrow_and_update()).unwrap()
+}
+
+/// The first published view that satisfies `pred` (the current one included).
+async fn wait_view(rx: &mut ViewRx, pred: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let v = view(rx);
+        if pred(&v) {
+            return v;
+        }
+        rx.changed().await.unwrap();
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -48,8 +61,7 @@ async fn a_timer_counts_down_and_closes_the_vote_when_it_ends() {
             .await
             .unwrap();
     }
-    host.changed().await.unwrap();
-    let started = view(&mut host);
+    let started = wait_view(&mut host, |v| v.get("timer").is_some()).await;
     assert_eq!(started["slide"]["phase"], "open");
     let remaining = started["timer"]["remaining_ms"].as_u64().unwrap();
     assert!((29_000..=30_000).contains(&remaining), "{remaining}");
@@ -58,8 +70,7 @@ async fn a_timer_counts_down_and_closes_the_vote_when_it_ends() {
     assert_eq!(view(&mut host)["slide"]["phase"], "open", "not yet");
 
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    host.changed().await.unwrap();
-    let ended = view(&mut host);
+    let ended = wait_view(&mut host, |v| v["slide"]["phase"] != "open").await;
     assert_eq!(ended["slide"]["phase"], "closed");
     assert!(ended.get("timer").is_none());
     assert!(errors.try_recv().is_err(), "no command was refused");

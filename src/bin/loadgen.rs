@@ -74,6 +74,9 @@ enum Serve {
     /// Run the bare fan-out floor on 127.0.0.1:0.
     #[command(hide = true)]
     ServeFloor {
+        /// Set TCP_NODELAY on accepted sockets.
+        #[arg(long)]
+        nodelay: bool,
         /// Stop after this many seconds whatever happens.
         #[arg(long, default_value_t = 3600)]
         max_secs: u64,
@@ -108,8 +111,10 @@ struct Args {
     /// ~28k ports; every run uses a fresh set so no port is reused while in TIME_WAIT.
     #[arg(long, default_value_t = 8)]
     sources: u8,
-    /// Connection attempts in flight during the ramp.
-    #[arg(long, default_value_t = 256)]
+    /// Connection attempts in flight during the ramp. Keep it below the server's
+    /// listen backlog (128, what std and tokio use): past it the kernel drops SYNs and
+    /// the phones retry only after a second.
+    #[arg(long, default_value_t = 120)]
     connect_concurrency: usize,
     /// First RSS checkpoint (phones connected); the per-connection memory is the slope
     /// between it and `--phones`.
@@ -141,6 +146,10 @@ struct Args {
     /// Durability of stemzaal's commits (`full` adds an fsync per transaction).
     #[arg(long, value_enum, default_value_t = Durability::Normal)]
     durability: Durability,
+    /// Set TCP_NODELAY on the floor's accepted sockets (off by default, like the
+    /// stemzaal server at the time of writing), to compare with a server that sets it.
+    #[arg(long)]
+    floor_nodelay: bool,
     /// Give up (and fail) if everything together takes longer than this, in seconds.
     #[arg(long, default_value_t = 1_800)]
     deadline_secs: u64,
@@ -157,7 +166,7 @@ fn main() -> ExitCode {
             durability,
             max_secs,
         }) => servers::serve_stemzaal(&data, durability, max_secs),
-        Some(Serve::ServeFloor { max_secs }) => servers::serve_floor(max_secs),
+        Some(Serve::ServeFloor { nodelay, max_secs }) => servers::serve_floor(nodelay, max_secs),
         None => return generate(cli.args),
     };
     match result {
@@ -381,9 +390,10 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     let mut problems: Vec<String> = vec![];
     let mut metrics = Metrics::new();
     let max_secs = args.deadline_secs + 60;
-    let mut server = ServerProc::start(kind, args.durability, max_secs)?;
+    let mut server = ServerProc::start(kind, args.durability, args.floor_nodelay, max_secs)?;
     let info = server.info.clone();
     let pid = info.pid.to_string();
+    println!("  server pid {pid} listening on {}", info.addr);
     let url = format!("ws://{}/ws/{}", info.addr, info.code);
     let sources: Vec<Ipv4Addr> = (0..args.sources)
         .map(|i| Ipv4Addr::new(127, 0, 0, source_base + i))
@@ -562,12 +572,20 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     });
     control_tx.send_replace(Control::Run(plan.clone()));
     tokio::time::sleep_until(burst_t0).await;
+    println!(
+        "  burst: {burst_votes} first votes at {}/s",
+        args.burst_rate
+    );
     let cpu0 = (cpu_of(&pid), cpu_of("self"));
     tokio::time::sleep_until(burst_t0 + burst_len + Duration::from_millis(200)).await;
     let cpu1 = (cpu_of(&pid), cpu_of("self"));
     let burst_cpu_secs = (burst_len + Duration::from_millis(200)).as_secs_f64();
     metrics.insert("server_cpu_burst", (cpu1.0 - cpu0.0) / burst_cpu_secs);
     tokio::time::sleep_until(sustain_t0).await;
+    println!(
+        "  sustained: {sustain_votes} changed votes at {}/s",
+        args.sustain_rate
+    );
     let cpu2 = (cpu_of(&pid), cpu_of("self"));
     tokio::time::sleep_until(sustain_t0 + sustain_len).await;
     let cpu3 = (cpu_of(&pid), cpu_of("self"));
@@ -734,9 +752,15 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         metrics.insert("sustain_ack_p50_ms", a.p50);
         metrics.insert("sustain_ack_p99_ms", a.p99);
         metrics.insert("sustain_ack_max_ms", a.max);
-        if let Some(last) = results.iter().filter_map(|r| r.last_sustain_ack).max() {
-            let secs = last.saturating_duration_since(sustain_t0).as_secs_f64();
-            metrics.insert("sustain_rate", a.count as f64 / secs.max(1e-3));
+        // Throughput between the first and the last ack of the sustained phase: equal
+        // to the offered rate while the server keeps up, lower when acks fall behind.
+        let first = results.iter().filter_map(|r| r.first_sustain_ack).min();
+        let last = results.iter().filter_map(|r| r.last_sustain_ack).max();
+        if let (Some(first), Some(last)) = (first, last) {
+            let secs = last.saturating_duration_since(first).as_secs_f64();
+            if a.count > 1 && secs > 0.0 {
+                metrics.insert("sustain_rate", (a.count - 1) as f64 / secs);
+            }
         }
         let window: Vec<Instant> = screen_obs
             .iter()

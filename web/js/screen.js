@@ -97,8 +97,9 @@ function render() {
   }
   const tally = statement && st.revealed && st.tally ? st.tally : null;
   cols.classList.toggle('revealed', !!tally);
-  // The full join banner beside an open question; a compact one under content and results.
-  main.classList.toggle('compact', !statement || !!tally);
+  // The full join banner beside a statement while people may still vote; a compact one
+  // under content slides and final results.
+  main.classList.toggle('compact', !statement || (!!tally && s.phase !== 'open'));
   if (tally) {
     const pct = percents(tally);
     [...cols.children].forEach((col, i) => {

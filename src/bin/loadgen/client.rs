@@ -299,6 +299,8 @@ pub struct PhoneResult {
     pub last_option: Option<u8>,
     /// Votes sent and not (yet) acknowledged.
     pub unacked: u64,
+    /// Time of the first ack of a sustained vote.
+    pub first_sustain_ack: Option<Instant>,
     /// Time of the last ack of a sustained vote.
     pub last_sustain_ack: Option<Instant>,
 }
@@ -313,6 +315,7 @@ impl PhoneResult {
             send_lag_us: Vec::new(),
             last_option: None,
             unacked: 0,
+            first_sustain_ack: None,
             last_sustain_ack: None,
         }
     }
@@ -361,6 +364,7 @@ pub async fn phone(
                                 result.burst_ack_us.push(lat);
                             } else {
                                 result.sustain_ack_us.push(lat);
+                                result.first_sustain_ack.get_or_insert(now);
                                 result.last_sustain_ack = Some(now);
                             }
                         }

@@ -117,7 +117,7 @@ pub fn serve_stemzaal(data: &Path, durability: Durability, max_secs: u64) -> Res
 }
 
 /// `loadgen serve-floor`: the bare fan-out floor.
-pub fn serve_floor(max_secs: u64) -> Result<()> {
+pub fn serve_floor(nodelay: bool, max_secs: u64) -> Result<()> {
     raise_nofile();
     exit_when_parent_goes();
     let runtime = tokio::runtime::Runtime::new().context("a tokio runtime")?;
@@ -136,6 +136,13 @@ pub fn serve_floor(max_secs: u64) -> Result<()> {
             screen_key: FLOOR_SCREEN_KEY.to_owned(),
             pid: std::process::id(),
         })?;
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(move |tcp| {
+            if nodelay {
+                // Best effort, as a server would do it.
+                tcp.set_nodelay(true).ok();
+            }
+        });
         tokio::select! {
             served = axum::serve(listener, app) => served.context("serving the floor"),
             _ = tokio::time::sleep(Duration::from_secs(max_secs)) => Ok(()),
@@ -411,7 +418,12 @@ pub struct ServerProc {
 
 impl ServerProc {
     /// Starts `loadgen serve-…` for `kind` and waits (up to 30 s) for its line.
-    pub fn start(kind: Kind, durability: Durability, max_secs: u64) -> Result<ServerProc> {
+    pub fn start(
+        kind: Kind,
+        durability: Durability,
+        floor_nodelay: bool,
+        max_secs: u64,
+    ) -> Result<ServerProc> {
         let exe = std::env::current_exe().context("finding the loadgen binary")?;
         let mut cmd = Command::new(exe);
         let data = match kind {
@@ -436,6 +448,9 @@ impl ServerProc {
             }
             Kind::Floor => {
                 cmd.arg("serve-floor");
+                if floor_nodelay {
+                    cmd.arg("--nodelay");
+                }
                 None
             }
         };
