@@ -67,6 +67,8 @@ pub fn router(hub: Arc<Hub>, limits: Arc<Limits>) -> Router {
         .route("/ws/{code}", get(ws))
         .route("/report/{code}", get(report_page))
         .route("/export/{file}", get(export))
+        // Pages and scripts shrink to about a third: what counts on a weak Wi-Fi.
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(trace_request))
         .with_state(AppState { hub, limits })
@@ -389,7 +391,8 @@ fn embedded(path: &str, headers: &HeaderMap) -> Response {
     let Some(file) = Assets::get(path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
-    let etag = format!("\"{}\"", hex(&file.metadata.sha256_hash()[..12]));
+    // Weak, because the same file may go out gzipped or not.
+    let etag = format!("W/\"{}\"", hex(&file.metadata.sha256_hash()[..12]));
     let cached = headers
         .get(header::IF_NONE_MATCH)
         .is_some_and(|v| v.as_bytes() == etag.as_bytes());
