@@ -304,7 +304,7 @@ impl Hub {
         self.sessions.is_empty()
     }
 
-    /// Rebuilds every stored session by replaying its events; returns how many.
+    /// Rebuilds every stored session by replaying its events; returns their handles.
     pub fn restore_all(&self) -> Result<Vec<SessionHandle>> {
         let stored = self.store.load_all()?;
         stored.into_iter().map(|s| self.restore(s)).collect()
@@ -584,8 +584,8 @@ impl Actor {
                 }
             });
         }
-        // Sending fails only when no receiver is left; the handle keeps one, so
-        // the results can be ignored without losing anything.
+        // `send_replace` stores the value even with no receiver, so nothing is lost
+        // while no screen is connected; the returned old view is not needed.
         self.publishers
             .screen
             .send_replace(serialize(&view(&self.session, Role::Screen, now)));

@@ -167,3 +167,28 @@ fn sessions_list_and_delete_remove_every_trace_of_a_session() {
         assert!(!text.contains(&code), "the code is still on disk");
     }
 }
+
+#[test]
+fn the_example_deck_in_the_readme_passes_check() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```markdown\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a markdown example in the README");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("noord.md");
+    std::fs::write(&file, block).unwrap();
+    let out = stemzaal().arg("check").arg(&file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Wijkraad Noord") && text.contains("statement"),
+        "{text}"
+    );
+}
