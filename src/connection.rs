@@ -118,7 +118,9 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
     let first = view.borrow_and_update().clone();
     socket.send(Message::Text(first)).await?;
 
-    let (outbox, mut inbox) = mpsc::unbounded_channel::<ServerMsg>();
+    // Made on the first command: a channel allocates a block of slots up front, and
+    // most phones sit idle most of the session.
+    let mut outbox: Option<(Outbox, mpsc::UnboundedReceiver<ServerMsg>)> = None;
     let mut bucket = TokenBucket::new(limits.messages_per_second, limits.burst);
     let mut dropped = 0u32;
     let mut window_start = Instant::now();
@@ -151,7 +153,10 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                     continue;
                 }
                 let reply = match text {
-                    Some(text) => on_text(&text, &peer, handle, &outbox).await?,
+                    Some(text) => {
+                        let (tx, _) = outbox.get_or_insert_with(mpsc::unbounded_channel);
+                        on_text(&text, &peer, handle, tx).await?
+                    }
                     None => Some(error(peer.lang, "bad_message", None)),
                 };
                 if let Some(reply) = reply {
@@ -165,7 +170,7 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                 let bytes = view.borrow_and_update().clone();
                 socket.send(Message::Text(bytes)).await?;
             }
-            Some(msg) = inbox.recv() => send(socket, &msg).await?,
+            Some(msg) = next_reply(&mut outbox) => send(socket, &msg).await?,
             _ = ping.tick() => {
                 if last_heard.elapsed() >= limits.idle_timeout {
                     return Ok(Ending::Close(CLOSE_GOING_AWAY, "idle"));
@@ -173,6 +178,16 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                 socket.send(Message::Ping(Default::default())).await?;
             }
         }
+    }
+}
+
+/// The next ack or error for this connection; never, while it has sent no command.
+async fn next_reply(
+    outbox: &mut Option<(Outbox, mpsc::UnboundedReceiver<ServerMsg>)>,
+) -> Option<ServerMsg> {
+    match outbox {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -251,7 +266,7 @@ async fn handshake(
         }
         Role::Screen => {}
     }
-    send(socket, &ServerMsg::Welcome(welcome)).await?;
+    send(socket, &ServerMsg::Welcome(Box::new(welcome))).await?;
     Ok(Ok(Peer {
         role,
         lang,

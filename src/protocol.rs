@@ -123,7 +123,7 @@ impl ClientMsg {
 pub enum ServerMsg {
     /// The answer to `hello`: who the server takes the client to be and what it needs
     /// before the first `state`.
-    Welcome(Welcome),
+    Welcome(Box<Welcome>),
     /// A vote is stored durably and counts.
     Ack {
         /// The `id` of the vote message.

@@ -175,7 +175,7 @@ fn server_messages_encode_to_their_documented_json() {
         json!({"type": "error", "code": "not_allowed", "message": "m"})
     );
     let id = Uuid::parse_str("4f9d2c1e-8a7b-4c3d-9e2f-1a2b3c4d5e6f").unwrap();
-    let welcome = ServerMsg::Welcome(Welcome {
+    let welcome = ServerMsg::Welcome(Box::new(Welcome {
         version: 1,
         role: Role::Participant,
         code: "K7MX4P".into(),
@@ -191,7 +191,7 @@ fn server_messages_encode_to_their_documented_json() {
         slides: vec![],
         join_url: "http://h/K7MX4P".into(),
         screen_url: None,
-    });
+    }));
     assert_eq!(
         serde_json::to_value(&welcome).unwrap(),
         json!({
@@ -200,7 +200,7 @@ fn server_messages_encode_to_their_documented_json() {
             "votes": [{"slide": 3, "round": 1, "option": 0}], "join_url": "http://h/K7MX4P"
         })
     );
-    let host = ServerMsg::Welcome(Welcome {
+    let host = ServerMsg::Welcome(Box::new(Welcome {
         version: 1,
         role: Role::Host,
         code: "K7MX4P".into(),
@@ -216,7 +216,7 @@ fn server_messages_encode_to_their_documented_json() {
         }],
         join_url: "http://h/K7MX4P".into(),
         screen_url: Some("http://h/screen/K7MX4P?key=k".into()),
-    });
+    }));
     assert_eq!(
         serde_json::to_value(&host).unwrap(),
         json!({

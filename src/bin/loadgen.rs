@@ -381,8 +381,13 @@ async fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
-fn cpu_of(pid: &str) -> f64 {
-    report::cpu_secs(pid).unwrap_or(f64::NAN)
+/// CPU seconds used so far by the server, this generator and the whole machine.
+fn cpu_of(pid: &str) -> (f64, f64, f64) {
+    (
+        report::cpu_secs(pid).unwrap_or(f64::NAN),
+        report::cpu_secs("self").unwrap_or(f64::NAN),
+        report::machine_busy_secs().unwrap_or(f64::NAN),
+    )
 }
 
 /// One run of the whole workload against one server.
@@ -441,7 +446,7 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     let mut phones: Vec<tokio::task::JoinHandle<PhoneResult>> = Vec::with_capacity(n);
     let mut connect_us: Vec<u32> = Vec::with_capacity(n);
     let mut ramp_time = Duration::ZERO;
-    let mut readings: Vec<(usize, u64, u64)> = vec![]; // (phones, rss kB, tcp kB)
+    let mut readings: Vec<(usize, u64, u64, u64)> = vec![]; // (phones, rss, tcp, slab) kB
     let mut failed = 0usize;
     for &target in &checkpoints {
         let start = Instant::now();
@@ -513,20 +518,22 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
         let rss = report::proc_status_kb(&pid, "VmRSS").unwrap_or(0);
         let tcp = report::tcp_mem_kb().unwrap_or(0);
+        let slab = report::meminfo_kb("Slab:").unwrap_or(0);
         println!(
-            "  {target:>6} phones connected (ramp so far {:.0}/s): server RSS {rss} kB, kernel TCP memory {tcp} kB",
+            "  {target:>6} phones connected (ramp so far {:.0}/s): server RSS {rss} kB, kernel TCP memory {tcp} kB, slab {slab} kB",
             target as f64 / ramp_time.as_secs_f64()
         );
-        readings.push((target, rss, tcp));
+        readings.push((target, rss, tcp, slab));
     }
     metrics.insert("ramp_per_s", n as f64 / ramp_time.as_secs_f64());
     metrics.insert("connect_p99_ms", report::summarize(&connect_us).p99);
-    if let [(p0, r0, t0), .., (p1, r1, t1)] = readings[..] {
+    if let [(p0, r0, t0, s0), .., (p1, r1, t1, s1)] = readings[..] {
         let d = (p1 - p0) as f64;
         metrics.insert("rss_per_conn_kb", (r1 as f64 - r0 as f64) / d);
         metrics.insert("sock_per_conn_kb", (t1 as f64 - t0 as f64) / d);
+        metrics.insert("slab_per_conn_kb", (s1 as f64 - s0 as f64) / d);
     }
-    if let Some(&(_, r, _)) = readings.last() {
+    if let Some(&(_, r, _, _)) = readings.last() {
         metrics.insert("rss_full_mb", r as f64 / 1024.0);
     }
     println!("  server RSS with host and screen only: {rss_base} kB");
@@ -576,9 +583,9 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         "  burst: {burst_votes} first votes at {}/s",
         args.burst_rate
     );
-    let cpu0 = (cpu_of(&pid), cpu_of("self"));
+    let cpu0 = cpu_of(&pid);
     tokio::time::sleep_until(burst_t0 + burst_len + Duration::from_millis(200)).await;
-    let cpu1 = (cpu_of(&pid), cpu_of("self"));
+    let cpu1 = cpu_of(&pid);
     let burst_cpu_secs = (burst_len + Duration::from_millis(200)).as_secs_f64();
     metrics.insert("server_cpu_burst", (cpu1.0 - cpu0.0) / burst_cpu_secs);
     tokio::time::sleep_until(sustain_t0).await;
@@ -586,13 +593,15 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         "  sustained: {sustain_votes} changed votes at {}/s",
         args.sustain_rate
     );
-    let cpu2 = (cpu_of(&pid), cpu_of("self"));
+    let cpu2 = cpu_of(&pid);
     tokio::time::sleep_until(sustain_t0 + sustain_len).await;
-    let cpu3 = (cpu_of(&pid), cpu_of("self"));
+    let cpu3 = cpu_of(&pid);
     if sustain_votes > 0 {
         let secs = sustain_len.as_secs_f64();
         metrics.insert("server_cpu_sustain", (cpu3.0 - cpu2.0) / secs);
         metrics.insert("loadgen_cpu_sustain", (cpu3.1 - cpu2.1) / secs);
+        let others = (cpu3.2 - cpu2.2) - (cpu3.0 - cpu2.0) - (cpu3.1 - cpu2.1);
+        metrics.insert("other_cpu_sustain", (others / secs).max(0.0));
     }
 
     // Drain: every vote sent and answered (or a connection lost).
@@ -759,7 +768,10 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         if let (Some(first), Some(last)) = (first, last) {
             let secs = last.saturating_duration_since(first).as_secs_f64();
             if a.count > 1 && secs > 0.0 {
-                metrics.insert("sustain_rate", (a.count - 1) as f64 / secs);
+                metrics.insert(
+                    "sustain_rate",
+                    report::three_digits((a.count - 1) as f64 / secs),
+                );
             }
         }
         let window: Vec<Instant> = screen_obs

@@ -60,6 +60,42 @@ pub fn cpu_secs(pid: &str) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// A line of `/proc/meminfo` (e.g. `Slab:`), in kB.
+pub fn meminfo_kb(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    text.lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// CPU seconds the whole machine was busy (all CPUs, from `/proc/stat`).
+pub fn machine_busy_secs() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let total: f64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    Some((total - idle) / 100.0)
+}
+
+/// Rounds to three significant digits (a rate measured over a window is no more
+/// precise than that).
+pub fn three_digits(v: f64) -> f64 {
+    if v == 0.0 || !v.is_finite() {
+        return v;
+    }
+    let scale = 10f64.powi(2 - v.abs().log10().floor() as i32);
+    (v * scale).round() / scale
+}
+
 /// Kernel memory of all TCP sockets, in kB, from `/proc/net/sockstat` (pages of 4 KiB).
 pub fn tcp_mem_kb() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/net/sockstat").ok()?;
@@ -189,6 +225,7 @@ pub const METRICS: &[MetricDef] = &[
         None,
         true,
     ),
+    m("slab_per_conn_kb", "kernel slab per phone, both ends (kB, slope)", None, true),
     m("rss_full_mb", "server RSS with all phones (MB)", None, true),
     m(
         "open_fanout_p99_ms",
