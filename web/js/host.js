@@ -12,11 +12,29 @@ let outline = [];
 let html = null;
 let shownIndex = -1;
 let errTimer = 0;
+let handsSig = '';
+let handsSeen = '';
+let handsSent = null;
 
 await init();
 setText($('code'), code);
+// Report and exports: plain links, authorised by the host cookie the host link set.
+$('report-link').href = '/report/' + encodeURIComponent(code);
+$('csv-link').href = '/export/' + encodeURIComponent(code) + '.csv';
+$('json-link').href = '/export/' + encodeURIComponent(code) + '.json';
 
 const buttons = [...document.querySelectorAll('.controls button')];
+// The control the keyboard was on: a button that disables itself (Open vote) hands the
+// focus to the next one that works, so keyboard users keep their place.
+let lastFocus = null;
+document.addEventListener('focusin', (e) => { lastFocus = buttons.includes(e.target) ? e.target : null; });
+function keepFocus() {
+  if (!lastFocus || !lastFocus.disabled) return;
+  if (document.activeElement !== lastFocus && document.activeElement !== document.body && document.activeElement) return;
+  const i = buttons.indexOf(lastFocus);
+  const next = buttons.slice(i + 1).concat(buttons.slice(0, i)).find((b) => !b.disabled);
+  if (next) next.focus();
+}
 const tick = countdown((ms) => setText($('countdown'), ms == null ? '' : t('host.timer_left', { time: clock(ms) })));
 
 // A refused key: once more with the cookie alone if a stored key was tried, else say so.
@@ -74,6 +92,21 @@ $('stop').addEventListener('click', () => send({ type: 'stop_timer' }));
 for (const b of document.querySelectorAll('[data-sec]')) {
   b.addEventListener('click', () => send({ type: 'start_timer', seconds: Number(b.dataset.sec) }));
 }
+$('hands').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const inputs = [...$('hands-fields').querySelectorAll('input')];
+  const counts = inputs.map((x) => (x.value.trim() === '' ? 0 : Number(x.value)));
+  const bad = counts.map((n) => !Number.isInteger(n) || n < 0 || n > 100000);
+  inputs.forEach((x, i) => { if (bad[i]) x.setAttribute('aria-invalid', 'true'); else x.removeAttribute('aria-invalid'); });
+  const first = bad.indexOf(true);
+  if (first >= 0) {
+    setText($('hands-status'), t('host.hands_invalid'));
+    inputs[first].focus();
+    return;
+  }
+  setText($('hands-status'), '');
+  if (send({ type: 'hand_count', counts })) handsSent = JSON.stringify(counts);
+});
 $('slides').addEventListener('click', (e) => {
   const b = e.target.closest('button[data-i]');
   if (b) send({ type: 'go_to', slide: Number(b.dataset.i) });
@@ -125,6 +158,7 @@ function render() {
   $('revote').disabled = !online || !statement || phase === 'pending';
   for (const b of document.querySelectorAll('[data-sec]')) b.disabled = !online;
   $('stop').disabled = !online || !st.timer;
+  keepFocus();
 
   // Slide list: mark the current slide.
   if (shownIndex !== s.index) {
@@ -151,9 +185,11 @@ function render() {
     return li;
   }));
 
-  // Tally and turnout.
+  // Tally and turnout; people counted by hand are in the room too.
   const joined = st.joined ?? 0;
-  setText($('turnout'), statement ? t('tally.turnout', { voted: st.voted ?? 0, joined }) : (joined === 1 ? t('host.joined_one', { n: joined }) : t('host.joined', { n: joined })));
+  const hands = statement && st.hands ? st.hands : null;
+  const handsTotal = hands ? hands.reduce((a, b) => a + b, 0) : 0;
+  setText($('turnout'), statement ? t('tally.turnout', { voted: st.voted ?? 0, joined: joined + handsTotal }) : (joined === 1 ? t('host.joined_one', { n: joined }) : t('host.joined', { n: joined })));
   setText($('shown'), statement ? (st.revealed ? t('host.results_shown') : t('host.results_hidden')) : '');
   const tally = statement ? st.tally || options.map(() => 0) : [];
   const pct = percents(tally);
@@ -164,7 +200,45 @@ function render() {
     fill.style.width = pct[i] + '%';
     bar.append(fill);
     li.append(el('span', 'letter', letter(i)), el('span', 'otext', options[i] || ''),
-      el('span', 'cnt', votes(n)), el('span', 'pct', t('tally.percent', { p: pct[i] })), bar);
+      el('span', 'cnt', votes(n)), el('span', 'pct', t('tally.percent', { p: pct[i] })));
+    if (hands) li.append(el('span', 'hcount', t('host.hands_of', { n: hands[i] ?? 0 })));
+    li.append(bar);
     return li;
   }));
+  renderHands(s, options);
+}
+
+// The hand count form: one number per option, once the vote has been opened.
+function renderHands(s, options) {
+  const form = $('hands');
+  form.hidden = s.kind !== 'statement' || s.phase === 'pending' || !options.length;
+  if (form.hidden) return;
+  const fields = $('hands-fields');
+  const current = options.map((_, i) => (st.hands && st.hands[i]) || 0);
+  const sig = s.index + ':' + (s.round || 1) + ':' + options.length;
+  const seen = JSON.stringify(current);
+  if (sig !== handsSig) {
+    handsSig = sig;
+    handsSent = null;
+    setText($('hands-status'), '');
+    fields.replaceChildren(...options.map((_, i) => {
+      const box = el('div', 'hfield');
+      const label = el('label');
+      label.htmlFor = 'hand-' + i;
+      const input = el('input');
+      Object.assign(input, { id: 'hand-' + i, type: 'number', inputMode: 'numeric', min: '0', max: '100000', step: '1', value: String(current[i]) });
+      input.setAttribute('aria-describedby', 'hands-help');
+      box.append(label, input);
+      return box;
+    }));
+  } else if (seen !== handsSeen && !form.contains(document.activeElement)) {
+    fields.querySelectorAll('input').forEach((x, i) => { x.value = String(current[i]); });
+  }
+  handsSeen = seen;
+  fields.querySelectorAll('label').forEach((l, i) => setText(l, t('host.hands_for', { letter: letter(i) })));
+  if (handsSent && handsSent === seen) {
+    handsSent = null;
+    setText($('hands-status'), t('host.hands_saved'));
+  }
+  $('hands-save').disabled = !sock || !sock.online;
 }

@@ -51,7 +51,10 @@ function start() {
     if (m.role !== 'screen' && m.role !== 'host') { deny(); return; }
     setText($('title'), m.title || '');
     if (m.code) setText($('jcode'), m.code);
-    setText($('jurl'), (m.join_url || location.host + '/' + code).replace(/^https?:\/\//, ''));
+    // The address may wrap before "/CODE", never inside a number.
+    const url = (m.join_url || location.host + '/' + code).replace(/^https?:\/\//, '');
+    const cut = url.lastIndexOf('/');
+    if ($('jurl').textContent !== url) $('jurl').replaceChildren(url.slice(0, cut), document.createElement('wbr'), url.slice(cut));
     render();
   });
   sock.on('state', (m) => { st = m; tick(m.timer); render(); });
@@ -84,16 +87,15 @@ function render() {
     colsSig = sig;
     cols.replaceChildren(...options.map((o, i) => {
       const col = el('div', 'col c' + (i % 6));
-      const track = el('div', 'track');
-      const area = el('div', 'area');
-      area.append(el('span', 'fill'), el('span', 'pct'));
-      track.append(area);
       const label = el('p', 'olabel');
       label.append(el('span', 'letter', letter(i)), el('span', 'otext', o));
-      col.append(track, el('p', 'cnt'), label);
+      const track = el('div', 'track');
+      const area = el('div', 'area');
+      area.append(el('span', 'fill'));
+      track.append(area, el('span', 'pct'), el('span', 'cnt'));
+      col.append(label, track);
       return col;
     }));
-    cols.style.setProperty('--n', String(Math.max(options.length, 1)));
   }
   const tally = statement && st.revealed && st.tally ? st.tally : null;
   cols.classList.toggle('revealed', !!tally);
@@ -104,25 +106,25 @@ function render() {
     const pct = percents(tally);
     [...cols.children].forEach((col, i) => {
       const p = pct[i] ?? 0;
-      col.querySelector('.fill').style.height = p + '%';
-      col.querySelector('.pct').style.bottom = p + '%';
+      col.querySelector('.fill').style.width = p + '%';
       setText(col.querySelector('.pct'), t('tally.percent', { p }));
       setText(col.querySelector('.cnt'), votes(tally[i] ?? 0));
     });
   } else {
-    for (const f of cols.querySelectorAll('.fill')) f.style.height = '0';
-    for (const f of cols.querySelectorAll('.pct')) f.style.bottom = '0';
+    for (const f of cols.querySelectorAll('.fill')) f.style.width = '0';
   }
   const counted = statement && st.voted != null && st.joined != null;
-  setText($('counted'), counted ? t('screen.counted', { voted: st.voted, joined: st.joined }) : '');
+  // Hand counts are in `voted` but not in `joined`: never show "15 of 3".
+  setText($('counted'), !counted ? '' : st.voted > st.joined ? t('screen.counted_total', { voted: st.voted })
+    : t('screen.counted', { voted: st.voted, joined: st.joined }));
   fit();
 }
 
-// Shrink the type a little (never below 32 px body text at 1920 wide) when a long slide overflows.
+// Shrink the type a little when a long slide overflows; the CSS keeps it at 42 px or more at 1920 wide.
 function fit() {
   let f = 1;
   stage.style.setProperty('--fit', '1');
-  while (f > 0.78 && stage.scrollHeight > stage.clientHeight + 1) {
+  while (f > 0.92 && stage.scrollHeight > stage.clientHeight + 1) {
     f -= 0.04;
     stage.style.setProperty('--fit', f.toFixed(2));
   }

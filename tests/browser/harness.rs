@@ -1,0 +1,658 @@
+//! The browser harness: finds Chromium, chromedriver and axe-core; starts chromedriver;
+//! opens each browser behind its own recording proxy, so a test sees every request a
+//! page makes and can cut a page's connections.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+/// How long a step may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// The flags every Chromium gets: headless, and nothing that phones home (this machine
+/// refuses any host but loopback, and the privacy check would see it).
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,InterestFeedContentSuggestions,NetworkTimeServiceQuerying,PreconnectToSearch,SearchPrefetchServicePrefetching,SearchEnginePreconnectInterval,SearchEnginePreconnect2",
+    // Chromium's own Google services (sign-in, component updates) despite the flags
+    // above: pointed at port 1, which Chromium refuses to contact at all.
+    "--gaia-url=http://127.0.0.1:1/",
+    "--google-apis-url=http://127.0.0.1:1/",
+    "--lso-url=http://127.0.0.1:1/",
+    "--component-updater=url-source=http://127.0.0.1:1/",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--no-default-browser-check",
+    "--no-first-run",
+    "--no-pings",
+    "--metrics-recording-only",
+    "--disable-quic",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    "--force-color-profile=srgb",
+    "--lang=nl",
+];
+
+/// What the browser tests need from the machine.
+pub struct Tools {
+    pub chromium: PathBuf,
+    pub chromedriver: PathBuf,
+    /// axe-core's `axe.min.js`, injected into each page by the accessibility test.
+    pub axe: PathBuf,
+}
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+fn env_file(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+}
+
+/// Where `.ci/run` installs axe-core (`npm install --prefix target/npm axe-core@4`), or a
+/// `node_modules` at the repository root.
+pub fn axe_candidates() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    vec![
+        root.join("target/npm/node_modules/axe-core/axe.min.js"),
+        root.join("node_modules/axe-core/axe.min.js"),
+    ]
+}
+
+impl Tools {
+    /// The tools, or `None` after a loud message when one is missing. Under `CI=true`
+    /// a missing tool fails the test instead: CI must never pass by skipping.
+    pub fn find(test: &str) -> Option<Tools> {
+        let chromium = env_file("CHROMIUM")
+            .or_else(|| Some(PathBuf::from("/usr/lib/chromium/chromium")).filter(|p| p.is_file()))
+            .or_else(|| on_path("chromium"))
+            .or_else(|| on_path("chromium-browser"));
+        let chromedriver = env_file("CHROMEDRIVER")
+            .or_else(|| on_path("chromedriver"))
+            .or_else(|| {
+                Some(PathBuf::from("/usr/lib/chromium/chromedriver")).filter(|p| p.is_file())
+            });
+        let axe =
+            env_file("AXE_CORE_JS").or_else(|| axe_candidates().into_iter().find(|p| p.is_file()));
+        let mut missing = vec![];
+        if chromium.is_none() {
+            missing.push("chromium (apt-get install chromium)");
+        }
+        if chromedriver.is_none() {
+            missing.push("chromedriver (apt-get install chromium-driver)");
+        }
+        if axe.is_none() {
+            missing.push("axe-core (npm install --prefix target/npm axe-core@4)");
+        }
+        if missing.is_empty() {
+            return Some(Tools {
+                chromium: chromium.unwrap(),
+                chromedriver: chromedriver.unwrap(),
+                axe: axe.unwrap(),
+            });
+        }
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        let lines: Vec<String> = std::iter::once(format!("BROWSER TESTS SKIPPED: {test}"))
+            .chain(std::iter::once("missing:".to_owned()))
+            .chain(missing.iter().map(|m| format!("  - {m}")))
+            .chain(std::iter::once(
+                "`bash .ci/run` installs all of them; with CI=true this is a failure.".to_owned(),
+            ))
+            .collect();
+        let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+        let bar = "#".repeat(width + 6);
+        let mut text = format!("\n{bar}\n{bar}\n");
+        for line in &lines {
+            text.push_str(&format!("##  {line:<width$}  ##\n"));
+        }
+        text.push_str(&format!("{bar}\n{bar}\n"));
+        if ci {
+            panic!("CI=true and the browser tests cannot run:{text}");
+        }
+        // Straight to the process's stderr: the test harness captures eprintln!, and this
+        // must be seen in a plain `cargo test`.
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(text.as_bytes());
+        None
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// chromedriver on a free loopback port, in its own process group; dropping it kills
+/// that group (chromedriver and the browsers it started).
+pub struct Driver {
+    child: Child,
+    pub url: String,
+    chromium: PathBuf,
+}
+
+impl Driver {
+    pub async fn start(tools: &Tools) -> Driver {
+        use std::os::unix::process::CommandExt;
+        let port = free_port();
+        let child = Command::new(&tools.chromedriver)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .process_group(0)
+            .spawn()
+            .expect("start chromedriver");
+        let driver = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            chromium: tools.chromium.clone(),
+        };
+        let deadline = Instant::now() + WAIT;
+        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        driver
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request a page made, as the proxy saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    /// The request target: `http://host:port/path`, or `host:port` for CONNECT.
+    pub target: String,
+    /// host:port the request was for.
+    pub authority: String,
+}
+
+struct ProxyState {
+    server: SocketAddr,
+    seen: Mutex<Vec<Seen>>,
+    tunnels: Mutex<Vec<AbortHandle>>,
+    blocked: AtomicBool,
+}
+
+/// A tiny HTTP proxy in front of one browser. Chromium sends it every request (with
+/// `--proxy-bypass-list=<-loopback>` even those for loopback); it records each one and
+/// forwards only those for the server's own host:port, refusing all others. WebSockets
+/// come as CONNECT (or an Upgrade request) and are spliced as plain TCP, so the test can
+/// cut them.
+pub struct Proxy {
+    pub port: u16,
+    state: Arc<ProxyState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(server: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(ProxyState {
+            server,
+            seen: Mutex::new(vec![]),
+            tunnels: Mutex::new(vec![]),
+            blocked: AtomicBool::new(false),
+        });
+        let task = tokio::spawn({
+            let state = state.clone();
+            async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    tokio::spawn(proxy_one(stream, state.clone()));
+                }
+            }
+        });
+        Proxy { port, state, task }
+    }
+
+    /// Every request seen so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    /// Cuts every open tunnel (the page's WebSocket) at the TCP level.
+    pub fn cut(&self) {
+        for tunnel in self.state.tunnels.lock().unwrap().drain(..) {
+            tunnel.abort();
+        }
+    }
+
+    /// While blocked, new tunnels are refused: the page cannot reconnect.
+    pub fn block(&self, on: bool) {
+        self.state.blocked.store(on, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.task.abort();
+    }
+}
+
+async fn refuse(mut client: TcpStream, status: &str) {
+    let response = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let _ = client.write_all(response.as_bytes()).await;
+}
+
+async fn proxy_one(mut client: TcpStream, state: Arc<ProxyState>) {
+    let mut buf = Vec::with_capacity(2048);
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let mut chunk = [0u8; 4096];
+        match client.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if buf.len() > 64 * 1024 {
+            return refuse(client, "431 Request Header Fields Too Large").await;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let rest = buf[head_end + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or_default().to_owned();
+    let target = request_line.next().unwrap_or_default().to_owned();
+    let version = request_line.next().unwrap_or("HTTP/1.1").to_owned();
+    let headers: Vec<&str> = lines.collect();
+    let server = state.server.to_string();
+
+    let (authority, path) = if method == "CONNECT" {
+        (target.clone(), String::new())
+    } else {
+        let after = target
+            .strip_prefix("http://")
+            .or_else(|| target.strip_prefix("ws://"))
+            .unwrap_or("");
+        match after.find('/') {
+            Some(i) => (after[..i].to_owned(), after[i..].to_owned()),
+            None => (after.to_owned(), "/".to_owned()),
+        }
+    };
+    state.seen.lock().unwrap().push(Seen {
+        method: method.clone(),
+        target: target.clone(),
+        authority: authority.clone(),
+    });
+    if authority != server {
+        return refuse(client, "403 Forbidden").await;
+    }
+    let Ok(mut upstream) = TcpStream::connect(state.server).await else {
+        return refuse(client, "502 Bad Gateway").await;
+    };
+    let blocked = state.blocked.load(Ordering::SeqCst);
+    if method == "CONNECT" {
+        if blocked {
+            return refuse(client, "503 Service Unavailable").await;
+        }
+        if client
+            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await
+            .is_err()
+            || upstream.write_all(&rest).await.is_err()
+        {
+            return;
+        }
+        return tunnel(client, upstream, &state).await;
+    }
+    // One request per connection (Connection: close), so the next request comes through
+    // here again and is seen; an Upgrade keeps its Connection header and becomes a tunnel.
+    let upgrade = headers
+        .iter()
+        .any(|h| h.to_ascii_lowercase().starts_with("upgrade:"));
+    if upgrade && blocked {
+        return refuse(client, "503 Service Unavailable").await;
+    }
+    let mut out = format!("{method} {path} {version}\r\n");
+    for h in &headers {
+        let lower = h.to_ascii_lowercase();
+        if lower.starts_with("proxy-connection:") || (!upgrade && lower.starts_with("connection:"))
+        {
+            continue;
+        }
+        out.push_str(h);
+        out.push_str("\r\n");
+    }
+    if !upgrade {
+        out.push_str("Connection: close\r\n");
+    }
+    out.push_str("\r\n");
+    if upstream.write_all(out.as_bytes()).await.is_err() || upstream.write_all(&rest).await.is_err()
+    {
+        return;
+    }
+    if upgrade {
+        tunnel(client, upstream, &state).await;
+    } else {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    }
+}
+
+async fn tunnel(mut client: TcpStream, mut upstream: TcpStream, state: &ProxyState) {
+    let task = tokio::spawn(async move {
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+    });
+    state.tunnels.lock().unwrap().push(task.abort_handle());
+    let _ = task.await;
+}
+
+/// One headless Chromium (its own profile, so its own localStorage: its own participant)
+/// behind its own proxy.
+pub struct Browser {
+    pub name: String,
+    pub client: Client,
+    pub proxy: Proxy,
+    /// The window's size less the viewport's, once known.
+    chrome: Mutex<(i64, i64)>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn open(
+        driver: &Driver,
+        server: SocketAddr,
+        name: &str,
+        size: (u32, u32),
+    ) -> Browser {
+        let proxy = Proxy::start(server).await;
+        let profile = tempfile::tempdir().expect("a profile dir");
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.push(format!("--proxy-server=http://127.0.0.1:{}", proxy.port));
+        args.push("--proxy-bypass-list=<-loopback>".to_owned());
+        args.push(format!("--window-size={},{}", size.0, size.1));
+        let caps = json!({
+            "browserName": "chrome",
+            "pageLoadStrategy": "normal",
+            "goog:chromeOptions": {
+                "binary": driver.chromium,
+                "args": args,
+                // No prediction, and a search engine on port 1: Chromium preconnects to
+                // its search engine.
+                "prefs": {
+                    "net": {"network_prediction_options": 2},
+                    "default_search_provider_data": {"template_url_data": {
+                        "keyword": "none",
+                        "short_name": "none",
+                        "url": "http://127.0.0.1:1/?q={searchTerms}",
+                    }},
+                },
+            },
+        });
+        let caps = match caps {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&driver.url)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: start Chromium through chromedriver: {e}"));
+        let browser = Browser {
+            name: name.to_owned(),
+            client,
+            proxy,
+            chrome: Mutex::new((0, 0)),
+            _profile: profile,
+        };
+        browser.viewport(size.0, size.1).await;
+        browser
+    }
+
+    /// Sets the page's viewport (not the window) to exactly `width`×`height`.
+    pub async fn viewport(&self, width: u32, height: u32) {
+        let want = json!([width, height]);
+        let size = "return [innerWidth, innerHeight]";
+        let mut inner = self.js(size).await;
+        if inner == want {
+            return;
+        }
+        let (dw, dh) = *self.chrome.lock().unwrap();
+        let (mut w, mut h) = (
+            (i64::from(width) + dw) as u32,
+            (i64::from(height) + dh) as u32,
+        );
+        for _ in 0..5 {
+            let before = inner.clone();
+            self.client
+                .set_window_size(w, h)
+                .await
+                .unwrap_or_else(|e| panic!("{}: resize: {e}", self.name));
+            // The page may hear of the resize a moment later.
+            for _ in 0..40 {
+                inner = self.js(size).await;
+                if inner != before {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if inner == want {
+                *self.chrome.lock().unwrap() = (i64::from(w - width), i64::from(h - height));
+                return;
+            }
+            let (iw, ih) = (inner[0].as_i64().unwrap(), inner[1].as_i64().unwrap());
+            w = (i64::from(w) + i64::from(width) - iw).max(100) as u32;
+            h = (i64::from(h) + i64::from(height) - ih).max(100) as u32;
+        }
+        panic!(
+            "{}: could not set the viewport to {width}×{height}; it is {inner}",
+            self.name
+        );
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{}: open {url}: {e}", self.name));
+    }
+
+    /// Runs a script (a function body: `return …`) and returns its value.
+    pub async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{}: script failed: {e}\n{script}", self.name))
+    }
+
+    /// Polls `script` until it returns something truthy; fails the test after [`WAIT`].
+    pub async fn wait(&self, what: &str, script: &str) -> Value {
+        self.wait_for(what, script, WAIT).await
+    }
+
+    pub async fn wait_for(&self, what: &str, script: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let last = match self.client.execute(script, vec![]).await {
+                Ok(v) if truthy(&v) => return v,
+                Ok(v) => v,
+                Err(e) => Value::String(format!("script error: {e}")),
+            };
+            if Instant::now() > deadline {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                let shot = self
+                    .screenshot(&format!("failed-{}", self.name.replace(' ', "-")))
+                    .await;
+                panic!(
+                    "{}: waited {limit:?} for {what}; last value {last}; at {url:?}; screenshot {}",
+                    self.name,
+                    shot.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the element matching a CSS selector (as a pointer would).
+    pub async fn click(&self, css: &str) {
+        let element = self
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: find {css}: {e}", self.name));
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{}: click {css}: {e}", self.name));
+    }
+
+    /// Types into the element matching a CSS selector, replacing its value.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let element = self
+            .client
+            .find(fantoccini::Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{}: find {css}: {e}", self.name));
+        element.clear().await.expect("clear");
+        element.send_keys(text).await.expect("type");
+    }
+
+    /// Presses and releases one key (a character, or a [`fantoccini::key::Key`] code) on
+    /// whatever has the focus, as a keyboard would.
+    pub async fn press(&self, key: char) {
+        let actions = KeyActions::new("keyboard".to_owned())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|e| panic!("{}: press {key:?}: {e}", self.name));
+    }
+
+    /// Presses Tab until the focused element matches `css` (at most `limit` times); fails
+    /// if it never does. Returns how many presses it took.
+    pub async fn tab_to(&self, css: &str, limit: usize) -> usize {
+        let check = format!(
+            "const a = document.activeElement; return !!a && a.matches({});",
+            serde_json::to_string(css).unwrap()
+        );
+        for n in 0..=limit {
+            if self.js(&check).await == Value::Bool(true) {
+                return n;
+            }
+            self.press(fantoccini::key::Key::Tab.into()).await;
+        }
+        let active = self
+            .js("const a = document.activeElement; return a ? a.outerHTML.slice(0, 200) : null")
+            .await;
+        panic!(
+            "{}: {limit} presses of Tab never reached {css}; focus is on {active}",
+            self.name
+        );
+    }
+
+    /// The focus indicator of the focused element: it must match `:focus-visible` and
+    /// draw an outline or a box-shadow. Returns a description for the failure message.
+    pub async fn focus_visible(&self) -> Value {
+        self.js(
+            "const a = document.activeElement;
+             if (!a || a === document.body) return {ok: false, why: 'nothing focused'};
+             const s = getComputedStyle(a);
+             const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
+             const shadow = s.boxShadow && s.boxShadow !== 'none';
+             return {ok: a.matches(':focus-visible') && (outline || shadow),
+                     element: a.outerHTML.slice(0, 120), outline: s.outlineStyle + ' ' + s.outlineWidth + ' ' + s.outlineColor,
+                     shadow: s.boxShadow};",
+        )
+        .await
+    }
+
+    /// Saves a PNG of the viewport as `target/screenshots/NAME.png`; returns its path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("{}: screenshot: {e}", self.name));
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).expect("create target/screenshots");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        path
+    }
+
+    /// Runs axe-core (injected from `axe_source` if the page has none yet) with the rules
+    /// of `tags`; returns the violations as {id, impact, help, nodes}.
+    pub async fn axe(&self, axe_source: &str, tags: &[&str]) -> Vec<Value> {
+        if self.js("return typeof window.axe === 'object'").await != Value::Bool(true) {
+            self.js(axe_source).await;
+        }
+        let result = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {
+                   runOnly: {type: 'tag', values: arguments[0]},
+                   resultTypes: ['violations'],
+                 }).then((r) => done({passes: r.passes.length, violations: r.violations.map((v) => ({
+                   id: v.id, impact: v.impact, help: v.help,
+                   nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ') + ': ' + (n.failureSummary || '').replace(/\\s+/g, ' ')),
+                 }))})).catch((e) => done({error: String(e)}));",
+                vec![json!(tags)],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{}: axe.run: {e}", self.name));
+        match (&result["violations"], result["passes"].as_u64()) {
+            (Value::Array(violations), Some(passes)) if passes > 0 => violations.clone(),
+            _ => panic!("{}: axe.run failed: {result}", self.name),
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// JavaScript truthiness of a returned value; an object with `ok` is as truthy as its
+/// `ok` (the rest of it explains a timeout).
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Object(o) if o.contains_key("ok") => truthy(&o["ok"]),
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
