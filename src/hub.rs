@@ -645,7 +645,8 @@ pub fn view(session: &Session, role: Role, now_ms: u64) -> StateView {
             .filter(|_| show_tally)
             .map(|s| s.current().tally()),
         hands: statement
-            .filter(|s| role == Role::Host && s.current().hands.iter().any(|&h| h > 0))
+            .filter(|_| show_tally && role != Role::Participant)
+            .filter(|s| s.current().hands.iter().any(|&h| h > 0))
             .map(|s| s.current().hands.clone()),
         timer: session.timer().map(|t| TimerView {
             remaining_ms: t.ends_at_ms.saturating_sub(now_ms),

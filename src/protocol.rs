@@ -246,7 +246,8 @@ pub struct StateView {
     /// the screen when revealed; for participants when revealed and closed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tally: Option<Vec<u64>>,
-    /// The hand counts in the tally, per option (host only, when any were entered).
+    /// The hand counts within the tally, per option: to host and screen with the tally,
+    /// when any were entered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hands: Option<Vec<u64>>,
     /// A running countdown, if any.

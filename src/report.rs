@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::deck::SlideKind;
+use crate::protocol::Lang;
 use crate::session::Session;
 
 /// Groups (and switch tables) with fewer voters than this are not shown: with four
@@ -301,29 +302,87 @@ fn percent(part: u64, total: u64) -> String {
     }
 }
 
-/// The report as a printable Dutch HTML page (styles from `/assets/css/report.css`).
-pub fn to_html(report: &Report) -> String {
+/// A report sentence in the reader's language; `{a}`, `{b}`, … are filled in by [`fill`].
+fn text(lang: Lang, key: &str) -> &'static str {
+    let nl = lang == Lang::Nl;
+    match key {
+        "title" if nl => "Resultaten",
+        "title" => "Results",
+        "meta" if nl => "Sessie {a} · {b} deelnemers · groepen met minder dan {c} stemmen worden niet getoond.",
+        "meta" => "Session {a} · {b} participants · groups with fewer than {c} votes are not shown.",
+        "statement" if nl => "Stelling (dia {a}): {b}",
+        "statement" => "Statement (slide {a}): {b}",
+        "per_round" if nl => "Uitslag per ronde",
+        "per_round" => "Result per round",
+        "round" if nl => "Ronde",
+        "round" => "Round",
+        "voted" if nl => "Gestemd",
+        "voted" => "Voted",
+        "hands" if nl => "waarvan met handopsteking geteld: {a}",
+        "hands" => "of which counted by show of hands: {a}",
+        "switch" if nl => "Van ronde {a} naar ronde {b}: {c} van {d} deelnemers kozen anders",
+        "switch" => "From round {a} to round {b}: {c} of {d} participants changed their choice",
+        "first_then" if nl => "Eerst \\ daarna",
+        "first_then" => "First \\ then",
+        "few_paired" if nl => "Ronde {a} en {b}: te weinig deelnemers stemden in beide rondes om wisselingen te tonen.",
+        "few_paired" => "Rounds {a} and {b}: too few participants voted in both rounds to show changes.",
+        "per_group" if nl => "Laatste ronde per groep",
+        "per_group" => "Last round per group",
+        "group" if nl => "Groep",
+        "group" => "Group",
+        "no_group" if nl => "(geen groep gekozen)",
+        "no_group" => "(no group chosen)",
+        "hidden" if nl => "niet getoond (minder dan {a} stemmen)",
+        "hidden" => "not shown (fewer than {a} votes)",
+        _ => "",
+    }
+}
+
+/// Fills `{a}`, `{b}`, … in a template with escaped values.
+fn fill(template: &str, values: &[&str]) -> String {
+    values
+        .iter()
+        .zip(["{a}", "{b}", "{c}", "{d}"])
+        .fold(template.to_owned(), |t, (v, k)| t.replace(k, &escape(v)))
+}
+
+/// The report as a printable HTML page in Dutch or English (styles from
+/// `/assets/css/report.css`).
+pub fn to_html(report: &Report, lang: Lang) -> String {
+    let tx = |key| text(lang, key);
+    let code = if lang == Lang::Nl { "nl" } else { "en" };
     let mut h = String::new();
-    h.push_str("<!doctype html>\n<html lang=\"nl\">\n<head>\n<meta charset=\"utf-8\">\n");
+    h.push_str(&format!(
+        "<!doctype html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n"
+    ));
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     h.push_str(&format!(
-        "<title>Resultaten — {}</title>\n<link rel=\"stylesheet\" href=\"/assets/css/report.css\">\n</head>\n<body>\n<main>\n",
+        "<title>{} — {}</title>\n<link rel=\"stylesheet\" href=\"/assets/css/report.css\">\n</head>\n<body>\n<main>\n",
+        tx("title"),
         escape(&report.title)
     ));
     h.push_str(&format!(
-        "<h1>{}</h1>\n<p class=\"meta\">Sessie {} · {} deelnemers · groepen met minder dan {} stemmen worden niet getoond.</p>\n",
+        "<h1>{}</h1>\n<p class=\"meta\">{}</p>\n",
         escape(&report.title),
-        escape(&report.code),
-        report.joined,
-        report.min_group_size
+        fill(
+            tx("meta"),
+            &[
+                &report.code,
+                &report.joined.to_string(),
+                &report.min_group_size.to_string()
+            ]
+        )
     ));
     for s in &report.statements {
         h.push_str(&format!(
-            "<section>\n<h2>Stelling (dia {}): {}</h2>\n",
-            s.slide + 1,
-            escape(&s.title)
+            "<section>\n<h2>{}</h2>\n",
+            fill(tx("statement"), &[&(s.slide + 1).to_string(), &s.title])
         ));
-        h.push_str("<table>\n<caption>Uitslag per ronde</caption>\n<thead><tr><th scope=\"col\">Ronde</th>");
+        h.push_str(&format!(
+            "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
+            tx("per_round"),
+            tx("round")
+        ));
         for (i, o) in s.options.iter().enumerate() {
             h.push_str(&format!(
                 "<th scope=\"col\">{}) {}</th>",
@@ -331,7 +390,10 @@ pub fn to_html(report: &Report) -> String {
                 escape(o)
             ));
         }
-        h.push_str("<th scope=\"col\">Gestemd</th></tr></thead>\n<tbody>\n");
+        h.push_str(&format!(
+            "<th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
+            tx("voted")
+        ));
         for r in &s.rounds {
             h.push_str(&format!("<tr><th scope=\"row\">{}</th>", r.round));
             for c in &r.counts {
@@ -346,19 +408,24 @@ pub fn to_html(report: &Report) -> String {
                     .map(|(i, n)| format!("{} {n}", label(i)))
                     .collect();
                 h.push_str(&format!(
-                    "<tr><td></td><td colspan=\"{}\">waarvan met handopsteking geteld: {}</td></tr>\n",
+                    "<tr><td></td><td colspan=\"{}\">{}</td></tr>\n",
                     s.options.len() + 1,
-                    hands.join(", ")
+                    fill(tx("hands"), &[&hands.join(", ")])
                 ));
             }
         }
         h.push_str("</tbody>\n</table>\n");
         if let Some(sw) = &s.switches {
+            let (from, to) = (sw.from_round.to_string(), sw.to_round.to_string());
             match (&sw.matrix, sw.switched) {
                 (Some(matrix), Some(switched)) => {
                     h.push_str(&format!(
-                        "<table>\n<caption>Van ronde {} naar ronde {}: {} van {} deelnemers kozen anders</caption>\n<thead><tr><th scope=\"col\">Eerst \\ daarna</th>",
-                        sw.from_round, sw.to_round, switched, sw.paired
+                        "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
+                        fill(
+                            tx("switch"),
+                            &[&from, &to, &switched.to_string(), &sw.paired.to_string()]
+                        ),
+                        escape(tx("first_then"))
                     ));
                     for i in 0..s.options.len() {
                         h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
@@ -374,19 +441,26 @@ pub fn to_html(report: &Report) -> String {
                     h.push_str("</tbody>\n</table>\n");
                 }
                 _ => h.push_str(&format!(
-                    "<p>Ronde {} en {}: te weinig deelnemers stemden in beide rondes om wisselingen te tonen.</p>\n",
-                    sw.from_round, sw.to_round
+                    "<p>{}</p>\n",
+                    fill(tx("few_paired"), &[&from, &to])
                 )),
             }
         }
         if !s.groups.is_empty() {
-            h.push_str("<table>\n<caption>Laatste ronde per groep</caption>\n<thead><tr><th scope=\"col\">Groep</th>");
+            h.push_str(&format!(
+                "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
+                tx("per_group"),
+                tx("group")
+            ));
             for i in 0..s.options.len() {
                 h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
             }
-            h.push_str("<th scope=\"col\">Gestemd</th></tr></thead>\n<tbody>\n");
+            h.push_str(&format!(
+                "<th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
+                tx("voted")
+            ));
             for g in &s.groups {
-                let name = g.group.as_deref().unwrap_or("(geen groep gekozen)");
+                let name = g.group.as_deref().unwrap_or(tx("no_group"));
                 h.push_str(&format!("<tr><th scope=\"row\">{}</th>", escape(name)));
                 match (&g.counts, g.voted) {
                     (Some(counts), Some(voted)) => {
@@ -396,9 +470,9 @@ pub fn to_html(report: &Report) -> String {
                         h.push_str(&format!("<td>{voted}</td>"));
                     }
                     _ => h.push_str(&format!(
-                        "<td colspan=\"{}\">niet getoond (minder dan {} stemmen)</td>",
+                        "<td colspan=\"{}\">{}</td>",
                         s.options.len() + 1,
-                        report.min_group_size
+                        fill(tx("hidden"), &[&report.min_group_size.to_string()])
                     )),
                 }
                 h.push_str("</tr>\n");

@@ -184,10 +184,12 @@ async fn participant_page(
     page_for(&state, &code, "participant.html", &headers)
 }
 
-/// The `?key=` of a host or screen link.
+/// The `?key=` of a host or screen link (and `?lang=` of the report).
 #[derive(Deserialize)]
 struct KeyQuery {
     key: Option<String>,
+    #[serde(default)]
+    lang: Option<crate::protocol::Lang>,
 }
 
 async fn host_page(
@@ -238,7 +240,7 @@ async fn report_page(
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            crate::report::to_html(&report),
+            crate::report::to_html(&report, query.lang.unwrap_or_default()),
         )
             .into_response(),
         Err(e) => {

@@ -268,7 +268,8 @@ async fn session_end_to_end(tools: Tools) {
     screen
         .wait(
             "the total with hands",
-            "return document.getElementById('counted').textContent === 'Stemmen: 15';",
+            "return document.getElementById('counted').textContent \
+             === 'Stemmen: 3 van 3 · 12 met handopsteking';",
         )
         .await;
 
@@ -357,7 +358,7 @@ async fn session_end_to_end(tools: Tools) {
     let report_href = host
         .js("return document.getElementById('report-link').getAttribute('href')")
         .await;
-    assert_eq!(report_href, format!("/report/{code}"));
+    assert_eq!(report_href, format!("/report/{code}?lang=nl"));
     host.click("#report-link").await;
     let deadline = Instant::now() + harness::WAIT;
     let report_window = loop {

@@ -87,6 +87,7 @@ export default {
   "screen.phase_closed": "Voting closed",
   "screen.counted": "Votes: {voted} of {joined}",
   "screen.counted_total": "Votes: {voted}",
+  "screen.counted_hands": "Votes: {voted} of {joined} · {hands} by show of hands",
   "screen.join_heading": "Join the vote",
   "screen.join_code": "Code",
   "screen.qr_alt": "QR code with the link to join the vote",

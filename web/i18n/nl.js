@@ -87,6 +87,7 @@ export default {
   "screen.phase_closed": "Stemming gesloten",
   "screen.counted": "Stemmen: {voted} van {joined}",
   "screen.counted_total": "Stemmen: {voted}",
+  "screen.counted_hands": "Stemmen: {voted} van {joined} · {hands} met handopsteking",
   "screen.join_heading": "Stem mee",
   "screen.join_code": "Code",
   "screen.qr_alt": "QR-code met de link om mee te stemmen",

@@ -19,7 +19,8 @@ let handsSent = null;
 await init();
 setText($('code'), code);
 // Report and exports: plain links, authorised by the host cookie the host link set.
-$('report-link').href = '/report/' + encodeURIComponent(code);
+const reportLink = () => { $('report-link').href = '/report/' + encodeURIComponent(code) + '?lang=' + lang; };
+reportLink();
 $('csv-link').href = '/export/' + encodeURIComponent(code) + '.csv';
 $('json-link').href = '/export/' + encodeURIComponent(code) + '.json';
 
@@ -77,7 +78,7 @@ function start() {
     clearTimeout(errTimer);
     errTimer = setTimeout(() => { $('error').textContent = ''; }, 10000);
   });
-  onLangChange(() => { sock.restart(); showConn($('conn'), sock.status); buildList(); html = null; render(); if (st) tick(st.timer); });
+  onLangChange(() => { reportLink(); sock.restart(); showConn($('conn'), sock.status); buildList(); html = null; render(); if (st) tick(st.timer); });
 }
 
 const send = (msg) => sock && sock.send(msg);

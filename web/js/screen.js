@@ -114,9 +114,14 @@ function render() {
     for (const f of cols.querySelectorAll('.fill')) f.style.width = '0';
   }
   const counted = statement && st.voted != null && st.joined != null;
-  // Hand counts are in `voted` but not in `joined`: never show "15 of 3".
-  setText($('counted'), !counted ? '' : st.voted > st.joined ? t('screen.counted_total', { voted: st.voted })
-    : t('screen.counted', { voted: st.voted, joined: st.joined }));
+  // Hand counts are in `voted` but not in `joined`: phones are counted against the
+  // phones that joined, hands are named apart.
+  const hands = (st.hands || []).reduce((a, b) => a + b, 0);
+  const phones = counted ? st.voted - hands : 0;
+  setText($('counted'), !counted ? ''
+    : hands ? t('screen.counted_hands', { voted: phones, joined: st.joined, hands })
+    : phones > st.joined ? t('screen.counted_total', { voted: phones })
+    : t('screen.counted', { voted: phones, joined: st.joined }));
   fit();
 }
 
