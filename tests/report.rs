@@ -94,10 +94,15 @@ async fn the_report_pairs_rounds_counts_switches_and_suppresses_small_groups() {
     assert!(html.contains("<html lang=\"nl\">"));
     assert!(html.contains("4 van 11 deelnemers kozen anders"), "{html}");
     assert!(html.contains("niet getoond"));
-    let (status, _, english) = server.get(&format!("/report/{code}?key={key}&lang=en")).await;
+    let (status, _, english) = server
+        .get(&format!("/report/{code}?key={key}&lang=en"))
+        .await;
     assert_eq!(status, 200);
     assert!(english.contains("<html lang=\"en\">"));
-    assert!(english.contains("4 of 11 participants changed their choice"), "{english}");
+    assert!(
+        english.contains("4 of 11 participants changed their choice"),
+        "{english}"
+    );
 
     // Without the host key: nothing.
     for path in [
