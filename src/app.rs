@@ -61,9 +61,7 @@ pub fn load_deck(path: Option<&std::path::Path>) -> Result<(Deck, String)> {
 /// Runs the server until it is stopped.
 pub async fn run(config: Config) -> Result<()> {
     let (deck, source) = load_deck(config.deck.as_deref())?;
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("listening on {}", config.bind))?;
+    let listener = listen(config.bind).with_context(|| format!("listening on {}", config.bind))?;
     let local = listener.local_addr()?;
     let base_url = config
         .public_url
@@ -78,6 +76,23 @@ pub async fn run(config: Config) -> Result<()> {
         .await?;
     print_banner(&hub, &handle, reused, restored.len(), &config);
     crate::web::serve_with(listener, hub, config.limits).await
+}
+
+/// Connections the kernel queues before the server accepts them. A room scanning the QR
+/// code at once is a burst of hundreds; the usual 128 overflowed in the load test.
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds a listener with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, so a restart can bind
+/// the same port at once).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The address phones can reach: for a wildcard bind the machine's LAN address.

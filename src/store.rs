@@ -21,6 +21,9 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// The most writes committed in one transaction; bounds the latency of the first one.
 pub const MAX_BATCH: usize = 4096;
 
+/// How often the checkpoint thread copies the WAL into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "stemzaal.sqlite3";
 
@@ -102,11 +105,36 @@ impl Store {
             .with_context(|| format!("creating data directory {}", dir.display()))?;
         let path = dir.join(DB_FILE);
         let conn = connect(&path, durability)?;
+        // Checkpoints copy the WAL into the database and fsync both files: tens of
+        // milliseconds on a busy disk. They run on their own connection and thread,
+        // so a commit (and every ack waiting for it) never waits for one.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = Connection::open(&path)
+            .with_context(|| format!("opening {} to checkpoint", path.display()))?;
+        checkpointer.busy_timeout(std::time::Duration::from_secs(1))?;
         let (tx, rx) = mpsc::channel();
+        let alive = std::sync::Arc::new(());
+        let writer_alive = std::sync::Arc::downgrade(&alive);
         thread::Builder::new()
             .name("stemzaal-store".into())
-            .spawn(move || writer(conn, rx))
+            .spawn(move || {
+                let _alive = alive;
+                writer(conn, rx)
+            })
             .context("starting the store's writer thread")?;
+        thread::Builder::new()
+            .name("stemzaal-checkpoint".into())
+            .spawn(move || {
+                while writer_alive.strong_count() > 0 {
+                    thread::sleep(CHECKPOINT_EVERY);
+                    if let Err(e) =
+                        checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!("WAL checkpoint failed: {e}");
+                    }
+                }
+            })
+            .context("starting the store's checkpoint thread")?;
         Ok(Store { tx, path })
     }
 
@@ -190,6 +218,8 @@ impl Store {
     /// disk. Run it only with no server on the directory (see [`DirLock`]).
     pub fn vacuum(&self) -> Result<()> {
         let conn = Connection::open(&self.path)?;
+        // The checkpoint thread may hold the file for a moment.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
             .with_context(|| format!("vacuuming {}", self.path.display()))
     }

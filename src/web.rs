@@ -96,6 +96,8 @@ pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) ->
                 continue;
             }
         };
+        // Small frames (welcome, state, ack) must not wait for the peer's delayed ACK.
+        stream.set_nodelay(true).ok();
         let slot = match counter.admit(addr.ip(), &limits) {
             Ok(slot) => Arc::new(slot),
             Err(refusal) => {

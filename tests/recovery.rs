@@ -269,15 +269,25 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_vote() {
         };
         phones.push(tokio::spawn(phone(url.clone(), slide, plan, tally.clone())));
     }
-    for round in 0..KILLS {
-        let wait = rand::thread_rng().gen_range(30..400);
-        tokio::time::sleep(Duration::from_millis(wait)).await;
+    // Kill at random points of the burst, measured in acknowledged votes, so every kill
+    // lands while votes are in flight however fast the machine is.
+    let mut thresholds: Vec<u64> = {
+        let mut rng = rand::thread_rng();
+        let total = (PHONES * VOTES_PER_PHONE) as u64;
+        (0..KILLS)
+            .map(|_| rng.gen_range(total / 10..total * 9 / 10))
+            .collect()
+    };
+    thresholds.sort_unstable();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for (round, threshold) in thresholds.into_iter().enumerate() {
+        while tally.acked.load(Ordering::Relaxed) < threshold {
+            assert!(tokio::time::Instant::now() < deadline, "the burst stalled");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         let before = tally.acked.load(Ordering::Relaxed);
         drop(server); // SIGKILL, then reap
-        eprintln!(
-            "kill {}: after {wait} ms, {before} votes acked so far",
-            round + 1
-        );
+        eprintln!("kill {}: {before} votes acked so far", round + 1);
         let (again, code_again, key_again) = start_binary(addr, data.path());
         assert_eq!(code_again, code, "the restart resumes the same session");
         assert_eq!(key_again, key);

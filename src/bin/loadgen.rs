@@ -150,8 +150,21 @@ struct Args {
     /// stemzaal server at the time of writing), to compare with a server that sets it.
     #[arg(long)]
     floor_nodelay: bool,
+    /// Start the server under this command, e.g. `valgrind --tool=massif` or
+    /// `perf record -g -o perf.data`; at the end it is stopped by closing its stdin
+    /// (not SIGKILL), so the tool can write its output.
+    #[arg(long)]
+    server_wrap: Option<String>,
+    /// Before each run, wait until the rest of the machine uses fewer than this many
+    /// CPU cores (measured over 2 s), so a neighbour's build does not end up in the
+    /// figures; gives up waiting after `--quiet-wait-secs`. Off by default.
+    #[arg(long)]
+    quiet_below: Option<f64>,
+    /// Longest wait for `--quiet-below`, in seconds; then the run starts anyway.
+    #[arg(long, default_value_t = 600)]
+    quiet_wait_secs: u64,
     /// Give up (and fail) if everything together takes longer than this, in seconds.
-    #[arg(long, default_value_t = 1_800)]
+    #[arg(long, default_value_t = 3_600)]
     deadline_secs: u64,
     /// Also append the results as Markdown to this file.
     #[arg(long)]
@@ -278,9 +291,12 @@ async fn run_all(args: &Args) -> Result<bool> {
                 base,
                 base + usize::from(args.sources) - 1
             );
+            let noise = wait_quiet(args).await;
             let outcome = run_once(args, kind, base as u8)
                 .await
                 .with_context(|| format!("run {} against {}", repeat + 1, kind.name()))?;
+            let mut outcome = outcome;
+            outcome.metrics.insert("other_cpu_before", noise);
             print_run(&outcome);
             outcomes.push(outcome);
             // Let the kernel finish closing the last run's sockets.
@@ -367,6 +383,35 @@ fn print_run(o: &Outcome) {
     );
 }
 
+/// Cores the machine used over the last two seconds (nothing of ours runs then).
+async fn machine_load() -> f64 {
+    let a = report::machine_busy_secs().unwrap_or(0.0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let b = report::machine_busy_secs().unwrap_or(0.0);
+    (b - a) / 2.0
+}
+
+/// With `--quiet-below`, waits (bounded) for a quiet machine; returns the load seen.
+async fn wait_quiet(args: &Args) -> f64 {
+    let Some(limit) = args.quiet_below else {
+        return machine_load().await;
+    };
+    let end = Instant::now() + Duration::from_secs(args.quiet_wait_secs);
+    loop {
+        let load = machine_load().await;
+        if load < limit {
+            return load;
+        }
+        if Instant::now() >= end {
+            println!(
+                "  the machine is still busy ({load:.2} cores used by others); running anyway"
+            );
+            return load;
+        }
+        println!("  waiting for a quiet machine: others use {load:.2} cores");
+    }
+}
+
 /// Waits (polling, bounded) until `done` holds; false on timeout.
 async fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + timeout;
@@ -395,7 +440,13 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     let mut problems: Vec<String> = vec![];
     let mut metrics = Metrics::new();
     let max_secs = args.deadline_secs + 60;
-    let mut server = ServerProc::start(kind, args.durability, args.floor_nodelay, max_secs)?;
+    let mut server = ServerProc::start(
+        kind,
+        args.durability,
+        args.floor_nodelay,
+        args.server_wrap.as_deref(),
+        max_secs,
+    )?;
     let info = server.info.clone();
     let pid = info.pid.to_string();
     println!("  server pid {pid} listening on {}", info.addr);
@@ -506,12 +557,15 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
             bail_with(&mut server, &problems)?;
         }
         let joined_target = target as u64;
+        // The watch's read guard must not outlive this statement: the screen task
+        // could not publish while we sleep below, and would block a worker thread.
         let joined = tokio::time::timeout(
             client::STEP_TIMEOUT,
             latest.wait_for(|o| o.joined >= joined_target),
         )
-        .await;
-        if !matches!(joined, Ok(Ok(_))) {
+        .await
+        .is_ok_and(|r| r.is_ok());
+        if !joined {
             problems.push(format!("the screen never showed {target} joined"));
             bail_with(&mut server, &problems)?;
         }
@@ -667,8 +721,7 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         latest.wait_for(|o| o.revealed && o.voted == voters && o.tally == expected),
     )
     .await
-    .map(|r| r.is_ok())
-    .unwrap_or(false);
+    .is_ok_and(|r| r.is_ok());
     let last_screen = *latest.borrow();
     if !tally_exact {
         problems.push(format!(
@@ -700,7 +753,12 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         let exact = stored == (voters, expected);
         metrics.insert("stored_exact", f64::from(u8::from(exact)));
         println!(
-            "  replayed from SQLite after SIGKILL: voted {} A={} B={} ({})",
+            "  replayed from SQLite after {}: voted {} A={} B={} ({})",
+            if args.server_wrap.is_some() {
+                "it stopped"
+            } else {
+                "SIGKILL"
+            },
             stored.0,
             stored.1[0],
             stored.1[1],

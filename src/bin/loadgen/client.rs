@@ -541,11 +541,12 @@ impl Host {
 
     /// Waits (bounded) until the host's state satisfies `pred`.
     pub async fn wait(&mut self, what: &str, pred: impl Fn(&StateIn) -> bool) -> Result<StateIn> {
-        let state = tokio::time::timeout(STEP_TIMEOUT, self.state.wait_for(|s| pred(s)))
+        // Cloned at once: the watch's read guard must not be held any longer.
+        tokio::time::timeout(STEP_TIMEOUT, self.state.wait_for(|s| pred(s)))
             .await
             .with_context(|| format!("timed out waiting for the host to see {what}"))?
-            .context("the host connection ended")?;
-        Ok(state.clone())
+            .map(|state| (*state).clone())
+            .context("the host connection ended")
     }
 
     /// Ends the reader.

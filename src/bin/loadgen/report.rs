@@ -225,7 +225,12 @@ pub const METRICS: &[MetricDef] = &[
         None,
         true,
     ),
-    m("slab_per_conn_kb", "kernel slab per phone, both ends (kB, slope)", None, true),
+    m(
+        "slab_per_conn_kb",
+        "kernel slab per phone, both ends (kB, slope)",
+        None,
+        true,
+    ),
     m("rss_full_mb", "server RSS with all phones (MB)", None, true),
     m(
         "open_fanout_p99_ms",
@@ -318,6 +323,18 @@ pub const METRICS: &[MetricDef] = &[
     m(
         "loadgen_cpu_sustain",
         "generator CPU during sustain (cores)",
+        None,
+        false,
+    ),
+    m(
+        "other_cpu_before",
+        "other processes' CPU just before the run (cores, noise)",
+        None,
+        false,
+    ),
+    m(
+        "other_cpu_sustain",
+        "other processes' CPU during sustain (cores, noise)",
         None,
         false,
     ),

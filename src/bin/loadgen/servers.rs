@@ -410,7 +410,9 @@ impl Kind {
 pub struct ServerProc {
     child: Child,
     /// Held only so that the child sees EOF when we go.
-    _stdin: Option<ChildStdin>,
+    stdin: Option<ChildStdin>,
+    /// Started under a profiler: end it by closing stdin, so it can write its output.
+    wrapped: bool,
     data: Option<PathBuf>,
     /// What the child announced.
     pub info: ServerInfo,
@@ -422,10 +424,19 @@ impl ServerProc {
         kind: Kind,
         durability: Durability,
         floor_nodelay: bool,
+        wrap: Option<&str>,
         max_secs: u64,
     ) -> Result<ServerProc> {
         let exe = std::env::current_exe().context("finding the loadgen binary")?;
-        let mut cmd = Command::new(exe);
+        let mut words = wrap.unwrap_or_default().split_whitespace();
+        let mut cmd = match words.next() {
+            Some(program) => {
+                let mut cmd = Command::new(program);
+                cmd.args(words).arg(exe);
+                cmd
+            }
+            None => Command::new(exe),
+        };
         let data = match kind {
             Kind::Stemzaal => {
                 static RUNS: AtomicU64 = AtomicU64::new(0);
@@ -464,7 +475,8 @@ impl ServerProc {
         // From here on the guard kills the child whatever happens.
         let mut proc = ServerProc {
             child,
-            _stdin: stdin,
+            stdin,
+            wrapped: wrap.is_some_and(|w| !w.trim().is_empty()),
             data,
             info: ServerInfo {
                 addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -498,6 +510,17 @@ impl ServerProc {
 
     /// Kills the child (SIGKILL, like a crash) and waits for it; keeps the data.
     pub fn kill(&mut self) {
+        if self.wrapped {
+            // A profiler writes its file when the program exits normally: close stdin
+            // (the child then exits) and wait, at most two minutes, before killing.
+            self.stdin.take();
+            for _ in 0..1200 {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         self.child.kill().ok();
         self.child.wait().ok();
     }

@@ -1,0 +1,107 @@
+//! The load generator keeps working: a small run (300 phones, a couple of seconds)
+//! against stemzaal and the floor must end with every vote acknowledged and an exact
+//! tally on the screen and in SQLite. Speed is not checked here; docs/PERFORMANCE.md
+//! has the real measurement.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn a_small_loadgen_run_against_both_servers_ends_with_an_exact_tally() {
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "--phones",
+            "300",
+            "--target",
+            "both",
+            "--sources",
+            "2",
+            "--connect-concurrency",
+            "32",
+            "--rss-at",
+            "100",
+            "--settle-ms",
+            "100",
+            "--burst-rate",
+            "1000",
+            "--gap-secs",
+            "0.3",
+            "--sustain-rate",
+            "1000",
+            "--sustain-secs",
+            "1",
+            "--drain-secs",
+            "10",
+            "--deadline-secs",
+            "120",
+        ])
+        .output()
+        .expect("the loadgen binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "loadgen failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    for target in ["stemzaal", "floor"] {
+        assert!(
+            stdout.contains(&format!("RESULT {target}: tally exact, every vote acked")),
+            "no exact result for {target}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("replayed from SQLite after SIGKILL: voted 300")
+            && stdout.contains("(exact)"),
+        "the stored tally was not checked or not exact:\n{stdout}"
+    );
+    // 300 first votes plus 1,000 changed votes, all acked: the table shows the rates.
+    assert!(
+        stdout.contains("| burst vote→screen p99 (ms) |"),
+        "{stdout}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "the smoke run took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn loadgen_help_documents_every_option() {
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg("--help")
+        .output()
+        .expect("the loadgen binary runs");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for option in [
+        "--phones",
+        "--target",
+        "--repeat",
+        "--sources",
+        "--connect-concurrency",
+        "--rss-at",
+        "--settle-ms",
+        "--burst-rate",
+        "--burst-secs",
+        "--gap-secs",
+        "--sustain-rate",
+        "--sustain-secs",
+        "--drain-secs",
+        "--durability",
+        "--floor-nodelay",
+        "--server-wrap",
+        "--quiet-below",
+        "--quiet-wait-secs",
+        "--deadline-secs",
+        "--report",
+    ] {
+        assert!(help.contains(option), "--help does not mention {option}");
+    }
+    assert!(
+        !help.contains("serve-stemzaal"),
+        "the server subcommands stay hidden"
+    );
+}
