@@ -316,7 +316,11 @@ async fn hand_counts_from_the_host_join_the_tally_on_the_screen() {
         .await;
     let seen = screen.wait_state(|s| tally(s) == vec![7, 3]).await;
     assert_eq!(seen["voted"], 10);
-    assert_eq!(seen["hands"], json!([7, 2]), "the screen can name the hands apart");
+    assert_eq!(
+        seen["hands"],
+        json!([7, 2]),
+        "the screen can name the hands apart"
+    );
     let host_view = host.wait_state(|s| tally(s) == vec![7, 3]).await;
     assert_eq!(host_view["hands"], json!([7, 2]));
     host.send(json!({"type": "hand_count", "counts": [1]}))

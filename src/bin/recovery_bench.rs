@@ -37,7 +37,11 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let data = tempfile::tempdir()?;
     let (code, probe) = write_session(data.path(), args.votes).await?;
-    let db_size = std::fs::metadata(data.path().join(stemzaal::store::DB_FILE))?.len();
+    // The database and its write-ahead log together: a fresh log may not be checkpointed yet.
+    let db_size: u64 = std::fs::read_dir(data.path())?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
     let mut times = vec![];
     for run in 0..args.runs {
         let elapsed = time_restart(data.path(), &code, probe).await?;

@@ -95,7 +95,8 @@ pub fn serve_stemzaal(data: &Path, durability: Durability, max_secs: u64) -> Res
     // The same runtime the `stemzaal` binary builds.
     let runtime = tokio::runtime::Runtime::new().context("a tokio runtime")?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        // Bound as the `stemzaal` binary binds (backlog 1024).
+        let listener = stemzaal::app::listen("127.0.0.1:0".parse()?)?;
         let addr = listener.local_addr()?;
         let store = Store::open(data, durability)?;
         let hub = Arc::new(Hub::new(store, format!("http://{addr}")));
