@@ -11,6 +11,24 @@
 //! - [`web`]: HTTP routes, embedded pages, QR codes, security headers.
 //! - [`app`]: start-up for the binary: store, recovery, default session, banner.
 
+//!
+//! The room logic needs no server: a deck, a session, commands in, events out.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use stemzaal::{deck, session::{Command, Session}};
+//!
+//! let deck = deck::parse("raad.md", "## Stelling\n\nA) Ja\nB) Nee\n").unwrap();
+//! let mut session = Session::new(Arc::new(deck));
+//! let phone = uuid::Uuid::new_v4();
+//! session.apply(Command::Join { participant: phone }).unwrap();
+//! session.apply(Command::OpenVote).unwrap();
+//! session
+//!     .apply(Command::Vote { participant: phone, slide: 0, round: 1, option: 1 })
+//!     .unwrap();
+//! assert_eq!(session.statement(0).unwrap().current().tally(), vec![0, 1]);
+//! ```
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -97,6 +97,7 @@ pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) ->
             }
         };
         // Small frames (welcome, state, ack) must not wait for the peer's delayed ACK.
+        // A socket that refuses the option still works, only slower.
         stream.set_nodelay(true).ok();
         let slot = match counter.admit(addr.ip(), &limits) {
             Ok(slot) => Arc::new(slot),
