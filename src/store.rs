@@ -262,8 +262,9 @@ impl Store {
     }
 }
 
-/// Opens a connection with the pragmas every connection needs and migrates the schema.
-fn connect(path: &Path, durability: Durability) -> Result<Connection> {
+/// Opens a writer connection: WAL, the durability's `synchronous`, foreign keys, and
+/// the schema migrated to [`SCHEMA_VERSION`].
+pub fn connect(path: &Path, durability: Durability) -> Result<Connection> {
     let conn =
         Connection::open(path).with_context(|| format!("opening database {}", path.display()))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

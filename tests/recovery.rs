@@ -333,3 +333,37 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_vote() {
     );
     drop(server);
 }
+
+#[test]
+fn the_store_sets_wal_and_the_chosen_durability_and_refuses_a_newer_schema() {
+    use rusqlite::Connection;
+    for (durability, level) in [(Durability::Normal, 1), (Durability::Full, 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(stemzaal::store::DB_FILE);
+        // The connection every writer gets, with its pragmas and migrated schema.
+        let conn = stemzaal::store::connect(&path, durability).unwrap();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, level, "{durability:?}");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, stemzaal::store::SCHEMA_VERSION);
+    }
+    // A database written by a newer stemzaal is refused with a clear message.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(stemzaal::store::DB_FILE);
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = Store::open(dir.path(), Durability::Normal)
+        .err()
+        .expect("refused");
+    assert!(format!("{err:#}").contains("schema version 99"), "{err:#}");
+}
