@@ -253,11 +253,6 @@ impl Hub {
         }
     }
 
-    /// The store sessions write to.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// The base of every URL the server hands out.
     pub fn base_url(&self) -> &str {
         &self.base_url
@@ -292,16 +287,6 @@ impl Hub {
     pub fn get(&self, code: &str) -> Option<SessionHandle> {
         let code = code.trim().to_ascii_uppercase();
         self.sessions.get(&code).map(|h| h.value().clone())
-    }
-
-    /// How many sessions are live.
-    pub fn len(&self) -> usize {
-        self.sessions.len()
-    }
-
-    /// Whether no session is live.
-    pub fn is_empty(&self) -> bool {
-        self.sessions.is_empty()
     }
 
     /// Rebuilds every stored session by replaying its events; returns their handles.
