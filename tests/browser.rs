@@ -1061,3 +1061,50 @@ fn every_ui_string_comes_from_one_file_per_language() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_key_is_refused_on_the_host_and_screen_pages() {
+    let Some(tools) = Tools::find("a_wrong_key_is_refused_on_the_host_and_screen_pages") else {
+        return;
+    };
+    let _one_at_a_time = BROWSERS.lock().await;
+    tokio::time::timeout(TEST_LIMIT, wrong_key(tools))
+        .await
+        .expect("the test finished in time");
+}
+
+async fn wrong_key(tools: Tools) {
+    let server = TestServer::start().await;
+    let code = server.code().to_owned();
+    let driver = Driver::start(&tools).await;
+    let browser = Browser::open(&driver, server.addr, "intruder", (1280, 800)).await;
+    // The screen key is a real key, but not the host's; the other is no key at all.
+    let screen_key = server.session.screen_key().expose().to_owned();
+    for (page, key) in [
+        ("host", screen_key.as_str()),
+        ("screen", "00000000000000000000000000000000"),
+    ] {
+        browser
+            .goto(&server.url(&format!("/{page}/{code}?key={key}")))
+            .await;
+        let shown = browser
+            .wait(
+                "the refusal",
+                "const d = document.getElementById('denied');
+                 return d && !d.hidden && d.textContent.trim().length > 0;",
+            )
+            .await;
+        assert!(harness::truthy(&shown), "{page}: {shown}");
+        let search = browser.js("return location.search").await;
+        assert_eq!(search, "", "{page}: the wrong key left the address bar too");
+        let controls = browser
+            .js("const a = document.getElementById('app') || document.getElementById('stage'); return a ? a.hidden : true;")
+            .await;
+        assert_eq!(
+            controls,
+            serde_json::json!(true),
+            "{page}: nothing to steer"
+        );
+    }
+    browser.close().await;
+}

@@ -2,7 +2,7 @@
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
 import { $, el, pathCode, letter, percents, votes, showConn, setText } from './common.js';
-import { session, takeKey, clock, countdown } from './present.js';
+import { takeKey, clock, countdown, denied } from './present.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -38,18 +38,10 @@ function keepFocus() {
 }
 const tick = countdown((ms) => setText($('countdown'), ms == null ? '' : t('host.timer_left', { time: clock(ms) })));
 
-// A refused key: once more with the cookie alone if a stored key was tried, else say so.
 function deny() {
-  if (key) {
-    key = null;
-    session.del('stemzaal:key:' + code);
-    sock.restart();
-    return;
-  }
-  sock.close();
-  $('app').hidden = true;
-  $('denied').hidden = false;
-  $('conn').hidden = true;
+  const retry = key != null;
+  key = null;
+  denied(code, retry, sock, [$('app'), $('conn')]);
 }
 
 start();

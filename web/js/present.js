@@ -15,6 +15,19 @@ export function takeKey(code) {
   return key;
 }
 
+// A refused key. With a stored key tried (`retry`, the caller has dropped it), once more
+// with the cookie alone; else stop, hide the page's parts and say why.
+export function denied(code, retry, sock, hide) {
+  if (retry) {
+    session.del('stemzaal:key:' + code);
+    sock.restart();
+    return;
+  }
+  sock.close();
+  for (const part of hide) part.hidden = true;
+  document.getElementById('denied').hidden = false;
+}
+
 export function clock(ms) {
   const s = Math.ceil(ms / 1000);
   return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');

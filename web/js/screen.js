@@ -2,7 +2,7 @@
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
 import { $, el, pathCode, letter, percents, votes, showConn, setText } from './common.js';
-import { session, takeKey, clock, countdown } from './present.js';
+import { takeKey, clock, countdown, denied } from './present.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -27,19 +27,10 @@ const tick = countdown((ms) => {
   timerEl.classList.toggle('low', ms <= 10000);
 });
 
-// A refused key: once more with the cookie alone if a stored key was tried, else say so.
 function deny() {
-  if (key) {
-    key = null;
-    session.del('stemzaal:key:' + code);
-    sock.restart();
-    return;
-  }
-  sock.close();
-  stage.hidden = true;
-  $('join').hidden = true;
-  $('conn').hidden = true;
-  $('denied').hidden = false;
+  const retry = key != null;
+  key = null;
+  denied(code, retry, sock, [stage, $('join'), $('conn')]);
 }
 
 start();
