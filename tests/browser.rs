@@ -78,15 +78,25 @@ fn screen_counts(counts: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_end_to_end_in_chromium() {
-    let Some(tools) = Tools::find("a_session_end_to_end_in_chromium") else {
+/// Runs one browser test: finds the tools (or skips loudly outside CI), takes the
+/// one-browser-test-at-a-time lock, and bounds the test's time.
+async fn run<F, Fut>(name: &str, test: F)
+where
+    F: FnOnce(Tools) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(tools) = Tools::find(name) else {
         return;
     };
     let _one_at_a_time = BROWSERS.lock().await;
-    tokio::time::timeout(TEST_LIMIT, session_end_to_end(tools))
+    tokio::time::timeout(TEST_LIMIT, test(tools))
         .await
         .expect("the test finished in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_end_to_end_in_chromium() {
+    run("a_session_end_to_end_in_chromium", session_end_to_end).await;
 }
 
 async fn session_end_to_end(tools: Tools) {
@@ -484,13 +494,11 @@ struct Page {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_passes_axe_and_works_by_keyboard() {
-    let Some(tools) = Tools::find("every_page_passes_axe_and_works_by_keyboard") else {
-        return;
-    };
-    let _one_at_a_time = BROWSERS.lock().await;
-    tokio::time::timeout(TEST_LIMIT, axe_and_keyboard(tools))
-        .await
-        .expect("the test finished in time");
+    run(
+        "every_page_passes_axe_and_works_by_keyboard",
+        axe_and_keyboard,
+    )
+    .await;
 }
 
 async fn axe_and_keyboard(tools: Tools) {
@@ -1064,13 +1072,11 @@ fn every_ui_string_comes_from_one_file_per_language() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_is_refused_on_the_host_and_screen_pages() {
-    let Some(tools) = Tools::find("a_wrong_key_is_refused_on_the_host_and_screen_pages") else {
-        return;
-    };
-    let _one_at_a_time = BROWSERS.lock().await;
-    tokio::time::timeout(TEST_LIMIT, wrong_key(tools))
-        .await
-        .expect("the test finished in time");
+    run(
+        "a_wrong_key_is_refused_on_the_host_and_screen_pages",
+        wrong_key,
+    )
+    .await;
 }
 
 async fn wrong_key(tools: Tools) {

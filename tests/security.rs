@@ -107,39 +107,34 @@ async fn a_host_link_moves_its_key_into_a_strict_http_only_cookie() {
     let cookie = format!("stemzaal_host_{code}={key}");
     assert!(cookie_line.contains(&cookie.to_ascii_lowercase()));
 
+    // A page's hello asking for the host role without a key, with these headers.
+    let ask_host = |headers: Vec<(&'static str, String)>| {
+        let url = server.ws_url();
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let mut ws = connect_with(&url, &headers).await.unwrap();
+            let hello = json!({"type": "hello", "role": "host"}).to_string();
+            ws.send(Message::text(hello)).await.unwrap();
+            let answer = next_json(&mut ws).await;
+            (ws, answer)
+        }
+    };
+
     // The page then connects with the cookie and asks for the host role without a key.
-    let mut ws = connect_with(&server.ws_url(), &[("cookie", &cookie)])
-        .await
-        .unwrap();
-    ws.send(Message::text(
-        json!({"type": "hello", "role": "host"}).to_string(),
-    ))
-    .await
-    .unwrap();
-    assert_eq!(next_json(&mut ws).await["role"], "host");
+    let (_, answer) = ask_host(vec![("cookie", cookie.clone())]).await;
+    assert_eq!(answer["role"], "host");
 
     // Without the cookie the same hello is refused.
-    let mut ws = connect_with(&server.ws_url(), &[]).await.unwrap();
-    ws.send(Message::text(
-        json!({"type": "hello", "role": "host"}).to_string(),
-    ))
-    .await
-    .unwrap();
-    assert_eq!(next_json(&mut ws).await["code"], "bad_key");
+    let (mut ws, answer) = ask_host(vec![]).await;
+    assert_eq!(answer["code"], "bad_key");
     assert_eq!(close_code(&mut ws).await, Some(1008));
 
     // The screen key in a host cookie does not make a host.
     let screen_key = server.session.screen_key().expose();
     let forged = format!("stemzaal_host_{code}={screen_key}");
-    let mut ws = connect_with(&server.ws_url(), &[("cookie", &forged)])
-        .await
-        .unwrap();
-    ws.send(Message::text(
-        json!({"type": "hello", "role": "host"}).to_string(),
-    ))
-    .await
-    .unwrap();
-    assert_eq!(next_json(&mut ws).await["code"], "bad_key");
+    let (_, answer) = ask_host(vec![("cookie", forged)]).await;
+    assert_eq!(answer["code"], "bad_key");
 
     // A wrong key sets no cookie.
     let (status, head, _) = server
