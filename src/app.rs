@@ -28,7 +28,7 @@ pub struct Config {
     pub public_url: Option<String>,
     /// How much a commit must survive.
     pub durability: Durability,
-    /// Connection caps, rate limits, timeouts, allowed origins.
+    /// Connection caps, rate limits, timeouts, allowed origins and hosts.
     pub limits: Limits,
 }
 
@@ -67,6 +67,8 @@ pub async fn run(config: Config) -> Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", display_addr(local)));
+    // Checked before the banner, so a public URL without a host stops the start at once.
+    crate::hosts::AllowedHosts::new(&base_url, &config.limits.allowed_hosts)?;
     let _lock = DirLock::acquire(&config.data)?;
     let store = Store::open(&config.data, config.durability)?;
     let hub = Arc::new(Hub::new(store, base_url));
@@ -75,7 +77,28 @@ pub async fn run(config: Config) -> Result<()> {
         .open_or_reuse(Arc::new(deck), &source, config.new_session)
         .await?;
     print_banner(&hub, &handle, reused, restored.len(), &config);
-    crate::web::serve_with(listener, hub, config.limits).await
+    crate::web::serve_until(listener, hub, config.limits, stop_signal()).await
+}
+
+/// Resolves on SIGTERM (a service manager's stop) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let name = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        // Without signal handlers the default action (ending the process) stays; the
+        // store still loses nothing acknowledged.
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!("cannot handle stop signals: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tracing::warn!("{name} received: stopping");
 }
 
 /// Connections the kernel queues before the server accepts them. A room scanning the QR

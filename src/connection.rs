@@ -1,6 +1,7 @@
 //! One WebSocket connection: the `hello` handshake, then one loop that forwards
 //! commands to the session's actor and views, acks and errors back to the client.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::hub::{Outbox, Request, SessionHandle};
-use crate::limits::{Limits, TokenBucket};
+use crate::limits::{JoinLimiter, Limits, TokenBucket};
 use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, Welcome, PROTOCOL_VERSION};
 use crate::session::{Command, ParticipantId};
 
@@ -20,8 +21,17 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code for a policy violation (RFC 6455): wrong key, no hello, abuse.
 pub const CLOSE_POLICY: u16 = 1008;
 
-/// Close code for "going away": the session stopped or the client went quiet.
+/// Close code for "going away" (RFC 6455): the server is stopping. A restarted server
+/// resumes the session, so clients reconnect.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+
+/// Close code for "try again later" (RFC 6455): the store could not write the phone's
+/// joining; it reconnects after a pause.
+pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+
+/// Close code for a client that sent nothing, not even a pong, for the idle timeout:
+/// a phone that slept or lost the Wi-Fi. It may reconnect at once.
+pub const CLOSE_IDLE: u16 = 4000;
 
 /// Keys the browser sent as cookies with the upgrade request (set by a host or screen
 /// link), used when `hello` asks for a role without a key.
@@ -44,6 +54,10 @@ pub struct Context {
     pub limits: Arc<Limits>,
     /// Keys from cookies.
     pub cookies: CookieKeys,
+    /// The client's address, for the limit on new participants.
+    pub peer: IpAddr,
+    /// The limit on new participants per address.
+    pub joins: Arc<JoinLimiter>,
 }
 
 /// Who is on the other end, once `hello` is done.
@@ -148,7 +162,7 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                     if dropped >= limits.abuse_drops {
                         return Ok(Ending::Close(CLOSE_POLICY, "too many messages"));
                     }
-                    let id = text.as_deref().and_then(vote_id);
+                    let id = text.as_deref().and_then(message_id);
                     send(socket, &error(peer.lang, "rate_limited", id)).await?;
                     continue;
                 }
@@ -165,7 +179,14 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
             }
             changed = view.changed() => {
                 if changed.is_err() {
-                    return Ok(Ending::Close(CLOSE_GOING_AWAY, "session stopped"));
+                    // The session's task ended (the server is stopping) after it
+                    // answered everything it took: deliver those answers first.
+                    if let Some((_, rx)) = &mut outbox {
+                        while let Ok(msg) = rx.try_recv() {
+                            send(socket, &msg).await?;
+                        }
+                    }
+                    return Ok(Ending::Close(CLOSE_GOING_AWAY, "server stopping"));
                 }
                 let bytes = view.borrow_and_update().clone();
                 socket.send(Message::Text(bytes)).await?;
@@ -173,7 +194,7 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
             Some(msg) = next_reply(&mut outbox) => send(socket, &msg).await?,
             _ = ping.tick() => {
                 if last_heard.elapsed() >= limits.idle_timeout {
-                    return Ok(Ending::Close(CLOSE_GOING_AWAY, "idle"));
+                    return Ok(Ending::Close(CLOSE_IDLE, "idle"));
                 }
                 socket.send(Message::Ping(Default::default())).await?;
             }
@@ -191,13 +212,18 @@ async fn next_reply(
     }
 }
 
-/// The `id` of a vote in a message that was not decoded (for a `rate_limited` answer
-/// the phone can match to the vote it will resend).
-fn vote_id(text: &str) -> Option<u64> {
-    match serde_json::from_str::<ClientMsg>(text) {
-        Ok(ClientMsg::Vote { id, .. }) => Some(id),
-        _ => None,
-    }
+/// The `id` a client gave a message (a vote's, or a host command's), read apart from
+/// the message itself: every command may carry one, and a refusal names it.
+#[derive(serde::Deserialize)]
+struct MessageId {
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+/// The `id` of a message that was not decoded (for a `rate_limited` answer the client
+/// can match to the message it will resend).
+fn message_id(text: &str) -> Option<u64> {
+    serde_json::from_str::<MessageId>(text).ok()?.id
 }
 
 /// Waits for `hello`, decides the role and sends `welcome`; `Err(ending)` if the
@@ -215,15 +241,22 @@ async fn handshake(
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(Some(Ok(_))) => Utf8Bytes::from_static(""),
     };
-    let Ok(ClientMsg::Hello {
-        key,
-        role: asked,
-        participant_id,
-        lang,
-    }) = serde_json::from_str::<ClientMsg>(&text)
-    else {
-        send(socket, &error(Lang::Nl, "hello_expected", None)).await?;
-        return Ok(Err(refused));
+    let (key, asked, participant_id, lang) = match serde_json::from_str::<ClientMsg>(&text) {
+        Ok(ClientMsg::Hello {
+            key,
+            role,
+            participant_id,
+            lang,
+        }) => (key, role, participant_id, lang),
+        _ if is_hello(&text) => {
+            // A hello with a field of the wrong kind: say so, not "hello expected".
+            send(socket, &error(Lang::Nl, "bad_message", None)).await?;
+            return Ok(Err(Ending::Close(CLOSE_POLICY, "bad hello")));
+        }
+        _ => {
+            send(socket, &error(Lang::Nl, "hello_expected", None)).await?;
+            return Ok(Err(refused));
+        }
     };
     let key = key.or_else(|| match asked {
         Some(Role::Host) => context.cookies.host.clone(),
@@ -254,7 +287,23 @@ async fn handshake(
     let mut participant = None;
     match role {
         Role::Participant => {
-            let info = handle.join(participant_id).await?;
+            // Only a hello that may create a participant counts: a returning phone
+            // presents an id the limiter knows.
+            if !context
+                .joins
+                .admit(context.peer, participant_id, Instant::now())
+            {
+                send(socket, &error(lang, "too_many_joins", None)).await?;
+                return Ok(Err(Ending::Close(CLOSE_TRY_AGAIN_LATER, "too many joins")));
+            }
+            let Ok(info) = handle.join(participant_id).await? else {
+                send(socket, &crate::hub::storage_unavailable(lang, None)).await?;
+                return Ok(Err(Ending::Close(
+                    CLOSE_TRY_AGAIN_LATER,
+                    "storage unavailable",
+                )));
+            };
+            context.joins.welcomed(info.participant);
             participant = Some(info.participant);
             welcome.participant_id = Some(info.participant);
             welcome.group = info.group;
@@ -332,26 +381,33 @@ async fn on_text(
     handle: &SessionHandle,
     outbox: &Outbox,
 ) -> Result<Option<ServerMsg>> {
+    let id = message_id(text);
     let Ok(msg) = serde_json::from_str::<ClientMsg>(text) else {
-        return Ok(Some(error(peer.lang, "bad_message", None)));
-    };
-    let vote_id = match &msg {
-        ClientMsg::Vote { id, .. } => Some(*id),
-        _ => None,
+        return Ok(Some(error(peer.lang, "bad_message", id)));
     };
     let command = match command_for(msg, peer.role, peer.participant, handle.now_ms()) {
         Ok(command) => command,
-        Err(code) => return Ok(Some(error(peer.lang, code, vote_id))),
+        Err(code) => return Ok(Some(error(peer.lang, code, id))),
     };
     handle
         .request(Request::Command {
             command,
-            vote_id,
+            id,
             lang: peer.lang,
             outbox: outbox.clone(),
         })
         .await?;
     Ok(None)
+}
+
+/// Whether a message that did not decode says it is a `hello`.
+fn is_hello(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Tag<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<Tag>(text).is_ok_and(|t| t.kind == "hello")
 }
 
 /// An error message for codes the connection decides itself.
@@ -368,6 +424,8 @@ fn error(lang: Lang, code: &str, id: Option<u64>) -> ServerMsg {
         ("already_joined", Lang::En) => "You have already joined.",
         ("rate_limited", Lang::Nl) => "Te veel berichten tegelijk; probeer het zo opnieuw.",
         ("rate_limited", Lang::En) => "Too many messages at once; try again in a moment.",
+        ("too_many_joins", Lang::Nl) => "Te veel nieuwe deelnemers tegelijk; even geduld.",
+        ("too_many_joins", Lang::En) => "Too many new participants at once; one moment.",
         (_, Lang::Nl) => "Dit bericht wordt niet begrepen.",
         (_, Lang::En) => "This message is not understood.",
     };

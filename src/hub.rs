@@ -7,6 +7,7 @@
 //! connection, so a burst of votes costs one message per client per tick at most and a
 //! slow phone holds up only itself.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,10 +22,11 @@ use uuid::Uuid;
 
 use crate::deck::{self, Deck, SlideKind};
 use crate::protocol::{
-    Lang, OwnVote, Phase, Role, ServerMsg, SlideKindName, SlideView, StateTag, StateView, TimerView,
+    Lang, OwnVote, Phase, Role, ServerMsg, SlideKindName, SlideView, StateTag, StateView, Storage,
+    TimerView,
 };
-use crate::session::{Command, ParticipantId, Session};
-use crate::store::{self, SessionRecord, Store, StoredSession};
+use crate::session::{Command, Event, ParticipantId, Session};
+use crate::store::{self, SessionRecord, Store, StoredSession, WriteFailed};
 
 /// How often a session publishes what changed. 50 ms keeps the projector's bars
 /// fluid (20 frames a second) while a burst of thousands of votes per second costs
@@ -38,6 +40,10 @@ pub const COMMAND_QUEUE: usize = 8192;
 /// Join codes use letters and digits that cannot be mistaken for each other when read
 /// off a projector (no 0/O, 1/I/L).
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+/// Stored events that cannot be applied are logged one by one up to this many; the
+/// rest only in the count.
+const MAX_UNFIT_LOGGED: usize = 10;
 
 /// Length of a join code: 31^6 ≈ 887 million codes, short enough to type on a phone.
 pub const CODE_LEN: usize = 6;
@@ -75,19 +81,21 @@ pub type Outbox = mpsc::UnboundedSender<ServerMsg>;
 
 /// What a connection asks of a session's actor.
 pub enum Request {
-    /// Admit a phone; answers with its id and what it voted before.
+    /// Admit a phone; answers with its id and what it voted before, once its joining
+    /// is stored (or with [`WriteFailed`] if it could not be).
     Join {
         /// The id the phone presented, if any.
         participant: Option<ParticipantId>,
         /// Where the answer goes.
-        reply: oneshot::Sender<JoinInfo>,
+        reply: oneshot::Sender<Result<JoinInfo, WriteFailed>>,
     },
-    /// Run a command; refusals go to the outbox, a vote's ack once it is stored.
+    /// Run a command; refusals go to the outbox, and for a message with an `id` the
+    /// `ack` (a vote) or `ok` (a host command) once what it changed is stored.
     Command {
         /// The command (role checks are done by the caller).
         command: Command,
-        /// The vote's client message id, for the ack or error.
-        vote_id: Option<u64>,
+        /// The client's message id, for the answer.
+        id: Option<u64>,
         /// Language for the error message.
         lang: Lang,
         /// The connection to answer.
@@ -97,6 +105,12 @@ pub enum Request {
     Report {
         /// Where the report goes.
         reply: oneshot::Sender<crate::report::Report>,
+    },
+    /// Stop taking commands, wait until everything taken is stored and answered, then
+    /// end the session's task (its views close, so its connections end).
+    Stop {
+        /// Told when the task has ended.
+        done: oneshot::Sender<()>,
     },
 }
 
@@ -200,12 +214,25 @@ impl SessionHandle {
             .with_context(|| format!("session {} stopped while reporting", self.inner.code))
     }
 
-    /// Admits a phone and returns who it is.
-    pub async fn join(&self, participant: Option<ParticipantId>) -> Result<JoinInfo> {
+    /// Admits a phone and returns who it is, once that is stored; the inner error
+    /// says the store could not write it.
+    pub async fn join(
+        &self,
+        participant: Option<ParticipantId>,
+    ) -> Result<Result<JoinInfo, WriteFailed>> {
         let (reply, rx) = oneshot::channel();
         self.request(Request::Join { participant, reply }).await?;
         rx.await
             .with_context(|| format!("session {} stopped while joining", self.inner.code))
+    }
+
+    /// Ends the session's task once everything it took is stored and answered.
+    pub async fn stop(&self) {
+        let (done, rx) = oneshot::channel();
+        // A task that is gone already has nothing left to store.
+        if self.request(Request::Stop { done }).await.is_ok() {
+            rx.await.ok();
+        }
     }
 }
 
@@ -300,8 +327,26 @@ impl Hub {
         let deck = deck::parse(&record.deck_name, &record.deck_source)
             .with_context(|| format!("the stored deck of session {}", record.code))?;
         let mut session = Session::new(Arc::new(deck));
-        for event in &events {
-            session.replay(event);
+        let mut unfit = 0;
+        for (number, event) in events.iter().enumerate() {
+            if let Err(why) = session.replay(event) {
+                unfit += 1;
+                if unfit <= MAX_UNFIT_LOGGED {
+                    let json = serde_json::to_string(event).unwrap_or_default();
+                    tracing::error!(
+                        code = %record.code,
+                        "stored event {} of {} cannot be applied and is skipped ({why}): {json}",
+                        number + 1,
+                        events.len()
+                    );
+                }
+            }
+        }
+        if unfit > 0 {
+            tracing::error!(
+                code = %record.code,
+                "SESSION RESTORED WITH {unfit} STORED EVENTS SKIPPED: its tally may differ from what was voted"
+            );
         }
         Ok(self.spawn(
             record.code,
@@ -310,6 +355,21 @@ impl Hub {
             Key(record.screen_key),
             session,
         ))
+    }
+
+    /// Waits until everything queued is stored, then folds the WAL into the database.
+    pub async fn checkpoint(&self) -> Result<()> {
+        self.store.checkpoint().await
+    }
+
+    /// Stops every session: each stores and answers what it took, then its connections
+    /// close. Returns when all have, or after `within`.
+    pub async fn stop_all(&self, within: Duration) {
+        let handles: Vec<SessionHandle> = self.sessions.iter().map(|h| h.value().clone()).collect();
+        let all = futures_util::future::join_all(handles.iter().map(SessionHandle::stop));
+        if tokio::time::timeout(within, all).await.is_err() {
+            tracing::warn!("not every session stopped within {within:?}");
+        }
     }
 
     /// Creates, stores and starts a new session on a deck.
@@ -387,9 +447,15 @@ impl Hub {
                 host: host_rx,
             }),
         };
+        let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
         let actor = Actor {
             code: code.clone(),
-            session,
+            stored: session.clone(),
+            live: session,
+            epoch: 0,
+            in_flight: VecDeque::new(),
+            outcomes: outcome_tx,
+            storage_failing: false,
             store: self.store.clone(),
             publishers: Publishers {
                 participant: participant_tx,
@@ -400,7 +466,7 @@ impl Hub {
             stage_dirty: false,
             counts_dirty: false,
         };
-        tokio::spawn(actor.run(rx));
+        tokio::spawn(actor.run(rx, outcome_rx));
         self.sessions.insert(code, handle.clone());
         handle
     }
@@ -414,9 +480,23 @@ fn generate_code() -> String {
 }
 
 /// The task that owns one session.
+///
+/// It keeps the session twice. `live` is what commands are decided on: every event
+/// taken, stored or on its way to the store. `stored` has only the events the store has
+/// committed, and it is all anyone sees: views, reports, the answers to a phone. So
+/// nothing is shown or acknowledged before it is on disk. When a write fails, `live`
+/// starts again from `stored` in a new epoch, and the store refuses the rest of the
+/// old epoch (decided on top of the lost events).
 struct Actor {
     code: String,
-    session: Session,
+    live: Session,
+    stored: Session,
+    epoch: u64,
+    /// Appends sent to the store, oldest first; outcomes return in the same order.
+    in_flight: VecDeque<InFlight>,
+    outcomes: mpsc::UnboundedSender<Outcome>,
+    /// The last write of this session failed.
+    storage_failing: bool,
     store: Store,
     publishers: Publishers,
     clock: Clock,
@@ -426,17 +506,60 @@ struct Actor {
     counts_dirty: bool,
 }
 
+/// Events on their way to the store, and who hears once they are stored.
+struct InFlight {
+    epoch: u64,
+    events: Vec<Event>,
+    replies: Vec<Reply>,
+}
+
+/// The store's word on the oldest [`InFlight`].
+type Outcome = Result<(), WriteFailed>;
+
+/// An answer that waits for the store.
+enum Reply {
+    /// An `ack` or `ok` to a connection; on failure an error with the message's id.
+    Done {
+        outbox: Outbox,
+        msg: ServerMsg,
+        id: u64,
+        lang: Lang,
+    },
+    /// A phone's admission.
+    Join {
+        participant: ParticipantId,
+        reply: oneshot::Sender<Result<JoinInfo, WriteFailed>>,
+    },
+}
+
 impl Actor {
-    async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Request>,
+        mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+    ) {
         let mut tick = tokio::time::interval(SNAPSHOT_TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut stopping: Vec<oneshot::Sender<()>> = vec![];
         loop {
+            if !stopping.is_empty() && self.in_flight.is_empty() {
+                break;
+            }
             let timer_at = self
-                .session
+                .live
                 .timer()
                 .map(|t| self.clock.instant_at(t.ends_at_ms));
             tokio::select! {
-                request = rx.recv() => match request {
+                // Outcomes first: they free answers and memory that requests pile up.
+                biased;
+                Some(outcome) = outcomes.recv() => self.on_outcome(outcome),
+                request = rx.recv(), if stopping.is_empty() => match request {
+                    Some(Request::Stop { done }) => {
+                        // Requests queued behind the stop are dropped with the channel;
+                        // their senders hear that the session stopped.
+                        rx.close();
+                        stopping.push(done);
+                    }
                     Some(request) => self.handle(request),
                     None => break,
                 },
@@ -447,6 +570,13 @@ impl Actor {
                 }
             }
         }
+        if self.stage_dirty || self.counts_dirty {
+            self.publish();
+        }
+        for done in stopping {
+            // The stopper may have given up waiting.
+            done.send(()).ok();
+        }
         tracing::info!(code = %self.code, "session actor stopped");
     }
 
@@ -454,47 +584,36 @@ impl Actor {
         match request {
             Request::Join { participant, reply } => {
                 let participant = participant.unwrap_or_else(Uuid::new_v4);
-                self.run_command(Command::Join { participant }, None, Lang::Nl, None);
-                let info = JoinInfo {
-                    participant,
-                    group: self.session.group_of(&participant).map(str::to_owned),
-                    votes: self
-                        .session
-                        .votes_of(&participant)
-                        .into_iter()
-                        .map(|(slide, round, option)| OwnVote {
-                            slide,
-                            round,
-                            option,
-                        })
-                        .collect(),
-                };
-                // The connection may have gone while waiting; then nobody needs the answer.
-                reply.send(info).ok();
+                let events = self
+                    .live
+                    .apply(Command::Join { participant })
+                    .expect("joining is never refused");
+                self.submit(events, Reply::Join { participant, reply });
             }
             Request::Command {
                 command,
-                vote_id,
+                id,
                 lang,
                 outbox,
-            } => self.run_command(command, vote_id, lang, Some(outbox)),
+            } => self.run_command(command, id, lang, Some(outbox)),
             Request::Report { reply } => {
                 // The requester may have given up waiting; then nobody needs it.
                 reply
-                    .send(crate::report::build(&self.session, &self.code))
+                    .send(crate::report::build(&self.stored, &self.code))
                     .ok();
             }
+            Request::Stop { .. } => unreachable!("handled in run"),
         }
     }
 
     fn run_command(
         &mut self,
         command: Command,
-        vote_id: Option<u64>,
+        id: Option<u64>,
         lang: Lang,
         outbox: Option<Outbox>,
     ) {
-        let ack = match (&command, vote_id, &outbox) {
+        let answer = match (&command, id) {
             (
                 Command::Vote {
                     slide,
@@ -503,43 +622,30 @@ impl Actor {
                     ..
                 },
                 Some(id),
-                Some(outbox),
-            ) => Some((
-                outbox.clone(),
-                ServerMsg::Ack {
-                    id,
-                    slide: *slide,
-                    round: *round,
-                    option: *option,
-                },
-            )),
-            _ => None,
+            ) => Some(ServerMsg::Ack {
+                id,
+                slide: *slide,
+                round: *round,
+                option: *option,
+            }),
+            (_, Some(id)) => Some(ServerMsg::Ok { id }),
+            (_, None) => None,
         };
-        match self.session.apply(command) {
+        match self.live.apply(command) {
             Ok(events) => {
-                let done = ack.map(|(outbox, msg)| -> Box<dyn FnOnce() + Send> {
-                    Box::new(move || {
-                        // A phone that left before its ack resends the vote when it is back.
-                        outbox.send(msg).ok();
-                    })
-                });
-                for event in &events {
-                    if event.changes_stage() {
-                        self.stage_dirty = true;
-                    } else {
-                        self.counts_dirty = true;
-                    }
-                }
-                let stored = if events.is_empty() {
-                    match done {
-                        Some(done) => self.store.after_pending(done),
-                        None => Ok(()),
-                    }
-                } else {
-                    self.store.append(&self.code, events, done)
+                let reply = match (outbox, answer, id) {
+                    (Some(outbox), Some(msg), Some(id)) => Some(Reply::Done {
+                        outbox,
+                        msg,
+                        id,
+                        lang,
+                    }),
+                    _ => None,
                 };
-                if let Err(e) = stored {
-                    tracing::error!(code = %self.code, "cannot store events: {e:#}");
+                match reply {
+                    Some(reply) => self.submit(events, reply),
+                    None if events.is_empty() => {}
+                    None => self.send_to_store(events, vec![]),
                 }
             }
             Err(rejection) => {
@@ -547,7 +653,7 @@ impl Actor {
                     let msg = ServerMsg::Error {
                         code: rejection.code().to_owned(),
                         message: rejection.message(lang).to_owned(),
-                        id: vote_id,
+                        id,
                     };
                     // A closed outbox means the connection is gone; nobody to tell.
                     outbox.send(msg).ok();
@@ -556,10 +662,133 @@ impl Actor {
         }
     }
 
+    /// Stores `events` and answers `reply` once they are stored. With no events the
+    /// answer waits for the writes of this epoch still on their way: a repeated vote
+    /// whose first copy is not yet stored is acknowledged only after that copy.
+    fn submit(&mut self, events: Vec<Event>, reply: Reply) {
+        if !events.is_empty() {
+            return self.send_to_store(events, vec![reply]);
+        }
+        match self.in_flight.back_mut() {
+            Some(last) if last.epoch == self.epoch => last.replies.push(reply),
+            // Nothing of this epoch is on its way, so `live` is what is stored.
+            _ => self.answer(reply, Ok(())),
+        }
+    }
+
+    fn send_to_store(&mut self, events: Vec<Event>, replies: Vec<Reply>) {
+        let outcomes = self.outcomes.clone();
+        let sent = self.store.append(
+            &self.code,
+            self.epoch,
+            events.clone(),
+            Box::new(move |outcome| {
+                // The actor is gone only when the session stopped; then nobody waits.
+                outcomes.send(outcome).ok();
+            }),
+        );
+        let in_flight = InFlight {
+            epoch: self.epoch,
+            events,
+            replies,
+        };
+        match sent {
+            Ok(()) => self.in_flight.push_back(in_flight),
+            // The writer thread is gone: nothing will be stored again.
+            Err(e) => self.fail(
+                in_flight,
+                WriteFailed {
+                    reason: format!("{e:#}"),
+                },
+            ),
+        }
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome) {
+        let Some(done) = self.in_flight.pop_front() else {
+            tracing::error!(code = %self.code, "a store outcome for nothing in flight");
+            return;
+        };
+        match outcome {
+            Ok(()) => {
+                for event in &done.events {
+                    if event.changes_stage() {
+                        self.stage_dirty = true;
+                    } else {
+                        self.counts_dirty = true;
+                    }
+                    self.stored
+                        .replay(event)
+                        .expect("an event decided on the live session fits the stored one");
+                }
+                if self.storage_failing {
+                    self.storage_failing = false;
+                    self.stage_dirty = true;
+                }
+                for reply in done.replies {
+                    self.answer(reply, Ok(()));
+                }
+            }
+            Err(failed) => self.fail(done, failed),
+        }
+    }
+
+    /// A write failed: its answers are refusals, and if it is the first failure of
+    /// this epoch, `live` starts over from what is stored.
+    fn fail(&mut self, done: InFlight, failed: WriteFailed) {
+        if done.epoch == self.epoch {
+            self.live = self.stored.clone();
+            self.epoch += 1;
+            tracing::error!(code = %self.code, "{failed}; the session goes on from what is stored");
+        }
+        if !self.storage_failing {
+            self.storage_failing = true;
+            self.stage_dirty = true;
+        }
+        for reply in done.replies {
+            self.answer(reply, Err(failed.clone()));
+        }
+    }
+
+    fn answer(&self, reply: Reply, outcome: Result<(), WriteFailed>) {
+        match (reply, outcome) {
+            (Reply::Done { outbox, msg, .. }, Ok(())) => {
+                // A phone that left before its ack resends the vote when it is back.
+                outbox.send(msg).ok();
+            }
+            (
+                Reply::Done {
+                    outbox, id, lang, ..
+                },
+                Err(_),
+            ) => {
+                outbox.send(storage_unavailable(lang, Some(id))).ok();
+            }
+            (Reply::Join { participant, reply }, outcome) => {
+                let info = outcome.map(|()| JoinInfo {
+                    participant,
+                    group: self.stored.group_of(&participant).map(str::to_owned),
+                    votes: self
+                        .stored
+                        .votes_of(&participant)
+                        .into_iter()
+                        .map(|(slide, round, option)| OwnVote {
+                            slide,
+                            round,
+                            option,
+                        })
+                        .collect(),
+                });
+                // The connection may have gone while waiting; then nobody needs it.
+                reply.send(info).ok();
+            }
+        }
+    }
+
     fn publish(&mut self) {
         let now = self.clock.now_ms();
         if self.stage_dirty {
-            let bytes = serialize(&view(&self.session, Role::Participant, now));
+            let bytes = serialize(&view(&self.stored, Role::Participant, now));
             self.publishers.participant.send_if_modified(|old| {
                 if *old == bytes {
                     false
@@ -573,12 +802,29 @@ impl Actor {
         // while no screen is connected; the returned old view is not needed.
         self.publishers
             .screen
-            .send_replace(serialize(&view(&self.session, Role::Screen, now)));
-        self.publishers
-            .host
-            .send_replace(serialize(&view(&self.session, Role::Host, now)));
+            .send_replace(serialize(&view(&self.stored, Role::Screen, now)));
+        let mut host = view(&self.stored, Role::Host, now);
+        host.storage = Some(if self.storage_failing {
+            Storage::Failing
+        } else {
+            Storage::Ok
+        });
+        self.publishers.host.send_replace(serialize(&host));
         self.stage_dirty = false;
         self.counts_dirty = false;
+    }
+}
+
+/// The refusal of a message whose change could not be stored.
+pub fn storage_unavailable(lang: Lang, id: Option<u64>) -> ServerMsg {
+    let message = match lang {
+        Lang::Nl => "Je stem kon niet worden opgeslagen; hij wordt zo opnieuw verstuurd.",
+        Lang::En => "Your vote could not be stored; it will be sent again shortly.",
+    };
+    ServerMsg::Error {
+        code: "storage_unavailable".to_owned(),
+        message: message.to_owned(),
+        id,
     }
 }
 
@@ -633,6 +879,7 @@ pub fn view(session: &Session, role: Role, now_ms: u64) -> StateView {
             .filter(|_| show_tally && role != Role::Participant)
             .filter(|s| s.current().hands.iter().any(|&h| h > 0))
             .map(|s| s.current().hands.clone()),
+        storage: None,
         timer: session.timer().map(|t| TimerView {
             remaining_ms: t.ends_at_ms.saturating_sub(now_ms),
         }),

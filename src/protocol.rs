@@ -135,6 +135,11 @@ pub enum ServerMsg {
         /// The option that now counts for this participant.
         option: usize,
     },
+    /// A host command with an `id` was carried out and what it changed is stored.
+    Ok {
+        /// The `id` of the command message.
+        id: u64,
+    },
     /// A message was refused; nothing changed.
     Error {
         /// Stable machine-readable code, e.g. `vote_closed`, `not_allowed`.
@@ -250,9 +255,23 @@ pub struct StateView {
     /// when any were entered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hands: Option<Vec<u64>>,
+    /// Whether the store can write (host only): `failing` means votes are refused
+    /// with `storage_unavailable` until it can again.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub storage: Option<Storage>,
     /// A running countdown, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer: Option<TimerView>,
+}
+
+/// Whether the store can write, as the host sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    /// Every change is stored.
+    Ok,
+    /// The last write failed (a full disk, an I/O error); changes are refused.
+    Failing,
 }
 
 /// The constant tag of a [`StateView`].

@@ -63,7 +63,7 @@ pub enum Command {
     OpenVote,
     /// Close the vote on the current statement.
     CloseVote,
-    /// Show or hide results.
+    /// Show or hide the results of the current round of the current statement.
     Reveal {
         /// Visible or not.
         visible: bool,
@@ -134,10 +134,17 @@ pub enum Event {
         /// Slide index.
         slide: usize,
     },
-    /// Results were shown or hidden.
+    /// The results of one round of a statement were shown or hidden.
     ResultsShown {
         /// Visible or not.
         visible: bool,
+        /// The statement's slide index. Absent in logs from before results were shown
+        /// per round; then it is the slide on show.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slide: Option<usize>,
+        /// The round. Absent in those older logs; then it is the current round.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        round: Option<u32>,
     },
     /// A new round started on a statement (it starts pending; `VoteOpened` follows).
     RoundStarted {
@@ -260,6 +267,18 @@ impl Rejection {
     }
 }
 
+/// Why a stored event cannot be applied to a session; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfit(pub String);
+
+impl std::fmt::Display for Unfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unfit {}
+
 /// One round of votes on a statement.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Round {
@@ -269,14 +288,18 @@ pub struct Round {
     pub counts: Vec<u64>,
     /// Votes counted by hand in the room (people without a phone), per option.
     pub hands: Vec<u64>,
+    /// Whether this round's results are shown on the screen (and on the phones once the
+    /// round is closed). A round starts hidden unless the deck says `results: live`.
+    pub revealed: bool,
 }
 
 impl Round {
-    fn new(options: usize) -> Self {
+    fn new(options: usize, revealed: bool) -> Self {
         Round {
             votes: HashMap::new(),
             counts: vec![0; options],
             hands: vec![0; options],
+            revealed,
         }
     }
 
@@ -305,10 +328,10 @@ pub struct Statement {
 }
 
 impl Statement {
-    fn new(options: usize) -> Self {
+    fn new(options: usize, revealed: bool) -> Self {
         Statement {
             phase: Phase::Pending,
-            rounds: vec![Round::new(options)],
+            rounds: vec![Round::new(options, revealed)],
         }
     }
 
@@ -337,7 +360,6 @@ pub struct Timer {
 pub struct Session {
     deck: Arc<Deck>,
     current: usize,
-    revealed: bool,
     /// Indexed by slide; `None` for content slides.
     statements: Vec<Option<Statement>>,
     /// Each participant's group (index into the deck's groups).
@@ -349,12 +371,14 @@ impl Session {
     /// A fresh session at the first slide, nothing opened.
     pub fn new(deck: Arc<Deck>) -> Self {
         let statements = (0..deck.slides.len())
-            .map(|i| deck.options(i).map(|o| Statement::new(o.len())))
+            .map(|i| {
+                deck.options(i)
+                    .map(|o| Statement::new(o.len(), deck.starts_revealed(i)))
+            })
             .collect();
         Session {
             deck,
             current: 0,
-            revealed: false,
             statements,
             participants: HashMap::new(),
             timer: None,
@@ -371,9 +395,11 @@ impl Session {
         self.current
     }
 
-    /// Whether results are shown.
+    /// Whether the results of the round on show are revealed: false on a content slide,
+    /// and for every new round until the host reveals it (or the deck made it live).
     pub fn revealed(&self) -> bool {
-        self.revealed
+        self.statement(self.current)
+            .is_some_and(|s| s.current().revealed)
     }
 
     /// The running countdown, if any.
@@ -425,7 +451,8 @@ impl Session {
     pub fn apply(&mut self, command: Command) -> Result<Vec<Event>, Rejection> {
         let events = self.decide(command)?;
         for event in &events {
-            self.replay(event);
+            self.replay(event)
+                .expect("an event just decided fits the session");
         }
         Ok(events)
     }
@@ -525,11 +552,19 @@ impl Session {
                     Phase::Pending | Phase::Closed => vec![],
                 })
             }
-            Command::Reveal { visible } => Ok(if visible == self.revealed {
-                vec![]
-            } else {
-                vec![Event::ResultsShown { visible }]
-            }),
+            Command::Reveal { visible } => {
+                let slide = self.current;
+                let statement = self.statement_at(slide)?;
+                Ok(if visible == statement.current().revealed {
+                    vec![]
+                } else {
+                    vec![Event::ResultsShown {
+                        visible,
+                        slide: Some(slide),
+                        round: Some(statement.round_number()),
+                    }]
+                })
+            }
             Command::Revote => {
                 let slide = self.current;
                 let statement = self.statement_at(slide)?;
@@ -629,17 +664,23 @@ impl Session {
     /// Applies an event that was decided before (live) or stored (recovery).
     ///
     /// Events come from `apply` or from the store, which only holds what `apply`
-    /// produced, so they fit the deck; an event that does not (a deck edited under a
-    /// stored session) is ignored rather than trusted.
-    pub fn replay(&mut self, event: &Event) {
+    /// produced, so they fit the deck. One that does not (a damaged or hand-edited
+    /// database) is refused, and nothing changes: a session that skipped it would go on
+    /// with a tally nobody voted for.
+    pub fn replay(&mut self, event: &Event) -> Result<(), Unfit> {
+        let unfit = |why: &str| Err(Unfit(why.to_owned()));
         match *event {
             Event::Joined { participant } => {
                 self.participants.entry(participant).or_insert(None);
             }
             Event::GroupChosen { participant, group } => {
-                if let Some(g) = self.participants.get_mut(&participant) {
-                    *g = group.filter(|&i| i < self.deck.groups.len());
+                if group.is_some_and(|i| i >= self.deck.groups.len()) {
+                    return unfit("the deck has no group with that number");
                 }
+                let Some(g) = self.participants.get_mut(&participant) else {
+                    return unfit("the participant never joined");
+                };
+                *g = group;
             }
             Event::Voted {
                 participant,
@@ -647,15 +688,18 @@ impl Session {
                 round,
                 option,
             } => {
+                if !self.participants.contains_key(&participant) {
+                    return unfit("the participant never joined");
+                }
                 let Some(Some(statement)) = self.statements.get_mut(slide) else {
-                    return;
+                    return unfit("the slide is not a statement of the deck");
                 };
                 if round != statement.round_number() {
-                    return;
+                    return unfit("the round is not the statement's current round");
                 }
                 let current = statement.rounds.last_mut().expect("a round");
                 if option >= current.counts.len() {
-                    return;
+                    return unfit("the statement has no such option");
                 }
                 if let Some(previous) = current.votes.insert(participant, option) {
                     current.counts[previous] -= 1;
@@ -663,45 +707,81 @@ impl Session {
                 current.counts[option] += 1;
             }
             Event::SlideShown { slide } => {
-                if slide < self.deck.slides.len() {
-                    self.current = slide;
+                if slide >= self.deck.slides.len() {
+                    return unfit("the deck has no such slide");
                 }
+                self.current = slide;
             }
-            Event::VoteOpened { slide } => self.set_phase(slide, Phase::Open),
-            Event::VoteClosed { slide } => self.set_phase(slide, Phase::Closed),
-            Event::ResultsShown { visible } => self.revealed = visible,
-            Event::RoundStarted { slide, round } => {
-                if let Some(Some(statement)) = self.statements.get_mut(slide) {
-                    if round == statement.round_number() + 1 {
-                        let options = statement.current().counts.len();
-                        statement.rounds.push(Round::new(options));
-                        statement.phase = Phase::Pending;
+            Event::VoteOpened { slide } => self.set_phase(slide, Phase::Open)?,
+            Event::VoteClosed { slide } => self.set_phase(slide, Phase::Closed)?,
+            Event::ResultsShown {
+                visible,
+                slide,
+                round,
+            } => {
+                let Some(Some(statement)) = self.statements.get_mut(slide.unwrap_or(self.current))
+                else {
+                    if slide.is_none() {
+                        // An older log showed results while a content slide was up:
+                        // then there was nothing to show.
+                        return Ok(());
                     }
+                    return unfit("the slide is not a statement of the deck");
+                };
+                let number = round.unwrap_or(statement.round_number());
+                let Some(round) = number
+                    .checked_sub(1)
+                    .and_then(|i| statement.rounds.get_mut(i as usize))
+                else {
+                    return unfit("the statement has no such round");
+                };
+                round.revealed = visible;
+            }
+            Event::RoundStarted { slide, round } => {
+                let Some(Some(statement)) = self.statements.get_mut(slide) else {
+                    return unfit("the slide is not a statement of the deck");
+                };
+                if round != statement.round_number() + 1 {
+                    return unfit("the round does not follow the statement's current round");
                 }
+                let options = statement.current().counts.len();
+                let revealed = self.deck.starts_revealed(slide);
+                statement.rounds.push(Round::new(options, revealed));
+                statement.phase = Phase::Pending;
             }
             Event::HandCounted {
                 slide,
                 round,
                 ref counts,
             } => {
-                if let Some(Some(statement)) = self.statements.get_mut(slide) {
-                    let number = statement.round_number();
-                    let current = statement.rounds.last_mut().expect("a round");
-                    if round == number && counts.len() == current.hands.len() {
-                        current.hands.clone_from(counts);
-                    }
+                let Some(Some(statement)) = self.statements.get_mut(slide) else {
+                    return unfit("the slide is not a statement of the deck");
+                };
+                let number = statement.round_number();
+                let current = statement.rounds.last_mut().expect("a round");
+                if round != number || counts.len() != current.hands.len() {
+                    return unfit("the counts do not fit the statement's current round");
                 }
+                current.hands.clone_from(counts);
             }
             Event::TimerStarted { slide, ends_at_ms } => {
+                if slide >= self.deck.slides.len() {
+                    return unfit("the deck has no such slide");
+                }
                 self.timer = Some(Timer { slide, ends_at_ms });
             }
             Event::TimerStopped => self.timer = None,
         }
+        Ok(())
     }
 
-    fn set_phase(&mut self, slide: usize, phase: Phase) {
-        if let Some(Some(statement)) = self.statements.get_mut(slide) {
-            statement.phase = phase;
+    fn set_phase(&mut self, slide: usize, phase: Phase) -> Result<(), Unfit> {
+        match self.statements.get_mut(slide) {
+            Some(Some(statement)) => {
+                statement.phase = phase;
+                Ok(())
+            }
+            _ => Err(Unfit("the slide is not a statement of the deck".into())),
         }
     }
 }

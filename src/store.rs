@@ -5,6 +5,7 @@
 //! votes to the phones). While one transaction commits, the next batch queues up, so
 //! the batch grows with the load without a fixed wait.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
@@ -78,17 +79,62 @@ pub struct SessionSummary {
     pub events: u64,
 }
 
-type Completion = Box<dyn FnOnce() + Send>;
+/// Why a write was not stored. Whatever it carried is not acknowledged to anyone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteFailed {
+    /// What went wrong, for the log.
+    pub reason: String,
+}
+
+impl std::fmt::Display for WriteFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the store could not write: {}", self.reason)
+    }
+}
+
+impl std::error::Error for WriteFailed {}
+
+/// Runs on the writer thread once a write is committed (`Ok`) or given up (`Err`).
+pub type Completion = Box<dyn FnOnce(Result<(), WriteFailed>) + Send>;
 
 enum Write {
     Create(SessionRecord),
-    Append { code: String, events: Vec<Event> },
+    Append {
+        code: String,
+        /// The writer's epoch: once one append of a session fails, every later append
+        /// of the same epoch fails too, because its events were decided on top of the
+        /// lost ones. The session starts a new epoch from what is stored.
+        epoch: u64,
+        events: Vec<Event>,
+    },
     Delete(String),
+    /// Copies the WAL into the database and truncates it (at a graceful stop).
+    Checkpoint,
 }
 
 struct Op {
-    write: Option<Write>,
+    write: Write,
     done: Option<Completion>,
+}
+
+/// Whether the store can write, shared with whoever wants to show it.
+#[derive(Debug, Default)]
+pub struct Health {
+    failing: std::sync::atomic::AtomicBool,
+    failed_writes: std::sync::atomic::AtomicU64,
+}
+
+impl Health {
+    /// Whether the last commit failed.
+    pub fn failing(&self) -> bool {
+        self.failing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Writes given up since the start.
+    pub fn failed_writes(&self) -> u64 {
+        self.failed_writes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// A handle to the writer thread; cheap to clone.
@@ -96,6 +142,7 @@ struct Op {
 pub struct Store {
     tx: mpsc::Sender<Op>,
     path: PathBuf,
+    health: std::sync::Arc<Health>,
 }
 
 impl Store {
@@ -111,36 +158,32 @@ impl Store {
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpointer = Connection::open(&path)
             .with_context(|| format!("opening {} to checkpoint", path.display()))?;
-        checkpointer.busy_timeout(std::time::Duration::from_secs(1))?;
+        checkpointer.busy_timeout(BUSY_TIMEOUT)?;
         let (tx, rx) = mpsc::channel();
+        let health = std::sync::Arc::new(Health::default());
+        let writes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let alive = std::sync::Arc::new(());
         let writer_alive = std::sync::Arc::downgrade(&alive);
+        let writer_health = health.clone();
+        let writer_writes = writes.clone();
         thread::Builder::new()
             .name("stemzaal-store".into())
             .spawn(move || {
                 let _alive = alive;
-                writer(conn, rx)
+                writer(conn, rx, &writer_health, &writer_writes)
             })
             .context("starting the store's writer thread")?;
+        let wal = wal_path(&path);
         thread::Builder::new()
             .name("stemzaal-checkpoint".into())
-            .spawn(move || {
-                while writer_alive.strong_count() > 0 {
-                    thread::sleep(CHECKPOINT_EVERY);
-                    if let Err(e) =
-                        checkpointer.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!("WAL checkpoint failed: {e}");
-                    }
-                }
-            })
+            .spawn(move || checkpointer_loop(&checkpointer, &wal, &writes, &writer_alive))
             .context("starting the store's checkpoint thread")?;
-        Ok(Store { tx, path })
+        Ok(Store { tx, path, health })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Whether the store can write, as the writer last found.
+    pub fn health(&self) -> &std::sync::Arc<Health> {
+        &self.health
     }
 
     /// Reads every stored session with its events, oldest session first.
@@ -214,6 +257,12 @@ impl Store {
         self.write_and_wait(Write::Delete(code.to_owned())).await
     }
 
+    /// Waits until everything queued before is committed, then copies the WAL into the
+    /// database and truncates it, so a stopped server leaves one file behind.
+    pub async fn checkpoint(&self) -> Result<()> {
+        self.write_and_wait(Write::Checkpoint).await
+    }
+
     /// Rewrites the database file and empties the WAL, so deleted rows leave no trace on
     /// disk. Run it only with no server on the directory (see [`DirLock`]).
     pub fn vacuum(&self) -> Result<()> {
@@ -227,30 +276,32 @@ impl Store {
     async fn write_and_wait(&self, write: Write) -> Result<()> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.send(Op {
-            write: Some(write),
-            done: Some(Box::new(move || {
+            write,
+            done: Some(Box::new(move |outcome| {
                 // The waiter may have given up; then nobody needs to hear of it.
-                tx.send(()).ok();
+                tx.send(outcome).ok();
             })),
         })?;
-        rx.await.context("the store stopped before committing")
+        rx.await.context("the store stopped before committing")??;
+        Ok(())
     }
 
-    /// Appends events; `done` runs after they are committed (never if the commit
-    /// fails, so nothing is acknowledged that is not stored).
-    pub fn append(&self, code: &str, events: Vec<Event>, done: Option<Completion>) -> Result<()> {
-        let write = (!events.is_empty()).then(|| Write::Append {
-            code: code.to_owned(),
-            events,
-        });
-        self.send(Op { write, done })
-    }
-
-    /// Runs `done` after everything queued before it is committed: an idempotent vote
-    /// whose first copy may still be in flight is acknowledged only after that copy.
-    pub fn after_pending(&self, done: Completion) -> Result<()> {
+    /// Appends a session's events; `done` runs on the writer thread with the outcome:
+    /// `Ok` once they are committed, `Err` if they never will be. A failure fences the
+    /// session's `epoch` (see [`Write::Append`]).
+    pub fn append(
+        &self,
+        code: &str,
+        epoch: u64,
+        events: Vec<Event>,
+        done: Completion,
+    ) -> Result<()> {
         self.send(Op {
-            write: None,
+            write: Write::Append {
+                code: code.to_owned(),
+                epoch,
+                events,
+            },
             done: Some(done),
         })
     }
@@ -259,6 +310,63 @@ impl Store {
         self.tx
             .send(op)
             .map_err(|_| anyhow::anyhow!("the store's writer thread has stopped"))
+    }
+}
+
+/// How long a connection waits for another one that holds the database (a checkpoint
+/// that must wait for the writer, or the writer for a checkpoint that restarts the WAL).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The WAL size past which a checkpoint also makes the next commit start the WAL from
+/// its beginning (`RESTART`), holding commits back for the few milliseconds that takes.
+/// Under a steady load a plain (passive) checkpoint never catches the writer, and the
+/// WAL grows without end.
+pub const WAL_RESTART_BYTES: u64 = 8 * 1024 * 1024;
+
+/// What the WAL file is cut back to when it starts over (`journal_size_limit`).
+pub const WAL_KEEP_BYTES: i64 = 4 * 1024 * 1024;
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
+/// Checkpoints every [`CHECKPOINT_EVERY`]: passive while the WAL is small, `RESTART`
+/// once it passes [`WAL_RESTART_BYTES`], and `TRUNCATE` when nothing was written since
+/// the last look (the room is quiet), so the WAL stays bounded and shrinks when idle.
+fn checkpointer_loop(
+    conn: &Connection,
+    wal: &Path,
+    writes: &std::sync::atomic::AtomicU64,
+    writer_alive: &std::sync::Weak<()>,
+) {
+    let mut seen = writes.load(std::sync::atomic::Ordering::Relaxed);
+    let mut failing = false;
+    while writer_alive.strong_count() > 0 {
+        thread::sleep(CHECKPOINT_EVERY);
+        let now = writes.load(std::sync::atomic::Ordering::Relaxed);
+        let size = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
+        let mode = if now == seen {
+            if size == 0 {
+                continue;
+            }
+            "TRUNCATE"
+        } else if size > WAL_RESTART_BYTES {
+            "RESTART"
+        } else {
+            "PASSIVE"
+        };
+        seen = now;
+        match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+            Ok(()) => failing = false,
+            // Logged once per failing stretch: a full disk would say it twice a second.
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!("WAL checkpoint failed: {e}");
+            }
+            Err(_) => {}
+        }
     }
 }
 
@@ -274,6 +382,12 @@ pub fn connect(path: &Path, durability: Durability) -> Result<Connection> {
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A checkpoint that restarts the WAL holds the writer back for a moment; without a
+    // busy timeout that moment would fail a commit.
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // When the WAL starts over, its file is cut back to this size instead of staying
+    // as large as it ever grew.
+    conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)?;
     migrate(&conn).with_context(|| format!("migrating database {}", path.display()))?;
     Ok(conn)
 }
@@ -308,8 +422,16 @@ fn migrate(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-fn writer(mut conn: Connection, rx: mpsc::Receiver<Op>) {
+fn writer(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Op>,
+    health: &Health,
+    writes: &std::sync::atomic::AtomicU64,
+) {
+    use std::sync::atomic::Ordering;
     let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
+    // Per session, the newest epoch in which an append failed.
+    let mut fenced: HashMap<String, u64> = HashMap::new();
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -318,54 +440,139 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        match commit(&mut conn, &batch) {
-            Ok(()) => {
-                for op in batch.drain(..) {
-                    if let Some(done) = op.done {
-                        done();
-                    }
-                }
+        let outcomes = commit(&mut conn, &batch, &mut fenced);
+        writes.fetch_add(1, Ordering::Relaxed);
+        let failed = outcomes.iter().filter(|o| o.is_err()).count();
+        if failed > 0 {
+            health
+                .failed_writes
+                .fetch_add(failed as u64, Ordering::Relaxed);
+            if !health.failing.swap(true, Ordering::Relaxed) {
+                let reason = outcomes
+                    .iter()
+                    .find_map(|o| o.as_ref().err())
+                    .map(|e| e.reason.clone())
+                    .unwrap_or_default();
+                tracing::error!(
+                    "STORE CANNOT WRITE: {failed} of {} writes failed ({reason}); votes are refused until it can",
+                    batch.len()
+                );
             }
-            Err(e) => {
-                // Nothing of the batch is acknowledged; clients resend what they miss.
-                tracing::error!("store commit of {} writes failed: {e:#}", batch.len());
-                batch.clear();
+        } else if health.failing.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                "the store writes again after {} failed writes; votes are taken",
+                health.failed_writes()
+            );
+        }
+        for (op, outcome) in batch.drain(..).zip(outcomes) {
+            if let Some(done) = op.done {
+                done(outcome);
             }
         }
     }
 }
 
-fn commit(conn: &mut Connection, batch: &[Op]) -> Result<()> {
-    if batch.iter().all(|op| op.write.is_none()) {
-        return Ok(());
-    }
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare_cached("INSERT INTO events (session, data) VALUES (?1, ?2)")?;
-        for op in batch {
-            match &op.write {
-                None => {}
-                Some(Write::Append { code, events }) => {
-                    for event in events {
-                        insert.execute(params![code, serde_json::to_string(event)?])?;
-                    }
-                }
-                Some(Write::Create(r)) => {
-                    tx.execute(
-                        "INSERT INTO sessions (code, deck_name, deck_source, host_key, screen_key, created_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![r.code, r.deck_name, r.deck_source, r.host_key, r.screen_key, r.created_ms as i64],
-                    )?;
-                }
-                Some(Write::Delete(code)) => {
-                    tx.execute("DELETE FROM events WHERE session = ?1", [code])?;
-                    tx.execute("DELETE FROM sessions WHERE code = ?1", [code])?;
-                }
+/// Commits a batch in one transaction, each write in a savepoint of its own, so one
+/// write that fails (a deleted session, say) fails alone; a commit that fails (a full
+/// disk) fails them all. Returns each write's outcome, in order.
+fn commit(
+    conn: &mut Connection,
+    batch: &[Op],
+    fenced: &mut HashMap<String, u64>,
+) -> Vec<Result<(), WriteFailed>> {
+    let failed = |reason: String| Err(WriteFailed { reason });
+    let checkpoint = batch.iter().any(|op| matches!(op.write, Write::Checkpoint));
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            fence_all(batch, fenced);
+            return batch.iter().map(|_| failed(e.to_string())).collect();
+        }
+    };
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for op in batch {
+        if let Write::Append { code, epoch, .. } = &op.write {
+            if fenced.get(code).is_some_and(|f| f >= epoch) {
+                outcomes.push(failed("an earlier write of this session failed".into()));
+                continue;
+            }
+        }
+        let outcome = tx
+            .execute_batch("SAVEPOINT write")
+            .and_then(|()| apply(&tx, &op.write))
+            .map_err(|e| e.to_string());
+        match outcome {
+            Ok(()) => {
+                // A release cannot fail while the savepoint exists; if it does, the
+                // commit below fails and says so.
+                tx.execute_batch("RELEASE write").ok();
+                outcomes.push(Ok(()));
+            }
+            Err(reason) if tx.is_autocommit() => {
+                // SQLite rolled the whole transaction back (a full disk, an I/O
+                // error): nothing of the batch is stored.
+                fence_all(batch, fenced);
+                return batch.iter().map(|_| failed(reason.clone())).collect();
+            }
+            Err(reason) => {
+                // Undoes this write only.
+                tx.execute_batch("ROLLBACK TO write; RELEASE write").ok();
+                fence(&op.write, fenced);
+                outcomes.push(failed(reason));
             }
         }
     }
-    tx.commit()?;
+    if let Err(e) = tx.commit() {
+        let reason = format!("commit: {e}");
+        fence_all(batch, fenced);
+        return batch.iter().map(|_| failed(reason.clone())).collect();
+    }
+    if checkpoint {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+            tracing::warn!("the final WAL checkpoint failed: {e}");
+        }
+    }
+    outcomes
+}
+
+fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> rusqlite::Result<()> {
+    match write {
+        Write::Checkpoint => {}
+        Write::Append { code, events, .. } => {
+            let mut insert =
+                tx.prepare_cached("INSERT INTO events (session, data) VALUES (?1, ?2)")?;
+            for event in events {
+                let data = serde_json::to_string(event)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                insert.execute(params![code, data])?;
+            }
+        }
+        Write::Create(r) => {
+            tx.execute(
+                "INSERT INTO sessions (code, deck_name, deck_source, host_key, screen_key, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![r.code, r.deck_name, r.deck_source, r.host_key, r.screen_key, r.created_ms as i64],
+            )?;
+        }
+        Write::Delete(code) => {
+            tx.execute("DELETE FROM events WHERE session = ?1", [code])?;
+            tx.execute("DELETE FROM sessions WHERE code = ?1", [code])?;
+        }
+    }
     Ok(())
+}
+
+fn fence(write: &Write, fenced: &mut HashMap<String, u64>) {
+    if let Write::Append { code, epoch, .. } = write {
+        let entry = fenced.entry(code.clone()).or_insert(*epoch);
+        *entry = (*entry).max(*epoch);
+    }
+}
+
+fn fence_all(batch: &[Op], fenced: &mut HashMap<String, u64>) {
+    for op in batch {
+        fence(&op.write, fenced);
+    }
 }
 
 /// Milliseconds since the Unix epoch, for records.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use axum::body::Body;
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,12 +15,15 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use rust_embed::RustEmbed;
 use serde::Deserialize;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 
 use crate::deck::{Deck, SlideKind};
+use crate::hosts::AllowedHosts;
 use crate::hub::Hub;
-use crate::limits::{ConnectionCounter, ConnectionSlot, Limits};
+use crate::limits::{ConnectionCounter, ConnectionSlot, JoinLimiter, Limits, Refusal};
 use crate::protocol::{Role, SlideKindName, SlideOutline};
 
 /// The largest message a client may send. The biggest real one (a `hello` with a key
@@ -33,6 +36,26 @@ pub const WS_READ_BUFFER: usize = 4 * 1024;
 
 /// Unsent bytes a slow client may pile up before its connection fails: a few views.
 pub const WS_MAX_WRITE_BUFFER: usize = 256 * 1024;
+
+/// The largest request line and headers a client may send; a larger request gets 431
+/// and its connection is closed. A browser's request here is under 1 KiB (a few key
+/// cookies included); without a cap hyper buffers about 400 KB per connection, so 100
+/// half-sent headers held some 30 MB.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Refused connections answered with a 503 at the same time; past it a refused
+/// connection is closed unanswered. Each answer holds a descriptor for up to
+/// [`REFUSAL_LINGER`], and at the global cap the descriptors left are the database's.
+const MAX_REFUSAL_ANSWERS: usize = 64;
+
+/// How long a refused connection is kept open after its 503, reading what the client
+/// still sends: closing a socket with unread input resets it, and a reset can destroy
+/// the answer before the client reads it.
+const REFUSAL_LINGER: Duration = Duration::from_secs(2);
+
+/// The `Retry-After` of a 503 at a connection cap, in seconds: phones leave and
+/// reconnect all the time, so a slot is soon free.
+const REFUSAL_RETRY_AFTER_SECS: u32 = 5;
 
 /// The Content-Security-Policy of every response: nothing from other hosts, no inline
 /// script or style, no framing.
@@ -53,10 +76,23 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 pub struct AppState {
     hub: Arc<Hub>,
     limits: Arc<Limits>,
+    hosts: Arc<AllowedHosts>,
+    joins: Arc<JoinLimiter>,
 }
 
-/// The router with every route and the security headers.
-pub fn router(hub: Arc<Hub>, limits: Arc<Limits>) -> Router {
+/// The router with every route, the `Host` check and the security headers.
+fn router(
+    hub: Arc<Hub>,
+    limits: Arc<Limits>,
+    hosts: AllowedHosts,
+    joins: Arc<JoinLimiter>,
+) -> Router {
+    let state = AppState {
+        hub,
+        limits,
+        hosts: Arc::new(hosts),
+        joins,
+    };
     Router::new()
         .route("/", get(index))
         .route("/{code}", get(participant_page))
@@ -69,9 +105,10 @@ pub fn router(hub: Arc<Hub>, limits: Arc<Limits>) -> Router {
         .route("/export/{file}", get(export))
         // Pages and scripts shrink to about a third: what counts on a weak Wi-Fi.
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(middleware::from_fn_with_state(state.clone(), check_host))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(trace_request))
-        .with_state(AppState { hub, limits })
+        .with_state(state)
 }
 
 /// Serves with the default [`Limits`]; the caller binds (tests use port 0).
@@ -79,16 +116,46 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
     serve_with(listener, hub, Limits::default()).await
 }
 
-/// Serves forever: admits each connection against the caps, and runs HTTP/1.1 with a
+/// Serves forever with the given [`Limits`].
+pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) -> Result<()> {
+    serve_until(listener, hub, limits, std::future::pending()).await
+}
+
+/// How long sessions get at a stop to store and answer what they took.
+pub const STOP_SESSIONS_WITHIN: Duration = Duration::from_millis(2000);
+
+/// How long open connections get at a stop to receive their close frame and answer it
+/// (a WebSocket's close handshake takes up to two seconds).
+pub const STOP_CONNECTIONS_WITHIN: Duration = Duration::from_millis(2500);
+
+/// Serves until `shutdown` resolves, then stops gracefully: no new connections; each
+/// session stores and answers what it took; every WebSocket is closed with 1001
+/// "server stopping"; idle HTTP connections are closed; the WAL is checkpointed into
+/// the database. Admits each connection against the caps and runs HTTP/1.1 with a
 /// header-read timeout (which hyper enforces only with a timer configured; axum's own
 /// `serve` sets none, hence this loop).
-pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) -> Result<()> {
+pub async fn serve_until(
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    limits: Limits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let hosts = AllowedHosts::new(hub.base_url(), &limits.allowed_hosts)?;
+    let joins = Arc::new(JoinLimiter::new(limits.joins_per_second, limits.join_burst));
+    tokio::spawn(crate::limits::prune_joins(Arc::downgrade(&joins)));
     let limits = Arc::new(limits);
     let counter = Arc::new(ConnectionCounter::default());
-    let mut make_service =
-        router(hub, limits.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSAL_ANSWERS));
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let mut make_service = router(hub.clone(), limits.clone(), hosts, joins)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, addr) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, addr) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
@@ -103,7 +170,19 @@ pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) ->
             Ok(slot) => Arc::new(slot),
             Err(refusal) => {
                 tracing::debug!(?refusal, "connection refused");
-                continue; // dropping the stream closes it
+                // Past the answers in flight, dropping the stream closes it bare.
+                if let Ok(permit) = refusals.clone().try_acquire_owned() {
+                    tokio::spawn(refuse(stream, refusal, permit));
+                }
+                continue;
+            }
+        };
+        // The address the client connected to: for a wildcard bind, the interface.
+        let local = match stream.local_addr() {
+            Ok(local) => LocalAddr(local),
+            Err(e) => {
+                tracing::debug!("a connection without a local address: {e}");
+                continue;
             }
         };
         let service = match make_service.call(addr).await {
@@ -114,20 +193,111 @@ pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) ->
         // its HTTP connection keeps counting until it closes.
         let service = service.map_request(move |mut request: Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(slot.clone());
+            request.extensions_mut().insert(local);
             request
         });
         let service = hyper_util::service::TowerToHyperService::new(service);
         let header_timeout = limits.header_read_timeout;
+        let mut stopping = stopping.clone();
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout);
-            if let Err(e) = http.serve_connection(io, service).with_upgrades().await {
+                .header_read_timeout(header_timeout)
+                .max_header_size(MAX_HEADER_BYTES);
+            let connection = http.serve_connection(io, service).with_upgrades();
+            let mut connection = std::pin::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = async { stopping.wait_for(|s| *s).await.map(|_| ()) } => {
+                    // Finishes a request in progress, then closes.
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!("HTTP connection ended: {e}");
             }
         });
     }
+    drop(listener);
+    tracing::info!("stopping: no new connections; storing what the sessions took");
+    // Sending fails only if no connection is left to hear it.
+    stopping_tx.send(true).ok();
+    hub.stop_all(STOP_SESSIONS_WITHIN).await;
+    let deadline = tokio::time::Instant::now() + STOP_CONNECTIONS_WITHIN;
+    while counter.total() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    hub.checkpoint().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Answers a connection the caps refused: 503 with the reason in Dutch and English and
+/// a `Retry-After`, then a close once the client has sent its request (or after
+/// [`REFUSAL_LINGER`]). A fresh socket's send buffer is empty, so the answer goes out
+/// at once.
+async fn refuse(mut stream: TcpStream, refusal: Refusal, _permit: OwnedSemaphorePermit) {
+    let reason = match refusal {
+        Refusal::Full => {
+            "De server is vol; probeer het over een paar seconden opnieuw.\n\
+             The server is full; try again in a few seconds.\n"
+        }
+        Refusal::TooManyFromAddress => {
+            "Te veel verbindingen vanaf dit adres; probeer het zo opnieuw.\n\
+             Too many connections from this address; try again shortly.\n"
+        }
+    };
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\n\
+         Retry-After: {REFUSAL_RETRY_AFTER_SECS}\r\n\
+         Cache-Control: no-store\r\n\
+         X-Content-Type-Options: nosniff\r\n\
+         Connection: close\r\n\r\n{reason}",
+        reason.len()
+    );
+    let linger = async {
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await?;
+        // What the client still sends is read into a small buffer and forgotten.
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        std::io::Result::Ok(())
+    };
+    // A client that never closes is dropped when the linger ends.
+    tokio::time::timeout(REFUSAL_LINGER, linger).await.ok();
+}
+
+/// The local address of the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+struct LocalAddr(SocketAddr);
+
+/// Refuses a request whose `Host` the server does not answer to with 421 Misdirected
+/// Request, on every route: so a DNS-rebinding page, which sends its own name as both
+/// `Host` and `Origin`, gets no page and no WebSocket.
+async fn check_host(
+    State(state): State<AppState>,
+    Extension(LocalAddr(local)): Extension<LocalAddr>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if host.is_some_and(|host| state.hosts.allows(host, local)) {
+        return next.run(request).await;
+    }
+    tracing::debug!(?host, "request for a host this server does not serve");
+    (
+        StatusCode::MISDIRECTED_REQUEST,
+        "Deze server antwoordt niet op deze hostnaam (zie --allowed-host).\n\
+         This server does not answer to this host name (see --allowed-host).\n",
+    )
+        .into_response()
 }
 
 /// Logs each request's method and path at debug level. The query is left out: it
@@ -462,6 +632,7 @@ async fn ws(
     State(state): State<AppState>,
     Path(code): Path<String>,
     Extension(slot): Extension<Arc<ConnectionSlot>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -480,6 +651,8 @@ async fn ws(
         screen_url: state.hub.screen_url(&handle),
         limits: state.limits.clone(),
         cookies,
+        peer: peer.ip(),
+        joins: state.joins.clone(),
     };
     upgrade
         .read_buffer_size(WS_READ_BUFFER)

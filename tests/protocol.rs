@@ -245,6 +245,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         voted: Some(30),
         tally: Some(vec![18, 12]),
         hands: Some(vec![3, 1]),
+        storage: None,
         timer: Some(TimerView {
             remaining_ms: 41_500,
         }),
@@ -275,6 +276,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         voted: None,
         tally: None,
         hands: None,
+        storage: None,
         timer: None,
     };
     assert_eq!(

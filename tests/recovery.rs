@@ -63,7 +63,11 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
     assert_eq!(view["tally"], json!([3, 2]));
     assert_eq!(view["joined"], 5);
     // A phone finds its own vote after the restart.
-    let info = again.join(Some(ids[1].parse().unwrap())).await.unwrap();
+    let info = again
+        .join(Some(ids[1].parse().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(info.votes.len(), 1);
     assert_eq!(info.votes[0].option, 1);
     // Opening the default deck again reuses the restored session instead of a new one.

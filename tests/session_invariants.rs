@@ -3,18 +3,20 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use stemzaal::deck::{Deck, Slide, SlideKind};
+use stemzaal::deck::{Deck, Results, Slide, SlideKind};
 use stemzaal::protocol::Phase;
 use stemzaal::session::{Command, Event, Rejection, Session, Statement};
 use uuid::Uuid;
 
-/// Slides: content, A/B statement, content, A/B/C statement.
+/// Slides: content, A/B statement, content, A/B/C statement with live results, A/B
+/// statement.
 fn deck() -> Arc<Deck> {
     let slide = |kind| Slide {
         line: 1,
         title: "t".into(),
         html: "<p>t</p>".into(),
         kind,
+        results: Results::Hidden,
     };
     let statement = |n: usize| SlideKind::Statement {
         options: (0..n).map(|i| format!("option {i}")).collect(),
@@ -27,7 +29,11 @@ fn deck() -> Arc<Deck> {
             slide(SlideKind::Content),
             slide(statement(2)),
             slide(SlideKind::Content),
-            slide(statement(3)),
+            Slide {
+                results: Results::Live,
+                ..slide(statement(3))
+            },
+            slide(statement(2)),
         ],
     })
 }
@@ -60,9 +66,9 @@ const PEOPLE: usize = 12;
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         3 => (0..PEOPLE).prop_map(Action::Join),
-        8 => (0..PEOPLE, 0..5usize, 0..2u32, 0..4usize).prop_map(|(who, slide, round_delta, option)| Action::Vote { who, slide, round_delta, option }),
+        8 => (0..PEOPLE, 0..6usize, 0..2u32, 0..4usize).prop_map(|(who, slide, round_delta, option)| Action::Vote { who, slide, round_delta, option }),
         1 => (0..PEOPLE, proptest::option::of(0..3usize)).prop_map(|(p, g)| Action::Group(p, g)),
-        1 => (0..5usize).prop_map(Action::GoTo),
+        1 => (0..6usize).prop_map(Action::GoTo),
         1 => Just(Action::Next),
         1 => Just(Action::Prev),
         2 => Just(Action::Open),
@@ -135,6 +141,49 @@ fn check_counts(session: &Session) {
     }
 }
 
+/// Per slide, whether each round's results are revealed (empty for content slides).
+fn reveal_flags(session: &Session) -> Vec<Vec<bool>> {
+    (0..session.deck().slides.len())
+        .map(|i| {
+            session
+                .statement(i)
+                .map(|s| s.rounds.iter().map(|r| r.revealed).collect())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A round starts hidden (unless its statement is live) and only the host's reveal of
+/// that very round, on show, changes whether it is revealed.
+fn check_reveal(before: &Session, after: &Session, was_reveal: bool) {
+    let (was, now) = (reveal_flags(before), reveal_flags(after));
+    for (slide, (was, now)) in was.iter().zip(&now).enumerate() {
+        for (round, &flag) in now.iter().enumerate() {
+            match was.get(round) {
+                None => assert_eq!(
+                    flag,
+                    after.deck().starts_revealed(slide),
+                    "slide {slide} round {} starts hidden unless live",
+                    round + 1
+                ),
+                Some(&old) if old != flag => assert!(
+                    was_reveal && slide == before.current() && round + 1 == was.len(),
+                    "slide {slide} round {} changed its reveal without a reveal of it",
+                    round + 1
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    assert_eq!(
+        after.revealed(),
+        after
+            .statement(after.current())
+            .is_some_and(|s| s.current().revealed),
+        "`revealed` is the reveal of the round on show"
+    );
+}
+
 fn open_statements(session: &Session) -> Vec<usize> {
     (0..session.deck().slides.len())
         .filter(|&i| session.statement(i).is_some_and(|s| s.phase == Phase::Open))
@@ -153,6 +202,7 @@ proptest! {
             let before = session.clone();
             let cmd = command(&session, &people, action);
             let was_vote = matches!(cmd, Command::Vote { .. });
+            let was_reveal = matches!(cmd, Command::Reveal { .. });
             let vote_target = match &cmd {
                 Command::Vote { slide, .. } => Some(*slide),
                 _ => None,
@@ -182,6 +232,7 @@ proptest! {
                     // A refused command changes nothing at all.
                     prop_assert_eq!(format!("{:?}", before.statement(1)), format!("{:?}", session.statement(1)));
                     prop_assert_eq!(format!("{:?}", before.statement(3)), format!("{:?}", session.statement(3)));
+                    prop_assert_eq!(format!("{:?}", before.statement(4)), format!("{:?}", session.statement(4)));
                     prop_assert_eq!(before.current(), session.current());
                     if was_vote && rejection == Rejection::VoteClosed {
                         let slide = vote_target.unwrap();
@@ -190,6 +241,7 @@ proptest! {
                 }
             }
             check_counts(&session);
+            check_reveal(&before, &session, was_reveal);
             let open = open_statements(&session);
             prop_assert!(open.len() <= 1, "at most one statement open: {open:?}");
             if let Some(&slide) = open.first() {
@@ -199,7 +251,7 @@ proptest! {
         // Replaying the log from scratch gives the same state: recovery runs the same code.
         let mut replayed = Session::new(deck());
         for event in &log {
-            replayed.replay(event);
+            prop_assert!(replayed.replay(event).is_ok(), "a logged event replays: {:?}", event);
         }
         prop_assert_eq!(statements_of(&replayed), statements_of(&session));
         prop_assert_eq!(replayed.current(), session.current());
@@ -419,4 +471,97 @@ fn hand_counts_join_the_tally_and_replace_earlier_hand_counts_of_the_round() {
         vec![0, 0],
         "a new round starts without hands"
     );
+}
+
+#[test]
+fn every_round_starts_hidden_and_a_reveal_stays_with_its_round() {
+    let mut session = Session::new(deck());
+    assert_eq!(
+        session.apply(Command::Reveal { visible: true }),
+        Err(Rejection::NotAStatement),
+        "a content slide has no results to show"
+    );
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    session.apply(Command::OpenVote).unwrap();
+    assert!(!session.revealed(), "a first round starts hidden");
+    assert_eq!(
+        session.apply(Command::Reveal { visible: true }),
+        Ok(vec![Event::ResultsShown {
+            visible: true,
+            slide: Some(1),
+            round: Some(1)
+        }])
+    );
+    assert!(session.revealed());
+    session.apply(Command::Revote).unwrap();
+    assert!(!session.revealed(), "a re-vote round starts hidden");
+    assert!(session.statement(1).unwrap().rounds[0].revealed);
+    session.apply(Command::GoTo { slide: 4 }).unwrap();
+    session.apply(Command::OpenVote).unwrap();
+    assert!(!session.revealed(), "the next statement starts hidden");
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    session.apply(Command::Reveal { visible: true }).unwrap();
+    session.apply(Command::GoTo { slide: 4 }).unwrap();
+    assert!(
+        !session.revealed(),
+        "revealing round 2 of slide 1 leaves slide 4 hidden"
+    );
+}
+
+#[test]
+fn a_live_statement_shows_each_round_from_the_start_and_can_still_be_hidden() {
+    let mut session = Session::new(deck());
+    session.apply(Command::GoTo { slide: 3 }).unwrap();
+    assert!(session.revealed());
+    session.apply(Command::OpenVote).unwrap();
+    session.apply(Command::Reveal { visible: false }).unwrap();
+    assert!(!session.revealed());
+    session.apply(Command::Revote).unwrap();
+    assert!(session.revealed(), "the new round is live again");
+}
+
+#[test]
+fn a_results_event_from_an_older_log_applies_to_the_round_on_show() {
+    let old: Event = serde_json::from_str(r#"{"type":"results_shown","visible":true}"#).unwrap();
+    assert_eq!(
+        old,
+        Event::ResultsShown {
+            visible: true,
+            slide: None,
+            round: None
+        }
+    );
+    let mut session = Session::new(deck());
+    // On a content slide it shows nothing, and is no reason to refuse the log.
+    session.replay(&old).expect("fits");
+    assert_eq!(reveal_flags(&session), reveal_flags(&Session::new(deck())));
+    for event in [
+        Event::SlideShown { slide: 1 },
+        Event::VoteOpened { slide: 1 },
+        old.clone(),
+    ] {
+        session.replay(&event).expect("fits");
+    }
+    assert!(session.revealed());
+    assert!(!session.statement(4).unwrap().current().revealed);
+    // A new event names its round, and survives JSON as the store keeps it.
+    let new = Event::ResultsShown {
+        visible: false,
+        slide: Some(1),
+        round: Some(1),
+    };
+    let text = serde_json::to_string(&new).unwrap();
+    assert_eq!(
+        text,
+        r#"{"type":"results_shown","visible":false,"slide":1,"round":1}"#
+    );
+    assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), new);
+    // One naming a round that does not exist does not fit.
+    assert!(session
+        .replay(&Event::ResultsShown {
+            visible: true,
+            slide: Some(1),
+            round: Some(2)
+        })
+        .is_err());
 }

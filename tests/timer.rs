@@ -54,7 +54,7 @@ async fn a_timer_counts_down_and_closes_the_vote_when_it_ends() {
         handle
             .request(Request::Command {
                 command,
-                vote_id: None,
+                id: None,
                 lang: Lang::Nl,
                 outbox: outbox.clone(),
             })

@@ -893,7 +893,9 @@ fn stored_tally(dir: &std::path::Path, code: &str, slide: usize) -> Result<(u64,
     let deck = stemzaal::deck::parse(&stored.record.deck_name, &stored.record.deck_source)?;
     let mut session = stemzaal::session::Session::new(Arc::new(deck));
     for event in &stored.events {
-        session.replay(event);
+        session
+            .replay(event)
+            .map_err(|why| anyhow::anyhow!("stored event {event:?} cannot be applied: {why}"))?;
     }
     let round = session
         .statement(slide)

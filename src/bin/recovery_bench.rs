@@ -17,7 +17,7 @@ use stemzaal::deck::{Deck, SlideKind, DEFAULT_DECK_SOURCE};
 use stemzaal::hub::Hub;
 use stemzaal::limits::Limits;
 use stemzaal::session::Event;
-use stemzaal::store::{Durability, Store};
+use stemzaal::store::{Completion, Durability, Store};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
@@ -82,10 +82,20 @@ async fn write_session(dir: &std::path::Path, votes: usize) -> Result<(String, U
         .context("the default deck has a statement")?;
     let handle = hub.create(deck, DEFAULT_DECK_SOURCE).await?;
     let code = handle.code().to_owned();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let done = move || -> Completion {
+        let tx = tx.clone();
+        Box::new(move |outcome| {
+            // The receiver waits below until every write has answered.
+            tx.send(outcome).ok();
+        })
+    };
+    let mut writes = 1;
     store.append(
         &code,
+        0,
         vec![Event::SlideShown { slide }, Event::VoteOpened { slide }],
-        None,
+        done(),
     )?;
     let mut probe = Uuid::nil();
     for chunk in (0..votes).collect::<Vec<_>>().chunks(10_000) {
@@ -101,13 +111,12 @@ async fn write_session(dir: &std::path::Path, votes: usize) -> Result<(String, U
                 option: i % 2,
             });
         }
-        store.append(&code, events, None)?;
+        store.append(&code, 0, events, done())?;
+        writes += 1;
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    store.after_pending(Box::new(move || {
-        tx.send(()).ok();
-    }))?;
-    rx.await.context("the store committed")?;
+    for _ in 0..writes {
+        rx.recv().await.context("the store stopped")??;
+    }
     Ok((code, probe))
 }
 
