@@ -26,6 +26,43 @@ pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
 /// Longest slide title, in characters, before it is cut with "…" (titles go in lists).
 const MAX_TITLE_CHARS: usize = 80;
 
+/// Longest slide title the screen shows in full at its minimum text size (42 px at
+/// 1920×1080): two lines of the larger heading type. `docs/deck-format.md`, "What fits
+/// on the screen", documents these limits and why; the screen's CSS is built to them.
+pub const FIT_TITLE_CHARS: usize = 100;
+
+/// Characters of slide text counted as one line on the screen: a line of the slide area
+/// at the minimum text size holds about 80 average characters, less a margin for
+/// wrapping at word ends.
+pub const FIT_LINE_CHARS: usize = 70;
+
+/// Lines of text a content slide may have besides its heading: what fits under a
+/// two-line title at the minimum text size at 16:9, the tightest screen shape.
+pub const FIT_CONTENT_LINES: usize = 12;
+
+/// Bullets or paragraphs a content slide may have: each takes its own line and a gap.
+pub const FIT_CONTENT_BLOCKS: usize = 12;
+
+/// Longest option text the screen shows in full, by the statement's number of options:
+/// the fewer the options, the more lines each may wrap onto beside its bar.
+pub fn fit_option_chars(options: usize) -> usize {
+    match options {
+        0..=2 => 140,
+        3 | 4 => 120,
+        5 | 6 => 70,
+        _ => 55,
+    }
+}
+
+/// Lines of text a statement may have above its options besides its heading.
+pub fn fit_context_lines(options: usize) -> usize {
+    if options <= 4 {
+        2
+    } else {
+        1
+    }
+}
+
 /// A parsed deck: what a facilitator steps through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deck {
@@ -37,6 +74,9 @@ pub struct Deck {
     pub groups: Vec<String>,
     /// The slides, in order; never empty.
     pub slides: Vec<Slide>,
+    /// What the screen cannot show in full at its minimum text size, each with its line
+    /// (see "What fits on the screen" in `docs/deck-format.md`). The deck still runs.
+    pub warnings: Vec<LineError>,
 }
 
 /// One slide of a deck.
@@ -44,13 +84,29 @@ pub struct Deck {
 pub struct Slide {
     /// 1-based line in the source where the slide starts.
     pub line: usize,
-    /// A short title for lists: the first heading, else the first line of text.
+    /// A short title for lists: the first heading, else the first line of text, cut with
+    /// "…" after 80 characters.
     pub title: String,
+    /// The same title uncut, for the report and exports.
+    pub full_title: String,
     /// The slide's Markdown (for a statement: the context before the options) rendered
     /// to HTML, raw HTML escaped and unsafe link targets dropped.
     pub html: String,
     /// Content or statement.
     pub kind: SlideKind,
+    /// For a statement: whether each round's results start hidden or live.
+    pub results: Results,
+}
+
+/// How a statement's results show when a round opens (`results:` in the deck).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Results {
+    /// Hidden on screen and phones until the host reveals the round: the default, so
+    /// the room does not follow the first votes it sees.
+    #[default]
+    Hidden,
+    /// Shown from the start of every round, as the votes come in.
+    Live,
 }
 
 /// What a slide is for.
@@ -103,12 +159,27 @@ impl Deck {
         parse(DEFAULT_DECK_NAME, DEFAULT_DECK_SOURCE).expect("the built-in deck parses")
     }
 
+    /// Whether a round of the statement at `index` starts with its results shown.
+    pub fn starts_revealed(&self, index: usize) -> bool {
+        self.slides
+            .get(index)
+            .is_some_and(|s| s.results == Results::Live)
+    }
+
     /// The options of slide `index` if it is a statement.
     pub fn options(&self, index: usize) -> Option<&[String]> {
         match &self.slides.get(index)?.kind {
             SlideKind::Statement { options } => Some(options),
             SlideKind::Content => None,
         }
+    }
+
+    /// The warnings as `stemzaal check` prints them, one `file:line: warning: …` a line.
+    pub fn warnings_text(&self) -> String {
+        self.warnings
+            .iter()
+            .map(|w| format!("{}:{}: warning: {}\n", self.source_name, w.line, w.message))
+            .collect()
     }
 
     /// A plain-text summary of the deck (title, groups, each slide with its line and the
@@ -185,6 +256,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
         .filter(|&i| !is_blank_chunk(&lines, &chunks[i]))
         .collect();
     let mut slides = Vec::new();
+    let mut warnings = Vec::new();
     if let (Some(&first), Some(&last)) = (filled.first(), filled.last()) {
         // Empty slides at the very start or end are harmless leftovers; in between, a
         // facilitator would step onto a blank screen, so say where.
@@ -205,7 +277,13 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
             }
         }
         for &i in &filled {
-            if let Some(slide) = parse_slide(&lines, chunks[i].clone(), &mut errors) {
+            if let Some(slide) = parse_slide(
+                &lines,
+                chunks[i].clone(),
+                front.results,
+                &mut errors,
+                &mut warnings,
+            ) {
                 slides.push(slide);
             }
         }
@@ -231,11 +309,13 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
         errors.sort_by_key(|e| e.line);
         return Err(fail(errors));
     }
+    warnings.sort_by_key(|w| w.line);
     Ok(Deck {
         source_name: source_name.to_string(),
         title: front.title.unwrap_or_else(|| source_name.to_string()),
         groups: front.groups,
         slides,
+        warnings,
     })
 }
 
@@ -299,7 +379,11 @@ fn is_safe_link(dest: &str) -> bool {
 struct FrontMatter {
     title: Option<String>,
     groups: Vec<String>,
+    results: Results,
 }
+
+/// The front matter keys, as named in messages.
+const FRONT_KEYS: &str = "`title`, `groups` or `results`";
 
 /// Reads the front matter if the first line is `---`; returns it with the index of the
 /// first body line, or `None` when it is not closed (nothing after it can be trusted).
@@ -322,8 +406,8 @@ fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMat
         });
         return None;
     };
-    let mut title_line = None;
-    let mut groups_line = None;
+    // The line each key was first set on.
+    let mut seen: Vec<(String, usize)> = Vec::new();
     for (idx, raw) in lines.iter().enumerate().take(close).skip(1) {
         let line = idx + 1;
         let mut error = |message: String| errors.push(LineError { line, message });
@@ -332,54 +416,73 @@ fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMat
         }
         let Some((key, value)) = raw.split_once(':') else {
             error(format!(
-                "front matter line without a colon: expected `key: value` (`title` or \
-                 `groups`), found `{}`",
+                "front matter line without a colon: expected `key: value` ({FRONT_KEYS}), \
+                 found `{}`",
                 raw.trim()
             ));
             continue;
         };
         let (key, value) = (key.trim(), value.trim());
-        let seen = match key.to_ascii_lowercase().as_str() {
-            "title" => &mut title_line,
-            "groups" => &mut groups_line,
-            _ => {
-                error(format!(
-                    "unknown front matter key `{key}`: expected `title` or `groups`"
-                ));
-                continue;
-            }
-        };
-        if let Some(first) = *seen {
+        let name = key.to_ascii_lowercase();
+        if !matches!(name.as_str(), "title" | "groups" | "results") {
+            error(format!(
+                "unknown front matter key `{key}`: expected {FRONT_KEYS}"
+            ));
+            continue;
+        }
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == name) {
             error(format!("`{key}` is set twice (first on line {first})"));
             continue;
         }
-        *seen = Some(line);
-        if key.eq_ignore_ascii_case("title") {
-            if value.is_empty() {
-                error("`title` is empty: write the deck's title after the colon".to_string());
-            } else {
-                front.title = Some(value.to_string());
+        seen.push((name.clone(), line));
+        match name.as_str() {
+            "title" if value.is_empty() => {
+                error("`title` is empty: write the deck's title after the colon".to_string())
             }
-        } else if !value.is_empty() {
-            for name in value.split(',').map(str::trim) {
-                if name.is_empty() {
-                    error(
-                        "empty group name in `groups`: separate names with single commas"
-                            .to_string(),
-                    );
-                } else if front
-                    .groups
-                    .iter()
-                    .any(|g| g.to_lowercase() == name.to_lowercase())
-                {
-                    error(format!("group `{name}` is listed twice in `groups`"));
-                } else {
-                    front.groups.push(name.to_string());
+            "title" => front.title = Some(value.to_string()),
+            "results" => match parse_results(value) {
+                Some(results) => front.results = results,
+                None => error(format!(
+                    "`results` must be `hidden` or `live`, found `{value}`"
+                )),
+            },
+            "groups" if value.is_empty() => {}
+            _ => {
+                for name in value.split(',').map(str::trim) {
+                    if name.is_empty() {
+                        error(
+                            "empty group name in `groups`: separate names with single commas"
+                                .to_string(),
+                        );
+                    } else if front
+                        .groups
+                        .iter()
+                        .any(|g| g.to_lowercase() == name.to_lowercase())
+                    {
+                        error(format!("group `{name}` is listed twice in `groups`"));
+                    } else {
+                        front.groups.push(name.to_string());
+                    }
                 }
             }
         }
     }
     Some((front, close + 1))
+}
+
+/// `hidden` or `live`, in any case.
+fn parse_results(value: &str) -> Option<Results> {
+    match value.to_ascii_lowercase().as_str() {
+        "hidden" => Some(Results::Hidden),
+        "live" => Some(Results::Live),
+        _ => None,
+    }
+}
+
+/// The value of a slide's `results:` line (at the very start of the line, lower case),
+/// which sets how that statement's results show.
+fn results_line(line: &str) -> Option<&str> {
+    line.strip_prefix("results:").map(str::trim)
 }
 
 /// Splits the body at `---` lines into the 0-based line ranges between them.
@@ -430,18 +533,96 @@ fn option_label(line: &str) -> Option<(u8, &str)> {
 }
 
 /// Parses one non-blank slide; pushes its problems to `errors` and returns `None` then.
-fn parse_slide(lines: &[&str], range: Range<usize>, errors: &mut Vec<LineError>) -> Option<Slide> {
+fn parse_slide(
+    lines: &[&str],
+    range: Range<usize>,
+    default_results: Results,
+    errors: &mut Vec<LineError>,
+    warnings: &mut Vec<LineError>,
+) -> Option<Slide> {
     let first_line = first_filled_line(lines, range.clone());
-    let slide_lines = &lines[range.clone()];
-    let title = slide_title(slide_lines);
+    // A `results:` line is a setting, not text: it is taken out, and the other lines
+    // keep their numbers.
+    let mut results = None;
+    let mut results_errors = Vec::new();
+    let slide_lines: Vec<&str> = lines[range.clone()]
+        .iter()
+        .enumerate()
+        .map(|(offset, raw)| {
+            let Some(value) = results_line(raw) else {
+                return *raw;
+            };
+            let line = range.start + offset + 1;
+            let mut error = |message| results_errors.push(LineError { line, message });
+            match (parse_results(value), results) {
+                (_, Some((first, _))) => error(format!(
+                    "`results:` is set twice on this slide (first on line {first})"
+                )),
+                (Some(mode), None) => results = Some((line, mode)),
+                (None, None) => error(format!(
+                    "`results:` must be `hidden` or `live`, found `{value}`"
+                )),
+            }
+            ""
+        })
+        .collect();
+    let slide_lines = slide_lines.as_slice();
+    errors.extend(results_errors);
+    let full_title = slide_title(slide_lines);
+    let title = short_title(&full_title);
+    let mut warn = |line: usize, message: String| warnings.push(LineError { line, message });
+    if full_title.chars().count() > FIT_TITLE_CHARS {
+        warn(
+            first_line + 1,
+            format!(
+                "the title has {} characters; the screen shows at most {FIT_TITLE_CHARS} in \
+                 full at the minimum text size (shorten the heading)",
+                full_title.chars().count()
+            ),
+        );
+    }
     let Some(first_option) = slide_lines.iter().position(|l| option_label(l).is_some()) else {
+        if let Some((line, _)) = results {
+            errors.push(LineError {
+                line,
+                message: "`results:` on a slide without options: only a statement has results \
+                          (remove the line, or add the `A)` and `B)` options)"
+                    .to_string(),
+            });
+            return None;
+        }
+        let markdown = slide_lines.join("\n");
+        let blocks = text_blocks(&markdown);
+        let lines = screen_lines(&blocks);
+        if blocks.len() > FIT_CONTENT_BLOCKS {
+            warn(
+                first_line + 1,
+                format!(
+                    "{} bullets or paragraphs; the screen shows at most {FIT_CONTENT_BLOCKS} in \
+                     full at the minimum text size (split the slide with `---`)",
+                    blocks.len()
+                ),
+            );
+        } else if lines > FIT_CONTENT_LINES {
+            warn(
+                first_line + 1,
+                format!(
+                    "the text takes about {lines} lines of {FIT_LINE_CHARS} characters; the \
+                     screen shows at most {FIT_CONTENT_LINES} in full at the minimum text size \
+                     (shorten it, or split the slide with `---`)"
+                ),
+            );
+        }
         return Some(Slide {
             line: first_line + 1,
             title,
-            html: render_markdown(&slide_lines.join("\n")),
+            full_title,
+            html: render_markdown(&markdown),
             kind: SlideKind::Content,
+            results: Results::Hidden,
         });
     };
+    let results = results.map_or(default_results, |(_, mode)| mode);
 
     let errors_before = errors.len();
     // (line, letter, text) per option, in source order.
@@ -514,13 +695,45 @@ fn parse_slide(lines: &[&str], range: Range<usize>, errors: &mut Vec<LineError>)
     if errors.len() > errors_before {
         return None;
     }
+    let limit = fit_option_chars(options.len());
+    for (line, letter, text) in &options {
+        let length = text.chars().count();
+        if length > limit {
+            warn(
+                *line,
+                format!(
+                    "option `{})` has {length} characters; with {} options the screen shows at \
+                     most {limit} in full at the minimum text size (shorten it, or split the \
+                     statement)",
+                    *letter as char,
+                    options.len()
+                ),
+            );
+        }
+    }
+    let context = slide_lines[..first_option].join("\n");
+    let context_lines = screen_lines(&text_blocks(&context));
+    let room = fit_context_lines(options.len());
+    if context_lines > room {
+        warn(
+            first_line + 1,
+            format!(
+                "the text above the options takes about {context_lines} lines of \
+                 {FIT_LINE_CHARS} characters; with {} options the screen has room for {room} \
+                 (put the detail on a content slide before the statement)",
+                options.len()
+            ),
+        );
+    }
     Some(Slide {
         line: first_line + 1,
         title,
-        html: render_markdown(&slide_lines[..first_option].join("\n")),
+        full_title,
+        html: render_markdown(&context),
         kind: SlideKind::Statement {
             options: options.into_iter().map(|(_, _, text)| text).collect(),
         },
+        results,
     })
 }
 
@@ -551,11 +764,74 @@ fn slide_title(slide_lines: &[&str]) -> String {
             title = collapse_whitespace(line);
         }
     }
+    title
+}
+
+/// A title cut to [`MAX_TITLE_CHARS`] with "…", for lists.
+fn short_title(title: &str) -> String {
     if title.chars().count() > MAX_TITLE_CHARS {
         let cut: String = title.chars().take(MAX_TITLE_CHARS - 1).collect();
-        title = format!("{}…", cut.trim_end());
+        format!("{}…", cut.trim_end())
+    } else {
+        title.to_string()
     }
-    title
+}
+
+/// The text blocks of a slide's Markdown, besides its first heading (the title has its
+/// own limit), as the screen lays them out: for each paragraph, list item, quote
+/// paragraph, table row, later heading or line of code, its length in characters as
+/// shown.
+fn text_blocks(markdown: &str) -> Vec<usize> {
+    let mut blocks = Vec::new();
+    let mut current = 0;
+    let mut in_code = false;
+    let mut title_seen = false;
+    let flush = |current: &mut usize, blocks: &mut Vec<usize>| {
+        if *current > 0 {
+            blocks.push(*current);
+            *current = 0;
+        }
+    };
+    for event in Parser::new_ext(markdown, markdown_options()) {
+        match event {
+            Event::Start(Tag::Heading { .. }) => flush(&mut current, &mut blocks),
+            Event::End(TagEnd::Heading(_)) => {
+                if title_seen {
+                    flush(&mut current, &mut blocks);
+                } else {
+                    title_seen = true;
+                    current = 0;
+                }
+            }
+            Event::Start(Tag::CodeBlock(_)) => {
+                flush(&mut current, &mut blocks);
+                in_code = true;
+            }
+            Event::End(TagEnd::CodeBlock) => in_code = false,
+            Event::Text(text) if in_code => {
+                blocks.extend(text.lines().map(|l| l.chars().count().max(1)));
+            }
+            Event::Text(text) | Event::Code(text) | Event::Html(text) | Event::InlineHtml(text) => {
+                current += text.chars().count();
+            }
+            Event::SoftBreak | Event::TaskListMarker(_) => current += 1,
+            Event::End(TagEnd::TableCell) => current += 2,
+            Event::HardBreak
+            | Event::Start(Tag::Paragraph | Tag::Item | Tag::List(_))
+            | Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::TableRow | TagEnd::TableHead) => {
+                flush(&mut current, &mut blocks)
+            }
+            _ => {}
+        }
+    }
+    flush(&mut current, &mut blocks);
+    blocks
+}
+
+/// Lines the blocks take on the screen: each starts a line and wraps every
+/// [`FIT_LINE_CHARS`] characters.
+fn screen_lines(blocks: &[usize]) -> usize {
+    blocks.iter().map(|&n| n.div_ceil(FIT_LINE_CHARS)).sum()
 }
 
 /// The text of a Markdown fragment with its markup (and any raw HTML) left out.
@@ -618,7 +894,7 @@ mod tests {
     #[test]
     fn long_titles_are_cut_with_an_ellipsis() {
         let long = "woord ".repeat(40);
-        let title = slide_title(&[long.as_str()]);
+        let title = short_title(&slide_title(&[long.as_str()]));
         assert!(title.ends_with('…'));
         assert!(title.chars().count() <= MAX_TITLE_CHARS);
     }

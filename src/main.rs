@@ -127,6 +127,8 @@ fn check(file: &std::path::Path) -> ExitCode {
     match app::load_deck(Some(file)) {
         Ok((deck, _)) => {
             print!("{}", deck.outline());
+            // Warnings do not fail the check: the deck runs, a slide may not fit.
+            eprint!("{}", deck.warnings_text());
             ExitCode::SUCCESS
         }
         Err(e) => {

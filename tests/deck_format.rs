@@ -3,7 +3,9 @@
 
 use proptest::prelude::*;
 use stemzaal::deck::{
-    parse, render_markdown, Deck, DeckError, SlideKind, MAX_OPTIONS, MAX_SLIDES, MAX_SOURCE_BYTES,
+    fit_context_lines, fit_option_chars, parse, render_markdown, Deck, DeckError, Results,
+    SlideKind, FIT_CONTENT_BLOCKS, FIT_CONTENT_LINES, FIT_LINE_CHARS, FIT_TITLE_CHARS, MAX_OPTIONS,
+    MAX_SLIDES, MAX_SOURCE_BYTES,
 };
 
 /// The errors of a deck that must not parse, as (line, message) pairs.
@@ -314,6 +316,12 @@ fn long_titles_are_cut_with_an_ellipsis() {
     let title = &deck.slides[0].title;
     assert!(title.ends_with('…'), "{title}");
     assert!(title.chars().count() <= 80, "{title}");
+    let full = &deck.slides[0].full_title;
+    assert_eq!(
+        full,
+        "lang ".repeat(40).trim_end(),
+        "the report gets it whole"
+    );
 }
 
 #[test]
@@ -755,4 +763,205 @@ fn the_complete_example_in_the_format_guide_parses_as_described() {
             "de gemeente moet vooral bouwen aan de rand van de stad, bij de bestaande voorzieningen"
         ]
     );
+}
+
+#[test]
+fn statements_start_hidden_unless_the_deck_or_the_slide_says_live() {
+    let two = "## Een\n\nA) ja\nB) nee\n\n---\n\n## Twee\n\nresults: live\n\nA) ja\nB) nee\n";
+    let deck = parse_ok(two);
+    assert_eq!(deck.slides[0].results, Results::Hidden);
+    assert_eq!(deck.slides[1].results, Results::Live);
+    assert!(!deck.starts_revealed(0) && deck.starts_revealed(1));
+    // The setting is not slide text.
+    assert!(
+        !deck.slides[1].html.contains("results"),
+        "{}",
+        deck.slides[1].html
+    );
+    assert_eq!(deck.slides[1].title, "Twee");
+
+    let live = parse_ok(
+        &format!("---\nresults: Live\n---\n{two}").replace("results: live", "results: hidden"),
+    );
+    assert_eq!(
+        live.slides[0].results,
+        Results::Live,
+        "the front matter sets the default"
+    );
+    assert_eq!(
+        live.slides[1].results,
+        Results::Hidden,
+        "a slide overrides it"
+    );
+    // After the options is as good as above them.
+    let after = parse_ok("## S\n\nA) ja\nB) nee\n\nresults: live\n");
+    assert_eq!(after.slides[0].results, Results::Live);
+    assert_eq!(after.options(0).unwrap(), ["ja", "nee"]);
+}
+
+#[test]
+fn a_wrong_results_setting_is_an_error_on_its_line() {
+    assert_single_error(
+        "---\nresults: soms\n---\nA) ja\nB) nee\n",
+        2,
+        "`hidden` or `live`",
+    );
+    assert_single_error(
+        "## S\n\nresults: soms\nA) ja\nB) nee\n",
+        3,
+        "`hidden` or `live`",
+    );
+    assert_single_error(
+        "## S\nresults: live\nresults: hidden\nA) ja\nB) nee\n",
+        3,
+        "twice",
+    );
+    assert_single_error(
+        "## Inhoud\n\nresults: live\n\n- punt\n",
+        3,
+        "without options",
+    );
+    assert_single_error(
+        "---\nresults: live\nresults: live\n---\nHallo\n",
+        3,
+        "twice",
+    );
+}
+
+/// The warnings of a deck that parses, as (line, message) pairs.
+fn warnings_of(text: &str) -> Vec<(usize, String)> {
+    parse_ok(text)
+        .warnings
+        .into_iter()
+        .map(|w| (w.line, w.message))
+        .collect()
+}
+
+/// Text of exactly `n` characters, in words, as a deck would have it.
+fn text_of(n: usize) -> String {
+    let mut text = "woord ".repeat(n / 6 + 1);
+    text.truncate(n);
+    text.replace_range(n - 1.., "x");
+    text
+}
+
+#[test]
+fn the_built_in_deck_fits_the_screen_without_warnings() {
+    assert_eq!(Deck::default_deck().warnings, vec![]);
+}
+
+#[test]
+fn a_title_longer_than_fits_is_a_warning_on_the_slide_line() {
+    assert_eq!(
+        warnings_of(&format!("\n## {}\n", text_of(FIT_TITLE_CHARS))),
+        vec![]
+    );
+    let warnings = warnings_of(&format!("\n## {}\n", text_of(FIT_TITLE_CHARS + 1)));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].0, 2);
+    assert!(warnings[0].1.contains("101 characters"), "{warnings:?}");
+}
+
+#[test]
+fn option_texts_fit_by_the_number_of_options_and_one_more_character_warns() {
+    for count in 2..=MAX_OPTIONS {
+        let limit = fit_option_chars(count);
+        let statement = |long: usize| {
+            let mut deck = String::from("## Stelling\n\n");
+            for i in 0..count {
+                let n = if i == count - 1 { long } else { limit };
+                deck.push_str(&format!("{}) {}\n", (b'A' + i as u8) as char, text_of(n)));
+            }
+            deck
+        };
+        assert_eq!(
+            warnings_of(&statement(limit)),
+            vec![],
+            "{count} options at the limit"
+        );
+        let warnings = warnings_of(&statement(limit + 1));
+        let last = (b'A' + count as u8 - 1) as char;
+        assert_eq!(warnings.len(), 1, "{count} options: {warnings:?}");
+        assert_eq!(warnings[0].0, 2 + count, "the last option's line");
+        assert!(
+            warnings[0].1.contains(&format!("option `{last})`"))
+                && warnings[0].1.contains(&format!("with {count} options")),
+            "{warnings:?}"
+        );
+    }
+    // The numbers the format guide gives.
+    let limits: Vec<usize> = (2..=8).map(fit_option_chars).collect();
+    assert_eq!(limits, [140, 120, 120, 70, 70, 55, 55]);
+}
+
+#[test]
+fn a_content_slide_of_more_than_twelve_lines_or_bullets_warns_on_its_first_line() {
+    let bullets = |n: usize, long: usize| {
+        let mut slide = String::from("## Bevindingen\n\n");
+        for i in 0..n {
+            let len = if i == 0 { long } else { FIT_LINE_CHARS };
+            slide.push_str(&format!("- {}\n", text_of(len)));
+        }
+        slide
+    };
+    assert_eq!(FIT_CONTENT_LINES, 12);
+    assert_eq!(FIT_CONTENT_BLOCKS, 12);
+    assert_eq!(warnings_of(&bullets(12, FIT_LINE_CHARS)), vec![]);
+    let too_many = warnings_of(&format!("---\ntitle: T\n---\n{}", bullets(13, 10)));
+    assert_eq!(too_many.len(), 1, "{too_many:?}");
+    assert_eq!(too_many[0].0, 4);
+    assert!(
+        too_many[0].1.contains("13 bullets or paragraphs"),
+        "{too_many:?}"
+    );
+    // One bullet a character too long wraps onto a thirteenth line.
+    let too_long = warnings_of(&bullets(12, FIT_LINE_CHARS + 1));
+    assert_eq!(too_long.len(), 1, "{too_long:?}");
+    assert!(too_long[0].1.contains("about 13 lines"), "{too_long:?}");
+    // Paragraphs count like bullets; Markdown around the text does not count.
+    let markup = format!(
+        "## T\n\n**{}** [x](https://example.nl/a/very/long/link/target/that/is/not/shown)\n",
+        text_of(FIT_LINE_CHARS - 2)
+    );
+    assert_eq!(warnings_of(&markup), vec![]);
+}
+
+#[test]
+fn text_above_many_options_warns_sooner_than_above_few() {
+    let statement = |context: usize, options: usize| {
+        let mut deck = format!("## Stelling\n\n{}\n\n", text_of(context));
+        for i in 0..options {
+            deck.push_str(&format!("{}) optie\n", (b'A' + i as u8) as char));
+        }
+        deck
+    };
+    assert_eq!(fit_context_lines(4), 2);
+    assert_eq!(fit_context_lines(5), 1);
+    assert_eq!(warnings_of(&statement(2 * FIT_LINE_CHARS, 4)), vec![]);
+    let warnings = warnings_of(&statement(2 * FIT_LINE_CHARS + 1, 4));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0].0, 1);
+    assert!(warnings[0].1.contains("above the options"), "{warnings:?}");
+    assert_eq!(warnings_of(&statement(FIT_LINE_CHARS, 5)), vec![]);
+    assert_eq!(warnings_of(&statement(FIT_LINE_CHARS + 1, 5)).len(), 1);
+}
+
+#[test]
+fn stemzaal_check_prints_warnings_with_file_and_line_and_still_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lang.md");
+    let deck = format!("## Stelling\n\nA) {}\nB) nee\n", text_of(141));
+    std::fs::write(&path, deck).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("lang.md:3: warning: option `A)` has 141 characters"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("1 slides, 1 statements"));
 }

@@ -43,7 +43,6 @@ async fn default_deck_runs_end_to_end_with_host_screen_and_two_dozen_phones() {
         phones.push(server.participant().await);
     }
     screen.wait_state(|s| s["joined"] == PHONES as u64).await;
-    host.send(json!({"type": "reveal", "visible": true})).await;
 
     let statements = statements(&deck);
     assert_eq!(statements.len(), 4, "the default deck has four statements");
@@ -70,6 +69,8 @@ async fn default_deck_runs_end_to_end_with_host_screen_and_two_dozen_phones() {
         assert_eq!(refused["code"], "vote_closed");
 
         host.send(json!({"type": "open_vote"})).await;
+        // Every statement starts hidden; the host shows this one while it is open.
+        host.send(json!({"type": "reveal", "visible": true})).await;
         for phone in phones.iter_mut() {
             phone.wait_state(|s| s["slide"]["phase"] == "open").await;
         }
@@ -326,4 +327,182 @@ async fn hand_counts_from_the_host_join_the_tally_on_the_screen() {
     host.send(json!({"type": "hand_count", "counts": [1]}))
         .await;
     assert_eq!(host.wait_for("error").await["code"], "bad_hand_count");
+}
+
+#[tokio::test]
+async fn every_statement_round_starts_hidden_on_screen_and_phones_until_the_host_reveals_it() {
+    let server = TestServer::start().await;
+    let statements = statements(server.session.deck());
+    let (first, second) = (statements[0].0 as u64, statements[1].0 as u64);
+    let mut host = server.host().await;
+    let mut screen = server.screen().await;
+    let mut phone = server.participant().await;
+
+    // Round 1 of the first statement, revealed and closed: screen and phone see it.
+    host.send(json!({"type": "go_to", "slide": first})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+    assert_eq!(phone.vote(first, 1, 0).await["type"], "ack");
+    let hidden = screen.wait_state(|s| s["voted"] == 1).await;
+    assert_eq!(hidden["revealed"], false, "{hidden}");
+    assert!(
+        hidden.get("tally").is_none(),
+        "hidden until revealed: {hidden}"
+    );
+    host.send(json!({"type": "reveal", "visible": true})).await;
+    let shown = screen.wait_state(|s| s["revealed"] == true).await;
+    assert_eq!(tally(&shown), vec![1, 0]);
+    host.send(json!({"type": "close_vote"})).await;
+    let closed = phone.wait_state(|s| s["slide"]["phase"] == "closed").await;
+    assert_eq!(tally(&closed), vec![1, 0]);
+
+    // The next statement opens hidden: a vote moves the host's tally, not the screen's.
+    host.send(json!({"type": "go_to", "slide": second})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    phone
+        .wait_state(|s| s["slide"]["index"] == second && s["slide"]["phase"] == "open")
+        .await;
+    assert_eq!(phone.vote(second, 1, 1).await["type"], "ack");
+    host.wait_state(|s| s["slide"]["index"] == second && tally(s) == vec![0, 1])
+        .await;
+    let next = screen
+        .wait_state(|s| s["slide"]["index"] == second && s["voted"] == 1)
+        .await;
+    assert_eq!(next["revealed"], false, "{next}");
+    assert!(
+        next.get("tally").is_none(),
+        "no tally leaks into the next vote: {next}"
+    );
+    assert!(next.get("hands").is_none());
+    host.send(json!({"type": "close_vote"})).await;
+    let closed = phone
+        .wait_state(|s| s["slide"]["index"] == second && s["slide"]["phase"] == "closed")
+        .await;
+    assert!(
+        closed.get("tally").is_none(),
+        "nor onto the phones: {closed}"
+    );
+
+    // A re-vote on the first statement starts hidden too, though round 1 was revealed.
+    host.send(json!({"type": "go_to", "slide": first})).await;
+    let back = screen.wait_state(|s| s["slide"]["index"] == first).await;
+    assert_eq!(back["revealed"], true, "round 1 keeps its reveal");
+    host.send(json!({"type": "revote"})).await;
+    phone
+        .wait_state(|s| s["slide"]["round"] == 2 && s["slide"]["phase"] == "open")
+        .await;
+    assert_eq!(phone.vote(first, 2, 1).await["type"], "ack");
+    let again = screen
+        .wait_state(|s| s["slide"]["round"] == 2 && s["voted"] == 1)
+        .await;
+    assert_eq!(again["revealed"], false, "{again}");
+    assert!(
+        again.get("tally").is_none(),
+        "a re-vote starts hidden: {again}"
+    );
+    host.send(json!({"type": "reveal", "visible": true})).await;
+    let shown = screen
+        .wait_state(|s| s["slide"]["round"] == 2 && s["revealed"] == true)
+        .await;
+    assert_eq!(tally(&shown), vec![0, 1]);
+
+    // On a content slide there is nothing to reveal.
+    host.send(json!({"type": "go_to", "slide": 0})).await;
+    host.send(json!({"type": "reveal", "visible": true})).await;
+    assert_eq!(host.wait_for("error").await["code"], "not_a_statement");
+}
+
+#[tokio::test]
+async fn a_statement_marked_live_shows_its_results_from_the_first_vote() {
+    let source =
+        "## Live\n\nresults: live\n\nA) ja\nB) nee\n\n---\n\n## Verborgen\n\nA) ja\nB) nee\n";
+    let deck = stemzaal::deck::parse("live.md", source).expect("the deck parses");
+    let server = TestServer::start_with(deck, source).await;
+    let mut host = server.host().await;
+    let mut screen = server.screen().await;
+    let mut phone = server.participant().await;
+    host.send(json!({"type": "open_vote"})).await;
+    phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+    assert_eq!(phone.vote(0, 1, 1).await["type"], "ack");
+    let live = screen.wait_state(|s| s["voted"] == 1).await;
+    assert_eq!(live["revealed"], true);
+    assert_eq!(tally(&live), vec![0, 1]);
+    host.send(json!({"type": "next"})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    phone
+        .wait_state(|s| s["slide"]["index"] == 1 && s["slide"]["phase"] == "open")
+        .await;
+    assert_eq!(phone.vote(1, 1, 0).await["type"], "ack");
+    let hidden = screen
+        .wait_state(|s| s["slide"]["index"] == 1 && s["voted"] == 1)
+        .await;
+    assert!(hidden.get("tally").is_none(), "{hidden}");
+}
+
+#[tokio::test]
+async fn a_host_command_with_an_id_is_answered_ok_once_stored_or_with_an_error_naming_it() {
+    let server = TestServer::start().await;
+    let (slide, _) = statements(server.session.deck())[0];
+    let mut host = server.host().await;
+    host.send(json!({"type": "go_to", "slide": slide, "id": 41}))
+        .await;
+    assert_eq!(host.wait_for("ok").await, json!({"type": "ok", "id": 41}));
+    host.send(json!({"type": "open_vote", "id": 42})).await;
+    assert_eq!(host.wait_for("ok").await, json!({"type": "ok", "id": 42}));
+    // By the time of the `ok`, what the command changed is what every view shows.
+    assert_eq!(host.state["slide"]["phase"], "open");
+    // A command that changes nothing is still answered.
+    host.send(json!({"type": "close_vote", "id": 43})).await;
+    assert_eq!(host.wait_for("ok").await["id"], 43);
+    host.send(json!({"type": "close_vote", "id": 44})).await;
+    assert_eq!(host.wait_for("ok").await["id"], 44);
+    // A refused one names its id.
+    host.send(json!({"type": "start_timer", "seconds": 0, "id": 45}))
+        .await;
+    let refused = host.wait_for("error").await;
+    assert_eq!(refused["code"], "bad_timer");
+    assert_eq!(refused["id"], 45);
+    // Without an id, no answer but the state (the next answer is for id 46).
+    host.send(json!({"type": "next"})).await;
+    host.send(json!({"type": "prev", "id": 46})).await;
+    assert_eq!(host.wait_for("ok").await["id"], 46);
+    // A phone's host command is refused with its id too.
+    let mut phone = server.participant().await;
+    phone.send(json!({"type": "next", "id": 7})).await;
+    let refused = phone.wait_for("error").await;
+    assert_eq!((refused["code"].as_str(), refused["id"].as_u64()), (Some("not_allowed"), Some(7)));
+}
+
+#[tokio::test]
+async fn a_hello_with_a_field_of_the_wrong_kind_gets_bad_message_not_hello_expected() {
+    let server = TestServer::start().await;
+    let url = format!("ws://{}/ws/{}", server.addr, server.code());
+    for bad in [
+        json!({"type": "hello", "lang": "en-US"}),
+        json!({"type": "hello", "participant_id": 42}),
+        json!({"type": "hello", "participant_id": "not-a-uuid"}),
+        json!({"type": "hello", "role": "admin"}),
+    ] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        use futures_util::{SinkExt, StreamExt};
+        ws.send(tokio_tungstenite::tungstenite::Message::text(bad.to_string()))
+            .await
+            .unwrap();
+        let mut error = Value::Null;
+        let mut close = None;
+        while let Some(Ok(msg)) = ws.next().await {
+            match msg {
+                tokio_tungstenite::tungstenite::Message::Text(text) => {
+                    error = serde_json::from_str(&text).unwrap();
+                }
+                tokio_tungstenite::tungstenite::Message::Close(frame) => {
+                    close = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(error["code"], "bad_message", "{bad}");
+        assert_eq!(close, Some((1008, "bad hello".to_owned())), "{bad}");
+    }
 }
