@@ -276,6 +276,7 @@ async fn handshake(
         role,
         code: handle.code().to_owned(),
         title: deck.title.clone(),
+        lang: deck.lang.clone(),
         groups: deck.groups.clone(),
         participant_id: None,
         group: None,

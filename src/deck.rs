@@ -72,6 +72,15 @@ pub struct Deck {
     pub title: String,
     /// Participant groups from the front matter (may be empty).
     pub groups: Vec<String>,
+    /// The language of the slides' text, a language tag (`lang:`, default `nl`), so
+    /// pages can mark it when their own language differs.
+    pub lang: String,
+    /// The meeting the deck is for (`meeting:`), for the report's heading.
+    pub meeting: Option<String>,
+    /// The meeting's date as written (`date:`), for the report's heading.
+    pub date: Option<String>,
+    /// Where the meeting is held (`place:`), for the report's heading.
+    pub place: Option<String>,
     /// The slides, in order; never empty.
     pub slides: Vec<Slide>,
     /// What the screen cannot show in full at its minimum text size, each with its line
@@ -314,6 +323,10 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
         source_name: source_name.to_string(),
         title: front.title.unwrap_or_else(|| source_name.to_string()),
         groups: front.groups,
+        lang: front.lang.unwrap_or_else(|| DEFAULT_LANG.to_string()),
+        meeting: front.meeting,
+        date: front.date,
+        place: front.place,
         slides,
         warnings,
     })
@@ -380,10 +393,17 @@ struct FrontMatter {
     title: Option<String>,
     groups: Vec<String>,
     results: Results,
+    lang: Option<String>,
+    meeting: Option<String>,
+    date: Option<String>,
+    place: Option<String>,
 }
 
 /// The front matter keys, as named in messages.
-const FRONT_KEYS: &str = "`title`, `groups` or `results`";
+const FRONT_KEYS: &str = "`title`, `groups`, `results`, `lang`, `meeting`, `date` or `place`";
+
+/// The language of a deck without `lang:`.
+pub const DEFAULT_LANG: &str = "nl";
 
 /// Reads the front matter if the first line is `---`; returns it with the index of the
 /// first body line, or `None` when it is not closed (nothing after it can be trusted).
@@ -424,7 +444,10 @@ fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMat
         };
         let (key, value) = (key.trim(), value.trim());
         let name = key.to_ascii_lowercase();
-        if !matches!(name.as_str(), "title" | "groups" | "results") {
+        if !matches!(
+            name.as_str(),
+            "title" | "groups" | "results" | "lang" | "meeting" | "date" | "place"
+        ) {
             error(format!(
                 "unknown front matter key `{key}`: expected {FRONT_KEYS}"
             ));
@@ -440,6 +463,17 @@ fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMat
                 error("`title` is empty: write the deck's title after the colon".to_string())
             }
             "title" => front.title = Some(value.to_string()),
+            "lang" if is_language_tag(value) => front.lang = Some(value.to_string()),
+            "lang" => error(format!(
+                "`lang` must be a language tag such as `nl`, `en`, `fy` or `nl-BE`, found \
+                 `{value}`"
+            )),
+            "meeting" | "date" | "place" if value.is_empty() => error(format!(
+                "`{key}` is empty: write it after the colon, or remove the line"
+            )),
+            "meeting" => front.meeting = Some(value.to_string()),
+            "date" => front.date = Some(value.to_string()),
+            "place" => front.place = Some(value.to_string()),
             "results" => match parse_results(value) {
                 Some(results) => front.results = results,
                 None => error(format!(
@@ -468,6 +502,16 @@ fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMat
         }
     }
     Some((front, close + 1))
+}
+
+/// A language tag as HTML's `lang` takes it: a primary language of two or three
+/// letters, then optional subtags of one to eight letters or digits (`nl`, `nl-BE`).
+fn is_language_tag(value: &str) -> bool {
+    let mut parts = value.split('-');
+    let primary = parts.next().unwrap_or("");
+    (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// `hidden` or `live`, in any case.

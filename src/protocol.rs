@@ -163,6 +163,9 @@ pub struct Welcome {
     pub code: String,
     /// The deck's title.
     pub title: String,
+    /// The language of the slides' text (a language tag, `nl` unless the deck says
+    /// otherwise), for a `lang` attribute on slide content in a page of another language.
+    pub lang: String,
     /// The participant groups to choose from (may be empty).
     pub groups: Vec<String>,
     /// For a participant: its id, to keep and present in the next `hello`.

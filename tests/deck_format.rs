@@ -755,6 +755,13 @@ fn the_complete_example_in_the_format_guide_parses_as_described() {
     let deck = parse_ok(example);
     assert_eq!(deck.title, "Raadsavond wonen");
     assert_eq!(deck.groups, ["Raadslid", "Ambtenaar", "Inwoner", "Anders"]);
+    assert_eq!(
+        deck.meeting.as_deref(),
+        Some("Raadsavond over wonen in de kernen")
+    );
+    assert_eq!(deck.date.as_deref(), Some("12 maart 2025"));
+    assert_eq!(deck.place.as_deref(), Some("Raadzaal, Stadhuis"));
+    assert_eq!(deck.lang, "nl");
     assert_eq!(deck.slides.len(), 3);
     assert_eq!(
         deck.options(1).unwrap(),
@@ -964,4 +971,38 @@ fn stemzaal_check_prints_warnings_with_file_and_line_and_still_succeeds() {
         "{stderr}"
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("1 slides, 1 statements"));
+}
+
+#[test]
+fn front_matter_sets_the_slides_language_and_the_meeting_for_the_report() {
+    let deck = parse_ok(
+        "---\nlang: en\nmeeting: Council evening\ndate: 12 March 2025\nplace: Town hall\n---\nHello\n",
+    );
+    assert_eq!(deck.lang, "en");
+    assert_eq!(deck.meeting.as_deref(), Some("Council evening"));
+    assert_eq!(deck.date.as_deref(), Some("12 March 2025"));
+    assert_eq!(deck.place.as_deref(), Some("Town hall"));
+    let plain = parse_ok("Hallo\n");
+    assert_eq!(plain.lang, "nl", "Dutch unless the deck says otherwise");
+    assert_eq!((plain.meeting, plain.date, plain.place), (None, None, None));
+    assert_eq!(parse_ok("---\nlang: nl-BE\n---\nHallo\n").lang, "nl-BE");
+}
+
+#[test]
+fn a_wrong_language_or_an_empty_meeting_field_is_an_error_on_its_line() {
+    for bad in ["nederlands", "n", "nl_NL", "nl-", "<b>"] {
+        assert_single_error(
+            &format!("---\n\nlang: {bad}\n---\nHallo\n"),
+            3,
+            "language tag",
+        );
+    }
+    assert_single_error("---\nlang: nl\nlang: en\n---\nHallo\n", 3, "twice");
+    for key in ["meeting", "date", "place"] {
+        assert_single_error(
+            &format!("---\ntitle: T\n{key}:\n---\nHallo\n"),
+            3,
+            "is empty",
+        );
+    }
 }

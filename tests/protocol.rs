@@ -180,6 +180,7 @@ fn server_messages_encode_to_their_documented_json() {
         role: Role::Participant,
         code: "K7MX4P".into(),
         title: "T".into(),
+        lang: "nl".into(),
         groups: vec!["Raadslid".into()],
         participant_id: Some(id),
         group: None,
@@ -196,7 +197,7 @@ fn server_messages_encode_to_their_documented_json() {
         serde_json::to_value(&welcome).unwrap(),
         json!({
             "type": "welcome", "version": 1, "role": "participant", "code": "K7MX4P",
-            "title": "T", "groups": ["Raadslid"], "participant_id": id,
+            "title": "T", "lang": "nl", "groups": ["Raadslid"], "participant_id": id,
             "votes": [{"slide": 3, "round": 1, "option": 0}], "join_url": "http://h/K7MX4P"
         })
     );
@@ -205,6 +206,7 @@ fn server_messages_encode_to_their_documented_json() {
         role: Role::Host,
         code: "K7MX4P".into(),
         title: "T".into(),
+        lang: "nl".into(),
         groups: vec![],
         participant_id: None,
         group: None,
@@ -221,7 +223,7 @@ fn server_messages_encode_to_their_documented_json() {
         serde_json::to_value(&host).unwrap(),
         json!({
             "type": "welcome", "version": 1, "role": "host", "code": "K7MX4P", "title": "T",
-            "groups": [], "slides": [{"index": 0, "kind": "content", "title": "Intro"}],
+            "lang": "nl", "groups": [], "slides": [{"index": 0, "kind": "content", "title": "Intro"}],
             "join_url": "http://h/K7MX4P", "screen_url": "http://h/screen/K7MX4P?key=k"
         })
     );

@@ -506,3 +506,20 @@ async fn a_hello_with_a_field_of_the_wrong_kind_gets_bad_message_not_hello_expec
         assert_eq!(close, Some((1008, "bad hello".to_owned())), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn welcome_names_the_language_of_the_slides_from_the_deck() {
+    let server = TestServer::start().await;
+    let phone = server.participant().await;
+    assert_eq!(phone.welcome["lang"], "nl", "the built-in deck is Dutch");
+    let source = "---\nlang: en\n---\n## Findings\n";
+    let deck = stemzaal::deck::parse("en.md", source).expect("the deck parses");
+    let english = TestServer::start_with(deck, source).await;
+    for client in [
+        english.participant().await,
+        english.host().await,
+        english.screen().await,
+    ] {
+        assert_eq!(client.welcome["lang"], "en", "{}", client.welcome);
+    }
+}

@@ -14,6 +14,7 @@ fn deck() -> Arc<Deck> {
     let slide = |kind| Slide {
         line: 1,
         title: "t".into(),
+        full_title: "t".into(),
         html: "<p>t</p>".into(),
         kind,
         results: Results::Hidden,
@@ -25,6 +26,10 @@ fn deck() -> Arc<Deck> {
         source_name: "test.md".into(),
         title: "Test".into(),
         groups: vec!["Raad".into(), "Inwoner".into()],
+        lang: "nl".into(),
+        meeting: None,
+        date: None,
+        place: None,
         slides: vec![
             slide(SlideKind::Content),
             slide(statement(2)),
@@ -35,6 +40,7 @@ fn deck() -> Arc<Deck> {
             },
             slide(statement(2)),
         ],
+        warnings: vec![],
     })
 }
 
