@@ -6,9 +6,11 @@
 //! - [`report`]: results for the council: rounds, switches, groups; CSV, JSON, HTML.
 //! - [`store`]: the SQLite event log with group commit.
 //! - [`hub`]: live sessions, one actor task each, publishing shared views.
-//! - [`limits`]: connection caps per address and in all, per-connection rate limits.
+//! - [`limits`]: connection caps per address and in all, per-connection rate limits,
+//!   the rate of new participants per address.
 //! - [`connection`]: one WebSocket client from `hello` to close.
 //! - [`web`]: HTTP routes, embedded pages, QR codes, security headers.
+//! - [`hosts`]: the `Host` names the server answers to (against DNS rebinding).
 //! - [`app`]: start-up for the binary: store, recovery, default session, banner.
 
 //!
@@ -35,6 +37,7 @@
 pub mod app;
 pub mod connection;
 pub mod deck;
+pub mod hosts;
 pub mod hub;
 pub mod limits;
 pub mod protocol;

@@ -1,13 +1,15 @@
 //! Limits that keep one client, one address or a flood from taking the server down:
-//! connection caps (global and per IP address) and a per-connection token bucket.
+//! connection caps (global and per IP address), a per-connection token bucket and a
+//! per-address limit on new participants.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use dashmap::DashMap;
+use dashmap::{DashMap, DashSet};
 use tokio::time::Instant;
+use uuid::Uuid;
 
 /// Every limit in one place, with defaults for a council chamber.
 #[derive(Debug, Clone)]
@@ -36,6 +38,16 @@ pub struct Limits {
     pub abuse_window: Duration,
     /// Origins allowed to open a WebSocket besides the server's own.
     pub allowed_origins: Vec<String>,
+    /// Host names (`name` or `name:port`) the server answers to besides its own
+    /// addresses and the public URL's host.
+    pub allowed_hosts: Vec<String>,
+    /// New participants one address may create at once: a whole room scanning the QR
+    /// code behind one NAT address. 600 lets a room of 500 in without a wait.
+    pub join_burst: f64,
+    /// New participants one address may create per second once the burst is spent:
+    /// a room of 1,000 behind one address is in within 8 s, while one script makes at
+    /// most 180,000 participants an hour instead of millions.
+    pub joins_per_second: f64,
 }
 
 impl Default for Limits {
@@ -51,6 +63,9 @@ impl Default for Limits {
             abuse_drops: 200,
             abuse_window: Duration::from_secs(10),
             allowed_origins: vec![],
+            allowed_hosts: vec![],
+            join_burst: 600.0,
+            joins_per_second: 50.0,
         }
     }
 }
@@ -162,14 +177,198 @@ impl TokenBucket {
 
     /// Takes a token if there is one.
     pub fn try_take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = self.tokens_at(now);
         self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
         } else {
             false
         }
+    }
+
+    /// Whether the bucket has refilled by `now`: then it is as good as a new one.
+    pub fn is_full(&self, now: Instant) -> bool {
+        self.tokens_at(now) >= self.burst
+    }
+
+    fn tokens_at(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        (self.tokens + elapsed * self.rate).min(self.burst)
+    }
+}
+
+/// How often [`prune_joins`] drops the buckets of addresses that stopped joining.
+pub const JOIN_PRUNE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Limits how fast one address creates participants. A `hello` that presents an id this
+/// server has welcomed is a returning phone and passes free; any other (no id, or an id
+/// never seen here) may create a participant and takes a token from its address's
+/// bucket. Without this, one script on one address creates well over a thousand
+/// participants a second, each stored for good.
+#[derive(Debug)]
+pub struct JoinLimiter {
+    rate: f64,
+    burst: f64,
+    /// One bucket per address; a bucket that has refilled is dropped by [`Self::prune`],
+    /// so the map holds only addresses that joined in the last minute or so.
+    buckets: DashMap<IpAddr, TokenBucket>,
+    /// Ids welcomed since the server started. As many as the sessions' participants,
+    /// which this limiter keeps from growing fast. After a restart a returning phone
+    /// costs one token once: the burst covers a room reconnecting at once.
+    welcomed: DashSet<Uuid>,
+}
+
+impl JoinLimiter {
+    /// A limiter allowing `rate` new participants a second per address, `burst` at once.
+    pub fn new(rate: f64, burst: f64) -> Self {
+        JoinLimiter {
+            rate,
+            burst,
+            buckets: DashMap::new(),
+            welcomed: DashSet::new(),
+        }
+    }
+
+    /// Whether a `hello` from `ip` presenting `participant` may go on to join.
+    pub fn admit(&self, ip: IpAddr, participant: Option<Uuid>, now: Instant) -> bool {
+        if participant.is_some_and(|id| self.welcomed.contains(&id)) {
+            return true;
+        }
+        // The shard lock of the entry is held for this statement only (sync code).
+        self.buckets
+            .entry(address_key(ip))
+            .or_insert_with(|| TokenBucket::new(self.rate, self.burst))
+            .try_take(now)
+    }
+
+    /// Records an id the session has welcomed, so the phone returns without a token.
+    pub fn welcomed(&self, participant: Uuid) {
+        self.welcomed.insert(participant);
+    }
+
+    /// Drops the buckets that have refilled by `now`; returns how many are left.
+    pub fn prune(&self, now: Instant) -> usize {
+        self.buckets.retain(|_, bucket| !bucket.is_full(now));
+        self.buckets.len()
+    }
+}
+
+/// Prunes `limiter` every [`JOIN_PRUNE_INTERVAL`] until the server holding it is gone.
+pub async fn prune_joins(limiter: Weak<JoinLimiter>) {
+    let mut tick = tokio::time::interval(JOIN_PRUNE_INTERVAL);
+    loop {
+        tick.tick().await;
+        let Some(limiter) = limiter.upgrade() else {
+            return;
+        };
+        limiter.prune(Instant::now());
+    }
+}
+
+/// The key an address is limited under: an IPv4 address as itself (also when it
+/// arrives IPv4-mapped on a dual-stack socket), an IPv6 address by its /64, since one
+/// machine may take any number of addresses in its own /64.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(Ipv6Addr::from(prefix))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn an_address_may_create_its_burst_at_once_and_then_the_rate() {
+        let limiter = JoinLimiter::new(50.0, 600.0);
+        let start = Instant::now();
+        let room = ip("192.168.1.7");
+        let admitted = (0..700)
+            .filter(|_| limiter.admit(room, None, start))
+            .count();
+        assert_eq!(admitted, 600, "the burst, and not one more");
+        let later = start + Duration::from_secs(2);
+        let admitted = (0..700)
+            .filter(|_| limiter.admit(room, None, later))
+            .count();
+        assert_eq!(admitted, 100, "two seconds at 50 a second");
+        assert!(
+            limiter.admit(ip("192.168.1.8"), None, later),
+            "another address has its own bucket"
+        );
+    }
+
+    #[test]
+    fn a_welcomed_id_returns_free_and_an_unknown_id_pays() {
+        let limiter = JoinLimiter::new(1.0, 1.0);
+        let now = Instant::now();
+        let room = ip("10.0.0.5");
+        let phone = Uuid::new_v4();
+        assert!(
+            limiter.admit(room, Some(phone), now),
+            "an unknown id takes the token"
+        );
+        limiter.welcomed(phone);
+        assert!(
+            !limiter.admit(room, None, now),
+            "no token left for a new phone"
+        );
+        assert!(
+            !limiter.admit(room, Some(Uuid::new_v4()), now),
+            "nor for an id this server never welcomed"
+        );
+        for _ in 0..10 {
+            assert!(
+                limiter.admit(room, Some(phone), now),
+                "the known phone returns"
+            );
+        }
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64_and_mapped_ipv4_is_ipv4() {
+        let limiter = JoinLimiter::new(1.0, 2.0);
+        let now = Instant::now();
+        assert!(limiter.admit(ip("2001:db8:1:2::1"), None, now));
+        assert!(limiter.admit(ip("2001:db8:1:2:aaaa::9"), None, now));
+        assert!(
+            !limiter.admit(ip("2001:db8:1:2:ffff::1"), None, now),
+            "a third address in the same /64 finds the bucket empty"
+        );
+        assert!(limiter.admit(ip("2001:db8:1:3::1"), None, now));
+        assert!(limiter.admit(ip("::ffff:10.0.0.1"), None, now));
+        assert!(limiter.admit(ip("10.0.0.1"), None, now));
+        assert!(
+            !limiter.admit(ip("10.0.0.1"), None, now),
+            "one bucket for both"
+        );
+    }
+
+    #[test]
+    fn refilled_buckets_are_pruned_and_draining_ones_kept() {
+        let limiter = JoinLimiter::new(10.0, 10.0);
+        let start = Instant::now();
+        for i in 0..100u8 {
+            limiter.admit(IpAddr::from([10, 0, 1, i]), None, start);
+        }
+        let busy = ip("10.0.2.1");
+        for _ in 0..10 {
+            limiter.admit(busy, None, start + Duration::from_millis(900));
+        }
+        // By 1 s the buckets that gave one token have refilled; the busy one has 1 of 10.
+        assert_eq!(limiter.prune(start + Duration::from_secs(1)), 1);
+        assert_eq!(limiter.prune(start + Duration::from_secs(2)), 0);
     }
 }

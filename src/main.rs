@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use stemzaal::app::{self, Config};
+use stemzaal::hosts;
 use stemzaal::limits::{self, Limits};
 use stemzaal::store::Durability;
 
@@ -52,6 +53,16 @@ struct Cli {
         value_delimiter = ','
     )]
     allowed_origins: Vec<String>,
+    /// Another host name (or name:port) requests may name, besides this machine's own
+    /// addresses, localhost and the host of --public-url; repeat for more. Other
+    /// names get 421, which shuts out DNS rebinding.
+    #[arg(
+        long = "allowed-host",
+        env = "STEMZAAL_ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_parser = hosts::parse_allowed_host
+    )]
+    allowed_hosts: Vec<String>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -97,6 +108,7 @@ fn main() -> ExitCode {
             let mut server_limits = Limits {
                 max_per_ip: cli.max_per_ip,
                 allowed_origins: cli.allowed_origins,
+                allowed_hosts: cli.allowed_hosts,
                 ..Limits::default()
             };
             if let Some(max) = cli.max_connections {

@@ -274,9 +274,15 @@ async fn connections_are_capped_per_address_and_in_all() {
     for _ in 0..3 {
         held.push(server.participant().await);
     }
+    let refused = connect_with(&server.ws_url(), &[]).await;
+    let err = refused.expect_err("a fourth connection from 127.0.0.1 is refused");
+    assert!(err.contains("503"), "{err}");
+    let (status, head, body) = server.get("/").await;
+    assert_eq!(status, 503, "{head}");
+    assert!(head.contains("retry-after: 5"), "{head}");
     assert!(
-        connect_with(&server.ws_url(), &[]).await.is_err(),
-        "a fourth connection from 127.0.0.1 is refused"
+        body.contains("Too many connections from this address"),
+        "{body}"
     );
     held.pop().unwrap().close().await;
     // The freed slot is usable again once the server has seen the close.
@@ -299,22 +305,257 @@ async fn connections_are_capped_per_address_and_in_all() {
     // From two loopback addresses: the global cap holds whatever the address.
     let _a = server.participant().await;
     let _b = TestClient::hello(&server.ws_url(), json!({"type": "hello"})).await;
-    let third = tokio::net::TcpSocket::new_v4().unwrap();
-    third.bind("127.0.0.2:0".parse().unwrap()).unwrap();
-    let mut stream = third.connect(server.addr).await.unwrap();
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    let mut stream = connect_from("127.0.0.2", server.addr).await;
+    let request = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![];
+    tokio::time::timeout(support::WAIT, stream.read_to_end(&mut answer))
         .await
-        .ok();
-    let mut buf = [0u8; 64];
-    let n = tokio::time::timeout(support::WAIT, stream.read(&mut buf))
-        .await
-        .expect("closed in time")
-        .unwrap_or(0);
-    assert_eq!(
-        n, 0,
-        "the server closed the third connection without answering"
+        .expect("answered and closed in time")
+        .expect("closed, not reset");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{answer}"
     );
+    assert!(answer.contains("Retry-After: 5\r\n"), "{answer}");
+    assert!(answer.contains("The server is full"), "{answer}");
+}
+
+/// A TCP connection to `server` from another loopback address.
+async fn connect_from(source: &str, server: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::new(source.parse().unwrap(), 0))
+        .unwrap();
+    socket.connect(server).await.unwrap()
+}
+
+/// Sends `request` as it is over a fresh connection: (status, head, body).
+async fn raw_request(addr: std::net::SocketAddr, request: &str) -> (u16, String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = vec![];
+    tokio::time::timeout(support::WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("answered in time")
+        .ok();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test]
+async fn request_headers_over_16_kib_get_431_and_a_huge_half_sent_one_is_cut_off() {
+    // A header timeout far beyond the test's wait, so only the size cap can end it.
+    let server = TestServer::start_limited(Limits {
+        header_read_timeout: Duration::from_secs(120),
+        ..Limits::default()
+    })
+    .await;
+    let cookies = format!("a={}", "x".repeat(12 * 1024));
+    let (status, _, _) = support::http_get(server.addr, "/", &[("cookie", &cookies)]).await;
+    assert_eq!(status, 200, "12 KiB of cookies still pass");
+    let big = "x".repeat(17 * 1024);
+    let (status, _, _) = support::http_get(server.addr, "/", &[("x-big", &big)]).await;
+    assert_eq!(status, 431);
+
+    // 300 KB of a header that never ends: the server answers at the cap and closes,
+    // instead of holding the bytes until the header timeout.
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!("GET / HTTP/1.1\r\nHost: {}\r\nX-Big: ", server.addr);
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = [b'x'; 4096];
+    let send = async {
+        for _ in 0..(300_000 / chunk.len()) {
+            if stream.write_all(&chunk).await.is_err() {
+                break; // closed by the server: the rest is never read
+            }
+        }
+    };
+    tokio::time::timeout(support::WAIT, send)
+        .await
+        .expect("writes end: sent, or refused by a closed connection");
+    let mut answer = vec![];
+    let ended = tokio::time::timeout(support::WAIT, stream.read_to_end(&mut answer))
+        .await
+        .expect("the server ends the connection");
+    let answer = String::from_utf8_lossy(&answer);
+    // The 431 arrives unless the reset of the unread rest overtakes it.
+    assert!(
+        answer.starts_with("HTTP/1.1 431") || ended.is_err(),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_foreign_host_gets_421_on_every_route_so_dns_rebinding_gets_nothing() {
+    let server = TestServer::start_limited(Limits {
+        allowed_hosts: vec!["stemmen.local".into()],
+        ..Limits::default()
+    })
+    .await;
+    let code = server.code().to_owned();
+    let key = server.session.host_key().expose().to_owned();
+    let port = server.addr.port();
+    let get = |path: String, host: String| {
+        let addr = server.addr;
+        async move {
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+            raw_request(addr, &request).await
+        }
+    };
+    for path in [
+        "/".to_owned(),
+        format!("/{code}"),
+        format!("/host/{code}?key={key}"),
+        format!("/screen/{code}"),
+        "/assets/js/socket.js".to_owned(),
+        format!("/qr/{code}.svg"),
+        format!("/report/{code}?key={key}"),
+        format!("/export/{code}.csv?key={key}"),
+        format!("/ws/{code}"),
+    ] {
+        for foreign in [
+            format!("evil.example:{port}"),
+            "evil.example".to_owned(),
+            format!("127.0.0.1.evil.example:{port}"),
+            format!("127.0.0.1:{}", port + 1),
+        ] {
+            let (status, _, body) = get(path.clone(), foreign.clone()).await;
+            assert_eq!(status, 421, "{path} for {foreign}");
+            assert!(body.contains("does not answer to this host name"), "{body}");
+        }
+        let (status, _, _) = get(path.clone(), format!("127.0.0.1:{port}")).await;
+        assert_ne!(status, 421, "{path}");
+    }
+    for own in [
+        format!("127.0.0.1:{port}"),
+        "127.0.0.1".to_owned(),
+        format!("localhost:{port}"),
+        "stemmen.local".to_owned(),
+        format!("stemmen.local:{port}"),
+    ] {
+        assert_eq!(get("/".into(), own.clone()).await.0, 200, "{own}");
+    }
+    // A request without a Host header (HTTP/1.0) names no host this server serves.
+    let (status, _, _) = raw_request(server.addr, "GET / HTTP/1.0\r\n\r\n").await;
+    assert_eq!(status, 421);
+
+    // The rebinding page's WebSocket: its own name as Host and as Origin, which match.
+    let rebound = format!("evil.example:{port}");
+    let origin = format!("http://{rebound}");
+    let refused = connect_with(&server.ws_url(), &[("host", &rebound), ("origin", &origin)]).await;
+    let err = refused.expect_err("no upgrade for a foreign host");
+    assert!(err.contains("421"), "{err}");
+    let origin = "http://stemmen.local";
+    let mut ws = connect_with(
+        &server.ws_url(),
+        &[("host", "stemmen.local"), ("origin", origin)],
+    )
+    .await
+    .expect("an allowed host with its own origin is served");
+    ws.send(Message::text(json!({"type": "hello"}).to_string()))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "welcome");
+}
+
+/// Sends a participant's `hello` (with this id, if any) from `source` (a loopback
+/// address): `Ok(welcome)`, or `Err((error code, close code))` if refused.
+async fn try_join(
+    server: &TestServer,
+    source: &str,
+    id: Option<&str>,
+) -> Result<Value, (Value, Option<u16>)> {
+    let stream = connect_from(source, server.addr).await;
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (mut ws, _) = tokio_tungstenite::client_async(server.ws_url(), stream)
+        .await
+        .expect("upgraded");
+    let hello = json!({"type": "hello", "participant_id": id});
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let answer = next_json(&mut ws).await;
+    if answer["type"] == "welcome" {
+        ws.close(None).await.ok();
+        return Ok(answer);
+    }
+    Err((answer["code"].clone(), close_code(&mut ws).await))
+}
+
+#[tokio::test]
+async fn a_room_of_500_joins_from_one_address_while_a_flood_of_new_participants_is_refused() {
+    let limits = Limits::default();
+    let started = std::time::Instant::now();
+    let server = &TestServer::start_limited(limits.clone()).await;
+    let mut room = vec![];
+    for _ in 0..500 {
+        let welcome = try_join(server, "127.0.0.1", None)
+            .await
+            .expect("every phone of the room joins");
+        room.push(welcome["participant_id"].as_str().unwrap().to_owned());
+    }
+
+    // A script goes on making participants, half without an id and half with a made-up
+    // one, 64 at a time, until the address is refused for both.
+    let (mut joined, mut refused_new, mut refused_made_up) = (500usize, 0, 0);
+    while refused_new == 0 || refused_made_up == 0 {
+        assert!(
+            joined < 5_000,
+            "a flood of {joined} joins was never refused"
+        );
+        let made_up: Vec<String> = (0..32).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+        let tries = (0..64).map(|i| {
+            let id = (i % 2 == 1).then(|| made_up[i / 2].as_str());
+            async move { (id.is_some(), try_join(server, "127.0.0.1", id).await) }
+        });
+        for (with_id, outcome) in futures_util::future::join_all(tries).await {
+            match outcome {
+                Ok(_) => joined += 1,
+                Err((code, close)) => {
+                    assert_eq!(code, "too_many_joins");
+                    assert_eq!(close, Some(1013));
+                    if with_id {
+                        refused_made_up += 1;
+                    } else {
+                        refused_new += 1;
+                    }
+                }
+            }
+        }
+    }
+    let allowed = limits.join_burst + limits.joins_per_second * started.elapsed().as_secs_f64();
+    assert!(
+        joined as f64 <= allowed,
+        "{joined} participants from one address, more than the {allowed:.0} the limit allows"
+    );
+
+    // While new phones are refused, the room's phones come back: a returning phone is
+    // never limited. Half the tries are new, so the address stays refused meanwhile.
+    let tries = room[..64].iter().enumerate().map(|(i, id)| {
+        let id = (i % 2 == 0).then_some(id.as_str());
+        async move { (id, try_join(server, "127.0.0.1", id).await) }
+    });
+    let mut refused = 0;
+    for (id, outcome) in futures_util::future::join_all(tries).await {
+        match (id, outcome) {
+            (Some(id), Ok(welcome)) => assert_eq!(welcome["participant_id"], id),
+            (Some(id), Err(refusal)) => panic!("returning phone {id} refused: {refusal:?}"),
+            (None, Ok(_)) => {}
+            (None, Err(_)) => refused += 1,
+        }
+    }
+    assert!(refused > 0, "the address was still being refused");
+    // Another address has a bucket of its own.
+    try_join(server, "127.0.0.2", None)
+        .await
+        .expect("a phone on another address joins");
 }
 
 #[tokio::test]
@@ -344,7 +585,7 @@ async fn a_silent_websocket_is_pinged_and_then_closed() {
         }
     };
     assert!(pings >= 2, "pinged {pings} times");
-    assert_eq!(code, Some(1001));
+    assert_eq!(code, Some(4000), "an idle close has its own code");
     // A client that answers pings stays: the test client reads, so it pongs.
     let mut phone = server.participant().await;
     tokio::time::timeout(Duration::from_millis(900), phone.next_message())
