@@ -13,6 +13,7 @@ const STABLE = 5000; // online this long: backoff starts over
 const WAIT = 10000; // no welcome this soon: try again
 const QUIET = 1500; // a deliberate reconnect shows no "reconnecting" this long
 const SLEPT = 20000; // hidden this long (phone locked): reconnect fresh
+const CROWDED = 3; // refused as one of too many new phones on one address: next try within 4 s
 const TRANSIENT = new Set(['rate_limited', 'busy', 'overloaded', 'unavailable', 'try_again']);
 const ID_KEY = 'stemzaal:vote-id';
 const UUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
@@ -115,6 +116,9 @@ export function connect({ code, hello }) {
       pending = pending.filter((v) => v.id !== m.id);
       if (pending.length !== n) save();
       emit('ack', m);
+    } else if (m.type === 'error' && m.code === 'too_many_joins') {
+      // The server closes next; the reconnect waits longer, so a crowd spreads out.
+      attempt = Math.max(attempt, CROWDED);
     } else if (m.type === 'error') {
       const vote = m.id == null ? null : pending.find((v) => v.id === m.id) || null;
       const transient = TRANSIENT.has(m.code);

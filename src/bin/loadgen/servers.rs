@@ -28,6 +28,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use stemzaal::deck::{Deck, DEFAULT_DECK_SOURCE};
 use stemzaal::hub::Hub;
+use stemzaal::limits::Limits;
 use stemzaal::store::{Durability, Store};
 use tokio::sync::{watch, Notify};
 use tokio::time::MissedTickBehavior;
@@ -110,8 +111,14 @@ pub fn serve_stemzaal(data: &Path, durability: Durability, max_secs: u64) -> Res
             screen_key: session.screen_key().expose().to_owned(),
             pid: std::process::id(),
         })?;
+        // The ramp connects thousands of new phones from each of a few loopback
+        // addresses; the join limit per address is for rooms, not for this test.
+        let limits = Limits {
+            join_burst: f64::MAX,
+            ..Limits::default()
+        };
         tokio::select! {
-            served = stemzaal::web::serve(listener, hub) => served,
+            served = stemzaal::web::serve_with(listener, hub, limits) => served,
             _ = tokio::time::sleep(Duration::from_secs(max_secs)) => Ok(()),
         }
     })
