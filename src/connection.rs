@@ -26,7 +26,7 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// Close code for "try again later" (RFC 6455): the store could not write the phone's
-/// joining; it reconnects after a pause.
+/// joining, or its address made too many new participants; it reconnects after a pause.
 pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
 /// Close code for a client that sent nothing, not even a pong, for the idle timeout:
