@@ -1,6 +1,7 @@
 //! The results of a session for the council: per statement and round the counts, who
 //! switched between the first and last round, and results per participant group with
-//! small groups suppressed. Rendered as CSV, JSON and a printable HTML page.
+//! small groups suppressed. Rendered as CSV, JSON and a printable HTML page with a bar
+//! chart per statement.
 
 use serde::Serialize;
 
@@ -17,6 +18,12 @@ pub const MIN_GROUP_SIZE: u64 = 5;
 pub struct Report {
     /// The deck's title.
     pub title: String,
+    /// The meeting, from the deck's front matter (`meeting:`).
+    pub meeting: Option<String>,
+    /// The meeting's date as the deck writes it (`date:`).
+    pub date: Option<String>,
+    /// Where the meeting was held (`place:`).
+    pub place: Option<String>,
     /// The session's join code.
     pub code: String,
     /// Participants who joined.
@@ -30,9 +37,9 @@ pub struct Report {
 /// The results of one statement.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatementReport {
-    /// Slide index.
+    /// Slide index, from 0 (the host and the report say "dia 4" for index 3).
     pub slide: usize,
-    /// The slide's title.
+    /// The slide's title, uncut.
     pub title: String,
     /// The option texts, A first.
     pub options: Vec<String>,
@@ -83,6 +90,20 @@ pub struct GroupRow {
     pub counts: Option<Vec<u64>>,
     /// Voters in the group; `None` when suppressed.
     pub voted: Option<u64>,
+    /// Why the counts are not shown, when they are not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppressed>,
+}
+
+/// Why a group's result is left out of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Suppressed {
+    /// Fewer than [`MIN_GROUP_SIZE`] voted in it.
+    Few,
+    /// The group is large enough, but it is the only other group left out with a small
+    /// one: shown, it would let the small group be worked out from the total.
+    Complement,
 }
 
 /// Builds the report of a session.
@@ -138,7 +159,7 @@ pub fn build(session: &Session, code: &str) -> Report {
             let groups = group_rows(session, last, options.len());
             Some(StatementReport {
                 slide,
-                title: s.title.clone(),
+                title: s.full_title.clone(),
                 options: options.clone(),
                 rounds,
                 switches,
@@ -148,6 +169,9 @@ pub fn build(session: &Session, code: &str) -> Report {
         .collect();
     Report {
         title: deck.title.clone(),
+        meeting: deck.meeting.clone(),
+        date: deck.date.clone(),
+        place: deck.place.clone(),
         code: code.to_owned(),
         joined: session.joined() as u64,
         min_group_size: MIN_GROUP_SIZE,
@@ -174,21 +198,25 @@ fn group_rows(session: &Session, round: &crate::session::Round, options: usize) 
         counts[g][option] += 1;
     }
     let voted: Vec<u64> = counts.iter().map(|c| c.iter().sum()).collect();
-    let mut hidden: Vec<bool> = voted.iter().map(|&v| v > 0 && v < MIN_GROUP_SIZE).collect();
-    if hidden.iter().filter(|&&h| h).count() == 1 {
+    let mut hidden: Vec<Option<Suppressed>> = voted
+        .iter()
+        .map(|&v| (v > 0 && v < MIN_GROUP_SIZE).then_some(Suppressed::Few))
+        .collect();
+    if hidden.iter().flatten().count() == 1 {
         let next = (0..voted.len())
-            .filter(|&i| !hidden[i] && voted[i] > 0)
+            .filter(|&i| hidden[i].is_none() && voted[i] > 0)
             .min_by_key(|&i| voted[i]);
         if let Some(i) = next {
-            hidden[i] = true;
+            hidden[i] = Some(Suppressed::Complement);
         }
     }
     (0..counts.len())
         .filter(|&i| voted[i] > 0 || i < deck.groups.len())
         .map(|i| GroupRow {
             group: deck.groups.get(i).cloned(),
-            counts: (!hidden[i]).then(|| counts[i].clone()),
-            voted: (!hidden[i]).then_some(voted[i]),
+            counts: hidden[i].is_none().then(|| counts[i].clone()),
+            voted: hidden[i].is_none().then_some(voted[i]),
+            suppressed: hidden[i],
         })
         .collect()
 }
@@ -199,22 +227,25 @@ pub fn label(index: usize) -> char {
 }
 
 /// The report as CSV (RFC 4180, UTF-8): one row per statement, round or group, and
-/// option. Round rows count phones and hands together, with the hand count in the note
-/// column; suppressed group counts are empty with `<5` in the note column. Groups are
-/// known for phones only.
+/// option. `slide` counts from 1, as the host and the report do. Round rows count phones
+/// and hands together in `votes`, and the part counted by hand in `hands`. Group rows
+/// have phones only (a hand has no group) and an empty `hands`; a suppressed group's
+/// counts are empty, with `<5` in `note` for a small group, or a note saying it protects
+/// a small group.
 pub fn to_csv(report: &Report) -> String {
-    let mut out = String::from("slide,statement,round,group,option,option_text,votes,note\r\n");
+    let mut out =
+        String::from("slide,statement,round,group,option,option_text,votes,hands,note\r\n");
     for s in &report.statements {
         for r in &s.rounds {
             for (i, count) in r.counts.iter().enumerate() {
+                let hands = r.hands.get(i).copied().unwrap_or(0).to_string();
                 row(
                     &mut out,
                     s,
                     &r.round.to_string(),
                     "",
                     i,
-                    &count.to_string(),
-                    "",
+                    [count.to_string().as_str(), &hands, ""],
                 );
             }
         }
@@ -222,41 +253,41 @@ pub fn to_csv(report: &Report) -> String {
         for g in &s.groups {
             let name = g.group.as_deref().unwrap_or("(geen groep)");
             for i in 0..s.options.len() {
-                match &g.counts {
-                    Some(c) => row(&mut out, s, &last, name, i, &c[i].to_string(), ""),
-                    None => row(
-                        &mut out,
-                        s,
-                        &last,
-                        name,
-                        i,
-                        "",
-                        &format!("<{}", report.min_group_size),
+                let note = match g.suppressed {
+                    None => String::new(),
+                    Some(Suppressed::Few) => format!("<{}", report.min_group_size),
+                    Some(Suppressed::Complement) => format!(
+                        "verborgen: zou een groep <{} verraden",
+                        report.min_group_size
                     ),
-                }
+                };
+                let votes = g.counts.as_ref().map(|c| c[i].to_string());
+                let votes = votes.as_deref().unwrap_or("");
+                row(&mut out, s, &last, name, i, [votes, "", &note]);
             }
         }
     }
     out
 }
 
+/// One CSV row; `[votes, hands, note]` last.
 fn row(
     out: &mut String,
     s: &StatementReport,
     round: &str,
     group: &str,
     i: usize,
-    votes: &str,
-    note: &str,
+    [votes, hands, note]: [&str; 3],
 ) {
     let fields = [
-        s.slide.to_string(),
+        (s.slide + 1).to_string(),
         s.title.clone(),
         round.to_owned(),
         group.to_owned(),
         label(i).to_string(),
         s.options[i].clone(),
         votes.to_owned(),
+        hands.to_owned(),
         note.to_owned(),
     ];
     let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
@@ -334,6 +365,24 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "no_group" => "(no group chosen)",
         "hidden" if nl => "niet getoond (minder dan {a} stemmen)",
         "hidden" => "not shown (fewer than {a} votes)",
+        "hidden_complement" if nl => "niet getoond (anders is een groep met minder dan {a} stemmen af te leiden)",
+        "hidden_complement" => "not shown (it would give away a group with fewer than {a} votes)",
+        "caveat" if nl => "Niet representatief. Wie hier stemde, koos daar zelf voor: de mensen in de zaal die wilden meedoen. Dat is geen steekproef. De uitkomst zegt wat deze groep vond, niet wat inwoners, raadsleden of ambtenaren in het algemeen vinden.",
+        "caveat" => "Not representative. The people who voted here chose to: those in the room who wanted to take part. They are not a sample. The result says what this group thought, not what residents, council members or officials think in general.",
+        "print" if nl => "Afdrukken",
+        "print" => "Print",
+        "print_hint" if nl => "Afdrukken of bewaren als pdf kan ook met Ctrl+P (⌘P op een Mac).",
+        "print_hint" => "You can also print or save as PDF with Ctrl+P (⌘P on a Mac).",
+        "chart" if nl => "Staafdiagram, per keuze een staaf per ronde",
+        "chart" => "Bar chart, for each option a bar per round",
+        "chart_round" if nl => "ronde {a}",
+        "chart_round" => "round {a}",
+        "chart_voted" if nl => "Ronde {a}, {b} gestemd:",
+        "chart_voted" => "Round {a}, {b} voted:",
+        "chart_hands" if nl => "waarvan met handopsteking",
+        "chart_hands" => "of which by show of hands",
+        "legend_hands" if nl => "met handopsteking geteld",
+        "legend_hands" => "counted by show of hands",
         _ => "",
     }
 }
@@ -346,6 +395,135 @@ fn fill(template: &str, values: &[&str]) -> String {
         .fold(template.to_owned(), |t, (v, k)| t.replace(k, &escape(v)))
 }
 
+/// Colours of the bars of round 1, round 2 and later rounds: light to dark, so rounds
+/// stay apart in grey print too, each with at least 3:1 contrast on white.
+const ROUND_FILLS: [&str; 3] = ["#6b8fb8", "#1f4e8c", "#0b2545"];
+
+/// Width of the chart's bar area, in SVG units (the whole chart is 640 wide).
+const BAR_WIDTH: f64 = 380.0;
+
+/// A bar chart of one statement's rounds as inline SVG: per option one bar per round,
+/// as a share of that round's voters, with the part counted by hand hatched and the
+/// count and percentage written beside each bar. Drawn with attributes only (the page
+/// allows no inline style); `role="img"` with a title that gives every number as text,
+/// for screen readers.
+fn chart(s: &StatementReport, lang: Lang) -> String {
+    let tx = |key| text(lang, key);
+    let rounds = s.rounds.len();
+    let any_hands = s.rounds.iter().any(|r| r.hands.iter().any(|&h| h > 0));
+    let row = 22.0;
+    let legend = 30.0;
+    let group_gap = 12.0;
+    let height = legend + s.options.len() as f64 * (rounds as f64 * row + group_gap);
+    let id = format!("chart-{}", s.slide + 1);
+    let mut summary = vec![tx("chart").to_owned()];
+    for r in &s.rounds {
+        let mut sentence = fill(
+            tx("chart_voted"),
+            &[&r.round.to_string(), &r.voted.to_string()],
+        );
+        let parts: Vec<String> = r
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let hands = r.hands.get(i).copied().unwrap_or(0);
+                let mut part = format!("{}) {c} ({})", label(i), percent(c, r.voted));
+                if hands > 0 {
+                    part.push_str(&format!(", {} {hands}", tx("chart_hands")));
+                }
+                part
+            })
+            .collect();
+        sentence.push(' ');
+        sentence.push_str(&escape(&parts.join("; ")));
+        summary.push(sentence);
+    }
+    let mut h = format!(
+        "<svg class=\"chart\" role=\"img\" aria-labelledby=\"{id}-title\" viewBox=\"0 0 640 {height}\" \
+         width=\"640\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\n<title id=\"{id}-title\">{}</title>\n",
+        summary.join(" ")
+    );
+    h.push_str(&format!(
+        "<defs><pattern id=\"{id}-hands\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" \
+         patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#ffffff\"/>\
+         <rect width=\"3\" height=\"6\" fill=\"#1a1a1a\"/></pattern></defs>\n"
+    ));
+    // The legend: one swatch per round, and the hatching if anything was counted by hand.
+    let mut x = 0.0;
+    for r in &s.rounds {
+        let fill_colour = ROUND_FILLS[(r.round as usize - 1).min(ROUND_FILLS.len() - 1)];
+        h.push_str(&format!(
+            "<rect x=\"{x}\" y=\"4\" width=\"16\" height=\"16\" fill=\"{fill_colour}\"/>\
+             <text x=\"{}\" y=\"17\" font-size=\"14\" fill=\"#1a1a1a\">{}</text>\n",
+            x + 22.0,
+            fill(tx("chart_round"), &[&r.round.to_string()])
+        ));
+        x += 100.0;
+    }
+    if any_hands {
+        h.push_str(&format!(
+            "<rect x=\"{x}\" y=\"4\" width=\"16\" height=\"16\" fill=\"url(#{id}-hands)\" \
+             stroke=\"#1a1a1a\"/><text x=\"{}\" y=\"17\" font-size=\"14\" fill=\"#1a1a1a\">{}</text>\n",
+            x + 22.0,
+            tx("legend_hands")
+        ));
+    }
+    let mut y = legend;
+    for i in 0..s.options.len() {
+        for (k, r) in s.rounds.iter().enumerate() {
+            let count = r.counts.get(i).copied().unwrap_or(0);
+            let hands = r.hands.get(i).copied().unwrap_or(0);
+            let share = |n: u64| {
+                if r.voted == 0 {
+                    0.0
+                } else {
+                    (n as f64 / r.voted as f64 * BAR_WIDTH).round()
+                }
+            };
+            let fill_colour = ROUND_FILLS[k.min(ROUND_FILLS.len() - 1)];
+            let caption = if rounds > 1 {
+                format!(
+                    "{}) {}",
+                    label(i),
+                    fill(tx("chart_round"), &[&r.round.to_string()])
+                )
+            } else {
+                format!("{})", label(i))
+            };
+            let weight = if k == 0 { "700" } else { "400" };
+            h.push_str(&format!(
+                "<g class=\"bar\"><text x=\"0\" y=\"{}\" font-size=\"14\" font-weight=\"{weight}\" \
+                 fill=\"#1a1a1a\">{caption}</text>\
+                 <rect x=\"110\" y=\"{y}\" width=\"{BAR_WIDTH}\" height=\"{}\" fill=\"#f0f0f0\"/>\
+                 <rect class=\"count\" x=\"110\" y=\"{y}\" width=\"{}\" height=\"{}\" fill=\"{fill_colour}\"/>",
+                y + 15.0,
+                row - 4.0,
+                share(count),
+                row - 4.0,
+            ));
+            if hands > 0 {
+                h.push_str(&format!(
+                    "<rect class=\"hands\" x=\"110\" y=\"{y}\" width=\"{}\" height=\"{}\" \
+                     fill=\"url(#{id}-hands)\" stroke=\"#1a1a1a\"/>",
+                    share(hands),
+                    row - 4.0
+                ));
+            }
+            h.push_str(&format!(
+                "<text x=\"{}\" y=\"{}\" font-size=\"14\" fill=\"#1a1a1a\">{count} ({})</text></g>\n",
+                110.0 + BAR_WIDTH + 10.0,
+                y + 15.0,
+                percent(count, r.voted)
+            ));
+            y += row;
+        }
+        y += group_gap;
+    }
+    h.push_str("</svg>\n");
+    h
+}
+
 /// The report as a printable HTML page in Dutch or English (styles from
 /// `/assets/css/report.css`).
 pub fn to_html(report: &Report, lang: Lang) -> String {
@@ -356,14 +534,34 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
         "<!doctype html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n"
     ));
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    // The print button is wired by a module: the page's policy allows no inline script.
     h.push_str(&format!(
-        "<title>{} — {}</title>\n<link rel=\"stylesheet\" href=\"/assets/css/report.css\">\n</head>\n<body>\n<main>\n",
+        "<title>{} — {}</title>\n<link rel=\"stylesheet\" href=\"/assets/css/report.css\">\n\
+         <script type=\"module\" src=\"/assets/js/report.js\"></script>\n</head>\n<body>\n<main>\n",
         tx("title"),
         escape(&report.title)
     ));
+    h.push_str(&format!("<h1>{}</h1>\n", escape(&report.title)));
+    let meeting: Vec<String> = [&report.meeting, &report.date, &report.place]
+        .into_iter()
+        .flatten()
+        .map(|v| escape(v))
+        .collect();
+    if !meeting.is_empty() {
+        h.push_str(&format!(
+            "<p class=\"meeting\">{}</p>\n",
+            meeting.join(" · ")
+        ));
+    }
     h.push_str(&format!(
-        "<h1>{}</h1>\n<p class=\"meta\">{}</p>\n",
-        escape(&report.title),
+        "<p class=\"actions\"><button type=\"button\" id=\"print\" hidden>{}</button> \
+         <span class=\"hint\">{}</span></p>\n<p class=\"caveat\">{}</p>\n",
+        tx("print"),
+        tx("print_hint"),
+        tx("caveat")
+    ));
+    h.push_str(&format!(
+        "<p class=\"meta\">{}</p>\n",
         fill(
             tx("meta"),
             &[
@@ -378,6 +576,7 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
             "<section>\n<h2>{}</h2>\n",
             fill(tx("statement"), &[&(s.slide + 1).to_string(), &s.title])
         ));
+        h.push_str(&chart(s, lang));
         h.push_str(&format!(
             "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
             tx("per_round"),
@@ -462,6 +661,10 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
             for g in &s.groups {
                 let name = g.group.as_deref().unwrap_or(tx("no_group"));
                 h.push_str(&format!("<tr><th scope=\"row\">{}</th>", escape(name)));
+                let hidden = match g.suppressed {
+                    Some(Suppressed::Complement) => "hidden_complement",
+                    _ => "hidden",
+                };
                 match (&g.counts, g.voted) {
                     (Some(counts), Some(voted)) => {
                         for c in counts {
@@ -472,7 +675,7 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
                     _ => h.push_str(&format!(
                         "<td colspan=\"{}\">{}</td>",
                         s.options.len() + 1,
-                        fill(tx("hidden"), &[&report.min_group_size.to_string()])
+                        fill(tx(hidden), &[&report.min_group_size.to_string()])
                     )),
                 }
                 h.push_str("</tr>\n");

@@ -85,7 +85,7 @@ async fn the_report_pairs_rounds_counts_switches_and_suppresses_small_groups() {
 
     let (status, _, csv) = server.get(&format!("/export/{code}.csv?key={key}")).await;
     assert_eq!(status, 200);
-    assert!(csv.starts_with("slide,statement,round,group,option,option_text,votes,note\r\n"));
+    assert!(csv.starts_with("slide,statement,round,group,option,option_text,votes,hands,note\r\n"));
     assert!(csv.contains(",2,,A,"), "round 2 rows: {csv}");
     assert!(csv.contains(&format!(",{},A,", groups[1])) && csv.contains("<5"));
 
@@ -124,4 +124,187 @@ async fn the_report_pairs_rounds_counts_switches_and_suppresses_small_groups() {
     )
     .await;
     assert_eq!(status, 200);
+}
+
+/// A deck with meeting details, a content slide first (so the statement is "dia 2"), and
+/// a statement whose title is longer than a list shows.
+const COUNCIL_DECK: &str = "---
+title: Raadsavond
+groups: Raad, Ambtenaar, Inwoner
+meeting: Raadsavond wonen in de kernen
+date: 12 maart 2025
+place: Raadzaal, Stadhuis
+---
+## Inleiding
+
+---
+
+## Moet de gemeente doorgaan met gebiedsgericht werken in de huidige vorm, met dezelfde structuur?
+
+A) ja, doorgaan
+B) nee, herzien
+";
+
+/// Everything the report export gives, fetched with the host key.
+async fn fetch(server: &TestServer, path: &str) -> String {
+    let key = server.session.host_key().expose().to_owned();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let (status, _, body) = server.get(&format!("{path}{sep}key={key}")).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+#[tokio::test]
+async fn the_report_names_the_meeting_counts_slides_from_one_keeps_titles_whole_and_charts_rounds()
+{
+    let deck = stemzaal::deck::parse("raad.md", COUNCIL_DECK).expect("the deck parses");
+    let title = deck.slides[1].full_title.clone();
+    assert!(title.chars().count() > 80, "longer than a list shows");
+    let server = TestServer::start_with(deck, COUNCIL_DECK).await;
+    let code = server.code().to_owned();
+    let mut host = server.host().await;
+    host.send(json!({"type": "go_to", "slide": 1})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    // Round 1: Raad 5, Ambtenaar 3, Inwoner 6; two phones without a group wait.
+    let mut phones = vec![];
+    for (i, group) in ["Raad"; 5]
+        .into_iter()
+        .chain(["Ambtenaar"; 3])
+        .chain(["Inwoner"; 6])
+        .map(Some)
+        .chain([None, None])
+        .enumerate()
+    {
+        let mut phone = server.participant().await;
+        if let Some(group) = group {
+            phone
+                .send(json!({"type": "choose_group", "group": group}))
+                .await;
+        }
+        phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+        if group.is_some() {
+            assert_eq!(phone.vote(1, 1, u64::from(i % 2 == 1)).await["type"], "ack");
+        }
+        phones.push(phone);
+    }
+    host.wait_state(|s| s["voted"] == 14).await;
+
+    // Ambtenaar (3) is too small; Raad (exactly 5) is left out only so that Ambtenaar
+    // cannot be worked out from the total, and says so rather than "fewer than 5".
+    let report: Value =
+        serde_json::from_str(&fetch(&server, &format!("/export/{code}.json")).await).unwrap();
+    let groups = &report["statements"][0]["groups"];
+    assert_eq!(groups[0]["group"], "Raad");
+    assert_eq!(groups[0]["suppressed"], "complement");
+    assert_eq!(groups[1]["suppressed"], "few");
+    assert_eq!(groups[2]["voted"], 6);
+    let html = fetch(&server, &format!("/report/{code}")).await;
+    let raad = &html[html
+        .find("<th scope=\"row\">Raad</th>")
+        .expect("a Raad row")..];
+    let raad = &raad[..raad.find("</tr>").unwrap()];
+    assert!(!raad.contains("minder dan 5 stemmen)"), "{raad}");
+    assert!(raad.contains("af te leiden"), "{raad}");
+    let csv = fetch(&server, &format!("/export/{code}.csv")).await;
+    assert!(
+        csv.contains(",Raad,A,\"ja, doorgaan\",,,verborgen"),
+        "{csv}"
+    );
+
+    // Round 2: everybody votes, the two without a group too, and hands are counted.
+    host.send(json!({"type": "revote"})).await;
+    for (i, phone) in phones.iter_mut().enumerate() {
+        phone.wait_state(|s| s["slide"]["round"] == 2).await;
+        assert_eq!(phone.vote(1, 2, u64::from(i % 3 == 0)).await["type"], "ack");
+    }
+    host.send(json!({"type": "hand_count", "counts": [4, 1]}))
+        .await;
+    host.wait_state(|s| s["voted"] == 21).await;
+
+    let report: Value =
+        serde_json::from_str(&fetch(&server, &format!("/export/{code}.json")).await).unwrap();
+    assert_eq!(report["meeting"], "Raadsavond wonen in de kernen");
+    assert_eq!(report["date"], "12 maart 2025");
+    assert_eq!(report["place"], "Raadzaal, Stadhuis");
+    let s = &report["statements"][0];
+    assert_eq!(s["title"], title.as_str(), "not cut in the export");
+    let groups = &s["groups"];
+    assert_eq!(
+        groups[0]["voted"], 5,
+        "a group of exactly five is shown: {groups}"
+    );
+    assert!(groups[0].get("suppressed").is_none());
+    let round2 = &s["rounds"][1];
+    let (a, b) = (
+        round2["counts"][0].as_u64().unwrap(),
+        round2["counts"][1].as_u64().unwrap(),
+    );
+    assert_eq!(round2["hands"], json!([4, 1]));
+    assert_eq!(a + b, 21);
+
+    // CSV: slide 2 as the host says "dia 2", the whole title, hands in their own column.
+    let csv = fetch(&server, &format!("/export/{code}.csv")).await;
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("slide,statement,round,group,option,option_text,votes,hands,note")
+    );
+    let quoted_title = format!("\"{title}\"");
+    let expected = format!("2,{quoted_title},2,,A,\"ja, doorgaan\",{a},4,");
+    assert!(csv.lines().any(|l| l == expected), "{expected} in {csv}");
+    assert!(
+        csv.lines()
+            .all(|l| l.starts_with("slide,") || l.starts_with("2,")),
+        "{csv}"
+    );
+    assert!(!csv.contains('…'), "{csv}");
+
+    // HTML: meeting, the whole title, the caveat, a print button wired by a module,
+    // and a chart with a bar per option and round, hands marked, numbers as text.
+    let html = fetch(&server, &format!("/report/{code}")).await;
+    assert!(
+        html.contains("Raadsavond wonen in de kernen · 12 maart 2025 · Raadzaal, Stadhuis"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("Stelling (dia 2): {title}")),
+        "{html}"
+    );
+    assert!(!html.contains('…'));
+    assert!(html.contains("niet representatief") || html.contains("Niet representatief"));
+    assert!(html.contains("<button type=\"button\" id=\"print\" hidden>Afdrukken</button>"));
+    assert!(html.contains("<script type=\"module\" src=\"/assets/js/report.js\"></script>"));
+    assert_eq!(html.matches("<script").count(), 1, "no inline script");
+    let svg = &html[html.find("<svg").expect("a chart")..html.find("</svg>").unwrap()];
+    assert!(svg.contains("role=\"img\""));
+    assert_eq!(
+        svg.matches("<rect class=\"count\"").count(),
+        4,
+        "2 options × 2 rounds"
+    );
+    assert_eq!(
+        svg.matches("<rect class=\"hands\"").count(),
+        2,
+        "hands in round 2, A and B"
+    );
+    assert!(
+        svg.contains(&format!("{a} (")),
+        "counts written beside the bars"
+    );
+    let label = &svg[svg.find("<title").unwrap()..svg.find("</title>").unwrap()];
+    assert!(
+        label.contains(&format!("A) {a} (")) && label.contains("met handopsteking 4"),
+        "{label}"
+    );
+    let english = fetch(&server, &format!("/report/{code}?lang=en")).await;
+    assert!(english.contains("Not representative"));
+    assert!(english.contains(">Print</button>"));
+
+    // The module and the print styles are served from the assets.
+    let (status, _, script) = server.get("/assets/js/report.js").await;
+    assert_eq!(status, 200);
+    assert!(script.contains("window.print()"));
+    let (status, _, css) = server.get("/assets/css/report.css").await;
+    assert_eq!(status, 200);
+    assert!(css.contains("@media print") && css.contains(".actions { display: none; }"));
 }
