@@ -1,11 +1,22 @@
-//! Pins the wire format: every message against a `json!` literal, and every example in
-//! docs/protocol.md against the types, so the document cannot drift from the code.
+//! Pins the wire format: every message against a `json!` literal, every example in
+//! docs/protocol.md against the types, and the document's tables of error and close
+//! codes against what the server sends, so the document cannot drift from the code.
 
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use stemzaal::limits::Limits;
 use stemzaal::protocol::{
     ClientMsg, Lang, OwnVote, Phase, Role, ServerMsg, SlideKindName, SlideOutline, SlideView,
-    StateTag, StateView, TimerView, Welcome,
+    StateTag, StateView, Storage, TimerView, Welcome, WireLimits,
 };
+use support::{http_get, TestServer};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 fn decode(value: Value) -> ClientMsg {
@@ -192,13 +203,15 @@ fn server_messages_encode_to_their_documented_json() {
         slides: vec![],
         join_url: "http://h/K7MX4P".into(),
         screen_url: None,
+        limits: LIMITS,
     }));
     assert_eq!(
         serde_json::to_value(&welcome).unwrap(),
         json!({
             "type": "welcome", "version": 1, "role": "participant", "code": "K7MX4P",
             "title": "T", "lang": "nl", "groups": ["Raadslid"], "participant_id": id,
-            "votes": [{"slide": 3, "round": 1, "option": 0}], "join_url": "http://h/K7MX4P"
+            "votes": [{"slide": 3, "round": 1, "option": 0}], "join_url": "http://h/K7MX4P",
+            "limits": limits_json()
         })
     );
     let host = ServerMsg::Welcome(Box::new(Welcome {
@@ -218,15 +231,30 @@ fn server_messages_encode_to_their_documented_json() {
         }],
         join_url: "http://h/K7MX4P".into(),
         screen_url: Some("http://h/screen/K7MX4P?key=k".into()),
+        limits: LIMITS,
     }));
     assert_eq!(
         serde_json::to_value(&host).unwrap(),
         json!({
             "type": "welcome", "version": 1, "role": "host", "code": "K7MX4P", "title": "T",
             "lang": "nl", "groups": [], "slides": [{"index": 0, "kind": "content", "title": "Intro"}],
-            "join_url": "http://h/K7MX4P", "screen_url": "http://h/screen/K7MX4P?key=k"
+            "join_url": "http://h/K7MX4P", "screen_url": "http://h/screen/K7MX4P?key=k",
+            "limits": limits_json()
         })
     );
+}
+
+const LIMITS: WireLimits = WireLimits {
+    ping_interval_ms: 25_000,
+    idle_timeout_ms: 70_000,
+    max_message_bytes: 16_384,
+    messages_per_second: 10.0,
+    burst: 40.0,
+};
+
+fn limits_json() -> Value {
+    json!({"ping_interval_ms": 25000, "idle_timeout_ms": 70000, "max_message_bytes": 16384,
+           "messages_per_second": 10.0, "burst": 40.0})
 }
 
 #[test]
@@ -322,6 +350,7 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
         "welcome",
         "state",
         "ack",
+        "ok",
         "error",
     ] {
         assert!(
@@ -329,4 +358,469 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
             "no example of `{expected}` in docs/protocol.md"
         );
     }
+}
+
+#[test]
+fn ok_encodes_to_its_documented_json_and_carries_any_u64_id() {
+    for id in [0, 41, u64::MAX] {
+        let ok = ServerMsg::Ok { id };
+        let expected = json!({"type": "ok", "id": id});
+        assert_eq!(serde_json::to_value(&ok).unwrap(), expected);
+        assert_eq!(serde_json::from_value::<ServerMsg>(expected).unwrap(), ok);
+    }
+    assert!(serde_json::from_value::<ServerMsg>(json!({"type": "ok"})).is_err());
+}
+
+#[test]
+fn a_command_decodes_the_same_with_or_without_an_id() {
+    assert_eq!(
+        decode(json!({"type": "go_to", "slide": 3, "id": 41})),
+        ClientMsg::GoTo { slide: 3 }
+    );
+    assert_eq!(
+        decode(json!({"type": "choose_group", "group": "Raadslid", "id": 12})),
+        ClientMsg::ChooseGroup {
+            group: Some("Raadslid".into())
+        }
+    );
+    assert_eq!(
+        decode(json!({"type": "vote", "id": u64::MAX, "slide": 3, "round": 1, "option": 0})),
+        ClientMsg::Vote {
+            id: u64::MAX,
+            slide: 3,
+            round: 1,
+            option: 0
+        }
+    );
+}
+
+#[test]
+fn storage_in_the_host_state_is_ok_or_failing() {
+    for (storage, name) in [(Storage::Ok, "ok"), (Storage::Failing, "failing")] {
+        let state = StateView {
+            kind: StateTag::State,
+            slide: SlideView {
+                index: 0,
+                count: 2,
+                kind: SlideKindName::Content,
+                html: "<p>x</p>".into(),
+                options: vec![],
+                phase: None,
+                round: None,
+            },
+            revealed: false,
+            joined: Some(3),
+            voted: None,
+            tally: None,
+            hands: None,
+            storage: Some(storage),
+            timer: None,
+        };
+        let expected = json!({
+            "type": "state",
+            "slide": {"index": 0, "count": 2, "kind": "content", "html": "<p>x</p>"},
+            "revealed": false, "joined": 3, "storage": name
+        });
+        assert_eq!(serde_json::to_value(&state).unwrap(), expected);
+        assert_eq!(
+            serde_json::from_value::<StateView>(expected).unwrap(),
+            state
+        );
+    }
+}
+
+#[test]
+fn the_screen_welcome_has_limits_and_nothing_of_the_other_roles() {
+    let screen = ServerMsg::Welcome(Box::new(Welcome {
+        version: 1,
+        role: Role::Screen,
+        code: "K7MX4P".into(),
+        title: "T".into(),
+        lang: "nl".into(),
+        groups: vec![],
+        participant_id: None,
+        group: None,
+        votes: vec![],
+        slides: vec![],
+        join_url: "http://h/K7MX4P".into(),
+        screen_url: None,
+        limits: LIMITS,
+    }));
+    let expected = json!({
+        "type": "welcome", "version": 1, "role": "screen", "code": "K7MX4P", "title": "T",
+        "lang": "nl", "groups": [], "join_url": "http://h/K7MX4P", "limits": limits_json()
+    });
+    assert_eq!(serde_json::to_value(&screen).unwrap(), expected);
+    assert_eq!(
+        serde_json::from_value::<ServerMsg>(expected).unwrap(),
+        screen
+    );
+    let mut without_limits = limits_json();
+    without_limits.as_object_mut().unwrap().remove("burst");
+    let welcome = json!({
+        "type": "welcome", "version": 1, "role": "screen", "code": "K7MX4P", "title": "T",
+        "lang": "nl", "groups": [], "join_url": "http://h/K7MX4P", "limits": without_limits
+    });
+    assert!(serde_json::from_value::<ServerMsg>(welcome).is_err());
+}
+
+fn source(path: &str) -> String {
+    let full = format!("{}/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+/// The part of `text` from the line starting with `start` to the next line starting
+/// with `end` (or the end).
+fn section<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(&format!("\n{start}\n"))
+        .unwrap_or_else(|| panic!("no `{start}` in the document"));
+    let rest = &text[from + 1..];
+    let to = rest[start.len()..]
+        .find(&format!("\n{end}"))
+        .map_or(rest.len(), |i| i + start.len());
+    &rest[..to]
+}
+
+/// The cells of each row of the Markdown tables in `text`, header and rule left out.
+fn table_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|line| line.starts_with('|'))
+        .map(|line| {
+            line.trim_matches('|')
+                .split(" | ")
+                .map(|cell| cell.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|cells| cells[0] != "---" && !cells[0].chars().all(char::is_alphabetic))
+        .collect()
+}
+
+/// The text of a cell written as `` `code` ``.
+fn backticked(cell: &str) -> String {
+    cell.strip_prefix('`')
+        .and_then(|c| c.strip_suffix('`'))
+        .unwrap_or_else(|| panic!("`{cell}` is not one code in backticks"))
+        .to_owned()
+}
+
+/// Every snake_case string literal that is the first literal after `prefix` on the
+/// same line and within the same parentheses, e.g. the code in `error(lang, "bad_key", id)`.
+fn codes_after(text: &str, prefix: &str) -> BTreeSet<String> {
+    text.match_indices(prefix)
+        .filter_map(|(i, _)| {
+            let rest = &text[i + prefix.len()..];
+            let span = &rest[..rest.find([')', ';', '\n']).unwrap_or(rest.len())];
+            let literal = span.split('"').nth(1)?;
+            let is_code =
+                !literal.is_empty() && literal.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            is_code.then(|| literal.to_owned())
+        })
+        .collect()
+}
+
+/// The error codes the server can send, read from its source: the session's refusals,
+/// the codes the connection decides itself, and the store's.
+fn error_codes_in_source() -> BTreeSet<String> {
+    let session = source("src/session.rs");
+    let refusals = &session[session.find("pub fn code(self)").expect("Rejection::code")..];
+    let refusals = &refusals[..refusals[1..].find("pub fn").unwrap()];
+    let mut codes = codes_after(refusals, "=> ");
+    let connection = source("src/connection.rs");
+    for prefix in ["error(", "Err(", "ok_or("] {
+        codes.extend(codes_after(&connection, prefix));
+    }
+    codes.extend(codes_after(&source("src/hub.rs"), "code: "));
+    codes
+}
+
+#[test]
+fn the_error_table_lists_exactly_the_codes_the_server_sends() {
+    let from_source = error_codes_in_source();
+    // The scan must see every kind of place a code comes from.
+    for code in [
+        "vote_closed",
+        "bad_hand_count",
+        "bad_message",
+        "hello_expected",
+        "already_joined",
+        "not_allowed",
+        "rate_limited",
+        "too_many_joins",
+        "storage_unavailable",
+    ] {
+        assert!(from_source.contains(code), "the scan missed `{code}`");
+    }
+    let doc = source("docs/protocol.md");
+    let documented: Vec<String> = table_rows(section(&doc, "### error", "## "))
+        .iter()
+        .map(|cells| backticked(&cells[0]))
+        .collect();
+    let unique: BTreeSet<String> = documented.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        documented.len(),
+        "a code twice: {documented:?}"
+    );
+    assert_eq!(unique, from_source, "docs/protocol.md's error table vs src");
+}
+
+/// `(code, reason)` of every close the server makes, from src/connection.rs.
+fn closes_in_source() -> (BTreeSet<u16>, BTreeSet<(u16, String)>) {
+    let connection = source("src/connection.rs");
+    let mut values = BTreeMap::new();
+    for line in connection.lines() {
+        if let Some(rest) = line.strip_prefix("pub const CLOSE_") {
+            let (name, value) = rest.split_once(": u16 = ").expect("a u16 close code");
+            let value: u16 = value.trim_end_matches(';').parse().expect("a number");
+            values.insert(format!("CLOSE_{name}"), value);
+        }
+    }
+    let mut closes = BTreeSet::new();
+    for (i, _) in connection.match_indices("CLOSE_") {
+        let rest = &connection[i..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+            .collect();
+        let Some(after) = rest[name.len()..].trim_start().strip_prefix(',') else {
+            continue;
+        };
+        let Some(after) = after.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let reason = after.split('"').next().unwrap().to_owned();
+        let code = *values
+            .get(&name)
+            .unwrap_or_else(|| panic!("{name} closes but is not a u16 CLOSE_ constant"));
+        closes.insert((code, reason));
+    }
+    (values.into_values().collect(), closes)
+}
+
+#[test]
+fn the_close_code_table_lists_exactly_the_codes_and_reasons_the_server_sends() {
+    let (constants, from_source) = closes_in_source();
+    assert!(
+        constants.contains(&4000) && constants.contains(&1001),
+        "{constants:?}"
+    );
+    let used: BTreeSet<u16> = from_source.iter().map(|(code, _)| *code).collect();
+    assert_eq!(
+        used, constants,
+        "every CLOSE_ constant closes with a reason"
+    );
+    let doc = source("docs/protocol.md");
+    let documented: BTreeSet<(u16, String)> = table_rows(section(&doc, "## Close codes", "## "))
+        .iter()
+        .map(|cells| {
+            let code = cells[0].parse().unwrap_or_else(|_| panic!("{cells:?}"));
+            (code, backticked(&cells[1]))
+        })
+        .collect();
+    assert_eq!(
+        documented, from_source,
+        "docs/protocol.md's close codes vs src"
+    );
+}
+
+#[tokio::test]
+async fn welcome_carries_the_limits_the_server_runs_with() {
+    let limits = Limits {
+        ping_interval: Duration::from_millis(7_500),
+        idle_timeout: Duration::from_secs(31),
+        messages_per_second: 3.5,
+        burst: 12.0,
+        ..Limits::default()
+    };
+    let server = TestServer::start_limited(limits).await;
+    let expected = json!({
+        "ping_interval_ms": 7500, "idle_timeout_ms": 31000,
+        "max_message_bytes": stemzaal::web::MAX_MESSAGE_BYTES,
+        "messages_per_second": 3.5, "burst": 12.0
+    });
+    for client in [
+        server.participant().await,
+        server.host().await,
+        server.screen().await,
+    ] {
+        assert_eq!(client.welcome["limits"], expected, "{}", client.welcome);
+    }
+    let defaults = TestServer::start().await;
+    assert_eq!(defaults.host().await.welcome["limits"], limits_json());
+}
+
+#[tokio::test]
+async fn only_the_host_is_told_whether_storage_can_write_from_its_first_state() {
+    let server = TestServer::start().await;
+    // Before anything was stored in the session, and after.
+    let host = server.host().await;
+    assert_eq!(host.state["storage"], "ok", "{}", host.state);
+    let phone = server.participant().await;
+    let screen = server.screen().await;
+    assert!(phone.state.get("storage").is_none(), "{}", phone.state);
+    assert!(screen.state.get("storage").is_none(), "{}", screen.state);
+    let mut host = host;
+    let joined = host.wait_state(|s| s["joined"] == 1).await;
+    assert_eq!(joined["storage"], "ok", "{joined}");
+}
+
+#[tokio::test]
+async fn join_codes_are_case_insensitive_and_written_in_upper_case() {
+    let server = TestServer::start().await;
+    let lower = server.code().to_ascii_lowercase();
+    assert_ne!(lower, server.code());
+    let url = format!("ws://{}/ws/{lower}", server.addr);
+    let phone = support::TestClient::hello(&url, json!({"type": "hello"})).await;
+    assert_eq!(phone.welcome["code"], server.code());
+    assert_eq!(server.get(&format!("/qr/{lower}.svg")).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_group_must_match_exactly() {
+    let server = TestServer::start().await;
+    let mut phone = server.participant().await;
+    let group = phone.welcome["groups"][0].as_str().unwrap().to_owned();
+    phone
+        .send(json!({"type": "choose_group", "group": group.to_lowercase(), "id": 1}))
+        .await;
+    let refused = phone.wait_for("error").await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["id"].as_u64()),
+        (Some("unknown_group"), Some(1))
+    );
+    phone
+        .send(json!({"type": "choose_group", "group": group, "id": 2}))
+        .await;
+    assert_eq!(phone.wait_for("ok").await, json!({"type": "ok", "id": 2}));
+}
+
+/// Opens a WebSocket with a `Cookie` header, sends `hello` and returns every message
+/// until the first `state`, or until the close (with its code and reason).
+async fn hello_with_cookie(
+    server: &TestServer,
+    cookie: Option<String>,
+    hello: Value,
+) -> (Vec<Value>, Option<(u16, String)>) {
+    let mut request = server.ws_url().into_client_request().unwrap();
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws.send(Message::text(hello.to_string())).await.unwrap();
+    let mut messages = vec![];
+    loop {
+        let msg = tokio::time::timeout(support::WAIT, ws.next())
+            .await
+            .expect("an answer in time");
+        match msg {
+            Some(Ok(Message::Text(text))) => {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                let done = value["type"] == "state";
+                messages.push(value);
+                if done {
+                    return (messages, None);
+                }
+            }
+            Some(Ok(Message::Close(frame))) => {
+                return (
+                    messages,
+                    frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+                )
+            }
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => return (messages, None),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_host_link_sets_the_key_cookie_that_a_role_hello_presents() {
+    let server = TestServer::start().await;
+    let key = server.session.host_key().expose().to_owned();
+    let code = server.code();
+    let (status, head, _) = server.get(&format!("/host/{code}?key={key}")).await;
+    assert_eq!(status, 303);
+    // The helper gives the head in lower case.
+    let location = format!("location: /host/{code}\r\n").to_ascii_lowercase();
+    assert!(head.contains(&location), "{head}");
+    let cookie = format!("stemzaal_host_{code}={key}");
+    let set = format!("set-cookie: {cookie}; path=/; httponly; samesite=strict; max-age=57600")
+        .to_ascii_lowercase();
+    assert!(head.contains(&set), "{head}");
+
+    let (messages, close) = hello_with_cookie(
+        &server,
+        Some(cookie.clone()),
+        json!({"type": "hello", "role": "host"}),
+    )
+    .await;
+    assert_eq!(close, None);
+    assert_eq!(messages[0]["role"], "host", "{messages:?}");
+    assert!(messages[1].get("storage").is_some(), "{messages:?}");
+
+    // No cookie for the role asked for, or a key of another role: refused.
+    for (cookie, hello) in [
+        (None, json!({"type": "hello", "role": "host"})),
+        (
+            Some(cookie.clone()),
+            json!({"type": "hello", "role": "screen"}),
+        ),
+        (
+            None,
+            json!({"type": "hello", "role": "screen", "key": server.session.host_key().expose()}),
+        ),
+    ] {
+        let (messages, close) = hello_with_cookie(&server, cookie, hello.clone()).await;
+        assert_eq!(messages.len(), 1, "{hello}: {messages:?}");
+        assert_eq!(messages[0]["code"], "bad_key", "{hello}");
+        assert_eq!(close, Some((1008, "bad key".to_owned())), "{hello}");
+    }
+}
+
+#[tokio::test]
+async fn report_and_exports_want_the_host_key_by_query_or_cookie() {
+    let server = TestServer::start().await;
+    let key = server.session.host_key().expose().to_owned();
+    let screen_key = server.session.screen_key().expose().to_owned();
+    let code = server.code().to_owned();
+    let cookie = format!("stemzaal_host_{code}={key}");
+    for (path, mime) in [
+        (format!("/report/{code}"), "text/html; charset=utf-8"),
+        (format!("/export/{code}.csv"), "text/csv; charset=utf-8"),
+        (format!("/export/{code}.json"), "application/json"),
+    ] {
+        let (status, _, body) = server.get(&path).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (403, "host key required"),
+            "{path}"
+        );
+        let (status, _, _) = server.get(&format!("{path}?key={screen_key}")).await;
+        assert_eq!(status, 403, "{path} with the screen key");
+        for (query, headers) in [
+            (format!("?key={key}"), vec![]),
+            (String::new(), vec![("Cookie", cookie.as_str())]),
+        ] {
+            let (status, head, _) =
+                http_get(server.addr, &format!("{path}{query}"), &headers).await;
+            assert_eq!(status, 200, "{path}{query} {headers:?}");
+            assert!(
+                head.contains(&format!("content-type: {mime}\r\n")),
+                "{head}"
+            );
+            assert!(head.contains("cache-control: no-store\r\n"), "{head}");
+        }
+    }
+    let (_, head, body) = server.get(&format!("/export/{code}.csv?key={key}")).await;
+    let filename = format!("filename=\"stemzaal-{code}.csv\"").to_ascii_lowercase();
+    assert!(head.contains(&filename), "{head}");
+    assert!(
+        body.starts_with("slide,statement,round,group,option,option_text,votes,hands,note\r\n"),
+        "{body}"
+    );
+    let (status, _, _) = server.get(&format!("/export/{code}.CSV?key={key}")).await;
+    assert_eq!(status, 404);
 }
