@@ -502,9 +502,25 @@ impl Browser {
     }
 
     pub async fn wait_for(&self, what: &str, script: &str, limit: Duration) -> Value {
+        self.wait_with(what, script, vec![], limit).await
+    }
+
+    /// Polls `script` with `arg` as `arguments[0]` until it returns something truthy.
+    pub async fn wait_script(&self, what: &str, script: &str, arg: &str) -> Value {
+        self.wait_with(what, script, vec![Value::String(arg.to_owned())], WAIT)
+            .await
+    }
+
+    async fn wait_with(
+        &self,
+        what: &str,
+        script: &str,
+        args: Vec<Value>,
+        limit: Duration,
+    ) -> Value {
         let deadline = Instant::now() + limit;
         loop {
-            let last = match self.client.execute(script, vec![]).await {
+            let last = match self.client.execute(script, args.clone()).await {
                 Ok(v) if truthy(&v) => return v,
                 Ok(v) => v,
                 Err(e) => Value::String(format!("script error: {e}")),

@@ -8,6 +8,9 @@ export const wrap = (area) => ({
 });
 export const store = wrap(() => localStorage);
 export const $ = (id) => document.getElementById(id);
+// The language of the deck's own text (slides, options, title), from the welcome: the
+// page's language may differ (WCAG 3.1.2).
+export const deckLang = (m) => (/^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(m.lang || '') ? m.lang : 'nl');
 export const letter = (i) => String.fromCharCode(65 + i);
 
 // The session code: the last path segment of /CODE, /host/CODE, /screen/CODE.
@@ -45,4 +48,26 @@ export function showConn(node, s) {
 // Sets text only when it changed, so aria-live regions do not repeat themselves.
 export function setText(node, s) {
   if (node.textContent !== s) node.textContent = s;
+}
+
+export function clock(ms) {
+  const s = Math.ceil(ms / 1000);
+  return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
+}
+
+// A local countdown from state.timer; render(ms) gets null when no timer runs.
+export function countdown(render) {
+  let iv = 0;
+  return (timer) => {
+    clearInterval(iv);
+    if (!timer) return render(null);
+    const end = performance.now() + timer.remaining_ms;
+    const tick = () => {
+      const left = Math.max(0, end - performance.now());
+      render(left);
+      if (!left) clearInterval(iv);
+    };
+    tick();
+    iv = setInterval(tick, 250);
+  };
 }

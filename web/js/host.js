@@ -1,8 +1,8 @@
 // Host page: the facilitator's remote (laptop or phone).
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, letter, percents, votes, showConn, setText } from './common.js';
-import { takeKey, clock, countdown, denied } from './present.js';
+import { $, el, pathCode, letter, percents, votes, showConn, setText, clock, countdown, deckLang } from './common.js';
+import { takeKey, denied } from './present.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -15,6 +15,7 @@ let errTimer = 0;
 let handsSig = '';
 let handsSeen = '';
 let handsSent = null;
+let contentLang = 'nl';
 
 await init();
 setText($('code'), code);
@@ -53,6 +54,8 @@ function start() {
     if (m.role !== 'host') { deny(); return; }
     setText($('title'), m.title || '');
     setText($('code'), m.code || code);
+    for (const n of [$('title'), $('preview'), $('popts'), $('slides')]) n.lang = deckLang(m);
+    contentLang = deckLang(m);
     outline = m.slides || [];
     const join = $('join-url');
     join.href = m.join_url || '/' + code;
@@ -75,8 +78,35 @@ function start() {
 
 const send = (msg) => sock && sock.send(msg);
 
-$('prev').addEventListener('click', () => send({ type: 'prev' }));
-$('next').addEventListener('click', () => send({ type: 'next' }));
+// Leaving a statement closes its open vote (docs/protocol.md), so the first press only
+// warns; the same press again within LEAVE_CONFIRM_MS goes on. A presenter clicker sends
+// the same keys as the arrows, so a stray click never closes a vote unseen.
+const LEAVE_CONFIRM_MS = 5000;
+let armed = null;
+let armTimer = 0;
+function disarm() {
+  armed = null;
+  clearTimeout(armTimer);
+  setText($('leave-warn'), '');
+}
+function leave(what, msg) {
+  if (!st) return;
+  const s = st.slide;
+  const open = s.kind === 'statement' && s.phase === 'open';
+  const moves = msg.type !== 'go_to' || msg.slide !== s.index;
+  if (open && moves && armed !== what) {
+    disarm();
+    armed = what;
+    setText($('leave-warn'), t('host.leave_warning'));
+    armTimer = setTimeout(disarm, LEAVE_CONFIRM_MS);
+    return;
+  }
+  disarm();
+  send(msg);
+}
+
+$('prev').addEventListener('click', () => leave('prev', { type: 'prev' }));
+$('next').addEventListener('click', () => leave('next', { type: 'next' }));
 $('open').addEventListener('click', () => send({ type: 'open_vote' }));
 $('close').addEventListener('click', () => send({ type: 'close_vote' }));
 $('reveal').addEventListener('click', () => st && send({ type: 'reveal', visible: !st.revealed }));
@@ -102,7 +132,7 @@ $('hands').addEventListener('submit', (e) => {
 });
 $('slides').addEventListener('click', (e) => {
   const b = e.target.closest('button[data-i]');
-  if (b) send({ type: 'go_to', slide: Number(b.dataset.i) });
+  if (b) leave('go:' + b.dataset.i, { type: 'go_to', slide: Number(b.dataset.i) });
 });
 
 document.addEventListener('keydown', (e) => {
@@ -112,7 +142,7 @@ document.addEventListener('keydown', (e) => {
   const prev = e.key === 'ArrowLeft' || e.key === 'PageUp';
   if (!next && !prev) return;
   e.preventDefault();
-  send({ type: next ? 'next' : 'prev' });
+  leave(next ? 'next' : 'prev', { type: next ? 'next' : 'prev' });
 });
 
 function buildList() {
@@ -121,7 +151,11 @@ function buildList() {
     b.type = 'button';
     b.dataset.i = s.index;
     b.append(el('span', 'num', String(s.index + 1)), el('span', 'ttl', s.title));
-    if (s.kind === 'statement') b.append(el('span', 'tag', t('host.kind_statement')));
+    if (s.kind === 'statement') {
+      const tag = el('span', 'tag', t('host.kind_statement'));
+      tag.lang = lang;
+      b.append(tag);
+    }
     const li = el('li');
     li.append(b);
     return li;
@@ -138,9 +172,11 @@ function render() {
   const round = s.round || 1;
 
   setText($('pos'), t('host.slide_pos', { i: s.index + 1, n: s.count }));
+  document.body.dataset.view = s.index + ':' + (s.phase || '') + ':' + st.revealed; // what is shown, for tests and styles
   const ph = phase === 'open' ? t('host.phase_open') : phase === 'closed' ? t('host.phase_closed') : t('host.phase_pending');
   setText($('phase'), !statement ? t('host.content_slide') : round > 1 ? t('host.round_phase', { n: round, phase: ph }) : ph);
 
+  if (armed && !(statement && phase === 'open')) disarm();
   $('prev').disabled = !online || s.index <= 0;
   $('next').disabled = !online || s.index >= s.count - 1;
   $('open').disabled = !online || !statement || phase === 'open';
@@ -151,6 +187,10 @@ function render() {
   $('revote').disabled = !online || !statement || phase === 'pending';
   for (const b of document.querySelectorAll('[data-sec]')) b.disabled = !online;
   $('stop').disabled = !online || !st.timer;
+  setText($('timer-note'), statement && phase !== 'closed' ? t('host.timer_closes') : t('host.timer_plain'));
+  // One primary button: the step a facilitator takes next.
+  const primary = !statement ? 'next' : phase === 'pending' ? 'open' : phase === 'open' ? 'close' : st.revealed ? 'next' : 'reveal';
+  for (const id of ['next', 'open', 'close', 'reveal']) $(id).classList.toggle('primary', id === primary);
   keepFocus();
 
   // Slide list: mark the current slide.
@@ -173,7 +213,7 @@ function render() {
   if (s.html !== html) { html = s.html; $('preview').innerHTML = html; }
   const options = statement ? s.options || [] : [];
   $('popts').replaceChildren(...options.map((o, i) => {
-    const li = el('li', 'c' + (i % 6));
+    const li = el('li', 'c' + (i % 8));
     li.append(el('span', 'letter', letter(i)), el('span', 'otext', o));
     return li;
   }));
@@ -187,13 +227,14 @@ function render() {
   const tally = statement ? st.tally || options.map(() => 0) : [];
   const pct = percents(tally);
   $('tally').replaceChildren(...tally.map((n, i) => {
-    const li = el('li', 'row-t c' + (i % 6));
+    const li = el('li', 'row-t c' + (i % 8));
     const bar = el('span', 'bar');
     const fill = el('span', 'fill');
     fill.style.width = pct[i] + '%';
     bar.append(fill);
     li.append(el('span', 'letter', letter(i)), el('span', 'otext', options[i] || ''),
       el('span', 'cnt', votes(n)), el('span', 'pct', t('tally.percent', { p: pct[i] })));
+    li.querySelector('.otext').lang = contentLang;
     if (hands) li.append(el('span', 'hcount', t('host.hands_of', { n: hands[i] ?? 0 })));
     li.append(bar);
     return li;

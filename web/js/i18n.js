@@ -50,4 +50,8 @@ export async function init() {
   document.addEventListener('click', (e) => {
     if (e.target.closest('[data-lang-toggle]')) setLang(other());
   });
+  // Another page of this browser switched (the host page beside its screen): follow it.
+  addEventListener('storage', (e) => {
+    if (e.key === STORE && LANGS.includes(e.newValue) && e.newValue !== lang) setLang(e.newValue);
+  });
 }

@@ -1,7 +1,7 @@
 // Participant page: one phone, one vote per statement and round.
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, store, pathCode, letter, percents, votes, showConn, setText } from './common.js';
+import { $, el, store, pathCode, letter, percents, votes, showConn, setText, clock, countdown, deckLang } from './common.js';
 
 const code = pathCode();
 const pidKey = 'stemzaal:pid:' + code;
@@ -13,6 +13,11 @@ let groupsSig = '';
 let optsSig = '';
 let html = null;
 let errTimer = 0;
+let groupNow = null; // the group the server has for this phone
+let groupList = [];
+let groupCompact = false; // a chosen group shows as one line; decided per slide, so nothing moves under a finger
+let groupSlide = -1;
+let resultShown = false;
 
 const main = $('main');
 const conn = $('conn');
@@ -28,17 +33,29 @@ const groupSel = $('group');
 
 await init();
 
+const timerEl = $('timer');
+let timerMs = null;
+const showTimer = () => {
+  timerEl.hidden = timerMs == null;
+  if (timerMs == null) return;
+  const open = st && st.slide.kind === 'statement' && st.slide.phase === 'open';
+  const time = clock(timerMs);
+  setText(timerEl, open ? t('part.timer_left', { time }) : t('part.timer_plain', { time }));
+};
+const tick = countdown((ms) => { timerMs = ms; showTimer(); });
+
 const sock = connect({ code, hello: () => ({ key: null, participant_id: pid, lang }) });
 
 sock.on('status', (s) => showConn(conn, s));
 sock.on('welcome', (m) => {
   if (m.participant_id) { pid = m.participant_id; store.set(pidKey, pid); }
   setText($('title'), m.title || '');
+  for (const n of [$('title'), slideEl, optsEl, listEl]) n.lang = deckLang(m);
   acked = new Map((m.votes || []).map((v) => [v.slide + ':' + v.round, v.option]));
   groups(m.groups || [], m.group ?? null);
   render();
 });
-sock.on('state', (m) => { st = m; render(); });
+sock.on('state', (m) => { st = m; tick(m.timer); render(); });
 sock.on('ack', (m) => { acked.set(m.slide + ':' + m.round, m.option); render(); });
 sock.on('pending', render);
 sock.on('error', (m, info) => {
@@ -51,10 +68,12 @@ sock.on('error', (m, info) => {
   errTimer = setTimeout(() => { errEl.textContent = ''; }, 10000);
 });
 // A new hello in the new language, so the server's messages follow it.
-onLangChange(() => { sock.restart(); showConn(conn, sock.status); optsSig = ''; render(); });
+onLangChange(() => { sock.restart(); showConn(conn, sock.status); optsSig = ''; render(); showGroup(); });
 
 function groups(list, current) {
-  groupBox.hidden = !list.length;
+  if (!groupList.length && list.length) groupCompact = !!current;
+  groupList = list;
+  groupNow = current;
   const sig = JSON.stringify(list);
   if (sig !== groupsSig) {
     groupsSig = sig;
@@ -65,11 +84,28 @@ function groups(list, current) {
   const redo = wantGroup !== undefined && wantGroup !== current && (wantGroup === null || list.includes(wantGroup));
   if (redo) sock.send({ type: 'choose_group', group: wantGroup });
   groupSel.value = (redo ? wantGroup : current) ?? '';
+  showGroup();
+}
+
+// The picker while no group is chosen; once one is, a one-line reminder from the next
+// slide on (the picker stays where it is until then, so nothing moves under a finger).
+const chosenGroup = () => (wantGroup !== undefined ? wantGroup : groupNow);
+function showGroup() {
+  const chosen = chosenGroup();
+  const compact = !!chosen && groupCompact;
+  groupBox.hidden = !groupList.length || compact;
+  $('group-chosen').hidden = !groupList.length || !compact;
+  if (chosen) setText($('group-name'), t('part.group_chosen', { group: chosen }));
 }
 
 groupSel.addEventListener('change', () => {
   wantGroup = groupSel.value || null;
   sock.send({ type: 'choose_group', group: wantGroup });
+});
+$('group-change').addEventListener('click', () => {
+  groupCompact = false;
+  showGroup();
+  groupSel.focus();
 });
 
 optsEl.addEventListener('click', (e) => {
@@ -89,8 +125,12 @@ function render() {
   const s = st.slide;
   const statement = s.kind === 'statement';
   const round = s.round || 1;
+  const last = s.index >= s.count - 1;
+  document.body.dataset.view = s.index + ':' + (s.phase || '') + ':' + st.revealed; // what is shown, for tests and styles
+  if (s.index !== groupSlide) { groupSlide = s.index; groupCompact = !!chosenGroup(); }
   main.classList.toggle('content', !statement);
-  setText(phaseEl, !statement ? t('part.waiting')
+  main.classList.toggle('voting', statement && s.phase === 'open');
+  setText(phaseEl, !statement ? (last ? t('part.end') : t('part.waiting'))
     : s.phase === 'open' ? (round > 1 ? t('part.phase_revote', { n: round }) : t('part.phase_open'))
     : s.phase === 'closed' ? t('part.phase_closed') : t('part.phase_pending'));
   if (s.html !== html) { html = s.html; slideEl.innerHTML = html; }
@@ -118,6 +158,10 @@ function render() {
     b.classList.toggle('sending', !!p && mine === i);
   });
   voteEl.classList.toggle('sending', !!p);
+  voteEl.classList.toggle('none', !p && mine == null);
+  $('end').hidden = !(statement && last && s.phase === 'closed');
+  showTimer();
+  showGroup();
   setText(voteEl, !statement ? ''
     : p ? t('part.sending', { letter: letter(p.option) })
     : mine != null ? t('part.saved', { letter: letter(mine) })
@@ -125,10 +169,19 @@ function render() {
 
   const tally = statement && s.phase === 'closed' && st.tally;
   resultEl.hidden = !tally;
+  // A result that appears below the fold is brought into view, once.
+  const appeared = !!tally && !resultShown;
+  resultShown = !!tally;
+  if (appeared) {
+    requestAnimationFrame(() => {
+      const r = resultEl.getBoundingClientRect();
+      if (r.top < 0 || r.bottom > innerHeight) resultEl.scrollIntoView({ block: r.height > innerHeight ? 'start' : 'end', behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
+    });
+  }
   if (tally) {
     const pct = percents(tally);
     listEl.replaceChildren(...tally.map((n, i) => {
-      const li = el('li', 'res c' + (i % 6));
+      const li = el('li', 'res c' + (i % 8));
       const bar = el('span', 'bar');
       const fill = el('span', 'fill');
       fill.style.width = pct[i] + '%';

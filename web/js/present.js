@@ -27,25 +27,3 @@ export function denied(code, retry, sock, hide) {
   for (const part of hide) part.hidden = true;
   document.getElementById('denied').hidden = false;
 }
-
-export function clock(ms) {
-  const s = Math.ceil(ms / 1000);
-  return Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
-}
-
-// A local countdown from state.timer; render(ms) gets null when no timer runs.
-export function countdown(render) {
-  let iv = 0;
-  return (timer) => {
-    clearInterval(iv);
-    if (!timer) return render(null);
-    const end = performance.now() + timer.remaining_ms;
-    const tick = () => {
-      const left = Math.max(0, end - performance.now());
-      render(left);
-      if (!left) clearInterval(iv);
-    };
-    tick();
-    iv = setInterval(tick, 250);
-  };
-}

@@ -1,8 +1,8 @@
 // Screen page: the projector, read from the back of the room.
-import { init, t, lang, onLangChange } from './i18n.js';
+import { init, t, lang, setLang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, letter, percents, votes, showConn, setText } from './common.js';
-import { takeKey, clock, countdown, denied } from './present.js';
+import { $, el, pathCode, letter, percents, showConn, setText, clock, countdown, deckLang } from './common.js';
+import { takeKey, denied } from './present.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -13,7 +13,6 @@ let colsSig = '';
 
 await init();
 
-const main = $('main');
 const stage = $('stage');
 const cols = $('cols');
 const timerEl = $('timer');
@@ -30,7 +29,7 @@ const tick = countdown((ms) => {
 function deny() {
   const retry = key != null;
   key = null;
-  denied(code, retry, sock, [stage, $('join'), $('conn')]);
+  denied(code, retry, sock, [stage, $('side'), $('conn')]);
 }
 
 start();
@@ -41,11 +40,13 @@ function start() {
   sock.on('welcome', (m) => {
     if (m.role !== 'screen' && m.role !== 'host') { deny(); return; }
     setText($('title'), m.title || '');
+    for (const n of [$('title'), $('slide'), cols]) n.lang = deckLang(m);
     if (m.code) setText($('jcode'), m.code);
-    // The address may wrap before "/CODE", never inside a number.
+    // The address may wrap after ":" and before "/", not inside a number if it can help it.
     const url = (m.join_url || location.host + '/' + code).replace(/^https?:\/\//, '');
-    const cut = url.lastIndexOf('/');
-    if ($('jurl').textContent !== url) $('jurl').replaceChildren(url.slice(0, cut), document.createElement('wbr'), url.slice(cut));
+    if ($('jurl').textContent !== url) {
+      $('jurl').replaceChildren(...url.split(/(?<=:)|(?=\/)/).flatMap((part) => [part, document.createElement('wbr')]).slice(0, -1));
+    }
     render();
   });
   sock.on('state', (m) => { st = m; tick(m.timer); render(); });
@@ -53,9 +54,11 @@ function start() {
   onLangChange(() => { showConn($('conn'), sock.status); colsSig = ''; render(); });
 }
 
-// F toggles full screen (the projector laptop has no other chrome to hide).
+// F toggles full screen, L the language: the projected page shows no controls.
 document.addEventListener('keydown', (e) => {
-  if (e.key !== 'f' || e.altKey || e.ctrlKey || e.metaKey || (e.target instanceof Element && e.target.closest('input, select, textarea'))) return;
+  if (e.altKey || e.ctrlKey || e.metaKey || (e.target instanceof Element && e.target.closest('input, select, textarea'))) return;
+  if (e.key === 'l') setLang(lang === 'nl' ? 'en' : 'nl');
+  if (e.key !== 'f') return;
   if (document.fullscreenElement) document.exitFullscreen();
   else if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen().catch(() => {});
 });
@@ -67,6 +70,7 @@ function render() {
   const statement = s.kind === 'statement';
   const round = s.round || 1;
   document.body.dataset.phase = statement ? s.phase || 'pending' : '';
+  document.body.dataset.view = s.index + ':' + (s.phase || '') + ':' + st.revealed; // what is shown, for tests and styles
   setText($('phase'), !statement ? ''
     : s.phase === 'open' ? (round > 1 ? t('screen.phase_revote', { n: round }) : t('screen.phase_open'))
     : s.phase === 'closed' ? t('screen.phase_closed') : t('screen.phase_pending'));
@@ -77,33 +81,21 @@ function render() {
   if (sig !== colsSig) {
     colsSig = sig;
     cols.replaceChildren(...options.map((o, i) => {
-      const col = el('div', 'col c' + (i % 6));
-      const label = el('p', 'olabel');
-      label.append(el('span', 'letter', letter(i)), el('span', 'otext', o));
-      const track = el('div', 'track');
+      const col = el('div', 'col c' + (i % 8));
       const area = el('div', 'area');
       area.append(el('span', 'fill'));
-      track.append(area, el('span', 'pct'), el('span', 'cnt'));
-      col.append(label, track);
+      col.append(el('span', 'letter', letter(i)), el('span', 'otext', o), area, el('span', 'pct'), el('span', 'cnt'));
       return col;
     }));
   }
   const tally = statement && st.revealed && st.tally ? st.tally : null;
   cols.classList.toggle('revealed', !!tally);
-  // The full join banner beside a statement while people may still vote; a compact one
-  // under content slides and final results.
-  main.classList.toggle('compact', !statement || (!!tally && s.phase !== 'open'));
-  if (tally) {
-    const pct = percents(tally);
-    [...cols.children].forEach((col, i) => {
-      const p = pct[i] ?? 0;
-      col.querySelector('.fill').style.width = p + '%';
-      setText(col.querySelector('.pct'), t('tally.percent', { p }));
-      setText(col.querySelector('.cnt'), votes(tally[i] ?? 0));
-    });
-  } else {
-    for (const f of cols.querySelectorAll('.fill')) f.style.width = '0';
-  }
+  const pct = tally ? percents(tally) : [];
+  [...cols.children].forEach((col, i) => {
+    col.querySelector('.fill').style.width = tally ? (pct[i] ?? 0) + '%' : '0';
+    setText(col.querySelector('.pct'), tally ? t('tally.percent', { p: pct[i] ?? 0 }) : '');
+    setText(col.querySelector('.cnt'), tally ? String(tally[i] ?? 0) : '');
+  });
   const counted = statement && st.voted != null && st.joined != null;
   // Hand counts are in `voted` but not in `joined`: phones are counted against the
   // phones that joined, hands are named apart.
@@ -116,12 +108,34 @@ function render() {
   fit();
 }
 
-// Shrink the type a little when a long slide overflows; the CSS keeps it at 42 px or more at 1920 wide.
+// The largest type at which the whole stage shows. A statement is measured with its
+// results laid out (percentages and counts take room), so revealing them never changes
+// the size. Within the limits of docs/deck-format.md the answer is at least 1 (the
+// minimum size); a slide beyond them shrinks below it rather than being cut off.
+const FIT_MAX = 1.6, FIT_MIN = 0.5;
 function fit() {
-  let f = 1;
-  stage.style.setProperty('--fit', '1');
-  while (f > 0.92 && stage.scrollHeight > stage.clientHeight + 1) {
-    f -= 0.04;
-    stage.style.setProperty('--fit', f.toFixed(2));
+  const revealed = cols.classList.contains('revealed');
+  const cells = [...cols.querySelectorAll('.pct, .cnt')];
+  const texts = cells.map((c) => c.textContent);
+  if (cells.length) {
+    cols.classList.add('revealed');
+    cells.forEach((c) => { c.textContent = c.classList.contains('pct') ? t('tally.percent', { p: 100 }) : '8888'; });
   }
+  const fits = (f) => {
+    stage.style.setProperty('--fit', String(f));
+    return stage.scrollHeight <= stage.clientHeight + 1 && stage.scrollWidth <= stage.clientWidth + 1;
+  };
+  let lo = FIT_MIN, hi = FIT_MAX;
+  if (fits(hi)) lo = hi;
+  else if (!fits(lo)) hi = lo;
+  else {
+    for (let n = 0; n < 7; n++) {
+      const mid = (lo + hi) / 2;
+      if (fits(mid)) lo = mid; else hi = mid;
+    }
+  }
+  cells.forEach((c, i) => { c.textContent = texts[i]; });
+  cols.classList.toggle('revealed', revealed);
+  stage.style.setProperty('--fit', lo.toFixed(3));
+  stage.dataset.fit = lo.toFixed(3);
 }
