@@ -69,6 +69,12 @@ pub async fn run(config: Config) -> Result<()> {
         .unwrap_or_else(|| format!("http://{}", display_addr(local)));
     // Checked before the banner, so a public URL without a host stops the start at once.
     crate::hosts::AllowedHosts::new(&base_url, &config.limits.allowed_hosts)?;
+    // A write past a file-size limit (`ulimit -f`) must fail, so the store refuses the
+    // votes and says so, instead of SIGXFSZ ending the process: a handler replaces the
+    // default action for as long as the process runs.
+    let _file_size_signal =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
+            .context("handling SIGXFSZ")?;
     let _lock = DirLock::acquire(&config.data)?;
     let store = Store::open(&config.data, config.durability)?;
     let hub = Arc::new(Hub::new(store, base_url));

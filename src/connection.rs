@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::hub::{Outbox, Request, SessionHandle};
 use crate::limits::{JoinLimiter, Limits, TokenBucket};
-use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, Welcome, PROTOCOL_VERSION};
+use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, Welcome, WireLimits, PROTOCOL_VERSION};
 use crate::session::{Command, ParticipantId};
 
 /// How long a new connection may take to say `hello` before it is closed.
@@ -284,6 +284,13 @@ async fn handshake(
         slides: vec![],
         join_url: context.join_url.clone(),
         screen_url: None,
+        limits: WireLimits {
+            ping_interval_ms: context.limits.ping_interval.as_millis() as u64,
+            idle_timeout_ms: context.limits.idle_timeout.as_millis() as u64,
+            max_message_bytes: crate::web::MAX_MESSAGE_BYTES,
+            messages_per_second: context.limits.messages_per_second,
+            burst: context.limits.burst,
+        },
     };
     let mut participant = None;
     match role {

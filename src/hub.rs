@@ -725,6 +725,11 @@ impl Actor {
                     self.storage_failing = false;
                     self.stage_dirty = true;
                 }
+                // A slide or phase change (rare, from the host) goes out at once; votes
+                // wait for the tick, which bounds messages per second in a burst.
+                if self.stage_dirty {
+                    self.publish();
+                }
                 for reply in done.replies {
                     self.answer(reply, Ok(()));
                 }
@@ -739,9 +744,9 @@ impl Actor {
         if done.epoch == self.epoch {
             self.live = self.stored.clone();
             self.epoch += 1;
-            tracing::error!(code = %self.code, "{failed}; the session goes on from what is stored");
         }
         if !self.storage_failing {
+            tracing::error!(code = %self.code, "{failed}; changes are refused, the session goes on from what is stored");
             self.storage_failing = true;
             self.stage_dirty = true;
         }
@@ -879,7 +884,8 @@ pub fn view(session: &Session, role: Role, now_ms: u64) -> StateView {
             .filter(|_| show_tally && role != Role::Participant)
             .filter(|s| s.current().hands.iter().any(|&h| h > 0))
             .map(|s| s.current().hands.clone()),
-        storage: None,
+        // The host always hears it, from its first state on; `publish` says `failing`.
+        storage: (role == Role::Host).then_some(Storage::Ok),
         timer: session.timer().map(|t| TimerView {
             remaining_ms: t.ends_at_ms.saturating_sub(now_ms),
         }),

@@ -185,6 +185,23 @@ pub struct Welcome {
     /// For the host: the screen page's URL with the screen key, to open on the projector.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub screen_url: Option<String>,
+    /// What this connection may send and how quiet it may be.
+    pub limits: WireLimits,
+}
+
+/// The limits a connection lives under, sent in `welcome` so a client need not guess.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WireLimits {
+    /// The server pings this often; a browser answers by itself.
+    pub ping_interval_ms: u64,
+    /// A connection that sends nothing, not even a pong, this long is closed (4000).
+    pub idle_timeout_ms: u64,
+    /// The largest message the server takes; a larger one closes the connection (1009).
+    pub max_message_bytes: usize,
+    /// Messages per second on average; more are refused with `rate_limited`.
+    pub messages_per_second: f64,
+    /// Messages that may come at once above the average.
+    pub burst: f64,
 }
 
 /// One of a participant's current votes.

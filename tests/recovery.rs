@@ -371,3 +371,240 @@ fn the_store_sets_wal_and_the_chosen_durability_and_refuses_a_newer_schema() {
         .expect("refused");
     assert!(format!("{err:#}").contains("schema version 99"), "{err:#}");
 }
+
+// ----- a failing disk: the real binary under a file-size limit -----
+
+const FAULT_PHONES: usize = 40;
+const FAULT_VOTES_PER_PHONE: usize = 30;
+
+#[derive(Default)]
+struct FaultTally {
+    acked: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// One phone that keeps a refused vote and sends it again, as docs/protocol.md tells
+/// clients to; returns its id and the last option the server acknowledged.
+async fn patient_phone(
+    url: String,
+    slide: u64,
+    plan: Vec<u64>,
+    tally: Arc<FaultTally>,
+) -> (Uuid, u64) {
+    let id = Uuid::new_v4();
+    let hello = json!({"type": "hello", "participant_id": id});
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut last_acked = None;
+    let mut msg_id = 0u64;
+    let (mut ws, _) = connect(&url, &hello).await.expect("the phone connects");
+    for option in plan {
+        msg_id += 1;
+        'resend: loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "phone {id} ran out of time"
+            );
+            let vote =
+                json!({"type": "vote", "id": msg_id, "slide": slide, "round": 1, "option": option});
+            ws.send(Message::text(vote.to_string())).await.unwrap();
+            loop {
+                let msg = match tokio::time::timeout(support::WAIT, ws.next()).await {
+                    Ok(Some(Ok(Message::Text(text)))) => {
+                        serde_json::from_str::<Value>(&text).unwrap()
+                    }
+                    Ok(Some(Ok(_))) => continue,
+                    other => panic!("phone {id}: connection lost: {other:?}"),
+                };
+                match msg["type"].as_str() {
+                    Some("ack") if msg["id"] == msg_id => {
+                        assert_eq!(msg["option"], option);
+                        last_acked = Some(option);
+                        tally.acked.fetch_add(1, Ordering::Relaxed);
+                        break 'resend;
+                    }
+                    Some("error") if msg["code"] == "storage_unavailable" => {
+                        assert_eq!(msg["id"], msg_id, "the refusal names the vote");
+                        tally.refused.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue 'resend;
+                    }
+                    Some("error") => panic!("phone {id}: vote refused: {msg}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+    ws.close(None).await.ok();
+    (id, last_acked.expect("a vote was acked"))
+}
+
+/// Sets the (soft) file-size limit of a running process: past it, a write fails with
+/// EFBIG, as on a full disk. The hard limit stays, so the soft one can be raised again.
+fn limit_file_size(server: &Server, bytes: u64) {
+    let pid = server.child.id() as i32;
+    let (mut soft, mut hard) = (0, 0);
+    rlimit::prlimit(
+        pid,
+        rlimit::Resource::FSIZE,
+        None,
+        Some((&mut soft, &mut hard)),
+    )
+    .expect("read the file-size limit of the server");
+    rlimit::prlimit(
+        pid,
+        rlimit::Resource::FSIZE,
+        Some((bytes.min(hard), hard)),
+        None,
+    )
+    .expect("set the file-size limit of the server");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_is_never_acknowledged_and_nothing_acknowledged_is_lost() {
+    let data = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (server, code, key) = start_binary(addr, data.path());
+    let url = format!("ws://{addr}/ws/{code}");
+    let slide = first_statement(&stemzaal::deck::Deck::default_deck()) as u64;
+    let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
+    host.send(json!({"type": "go_to", "slide": slide})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.wait_state(|s| s["slide"]["phase"] == "open" && s["storage"] == "ok")
+        .await;
+
+    let tally = Arc::new(FaultTally::default());
+    let mut phones = vec![];
+    for _ in 0..FAULT_PHONES {
+        let plan: Vec<u64> = {
+            let mut rng = rand::thread_rng();
+            (0..FAULT_VOTES_PER_PHONE)
+                .map(|_| rng.gen_range(0..2))
+                .collect()
+        };
+        phones.push(tokio::spawn(patient_phone(
+            url.clone(),
+            slide,
+            plan,
+            tally.clone(),
+        )));
+    }
+    // Cut the disk off a quarter into the burst, while votes are in flight.
+    let total = (FAULT_PHONES * FAULT_VOTES_PER_PHONE) as u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tally.acked.load(Ordering::Relaxed) < total / 4 {
+        assert!(tokio::time::Instant::now() < deadline, "the burst stalled");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    limit_file_size(&server, 1);
+    let failing = host.wait_state(|s| s["storage"] == "failing").await;
+    let acked_while_failing = tally.acked.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        tally.acked.load(Ordering::Relaxed) <= acked_while_failing + FAULT_PHONES as u64,
+        "votes are refused, not acknowledged, while the disk cannot write"
+    );
+    let refused = tally.refused.load(Ordering::Relaxed);
+    assert!(
+        refused > 0,
+        "the phones were told their votes were not stored"
+    );
+    // Space returns: voting resumes by itself.
+    limit_file_size(&server, rlimit::INFINITY);
+    host.wait_state(|s| s["storage"] == "ok").await;
+    let mut ledger = vec![];
+    for p in phones {
+        ledger.push(p.await.expect("phone task"));
+    }
+    assert_eq!(tally.acked.load(Ordering::Relaxed), total);
+    host.close().await;
+
+    // The acknowledged votes are on disk: kill -9, restart, and ask each phone's vote.
+    drop(server);
+    let (server, code_again, _) = start_binary(addr, data.path());
+    assert_eq!(code_again, code);
+    let mut expected = [0u64; 2];
+    let mut lost = 0;
+    for (id, acked) in &ledger {
+        expected[*acked as usize] += 1;
+        let hello = json!({"type": "hello", "participant_id": id});
+        let (_, welcome) = connect(&url, &hello).await.expect("the phone reconnects");
+        let stored: Vec<u64> = welcome["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["slide"] == slide)
+            .map(|v| v["option"].as_u64().unwrap())
+            .collect();
+        if stored != [*acked] {
+            eprintln!("phone {id}: acked {acked}, stored {stored:?}");
+            lost += 1;
+        }
+    }
+    let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
+    let state = host.wait_state(|s| s["slide"]["index"] == slide).await;
+    println!(
+        "fault test: {FAULT_PHONES} phones, {total} votes acked, {refused}+ refusals while \
+         the disk was cut off, {lost} lost; host saw {}",
+        failing["storage"]
+    );
+    assert_eq!(lost, 0, "an acknowledged vote was lost");
+    assert_eq!(state["voted"], FAULT_PHONES as u64, "no phone counts twice");
+    assert_eq!(state["tally"], json!(expected));
+    drop(server);
+}
+
+// ----- a graceful stop -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_every_socket_with_1001_checkpoints_and_exits_0_within_5_s() {
+    let data = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (mut server, code, key) = start_binary(addr, data.path());
+    let url = format!("ws://{addr}/ws/{code}");
+    let slide = first_statement(&stemzaal::deck::Deck::default_deck()) as u64;
+    let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
+    host.send(json!({"type": "go_to", "slide": slide})).await;
+    host.send(json!({"type": "open_vote", "id": 1})).await;
+    let mut phone = TestClient::hello(&url, json!({"type": "hello"})).await;
+    phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+    assert_eq!(phone.vote(slide, 1, 1).await["type"], "ack");
+    let id = phone.participant_id();
+
+    let stopped_at = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    for client in [&mut phone, &mut host] {
+        let (code, reason) = client.closed_with_reason().await;
+        assert_eq!(code, Some(1001), "a stop closes with 1001");
+        assert_eq!(reason, "server stopping");
+    }
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(5),
+            "still running 5 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!("graceful stop took {:?}", stopped_at.elapsed());
+    assert!(exit.success(), "exit status {exit}");
+    let wal = data
+        .path()
+        .join(format!("{}-wal", stemzaal::store::DB_FILE));
+    let wal_bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(wal_bytes, 0, "the WAL is folded into the database");
+
+    let (server, _, _) = start_binary(addr, data.path());
+    let hello = json!({"type": "hello", "participant_id": id});
+    let (_, welcome) = connect(&url, &hello).await.expect("the phone reconnects");
+    assert_eq!(
+        welcome["votes"][0]["option"], 1,
+        "the vote survived the stop"
+    );
+    drop(server);
+}

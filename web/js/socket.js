@@ -14,7 +14,7 @@ const WAIT = 10000; // no welcome this soon: try again
 const QUIET = 1500; // a deliberate reconnect shows no "reconnecting" this long
 const SLEPT = 20000; // hidden this long (phone locked): reconnect fresh
 const CROWDED = 3; // refused as one of too many new phones on one address: next try within 4 s
-const TRANSIENT = new Set(['rate_limited', 'busy', 'overloaded', 'unavailable', 'try_again']);
+const TRANSIENT = new Set(['rate_limited', 'storage_unavailable']);
 const ID_KEY = 'stemzaal:vote-id';
 const UUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
