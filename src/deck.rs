@@ -6,7 +6,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{html, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 /// The built-in default deck's source name.
 pub const DEFAULT_DECK_NAME: &str = "gebiedsgericht-werken.md";
@@ -27,14 +27,22 @@ pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
 const MAX_TITLE_CHARS: usize = 80;
 
 /// Longest slide title the screen shows in full at its minimum text size (42 px at
-/// 1920×1080): two lines of the larger heading type. `docs/deck-format.md`, "What fits
-/// on the screen", documents these limits and why; the screen's CSS is built to them.
-pub const FIT_TITLE_CHARS: usize = 100;
+/// 1920×1080): two lines of the heading type. `docs/deck-format.md`, "What fits on the
+/// screen", documents these limits and why; `tests/browser.rs` shows a deck at each of
+/// them (`tests/browser/stress-deck.md`) at 1920×1080, 1280×720 and 1024×768.
+pub const FIT_TITLE_CHARS: usize = 90;
+
+/// Longest title of a content slide: its text leaves room for a third line of heading
+/// now and then, where a statement's options do not.
+pub const FIT_CONTENT_TITLE_CHARS: usize = 100;
+
+/// Longest title in a `#` heading, on any slide: its larger type holds fewer characters
+/// a line.
+pub const FIT_TOP_TITLE_CHARS: usize = 60;
 
 /// Characters of slide text counted as one line on the screen: a line of the slide area
-/// at the minimum text size holds about 80 average characters, less a margin for
-/// wrapping at word ends.
-pub const FIT_LINE_CHARS: usize = 70;
+/// at the minimum text size holds about 65, less a margin for wrapping at word ends.
+pub const FIT_LINE_CHARS: usize = 60;
 
 /// Lines of text a content slide may have besides its heading: what fits under a
 /// two-line title at the minimum text size at 16:9, the tightest screen shape.
@@ -44,22 +52,24 @@ pub const FIT_CONTENT_LINES: usize = 12;
 pub const FIT_CONTENT_BLOCKS: usize = 12;
 
 /// Longest option text the screen shows in full, by the statement's number of options:
-/// the fewer the options, the more lines each may wrap onto beside its bar.
+/// an option's line beside its bar holds about 45 characters, so two options may wrap
+/// onto four lines each, three or four onto three, five onto two, six to eight not.
 pub fn fit_option_chars(options: usize) -> usize {
     match options {
         0..=2 => 140,
-        3 | 4 => 120,
-        5 | 6 => 70,
-        _ => 55,
+        3 | 4 => 100,
+        5 => 70,
+        _ => 40,
     }
 }
 
-/// Lines of text a statement may have above its options besides its heading.
+/// Lines of text a statement may have above its options besides its heading: what is
+/// left beside the options' lines (four options of three lines leave none).
 pub fn fit_context_lines(options: usize) -> usize {
-    if options <= 4 {
-        2
-    } else {
-        1
+    match options {
+        0..=3 => 2,
+        4 => 0,
+        _ => 1,
     }
 }
 
@@ -615,12 +625,26 @@ fn parse_slide(
     let full_title = slide_title(slide_lines);
     let title = short_title(&full_title);
     let mut warn = |line: usize, message: String| warnings.push(LineError { line, message });
-    if full_title.chars().count() > FIT_TITLE_CHARS {
+    let statement = slide_lines.iter().any(|l| option_label(l).is_some());
+    let (title_limit, heading) = if top_heading(slide_lines) {
+        (FIT_TOP_TITLE_CHARS, "a `#` heading")
+    } else if statement {
+        (FIT_TITLE_CHARS, "a statement's title")
+    } else {
+        (FIT_CONTENT_TITLE_CHARS, "a content slide's title")
+    };
+    // A statement without text above its options is named by its first option, which
+    // the screen shows as an option, under that option's limit.
+    let titled_by_option = slide_lines
+        .iter()
+        .find(|l| !is_blank(l))
+        .is_some_and(|l| option_label(l).is_some());
+    if !titled_by_option && full_title.chars().count() > title_limit {
         warn(
             first_line + 1,
             format!(
-                "the title has {} characters; the screen shows at most {FIT_TITLE_CHARS} in \
-                 full at the minimum text size (shorten the heading)",
+                "the title has {} characters; the screen shows at most {title_limit} of {heading} \
+                 in full at the minimum text size (shorten the heading)",
                 full_title.chars().count()
             ),
         );
@@ -759,12 +783,17 @@ fn parse_slide(
     let context_lines = screen_lines(&text_blocks(&context));
     let room = fit_context_lines(options.len());
     if context_lines > room {
+        let room = match room {
+            0 => "no room for text above them".to_string(),
+            1 => "room for 1 line".to_string(),
+            n => format!("room for {n} lines"),
+        };
         warn(
             first_line + 1,
             format!(
                 "the text above the options takes about {context_lines} lines of \
-                 {FIT_LINE_CHARS} characters; with {} options the screen has room for {room} \
-                 (put the detail on a content slide before the statement)",
+                 {FIT_LINE_CHARS} characters; with {} options the screen has {room} (put the \
+                 detail on a content slide before the statement)",
                 options.len()
             ),
         );
@@ -809,6 +838,17 @@ fn slide_title(slide_lines: &[&str]) -> String {
         }
     }
     title
+}
+
+/// Whether the slide's title is a `#` heading, which the screen shows in larger type.
+fn top_heading(slide_lines: &[&str]) -> bool {
+    let markdown = slide_lines.join("\n");
+    Parser::new_ext(&markdown, markdown_options())
+        .find_map(|event| match event {
+            Event::Start(Tag::Heading { level, .. }) => Some(level == HeadingLevel::H1),
+            _ => None,
+        })
+        .unwrap_or(false)
 }
 
 /// A title cut to [`MAX_TITLE_CHARS`] with "…", for lists.

@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use stemzaal::deck::{
     fit_context_lines, fit_option_chars, parse, render_markdown, Deck, DeckError, Results,
-    SlideKind, FIT_CONTENT_BLOCKS, FIT_CONTENT_LINES, FIT_LINE_CHARS, FIT_TITLE_CHARS, MAX_OPTIONS,
-    MAX_SLIDES, MAX_SOURCE_BYTES,
+    SlideKind, FIT_CONTENT_BLOCKS, FIT_CONTENT_LINES, FIT_CONTENT_TITLE_CHARS, FIT_LINE_CHARS,
+    FIT_TITLE_CHARS, FIT_TOP_TITLE_CHARS, MAX_OPTIONS, MAX_SLIDES, MAX_SOURCE_BYTES,
 };
 
 /// The errors of a deck that must not parse, as (line, message) pairs.
@@ -852,21 +852,81 @@ fn text_of(n: usize) -> String {
     text
 }
 
+/// The deck `tests/browser.rs` shows on the screen at every size: every limit at once.
+const STRESS_DECK: &str = include_str!("browser/stress-deck.md");
+
 #[test]
-fn the_built_in_deck_fits_the_screen_without_warnings() {
+fn the_built_in_deck_and_the_stress_deck_fit_the_screen_without_warnings() {
     assert_eq!(Deck::default_deck().warnings, vec![]);
+    assert_eq!(warnings_of(STRESS_DECK), vec![]);
+}
+
+#[test]
+fn the_stress_deck_reaches_every_limit_exactly() {
+    let deck = parse_ok(STRESS_DECK);
+    let chars = |s: &str| s.chars().count();
+    let titles: Vec<usize> = deck.slides.iter().map(|s| chars(&s.full_title)).collect();
+    assert!(titles.contains(&FIT_TITLE_CHARS), "{titles:?}");
+    assert!(titles.contains(&FIT_CONTENT_TITLE_CHARS), "{titles:?}");
+    assert!(titles.contains(&FIT_TOP_TITLE_CHARS), "{titles:?}");
+    // Every number of options, each statement with its longest option at its limit.
+    let mut counts = Vec::new();
+    for slide in &deck.slides {
+        if let SlideKind::Statement { options } = &slide.kind {
+            let longest = options.iter().map(|o| chars(o)).max().unwrap();
+            assert_eq!(longest, fit_option_chars(options.len()), "{}", slide.title);
+            counts.push(options.len());
+        }
+    }
+    counts.sort();
+    assert_eq!(counts, [2, 3, 4, 4, 5, 6, 7, 8]);
+    // Twelve bullets of a full line each; above the options, every line there is room for.
+    let bullets: Vec<usize> = STRESS_DECK
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .map(chars)
+        .collect();
+    assert_eq!(bullets, vec![FIT_LINE_CHARS; FIT_CONTENT_LINES]);
+    let context_lines = STRESS_DECK
+        .lines()
+        .filter(|l| chars(l) == FIT_LINE_CHARS && !l.starts_with(['-', '#']))
+        .count();
+    let room: usize = [2, 3, 5, 6, 7, 8].into_iter().map(fit_context_lines).sum();
+    assert_eq!(context_lines, room);
 }
 
 #[test]
 fn a_title_longer_than_fits_is_a_warning_on_the_slide_line() {
+    // (heading, options below it, limit)
+    for (hashes, options, limit) in [
+        ("##", "", FIT_CONTENT_TITLE_CHARS),
+        ("##", "A) ja\nB) nee\n", FIT_TITLE_CHARS),
+        ("#", "", FIT_TOP_TITLE_CHARS),
+        ("#", "A) ja\nB) nee\n", FIT_TOP_TITLE_CHARS),
+    ] {
+        let slide = |n: usize| format!("\n{hashes} {}\n\n{options}", text_of(n));
+        assert_eq!(warnings_of(&slide(limit)), vec![], "{hashes} {options:?}");
+        let warnings = warnings_of(&slide(limit + 1));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].0, 2);
+        assert!(
+            warnings[0].1.contains(&format!("{} characters", limit + 1))
+                && warnings[0].1.contains(&format!("at most {limit}")),
+            "{warnings:?}"
+        );
+    }
+    // A statement without a heading is named by its first option: that option's limit holds.
+    let named = format!("A) {}\nB) nee\n", text_of(fit_option_chars(2)));
+    assert_eq!(warnings_of(&named), vec![]);
+    // The numbers the format guide gives.
     assert_eq!(
-        warnings_of(&format!("\n## {}\n", text_of(FIT_TITLE_CHARS))),
-        vec![]
+        (
+            FIT_TITLE_CHARS,
+            FIT_CONTENT_TITLE_CHARS,
+            FIT_TOP_TITLE_CHARS
+        ),
+        (90, 100, 60)
     );
-    let warnings = warnings_of(&format!("\n## {}\n", text_of(FIT_TITLE_CHARS + 1)));
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert_eq!(warnings[0].0, 2);
-    assert!(warnings[0].1.contains("101 characters"), "{warnings:?}");
 }
 
 #[test]
@@ -898,7 +958,7 @@ fn option_texts_fit_by_the_number_of_options_and_one_more_character_warns() {
     }
     // The numbers the format guide gives.
     let limits: Vec<usize> = (2..=8).map(fit_option_chars).collect();
-    assert_eq!(limits, [140, 120, 120, 70, 70, 55, 55]);
+    assert_eq!(limits, [140, 100, 100, 70, 40, 40, 40]);
 }
 
 #[test]
@@ -913,6 +973,7 @@ fn a_content_slide_of_more_than_twelve_lines_or_bullets_warns_on_its_first_line(
     };
     assert_eq!(FIT_CONTENT_LINES, 12);
     assert_eq!(FIT_CONTENT_BLOCKS, 12);
+    assert_eq!(FIT_LINE_CHARS, 60);
     assert_eq!(warnings_of(&bullets(12, FIT_LINE_CHARS)), vec![]);
     let too_many = warnings_of(&format!("---\ntitle: T\n---\n{}", bullets(13, 10)));
     assert_eq!(too_many.len(), 1, "{too_many:?}");
@@ -934,23 +995,41 @@ fn a_content_slide_of_more_than_twelve_lines_or_bullets_warns_on_its_first_line(
 }
 
 #[test]
-fn text_above_many_options_warns_sooner_than_above_few() {
+fn text_above_the_options_fits_by_the_number_of_options_and_one_more_character_warns() {
     let statement = |context: usize, options: usize| {
-        let mut deck = format!("## Stelling\n\n{}\n\n", text_of(context));
+        let mut deck = String::from("## Stelling\n\n");
+        if context > 0 {
+            deck.push_str(&format!("{}\n\n", text_of(context)));
+        }
         for i in 0..options {
             deck.push_str(&format!("{}) optie\n", (b'A' + i as u8) as char));
         }
         deck
     };
-    assert_eq!(fit_context_lines(4), 2);
-    assert_eq!(fit_context_lines(5), 1);
-    assert_eq!(warnings_of(&statement(2 * FIT_LINE_CHARS, 4)), vec![]);
-    let warnings = warnings_of(&statement(2 * FIT_LINE_CHARS + 1, 4));
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert_eq!(warnings[0].0, 1);
-    assert!(warnings[0].1.contains("above the options"), "{warnings:?}");
-    assert_eq!(warnings_of(&statement(FIT_LINE_CHARS, 5)), vec![]);
-    assert_eq!(warnings_of(&statement(FIT_LINE_CHARS + 1, 5)).len(), 1);
+    // The numbers the format guide gives: four options of three lines leave no room.
+    let rooms: Vec<usize> = (2..=8).map(fit_context_lines).collect();
+    assert_eq!(rooms, [2, 2, 0, 1, 1, 1, 1]);
+    for count in 2..=MAX_OPTIONS {
+        let room = fit_context_lines(count) * FIT_LINE_CHARS;
+        assert_eq!(
+            warnings_of(&statement(room, count)),
+            vec![],
+            "{count} options"
+        );
+        let warnings = warnings_of(&statement(room + 1, count));
+        assert_eq!(warnings.len(), 1, "{count} options: {warnings:?}");
+        assert_eq!(warnings[0].0, 1);
+        assert!(
+            warnings[0].1.contains("above the options")
+                && warnings[0].1.contains(&format!("with {count} options")),
+            "{warnings:?}"
+        );
+    }
+    let none = warnings_of(&statement(1, 4));
+    assert!(
+        none[0].1.contains("no room for text above them"),
+        "{none:?}"
+    );
 }
 
 #[test]

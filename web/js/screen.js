@@ -125,17 +125,22 @@ function fit() {
     stage.style.setProperty('--fit', String(f));
     return stage.scrollHeight <= stage.clientHeight + 1 && stage.scrollWidth <= stage.clientWidth + 1;
   };
+  // The minimum size is tried first: a slide that fits at it is shown at it, not a step
+  // of the search below it.
   let lo = FIT_MIN, hi = FIT_MAX;
-  if (fits(hi)) lo = hi;
-  else if (!fits(lo)) hi = lo;
+  if (fits(FIT_MAX)) lo = FIT_MAX;
   else {
-    for (let n = 0; n < 7; n++) {
+    if (fits(1)) lo = 1; else hi = 1;
+    if (lo === FIT_MIN && !fits(FIT_MIN)) hi = FIT_MIN;
+    for (let n = 0; n < 7 && lo < hi; n++) {
       const mid = (lo + hi) / 2;
       if (fits(mid)) lo = mid; else hi = mid;
     }
   }
   cells.forEach((c, i) => { c.textContent = texts[i]; });
   cols.classList.toggle('revealed', revealed);
-  stage.style.setProperty('--fit', lo.toFixed(3));
-  stage.dataset.fit = lo.toFixed(3);
+  // Rounded down: a size rounded up past the one measured may no longer fit.
+  const size = (Math.floor(lo * 1000) / 1000).toFixed(3);
+  stage.style.setProperty('--fit', size);
+  stage.dataset.fit = size;
 }
