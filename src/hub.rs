@@ -280,6 +280,11 @@ impl Hub {
         }
     }
 
+    /// The store the sessions write to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The base of every URL the server hands out.
     pub fn base_url(&self) -> &str {
         &self.base_url
@@ -823,8 +828,8 @@ impl Actor {
 /// The refusal of a message whose change could not be stored.
 pub fn storage_unavailable(lang: Lang, id: Option<u64>) -> ServerMsg {
     let message = match lang {
-        Lang::Nl => "Je stem kon niet worden opgeslagen; hij wordt zo opnieuw verstuurd.",
-        Lang::En => "Your vote could not be stored; it will be sent again shortly.",
+        Lang::Nl => "Dit kon nu niet worden opgeslagen; probeer het zo opnieuw.",
+        Lang::En => "This could not be stored just now; try again shortly.",
     };
     ServerMsg::Error {
         code: "storage_unavailable".to_owned(),

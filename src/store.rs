@@ -122,6 +122,8 @@ struct Op {
 pub struct Health {
     failing: std::sync::atomic::AtomicBool,
     failed_writes: std::sync::atomic::AtomicU64,
+    /// Fail every commit as a full disk would (see [`Store::fail_commits`]).
+    fail_commits: std::sync::atomic::AtomicBool,
 }
 
 impl Health {
@@ -184,6 +186,15 @@ impl Store {
     /// Whether the store can write, as the writer last found.
     pub fn health(&self) -> &std::sync::Arc<Health> {
         &self.health
+    }
+
+    /// Makes every commit fail (`true`) as a full disk would, or work again (`false`):
+    /// a fault to show what users are told. The writer handles it as any failed
+    /// commit; the binary's own tests cut off a real disk instead (a file-size limit).
+    pub fn fail_commits(&self, on: bool) {
+        self.health
+            .fail_commits
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Reads every stored session with its events, oldest session first.
@@ -440,7 +451,15 @@ fn writer(
                 Err(_) => break,
             }
         }
-        let outcomes = commit(&mut conn, &batch, &mut fenced);
+        let outcomes = if health.fail_commits.load(Ordering::Relaxed) {
+            fence_all(&batch, &mut fenced);
+            let failed = WriteFailed {
+                reason: "commit: database or disk is full (a fault made on purpose)".into(),
+            };
+            batch.iter().map(|_| Err(failed.clone())).collect()
+        } else {
+            commit(&mut conn, &batch, &mut fenced)
+        };
         writes.fetch_add(1, Ordering::Relaxed);
         let failed = outcomes.iter().filter(|o| o.is_err()).count();
         if failed > 0 {

@@ -1488,3 +1488,70 @@ async fn leave_and_countdown(tools: Tools) {
         b.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_page_warns_in_red_while_votes_cannot_be_stored() {
+    run(
+        "the_host_page_warns_in_red_while_votes_cannot_be_stored",
+        storage_warning,
+    )
+    .await;
+}
+
+async fn storage_warning(tools: Tools) {
+    let server = TestServer::start().await;
+    let code = server.code().to_owned();
+    let key = server.session.host_key().expose().to_owned();
+    let slide = server
+        .session
+        .deck()
+        .slides
+        .iter()
+        .position(|s| matches!(s.kind, stemzaal::deck::SlideKind::Statement { .. }))
+        .unwrap() as u64;
+    let driver = Driver::start(&tools).await;
+    let host = Browser::open(&driver, server.addr, "host-storage", (1366, 768)).await;
+    host.goto(&server.url(&format!("/host/{code}?key={key}")))
+        .await;
+    host.wait(
+        "the host page online",
+        "return document.body.dataset.view !== undefined;",
+    )
+    .await;
+    let alert = "const a = document.getElementById('storage'); \
+                 return a && !a.hidden && getComputedStyle(a).display !== 'none' \
+                   ? [a.textContent.trim(), getComputedStyle(a).backgroundColor] : null;";
+    assert_eq!(
+        host.js(alert).await,
+        Value::Null,
+        "no warning while it writes"
+    );
+    let mut control = server.host().await;
+    control
+        .send(serde_json::json!({"type": "go_to", "slide": slide}))
+        .await;
+    control.send(serde_json::json!({"type": "open_vote"})).await;
+    control.wait_state(|s| s["slide"]["phase"] == "open").await;
+
+    let mut phone = server.participant().await;
+    server.hub.store().fail_commits(true);
+    let refused = phone.vote(slide, 1, 0).await;
+    assert_eq!(refused["code"], "storage_unavailable");
+    let shown = host.wait("the storage warning", alert).await;
+    let text = shown[0].as_str().unwrap_or_default().to_owned();
+    assert!(
+        text.contains("niet opgeslagen"),
+        "the warning says what is wrong: {text}"
+    );
+    assert_eq!(shown[1], "rgb(179, 38, 30)", "the warning is red");
+    host.screenshot("host-storage-failing").await;
+
+    server.hub.store().fail_commits(false);
+    assert_eq!(phone.vote(slide, 1, 0).await["type"], "ack");
+    host.wait(
+        "the warning gone once votes are stored again",
+        "return document.getElementById('storage').hidden;",
+    )
+    .await;
+    host.close().await;
+}

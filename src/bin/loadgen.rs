@@ -191,6 +191,9 @@ fn main() -> ExitCode {
     }
 }
 
+/// How often the WAL's size is read during a run.
+const WAL_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+
 /// One finished run.
 struct Outcome {
     kind: Kind,
@@ -632,6 +635,22 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         sustain_votes,
     });
     control_tx.send_replace(Control::Run(plan.clone()));
+    // The WAL's size through the run: it must stay bounded under a sustained load.
+    let wal_sampler = server.data_dir().map(|dir| {
+        let wal = dir.join(format!("{}-wal", stemzaal::store::DB_FILE));
+        let db = dir.join(stemzaal::store::DB_FILE);
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let db_before = size(&db) + size(&wal);
+        let until = sustain_t0 + sustain_len;
+        tokio::spawn(async move {
+            let mut peak = 0u64;
+            while Instant::now() < until {
+                peak = peak.max(size(&wal));
+                tokio::time::sleep(WAL_SAMPLE_EVERY).await;
+            }
+            (peak, db_before, size(&db) + size(&wal))
+        })
+    });
     tokio::time::sleep_until(burst_t0).await;
     println!(
         "  burst: {burst_votes} first votes at {}/s",
@@ -656,6 +675,21 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         metrics.insert("loadgen_cpu_sustain", (cpu3.1 - cpu2.1) / secs);
         let others = (cpu3.2 - cpu2.2) - (cpu3.0 - cpu2.0) - (cpu3.1 - cpu2.1);
         metrics.insert("other_cpu_sustain", (others / secs).max(0.0));
+    }
+
+    if let Some(sampler) = wal_sampler {
+        let (peak, before, after) = sampler.await.context("the WAL sampler")?;
+        let votes = (plan.burst_votes + sustain_votes).max(1);
+        metrics.insert("wal_peak_mb", peak as f64 / 1_048_576.0);
+        metrics.insert(
+            "stored_bytes_per_vote",
+            after.saturating_sub(before) as f64 / votes as f64,
+        );
+        println!(
+            "  WAL peak {:.1} MiB; database + WAL grew {:.0} bytes per vote",
+            peak as f64 / 1_048_576.0,
+            after.saturating_sub(before) as f64 / votes as f64
+        );
     }
 
     // Drain: every vote sent and answered (or a connection lost).

@@ -95,6 +95,8 @@ export default {
   "host.leave_warning": "The vote is still open — press again to close it and move on",
   "host.timer_closes": "When the time is up, the vote closes by itself.",
   "host.timer_plain": "The time counts down on the screen and the phones; nothing closes.",
+  "host.storage_failing": "Votes are not being stored",
+  "host.storage_failing_help": "This laptop’s disk cannot write (full or failing). Votes are refused; phones keep them and send them again. Free some space: voting then resumes by itself.",
   "part.group_help": "Only for results per group. You can vote without a group too.",
   "part.group_chosen": "Group: {group}",
   "part.group_change": "Change group",

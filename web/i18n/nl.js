@@ -95,6 +95,8 @@ export default {
   "host.leave_warning": "De stemming is nog open — druk nogmaals om te sluiten en verder te gaan",
   "host.timer_closes": "Als de tijd om is, sluit de stemming vanzelf.",
   "host.timer_plain": "De tijd loopt af op het scherm en de telefoons; er sluit niets.",
+  "host.storage_failing": "Stemmen worden niet opgeslagen",
+  "host.storage_failing_help": "De schijf van deze laptop kan niet schrijven (vol of defect). Stemmen worden geweigerd; telefoons bewaren ze en sturen ze opnieuw. Maak ruimte vrij: het stemmen gaat dan vanzelf verder.",
   "part.group_help": "Alleen voor de uitslag per groep. Je kunt ook zonder groep stemmen.",
   "part.group_chosen": "Groep: {group}",
   "part.group_change": "Groep wijzigen",

@@ -171,6 +171,8 @@ function render() {
   const phase = s.phase;
   const round = s.round || 1;
 
+  // The store cannot write: votes are refused until it can (docs/protocol.md, storage).
+  $('storage').hidden = st.storage !== 'failing';
   setText($('pos'), t('host.slide_pos', { i: s.index + 1, n: s.count }));
   document.body.dataset.view = s.index + ':' + (s.phase || '') + ':' + st.revealed; // what is shown, for tests and styles
   const ph = phase === 'open' ? t('host.phase_open') : phase === 'closed' ? t('host.phase_closed') : t('host.phase_pending');
