@@ -636,3 +636,89 @@ impl DirLock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(code: &str) -> SessionRecord {
+        SessionRecord {
+            code: code.into(),
+            deck_name: "d".into(),
+            deck_source: "s".into(),
+            host_key: "h".into(),
+            screen_key: "k".into(),
+            created_ms: 1,
+        }
+    }
+
+    async fn append(store: &Store, code: &str, epoch: u64) -> Result<(), WriteFailed> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let events = vec![Event::TimerStopped];
+        store
+            .append(code, epoch, events, Box::new(move |o| drop(tx.send(o))))
+            .unwrap();
+        rx.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_write_that_fails_fails_alone_and_fences_the_rest_of_its_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Durability::Normal).unwrap();
+        store.create(record("GOOD22")).await.unwrap();
+        // Queued together, so they share one batch: the append to a session that does
+        // not exist (a foreign-key failure) fails in its savepoint, the other commits.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for (code, epoch) in [("NONE22", 0), ("GOOD22", 0), ("NONE22", 0), ("NONE22", 1)] {
+            let tx = tx.clone();
+            store
+                .append(
+                    code,
+                    epoch,
+                    vec![Event::TimerStopped],
+                    Box::new(move |o| drop(tx.send((code, epoch, o)))),
+                )
+                .unwrap();
+        }
+        let mut outcomes = vec![];
+        for _ in 0..4 {
+            let (code, epoch, o) = rx.recv().await.unwrap();
+            outcomes.push((code, epoch, o.is_ok()));
+        }
+        assert_eq!(
+            outcomes,
+            [
+                ("NONE22", 0, false),
+                ("GOOD22", 0, true),
+                // Decided on top of the lost write: refused without being tried.
+                ("NONE22", 0, false),
+                // A new epoch is tried again (and fails again: no such session).
+                ("NONE22", 1, false),
+            ]
+        );
+        assert!(store.health().failing());
+        assert!(append(&store, "GOOD22", 0).await.is_ok());
+        assert!(!store.health().failing(), "a good write clears the failure");
+        let stored = store.load_all().unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].events.len(), 2, "both good appends are stored");
+    }
+
+    #[tokio::test]
+    async fn a_failing_commit_fails_every_write_of_the_batch_and_stores_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Durability::Normal).unwrap();
+        store.create(record("GOOD22")).await.unwrap();
+        store.fail_commits(true);
+        let failed = append(&store, "GOOD22", 0).await.unwrap_err();
+        assert!(failed.reason.contains("full"), "{failed}");
+        assert!(store.create(record("MORE22")).await.is_err());
+        store.fail_commits(false);
+        // The epoch that failed stays fenced; the next one is taken.
+        assert!(append(&store, "GOOD22", 0).await.is_err());
+        assert!(append(&store, "GOOD22", 1).await.is_ok());
+        let stored = store.load_all().unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].events.len(), 1);
+    }
+}

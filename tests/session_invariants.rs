@@ -571,3 +571,78 @@ fn a_results_event_from_an_older_log_applies_to_the_round_on_show() {
         })
         .is_err());
 }
+
+#[test]
+fn a_stored_event_that_does_not_fit_is_refused_with_a_reason_and_changes_nothing() {
+    let mut session = Session::new(deck());
+    let p = joined(&mut session);
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    session.apply(Command::OpenVote).unwrap();
+    session
+        .apply(Command::Vote {
+            participant: p,
+            slide: 1,
+            round: 1,
+            option: 1,
+        })
+        .unwrap();
+    let stranger = Uuid::new_v4();
+    for (event, why) in [
+        (
+            Event::Voted {
+                participant: p,
+                slide: 99,
+                round: 1,
+                option: 0,
+            },
+            "not a statement",
+        ),
+        (
+            Event::Voted {
+                participant: p,
+                slide: 1,
+                round: 2,
+                option: 0,
+            },
+            "current round",
+        ),
+        (
+            Event::Voted {
+                participant: p,
+                slide: 1,
+                round: 1,
+                option: 7,
+            },
+            "no such option",
+        ),
+        (
+            Event::Voted {
+                participant: stranger,
+                slide: 1,
+                round: 1,
+                option: 0,
+            },
+            "never joined",
+        ),
+        (Event::SlideShown { slide: 99 }, "no such slide"),
+        (Event::VoteOpened { slide: 0 }, "not a statement"),
+        (
+            Event::RoundStarted { slide: 1, round: 5 },
+            "does not follow",
+        ),
+        (
+            Event::GroupChosen {
+                participant: p,
+                group: Some(99),
+            },
+            "no group",
+        ),
+    ] {
+        let before = statements_of(&session);
+        let refused = session.replay(&event).expect_err("the event does not fit");
+        assert!(refused.0.contains(why), "{event:?}: {refused}");
+        assert_eq!(statements_of(&session), before, "{event:?} changed nothing");
+        assert_eq!(session.current(), 1);
+    }
+    assert_eq!(session.statement(1).unwrap().current().counts, vec![0, 1]);
+}
