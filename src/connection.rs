@@ -11,9 +11,20 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::hub::{Outbox, Request, SessionHandle};
-use crate::limits::{JoinLimiter, Limits, TokenBucket};
+use crate::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
 use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, Welcome, WireLimits, PROTOCOL_VERSION};
 use crate::session::{Command, ParticipantId};
+
+/// The largest message a client may send. The biggest real one (a `hello` with a key
+/// and id) is under 200 bytes; 16 KiB leaves room for future fields and nothing more.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// Read buffer per WebSocket. tungstenite's default of 128 KiB costs ~90 KB of memory
+/// per phone; client messages are tiny, so 4 KiB is plenty.
+pub const WS_READ_BUFFER: usize = 4 * 1024;
+
+/// Unsent bytes a slow client may pile up before its connection fails: a few views.
+pub const WS_MAX_WRITE_BUFFER: usize = 256 * 1024;
 
 /// How long a new connection may take to say `hello` before it is closed.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,7 +86,7 @@ enum Ending {
     Close(u16, &'static str),
 }
 
-/// Close code for a message larger than [`crate::web::MAX_MESSAGE_BYTES`].
+/// Close code for a message larger than [`MAX_MESSAGE_BYTES`].
 pub const CLOSE_TOO_BIG: u16 = 1009;
 
 /// Close code for a text frame that is not UTF-8 (RFC 6455 §8.1).
@@ -135,9 +146,7 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
     // Made on the first command: a channel allocates a block of slots up front, and
     // most phones sit idle most of the session.
     let mut outbox: Option<(Outbox, mpsc::UnboundedReceiver<ServerMsg>)> = None;
-    let mut bucket = TokenBucket::new(limits.messages_per_second, limits.burst);
-    let mut dropped = 0u32;
-    let mut window_start = Instant::now();
+    let mut guard = MessageGuard::new(limits, Instant::now());
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.reset();
@@ -153,18 +162,16 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                     Some(Ok(Message::Text(text))) => Some(text),
                     Some(Ok(Message::Binary(_))) => None,
                 };
-                if !bucket.try_take(last_heard) {
-                    if last_heard.duration_since(window_start) > limits.abuse_window {
-                        window_start = last_heard;
-                        dropped = 0;
+                match guard.check(last_heard) {
+                    Verdict::Take => {}
+                    Verdict::Drop => {
+                        let id = text.as_deref().and_then(message_id);
+                        send(socket, &error(peer.lang, "rate_limited", id)).await?;
+                        continue;
                     }
-                    dropped += 1;
-                    if dropped >= limits.abuse_drops {
+                    Verdict::Close => {
                         return Ok(Ending::Close(CLOSE_POLICY, "too many messages"));
                     }
-                    let id = text.as_deref().and_then(message_id);
-                    send(socket, &error(peer.lang, "rate_limited", id)).await?;
-                    continue;
                 }
                 let reply = match text {
                     Some(text) => {
@@ -287,7 +294,7 @@ async fn handshake(
         limits: WireLimits {
             ping_interval_ms: context.limits.ping_interval.as_millis() as u64,
             idle_timeout_ms: context.limits.idle_timeout.as_millis() as u64,
-            max_message_bytes: crate::web::MAX_MESSAGE_BYTES,
+            max_message_bytes: MAX_MESSAGE_BYTES,
             messages_per_second: context.limits.messages_per_second,
             burst: context.limits.burst,
         },
@@ -305,7 +312,7 @@ async fn handshake(
                 return Ok(Err(Ending::Close(CLOSE_TRY_AGAIN_LATER, "too many joins")));
             }
             let Ok(info) = handle.join(participant_id).await? else {
-                send(socket, &crate::hub::storage_unavailable(lang, None)).await?;
+                send(socket, &error(lang, "storage_unavailable", None)).await?;
                 return Ok(Err(Ending::Close(
                     CLOSE_TRY_AGAIN_LATER,
                     "storage unavailable",
@@ -318,7 +325,7 @@ async fn handshake(
             welcome.votes = info.votes;
         }
         Role::Host => {
-            welcome.slides = crate::web::outline(deck);
+            welcome.slides = crate::view::outline(deck);
             welcome.screen_url = Some(context.screen_url.clone());
         }
         Role::Screen => {}
@@ -420,28 +427,7 @@ fn is_hello(text: &str) -> bool {
 
 /// An error message for codes the connection decides itself.
 fn error(lang: Lang, code: &str, id: Option<u64>) -> ServerMsg {
-    let message = match (code, lang) {
-        ("not_allowed", Lang::Nl) => "Dat mag alleen de gespreksleider.",
-        ("not_allowed", Lang::En) => "Only the facilitator may do that.",
-        ("bad_key", Lang::Nl) => "Deze sleutel hoort niet bij deze sessie.",
-        ("bad_key", Lang::En) => "This key does not belong to this session.",
-        ("hello_expected", _) => {
-            "Het eerste bericht moet 'hello' zijn. / The first message must be 'hello'."
-        }
-        ("already_joined", Lang::Nl) => "Je bent al aangemeld.",
-        ("already_joined", Lang::En) => "You have already joined.",
-        ("rate_limited", Lang::Nl) => "Te veel berichten tegelijk; probeer het zo opnieuw.",
-        ("rate_limited", Lang::En) => "Too many messages at once; try again in a moment.",
-        ("too_many_joins", Lang::Nl) => "Te veel nieuwe deelnemers tegelijk; even geduld.",
-        ("too_many_joins", Lang::En) => "Too many new participants at once; one moment.",
-        (_, Lang::Nl) => "Dit bericht wordt niet begrepen.",
-        (_, Lang::En) => "This message is not understood.",
-    };
-    ServerMsg::Error {
-        code: code.to_owned(),
-        message: message.to_owned(),
-        id,
-    }
+    ServerMsg::error(code, lang, id)
 }
 
 async fn send(socket: &mut WebSocket, msg: &ServerMsg) -> Result<()> {

@@ -20,13 +20,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
-use crate::deck::{self, Deck, SlideKind};
-use crate::protocol::{
-    Lang, OwnVote, Phase, Role, ServerMsg, SlideKindName, SlideView, StateTag, StateView, Storage,
-    TimerView,
-};
+use crate::deck::{self, Deck};
+use crate::protocol::{Lang, OwnVote, Role, ServerMsg, StateView, Storage};
 use crate::session::{Command, Event, ParticipantId, Session};
 use crate::store::{self, SessionRecord, Store, StoredSession, WriteFailed};
+use crate::view;
 
 /// How often a session publishes what changed. 50 ms keeps the projector's bars
 /// fluid (20 frames a second) while a burst of thousands of votes per second costs
@@ -371,8 +369,16 @@ impl Hub {
     /// close. Returns when all have, or after `within`.
     pub async fn stop_all(&self, within: Duration) {
         let handles: Vec<SessionHandle> = self.sessions.iter().map(|h| h.value().clone()).collect();
-        let all = futures_util::future::join_all(handles.iter().map(SessionHandle::stop));
-        if tokio::time::timeout(within, all).await.is_err() {
+        let mut stopping = tokio::task::JoinSet::new();
+        for handle in handles {
+            stopping.spawn(async move { handle.stop().await });
+        }
+        // At the deadline the set is dropped, which ends only the waiting: each session
+        // goes on storing what it took.
+        if tokio::time::timeout(within, stopping.join_all())
+            .await
+            .is_err()
+        {
             tracing::warn!("not every session stopped within {within:?}");
         }
     }
@@ -434,9 +440,10 @@ impl Hub {
         let clock = Clock::new();
         let now = clock.now_ms();
         let (participant_tx, participant_rx) =
-            watch::channel(serialize(&view(&session, Role::Participant, now)));
-        let (screen_tx, screen_rx) = watch::channel(serialize(&view(&session, Role::Screen, now)));
-        let (host_tx, host_rx) = watch::channel(serialize(&view(&session, Role::Host, now)));
+            watch::channel(serialize(&view::state(&session, Role::Participant, now)));
+        let (screen_tx, screen_rx) =
+            watch::channel(serialize(&view::state(&session, Role::Screen, now)));
+        let (host_tx, host_rx) = watch::channel(serialize(&view::state(&session, Role::Host, now)));
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let handle = SessionHandle {
             inner: Arc::new(HandleInner {
@@ -655,11 +662,7 @@ impl Actor {
             }
             Err(rejection) => {
                 if let Some(outbox) = outbox {
-                    let msg = ServerMsg::Error {
-                        code: rejection.code().to_owned(),
-                        message: rejection.message(lang).to_owned(),
-                        id,
-                    };
+                    let msg = ServerMsg::error(rejection.code(), lang, id);
                     // A closed outbox means the connection is gone; nobody to tell.
                     outbox.send(msg).ok();
                 }
@@ -772,22 +775,15 @@ impl Actor {
                 },
                 Err(_),
             ) => {
-                outbox.send(storage_unavailable(lang, Some(id))).ok();
+                outbox
+                    .send(ServerMsg::error("storage_unavailable", lang, Some(id)))
+                    .ok();
             }
             (Reply::Join { participant, reply }, outcome) => {
                 let info = outcome.map(|()| JoinInfo {
                     participant,
                     group: self.stored.group_of(&participant).map(str::to_owned),
-                    votes: self
-                        .stored
-                        .votes_of(&participant)
-                        .into_iter()
-                        .map(|(slide, round, option)| OwnVote {
-                            slide,
-                            round,
-                            option,
-                        })
-                        .collect(),
+                    votes: view::own_votes(&self.stored, &participant),
                 });
                 // The connection may have gone while waiting; then nobody needs it.
                 reply.send(info).ok();
@@ -798,7 +794,7 @@ impl Actor {
     fn publish(&mut self) {
         let now = self.clock.now_ms();
         if self.stage_dirty {
-            let bytes = serialize(&view(&self.stored, Role::Participant, now));
+            let bytes = serialize(&view::state(&self.stored, Role::Participant, now));
             self.publishers.participant.send_if_modified(|old| {
                 if *old == bytes {
                     false
@@ -810,10 +806,12 @@ impl Actor {
         }
         // `send_replace` stores the value even with no receiver, so nothing is lost
         // while no screen is connected; the returned old view is not needed.
-        self.publishers
-            .screen
-            .send_replace(serialize(&view(&self.stored, Role::Screen, now)));
-        let mut host = view(&self.stored, Role::Host, now);
+        self.publishers.screen.send_replace(serialize(&view::state(
+            &self.stored,
+            Role::Screen,
+            now,
+        )));
+        let mut host = view::state(&self.stored, Role::Host, now);
         host.storage = Some(if self.storage_failing {
             Storage::Failing
         } else {
@@ -822,19 +820,6 @@ impl Actor {
         self.publishers.host.send_replace(serialize(&host));
         self.stage_dirty = false;
         self.counts_dirty = false;
-    }
-}
-
-/// The refusal of a message whose change could not be stored.
-pub fn storage_unavailable(lang: Lang, id: Option<u64>) -> ServerMsg {
-    let message = match lang {
-        Lang::Nl => "Dit kon nu niet worden opgeslagen; probeer het zo opnieuw.",
-        Lang::En => "This could not be stored just now; try again shortly.",
-    };
-    ServerMsg::Error {
-        code: "storage_unavailable".to_owned(),
-        message: message.to_owned(),
-        id,
     }
 }
 
@@ -847,52 +832,4 @@ async fn sleep_until_some(at: Option<Instant>) {
 
 fn serialize(view: &StateView) -> Utf8Bytes {
     Utf8Bytes::from(serde_json::to_string(view).expect("a state view serializes"))
-}
-
-/// What a role sees of a session right now.
-pub fn view(session: &Session, role: Role, now_ms: u64) -> StateView {
-    let deck = session.deck();
-    let index = session.current();
-    let slide = &deck.slides[index];
-    let statement = session.statement(index);
-    let (kind, options) = match &slide.kind {
-        SlideKind::Content => (SlideKindName::Content, vec![]),
-        SlideKind::Statement { options } => (SlideKindName::Statement, options.clone()),
-    };
-    let phase = statement.map(|s| s.phase);
-    let show_tally = match role {
-        Role::Host => true,
-        Role::Screen => session.revealed(),
-        Role::Participant => session.revealed() && phase == Some(Phase::Closed),
-    };
-    let counts_visible = role != Role::Participant;
-    StateView {
-        kind: StateTag::State,
-        slide: SlideView {
-            index,
-            count: deck.slides.len(),
-            kind,
-            html: slide.html.clone(),
-            options,
-            phase,
-            round: statement.map(|s| s.round_number()),
-        },
-        revealed: session.revealed(),
-        joined: counts_visible.then(|| session.joined() as u64),
-        voted: counts_visible
-            .then(|| statement.map(|s| s.current().voted()))
-            .flatten(),
-        tally: statement
-            .filter(|_| show_tally)
-            .map(|s| s.current().tally()),
-        hands: statement
-            .filter(|_| show_tally && role != Role::Participant)
-            .filter(|s| s.current().hands.iter().any(|&h| h > 0))
-            .map(|s| s.current().hands.clone()),
-        // The host always hears it, from its first state on; `publish` says `failing`.
-        storage: (role == Role::Host).then_some(Storage::Ok),
-        timer: session.timer().map(|t| TimerView {
-            remaining_ms: t.ends_at_ms.saturating_sub(now_ms),
-        }),
-    }
 }

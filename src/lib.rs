@@ -5,6 +5,7 @@
 //! - [`protocol`]: every message on the WebSocket.
 //! - [`report`]: results for the council: rounds, switches, groups; CSV, JSON, HTML.
 //! - [`store`]: the SQLite event log with group commit.
+//! - [`view`]: what each role sees: the `state` view, the host's outline, own votes.
 //! - [`hub`]: live sessions, one actor task each, publishing shared views.
 //! - [`limits`]: connection caps per address and in all, per-connection rate limits,
 //!   the rate of new participants per address.
@@ -44,4 +45,5 @@ pub mod protocol;
 pub mod report;
 pub mod session;
 pub mod store;
+pub mod view;
 pub mod web;

@@ -282,6 +282,58 @@ fn address_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What to do with a message a connection sent, by its rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within the rate: handle it.
+    Take,
+    /// Over the rate: drop it and say `rate_limited`.
+    Drop,
+    /// Over the rate so often that the client is abusive: close the connection.
+    Close,
+}
+
+/// A connection's message rate: a token bucket, and a count of dropped messages per
+/// window that closes a client which keeps flooding.
+#[derive(Debug, Clone)]
+pub struct MessageGuard {
+    bucket: TokenBucket,
+    dropped: u32,
+    window_start: Instant,
+    abuse_drops: u32,
+    abuse_window: Duration,
+}
+
+impl MessageGuard {
+    /// A guard with the rates of `limits`.
+    pub fn new(limits: &Limits, now: Instant) -> Self {
+        MessageGuard {
+            bucket: TokenBucket::new(limits.messages_per_second, limits.burst),
+            dropped: 0,
+            window_start: now,
+            abuse_drops: limits.abuse_drops,
+            abuse_window: limits.abuse_window,
+        }
+    }
+
+    /// The verdict on a message that arrived at `now`.
+    pub fn check(&mut self, now: Instant) -> Verdict {
+        if self.bucket.try_take(now) {
+            return Verdict::Take;
+        }
+        if now.saturating_duration_since(self.window_start) > self.abuse_window {
+            self.window_start = now;
+            self.dropped = 0;
+        }
+        self.dropped += 1;
+        if self.dropped >= self.abuse_drops {
+            Verdict::Close
+        } else {
+            Verdict::Drop
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,5 +422,56 @@ mod tests {
         // By 1 s the buckets that gave one token have refilled; the busy one has 1 of 10.
         assert_eq!(limiter.prune(start + Duration::from_secs(1)), 1);
         assert_eq!(limiter.prune(start + Duration::from_secs(2)), 0);
+    }
+
+    fn guard_limits() -> Limits {
+        Limits {
+            messages_per_second: 10.0,
+            burst: 5.0,
+            abuse_drops: 3,
+            abuse_window: Duration::from_secs(10),
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn a_guard_takes_the_burst_drops_the_excess_and_closes_a_flood() {
+        let start = Instant::now();
+        let mut guard = MessageGuard::new(&guard_limits(), start);
+        let verdicts: Vec<Verdict> = (0..8).map(|_| guard.check(start)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Take,
+                Verdict::Take,
+                Verdict::Take,
+                Verdict::Take,
+                Verdict::Take,
+                Verdict::Drop,
+                Verdict::Drop,
+                Verdict::Close,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_guard_forgets_drops_after_the_window_and_refills_at_the_rate() {
+        let start = Instant::now();
+        let mut guard = MessageGuard::new(&guard_limits(), start);
+        for _ in 0..5 {
+            assert_eq!(guard.check(start), Verdict::Take);
+        }
+        assert_eq!(guard.check(start), Verdict::Drop);
+        assert_eq!(guard.check(start), Verdict::Drop);
+        // A tenth of a second later one token is back.
+        let later = start + Duration::from_millis(100);
+        assert_eq!(guard.check(later), Verdict::Take);
+        // Past the window the drops count from zero again: two more drops do not close.
+        let much_later = start + Duration::from_secs(11);
+        for _ in 0..5 {
+            assert_eq!(guard.check(much_later), Verdict::Take);
+        }
+        assert_eq!(guard.check(much_later), Verdict::Drop);
+        assert_eq!(guard.check(much_later), Verdict::Drop);
     }
 }

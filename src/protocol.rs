@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::session::Phase;
+
 /// The protocol version a server speaks; sent in [`ServerMsg::Welcome`].
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -152,6 +154,67 @@ pub enum ServerMsg {
     },
 }
 
+/// The sentence for a person that goes with an error `code`, in the connection's
+/// language: every error the server sends takes its text from here.
+pub fn error_message(code: &str, lang: Lang) -> &'static str {
+    match (code, lang) {
+        ("not_joined", Lang::Nl) => "Je bent nog niet aangemeld bij deze sessie.",
+        ("not_joined", Lang::En) => "You have not joined this session yet.",
+        ("unknown_slide", Lang::Nl) => "Die dia bestaat niet.",
+        ("unknown_slide", Lang::En) => "That slide does not exist.",
+        ("not_a_statement", Lang::Nl) => "Op deze dia wordt niet gestemd.",
+        ("not_a_statement", Lang::En) => "This slide has no vote.",
+        ("vote_closed", Lang::Nl) => "De stemming is niet open.",
+        ("vote_closed", Lang::En) => "Voting is not open.",
+        ("round_over", Lang::Nl) => "Deze stemronde is voorbij; stem opnieuw.",
+        ("round_over", Lang::En) => "This round is over; please vote again.",
+        ("unknown_option", Lang::Nl) => "Die keuze bestaat niet.",
+        ("unknown_option", Lang::En) => "That option does not exist.",
+        ("unknown_group", Lang::Nl) => "Die groep bestaat niet.",
+        ("unknown_group", Lang::En) => "That group does not exist.",
+        ("already_open", Lang::Nl) => "De stemming is al open.",
+        ("already_open", Lang::En) => "Voting is already open.",
+        ("nothing_to_revote", Lang::Nl) => "Er is nog niet gestemd; open eerst de stemming.",
+        ("nothing_to_revote", Lang::En) => "Nobody has voted yet; open the vote first.",
+        ("bad_timer", Lang::Nl) => "Een timer duurt 1 seconde tot 1 uur.",
+        ("bad_timer", Lang::En) => "A timer lasts from 1 second to 1 hour.",
+        ("bad_hand_count", Lang::Nl) => "Geef voor elke keuze een aantal van 0 tot 100.000.",
+        ("bad_hand_count", Lang::En) => "Give a number from 0 to 100,000 for every option.",
+        ("not_allowed", Lang::Nl) => "Dat mag alleen de gespreksleider.",
+        ("not_allowed", Lang::En) => "Only the facilitator may do that.",
+        ("bad_key", Lang::Nl) => "Deze sleutel hoort niet bij deze sessie.",
+        ("bad_key", Lang::En) => "This key does not belong to this session.",
+        ("hello_expected", _) => {
+            "Het eerste bericht moet 'hello' zijn. / The first message must be 'hello'."
+        }
+        ("already_joined", Lang::Nl) => "Je bent al aangemeld.",
+        ("already_joined", Lang::En) => "You have already joined.",
+        ("rate_limited", Lang::Nl) => "Te veel berichten tegelijk; probeer het zo opnieuw.",
+        ("rate_limited", Lang::En) => "Too many messages at once; try again in a moment.",
+        ("too_many_joins", Lang::Nl) => "Te veel nieuwe deelnemers tegelijk; even geduld.",
+        ("too_many_joins", Lang::En) => "Too many new participants at once; one moment.",
+        ("storage_unavailable", Lang::Nl) => {
+            "Dit kon nu niet worden opgeslagen; probeer het zo opnieuw."
+        }
+        ("storage_unavailable", Lang::En) => {
+            "This could not be stored just now; try again shortly."
+        }
+        (_, Lang::Nl) => "Dit bericht wordt niet begrepen.",
+        (_, Lang::En) => "This message is not understood.",
+    }
+}
+
+impl ServerMsg {
+    /// An `error` with its sentence in `lang`; `id` names the refused message.
+    pub fn error(code: &str, lang: Lang, id: Option<u64>) -> ServerMsg {
+        ServerMsg::Error {
+            code: code.to_owned(),
+            message: error_message(code, lang).to_owned(),
+            id,
+        }
+    }
+}
+
 /// Body of [`ServerMsg::Welcome`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Welcome {
@@ -234,18 +297,6 @@ pub enum SlideKindName {
     Content,
     /// A slide that asks for a vote.
     Statement,
-}
-
-/// Where a statement's vote stands in its current round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Not yet opened in this round.
-    Pending,
-    /// Votes are taken.
-    Open,
-    /// Votes are no longer taken; the count is final for this round.
-    Closed,
 }
 
 /// The shared view of a session, sent as `{"type":"state", …}` whenever it changes.

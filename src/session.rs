@@ -12,7 +12,18 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::deck::Deck;
-use crate::protocol::{Lang, Phase};
+
+/// Where a statement's vote stands in its current round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Not yet opened in this round.
+    Pending,
+    /// Votes are taken.
+    Open,
+    /// Votes are no longer taken; the count is final for this round.
+    Closed,
+}
 
 /// A participant's random, anonymous id.
 pub type ParticipantId = Uuid;
@@ -229,40 +240,6 @@ impl Rejection {
             Rejection::NothingToRevote => "nothing_to_revote",
             Rejection::BadTimer => "bad_timer",
             Rejection::BadHandCount => "bad_hand_count",
-        }
-    }
-
-    /// A sentence for a person.
-    pub fn message(self, lang: Lang) -> &'static str {
-        match (self, lang) {
-            (Rejection::NotJoined, Lang::Nl) => "Je bent nog niet aangemeld bij deze sessie.",
-            (Rejection::NotJoined, Lang::En) => "You have not joined this session yet.",
-            (Rejection::UnknownSlide, Lang::Nl) => "Die dia bestaat niet.",
-            (Rejection::UnknownSlide, Lang::En) => "That slide does not exist.",
-            (Rejection::NotAStatement, Lang::Nl) => "Op deze dia wordt niet gestemd.",
-            (Rejection::NotAStatement, Lang::En) => "This slide has no vote.",
-            (Rejection::VoteClosed, Lang::Nl) => "De stemming is niet open.",
-            (Rejection::VoteClosed, Lang::En) => "Voting is not open.",
-            (Rejection::RoundOver, Lang::Nl) => "Deze stemronde is voorbij; stem opnieuw.",
-            (Rejection::RoundOver, Lang::En) => "This round is over; please vote again.",
-            (Rejection::UnknownOption, Lang::Nl) => "Die keuze bestaat niet.",
-            (Rejection::UnknownOption, Lang::En) => "That option does not exist.",
-            (Rejection::UnknownGroup, Lang::Nl) => "Die groep bestaat niet.",
-            (Rejection::UnknownGroup, Lang::En) => "That group does not exist.",
-            (Rejection::AlreadyOpen, Lang::Nl) => "De stemming is al open.",
-            (Rejection::AlreadyOpen, Lang::En) => "Voting is already open.",
-            (Rejection::NothingToRevote, Lang::Nl) => {
-                "Er is nog niet gestemd; open eerst de stemming."
-            }
-            (Rejection::NothingToRevote, Lang::En) => "Nobody has voted yet; open the vote first.",
-            (Rejection::BadTimer, Lang::Nl) => "Een timer duurt 1 seconde tot 1 uur.",
-            (Rejection::BadTimer, Lang::En) => "A timer lasts from 1 second to 1 hour.",
-            (Rejection::BadHandCount, Lang::Nl) => {
-                "Geef voor elke keuze een aantal van 0 tot 100.000."
-            }
-            (Rejection::BadHandCount, Lang::En) => {
-                "Give a number from 0 to 100,000 for every option."
-            }
         }
     }
 }

@@ -20,22 +20,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 
-use crate::deck::{Deck, SlideKind};
 use crate::hosts::AllowedHosts;
 use crate::hub::Hub;
 use crate::limits::{ConnectionCounter, ConnectionSlot, JoinLimiter, Limits, Refusal};
-use crate::protocol::{Role, SlideKindName, SlideOutline};
+use crate::protocol::Role;
 
-/// The largest message a client may send. The biggest real one (a `hello` with a key
-/// and id) is under 200 bytes; 16 KiB leaves room for future fields and nothing more.
-pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
-
-/// Read buffer per WebSocket. tungstenite's default of 128 KiB costs ~90 KB of memory
-/// per phone; client messages are tiny, so 4 KiB is plenty.
-pub const WS_READ_BUFFER: usize = 4 * 1024;
-
-/// Unsent bytes a slow client may pile up before its connection fails: a few views.
-pub const WS_MAX_WRITE_BUFFER: usize = 256 * 1024;
+pub use crate::connection::{MAX_MESSAGE_BYTES, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
 
 /// The largest request line and headers a client may send; a larger request gets 431
 /// and its connection is closed. A browser's request here is under 1 KiB (a few key
@@ -308,22 +298,6 @@ async fn trace_request(request: Request<Body>, next: Next) -> Response {
     let response = next.run(request).await;
     tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
     response
-}
-
-/// The host's slide list.
-pub fn outline(deck: &Deck) -> Vec<SlideOutline> {
-    deck.slides
-        .iter()
-        .enumerate()
-        .map(|(index, slide)| SlideOutline {
-            index,
-            kind: match slide.kind {
-                SlideKind::Content => SlideKindName::Content,
-                SlideKind::Statement { .. } => SlideKindName::Statement,
-            },
-            title: slide.title.clone(),
-        })
-        .collect()
 }
 
 async fn security_headers(request: Request<Body>, next: Next) -> Response {

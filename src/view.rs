@@ -1,0 +1,86 @@
+//! What each role sees, turned from session state into wire messages: the `state` view,
+//! the host's slide outline and a participant's own votes. One place, so the hub (which
+//! publishes views) and the connection (which sends `welcome`) say the same thing.
+
+use crate::deck::{Deck, SlideKind};
+use crate::protocol::{
+    OwnVote, Role, SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView,
+};
+use crate::session::{ParticipantId, Phase, Session};
+
+/// What a role sees of a session right now: the `state` message.
+pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
+    let deck = session.deck();
+    let index = session.current();
+    let slide = &deck.slides[index];
+    let statement = session.statement(index);
+    let (kind, options) = match &slide.kind {
+        SlideKind::Content => (SlideKindName::Content, vec![]),
+        SlideKind::Statement { options } => (SlideKindName::Statement, options.clone()),
+    };
+    let phase = statement.map(|s| s.phase);
+    let show_tally = match role {
+        Role::Host => true,
+        Role::Screen => session.revealed(),
+        Role::Participant => session.revealed() && phase == Some(Phase::Closed),
+    };
+    let counts_visible = role != Role::Participant;
+    StateView {
+        kind: StateTag::State,
+        slide: SlideView {
+            index,
+            count: deck.slides.len(),
+            kind,
+            html: slide.html.clone(),
+            options,
+            phase,
+            round: statement.map(|s| s.round_number()),
+        },
+        revealed: session.revealed(),
+        joined: counts_visible.then(|| session.joined() as u64),
+        voted: counts_visible
+            .then(|| statement.map(|s| s.current().voted()))
+            .flatten(),
+        tally: statement
+            .filter(|_| show_tally)
+            .map(|s| s.current().tally()),
+        hands: statement
+            .filter(|_| show_tally && role != Role::Participant)
+            .filter(|s| s.current().hands.iter().any(|&h| h > 0))
+            .map(|s| s.current().hands.clone()),
+        // The host always hears it, from its first state on; `publish` says `failing`.
+        storage: (role == Role::Host).then_some(Storage::Ok),
+        timer: session.timer().map(|t| TimerView {
+            remaining_ms: t.ends_at_ms.saturating_sub(now_ms),
+        }),
+    }
+}
+
+/// The host's slide list.
+pub fn outline(deck: &Deck) -> Vec<SlideOutline> {
+    deck.slides
+        .iter()
+        .enumerate()
+        .map(|(index, slide)| SlideOutline {
+            index,
+            kind: match slide.kind {
+                SlideKind::Content => SlideKindName::Content,
+                SlideKind::Statement { .. } => SlideKindName::Statement,
+            },
+            title: slide.title.clone(),
+        })
+        .collect()
+}
+
+/// A participant's choices in the current round of every statement, for `welcome`.
+pub fn own_votes(session: &Session, participant: &ParticipantId) -> Vec<OwnVote> {
+    session
+        .votes_of(participant)
+        .into_iter()
+        .map(|(slide, round, option)| OwnVote {
+            slide,
+            round,
+            option,
+        })
+        .collect()
+}
