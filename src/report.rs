@@ -577,113 +577,131 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
             fill(tx("statement"), &[&(s.slide + 1).to_string(), &s.title])
         ));
         h.push_str(&chart(s, lang));
+        html_rounds(&mut h, s, lang);
+        html_switches(&mut h, s, lang);
+        html_groups(&mut h, s, report.min_group_size, lang);
+        h.push_str("</section>\n");
+    }
+    h.push_str("</main>\n</body>\n</html>\n");
+    h
+}
+
+/// The table of counts per round, hand counts in a row of their own.
+fn html_rounds(h: &mut String, s: &StatementReport, lang: Lang) {
+    let tx = |key| text(lang, key);
+    h.push_str(&format!(
+        "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
+        tx("per_round"),
+        tx("round")
+    ));
+    for (i, o) in s.options.iter().enumerate() {
+        h.push_str(&format!(
+            "<th scope=\"col\">{}) {}</th>",
+            label(i),
+            escape(o)
+        ));
+    }
+    h.push_str(&format!(
+        "<th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
+        tx("voted")
+    ));
+    for r in &s.rounds {
+        h.push_str(&format!("<tr><th scope=\"row\">{}</th>", r.round));
+        for c in &r.counts {
+            h.push_str(&format!("<td>{c} ({})</td>", percent(*c, r.voted)));
+        }
+        h.push_str(&format!("<td>{}</td></tr>\n", r.voted));
+        if r.hands.iter().any(|&n| n > 0) {
+            let hands: Vec<String> = r
+                .hands
+                .iter()
+                .enumerate()
+                .map(|(i, n)| format!("{} {n}", label(i)))
+                .collect();
+            h.push_str(&format!(
+                "<tr><td></td><td colspan=\"{}\">{}</td></tr>\n",
+                s.options.len() + 1,
+                fill(tx("hands"), &[&hands.join(", ")])
+            ));
+        }
+    }
+    h.push_str("</tbody>\n</table>\n");
+}
+
+/// Who switched between the first and the last round, when enough voted in both.
+fn html_switches(h: &mut String, s: &StatementReport, lang: Lang) {
+    let tx = |key| text(lang, key);
+    if let Some(sw) = &s.switches {
+        let (from, to) = (sw.from_round.to_string(), sw.to_round.to_string());
+        match (&sw.matrix, sw.switched) {
+            (Some(matrix), Some(switched)) => {
+                h.push_str(&format!(
+                    "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
+                    fill(
+                        tx("switch"),
+                        &[&from, &to, &switched.to_string(), &sw.paired.to_string()]
+                    ),
+                    escape(tx("first_then"))
+                ));
+                for i in 0..s.options.len() {
+                    h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
+                }
+                h.push_str("</tr></thead>\n<tbody>\n");
+                for (i, row) in matrix.iter().enumerate() {
+                    h.push_str(&format!("<tr><th scope=\"row\">{}</th>", label(i)));
+                    for c in row {
+                        h.push_str(&format!("<td>{c}</td>"));
+                    }
+                    h.push_str("</tr>\n");
+                }
+                h.push_str("</tbody>\n</table>\n");
+            }
+            _ => h.push_str(&format!(
+                "<p>{}</p>\n",
+                fill(tx("few_paired"), &[&from, &to])
+            )),
+        }
+    }
+}
+
+/// Counts per group, small groups hidden with the reason.
+fn html_groups(h: &mut String, s: &StatementReport, min_group_size: u64, lang: Lang) {
+    let tx = |key| text(lang, key);
+    if !s.groups.is_empty() {
         h.push_str(&format!(
             "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
-            tx("per_round"),
-            tx("round")
+            tx("per_group"),
+            tx("group")
         ));
-        for (i, o) in s.options.iter().enumerate() {
-            h.push_str(&format!(
-                "<th scope=\"col\">{}) {}</th>",
-                label(i),
-                escape(o)
-            ));
+        for i in 0..s.options.len() {
+            h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
         }
         h.push_str(&format!(
             "<th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
             tx("voted")
         ));
-        for r in &s.rounds {
-            h.push_str(&format!("<tr><th scope=\"row\">{}</th>", r.round));
-            for c in &r.counts {
-                h.push_str(&format!("<td>{c} ({})</td>", percent(*c, r.voted)));
-            }
-            h.push_str(&format!("<td>{}</td></tr>\n", r.voted));
-            if r.hands.iter().any(|&n| n > 0) {
-                let hands: Vec<String> = r
-                    .hands
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| format!("{} {n}", label(i)))
-                    .collect();
-                h.push_str(&format!(
-                    "<tr><td></td><td colspan=\"{}\">{}</td></tr>\n",
-                    s.options.len() + 1,
-                    fill(tx("hands"), &[&hands.join(", ")])
-                ));
-            }
-        }
-        h.push_str("</tbody>\n</table>\n");
-        if let Some(sw) = &s.switches {
-            let (from, to) = (sw.from_round.to_string(), sw.to_round.to_string());
-            match (&sw.matrix, sw.switched) {
-                (Some(matrix), Some(switched)) => {
-                    h.push_str(&format!(
-                        "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
-                        fill(
-                            tx("switch"),
-                            &[&from, &to, &switched.to_string(), &sw.paired.to_string()]
-                        ),
-                        escape(tx("first_then"))
-                    ));
-                    for i in 0..s.options.len() {
-                        h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
+        for g in &s.groups {
+            let name = g.group.as_deref().unwrap_or(tx("no_group"));
+            h.push_str(&format!("<tr><th scope=\"row\">{}</th>", escape(name)));
+            let hidden = match g.suppressed {
+                Some(Suppressed::Complement) => "hidden_complement",
+                _ => "hidden",
+            };
+            match (&g.counts, g.voted) {
+                (Some(counts), Some(voted)) => {
+                    for c in counts {
+                        h.push_str(&format!("<td>{c} ({})</td>", percent(*c, voted)));
                     }
-                    h.push_str("</tr></thead>\n<tbody>\n");
-                    for (i, row) in matrix.iter().enumerate() {
-                        h.push_str(&format!("<tr><th scope=\"row\">{}</th>", label(i)));
-                        for c in row {
-                            h.push_str(&format!("<td>{c}</td>"));
-                        }
-                        h.push_str("</tr>\n");
-                    }
-                    h.push_str("</tbody>\n</table>\n");
+                    h.push_str(&format!("<td>{voted}</td>"));
                 }
                 _ => h.push_str(&format!(
-                    "<p>{}</p>\n",
-                    fill(tx("few_paired"), &[&from, &to])
+                    "<td colspan=\"{}\">{}</td>",
+                    s.options.len() + 1,
+                    fill(tx(hidden), &[&min_group_size.to_string()])
                 )),
             }
+            h.push_str("</tr>\n");
         }
-        if !s.groups.is_empty() {
-            h.push_str(&format!(
-                "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
-                tx("per_group"),
-                tx("group")
-            ));
-            for i in 0..s.options.len() {
-                h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
-            }
-            h.push_str(&format!(
-                "<th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
-                tx("voted")
-            ));
-            for g in &s.groups {
-                let name = g.group.as_deref().unwrap_or(tx("no_group"));
-                h.push_str(&format!("<tr><th scope=\"row\">{}</th>", escape(name)));
-                let hidden = match g.suppressed {
-                    Some(Suppressed::Complement) => "hidden_complement",
-                    _ => "hidden",
-                };
-                match (&g.counts, g.voted) {
-                    (Some(counts), Some(voted)) => {
-                        for c in counts {
-                            h.push_str(&format!("<td>{c} ({})</td>", percent(*c, voted)));
-                        }
-                        h.push_str(&format!("<td>{voted}</td>"));
-                    }
-                    _ => h.push_str(&format!(
-                        "<td colspan=\"{}\">{}</td>",
-                        s.options.len() + 1,
-                        fill(tx(hidden), &[&report.min_group_size.to_string()])
-                    )),
-                }
-                h.push_str("</tr>\n");
-            }
-            h.push_str("</tbody>\n</table>\n");
-        }
-        h.push_str("</section>\n");
+        h.push_str("</tbody>\n</table>\n");
     }
-    h.push_str("</main>\n</body>\n</html>\n");
-    h
 }

@@ -442,59 +442,13 @@ impl Session {
             } else {
                 vec![Event::Joined { participant }]
             }),
-            Command::ChooseGroup { participant, group } => {
-                let current = *self
-                    .participants
-                    .get(&participant)
-                    .ok_or(Rejection::NotJoined)?;
-                let group = match group {
-                    None => None,
-                    Some(name) => Some(
-                        self.deck
-                            .groups
-                            .iter()
-                            .position(|g| *g == name)
-                            .ok_or(Rejection::UnknownGroup)?,
-                    ),
-                };
-                Ok(if group == current {
-                    vec![]
-                } else {
-                    vec![Event::GroupChosen { participant, group }]
-                })
-            }
+            Command::ChooseGroup { participant, group } => self.decide_group(participant, group),
             Command::Vote {
                 participant,
                 slide,
                 round,
                 option,
-            } => {
-                if !self.has_participant(&participant) {
-                    return Err(Rejection::NotJoined);
-                }
-                let statement = self.statement_at(slide)?;
-                if round != statement.round_number() {
-                    return Err(Rejection::RoundOver);
-                }
-                if statement.phase != Phase::Open {
-                    return Err(Rejection::VoteClosed);
-                }
-                if option >= statement.current().counts.len() {
-                    return Err(Rejection::UnknownOption);
-                }
-                Ok(
-                    if statement.current().votes.get(&participant) == Some(&option) {
-                        vec![]
-                    } else {
-                        vec![Event::Voted {
-                            participant,
-                            slide,
-                            round,
-                            option,
-                        }]
-                    },
-                )
-            }
+            } => self.decide_vote(participant, slide, round, option),
             Command::GoTo { slide } => {
                 if slide >= self.deck.slides.len() {
                     return Err(Rejection::UnknownSlide);
@@ -517,9 +471,8 @@ impl Session {
                 let slide = self.current;
                 match self.statement_at(slide)?.phase {
                     Phase::Open => Err(Rejection::AlreadyOpen),
-                    Phase::Pending => Ok(vec![Event::VoteOpened { slide }]),
                     // Reopening a closed round keeps its votes: the host closed too early.
-                    Phase::Closed => Ok(vec![Event::VoteOpened { slide }]),
+                    Phase::Pending | Phase::Closed => Ok(vec![Event::VoteOpened { slide }]),
                 }
             }
             Command::CloseVote => {
@@ -529,55 +482,9 @@ impl Session {
                     Phase::Pending | Phase::Closed => vec![],
                 })
             }
-            Command::Reveal { visible } => {
-                let slide = self.current;
-                let statement = self.statement_at(slide)?;
-                Ok(if visible == statement.current().revealed {
-                    vec![]
-                } else {
-                    vec![Event::ResultsShown {
-                        visible,
-                        slide: Some(slide),
-                        round: Some(statement.round_number()),
-                    }]
-                })
-            }
-            Command::Revote => {
-                let slide = self.current;
-                let statement = self.statement_at(slide)?;
-                let mut events = match statement.phase {
-                    Phase::Pending => return Err(Rejection::NothingToRevote),
-                    Phase::Open => self.close_events(slide),
-                    Phase::Closed => vec![],
-                };
-                events.push(Event::RoundStarted {
-                    slide,
-                    round: statement.round_number() + 1,
-                });
-                events.push(Event::VoteOpened { slide });
-                Ok(events)
-            }
-            Command::HandCount { counts } => {
-                let slide = self.current;
-                let statement = self.statement_at(slide)?;
-                if statement.phase == Phase::Pending {
-                    return Err(Rejection::VoteClosed);
-                }
-                if counts.len() != statement.current().hands.len()
-                    || counts.iter().any(|&c| c > MAX_HAND_COUNT)
-                {
-                    return Err(Rejection::BadHandCount);
-                }
-                Ok(if counts == statement.current().hands {
-                    vec![]
-                } else {
-                    vec![Event::HandCounted {
-                        slide,
-                        round: statement.round_number(),
-                        counts,
-                    }]
-                })
-            }
+            Command::Reveal { visible } => self.decide_reveal(visible),
+            Command::Revote => self.decide_revote(),
+            Command::HandCount { counts } => self.decide_hands(counts),
             Command::StartTimer { seconds, now_ms } => {
                 if seconds == 0 || seconds > MAX_TIMER_SECONDS {
                     return Err(Rejection::BadTimer);
@@ -592,16 +499,136 @@ impl Session {
             } else {
                 vec![]
             }),
-            Command::TimerExpired { now_ms } => match self.timer {
-                Some(timer) if now_ms >= timer.ends_at_ms => {
-                    let mut events = vec![Event::TimerStopped];
-                    if self.statement(timer.slide).map(|s| s.phase) == Some(Phase::Open) {
-                        events.push(Event::VoteClosed { slide: timer.slide });
-                    }
-                    Ok(events)
-                }
-                _ => Ok(vec![]),
+            Command::TimerExpired { now_ms } => Ok(self.timer_expired(now_ms)),
+        }
+    }
+
+    fn decide_group(
+        &self,
+        participant: ParticipantId,
+        group: Option<String>,
+    ) -> Result<Vec<Event>, Rejection> {
+        let current = *self
+            .participants
+            .get(&participant)
+            .ok_or(Rejection::NotJoined)?;
+        let group = match group {
+            None => None,
+            Some(name) => Some(
+                self.deck
+                    .groups
+                    .iter()
+                    .position(|g| *g == name)
+                    .ok_or(Rejection::UnknownGroup)?,
+            ),
+        };
+        Ok(if group == current {
+            vec![]
+        } else {
+            vec![Event::GroupChosen { participant, group }]
+        })
+    }
+
+    /// A vote counts on the current round of an open statement, for one of its options;
+    /// the same choice again changes nothing.
+    fn decide_vote(
+        &self,
+        participant: ParticipantId,
+        slide: usize,
+        round: u32,
+        option: usize,
+    ) -> Result<Vec<Event>, Rejection> {
+        if !self.has_participant(&participant) {
+            return Err(Rejection::NotJoined);
+        }
+        let statement = self.statement_at(slide)?;
+        if round != statement.round_number() {
+            return Err(Rejection::RoundOver);
+        }
+        if statement.phase != Phase::Open {
+            return Err(Rejection::VoteClosed);
+        }
+        if option >= statement.current().counts.len() {
+            return Err(Rejection::UnknownOption);
+        }
+        Ok(
+            if statement.current().votes.get(&participant) == Some(&option) {
+                vec![]
+            } else {
+                vec![Event::Voted {
+                    participant,
+                    slide,
+                    round,
+                    option,
+                }]
             },
+        )
+    }
+
+    fn decide_reveal(&self, visible: bool) -> Result<Vec<Event>, Rejection> {
+        let slide = self.current;
+        let statement = self.statement_at(slide)?;
+        Ok(if visible == statement.current().revealed {
+            vec![]
+        } else {
+            vec![Event::ResultsShown {
+                visible,
+                slide: Some(slide),
+                round: Some(statement.round_number()),
+            }]
+        })
+    }
+
+    /// A re-vote closes the current round if it is open and starts the next, open.
+    fn decide_revote(&self) -> Result<Vec<Event>, Rejection> {
+        let slide = self.current;
+        let statement = self.statement_at(slide)?;
+        let mut events = match statement.phase {
+            Phase::Pending => return Err(Rejection::NothingToRevote),
+            Phase::Open => self.close_events(slide),
+            Phase::Closed => vec![],
+        };
+        events.push(Event::RoundStarted {
+            slide,
+            round: statement.round_number() + 1,
+        });
+        events.push(Event::VoteOpened { slide });
+        Ok(events)
+    }
+
+    fn decide_hands(&self, counts: Vec<u64>) -> Result<Vec<Event>, Rejection> {
+        let slide = self.current;
+        let statement = self.statement_at(slide)?;
+        if statement.phase == Phase::Pending {
+            return Err(Rejection::VoteClosed);
+        }
+        if counts.len() != statement.current().hands.len()
+            || counts.iter().any(|&c| c > MAX_HAND_COUNT)
+        {
+            return Err(Rejection::BadHandCount);
+        }
+        Ok(if counts == statement.current().hands {
+            vec![]
+        } else {
+            vec![Event::HandCounted {
+                slide,
+                round: statement.round_number(),
+                counts,
+            }]
+        })
+    }
+
+    /// A due countdown stops and closes the vote it ran on, if that is open.
+    fn timer_expired(&self, now_ms: u64) -> Vec<Event> {
+        match self.timer {
+            Some(timer) if now_ms >= timer.ends_at_ms => {
+                let mut events = vec![Event::TimerStopped];
+                if self.statement(timer.slide).map(|s| s.phase) == Some(Phase::Open) {
+                    events.push(Event::VoteClosed { slide: timer.slide });
+                }
+                events
+            }
+            _ => vec![],
         }
     }
 
