@@ -263,6 +263,10 @@ impl Clock {
 /// All live sessions, by join code.
 pub struct Hub {
     sessions: DashMap<String, SessionHandle>,
+    /// Codes handed to sessions that are being stored, not yet live: a second create
+    /// in that moment must not pick the same code. The lock is never held across an
+    /// `.await`.
+    reserved: std::sync::Mutex<std::collections::HashSet<String>>,
     store: Store,
     base_url: String,
 }
@@ -273,6 +277,7 @@ impl Hub {
     pub fn new(store: Store, base_url: String) -> Self {
         Hub {
             sessions: DashMap::new(),
+            reserved: Default::default(),
             store,
             base_url: base_url.trim_end_matches('/').to_owned(),
         }
@@ -385,12 +390,8 @@ impl Hub {
 
     /// Creates, stores and starts a new session on a deck.
     pub async fn create(&self, deck: Arc<Deck>, deck_source: &str) -> Result<SessionHandle> {
-        let code = loop {
-            let code = generate_code();
-            if !self.sessions.contains_key(&code) {
-                break code;
-            }
-        };
+        let reservation = self.reserve_code();
+        let code = reservation.code.clone();
         let (host_key, screen_key) = (Key::generate(), Key::generate());
         let created_ms = store::now_ms();
         self.store
@@ -404,7 +405,23 @@ impl Hub {
             })
             .await
             .with_context(|| format!("storing new session {code}"))?;
-        Ok(self.spawn(code, created_ms, host_key, screen_key, Session::new(deck)))
+        let handle = self.spawn(code, created_ms, host_key, screen_key, Session::new(deck));
+        drop(reservation);
+        Ok(handle)
+    }
+
+    /// A code no live session has and no other create holds; released when dropped.
+    fn reserve_code(&self) -> Reservation<'_> {
+        // A poisoned lock only means another create panicked; the set is still valid.
+        let mut reserved = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
+        let code = loop {
+            let code = generate_code();
+            if !self.sessions.contains_key(&code) && !reserved.contains(&code) {
+                break code;
+            }
+        };
+        reserved.insert(code.clone());
+        Reservation { hub: self, code }
     }
 
     /// The newest live session on the same deck, or a new one; with `always_new` a
@@ -481,6 +498,19 @@ impl Hub {
         tokio::spawn(actor.run(rx, outcome_rx));
         self.sessions.insert(code, handle.clone());
         handle
+    }
+}
+
+/// A code held for a session being created (see [`Hub::reserve_code`]).
+struct Reservation<'a> {
+    hub: &'a Hub,
+    code: String,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut reserved = self.hub.reserved.lock().unwrap_or_else(|p| p.into_inner());
+        reserved.remove(&self.code);
     }
 }
 
