@@ -2,7 +2,7 @@
 //! docs/protocol.md against the types, and the document's tables of error and close
 //! codes against what the server sends, so the document cannot drift from the code.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -520,17 +520,23 @@ fn codes_after(text: &str, prefix: &str) -> BTreeSet<String> {
 }
 
 /// The error codes the server can send, read from its source: the session's refusals,
-/// the codes the connection decides itself, and the store's.
+/// and every code that has a sentence in `protocol::error_message` (where each error's
+/// text comes from), and the codes the connection names itself.
 fn error_codes_in_source() -> BTreeSet<String> {
     let session = source("src/session.rs");
     let refusals = &session[session.find("pub fn code(self)").expect("Rejection::code")..];
-    let refusals = &refusals[..refusals[1..].find("pub fn").unwrap()];
+    let refusals = &refusals[..refusals.find("\n    }\n").unwrap()];
     let mut codes = codes_after(refusals, "=> ");
+    let protocol = source("src/protocol.rs");
+    let table = &protocol[protocol
+        .find("pub fn error_message(")
+        .expect("protocol::error_message")..];
+    let table = &table[..table.find("\n}\n").unwrap()];
+    codes.extend(codes_after(table, "("));
     let connection = source("src/connection.rs");
     for prefix in ["error(", "Err(", "ok_or("] {
         codes.extend(codes_after(&connection, prefix));
     }
-    codes.extend(codes_after(&source("src/hub.rs"), "code: "));
     codes
 }
 

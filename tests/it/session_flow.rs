@@ -1,6 +1,6 @@
 //! A whole session through the real server: host, screen and phones on WebSockets.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use stemzaal::deck::{Deck, SlideKind};

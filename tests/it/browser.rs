@@ -7,26 +7,25 @@
 //! Debian's `chromium` version for version (chromiumoxide would need its CDP bindings to
 //! keep up with Chromium, and playwright-core wants its own browser builds and Node).
 //!
-//! Each browser runs behind its own recording proxy (see `browser/harness.rs`): the
-//! privacy check reads what every page requested, and the reconnect check cuts a
-//! participant's WebSocket at the TCP level.
+//! Each browser runs behind its own recording proxy (see `browser/harness.rs`), which
+//! lets the reconnect check cut a participant's WebSocket at the TCP level; the privacy
+//! check reads what every page requested from Chromium's own record of the page.
 //!
-//! Without Chromium, chromedriver or axe-core the browser tests print a loud
-//! "BROWSER TESTS SKIPPED" box and pass; with `CI=true` they fail instead.
-//! `bash .ci/run` installs all three.
+//! They need `apt-get install chromium chromium-driver npm`; the harness installs
+//! axe-core with npm into `target/npm` the first time. Without Chromium or chromedriver
+//! (or npm, the first time) the browser tests print a loud "BROWSER TESTS SKIPPED" box
+//! and pass; with `CI=true` they fail instead.
 
-#[path = "browser/harness.rs"]
 mod harness;
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::TestServer;
 use fantoccini::key::Key;
 use harness::{Browser, Driver, Tools};
 use serde_json::{json, Value};
-use support::TestServer;
 
 /// The longest a browser test may take (the longest takes about a minute): a hung browser fails the test
 /// instead of hanging `cargo test`.
@@ -377,10 +376,28 @@ async fn session_end_to_end(tools: Tools) {
         assert!(export[3].as_u64().unwrap() > 20, "{export}");
     }
 
-    // Privacy: every request of every page went to the server's own origin.
+    // Privacy: every request of every page went to the server's own origin. What a page
+    // asked for comes from Chromium's record of the page (`page_requests`); the proxy
+    // saw it too, and besides whatever Chromium fetched for itself, which the proxy
+    // refused and which no page asked for.
     let origin = server.addr.to_string();
     let mut leaks = vec![];
     for b in [&screen, &host, &p1, &p2, &p3] {
+        let asked = b.page_requests().await;
+        assert!(
+            asked
+                .iter()
+                .any(|r| r.kind == "Script" && r.url.contains("/assets/")),
+            "{}: the log holds the page's scripts: {asked:?}",
+            b.name
+        );
+        assert!(
+            asked
+                .iter()
+                .any(|r| r.kind == "WebSocket" && r.url.contains("/ws/")),
+            "{}: the log holds the page's WebSocket: {asked:?}",
+            b.name
+        );
         let seen = b.proxy.seen();
         assert!(
             seen.iter().any(|s| s.target.contains("/assets/")),
@@ -393,11 +410,26 @@ async fn session_end_to_end(tools: Tools) {
             "{}: the proxy saw the WebSocket: {seen:?}",
             b.name
         );
-        let foreign: Vec<_> = seen.iter().filter(|s| s.authority != origin).collect();
-        if !foreign.is_empty() {
-            leaks.push(format!("{}: {foreign:?}", b.name));
+        let (browser_pages, asked): (Vec<_>, Vec<_>) =
+            asked.into_iter().partition(|r| r.of_the_browser());
+        for r in asked.iter().filter(|r| !r.stays_with(&origin)) {
+            leaks.push(format!(
+                "{}: {} {} (asked by the page's {})",
+                b.name, r.kind, r.url, r.initiator
+            ));
         }
-        eprintln!("{}: {} requests, all to {origin}", b.name, seen.len());
+        let own: Vec<_> = seen
+            .iter()
+            .filter(|s| s.authority != origin)
+            .map(|s| s.target.as_str())
+            .collect();
+        eprintln!(
+            "{}: {} requests from its pages; {} from Chromium's own pages; the browser's \
+             own in the background, refused by the proxy: {own:?}",
+            b.name,
+            asked.len(),
+            browser_pages.len()
+        );
     }
     assert!(
         leaks.is_empty(),

@@ -1,6 +1,6 @@
 //! Each defence, through the real server, with a test that fails without it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -411,16 +411,18 @@ async fn a_foreign_host_gets_421_on_every_route_so_dns_rebinding_gets_nothing() 
             raw_request(addr, &request).await
         }
     };
-    for path in [
-        "/".to_owned(),
-        format!("/{code}"),
-        format!("/host/{code}?key={key}"),
-        format!("/screen/{code}"),
-        "/assets/js/socket.js".to_owned(),
-        format!("/qr/{code}.svg"),
-        format!("/report/{code}?key={key}"),
-        format!("/export/{code}.csv?key={key}"),
-        format!("/ws/{code}"),
+    // Each route with what it answers its own host name: a foreign name gets 421 before
+    // any of it (a WebSocket route asked without an upgrade says 400).
+    for (path, own) in [
+        ("/".to_owned(), 200),
+        (format!("/{code}"), 200),
+        (format!("/host/{code}?key={key}"), 303),
+        (format!("/screen/{code}"), 200),
+        ("/assets/js/socket.js".to_owned(), 200),
+        (format!("/qr/{code}.svg"), 200),
+        (format!("/report/{code}?key={key}"), 200),
+        (format!("/export/{code}.csv?key={key}"), 200),
+        (format!("/ws/{code}"), 400),
     ] {
         for foreign in [
             format!("evil.example:{port}"),
@@ -433,7 +435,7 @@ async fn a_foreign_host_gets_421_on_every_route_so_dns_rebinding_gets_nothing() 
             assert!(body.contains("does not answer to this host name"), "{body}");
         }
         let (status, _, _) = get(path.clone(), format!("127.0.0.1:{port}")).await;
-        assert_ne!(status, 421, "{path}");
+        assert_eq!(status, own, "{path}");
     }
     for own in [
         format!("127.0.0.1:{port}"),
@@ -664,17 +666,18 @@ async fn invalid_utf8_in_a_binary_frame_is_an_error_and_in_a_text_frame_a_1007_c
 async fn every_page_and_asset_carries_a_strict_csp_and_safety_headers() {
     let server = TestServer::start().await;
     let code = server.code().to_owned();
-    for path in [
-        "/".to_owned(),
-        format!("/{code}"),
-        format!("/host/{code}"),
-        format!("/screen/{code}"),
-        "/assets/js/socket.js".to_owned(),
-        format!("/qr/{code}.svg"),
-        "/NOCODE".to_owned(),
+    for (path, want) in [
+        ("/".to_owned(), 200),
+        (format!("/{code}"), 200),
+        (format!("/host/{code}"), 200),
+        (format!("/screen/{code}"), 200),
+        ("/assets/js/socket.js".to_owned(), 200),
+        (format!("/qr/{code}.svg"), 200),
+        // An error page carries the headers as well.
+        ("/NOCODE".to_owned(), 404),
     ] {
         let (status, head, _) = server.get(&path).await;
-        assert!(status == 200 || status == 404, "{path}: {status}");
+        assert_eq!(status, want, "{path}");
         let csp = head
             .lines()
             .find_map(|l| l.strip_prefix("content-security-policy: "))
@@ -721,10 +724,105 @@ async fn requests_for_unknown_sessions_and_files_get_404() {
     let server = TestServer::start().await;
     assert_eq!(server.get("/ZZZZZZ").await.0, 404);
     let (status, _, body) = server.get("/assets/../Cargo.toml").await;
-    assert!(status == 400 || status == 404, "{status}");
-    assert!(!body.contains("[package]"));
+    assert_eq!(status, 404);
+    assert_eq!(
+        body, "not found",
+        "the asset route answered, and found nothing"
+    );
     assert_eq!(server.get("/qr/ZZZZZZ.svg").await.0, 404);
     let url = format!("ws://{}/ws/ZZZZZZ", server.addr);
     let err = connect_with(&url, &[]).await.expect_err("no such session");
     assert!(err.contains("404"), "{err}");
+}
+
+/// What a path traversal would be after, with a line of each that must never be served:
+/// the crate's manifest beside `web/`, the system's password file, and the session's
+/// own database (absolute path: its temporary data directory).
+fn secrets(server: &TestServer) -> Vec<(String, &'static str)> {
+    let database = std::fs::read_dir(server.data.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sqlite3"))
+        .expect("the session's database in the data directory");
+    vec![
+        ("../Cargo.toml".to_owned(), "[package]"),
+        ("/etc/passwd".to_owned(), "root:"),
+        (database.display().to_string(), "SQLite format 3"),
+    ]
+}
+
+/// `path` as an attacker spells it for a URL: plain, percent-encoded (lower and upper
+/// case), double-encoded, with backslashes, and climbing from a real folder.
+fn spellings(path: &str) -> Vec<String> {
+    let lower = path.replace('.', "%2e").replace('/', "%2f");
+    vec![
+        path.to_owned(),
+        path.replace('/', "%2F"),
+        lower.clone(),
+        lower.to_ascii_uppercase(),
+        lower.replace('%', "%25"),
+        path.replace('/', "%5C"),
+        format!("js/../{path}"),
+        format!("js/..%2F..%2F{}", path.trim_start_matches("../")),
+        format!(
+            "../../../../../../../../{}",
+            path.trim_start_matches(['.', '/'])
+        ),
+    ]
+}
+
+/// Assets are embedded in the binary in every build (rust-embed's `debug-embed`), so no
+/// URL is a file name on disk: each spelling of each secret, on every route that takes a
+/// name from the URL, is answered by that route with its own "not found" (or, where a
+/// host key is asked first, "host key required") and never with a byte of the file. The
+/// controls show that the spellings reach the lookup decoded: an encoded name of a real
+/// asset is served. A server that read `web/` from disk without confining the path, or
+/// read a file named by an export or a QR code, fails here.
+#[tokio::test]
+async fn no_spelling_of_a_path_outside_the_assets_reaches_a_file() {
+    let server = TestServer::start().await;
+    let key = server.session.host_key().expose().to_owned();
+    let socket_js =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/web/js/socket.js")).unwrap();
+    for control in [
+        "/assets/js/socket.js",
+        "/assets/js%2Fsocket.js",
+        "/assets/js%2fsocket%2ejs",
+    ] {
+        let (status, _, body) = server.get(control).await;
+        assert_eq!(status, 200, "{control}");
+        assert_eq!(body, socket_js, "{control} serves the embedded file");
+    }
+    let mut tried = 0;
+    for (path, line) in secrets(&server) {
+        for spelled in spellings(&path) {
+            // A route that takes one segment never sees a name with a slash in it: the
+            // router answers that with its own empty 404.
+            let one_segment = |want, answer| {
+                if spelled.contains('/') {
+                    (404, "")
+                } else {
+                    (want, answer)
+                }
+            };
+            let keyed = one_segment(403, "host key required");
+            for (url, (want, answer)) in [
+                (format!("/assets/{spelled}"), (404, "not found")),
+                (format!("/assets//{spelled}"), (404, "not found")),
+                (format!("/qr/{spelled}"), one_segment(404, "")),
+                (format!("/qr/{spelled}.svg"), one_segment(404, "")),
+                (format!("/export/{spelled}"), one_segment(404, "")),
+                (format!("/export/{spelled}.csv?key={key}"), keyed),
+                (format!("/export/{spelled}.json?key={key}"), keyed),
+                (format!("/report/{spelled}?key={key}"), keyed),
+            ] {
+                let (status, _, body) = server.get(&url).await;
+                tried += 1;
+                assert_eq!(status, want, "{url}: {body}");
+                assert_eq!(body, answer, "{url}");
+                assert!(!body.contains(line), "{url} leaked {path}");
+            }
+        }
+    }
+    assert_eq!(tried, 3 * 9 * 8);
 }

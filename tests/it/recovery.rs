@@ -1,7 +1,7 @@
 //! Never lose a vote: restart recovery in-process, and SIGKILL of the real binary in the
 //! middle of a burst of votes.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -48,8 +48,15 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
     let code = server.code().to_owned();
     let host_key = server.session.host_key().expose().to_owned();
 
-    // A second hub on the same data directory, as after a restart.
-    let store = Store::open(server.data.path(), Durability::Normal).unwrap();
+    // A second hub on a copy of the data directory, as after a restart: the running
+    // server's store holds the directory itself.
+    let restarted = tempfile::tempdir().unwrap();
+    let db = |dir: &Path| dir.join(stemzaal::store::DB_FILE);
+    rusqlite::Connection::open(db(server.data.path()))
+        .unwrap()
+        .execute("VACUUM INTO ?1", [db(restarted.path()).to_str().unwrap()])
+        .unwrap();
+    let store = Store::open(restarted.path(), Durability::Normal).unwrap();
     let hub = Arc::new(Hub::new(store, "http://127.0.0.1".into()));
     let restored = hub.restore_all().unwrap();
     assert_eq!(restored.len(), 1);

@@ -746,7 +746,7 @@ proptest! {
 
 #[test]
 fn the_complete_example_in_the_format_guide_parses_as_described() {
-    let guide = include_str!("../docs/deck-format.md");
+    let guide = include_str!("../../docs/deck-format.md");
     let start = guide
         .find("```markdown\n")
         .expect("the guide has an example")
@@ -852,7 +852,7 @@ fn text_of(n: usize) -> String {
     text
 }
 
-/// The deck `tests/browser.rs` shows on the screen at every size: every limit at once.
+/// The deck `tests/it/browser.rs` shows on the screen at every size: every limit at once.
 const STRESS_DECK: &str = include_str!("browser/stress-deck.md");
 
 #[test]

@@ -1,8 +1,6 @@
 //! Test harness: a real server on port 0 with a temporary data directory, and typed
 //! WebSocket clients that wait for conditions instead of sleeping.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

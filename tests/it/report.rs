@@ -1,7 +1,7 @@
 //! The council's report through the real server: rounds, who switched, groups with
 //! small ones suppressed; CSV, JSON and HTML for the host only.
 
-mod support;
+use crate::support;
 
 use serde_json::{json, Value};
 use stemzaal::deck::SlideKind;

@@ -1,6 +1,8 @@
-//! The browser harness: finds Chromium, chromedriver and axe-core; starts chromedriver;
-//! opens each browser behind its own recording proxy, so a test sees every request a
-//! page makes and can cut a page's connections.
+//! The browser harness: finds Chromium and chromedriver, and axe-core (installing it
+//! from npm into `target/npm` the first time); starts chromedriver; opens each browser
+//! behind its own recording proxy, so a test can cut a page's connections, and with
+//! Chromium's record of each page's requests, so a test can tell what a page asked for
+//! from what the browser fetches for itself.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,8 +21,10 @@ use tokio::task::AbortHandle;
 /// How long a step may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// The flags every Chromium gets: headless, and nothing that phones home (this machine
-/// refuses any host but loopback, and the privacy check would see it).
+/// The flags every Chromium gets: headless, and as little background networking as
+/// Chromium allows (component updates, safe browsing, metrics, sync, push messaging).
+/// What it still fetches for itself goes to the proxy, which refuses it; the privacy
+/// check judges only what the pages asked for.
 const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",
     "--no-sandbox",
@@ -31,18 +35,26 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-sync",
     "--disable-default-apps",
     "--disable-extensions",
-    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,InterestFeedContentSuggestions,NetworkTimeServiceQuerying,PreconnectToSearch,SearchPrefetchServicePrefetching,SearchEnginePreconnectInterval,SearchEnginePreconnect2",
-    // Chromium's own Google services (sign-in, component updates) despite the flags
-    // above: pointed at port 1, which Chromium refuses to contact at all.
+    "--disable-breakpad",
+    "--disable-features=Translate,OptimizationHints,OptimizationHintsFetching,OptimizationGuideModelDownloading,OptimizationTargetPrediction,MediaRouter,DialMediaRouteProvider,AutofillServerCommunication,InterestFeedContentSuggestions,NetworkTimeServiceQuerying,PreconnectToSearch,SearchPrefetchServicePrefetching,SearchEnginePreconnectInterval,SearchEnginePreconnect2,CertificateTransparencyComponentUpdater,SafeBrowsingEnhancedProtection,PushMessaging",
+    // Chromium's own Google services (sign-in, component updates, push messaging's
+    // check-in at android.clients.google.com, field trials) despite the flags above:
+    // pointed at port 1, which Chromium refuses to contact at all.
     "--gaia-url=http://127.0.0.1:1/",
     "--google-apis-url=http://127.0.0.1:1/",
     "--lso-url=http://127.0.0.1:1/",
     "--component-updater=url-source=http://127.0.0.1:1/",
+    "--gcm-checkin-url=http://127.0.0.1:1/",
+    "--gcm-mcs-endpoint=http://127.0.0.1:1/",
+    "--gcm-registration-url=http://127.0.0.1:1/",
+    "--variations-server-url=http://127.0.0.1:1/",
+    "--safebrowsing-disable-auto-update",
     "--disable-domain-reliability",
     "--disable-client-side-phishing-detection",
     "--no-default-browser-check",
     "--no-first-run",
     "--no-pings",
+    // Metrics are recorded in memory and never reported.
     "--metrics-recording-only",
     "--disable-quic",
     "--hide-scrollbars",
@@ -72,14 +84,86 @@ fn env_file(var: &str) -> Option<PathBuf> {
         .filter(|p| p.is_file())
 }
 
-/// Where `.ci/run` installs axe-core (`npm install --prefix target/npm axe-core@4`), or a
-/// `node_modules` at the repository root.
+/// Where the harness (or anyone) installs axe-core with npm: `target/npm`, ignored by
+/// git and removed by `cargo clean`.
+fn npm_prefix() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/npm")
+}
+
+/// The major version of axe-core the accessibility test is written against.
+const AXE_CORE: &str = "axe-core@4";
+
+/// Where axe-core's `axe.min.js` may be: in `target/npm`, or in a `node_modules` at the
+/// repository root.
 pub fn axe_candidates() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     vec![
-        root.join("target/npm/node_modules/axe-core/axe.min.js"),
+        npm_prefix().join("node_modules/axe-core/axe.min.js"),
         root.join("node_modules/axe-core/axe.min.js"),
     ]
+}
+
+/// axe-core, installed with npm into `target/npm` if it is not there yet: once per
+/// process (a `OnceLock`), and under a file lock so that two test processes do not run
+/// npm into the same directory at once. `Err` says what is missing.
+fn axe_core() -> Result<PathBuf, String> {
+    static AXE: std::sync::OnceLock<Result<PathBuf, String>> = std::sync::OnceLock::new();
+    AXE.get_or_init(|| {
+        if let Some(path) = env_file("AXE_CORE_JS") {
+            return Ok(path);
+        }
+        let found = || axe_candidates().into_iter().find(|p| p.is_file());
+        if let Some(path) = found() {
+            return Ok(path);
+        }
+        let Some(npm) = on_path("npm") else {
+            return Err("axe-core, and npm to install it (apt-get install npm)".to_owned());
+        };
+        let prefix = npm_prefix();
+        std::fs::create_dir_all(&prefix)
+            .map_err(|e| format!("axe-core: cannot create {}: {e}", prefix.display()))?;
+        let lock = std::fs::File::create(prefix.join(".install.lock"))
+            .and_then(|f| f.lock().map(|()| f))
+            .map_err(|e| format!("axe-core: cannot lock {}: {e}", prefix.display()))?;
+        // Another process may have installed it while this one waited for the lock.
+        if let Some(path) = found() {
+            return Ok(path);
+        }
+        let started = Instant::now();
+        let out = Command::new(npm)
+            .args(["install", "--prefix"])
+            .arg(&prefix)
+            .args(["--no-audit", "--no-fund", "--silent"])
+            .args(["--fetch-retries=1", "--fetch-timeout=30000", AXE_CORE])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("axe-core: npm did not run: {e}"))?;
+        drop(lock);
+        match found() {
+            Some(path) if out.status.success() => {
+                eprintln!(
+                    "installed {AXE_CORE} into {} in {:?}",
+                    prefix.display(),
+                    started.elapsed()
+                );
+                Ok(path)
+            }
+            _ => {
+                let why = String::from_utf8_lossy(&out.stderr);
+                let why = why
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                Err(format!(
+                    "axe-core: `npm install --prefix {} {AXE_CORE}` failed ({}): {why}",
+                    prefix.display(),
+                    out.status
+                ))
+            }
+        }
+    })
+    .clone()
 }
 
 impl Tools {
@@ -95,18 +179,19 @@ impl Tools {
             .or_else(|| {
                 Some(PathBuf::from("/usr/lib/chromium/chromedriver")).filter(|p| p.is_file())
             });
-        let axe =
-            env_file("AXE_CORE_JS").or_else(|| axe_candidates().into_iter().find(|p| p.is_file()));
         let mut missing = vec![];
         if chromium.is_none() {
-            missing.push("chromium (apt-get install chromium)");
+            missing.push("chromium (apt-get install chromium)".to_owned());
         }
         if chromedriver.is_none() {
-            missing.push("chromedriver (apt-get install chromium-driver)");
+            missing.push("chromedriver (apt-get install chromium-driver)".to_owned());
         }
-        if axe.is_none() {
-            missing.push("axe-core (npm install --prefix target/npm axe-core@4)");
-        }
+        // Only worth fetching when the browser tests can run at all.
+        let axe = if missing.is_empty() {
+            axe_core().map_err(|e| missing.push(e)).ok()
+        } else {
+            None
+        };
         if missing.is_empty() {
             return Some(Tools {
                 chromium: chromium.unwrap(),
@@ -119,7 +204,10 @@ impl Tools {
             .chain(std::iter::once("missing:".to_owned()))
             .chain(missing.iter().map(|m| format!("  - {m}")))
             .chain(std::iter::once(
-                "`bash .ci/run` installs all of them; with CI=true this is a failure.".to_owned(),
+                "apt-get install chromium chromium-driver npm, then cargo test again".to_owned(),
+            ))
+            .chain(std::iter::once(
+                "(the tests install axe-core with npm); with CI=true this is a failure.".to_owned(),
             ))
             .collect();
         let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0);
@@ -376,12 +464,100 @@ async fn tunnel(mut client: TcpStream, mut upstream: TcpStream, state: &ProxySta
     let _ = task.await;
 }
 
+/// One request a page made, from Chromium's own record of the page's network events.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    /// `Document`, `Script`, `Fetch`, `Image`, … or `WebSocket`.
+    pub kind: String,
+    pub url: String,
+    /// What in the page asked for it: `parser`, `script`, `other` (a navigation), …
+    pub initiator: String,
+    /// The document it was made for (empty for a WebSocket).
+    pub document: String,
+}
+
+impl PageRequest {
+    /// Whether the request belongs to one of Chromium's own pages (the new-tab page it
+    /// opens before the first navigation, for one), not to a page of the web.
+    pub fn of_the_browser(&self) -> bool {
+        ["chrome:", "chrome-untrusted:", "devtools:", "about:"]
+            .iter()
+            .any(|scheme| self.document.starts_with(scheme))
+    }
+
+    /// Whether the request went to `authority` (`host:port`) over the network; a `data:`
+    /// URL is no request at all. Anything else is a request that left the server.
+    pub fn stays_with(&self, authority: &str) -> bool {
+        if self.url.starts_with("data:") {
+            return true;
+        }
+        ["http://", "ws://"].iter().any(|scheme| {
+            self.url
+                .strip_prefix(scheme)
+                .and_then(|rest| rest.split(['/', '?', '#']).next())
+                .is_some_and(|a| a == authority)
+        })
+    }
+}
+
+/// A POST of JSON to chromedriver (plain HTTP/1.1 on loopback); its answer's `value`.
+async fn driver_post(url: &str, body: &Value) -> Value {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(authority)
+        .await
+        .unwrap_or_else(|e| panic!("connect to chromedriver at {authority}: {e}"));
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write to chromedriver");
+    // chromedriver keeps the connection open whatever the request says: read the head,
+    // then as many bytes as it announces.
+    let read = async {
+        let mut raw = vec![];
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("chromedriver's answer has no length: {head}"));
+                if raw.len() >= split + 4 + length {
+                    return raw[split + 4..split + 4 + length].to_vec();
+                }
+            }
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => panic!("chromedriver closed the connection mid-answer"),
+                Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let body = tokio::time::timeout(WAIT, read)
+        .await
+        .expect("chromedriver answers in time");
+    let answer: Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("chromedriver's answer to {path} is not JSON: {e}"));
+    answer["value"].clone()
+}
+
 /// One headless Chromium (its own profile, so its own localStorage: its own participant)
 /// behind its own proxy.
 pub struct Browser {
     pub name: String,
     pub client: Client,
     pub proxy: Proxy,
+    /// chromedriver's endpoint for this browser's logs.
+    log_url: String,
+    /// The pages' requests read from the performance log so far (reading drains it).
+    requests: Mutex<Vec<PageRequest>>,
     /// The window's size less the viewport's, once known.
     chrome: Mutex<(i64, i64)>,
     _profile: tempfile::TempDir,
@@ -404,13 +580,17 @@ impl Browser {
         let caps = json!({
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
+            // Chromium's record of each page's network events (see `page_requests`).
+            "goog:loggingPrefs": {"performance": "ALL"},
             "goog:chromeOptions": {
                 "binary": driver.chromium,
                 "args": args,
+                "perfLoggingPrefs": {"enableNetwork": true, "enablePage": false},
                 // No prediction, and a search engine on port 1: Chromium preconnects to
                 // its search engine.
                 "prefs": {
                     "net": {"network_prediction_options": 2},
+                    "safebrowsing": {"enabled": false},
                     "default_search_provider_data": {"template_url_data": {
                         "keyword": "none",
                         "short_name": "none",
@@ -429,15 +609,66 @@ impl Browser {
             .connect(&driver.url)
             .await
             .unwrap_or_else(|e| panic!("{name}: start Chromium through chromedriver: {e}"));
+        let session = client
+            .session_id()
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("{name}: a WebDriver session id"));
         let browser = Browser {
             name: name.to_owned(),
             client,
             proxy,
+            log_url: format!("{}/session/{session}/se/log", driver.url),
+            requests: Mutex::new(vec![]),
             chrome: Mutex::new((0, 0)),
             _profile: profile,
         };
         browser.viewport(size.0, size.1).await;
         browser
+    }
+
+    /// Every request this browser's tab made so far, in order: read from Chromium's
+    /// performance log, which records each page's network events (requests, WebSockets)
+    /// with what initiated them and for which document, and nothing the browser fetches
+    /// for itself in the background (component updates, safe browsing, push messaging),
+    /// which the proxy sees as well. Chromium's own pages in the tab are marked by
+    /// [`PageRequest::of_the_browser`].
+    pub async fn page_requests(&self) -> Vec<PageRequest> {
+        loop {
+            let entries = driver_post(&self.log_url, &json!({"type": "performance"})).await;
+            let entries = entries
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: the performance log: {entries}", self.name));
+            if entries.is_empty() {
+                break;
+            }
+            let mut requests = self.requests.lock().unwrap();
+            for entry in entries {
+                let message: Value = entry["message"]
+                    .as_str()
+                    .and_then(|m| serde_json::from_str(m).ok())
+                    .unwrap_or_default();
+                let params = &message["message"]["params"];
+                let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+                match message["message"]["method"].as_str() {
+                    Some("Network.requestWillBeSent") => requests.push(PageRequest {
+                        kind: text(&params["type"]),
+                        url: text(&params["request"]["url"]),
+                        initiator: text(&params["initiator"]["type"]),
+                        document: text(&params["documentURL"]),
+                    }),
+                    Some("Network.webSocketCreated") => requests.push(PageRequest {
+                        kind: "WebSocket".to_owned(),
+                        url: text(&params["url"]),
+                        initiator: text(&params["initiator"]["type"]),
+                        document: String::new(),
+                    }),
+                    _ => {}
+                }
+            }
+        }
+        self.requests.lock().unwrap().clone()
     }
 
     /// Sets the page's viewport (not the window) to exactly `width`×`height`.

@@ -2,7 +2,7 @@
 //! fetches (HTML, CSS, scripts, the Dutch strings), as the server sends it gzipped,
 //! stays within 30 KB.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

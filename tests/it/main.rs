@@ -1,0 +1,20 @@
+//! The integration tests, gathered into one test binary: each binary under `tests/`
+//! links the whole crate again, which on two cores costs minutes. A module per topic;
+//! `support` starts real servers and speaks the protocol for all of them. Tests that need
+//! a process of their own (a crash, the log as an operator sees it) run the real
+//! `stemzaal` binary as a child.
+
+mod browser;
+mod cli;
+mod deck_format;
+mod fuzz;
+mod logging;
+mod page_weight;
+mod protocol;
+mod recovery;
+mod report;
+mod security;
+mod session_flow;
+mod session_invariants;
+mod support;
+mod timer;
