@@ -1587,3 +1587,72 @@ async fn storage_warning(tools: Tools) {
     .await;
     host.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_reconnects_by_itself_after_a_graceful_stop_and_a_restart() {
+    run(
+        "a_phone_reconnects_by_itself_after_a_graceful_stop_and_a_restart",
+        reconnect_after_restart,
+    )
+    .await;
+}
+
+async fn reconnect_after_restart(tools: Tools) {
+    use crate::recovery::{free_port, start_binary};
+    let data = tempfile::tempdir().unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (mut server, code, key) = start_binary(addr, data.path());
+    let ws = format!("ws://{addr}/ws/{code}");
+    let slide = stemzaal::deck::Deck::default_deck()
+        .slides
+        .iter()
+        .position(|s| matches!(s.kind, stemzaal::deck::SlideKind::Statement { .. }))
+        .unwrap();
+    let mut host =
+        crate::support::TestClient::hello(&ws, json!({"type": "hello", "key": key})).await;
+    host.send(json!({"type": "go_to", "slide": slide})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.wait_state(|s| s["slide"]["phase"] == "open").await;
+
+    let driver = Driver::start(&tools).await;
+    let phone = Browser::open(&driver, addr, "phone-restart", (390, 844)).await;
+    phone.goto(&format!("http://{addr}/{code}")).await;
+    phone.wait("the page online", &conn_is("online")).await;
+    phone.click("#options .opt[data-i=\"1\"]").await;
+    phone.wait("the vote acknowledged", &voted_for(1)).await;
+
+    // A graceful stop: the page hears 1001 and keeps trying.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || {
+        let exit = server.child.wait().unwrap();
+        (server, exit)
+    });
+    let (server, exit) = exit.await.unwrap();
+    assert!(exit.success(), "the server exits 0 after SIGTERM: {exit}");
+    drop(server);
+    phone
+        .wait("the page notices the stop", &conn_is("reconnecting"))
+        .await;
+
+    // The same data directory and port: the page comes back by itself, vote and all.
+    let (server, code_again, _) = start_binary(addr, data.path());
+    assert_eq!(code_again, code);
+    phone
+        .wait_for(
+            "the page online again",
+            &conn_is("online"),
+            Duration::from_secs(30),
+        )
+        .await;
+    phone.wait("its vote still shown", &voted_for(1)).await;
+    let mut host =
+        crate::support::TestClient::hello(&ws, json!({"type": "hello", "key": key})).await;
+    let state = host.wait_state(|s| s["voted"] == 1).await;
+    assert_eq!(state["tally"], json!([0, 1]), "the vote counted once");
+    phone.close().await;
+    drop(server);
+}

@@ -100,8 +100,8 @@ const PHONES: usize = 200;
 const VOTES_PER_PHONE: usize = 25;
 const KILLS: usize = 3;
 
-struct Server {
-    child: Child,
+pub(crate) struct Server {
+    pub(crate) child: Child,
 }
 
 impl Drop for Server {
@@ -111,7 +111,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -120,7 +120,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts the binary and returns it with the host key read from its banner.
-fn start_binary(addr: SocketAddr, data: &Path) -> (Server, String, String) {
+pub(crate) fn start_binary(addr: SocketAddr, data: &Path) -> (Server, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stemzaal"))
         .args(["--bind", &addr.to_string(), "--data"])
         .arg(data)
