@@ -272,7 +272,6 @@ pub struct WireLimits {
 pub struct OwnVote {
     /// The statement's slide index.
     pub slide: usize,
-    /// The round.
     pub round: u32,
     /// The chosen option index.
     pub option: usize,

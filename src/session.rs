@@ -45,14 +45,12 @@ pub enum Command {
     },
     /// A participant picks a group, or clears it with `None`.
     ChooseGroup {
-        /// Who.
         participant: ParticipantId,
         /// One of the deck's groups.
         group: Option<String>,
     },
     /// A participant votes or changes its vote.
     Vote {
-        /// Who.
         participant: ParticipantId,
         /// The statement's slide index.
         slide: usize,
@@ -62,10 +60,7 @@ pub enum Command {
         option: usize,
     },
     /// Show a slide; leaving an open statement closes its vote.
-    GoTo {
-        /// Slide index.
-        slide: usize,
-    },
+    GoTo { slide: usize },
     /// Show the next slide (nothing at the end).
     Next,
     /// Show the previous slide (nothing at the start).
@@ -75,10 +70,7 @@ pub enum Command {
     /// Close the vote on the current statement.
     CloseVote,
     /// Show or hide the results of the current round of the current statement.
-    Reveal {
-        /// Visible or not.
-        visible: bool,
-    },
+    Reveal { visible: bool },
     /// Start a new, open round on the current statement, keeping the earlier round.
     Revote,
     /// Set the hand counts of the current round of the current statement (replacing
@@ -89,7 +81,6 @@ pub enum Command {
     },
     /// Start a countdown on the current slide.
     StartTimer {
-        /// Its length.
         seconds: u32,
         /// The time now, in milliseconds since the Unix epoch.
         now_ms: u64,
@@ -108,46 +99,29 @@ pub enum Command {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A new participant joined.
-    Joined {
-        /// Who.
-        participant: ParticipantId,
-    },
+    Joined { participant: ParticipantId },
     /// A participant's group changed.
     GroupChosen {
-        /// Who.
         participant: ParticipantId,
         /// Index into the deck's groups, or none.
         group: Option<usize>,
     },
     /// A participant's current choice in a round became `option`.
     Voted {
-        /// Who.
         participant: ParticipantId,
         /// The statement's slide index.
         slide: usize,
-        /// The round.
         round: u32,
-        /// Option index.
         option: usize,
     },
     /// The current slide changed.
-    SlideShown {
-        /// Slide index.
-        slide: usize,
-    },
+    SlideShown { slide: usize },
     /// Votes are taken on a statement.
-    VoteOpened {
-        /// Slide index.
-        slide: usize,
-    },
+    VoteOpened { slide: usize },
     /// Votes are no longer taken on a statement.
-    VoteClosed {
-        /// Slide index.
-        slide: usize,
-    },
+    VoteClosed { slide: usize },
     /// The results of one round of a statement were shown or hidden.
     ResultsShown {
-        /// Visible or not.
         visible: bool,
         /// The statement's slide index. Absent in logs from before results were shown
         /// per round; then it is the slide on show.
@@ -159,18 +133,14 @@ pub enum Event {
     },
     /// A new round started on a statement (it starts pending; `VoteOpened` follows).
     RoundStarted {
-        /// Slide index.
         slide: usize,
         /// The new round's number.
         round: u32,
     },
     /// Hand counts were set for a round.
     HandCounted {
-        /// Slide index.
         slide: usize,
-        /// The round.
         round: u32,
-        /// Per option.
         counts: Vec<u64>,
     },
     /// A countdown started.
