@@ -302,12 +302,14 @@ async fn handshake(
     let mut participant = None;
     match role {
         Role::Participant => {
-            // Only a hello that may create a participant counts: a returning phone
-            // presents an id the limiter knows.
-            if !context
-                .joins
-                .admit(context.peer, participant_id, Instant::now())
-            {
+            // Only a hello that creates a participant counts: a returning phone presents
+            // an id the limiter saw, or (after a restart) one the session has stored.
+            let returning = match participant_id {
+                Some(id) if context.joins.is_welcomed(&id) => true,
+                Some(id) => handle.knows(id).await?,
+                None => false,
+            };
+            if !returning && !context.joins.admit(context.peer, None, Instant::now()) {
                 send(socket, &error(lang, "too_many_joins", None)).await?;
                 return Ok(Err(Ending::Close(CLOSE_TRY_AGAIN_LATER, "too many joins")));
             }

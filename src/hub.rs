@@ -99,6 +99,13 @@ pub enum Request {
         /// The connection to answer.
         outbox: Outbox,
     },
+    /// Whether a participant with this id is stored (a phone returning after a restart).
+    Knows {
+        /// The id the phone presented.
+        participant: ParticipantId,
+        /// Where the answer goes.
+        reply: oneshot::Sender<bool>,
+    },
     /// Build the session's report.
     Report {
         /// Where the report goes.
@@ -222,6 +229,14 @@ impl SessionHandle {
         self.request(Request::Join { participant, reply }).await?;
         rx.await
             .with_context(|| format!("session {} stopped while joining", self.inner.code))
+    }
+
+    /// Whether the session has stored this participant.
+    pub async fn knows(&self, participant: ParticipantId) -> Result<bool> {
+        let (reply, rx) = oneshot::channel();
+        self.request(Request::Knows { participant, reply }).await?;
+        rx.await
+            .with_context(|| format!("session {} stopped while asked", self.inner.code))
     }
 
     /// Ends the session's task once everything it took is stored and answered.
@@ -638,6 +653,10 @@ impl Actor {
                 lang,
                 outbox,
             } => self.run_command(command, id, lang, Some(outbox)),
+            Request::Knows { participant, reply } => {
+                // The connection may have gone while waiting; then nobody needs it.
+                reply.send(self.stored.has_participant(&participant)).ok();
+            }
             Request::Report { reply } => {
                 // The requester may have given up waiting; then nobody needs it.
                 reply

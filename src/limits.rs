@@ -215,7 +215,7 @@ pub struct JoinLimiter {
     buckets: DashMap<IpAddr, TokenBucket>,
     /// Ids welcomed since the server started. As many as the sessions' participants,
     /// which this limiter keeps from growing fast. After a restart a returning phone
-    /// costs one token once: the burst covers a room reconnecting at once.
+    /// is recognised by its session instead (`SessionHandle::knows`).
     welcomed: DashSet<Uuid>,
 }
 
@@ -240,6 +240,11 @@ impl JoinLimiter {
             .entry(address_key(ip))
             .or_insert_with(|| TokenBucket::new(self.rate, self.burst))
             .try_take(now)
+    }
+
+    /// Whether this id was welcomed since the server started.
+    pub fn is_welcomed(&self, participant: &Uuid) -> bool {
+        self.welcomed.contains(participant)
     }
 
     /// Records an id the session has welcomed, so the phone returns without a token.

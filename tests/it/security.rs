@@ -826,3 +826,43 @@ async fn no_spelling_of_a_path_outside_the_assets_reaches_a_file() {
     }
     assert_eq!(tried, 3 * 9 * 8);
 }
+
+#[tokio::test]
+async fn a_phone_the_session_has_stored_is_never_refused_as_a_new_participant() {
+    // Stored before this server's limiter saw it: as after a restart.
+    let limits = Limits {
+        join_burst: 2.0,
+        joins_per_second: 0.001,
+        ..Limits::default()
+    };
+    let server = &TestServer::start_limited(limits).await;
+    let stored = uuid::Uuid::new_v4();
+    server
+        .session
+        .join(Some(stored))
+        .await
+        .unwrap()
+        .expect("stored");
+    for _ in 0..2 {
+        try_join(server, "127.0.0.1", None)
+            .await
+            .expect("the burst admits two new phones");
+    }
+    let (code, close) = try_join(server, "127.0.0.1", None)
+        .await
+        .expect_err("a third new phone is refused");
+    assert_eq!((code, close), (json!("too_many_joins"), Some(1013)));
+    // An id nobody stored is a new participant, and refused too.
+    let stranger = uuid::Uuid::new_v4().to_string();
+    let (code, _) = try_join(server, "127.0.0.1", Some(&stranger))
+        .await
+        .expect_err("an unknown id is a new participant");
+    assert_eq!(code, json!("too_many_joins"));
+    // The stored phone comes back, more than once.
+    for _ in 0..3 {
+        let welcome = try_join(server, "127.0.0.1", Some(&stored.to_string()))
+            .await
+            .expect("a stored phone is never refused");
+        assert_eq!(welcome["participant_id"], json!(stored.to_string()));
+    }
+}
