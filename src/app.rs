@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::deck::{self, Deck};
 use crate::hub::{Hub, SessionHandle};
 use crate::limits::Limits;
-use crate::store::{DirLock, Durability, Store};
+use crate::store::{Durability, Store};
 
 /// What the server needs to start.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ pub async fn run(config: Config) -> Result<()> {
     let _file_size_signal =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
             .context("handling SIGXFSZ")?;
-    let _lock = DirLock::acquire(&config.data)?;
+    // The store holds the data directory until the server has stopped.
     let store = Store::open(&config.data, config.durability)?;
     let hub = Arc::new(Hub::new(store, base_url));
     let restored = hub.restore_all()?;
@@ -205,7 +205,6 @@ fn print_banner(hub: &Hub, handle: &SessionHandle, reused: bool, restored: usize
 
 /// `stemzaal sessions list`: one line per stored session.
 pub fn list_sessions(data: &std::path::Path) -> Result<String> {
-    let _lock = DirLock::acquire(data)?;
     let store = Store::open(data, Durability::Normal)?;
     let mut out = String::new();
     for s in store.list()? {
@@ -225,7 +224,6 @@ pub fn list_sessions(data: &std::path::Path) -> Result<String> {
 
 /// `stemzaal sessions delete CODE`: removes the session and all its events.
 pub async fn delete_session(data: &std::path::Path, code: &str) -> Result<()> {
-    let _lock = DirLock::acquire(data)?;
     let store = Store::open(data, Durability::Normal)?;
     let code = code.trim().to_ascii_uppercase();
     if !store.list()?.iter().any(|s| s.code == code) {

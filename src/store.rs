@@ -139,19 +139,44 @@ impl Health {
     }
 }
 
-/// A handle to the writer thread; cheap to clone.
+/// A handle to the writer thread; cheap to clone. The writer holds the data directory
+/// (see [`DirLock`]) until the last handle is gone and what was queued is committed.
 #[derive(Clone)]
 pub struct Store {
-    tx: mpsc::Sender<Op>,
+    writer: std::sync::Arc<Writer>,
     path: PathBuf,
     health: std::sync::Arc<Health>,
 }
 
+/// The writer thread and its queue, shared by every [`Store`] handle.
+struct Writer {
+    tx: Option<mpsc::Sender<Op>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    /// Runs with the last handle: closes the queue and waits until the writer has
+    /// committed what was in it, closed the database and let go of the directory, so
+    /// whoever opens the directory next (a restart, `sessions delete`) finds it free.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        // A completion that drops the last handle runs on the writer, which cannot
+        // wait for itself; it lets go a moment later, when its loop ends.
+        if thread.thread().id() != thread::current().id() && thread.join().is_err() {
+            tracing::error!("the store's writer thread panicked");
+        }
+    }
+}
+
 impl Store {
-    /// Opens (or creates) the database in `dir`, migrates it, and starts the writer.
+    /// Takes the data directory `dir` (or says it is in use), opens (or creates) the
+    /// database in it, migrates it, and starts the writer, which holds the directory
+    /// for as long as the store lives.
     pub fn open(dir: &Path, durability: Durability) -> Result<Store> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        let lock = DirLock::acquire(dir)?;
         let path = dir.join(DB_FILE);
         let conn = connect(&path, durability)?;
         // Checkpoints copy the WAL into the database and fsync both files: tens of
@@ -168,9 +193,12 @@ impl Store {
         let writer_alive = std::sync::Arc::downgrade(&alive);
         let writer_health = health.clone();
         let writer_writes = writes.clone();
-        thread::Builder::new()
+        let thread = thread::Builder::new()
             .name("stemzaal-store".into())
             .spawn(move || {
+                // Dropped in reverse order: the directory is let go after the database
+                // is closed.
+                let _lock = lock;
                 let _alive = alive;
                 writer(conn, rx, &writer_health, &writer_writes)
             })
@@ -180,7 +208,15 @@ impl Store {
             .name("stemzaal-checkpoint".into())
             .spawn(move || checkpointer_loop(&checkpointer, &wal, &writes, &writer_alive))
             .context("starting the store's checkpoint thread")?;
-        Ok(Store { tx, path, health })
+        let writer = std::sync::Arc::new(Writer {
+            tx: Some(tx),
+            thread: Some(thread),
+        });
+        Ok(Store {
+            writer,
+            path,
+            health,
+        })
     }
 
     /// Whether the store can write, as the writer last found.
@@ -275,7 +311,7 @@ impl Store {
     }
 
     /// Rewrites the database file and empties the WAL, so deleted rows leave no trace on
-    /// disk. Run it only with no server on the directory (see [`DirLock`]).
+    /// disk. The store holds the directory, so no server writes meanwhile.
     pub fn vacuum(&self) -> Result<()> {
         let conn = Connection::open(&self.path)?;
         // The checkpoint thread may hold the file for a moment.
@@ -318,9 +354,11 @@ impl Store {
     }
 
     fn send(&self, op: Op) -> Result<()> {
-        self.tx
-            .send(op)
-            .map_err(|_| anyhow::anyhow!("the store's writer thread has stopped"))
+        self.writer
+            .tx
+            .as_ref()
+            .and_then(|tx| tx.send(op).ok())
+            .ok_or_else(|| anyhow::anyhow!("the store's writer thread has stopped"))
     }
 }
 
@@ -605,16 +643,16 @@ pub fn now_ms() -> u64 {
 /// The lock file that marks a data directory as in use by a running server.
 pub const LOCK_FILE: &str = "stemzaal.lock";
 
-/// Holds a data directory for one process: a second server, or `sessions delete`
+/// Holds a data directory for one [`Store`]: a second server, or `sessions delete`
 /// while a server runs, would write under a live session's feet.
 #[derive(Debug)]
-pub struct DirLock {
+struct DirLock {
     _file: std::fs::File,
 }
 
 impl DirLock {
-    /// Takes the lock on `dir`, or says which directory is busy.
-    pub fn acquire(dir: &Path) -> Result<DirLock> {
+    /// Takes the lock on `dir` (creating it), or says which directory is busy.
+    fn acquire(dir: &Path) -> Result<DirLock> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating data directory {}", dir.display()))?;
         let path = dir.join(LOCK_FILE);
@@ -720,5 +758,32 @@ mod tests {
         let stored = store.load_all().unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].events.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_store_holds_its_directory_until_the_last_handle_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Durability::Normal).unwrap();
+        store.create(record("LAST22")).await.unwrap();
+        let clone = store.clone();
+        for held in [store, clone] {
+            let err = Store::open(dir.path(), Durability::Normal)
+                .err()
+                .expect("a second store on a held directory is refused");
+            assert!(
+                format!("{err:#}").contains(&format!(
+                    "data directory {} is in use",
+                    dir.path().display()
+                )),
+                "{err:#}"
+            );
+            // Queued, not waited for: the last handle waits for it as it goes.
+            held.append("LAST22", 0, vec![Event::TimerStopped], Box::new(drop))
+                .unwrap();
+        }
+        let again = Store::open(dir.path(), Durability::Normal).unwrap();
+        let stored = again.load_all().unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].events.len(), 2);
     }
 }

@@ -44,9 +44,8 @@ use servers::{Kind, ServerProc};
 #[derive(Parser, Debug)]
 #[command(
     version,
-    about,
     after_help = "Example (the measurement in docs/PERFORMANCE.md):\n  \
-        cargo run --release --bin loadgen -- --phones 19000 --repeat 3 --report perf.md"
+        cargo run --release -p stemzaal-bench --bin loadgen -- --phones 19000 --repeat 3 --report perf.md"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -917,6 +916,7 @@ fn vote_to_screen(plan: &Plan, obs: &[ScreenObs]) -> Vec<u32> {
 }
 
 /// Voters and tally of `slide` in the current round, replayed from the stored events.
+/// Call it once the server is gone: until then its store holds the directory.
 fn stored_tally(dir: &std::path::Path, code: &str, slide: usize) -> Result<(u64, [u64; 2])> {
     let store = stemzaal::store::Store::open(dir, Durability::Normal)?;
     let stored = store

@@ -1,9 +1,14 @@
 //! Measures how long a restart takes to serve again with many stored votes.
 //!
-//! `cargo run --release --bin recovery_bench -- --votes 100000 --runs 5` writes a
-//! session with that many participants, each with a join and a vote, then starts the
-//! server on that data directory the way `stemzaal` does (`app::run`) and times until a
-//! phone's `hello` is answered with its recovered vote. Prints a Markdown table.
+//! `cargo run --release -p stemzaal-bench --bin recovery_bench -- --votes 100000 --runs 5`
+//! writes a session with that many participants, each with a join and a vote, then
+//! starts the server on that data directory the way `stemzaal` does (`app::run`) and
+//! times until a phone's `hello` is answered with its recovered vote. Prints a Markdown
+//! table.
+//!
+//! Each step runs in a tokio runtime of its own that is dropped when the step ends:
+//! with it go the sessions' tasks and their store, whose writer then lets go of the
+//! data directory, as a stopped process would. The next step's store takes it again.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,11 +37,10 @@ struct Args {
     runs: usize,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
     let data = tempfile::tempdir()?;
-    let (code, probe) = write_session(data.path(), args.votes).await?;
+    let (code, probe) = runtime()?.block_on(write_session(data.path(), args.votes))?;
     // The database and its write-ahead log together: a fresh log may not be checkpointed yet.
     let db_size: u64 = std::fs::read_dir(data.path())?
         .filter_map(|e| e.ok()?.metadata().ok())
@@ -44,7 +48,7 @@ async fn main() -> Result<()> {
         .sum();
     let mut times = vec![];
     for run in 0..args.runs {
-        let elapsed = time_restart(data.path(), &code, probe).await?;
+        let elapsed = runtime()?.block_on(time_restart(data.path(), &code, probe))?;
         eprintln!("run {}: serving again after {elapsed:?}", run + 1);
         times.push(elapsed);
     }
@@ -63,6 +67,11 @@ async fn main() -> Result<()> {
         ms(*times.last().unwrap())
     );
     Ok(())
+}
+
+/// The runtime the `stemzaal` binary builds; dropping it drops every task it ran.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("a tokio runtime")
 }
 
 fn ms(d: Duration) -> f64 {
@@ -158,8 +167,7 @@ async fn time_restart(dir: &std::path::Path, code: &str, probe: Uuid) -> Result<
         }
         break started.elapsed();
     };
+    // Its sessions' tasks, and with them the store, go when the caller drops the runtime.
     server.abort();
-    // The aborted server releases the data directory's lock when its task is dropped.
-    let _ = server.await;
     Ok(elapsed)
 }
