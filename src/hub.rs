@@ -602,8 +602,9 @@ impl Actor {
             if !stopping.is_empty() && self.in_flight.is_empty() {
                 break;
             }
+            // A countdown runs once it is stored, like everything else the room sees.
             let timer_at = self
-                .live
+                .stored
                 .timer()
                 .map(|t| self.clock.instant_at(t.ends_at_ms));
             tokio::select! {
