@@ -57,9 +57,10 @@ pub struct ServerInfo {
     pub pid: u32,
 }
 
-/// Raises this process's soft file limit to its hard limit; returns the new limit.
+/// Raises this process's soft file limit to its hard limit, as the server does;
+/// returns the new limit.
 pub fn raise_nofile() -> u64 {
-    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+    stemzaal::limits::raise_fd_limit()
 }
 
 /// Ends the process when the parent closes our stdin (or dies): a child never
