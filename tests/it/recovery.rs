@@ -127,10 +127,14 @@ pub(crate) fn start_binary(addr: SocketAddr, data: &Path) -> (Server, String, St
         .env("STEMZAAL_PUBLIC_URL", format!("http://{addr}"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        // A pipe, passed on: the tests' own stderr may be a file (a CI log), and under
+        // the fault test's file-size limit the server's log writes to it would fail.
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start stemzaal");
     let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
     let server = Server { child };
     let mut host_url = None;
     let mut lines = BufReader::new(stdout).lines();
