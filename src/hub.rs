@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
-use crate::deck::{self, Deck};
+use crate::deck::Deck;
 use crate::protocol::{Lang, OwnVote, Role, ServerMsg, StateView, Storage};
 use crate::session::{Command, Event, ParticipantId, Session};
 use crate::store::{self, SessionRecord, Store, StoredSession, WriteFailed};
@@ -346,29 +346,22 @@ impl Hub {
     }
 
     fn restore(&self, stored: StoredSession) -> Result<SessionHandle> {
+        let (session, unfit) = stored.replay()?;
         let StoredSession { record, events } = stored;
-        let deck = deck::parse(&record.deck_name, &record.deck_source)
-            .with_context(|| format!("the stored deck of session {}", record.code))?;
-        let mut session = Session::new(Arc::new(deck));
-        let mut unfit = 0;
-        for (number, event) in events.iter().enumerate() {
-            if let Err(why) = session.replay(event) {
-                unfit += 1;
-                if unfit <= MAX_UNFIT_LOGGED {
-                    let json = serde_json::to_string(event).unwrap_or_default();
-                    tracing::error!(
-                        code = %record.code,
-                        "stored event {} of {} cannot be applied and is skipped ({why}): {json}",
-                        number + 1,
-                        events.len()
-                    );
-                }
-            }
-        }
-        if unfit > 0 {
+        for (number, why) in unfit.iter().take(MAX_UNFIT_LOGGED) {
+            let json = serde_json::to_string(&events[*number]).unwrap_or_default();
             tracing::error!(
                 code = %record.code,
-                "SESSION RESTORED WITH {unfit} STORED EVENTS SKIPPED: its tally may differ from what was voted"
+                "stored event {} of {} cannot be applied and is skipped ({why}): {json}",
+                number + 1,
+                events.len()
+            );
+        }
+        if !unfit.is_empty() {
+            tracing::error!(
+                code = %record.code,
+                "SESSION RESTORED WITH {} STORED EVENTS SKIPPED: its tally may differ from what was voted",
+                unfit.len()
             );
         }
         Ok(self.spawn(

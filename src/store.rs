@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection};
 
-use crate::session::Event;
+use crate::session::{Event, Session, Unfit};
 
 /// The schema version this build writes; older databases are migrated forward.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -64,6 +64,24 @@ pub struct StoredSession {
     pub record: SessionRecord,
     /// Its events in the order they happened.
     pub events: Vec<Event>,
+}
+
+impl StoredSession {
+    /// Rebuilds the session by replaying its events on its stored deck: what a restart
+    /// runs. Returns the session and the events that did not fit (their index, why),
+    /// which replay refused and skipped.
+    pub fn replay(&self) -> Result<(Session, Vec<(usize, Unfit)>)> {
+        let deck = crate::deck::parse(&self.record.deck_name, &self.record.deck_source)
+            .with_context(|| format!("the stored deck of session {}", self.record.code))?;
+        let mut session = Session::new(std::sync::Arc::new(deck));
+        let unfit = self
+            .events
+            .iter()
+            .enumerate()
+            .filter_map(|(i, event)| session.replay(event).err().map(|why| (i, why)))
+            .collect();
+        Ok((session, unfit))
+    }
 }
 
 /// A summary line for `stemzaal sessions list`.

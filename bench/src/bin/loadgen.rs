@@ -924,12 +924,9 @@ fn stored_tally(dir: &std::path::Path, code: &str, slide: usize) -> Result<(u64,
         .into_iter()
         .find(|s| s.record.code == code)
         .context("the session is not in the database")?;
-    let deck = stemzaal::deck::parse(&stored.record.deck_name, &stored.record.deck_source)?;
-    let mut session = stemzaal::session::Session::new(Arc::new(deck));
-    for event in &stored.events {
-        session
-            .replay(event)
-            .map_err(|why| anyhow::anyhow!("stored event {event:?} cannot be applied: {why}"))?;
+    let (session, unfit) = stored.replay()?;
+    if let Some((number, why)) = unfit.first() {
+        anyhow::bail!("stored event {} cannot be applied: {why}", number + 1);
     }
     let round = session
         .statement(slide)
