@@ -1,7 +1,7 @@
 //! Decks: the Markdown file format and its parser. Pure data, no I/O.
 //!
 //! `docs/deck-format.md` describes the format for the people who write decks; the tests
-//! in `tests/deck_format.rs` hold the parser to it.
+//! in `tests/it/deck_format.rs` hold the parser to it.
 
 use std::fmt;
 use std::ops::Range;
@@ -28,7 +28,7 @@ const MAX_TITLE_CHARS: usize = 80;
 
 /// Longest slide title the screen shows in full at its minimum text size (42 px at
 /// 1920×1080): two lines of the heading type. `docs/deck-format.md`, "What fits on the
-/// screen", documents these limits and why; `tests/browser.rs` shows a deck at each of
+/// screen", documents these limits and why; `tests/it/browser.rs` shows a deck at each of
 /// them (`tests/browser/stress-deck.md`) at 1920×1080, 1280×720 and 1024×768.
 pub const FIT_TITLE_CHARS: usize = 90;
 

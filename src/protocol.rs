@@ -2,7 +2,7 @@
 //!
 //! The wire format is JSON text frames, one message per frame, tagged by `type`.
 //! `docs/protocol.md` describes each message with an example; the tests in
-//! `tests/protocol.rs` pin those examples, so a change here that breaks a client fails
+//! `tests/it/protocol.rs` pin those examples, so a change here that breaks a client fails
 //! a test first.
 
 use serde::{Deserialize, Serialize};
