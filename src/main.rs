@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +100,9 @@ fn main() -> ExitCode {
             &std::env::var("RUST_LOG").unwrap_or_else(|_| "stemzaal=info,warn".into()),
         ))
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr a file on a full disk) is lost; the
+        // default would report it with `eprintln!`, which panics on the same full disk.
+        .log_internal_errors(false)
         .init();
     match cli.command {
         Some(Cmd::Check { file }) => check(&file),
@@ -127,7 +131,8 @@ fn main() -> ExitCode {
             match runtime.block_on(app::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("stemzaal: {e:#}");
+                    // Even with stderr unwritable the exit code says it failed.
+                    let _ = writeln!(std::io::stderr(), "stemzaal: {e:#}");
                     ExitCode::FAILURE
                 }
             }

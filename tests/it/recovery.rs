@@ -121,20 +121,26 @@ pub(crate) fn free_port() -> u16 {
 
 /// Starts the binary and returns it with the host key read from its banner.
 pub(crate) fn start_binary(addr: SocketAddr, data: &Path) -> (Server, String, String) {
+    // A pipe, passed on: the tests' own stderr may be a file (a CI log), and under the
+    // fault test's file-size limit the server's log writes to it would fail.
+    start_binary_logging(addr, data, Stdio::piped())
+}
+
+/// Starts the binary with its log going to `stderr`.
+fn start_binary_logging(addr: SocketAddr, data: &Path, stderr: Stdio) -> (Server, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stemzaal"))
         .args(["--bind", &addr.to_string(), "--data"])
         .arg(data)
         .env("STEMZAAL_PUBLIC_URL", format!("http://{addr}"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        // A pipe, passed on: the tests' own stderr may be a file (a CI log), and under
-        // the fault test's file-size limit the server's log writes to it would fail.
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .expect("start stemzaal");
     let stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
+    if let Some(mut stderr) = child.stderr.take() {
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::stderr()));
+    }
     let server = Server { child };
     let mut host_url = None;
     let mut lines = BufReader::new(stdout).lines();
@@ -634,4 +640,42 @@ async fn sigterm_closes_every_socket_with_1001_checkpoints_and_exits_0_within_5_
         "the vote survived the stop"
     );
     drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_file_on_the_full_disk_does_not_bring_the_server_down() {
+    let data = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(data.path().join("stemzaal.log")).unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (mut server, code, key) = start_binary_logging(addr, data.path(), log.into());
+    let url = format!("ws://{addr}/ws/{code}");
+    let slide = first_statement(&stemzaal::deck::Deck::default_deck()) as u64;
+    let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
+    host.send(json!({"type": "go_to", "slide": slide})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    let mut phone = TestClient::hello(&url, json!({"type": "hello"})).await;
+    phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+    // The disk is full for the database and for the log beside it: the refused write
+    // is logged, and that log line cannot be written either.
+    limit_file_size(&server, 1);
+    assert_eq!(phone.vote(slide, 1, 1).await["code"], "storage_unavailable");
+    host.wait_state(|s| s["storage"] == "failing").await;
+    limit_file_size(&server, rlimit::INFINITY);
+    assert_eq!(phone.vote(slide, 1, 1).await["type"], "ack");
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || {
+        let exit = server.child.wait().unwrap();
+        (server, exit)
+    })
+    .await
+    .unwrap()
+    .1;
+    assert!(
+        exit.success(),
+        "the server ran on and stopped cleanly: {exit}"
+    );
 }
