@@ -39,6 +39,10 @@ pub const COMMAND_QUEUE: usize = 8192;
 /// off a projector (no 0/O, 1/I/L).
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 
+/// After a failed write, how long before the session itself tries to write again (a
+/// countdown that ended); phones retry their votes on their own schedule.
+const STORAGE_RETRY: Duration = Duration::from_secs(1);
+
 /// Stored events that cannot be applied are logged one by one up to this many; the
 /// rest only in the count.
 const MAX_UNFIT_LOGGED: usize = 10;
@@ -493,6 +497,7 @@ impl Hub {
             in_flight: VecDeque::new(),
             outcomes: outcome_tx,
             storage_failing: false,
+            retry_at: Instant::now(),
             store: self.store.clone(),
             publishers: Publishers {
                 participant: participant_tx,
@@ -547,6 +552,8 @@ struct Actor {
     outcomes: mpsc::UnboundedSender<Outcome>,
     /// The last write of this session failed.
     storage_failing: bool,
+    /// No countdown ends before this (see [`STORAGE_RETRY`]).
+    retry_at: Instant,
     store: Store,
     publishers: Publishers,
     clock: Clock,
@@ -595,11 +602,14 @@ impl Actor {
             if !stopping.is_empty() && self.in_flight.is_empty() {
                 break;
             }
-            // A countdown runs once it is stored, like everything else the room sees.
+            // A countdown runs once it is stored, like everything else the room sees, and
+            // ends once: not again while its end is on its way to the store, and after a
+            // failed write only once a second, so a full disk is not hammered.
             let timer_at = self
                 .stored
                 .timer()
-                .map(|t| self.clock.instant_at(t.ends_at_ms));
+                .filter(|_| self.live.timer().is_some())
+                .map(|t| self.clock.instant_at(t.ends_at_ms).max(self.retry_at));
             tokio::select! {
                 // Outcomes first: they free answers and memory that requests pile up.
                 biased;
@@ -795,6 +805,7 @@ impl Actor {
         if done.epoch == self.epoch {
             self.live = self.stored.clone();
             self.epoch += 1;
+            self.retry_at = Instant::now() + STORAGE_RETRY;
         }
         if !self.storage_failing {
             tracing::error!(code = %self.code, "{failed}; changes are refused, the session goes on from what is stored");

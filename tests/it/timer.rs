@@ -75,3 +75,41 @@ async fn a_timer_counts_down_and_closes_the_vote_when_it_ends() {
     assert!(ended.get("timer").is_none());
     assert!(errors.try_recv().is_err(), "no command was refused");
 }
+
+#[tokio::test]
+async fn a_countdown_that_ends_on_a_full_disk_closes_the_vote_once_it_can_be_stored() {
+    let server = crate::support::TestServer::start().await;
+    let slide = server
+        .session
+        .deck()
+        .slides
+        .iter()
+        .position(|s| matches!(s.kind, SlideKind::Statement { .. }))
+        .unwrap() as u64;
+    let mut host = server.host().await;
+    host.send(serde_json::json!({"type": "go_to", "slide": slide}))
+        .await;
+    host.send(serde_json::json!({"type": "open_vote"})).await;
+    host.send(serde_json::json!({"type": "start_timer", "seconds": 1, "id": 1}))
+        .await;
+    host.wait_for("ok").await;
+    let store = server.hub.store();
+    store.fail_commits(true);
+    let before = store.health().failed_writes();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let failed = store.health().failed_writes() - before;
+    assert!(
+        (1..=4).contains(&failed),
+        "the end of the countdown is tried about once a second, not in a loop: {failed} failed writes"
+    );
+    assert_eq!(
+        host.wait_state(|_| true).await["slide"]["phase"],
+        "open",
+        "the close is not shown before it is stored"
+    );
+    store.fail_commits(false);
+    let closed = host
+        .wait_state(|s| s["slide"]["phase"] == "closed" && s["storage"] == "ok")
+        .await;
+    assert!(closed.get("timer").is_none());
+}
