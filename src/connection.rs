@@ -383,6 +383,7 @@ pub fn command_for(
         ClientMsg::CloseVote => Command::CloseVote,
         ClientMsg::Reveal { visible } => Command::Reveal { visible },
         ClientMsg::Revote => Command::Revote,
+        ClientMsg::ShowShift { visible } => Command::ShowShift { visible },
         ClientMsg::HandCount { counts } => Command::HandCount { counts },
         ClientMsg::StartTimer { seconds } => Command::StartTimer { seconds, now_ms },
         ClientMsg::StopTimer => Command::StopTimer,

@@ -94,6 +94,13 @@ pub enum ClientMsg {
     /// Host: start a new round on the current statement (a re-vote after discussion);
     /// the earlier round is kept so the report can show who switched.
     Revote,
+    /// Host: show or hide, on the screen, what moved between the round before and the
+    /// current round of the current statement (refused with `no_earlier_round` in the
+    /// first round).
+    ShowShift {
+        /// Whether the shift is shown.
+        visible: bool,
+    },
     /// Host: set the hand counts of the current round (people voting by raised hand),
     /// added to the phones' votes in the tally; sending again replaces them.
     HandCount {
@@ -176,6 +183,10 @@ pub fn error_message(code: &str, lang: Lang) -> &'static str {
         ("already_open", Lang::En) => "Voting is already open.",
         ("nothing_to_revote", Lang::Nl) => "Er is nog niet gestemd; open eerst de stemming.",
         ("nothing_to_revote", Lang::En) => "Nobody has voted yet; open the vote first.",
+        ("no_earlier_round", Lang::Nl) => {
+            "Er is nog geen eerdere ronde; start eerst een nieuwe stemronde."
+        }
+        ("no_earlier_round", Lang::En) => "There is no earlier round; start a new round first.",
         ("bad_timer", Lang::Nl) => "Een timer duurt 1 seconde tot 1 uur.",
         ("bad_timer", Lang::En) => "A timer lasts from 1 second to 1 hour.",
         ("bad_hand_count", Lang::Nl) => "Geef voor elke keuze een aantal van 0 tot 100.000.",
@@ -332,6 +343,36 @@ pub struct StateView {
     /// A running countdown, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer: Option<TimerView>,
+    /// What moved between the round before and the current round: for the host from
+    /// round 2 on, for the screen while the host shows it; never for participants.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shift: Option<ShiftView>,
+}
+
+/// Two rounds of a statement side by side and how those who voted in both moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShiftView {
+    /// Whether the host shows it on the screen.
+    pub shown: bool,
+    /// The earlier round's number.
+    pub from_round: u32,
+    /// The current round's number.
+    pub to_round: u32,
+    /// The earlier round's votes per option, phones and hand counts together.
+    pub before: Vec<u64>,
+    /// The current round's votes per option, phones and hand counts together.
+    pub after: Vec<u64>,
+    /// Participants who voted (by phone) in both rounds.
+    pub paired: u64,
+    /// True when fewer than the report's smallest group size (5) voted in both: then
+    /// `matrix` and `switched` are absent.
+    pub suppressed: bool,
+    /// `matrix[i][j]`: chose option i in the earlier round and option j now.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub matrix: Option<Vec<Vec<u64>>>,
+    /// Of the paired, how many chose differently.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub switched: Option<u64>,
 }
 
 /// Whether the store can write, as the host sees it.

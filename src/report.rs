@@ -3,11 +3,11 @@
 //! small groups suppressed. Rendered as CSV, JSON and a printable HTML page with a bar
 //! chart per statement.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::deck::SlideKind;
 use crate::protocol::Lang;
-use crate::session::Session;
+use crate::session::{Round, Session};
 
 /// Groups (and switch tables) with fewer voters than this are not shown: with four
 /// raadsleden in a room, their group's result would say how each of them voted.
@@ -66,7 +66,7 @@ pub struct RoundReport {
 }
 
 /// How the participants who voted in both the first and the last round moved.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Switches {
     /// The first round.
     pub from_round: u32,
@@ -133,29 +133,8 @@ pub fn build(session: &Session, code: &str) -> Report {
                 .collect();
             let first = statement.rounds.first()?;
             let last = statement.current();
-            let switches = (statement.rounds.len() > 1).then(|| {
-                let mut matrix = vec![vec![0u64; options.len()]; options.len()];
-                let mut paired = 0;
-                for (participant, &before) in &first.votes {
-                    if let Some(&after) = last.votes.get(participant) {
-                        matrix[before][after] += 1;
-                        paired += 1;
-                    }
-                }
-                let shown = paired >= MIN_GROUP_SIZE;
-                let switched: u64 = (0..options.len())
-                    .flat_map(|i| (0..options.len()).map(move |j| (i, j)))
-                    .filter(|(i, j)| i != j)
-                    .map(|(i, j)| matrix[i][j])
-                    .sum();
-                Switches {
-                    from_round: 1,
-                    to_round: statement.round_number(),
-                    paired,
-                    matrix: shown.then_some(matrix),
-                    switched: shown.then_some(switched),
-                }
-            });
+            let switches = (statement.rounds.len() > 1)
+                .then(|| switches(options.len(), (1, first), (statement.round_number(), last)));
             let groups = group_rows(session, last, options.len());
             Some(StatementReport {
                 slide,
@@ -179,9 +158,37 @@ pub fn build(session: &Session, code: &str) -> Report {
     }
 }
 
+/// How the participants who voted in both rounds moved from `from` to `to` (each a
+/// round number with its round): the switch matrix, shown only when at least
+/// [`MIN_GROUP_SIZE`] participants voted in both. The report compares the first and
+/// the last round; the screen and host compare the current round with the one before.
+pub fn switches(options: usize, from: (u32, &Round), to: (u32, &Round)) -> Switches {
+    let mut matrix = vec![vec![0u64; options]; options];
+    let mut paired = 0;
+    for (participant, &before) in &from.1.votes {
+        if let Some(&after) = to.1.votes.get(participant) {
+            matrix[before][after] += 1;
+            paired += 1;
+        }
+    }
+    let shown = paired >= MIN_GROUP_SIZE;
+    let switched: u64 = (0..options)
+        .flat_map(|i| (0..options).map(move |j| (i, j)))
+        .filter(|(i, j)| i != j)
+        .map(|(i, j)| matrix[i][j])
+        .sum();
+    Switches {
+        from_round: from.0,
+        to_round: to.0,
+        paired,
+        matrix: shown.then_some(matrix),
+        switched: shown.then_some(switched),
+    }
+}
+
 /// Per group the last round's counts. Groups under [`MIN_GROUP_SIZE`] are suppressed;
 /// if exactly one is, the next smallest is too, or the total would give it away.
-fn group_rows(session: &Session, round: &crate::session::Round, options: usize) -> Vec<GroupRow> {
+fn group_rows(session: &Session, round: &Round, options: usize) -> Vec<GroupRow> {
     let deck = session.deck();
     if deck.groups.is_empty() {
         return vec![];

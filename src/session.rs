@@ -73,6 +73,9 @@ pub enum Command {
     Reveal { visible: bool },
     /// Start a new, open round on the current statement, keeping the earlier round.
     Revote,
+    /// Show or hide, on the screen, how the current round of the current statement
+    /// differs from the round before it.
+    ShowShift { visible: bool },
     /// Set the hand counts of the current round of the current statement (replacing
     /// earlier hand counts of that round).
     HandCount {
@@ -130,6 +133,15 @@ pub enum Event {
         /// The round. Absent in those older logs; then it is the current round.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         round: Option<u32>,
+    },
+    /// The shift from the round before to this round of a statement was shown on the
+    /// screen or hidden.
+    ShiftShown {
+        /// The statement's slide index.
+        slide: usize,
+        /// The later of the two rounds compared (2 or more).
+        round: u32,
+        visible: bool,
     },
     /// A new round started on a statement (it starts pending; `VoteOpened` follows).
     RoundStarted {
@@ -189,6 +201,8 @@ pub enum Rejection {
     AlreadyOpen,
     /// A re-vote needs a round that was opened before.
     NothingToRevote,
+    /// The shift between rounds needs a statement with a second round.
+    NoEarlierRound,
     /// The timer length is outside 1..=MAX_TIMER_SECONDS.
     BadTimer,
     /// Hand counts must name every option, each at most MAX_HAND_COUNT.
@@ -208,6 +222,7 @@ impl Rejection {
             Rejection::UnknownGroup => "unknown_group",
             Rejection::AlreadyOpen => "already_open",
             Rejection::NothingToRevote => "nothing_to_revote",
+            Rejection::NoEarlierRound => "no_earlier_round",
             Rejection::BadTimer => "bad_timer",
             Rejection::BadHandCount => "bad_hand_count",
         }
@@ -238,6 +253,9 @@ pub struct Round {
     /// Whether this round's results are shown on the screen (and on the phones once the
     /// round is closed). A round starts hidden unless the deck says `results: live`.
     pub revealed: bool,
+    /// Whether the shift from the round before to this one is shown on the screen.
+    /// Always false for round 1.
+    pub shift_shown: bool,
 }
 
 impl Round {
@@ -247,6 +265,7 @@ impl Round {
             counts: vec![0; options],
             hands: vec![0; options],
             revealed,
+            shift_shown: false,
         }
     }
 
@@ -347,6 +366,12 @@ impl Session {
     pub fn revealed(&self) -> bool {
         self.statement(self.current)
             .is_some_and(|s| s.current().revealed)
+    }
+
+    /// Whether the shift into the round on show is shown on the screen.
+    pub fn shift_shown(&self) -> bool {
+        self.statement(self.current)
+            .is_some_and(|s| s.current().shift_shown)
     }
 
     /// The running countdown, if any.
@@ -454,6 +479,7 @@ impl Session {
             }
             Command::Reveal { visible } => self.decide_reveal(visible),
             Command::Revote => self.decide_revote(),
+            Command::ShowShift { visible } => self.decide_shift(visible),
             Command::HandCount { counts } => self.decide_hands(counts),
             Command::StartTimer { seconds, now_ms } => {
                 if seconds == 0 || seconds > MAX_TIMER_SECONDS {
@@ -545,6 +571,25 @@ impl Session {
                 visible,
                 slide: Some(slide),
                 round: Some(statement.round_number()),
+            }]
+        })
+    }
+
+    /// The shift can be shown once a statement has a second round; it belongs to the
+    /// current round, like the reveal.
+    fn decide_shift(&self, visible: bool) -> Result<Vec<Event>, Rejection> {
+        let slide = self.current;
+        let statement = self.statement_at(slide)?;
+        if statement.rounds.len() < 2 {
+            return Err(Rejection::NoEarlierRound);
+        }
+        Ok(if visible == statement.current().shift_shown {
+            vec![]
+        } else {
+            vec![Event::ShiftShown {
+                slide,
+                round: statement.round_number(),
+                visible,
             }]
         })
     }
@@ -710,6 +755,23 @@ impl Session {
                     return unfit("the statement has no such round");
                 };
                 round.revealed = visible;
+            }
+            Event::ShiftShown {
+                slide,
+                round,
+                visible,
+            } => {
+                let Some(Some(statement)) = self.statements.get_mut(slide) else {
+                    return unfit("the slide is not a statement of the deck");
+                };
+                let Some(round) = round
+                    .checked_sub(1)
+                    .filter(|&i| i >= 1)
+                    .and_then(|i| statement.rounds.get_mut(i as usize))
+                else {
+                    return unfit("the statement has no such round after its first");
+                };
+                round.shift_shown = visible;
             }
             Event::RoundStarted { slide, round } => {
                 let Some(Some(statement)) = self.statements.get_mut(slide) else {

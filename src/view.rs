@@ -4,8 +4,10 @@
 
 use crate::deck::{Deck, SlideKind};
 use crate::protocol::{
-    OwnVote, Role, SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView,
+    OwnVote, Role, ShiftView, SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage,
+    TimerView,
 };
+use crate::report;
 use crate::session::{ParticipantId, Phase, Session};
 
 /// What a role sees of a session right now: the `state` message.
@@ -53,7 +55,37 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
         timer: session.timer().map(|t| TimerView {
             remaining_ms: t.ends_at_ms.saturating_sub(now_ms),
         }),
+        shift: match role {
+            Role::Host => shift(session),
+            Role::Screen => shift(session).filter(|s| s.shown),
+            Role::Participant => None,
+        },
     }
+}
+
+/// The shift into the current round of the statement on show, from round 2 on; the
+/// switches are computed as the report computes them.
+fn shift(session: &Session) -> Option<ShiftView> {
+    let index = session.current();
+    let statement = session.statement(index)?;
+    let n = statement.rounds.len();
+    let [before, after] = statement.rounds.get(n.checked_sub(2)?..)? else {
+        return None;
+    };
+    let options = after.counts.len();
+    let to = statement.round_number();
+    let switches = report::switches(options, (to - 1, before), (to, after));
+    Some(ShiftView {
+        shown: after.shift_shown,
+        from_round: switches.from_round,
+        to_round: switches.to_round,
+        before: before.tally(),
+        after: after.tally(),
+        paired: switches.paired,
+        suppressed: switches.matrix.is_none(),
+        matrix: switches.matrix,
+        switched: switches.switched,
+    })
 }
 
 /// The host's slide list.

@@ -1656,3 +1656,209 @@ async fn reconnect_after_restart(tools: Tools) {
     phone.close().await;
     drop(server);
 }
+
+/// A deck with a statement of two long options and one of four, for the shift view.
+const SHIFT_DECK: &str = "---
+title: Verschuiving
+---
+
+## Ambitie uitgesproken in coalitieprogramma; aanpak is ‘beleidsarm’
+
+A) maatwerk is belangrijker dan vastgelegde procedures en jaarlijkse rapportages
+
+B) gebiedsgericht werken kan alleen met een vaste werkwijze die door iedereen wordt gevolgd
+
+---
+
+## Wie draagt de gebiedsgerichte aanpak het best uit?
+
+A) het college, met een jaarlijkse wijkagenda
+
+B) de gemeenteraad, door vaker in de wijken te komen
+
+C) de wijkcoördinatoren, met een eigen budget
+
+D) de wijk- en dorpsraden zelf
+";
+
+/// A statement, its two rounds of votes by six phones, and the sentence under the
+/// shift in Dutch and English.
+type ShiftCase = (u64, Vec<u64>, Vec<u64>, &'static str, &'static str);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_puts_the_shift_between_rounds_on_the_screen() {
+    run(
+        "the_host_puts_the_shift_between_rounds_on_the_screen",
+        shift_on_screen,
+    )
+    .await;
+}
+
+/// After a re-vote the host's page shows the shift and its button puts it on the
+/// screen: for two and four options, whole at every size, axe-clean in both languages.
+async fn shift_on_screen(tools: Tools) {
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let deck = stemzaal::deck::parse("shift.md", SHIFT_DECK).expect("the deck parses");
+    let server = TestServer::start_with(deck, SHIFT_DECK).await;
+    let code = server.code().to_owned();
+    let host_key = server.session.host_key().expose().to_owned();
+    let screen_key = server.session.screen_key().expose().to_owned();
+    let mut control = server.host().await;
+    let mut phones = vec![];
+    for _ in 0..6 {
+        phones.push(server.participant().await);
+    }
+    let driver = Driver::start(&tools).await;
+    let host = Browser::open(&driver, server.addr, "host-shift", (1366, 768)).await;
+    let screen = Browser::open(&driver, server.addr, "screen-shift", (1920, 1080)).await;
+    host.goto(&server.url(&format!("/host/{code}?key={host_key}")))
+        .await;
+    screen
+        .goto(&server.url(&format!("/screen/{code}?key={screen_key}")))
+        .await;
+    screen.wait("the screen to connect", "const q = document.getElementById('qr'); return !!document.body.dataset.view && q.complete && q.naturalWidth > 0;").await;
+    host.wait("the host page online", &conn_is("online")).await;
+
+    let mut blocking = vec![];
+    // Two options: three of six switch. Four options: each of six moves one on.
+    let rounds: [ShiftCase; 2] = [
+        (
+            0,
+            vec![0, 0, 0, 1, 1, 1],
+            vec![0, 1, 1, 0, 1, 1],
+            "3 van 6 wisselden: A→B\u{a0}2, B→A\u{a0}1",
+            "3 of 6 changed their choice: A→B\u{a0}2, B→A\u{a0}1",
+        ),
+        (
+            1,
+            vec![0, 1, 2, 3, 0, 1],
+            vec![1, 2, 3, 0, 2, 3],
+            "6 van 6 wisselden: A→B\u{a0}1, A→C\u{a0}1, B→C\u{a0}1, B→D\u{a0}1, \u{2026}",
+            "6 of 6 changed their choice: A→B\u{a0}1, A→C\u{a0}1, B→C\u{a0}1, B→D\u{a0}1, \u{2026}",
+        ),
+    ];
+    for (slide, first, second, nl, en) in rounds {
+        control.send(json!({"type": "go_to", "slide": slide})).await;
+        control.send(json!({"type": "open_vote"})).await;
+        control
+            .wait_state(|s| s["slide"]["index"] == slide && s["slide"]["phase"] == "open")
+            .await;
+        for (phone, &option) in phones.iter_mut().zip(&first) {
+            phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+            assert_eq!(phone.vote(slide, 1, option).await["type"], "ack");
+        }
+        control.send(json!({"type": "revote"})).await;
+        for (phone, &option) in phones.iter_mut().zip(&second) {
+            phone.wait_state(|s| s["slide"]["round"] == 2).await;
+            assert_eq!(phone.vote(slide, 2, option).await["type"], "ack");
+        }
+        control.send(json!({"type": "close_vote"})).await;
+        // The host sees the shift first; the screen only once the button is pressed.
+        host.wait(
+            "the shift on the host page",
+            &format!(
+                "const b = document.getElementById('shift-show'); return !document.getElementById('shiftbox').hidden && !b.disabled && document.body.dataset.view === '{slide}:closed:false' && document.getElementById('shift-note').textContent === {};",
+                js_str(nl)
+            ),
+        )
+        .await;
+        assert_eq!(
+            screen
+                .js("return document.getElementById('cols').classList.contains('shift');")
+                .await,
+            json!(false),
+            "not on the screen before the host shows it"
+        );
+        host.click("#shift-show").await;
+        screen
+            .wait(
+                "the shift on the screen",
+                &format!(
+                    "return document.getElementById('cols').classList.contains('shift') && !document.getElementById('shift').hidden && document.getElementById('shift-text').textContent === {} && document.querySelectorAll('#cols .area.before').length === {};",
+                    js_str(nl),
+                    if slide == 0 { 2 } else { 4 }
+                ),
+            )
+            .await;
+        host.wait(
+            "the host to say it is shown",
+            &format!(
+                "return document.getElementById('shift-show').textContent === {};",
+                js_str("Verberg verschuiving op scherm")
+            ),
+        )
+        .await;
+        for (w, h) in [(1920, 1080), (1280, 720), (1024, 768)] {
+            screen.viewport(w, h).await;
+            check_screen(
+                &screen,
+                &format!("the shift of slide {}, {w}×{h}", slide + 1),
+            )
+            .await;
+        }
+        screen.viewport(1920, 1080).await;
+        screen
+            .screenshot(&format!("screen-shift-slide-{}", slide + 1))
+            .await;
+        for (lang, sentence) in [("nl", nl), ("en", en)] {
+            for (b, name) in [(&host, "host"), (&screen, "screen")] {
+                if b.js("return document.documentElement.lang;").await != json!(lang) {
+                    b.js(&format!(
+                        "localStorage.setItem('stemzaal:lang', {})",
+                        js_str(lang)
+                    ))
+                    .await;
+                    b.js("location.reload();").await;
+                }
+                let text = if name == "host" {
+                    "shift-note"
+                } else {
+                    "shift-text"
+                };
+                b.wait(
+                    &format!("the {name} in {lang}"),
+                    &format!(
+                        "return document.documentElement.lang === {} && document.getElementById('conn').dataset.state === 'online' && document.getElementById({}).textContent === {};",
+                        js_str(lang),
+                        js_str(text),
+                        js_str(sentence)
+                    ),
+                )
+                .await;
+                if name == "screen" {
+                    check_screen(b, &format!("the shift of slide {} in {lang}", slide + 1)).await;
+                }
+                for v in b.axe(&axe, WCAG_21_AA).await {
+                    let impact = v["impact"].as_str().unwrap_or("none");
+                    if impact == "serious" || impact == "critical" {
+                        blocking.push(format!("{name} [{lang}, slide {slide}]: {v:#}"));
+                    }
+                }
+            }
+        }
+        // Hidden again from the host page (now in English).
+        host.click("#shift-show").await;
+        screen
+            .wait(
+                "the shift gone from the screen",
+                "return !document.getElementById('cols').classList.contains('shift') && document.getElementById('shift').hidden && !document.querySelector('#cols .area.before');",
+            )
+            .await;
+        for b in [&host, &screen] {
+            b.js("localStorage.setItem('stemzaal:lang', 'nl'); location.reload();")
+                .await;
+            b.wait(
+                "back in Dutch",
+                "return document.documentElement.lang === 'nl' && document.getElementById('conn').dataset.state === 'online';",
+            )
+            .await;
+        }
+    }
+    assert!(
+        blocking.is_empty(),
+        "axe found serious or critical violations:\n{}",
+        blocking.join("\n")
+    );
+    host.close().await;
+    screen.close().await;
+}

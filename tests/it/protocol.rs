@@ -11,8 +11,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use stemzaal::limits::Limits;
 use stemzaal::protocol::{
-    ClientMsg, Lang, OwnVote, Phase, Role, ServerMsg, SlideKindName, SlideOutline, SlideView,
-    StateTag, StateView, Storage, TimerView, Welcome, WireLimits,
+    ClientMsg, Lang, OwnVote, Phase, Role, ServerMsg, ShiftView, SlideKindName, SlideOutline,
+    SlideView, StateTag, StateView, Storage, TimerView, Welcome, WireLimits,
 };
 use support::{http_get, TestServer};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -87,6 +87,10 @@ fn client_messages_decode_from_their_documented_json() {
         ),
         (json!({"type": "revote"}), ClientMsg::Revote),
         (
+            json!({"type": "show_shift", "visible": true}),
+            ClientMsg::ShowShift { visible: true },
+        ),
+        (
             json!({"type": "start_timer", "seconds": 60}),
             ClientMsg::StartTimer { seconds: 60 },
         ),
@@ -139,6 +143,7 @@ fn host_commands_are_exactly_the_steering_messages() {
         json!({"type": "close_vote"}),
         json!({"type": "reveal", "visible": false}),
         json!({"type": "revote"}),
+        json!({"type": "show_shift", "visible": true}),
         json!({"type": "start_timer", "seconds": 1}),
         json!({"type": "stop_timer"}),
         json!({"type": "hand_count", "counts": [1, 2]}),
@@ -279,6 +284,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         timer: Some(TimerView {
             remaining_ms: 41_500,
         }),
+        shift: None,
     };
     assert_eq!(
         serde_json::to_value(&state).unwrap(),
@@ -308,6 +314,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         hands: None,
         storage: None,
         timer: None,
+        shift: None,
     };
     assert_eq!(
         serde_json::to_value(&content).unwrap(),
@@ -345,6 +352,7 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
         "close_vote",
         "reveal",
         "revote",
+        "show_shift",
         "start_timer",
         "stop_timer",
         "welcome",
@@ -395,6 +403,39 @@ fn a_command_decodes_the_same_with_or_without_an_id() {
 }
 
 #[test]
+fn the_shift_encodes_to_its_documented_json() {
+    let shown = ShiftView {
+        shown: true,
+        from_round: 1,
+        to_round: 2,
+        before: vec![20, 10],
+        after: vec![14, 16],
+        paired: 28,
+        suppressed: false,
+        matrix: Some(vec![vec![12, 7], vec![1, 8]]),
+        switched: Some(8),
+    };
+    assert_eq!(
+        serde_json::to_value(&shown).unwrap(),
+        json!({"shown": true, "from_round": 1, "to_round": 2, "before": [20, 10],
+               "after": [14, 16], "paired": 28, "suppressed": false,
+               "matrix": [[12, 7], [1, 8]], "switched": 8})
+    );
+    let few = ShiftView {
+        paired: 3,
+        suppressed: true,
+        matrix: None,
+        switched: None,
+        ..shown
+    };
+    assert_eq!(
+        serde_json::to_value(&few).unwrap(),
+        json!({"shown": true, "from_round": 1, "to_round": 2, "before": [20, 10],
+               "after": [14, 16], "paired": 3, "suppressed": true})
+    );
+}
+
+#[test]
 fn storage_in_the_host_state_is_ok_or_failing() {
     for (storage, name) in [(Storage::Ok, "ok"), (Storage::Failing, "failing")] {
         let state = StateView {
@@ -415,6 +456,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             hands: None,
             storage: Some(storage),
             timer: None,
+            shift: None,
         };
         let expected = json!({
             "type": "state",

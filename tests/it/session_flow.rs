@@ -149,6 +149,7 @@ async fn every_host_command_from_a_participant_or_screen_is_refused_and_changes_
         json!({"type": "close_vote"}),
         json!({"type": "reveal", "visible": true}),
         json!({"type": "revote"}),
+        json!({"type": "show_shift", "visible": true}),
         json!({"type": "start_timer", "seconds": 30}),
         json!({"type": "stop_timer"}),
         json!({"type": "hand_count", "counts": [10, 0]}),
@@ -248,6 +249,111 @@ async fn a_revote_starts_round_two_and_keeps_round_one() {
     assert_eq!(stale["code"], "round_over");
     assert_eq!(a.vote(statement, 2, 1).await["type"], "ack");
     host.wait_state(|s| tally(s) == vec![0, 1]).await;
+}
+
+/// Votes in a round of `slide` for each phone with a choice.
+async fn vote_all(phones: &mut [TestClient], slide: u64, round: u64, choices: &[Option<u64>]) {
+    for (phone, choice) in phones.iter_mut().zip(choices) {
+        phone.wait_state(|s| s["slide"]["round"] == round).await;
+        if let Some(option) = choice {
+            let ack = phone.vote(slide, round, *option).await;
+            assert_eq!(ack["type"], "ack", "{ack}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_host_shows_the_shift_between_rounds_on_the_screen_only_in_totals() {
+    let server = TestServer::start().await;
+    let list = statements(server.session.deck());
+    let (first, second) = (list[0].0 as u64, list[1].0 as u64);
+    let mut host = server.host().await;
+    let mut screen = server.screen().await;
+    let mut phones = vec![];
+    for _ in 0..6 {
+        phones.push(server.participant().await);
+    }
+    host.send(json!({"type": "go_to", "slide": first})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.wait_state(|s| s["slide"]["phase"] == "open").await;
+    // In round 1 there is nothing to compare with.
+    host.send(json!({"type": "show_shift", "visible": true, "id": 1}))
+        .await;
+    let refused = host.wait_for("error").await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["id"].as_u64()),
+        (Some("no_earlier_round"), Some(1))
+    );
+    assert!(host.state.get("shift").is_none(), "no shift in round 1");
+
+    // Round 1: A A A B B B. Round 2: phone 0 stays on A, 1 and 2 go to B, 3 goes to A,
+    // 4 stays on B, 5 does not vote again: five paired, three switched.
+    let a = Some(0);
+    let b = Some(1);
+    vote_all(&mut phones, first, 1, &[a, a, a, b, b, b]).await;
+    host.send(json!({"type": "revote"})).await;
+    vote_all(&mut phones, first, 2, &[a, b, b, a, b, None]).await;
+    let expected = json!({"shown": false, "from_round": 1, "to_round": 2,
+        "before": [3, 3], "after": [2, 3], "paired": 5, "suppressed": false,
+        "matrix": [[1, 2], [1, 1]], "switched": 3});
+    let state = host.wait_state(|s| s["shift"] == expected).await;
+    assert_eq!(state["slide"]["round"], 2);
+    let on_screen = screen
+        .wait_state(|s| tally(s).is_empty() && s["slide"]["round"] == 2)
+        .await;
+    assert!(
+        on_screen.get("shift").is_none(),
+        "not on the screen until shown"
+    );
+
+    host.send(json!({"type": "show_shift", "visible": true, "id": 2}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 2);
+    let mut shown = expected.clone();
+    shown["shown"] = json!(true);
+    screen.wait_state(|s| s["shift"] == shown).await;
+    host.wait_state(|s| s["shift"] == shown).await;
+    for phone in phones.iter_mut() {
+        assert!(phone.state.get("shift").is_none(), "{}", phone.state);
+    }
+    // Another statement: its own rounds, nothing shown. Three paired is too few.
+    host.send(json!({"type": "go_to", "slide": second})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    screen
+        .wait_state(|s| s["slide"]["index"] == second && s.get("shift").is_none())
+        .await;
+    vote_all(&mut phones, second, 1, &[a, a, b, b, None, None]).await;
+    host.send(json!({"type": "revote"})).await;
+    vote_all(&mut phones, second, 2, &[b, a, a, None, a, b]).await;
+    host.send(json!({"type": "show_shift", "visible": true}))
+        .await;
+    let few = json!({"shown": true, "from_round": 1, "to_round": 2,
+        "before": [2, 2], "after": [3, 2], "paired": 3, "suppressed": true});
+    screen.wait_state(|s| s["shift"] == few).await;
+    host.wait_state(|s| s["shift"] == few).await;
+    // Back on the first statement, its round still shows its shift; hidden, it is gone.
+    host.send(json!({"type": "go_to", "slide": first})).await;
+    screen.wait_state(|s| s["shift"] == shown).await;
+    host.send(json!({"type": "show_shift", "visible": false}))
+        .await;
+    let hidden = screen
+        .wait_state(|s| s["slide"]["index"] == first && s.get("shift").is_none())
+        .await;
+    assert_eq!(hidden["slide"]["round"], 2);
+    for phone in phones.iter_mut() {
+        let state = phone.wait_state(|s| s["slide"]["index"] == first).await;
+        assert!(state.get("shift").is_none(), "{state}");
+    }
+    // The report counts the same switches.
+    let report = server.session.report().await.expect("a report");
+    let sw = |slide: u64| {
+        let s = report.statements.iter().find(|s| s.slide as u64 == slide);
+        serde_json::to_value(&s.unwrap().switches).unwrap()
+    };
+    assert_eq!(sw(first)["matrix"], expected["matrix"]);
+    assert_eq!(sw(first)["switched"], 3);
+    assert_eq!(sw(second)["paired"], 3);
+    assert_eq!(sw(second)["matrix"], Value::Null);
 }
 
 #[tokio::test]

@@ -60,6 +60,7 @@ enum Action {
     Open,
     Close,
     Reveal(bool),
+    Shift(bool),
     Revote,
     Timer(u32),
     Hands(Vec<u64>),
@@ -80,6 +81,7 @@ fn action() -> impl Strategy<Value = Action> {
         2 => Just(Action::Open),
         1 => Just(Action::Close),
         1 => any::<bool>().prop_map(Action::Reveal),
+        1 => any::<bool>().prop_map(Action::Shift),
         1 => Just(Action::Revote),
         1 => (0..5u32).prop_map(Action::Timer),
         1 => proptest::collection::vec(0..200_000u64, 1..4).prop_map(Action::Hands),
@@ -118,6 +120,7 @@ fn command(session: &Session, people: &[Uuid], action: &Action) -> Command {
         Action::Open => Command::OpenVote,
         Action::Close => Command::CloseVote,
         Action::Reveal(visible) => Command::Reveal { visible },
+        Action::Shift(visible) => Command::ShowShift { visible },
         Action::Revote => Command::Revote,
         Action::Timer(seconds) => Command::StartTimer {
             seconds,
@@ -190,6 +193,38 @@ fn check_reveal(before: &Session, after: &Session, was_reveal: bool) {
     );
 }
 
+/// Per slide, whether each round's shift is shown (empty for content slides).
+fn shift_flags(session: &Session) -> Vec<Vec<bool>> {
+    (0..session.deck().slides.len())
+        .map(|i| {
+            session
+                .statement(i)
+                .map(|s| s.rounds.iter().map(|r| r.shift_shown).collect())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A round starts without its shift shown, round 1 never has one, and only the host's
+/// `show_shift` of the round on show changes it.
+fn check_shift(before: &Session, after: &Session, was_shift: bool) {
+    let (was, now) = (shift_flags(before), shift_flags(after));
+    for (slide, (was, now)) in was.iter().zip(&now).enumerate() {
+        for (round, &flag) in now.iter().enumerate() {
+            assert!(!(round == 0 && flag), "slide {slide}: round 1 has no shift");
+            match was.get(round) {
+                None => assert!(!flag, "slide {slide} round {} starts without", round + 1),
+                Some(&old) if old != flag => assert!(
+                    was_shift && slide == before.current() && round + 1 == was.len(),
+                    "slide {slide} round {} changed its shift without show_shift",
+                    round + 1
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
 fn open_statements(session: &Session) -> Vec<usize> {
     (0..session.deck().slides.len())
         .filter(|&i| session.statement(i).is_some_and(|s| s.phase == Phase::Open))
@@ -209,6 +244,7 @@ proptest! {
             let cmd = command(&session, &people, action);
             let was_vote = matches!(cmd, Command::Vote { .. });
             let was_reveal = matches!(cmd, Command::Reveal { .. });
+            let was_shift = matches!(cmd, Command::ShowShift { .. });
             let vote_target = match &cmd {
                 Command::Vote { slide, .. } => Some(*slide),
                 _ => None,
@@ -248,6 +284,7 @@ proptest! {
             }
             check_counts(&session);
             check_reveal(&before, &session, was_reveal);
+            check_shift(&before, &session, was_shift);
             let open = open_statements(&session);
             prop_assert!(open.len() <= 1, "at most one statement open: {open:?}");
             if let Some(&slide) = open.first() {
@@ -262,6 +299,7 @@ proptest! {
         prop_assert_eq!(statements_of(&replayed), statements_of(&session));
         prop_assert_eq!(replayed.current(), session.current());
         prop_assert_eq!(replayed.revealed(), session.revealed());
+        prop_assert_eq!(replayed.shift_shown(), session.shift_shown());
         prop_assert_eq!(replayed.joined(), session.joined());
         prop_assert_eq!(replayed.timer(), session.timer());
         // And the log survives JSON, as the store keeps it.
@@ -515,6 +553,60 @@ fn every_round_starts_hidden_and_a_reveal_stays_with_its_round() {
 }
 
 #[test]
+fn the_shift_needs_a_second_round_and_stays_with_its_round() {
+    let mut session = Session::new(deck());
+    assert_eq!(
+        session.apply(Command::ShowShift { visible: true }),
+        Err(Rejection::NotAStatement)
+    );
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    session.apply(Command::OpenVote).unwrap();
+    assert_eq!(
+        session.apply(Command::ShowShift { visible: true }),
+        Err(Rejection::NoEarlierRound),
+        "round 1 has nothing to compare with"
+    );
+    assert_eq!(Rejection::NoEarlierRound.code(), "no_earlier_round");
+    session.apply(Command::Revote).unwrap();
+    assert!(!session.shift_shown());
+    assert_eq!(
+        session.apply(Command::ShowShift { visible: true }),
+        Ok(vec![Event::ShiftShown {
+            slide: 1,
+            round: 2,
+            visible: true
+        }])
+    );
+    assert!(session.shift_shown());
+    assert_eq!(
+        session.apply(Command::ShowShift { visible: true }),
+        Ok(vec![]),
+        "showing it again changes nothing"
+    );
+    session.apply(Command::GoTo { slide: 4 }).unwrap();
+    assert!(!session.shift_shown(), "another statement shows none");
+    session.apply(Command::GoTo { slide: 1 }).unwrap();
+    assert!(session.shift_shown(), "the round keeps it");
+    session.apply(Command::Revote).unwrap();
+    assert!(!session.shift_shown(), "a new round starts without");
+    assert!(session.statement(1).unwrap().rounds[1].shift_shown);
+    let event = Event::ShiftShown {
+        slide: 1,
+        round: 2,
+        visible: false,
+    };
+    let text = serde_json::to_string(&event).unwrap();
+    assert_eq!(
+        text,
+        r#"{"type":"shift_shown","slide":1,"round":2,"visible":false}"#
+    );
+    session
+        .replay(&serde_json::from_str(&text).unwrap())
+        .unwrap();
+    assert!(!session.statement(1).unwrap().rounds[1].shift_shown);
+}
+
+#[test]
 fn a_live_statement_shows_each_round_from_the_start_and_can_still_be_hidden() {
     let mut session = Session::new(deck());
     session.apply(Command::GoTo { slide: 3 }).unwrap();
@@ -629,6 +721,22 @@ fn a_stored_event_that_does_not_fit_is_refused_with_a_reason_and_changes_nothing
         (
             Event::RoundStarted { slide: 1, round: 5 },
             "does not follow",
+        ),
+        (
+            Event::ShiftShown {
+                slide: 1,
+                round: 1,
+                visible: true,
+            },
+            "no such round after its first",
+        ),
+        (
+            Event::ShiftShown {
+                slide: 0,
+                round: 2,
+                visible: true,
+            },
+            "not a statement",
         ),
         (
             Event::GroupChosen {

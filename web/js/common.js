@@ -27,6 +27,24 @@ export function el(tag, cls, text) {
   return e;
 }
 
+// The switches of a shift as "A→B 2, B→A 1": those who chose differently, most first,
+// at most `max` of them (then "…"). Empty when nobody switched or it is suppressed.
+export function switchList(shift, max = 4) {
+  const pairs = [];
+  (shift.matrix || []).forEach((row, i) => row.forEach((n, j) => { if (i !== j && n > 0) pairs.push([n, i, j]); }));
+  pairs.sort((a, b) => b[0] - a[0] || a[1] - b[1] || a[2] - b[2]);
+  const list = pairs.slice(0, max).map(([n, i, j]) => letter(i) + '\u2192' + letter(j) + '\u00a0' + n);
+  if (pairs.length > max) list.push('\u2026');
+  return list.join(', ');
+}
+
+// The sentence under a shift: how many of those who voted in both rounds switched.
+export function switchSentence(shift) {
+  if (shift.suppressed) return t('shift.few');
+  const list = switchList(shift);
+  return t('shift.switched', { n: shift.switched ?? 0, m: shift.paired }) + (list ? ': ' + list : '');
+}
+
 // Whole percentages that add up to 100 (largest remainder).
 export function percents(tally) {
   const sum = tally.reduce((a, b) => a + b, 0);

@@ -1,7 +1,7 @@
 // Host page: the facilitator's remote (laptop or phone).
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, letter, percents, votes, showConn, setText, clock, countdown, deckLang } from './common.js';
+import { $, el, pathCode, letter, percents, votes, showConn, setText, clock, countdown, deckLang, switchSentence } from './common.js';
 import { takeKey, denied } from './present.js';
 
 const code = pathCode();
@@ -110,6 +110,7 @@ $('next').addEventListener('click', () => leave('next', { type: 'next' }));
 $('open').addEventListener('click', () => send({ type: 'open_vote' }));
 $('close').addEventListener('click', () => send({ type: 'close_vote' }));
 $('reveal').addEventListener('click', () => st && send({ type: 'reveal', visible: !st.revealed }));
+$('shift-show').addEventListener('click', () => st && st.shift && send({ type: 'show_shift', visible: !st.shift.shown }));
 $('revote').addEventListener('click', () => { if (confirm(t('host.revote_confirm'))) send({ type: 'revote' }); });
 $('stop').addEventListener('click', () => send({ type: 'stop_timer' }));
 for (const b of document.querySelectorAll('[data-sec]')) {
@@ -241,7 +242,30 @@ function render() {
     li.append(bar);
     return li;
   }));
+  renderShift(statement ? st.shift : null, online);
   renderHands(s, options);
+}
+
+// After a re-vote: the round before beside this one, who switched, and the button that
+// puts it on the screen.
+function renderShift(shift, online) {
+  $('shiftbox').hidden = !shift;
+  if (!shift) return;
+  setText($('shift-h'), t('shift.heading', { a: shift.from_round, b: shift.to_round }));
+  setText($('shift-r0'), t('shift.round', { n: shift.from_round }));
+  setText($('shift-r1'), t('shift.round', { n: shift.to_round }));
+  const rows = shift.after.map((n, i) => {
+    const tr = el('tr');
+    const th = el('th', null, letter(i));
+    th.scope = 'row';
+    tr.append(th, el('td', null, String(shift.before[i] ?? 0)), el('td', null, String(n)));
+    return tr;
+  });
+  $('shift-rows').replaceChildren(...rows);
+  setText($('shift-note'), switchSentence(shift));
+  setText($('shift-state'), shift.shown ? t('shift.shown') : t('shift.not_shown'));
+  setText($('shift-show'), shift.shown ? t('shift.hide') : t('shift.show'));
+  $('shift-show').disabled = !online;
 }
 
 // The hand count form: one number per option, once the vote has been opened.

@@ -1,7 +1,7 @@
 // Screen page: the projector, read from the back of the room.
 import { init, t, lang, setLang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, letter, percents, showConn, setText, clock, countdown, deckLang } from './common.js';
+import { $, el, pathCode, letter, percents, showConn, setText, clock, countdown, deckLang, switchSentence } from './common.js';
 import { takeKey, denied } from './present.js';
 
 const code = pathCode();
@@ -82,20 +82,38 @@ function render() {
     colsSig = sig;
     cols.replaceChildren(...options.map((o, i) => {
       const col = el('div', 'col c' + (i % 8));
-      const area = el('div', 'area');
+      const area = el('div', 'area now');
       area.append(el('span', 'fill'));
       col.append(el('span', 'letter', letter(i)), el('span', 'otext', o), area, el('span', 'pct'), el('span', 'cnt'));
       return col;
     }));
   }
-  const tally = statement && st.revealed && st.tally ? st.tally : null;
+  // The shift: the round before beside this one, both shown as the host chose to.
+  const shift = statement && st.shift && st.shift.shown ? st.shift : null;
+  const tally = shift ? shift.after : statement && st.revealed && st.tally ? st.tally : null;
   cols.classList.toggle('revealed', !!tally);
+  cols.classList.toggle('shift', !!shift);
   const pct = tally ? percents(tally) : [];
+  const pct0 = shift ? percents(shift.before) : [];
   [...cols.children].forEach((col, i) => {
-    col.querySelector('.fill').style.width = tally ? (pct[i] ?? 0) + '%' : '0';
-    setText(col.querySelector('.pct'), tally ? t('tally.percent', { p: pct[i] ?? 0 }) : '');
-    setText(col.querySelector('.cnt'), tally ? String(tally[i] ?? 0) : '');
+    // The bar of the round before is there only while the shift is shown.
+    let before = col.querySelector('.before');
+    if (shift && !before) {
+      before = el('div', 'area before');
+      before.append(el('span', 'fill'));
+      col.querySelector('.now').before(before);
+    } else if (!shift && before) {
+      before.remove();
+    }
+    col.querySelector('.now .fill').style.width = tally ? (pct[i] ?? 0) + '%' : '0';
+    if (before) before.firstChild.style.width = (pct0[i] ?? 0) + '%';
+    setText(col.querySelector('.pct'), shift ? t('shift.percent', { a: pct0[i] ?? 0, b: pct[i] ?? 0 })
+      : tally ? t('tally.percent', { p: pct[i] ?? 0 }) : '');
+    setText(col.querySelector('.cnt'), tally && !shift ? String(tally[i] ?? 0) : '');
   });
+  setText($('shift-legend'), shift ? t('shift.legend', { a: shift.from_round, b: shift.to_round }) : '');
+  setText($('shift-text'), shift ? switchSentence(shift) : '');
+  $('shift').hidden = !shift;
   const counted = statement && st.voted != null && st.joined != null;
   // Hand counts are in `voted` but not in `joined`: phones are counted against the
   // phones that joined, hands are named apart.
@@ -115,11 +133,13 @@ function render() {
 const FIT_MAX = 1.6, FIT_MIN = 0.5;
 function fit() {
   const revealed = cols.classList.contains('revealed');
+  const shift = cols.classList.contains('shift');
   const cells = [...cols.querySelectorAll('.pct, .cnt')];
   const texts = cells.map((c) => c.textContent);
   if (cells.length) {
     cols.classList.add('revealed');
-    cells.forEach((c) => { c.textContent = c.classList.contains('pct') ? t('tally.percent', { p: 100 }) : '8888'; });
+    const widest = shift ? t('shift.percent', { a: 100, b: 100 }) : t('tally.percent', { p: 100 });
+    cells.forEach((c) => { c.textContent = c.classList.contains('pct') ? widest : shift ? '' : '8888'; });
   }
   const fits = (f) => {
     stage.style.setProperty('--fit', String(f));
