@@ -340,14 +340,7 @@ async fn raw_request(addr: std::net::SocketAddr, request: &str) -> (u16, String,
         .await
         .expect("answered in time")
         .ok();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_ascii_lowercase(), body.to_owned())
+    support::parse_response(&raw)
 }
 
 #[tokio::test]

@@ -139,7 +139,12 @@ pub async fn http_get(
         .await
         .expect("response in time")
         .unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
+    parse_response(&raw)
+}
+
+/// Status, lower-cased head and body of a raw HTTP/1.1 response (status 0 if none).
+pub fn parse_response(raw: &[u8]) -> (u16, String, String) {
+    let text = String::from_utf8_lossy(raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
         .split_whitespace()
