@@ -1618,6 +1618,12 @@ async fn reconnect_after_restart(tools: Tools) {
     let phone = Browser::open(&driver, addr, "phone-restart", (390, 844)).await;
     phone.goto(&format!("http://{addr}/{code}")).await;
     phone.wait("the page online", &conn_is("online")).await;
+    phone
+        .wait(
+            "the options to open",
+            "const o = document.querySelectorAll('#options .opt'); return o.length === 2 && [...o].every((b) => !b.disabled);",
+        )
+        .await;
     phone.click("#options .opt[data-i=\"1\"]").await;
     phone.wait("the vote acknowledged", &voted_for(1)).await;
 
