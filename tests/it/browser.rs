@@ -1534,13 +1534,7 @@ async fn storage_warning(tools: Tools) {
     let server = TestServer::start().await;
     let code = server.code().to_owned();
     let key = server.session.host_key().expose().to_owned();
-    let slide = server
-        .session
-        .deck()
-        .slides
-        .iter()
-        .position(|s| matches!(s.kind, stemzaal::deck::SlideKind::Statement { .. }))
-        .unwrap() as u64;
+    let slide = crate::support::first_statement(server.session.deck()) as u64;
     let driver = Driver::start(&tools).await;
     let host = Browser::open(&driver, server.addr, "host-storage", (1366, 768)).await;
     host.goto(&server.url(&format!("/host/{code}?key={key}")))
@@ -1601,13 +1595,9 @@ async fn reconnect_after_restart(tools: Tools) {
     use crate::recovery::{free_port, start_binary};
     let data = tempfile::tempdir().unwrap();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let (mut server, code, key) = start_binary(addr, data.path());
+    let (server, code, key) = start_binary(addr, data.path());
     let ws = format!("ws://{addr}/ws/{code}");
-    let slide = stemzaal::deck::Deck::default_deck()
-        .slides
-        .iter()
-        .position(|s| matches!(s.kind, stemzaal::deck::SlideKind::Statement { .. }))
-        .unwrap();
+    let slide = crate::support::first_statement(&stemzaal::deck::Deck::default_deck());
     let mut host =
         crate::support::TestClient::hello(&ws, json!({"type": "hello", "key": key})).await;
     host.send(json!({"type": "go_to", "slide": slide})).await;
@@ -1628,18 +1618,8 @@ async fn reconnect_after_restart(tools: Tools) {
     phone.wait("the vote acknowledged", &voted_for(1)).await;
 
     // A graceful stop: the page hears 1001 and keeps trying.
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || {
-        let exit = server.child.wait().unwrap();
-        (server, exit)
-    });
-    let (server, exit) = exit.await.unwrap();
+    let exit = server.stop().await;
     assert!(exit.success(), "the server exits 0 after SIGTERM: {exit}");
-    drop(server);
     phone
         .wait("the page notices the stop", &conn_is("reconnecting"))
         .await;

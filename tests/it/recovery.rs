@@ -14,19 +14,11 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use serde_json::{json, Value};
-use stemzaal::deck::SlideKind;
 use stemzaal::hub::Hub;
 use stemzaal::store::{Durability, Store};
-use support::{TestClient, TestServer};
+use support::{first_statement, TestClient, TestServer};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
-
-fn first_statement(deck: &stemzaal::deck::Deck) -> usize {
-    deck.slides
-        .iter()
-        .position(|s| matches!(s.kind, SlideKind::Statement { .. }))
-        .expect("a statement")
-}
 
 #[tokio::test]
 async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
@@ -102,6 +94,25 @@ const KILLS: usize = 3;
 
 pub(crate) struct Server {
     pub(crate) child: Child,
+}
+
+impl Server {
+    /// Sends SIGTERM, as a service manager's stop does.
+    pub(crate) fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Sends SIGTERM and waits for the process to end; returns how it ended.
+    pub(crate) async fn stop(mut self) -> std::process::ExitStatus {
+        self.terminate();
+        tokio::task::spawn_blocking(move || self.child.wait().expect("wait for the server"))
+            .await
+            .expect("the waiting task")
+    }
 }
 
 impl Drop for Server {
@@ -604,11 +615,7 @@ async fn sigterm_closes_every_socket_with_1001_checkpoints_and_exits_0_within_5_
     let id = phone.participant_id();
 
     let stopped_at = std::time::Instant::now();
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    server.terminate();
     for client in [&mut phone, &mut host] {
         let (code, reason) = client.closed_with_reason().await;
         assert_eq!(code, Some(1001), "a stop closes with 1001");
@@ -647,7 +654,7 @@ async fn a_log_file_on_the_full_disk_does_not_bring_the_server_down() {
     let data = tempfile::tempdir().unwrap();
     let log = std::fs::File::create(data.path().join("stemzaal.log")).unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let (mut server, code, key) = start_binary_logging(addr, data.path(), log.into());
+    let (server, code, key) = start_binary_logging(addr, data.path(), log.into());
     let url = format!("ws://{addr}/ws/{code}");
     let slide = first_statement(&stemzaal::deck::Deck::default_deck()) as u64;
     let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
@@ -662,18 +669,7 @@ async fn a_log_file_on_the_full_disk_does_not_bring_the_server_down() {
     host.wait_state(|s| s["storage"] == "failing").await;
     limit_file_size(&server, rlimit::INFINITY);
     assert_eq!(phone.vote(slide, 1, 1).await["type"], "ack");
-    let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || {
-        let exit = server.child.wait().unwrap();
-        (server, exit)
-    })
-    .await
-    .unwrap()
-    .1;
+    let exit = server.stop().await;
     assert!(
         exit.success(),
         "the server ran on and stopped cleanly: {exit}"

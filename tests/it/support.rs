@@ -331,3 +331,11 @@ impl TestClient {
         self.ws.close(None).await.ok();
     }
 }
+
+/// The index of the deck's first statement.
+pub fn first_statement(deck: &Deck) -> usize {
+    deck.slides
+        .iter()
+        .position(|s| matches!(s.kind, stemzaal::deck::SlideKind::Statement { .. }))
+        .expect("a statement")
+}
