@@ -1571,6 +1571,14 @@ async fn storage_warning(tools: Tools) {
     );
     assert_eq!(shown[1], "rgb(179, 38, 30)", "the warning is red");
     host.screenshot("host-storage-failing").await;
+    // On a phone used as the remote the warning still leads the page.
+    host.viewport(390, 844).await;
+    let top = host
+        .js("return document.getElementById('storage').getBoundingClientRect().top;")
+        .await;
+    assert!(top.as_f64().is_some_and(|t| t < 200.0), "warning at {top}");
+    host.screenshot("host-storage-failing-390x844").await;
+    host.viewport(1366, 768).await;
 
     server.hub.store().fail_commits(false);
     assert_eq!(phone.vote(slide, 1, 0).await["type"], "ack");
