@@ -979,18 +979,22 @@ fn attributes(tag: &str) -> Vec<(String, String)> {
 
 const VOID: &[&str] = &["meta", "link", "input", "img", "br", "hr", "source", "wbr"];
 
-#[test]
-fn every_ui_string_comes_from_one_file_per_language() {
-    let nl = language("nl");
-    let en = language("en");
+/// The console's pages and scripts (admin*, poster*): they load the console's strings
+/// (`admin-<lang>.js`) beside the shared ones, which the participant page never downloads.
+fn is_console(file: &str) -> bool {
+    file.starts_with("admin") || file.starts_with("poster")
+}
+
+/// Two language files hold the same keys, none empty, each with the same placeholders.
+fn same_keys(nl: &BTreeMap<String, String>, en: &BTreeMap<String, String>, files: &str) {
     let nl_keys: BTreeSet<_> = nl.keys().collect();
     let en_keys: BTreeSet<_> = en.keys().collect();
     assert_eq!(
         nl_keys.symmetric_difference(&en_keys).collect::<Vec<_>>(),
         Vec::<&&String>::new(),
-        "nl.js and en.js have the same keys"
+        "{files}: the same keys in both languages"
     );
-    for (key, text) in &nl {
+    for (key, text) in nl {
         assert!(!text.trim().is_empty(), "nl {key} is empty");
         assert!(!en[key].trim().is_empty(), "en {key} is empty");
         assert_eq!(
@@ -999,14 +1003,42 @@ fn every_ui_string_comes_from_one_file_per_language() {
             "{key}: the same {{placeholders}} in both languages"
         );
     }
+}
 
+#[test]
+fn every_ui_string_comes_from_one_file_per_language() {
+    let nl = language("nl");
+    let en = language("en");
+    same_keys(&nl, &en, "nl.js and en.js");
+    let console_nl = language("admin-nl");
+    same_keys(
+        &console_nl,
+        &language("admin-en"),
+        "admin-nl.js and admin-en.js",
+    );
+    let twice: Vec<_> = console_nl.keys().filter(|k| nl.contains_key(*k)).collect();
+    assert!(
+        twice.is_empty(),
+        "keys in both nl.js and admin-nl.js: {twice:?}"
+    );
+    // What the console's pages can show: the shared strings and their own.
+    let mut console_all = nl.clone();
+    console_all.extend(console_nl.clone());
+
+    // The keys the participant, host and screen pages use, and those the console's use.
     let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut used_console: BTreeSet<String> = BTreeSet::new();
     let mut problems = vec![];
 
     // HTML: text only from data-i18n (a Dutch fallback allowed in <title> and <noscript>).
     for page in files(web(), "html") {
         let html = std::fs::read_to_string(&page).unwrap();
         let name = page.file_name().unwrap().to_string_lossy().into_owned();
+        let (strings, used) = if is_console(&name) {
+            (&console_all, &mut used_console)
+        } else {
+            (&nl, &mut used)
+        };
         let mut stack: Vec<(String, Option<String>)> = vec![];
         let mut rest = html.as_str();
         while !rest.is_empty() {
@@ -1079,7 +1111,7 @@ fn every_ui_string_comes_from_one_file_per_language() {
             let (tag_name, key) = stack.last().cloned().unwrap_or_default();
             let fallback = tag_name == "title" || stack.iter().any(|(n, _)| n == "noscript");
             match key {
-                Some(key) if fallback && nl.get(&key).map(String::as_str) == Some(text) => {}
+                Some(key) if fallback && strings.get(&key).map(String::as_str) == Some(text) => {}
                 _ => problems.push(format!("{name}: hard-coded text {text:?} in <{tag_name}>")),
             }
         }
@@ -1089,7 +1121,11 @@ fn every_ui_string_comes_from_one_file_per_language() {
     for script in files(&web().join("js"), "js") {
         let js = std::fs::read_to_string(&script).unwrap();
         let name = script.file_name().unwrap().to_string_lossy().into_owned();
-        used.extend(t_calls(&js));
+        if is_console(&name) {
+            used_console.extend(t_calls(&js));
+        } else {
+            used.extend(t_calls(&js));
+        }
         for (n, line) in js.lines().enumerate() {
             let code = line.split("//").next().unwrap_or_default();
             // A string literal with letters in it, put straight onto the page.
@@ -1142,10 +1178,24 @@ fn every_ui_string_comes_from_one_file_per_language() {
             problems.push(format!("the key {key} is used but not in nl.js/en.js"));
         }
     }
+    for key in &used_console {
+        if !console_all.contains_key(key) {
+            problems.push(format!(
+                "the key {key} is used by the console but not in nl.js/en.js or admin-nl.js/admin-en.js"
+            ));
+        }
+    }
     for key in nl.keys() {
-        if !used.contains(key) {
+        if !used.contains(key) && !used_console.contains(key) {
             problems.push(format!(
                 "the key {key} is in the language files but never used"
+            ));
+        }
+    }
+    for key in console_nl.keys() {
+        if !used_console.contains(key) {
+            problems.push(format!(
+                "the key {key} is in admin-nl.js/admin-en.js but the console never uses it"
             ));
         }
     }
@@ -1534,7 +1584,7 @@ async fn storage_warning(tools: Tools) {
     let server = TestServer::start().await;
     let code = server.code().to_owned();
     let key = server.session.host_key().expose().to_owned();
-    let slide = crate::support::first_statement(server.session.deck()) as u64;
+    let slide = crate::support::first_statement(&server.session.deck()) as u64;
     let driver = Driver::start(&tools).await;
     let host = Browser::open(&driver, server.addr, "host-storage", (1366, 768)).await;
     host.goto(&server.url(&format!("/host/{code}?key={key}")))

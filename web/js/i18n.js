@@ -1,11 +1,13 @@
 // Every visible string comes from /assets/i18n/<lang>.js (a flat key → text object).
 // HTML carries data-i18n=NAME (text) and data-i18n-ATTR=NAME (attributes);
-// scripts call t(name, params), e.g. t("tally.votes_other", { n: 3 }). Only the active language file is loaded.
+// scripts call t(name, params), e.g. t("tally.votes_other", { n: 3 }). Only the active language file is loaded,
+// and a page's own strings beside it: init('admin') adds /assets/i18n/admin-<lang>.js.
 const LANGS = ['nl', 'en'];
 const STORE = 'stemzaal:lang';
 const ATTRS = ['aria-label', 'alt', 'title', 'placeholder'];
 const subs = [];
 let dict = {};
+let extra = '';
 export let lang = 'nl';
 
 export function t(key, params) {
@@ -27,7 +29,8 @@ export function apply(root = document) {
 const other = () => (lang === 'nl' ? 'en' : 'nl');
 
 async function load(l) {
-  dict = (await import(`/assets/i18n/${l}.js`)).default;
+  const [d, x] = await Promise.all([import(`/assets/i18n/${l}.js`), extra && import(`/assets/i18n/${extra}-${l}.js`)]);
+  dict = { ...d.default, ...(x && x.default) };
   lang = l;
 }
 
@@ -41,7 +44,8 @@ export async function setLang(l) {
 
 export const onLangChange = (f) => subs.push(f);
 
-export async function init() {
+export async function init(more = '') {
+  extra = more;
   let l = 'nl';
   try { l = localStorage.getItem(STORE) || 'nl'; } catch { /* private mode */ }
   if (!LANGS.includes(l)) l = 'nl';

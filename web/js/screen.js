@@ -17,7 +17,9 @@ const stage = $('stage');
 const cols = $('cols');
 const timerEl = $('timer');
 setText($('jcode'), code);
-$('qr').src = '/qr/' + encodeURIComponent(code) + '.svg';
+// A preview (/preview/screen) has no session to join: its QR code keeps its place, empty.
+if (location.pathname.startsWith('/preview/')) $('qr').style.visibility = 'hidden';
+else $('qr').src = '/qr/' + encodeURIComponent(code) + '.svg';
 
 const tick = countdown((ms) => {
   timerEl.hidden = ms == null;

@@ -6,6 +6,7 @@
 // screen pass role ('host'/'screen') so the server may take the key from its cookie. Reconnects back
 // off exponentially with full jitter. Votes stay pending (and in localStorage) until
 // their ack or an error naming their id, and are resent after every welcome.
+// Under /preview/ there is no socket: see preview().
 import { store } from './common.js';
 
 const BASE = 500, CAP = 10000;
@@ -19,6 +20,7 @@ const ID_KEY = 'stemzaal:vote-id';
 const UUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 export function connect({ code, hello }) {
+  if (location.pathname.startsWith('/preview/')) return preview();
   const subs = {};
   const emit = (type, ...a) => (subs[type] || []).forEach((f) => {
     try { f(...a); } catch (e) { console.error(e); } // a page bug must not stop the socket
@@ -169,5 +171,29 @@ export function connect({ code, hello }) {
     },
   };
   queueMicrotask(() => { setStatus('connecting'); open(); });
+  return api;
+}
+
+// The console (/admin) shows a deck on the real pages in iframes: it posts the welcome
+// and state messages a session would send. A vote is acknowledged here and goes nowhere.
+function preview() {
+  const subs = {};
+  const emit = (type, m) => (subs[type] || []).forEach((f) => f(m));
+  const api = {
+    on(type, f) { (subs[type] ||= []).push(f); return api; },
+    status: 'online',
+    online: true,
+    send: () => false,
+    vote(slide, round, option) { const v = { slide, round, option }; emit('ack', v); return v; },
+    pendingFor: () => null,
+    restart() {},
+    close() {},
+  };
+  addEventListener('message', (e) => {
+    const m = e.data;
+    if (e.origin === location.origin && m && (m.type === 'welcome' || m.type === 'state')) emit(m.type, m);
+  });
+  // Asked for once the page listens, so nothing the console sends is missed.
+  queueMicrotask(() => { emit('status', 'online'); parent.postMessage({ type: 'preview_ready' }, location.origin); });
   return api;
 }
