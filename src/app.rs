@@ -8,8 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
+use crate::admin::Admin;
 use crate::deck::{self, Deck};
-use crate::hub::{Hub, SessionHandle};
+use crate::hub::{Hub, Opened, SessionHandle};
 use crate::limits::Limits;
 use crate::store::{Durability, Store};
 
@@ -30,6 +31,8 @@ pub struct Config {
     pub durability: Durability,
     /// Connection caps, rate limits, timeouts, allowed origins and hosts.
     pub limits: Limits,
+    /// The console's password; `None` uses the stored one or makes one.
+    pub admin_password: Option<String>,
 }
 
 /// The log filter for `spec` (the `RUST_LOG` syntax), except that the WebSocket library
@@ -77,13 +80,25 @@ pub async fn run(config: Config) -> Result<()> {
             .context("handling SIGXFSZ")?;
     // The store holds the data directory until the server has stopped.
     let store = Store::open(&config.data, config.durability)?;
+    crate::library::seed(&store)
+        .await
+        .context("putting the built-in deck in the library")?;
+    let (admin, new_password) = Admin::set_up(&store, config.admin_password.as_deref()).await?;
     let hub = Arc::new(Hub::new(store, base_url));
-    let restored = hub.restore_all()?;
-    let (handle, reused) = hub
+    let open = hub.restore_open()?;
+    let (handle, opened) = hub
         .open_or_reuse(Arc::new(deck), &source, config.new_session)
         .await?;
-    print_banner(&hub, &handle, reused, restored.len(), &config);
-    crate::web::serve_until(listener, hub, config.limits, stop_signal()).await
+    print_banner(
+        &hub,
+        &handle,
+        opened,
+        open.len(),
+        &config,
+        new_password.as_deref(),
+    );
+    let limits = config.limits;
+    crate::web::serve_until(listener, hub, limits, Arc::new(admin), stop_signal()).await
 }
 
 /// Resolves on SIGTERM (a service manager's stop) or SIGINT (Ctrl-C).
@@ -152,7 +167,14 @@ pub fn lan_ip() -> Option<IpAddr> {
     v4.first().map(|ip| IpAddr::V4(*ip))
 }
 
-fn print_banner(hub: &Hub, handle: &SessionHandle, reused: bool, restored: usize, config: &Config) {
+fn print_banner(
+    hub: &Hub,
+    handle: &SessionHandle,
+    opened: Opened,
+    open: usize,
+    config: &Config,
+    new_password: Option<&str>,
+) {
     use std::fmt::Write as _;
     let join = hub.join_url(handle.code());
     let deck = handle.deck();
@@ -161,10 +183,10 @@ fn print_banner(hub: &Hub, handle: &SessionHandle, reused: bool, restored: usize
         .iter()
         .filter(|s| matches!(s.kind, crate::deck::SlideKind::Statement { .. }))
         .count();
-    let status = if reused {
-        "Sessie hervat / session resumed"
-    } else {
-        "Nieuwe sessie / new session"
+    let status = match opened {
+        Opened::Resumed => "Sessie hervat / session resumed",
+        Opened::Edited => "Sessie hervat, deck bijgewerkt / session resumed, deck edited",
+        Opened::New => "Nieuwe sessie / new session",
     };
     let mut out = String::new();
     // Writing to a String cannot fail.
@@ -188,7 +210,19 @@ fn print_banner(hub: &Hub, handle: &SessionHandle, reused: bool, restored: usize
     );
     let _ = writeln!(
         out,
-        "  Data:                       {} ({restored} stored sessions)\n",
+        "  Beheer / console:           {}/admin",
+        hub.base_url()
+    );
+    if let Some(password) = new_password {
+        let _ = writeln!(
+            out,
+            "  Beheerwachtwoord / admin password: {password}\n    \
+             (nu eenmalig getoond, alleen als hash bewaard / shown once, stored only as a hash)"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  Data:                       {} ({open} open sessions)\n",
         config.data.display()
     );
     out.push_str(&crate::web::qr_terminal(&join));
@@ -209,8 +243,9 @@ pub fn list_sessions(data: &std::path::Path) -> Result<String> {
     let mut out = String::new();
     for s in store.list()? {
         out.push_str(&format!(
-            "{}  {}  {}  {} events\n",
+            "{}  {}  {}  {}  {} events\n",
             s.code,
+            if s.closed { "closed" } else { "open  " },
             format_ms(s.created_ms),
             s.deck_name,
             s.events
@@ -220,6 +255,14 @@ pub fn list_sessions(data: &std::path::Path) -> Result<String> {
         out.push_str("no stored sessions\n");
     }
     Ok(out)
+}
+
+/// `stemzaal admin reset-password`: makes a new admin password, stores its hash in
+/// place of the old one and returns it.
+pub async fn reset_admin_password(data: &std::path::Path) -> Result<String> {
+    let store = Store::open(data, Durability::Normal)?;
+    let (_, password) = Admin::generate(&store).await?;
+    Ok(password)
 }
 
 /// `stemzaal sessions delete CODE`: removes the session and all its events.

@@ -10,9 +10,9 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::hub::{Outbox, Request, SessionHandle};
+use crate::hub::{Notice, Outbox, Request, SessionHandle};
 use crate::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
-use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, Welcome, WireLimits, PROTOCOL_VERSION};
+use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
 use crate::session::{Command, ParticipantId};
 
 /// The largest message a client may send. The biggest real one (a `hello` with a key
@@ -43,6 +43,14 @@ pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 /// Close code for a client that sent nothing, not even a pong, for the idle timeout:
 /// a phone that slept or lost the Wi-Fi. It may reconnect at once.
 pub const CLOSE_IDLE: u16 = 4000;
+
+/// Close code: the session was closed (or deleted) from the console; it takes no more
+/// votes, so a page stops reconnecting and says so.
+pub const CLOSE_SESSION_CLOSED: u16 = 4001;
+
+/// Close code: the deck's texts were edited; the page reconnects at once for the new
+/// `welcome` (titles, outline) and keeps its id and votes.
+pub const CLOSE_DECK_EDITED: u16 = 4002;
 
 /// Keys the browser sent as cookies with the upgrade request (set by a host or screen
 /// link), used when `hello` asks for a role without a key.
@@ -140,6 +148,8 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
     let limits = &context.limits;
     // Subscribed before the first view is read, so no change after it is missed.
     let mut view = handle.subscribe(peer.role);
+    let mut notices = handle.notices();
+    notices.borrow_and_update();
     let first = view.borrow_and_update().clone();
     socket.send(Message::Text(first)).await?;
 
@@ -193,10 +203,20 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                             send(socket, &msg).await?;
                         }
                     }
+                    if handle.notice() == Notice::Closed {
+                        return Ok(Ending::Close(CLOSE_SESSION_CLOSED, "session closed"));
+                    }
                     return Ok(Ending::Close(CLOSE_GOING_AWAY, "server stopping"));
                 }
                 let bytes = view.borrow_and_update().clone();
                 socket.send(Message::Text(bytes)).await?;
+            }
+            Ok(()) = notices.changed() => {
+                // A closing session is left to end its task first (above), so what
+                // it took is answered before the close.
+                if matches!(*notices.borrow_and_update(), Notice::DeckEdited(_)) {
+                    return Ok(Ending::Close(CLOSE_DECK_EDITED, "deck edited"));
+                }
             }
             Some(msg) = next_reply(&mut outbox) => send(socket, &msg).await?,
             _ = ping.tick() => {
@@ -278,27 +298,15 @@ async fn handshake(
         }
     };
     let deck = handle.deck();
-    let mut welcome = Welcome {
-        version: PROTOCOL_VERSION,
-        role,
-        code: handle.code().to_owned(),
-        title: deck.title.clone(),
-        lang: deck.lang.clone(),
-        groups: deck.groups.clone(),
-        participant_id: None,
-        group: None,
-        votes: vec![],
-        slides: vec![],
-        join_url: context.join_url.clone(),
-        screen_url: None,
-        limits: WireLimits {
-            ping_interval_ms: context.limits.ping_interval.as_millis() as u64,
-            idle_timeout_ms: context.limits.idle_timeout.as_millis() as u64,
-            max_message_bytes: MAX_MESSAGE_BYTES,
-            messages_per_second: context.limits.messages_per_second,
-            burst: context.limits.burst,
-        },
+    let wire_limits = WireLimits {
+        ping_interval_ms: context.limits.ping_interval.as_millis() as u64,
+        idle_timeout_ms: context.limits.idle_timeout.as_millis() as u64,
+        max_message_bytes: MAX_MESSAGE_BYTES,
+        messages_per_second: context.limits.messages_per_second,
+        burst: context.limits.burst,
     };
+    let mut welcome =
+        crate::view::welcome(handle.code(), &deck, role, &context.join_url, wire_limits);
     let mut participant = None;
     match role {
         Role::Participant => {
@@ -327,7 +335,7 @@ async fn handshake(
             welcome.votes = info.votes;
         }
         Role::Host => {
-            welcome.slides = crate::view::outline(deck);
+            welcome.slides = crate::view::outline(&deck);
             welcome.screen_url = Some(context.screen_url.clone());
         }
         Role::Screen => {}

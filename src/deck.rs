@@ -172,6 +172,81 @@ impl fmt::Display for DeckError {
 
 impl std::error::Error for DeckError {}
 
+/// How an edited deck differs from the one a session runs, in what votes rest on: an
+/// edit with none of these keeps the session (see [`Deck::structure_change`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StructureChange {
+    /// Another number of slides.
+    Slides {
+        /// Slides before.
+        was: usize,
+        /// Slides now.
+        now: usize,
+    },
+    /// A slide (index from 0) that was content is a statement now, or the reverse.
+    Kind {
+        /// The slide's index.
+        slide: usize,
+        /// Whether it is a statement now.
+        statement: bool,
+    },
+    /// A statement (index from 0) with another number of options.
+    Options {
+        /// The slide's index.
+        slide: usize,
+        /// Options before.
+        was: usize,
+        /// Options now.
+        now: usize,
+    },
+    /// Other participant groups (names or order).
+    Groups,
+}
+
+impl StructureChange {
+    /// What changed, for a person, in Dutch or English.
+    pub fn describe(&self, english: bool) -> String {
+        match (self, english) {
+            (StructureChange::Slides { was, now }, false) => {
+                format!("het deck had {was} dia's en heeft er nu {now}")
+            }
+            (StructureChange::Slides { was, now }, true) => {
+                format!("the deck had {was} slides and now has {now}")
+            }
+            (StructureChange::Kind { slide, statement }, false) => format!(
+                "dia {} was een {} en is nu een {}",
+                slide + 1,
+                if *statement { "inhoudsdia" } else { "stelling" },
+                if *statement { "stelling" } else { "inhoudsdia" }
+            ),
+            (StructureChange::Kind { slide, statement }, true) => format!(
+                "slide {} was a {} and is now a {}",
+                slide + 1,
+                if *statement {
+                    "content slide"
+                } else {
+                    "statement"
+                },
+                if *statement {
+                    "statement"
+                } else {
+                    "content slide"
+                }
+            ),
+            (StructureChange::Options { slide, was, now }, false) => format!(
+                "de stelling op dia {} had {was} opties en heeft er nu {now}",
+                slide + 1
+            ),
+            (StructureChange::Options { slide, was, now }, true) => format!(
+                "the statement on slide {} had {was} options and now has {now}",
+                slide + 1
+            ),
+            (StructureChange::Groups, false) => "de deelnemersgroepen zijn veranderd".into(),
+            (StructureChange::Groups, true) => "the participant groups changed".into(),
+        }
+    }
+}
+
 impl Deck {
     /// The built-in default deck.
     pub fn default_deck() -> Deck {
@@ -183,6 +258,48 @@ impl Deck {
         self.slides
             .get(index)
             .is_some_and(|s| s.results == Results::Live)
+    }
+
+    /// How many slides are statements.
+    pub fn statement_count(&self) -> usize {
+        self.slides
+            .iter()
+            .filter(|s| matches!(s.kind, SlideKind::Statement { .. }))
+            .count()
+    }
+
+    /// The first difference between this deck and `edited` that stored votes rest on
+    /// (slides, their kinds, each statement's number of options, the groups), or `None`
+    /// when `edited` may replace it in a running session: then every stored event still
+    /// means what it meant, and only texts change.
+    pub fn structure_change(&self, edited: &Deck) -> Option<StructureChange> {
+        if self.slides.len() != edited.slides.len() {
+            return Some(StructureChange::Slides {
+                was: self.slides.len(),
+                now: edited.slides.len(),
+            });
+        }
+        for (slide, (a, b)) in self.slides.iter().zip(&edited.slides).enumerate() {
+            match (&a.kind, &b.kind) {
+                (SlideKind::Content, SlideKind::Content) => {}
+                (SlideKind::Statement { options: was }, SlideKind::Statement { options: now }) => {
+                    if was.len() != now.len() {
+                        return Some(StructureChange::Options {
+                            slide,
+                            was: was.len(),
+                            now: now.len(),
+                        });
+                    }
+                }
+                (_, now) => {
+                    return Some(StructureChange::Kind {
+                        slide,
+                        statement: matches!(now, SlideKind::Statement { .. }),
+                    })
+                }
+            }
+        }
+        (self.groups != edited.groups).then_some(StructureChange::Groups)
     }
 
     /// The options of slide `index` if it is a statement.

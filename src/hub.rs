@@ -20,10 +20,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
-use crate::deck::Deck;
+use crate::deck::{Deck, StructureChange};
 use crate::protocol::{Lang, OwnVote, Role, ServerMsg, StateView, Storage};
 use crate::session::{Command, Event, ParticipantId, Session};
-use crate::store::{self, SessionRecord, Store, StoredSession, WriteFailed};
+use crate::store::{self, Meeting, SessionRecord, Status, Store, StoredSession, WriteFailed};
 use crate::view;
 
 /// How often a session publishes what changed. 50 ms keeps the projector's bars
@@ -115,6 +115,11 @@ pub enum Request {
         /// Where the report goes.
         reply: oneshot::Sender<crate::report::Report>,
     },
+    /// Run on an edited deck with the same structure (see [`Deck::structure_change`]).
+    ReplaceDeck {
+        /// The edited deck.
+        deck: Arc<Deck>,
+    },
     /// Stop taking commands, wait until everything taken is stored and answered, then
     /// end the session's task (its views close, so its connections end).
     Stop {
@@ -141,6 +146,20 @@ struct Publishers {
     host: watch::Sender<Utf8Bytes>,
 }
 
+/// What a session tells its connections besides its views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Notice {
+    /// Nothing: the session runs.
+    #[default]
+    Running,
+    /// Its deck's texts were edited (for the n-th time): a page reconnects to get the
+    /// new titles in its `welcome`.
+    DeckEdited(u32),
+    /// Closed or deleted from the console: when the session's task has ended, its
+    /// connections close with "session closed" rather than "server stopping".
+    Closed,
+}
+
 /// Everything a connection needs to reach a live session; cheap to clone.
 #[derive(Clone)]
 pub struct SessionHandle {
@@ -151,7 +170,11 @@ struct HandleInner {
     code: String,
     created_ms: u64,
     clock: Clock,
-    deck: Arc<Deck>,
+    /// Replaced by an edit of the texts. The lock is only held to clone the `Arc`,
+    /// never across an `.await`.
+    deck: std::sync::RwLock<Arc<Deck>>,
+    meeting: Meeting,
+    notice: watch::Sender<Notice>,
     host_key: Key,
     screen_key: Key,
     tx: mpsc::Sender<Request>,
@@ -171,9 +194,34 @@ impl SessionHandle {
         self.inner.clock.now_ms()
     }
 
-    /// The deck.
-    pub fn deck(&self) -> &Arc<Deck> {
-        &self.inner.deck
+    /// The deck (as last edited).
+    pub fn deck(&self) -> Arc<Deck> {
+        // A poisoned lock only means a panic while cloning; the value is whole.
+        self.inner
+            .deck
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The meeting the console gave for the report.
+    pub fn meeting(&self) -> &Meeting {
+        &self.inner.meeting
+    }
+
+    /// When the session was created, in milliseconds since the Unix epoch.
+    pub fn created_ms(&self) -> u64 {
+        self.inner.created_ms
+    }
+
+    /// What the session tells its connections besides its views.
+    pub fn notices(&self) -> watch::Receiver<Notice> {
+        self.inner.notice.subscribe()
+    }
+
+    /// The current notice.
+    pub fn notice(&self) -> Notice {
+        *self.inner.notice.borrow()
     }
 
     /// The host key (to print the host URL; never log it).
@@ -219,8 +267,10 @@ impl SessionHandle {
     pub async fn report(&self) -> Result<crate::report::Report> {
         let (reply, rx) = oneshot::channel();
         self.request(Request::Report { reply }).await?;
-        rx.await
-            .with_context(|| format!("session {} stopped while reporting", self.inner.code))
+        let report = rx
+            .await
+            .with_context(|| format!("session {} stopped while reporting", self.inner.code))?;
+        Ok(with_meeting(report, &self.inner.meeting))
     }
 
     /// Admits a phone and returns who it is, once that is stored; the inner error
@@ -286,8 +336,36 @@ pub struct Hub {
     /// in that moment must not pick the same code. The lock is never held across an
     /// `.await`.
     reserved: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Open sessions that are stored but not loaded: each is loaded when first asked
+    /// for. The lock is never held across an `.await`.
+    dormant: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Loading, closing, deleting and editing a session one at a time, so a session is
+    /// never loaded twice or loaded while it closes.
+    lifecycle: tokio::sync::Mutex<()>,
     store: Store,
     base_url: String,
+}
+
+/// How [`Hub::open_or_reuse`] found its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// A new session.
+    New,
+    /// The newest open session on the same deck.
+    Resumed,
+    /// The newest open session on an earlier text of the deck: its texts were replaced.
+    Edited,
+}
+
+/// Why the hub changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// No session with this code.
+    Unknown,
+    /// The session is closed.
+    Closed,
+    /// The edited deck differs in what the votes rest on.
+    Structure(StructureChange),
 }
 
 impl Hub {
@@ -297,6 +375,8 @@ impl Hub {
         Hub {
             sessions: DashMap::new(),
             reserved: Default::default(),
+            dormant: Default::default(),
+            lifecycle: Default::default(),
             store,
             base_url: base_url.trim_end_matches('/').to_owned(),
         }
@@ -337,16 +417,75 @@ impl Hub {
         )
     }
 
-    /// Finds a live session; codes are case-insensitive.
+    /// Finds a loaded session; codes are case-insensitive.
     pub fn get(&self, code: &str) -> Option<SessionHandle> {
-        let code = code.trim().to_ascii_uppercase();
-        self.sessions.get(&code).map(|h| h.value().clone())
+        self.sessions
+            .get(&normalize(code))
+            .map(|h| h.value().clone())
     }
 
-    /// Rebuilds every stored session by replaying its events; returns their handles.
-    pub fn restore_all(&self) -> Result<Vec<SessionHandle>> {
-        let stored = self.store.load_all()?;
-        stored.into_iter().map(|s| self.restore(s)).collect()
+    /// Finds an open session, loading it from the store if this is its first use since
+    /// the start.
+    pub async fn find(&self, code: &str) -> Result<Option<SessionHandle>> {
+        if let Some(handle) = self.get(code) {
+            return Ok(Some(handle));
+        }
+        let code = normalize(code);
+        if !self.is_dormant(&code) {
+            return Ok(None);
+        }
+        let _one_at_a_time = self.lifecycle.lock().await;
+        self.load(&code).await
+    }
+
+    fn is_dormant(&self, code: &str) -> bool {
+        self.dormant
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(code)
+    }
+
+    fn set_dormant(&self, code: &str, dormant: bool) {
+        let mut set = self.dormant.lock().unwrap_or_else(|p| p.into_inner());
+        if dormant {
+            set.insert(code.to_owned());
+        } else {
+            set.remove(code);
+        }
+    }
+
+    /// Loads a dormant session (the caller holds `lifecycle`).
+    async fn load(&self, code: &str) -> Result<Option<SessionHandle>> {
+        if let Some(handle) = self.get(code) {
+            return Ok(Some(handle));
+        }
+        if !self.is_dormant(code) {
+            return Ok(None);
+        }
+        let store = self.store.clone();
+        let wanted = code.to_owned();
+        let stored = tokio::task::spawn_blocking(move || store.load(&wanted))
+            .await
+            .context("loading a session")??;
+        let Some(stored) = stored.filter(|s| s.record.status == Status::Open) else {
+            self.set_dormant(code, false);
+            return Ok(None);
+        };
+        let events = stored.events.len();
+        let handle = self.restore(stored)?;
+        self.set_dormant(code, false);
+        tracing::info!(code, events, "session loaded");
+        Ok(Some(handle))
+    }
+
+    /// Takes note of every open stored session, to be loaded when first used; returns
+    /// their codes.
+    pub fn restore_open(&self) -> Result<Vec<String>> {
+        let codes = self.store.open_codes()?;
+        for code in &codes {
+            self.set_dormant(code, true);
+        }
+        Ok(codes)
     }
 
     fn restore(&self, stored: StoredSession) -> Result<SessionHandle> {
@@ -371,6 +510,7 @@ impl Hub {
         Ok(self.spawn(
             record.code,
             record.created_ms,
+            record.meeting,
             Key(record.host_key),
             Key(record.screen_key),
             session,
@@ -402,6 +542,19 @@ impl Hub {
 
     /// Creates, stores and starts a new session on a deck.
     pub async fn create(&self, deck: Arc<Deck>, deck_source: &str) -> Result<SessionHandle> {
+        self.create_for(deck, deck_source, Meeting::default(), None)
+            .await
+    }
+
+    /// Creates, stores and starts a new session on a deck (stored in the library as
+    /// `deck_id`), for a meeting.
+    pub async fn create_for(
+        &self,
+        deck: Arc<Deck>,
+        deck_source: &str,
+        meeting: Meeting,
+        deck_id: Option<i64>,
+    ) -> Result<SessionHandle> {
         let reservation = self.reserve_code();
         let code = reservation.code.clone();
         let (host_key, screen_key) = (Key::generate(), Key::generate());
@@ -414,10 +567,20 @@ impl Hub {
                 host_key: host_key.expose().to_owned(),
                 screen_key: screen_key.expose().to_owned(),
                 created_ms,
+                meeting: meeting.clone(),
+                deck_id,
+                ..SessionRecord::default()
             })
             .await
             .with_context(|| format!("storing new session {code}"))?;
-        let handle = self.spawn(code, created_ms, host_key, screen_key, Session::new(deck));
+        let handle = self.spawn(
+            code,
+            created_ms,
+            meeting,
+            host_key,
+            screen_key,
+            Session::new(deck),
+        );
         drop(reservation);
         Ok(handle)
     }
@@ -428,7 +591,11 @@ impl Hub {
         let mut reserved = self.reserved.lock().unwrap_or_else(|p| p.into_inner());
         let code = loop {
             let code = generate_code();
-            if !self.sessions.contains_key(&code) && !reserved.contains(&code) {
+            if !self.sessions.contains_key(&code)
+                && !reserved.contains(&code)
+                && !self.is_dormant(&code)
+                && !matches!(self.store.record(&code), Ok(Some(_)))
+            {
                 break code;
             }
         };
@@ -436,32 +603,190 @@ impl Hub {
         Reservation { hub: self, code }
     }
 
-    /// The newest live session on the same deck, or a new one; with `always_new` a
-    /// new one. This keeps a restart of the default deck from piling up sessions.
+    /// The newest open session on a deck of the same name, or a new one; with
+    /// `always_new` a new one. A stored session on an earlier text of the deck is kept
+    /// when only texts changed (its texts are replaced), so a restart with an edited
+    /// deck file keeps the room's code; a structural change starts a new session and
+    /// the log says why.
     pub async fn open_or_reuse(
         &self,
         deck: Arc<Deck>,
         deck_source: &str,
         always_new: bool,
-    ) -> Result<(SessionHandle, bool)> {
+    ) -> Result<(SessionHandle, Opened)> {
         if !always_new {
             let newest = self
-                .sessions
-                .iter()
-                .filter(|h| **h.value().deck() == *deck)
-                .max_by_key(|h| h.value().inner.created_ms)
-                .map(|h| h.value().clone());
-            if let Some(handle) = newest {
-                return Ok((handle, true));
+                .store
+                .records()?
+                .into_iter()
+                .find(|r| r.status == Status::Open && r.deck_name == deck.source_name);
+            if let Some(record) = newest {
+                let code = record.code.clone();
+                let stored = crate::deck::parse(&record.deck_name, &record.deck_source)
+                    .with_context(|| format!("the stored deck of session {code}"))?;
+                if stored == *deck {
+                    if let Some(handle) = self.find(&code).await? {
+                        return Ok((handle, Opened::Resumed));
+                    }
+                } else {
+                    match self
+                        .replace_deck(&code, deck.clone(), deck_source, record.deck_id)
+                        .await?
+                    {
+                        Ok(handle) => return Ok((handle, Opened::Edited)),
+                        Err(Refused::Structure(change)) => tracing::warn!(
+                            "{} changed since session {code} started ({}): starting a new session",
+                            deck.source_name,
+                            change.describe(true)
+                        ),
+                        Err(_) => {}
+                    }
+                }
             }
         }
-        Ok((self.create(deck, deck_source).await?, false))
+        Ok((self.create(deck, deck_source).await?, Opened::New))
     }
 
+    /// Runs an open session on an edited deck, keeping its code, links, phones and
+    /// votes, if the structure is the same (see [`Deck::structure_change`]). The new
+    /// text is stored first; connected pages reconnect for the new titles.
+    pub async fn replace_deck(
+        &self,
+        code: &str,
+        deck: Arc<Deck>,
+        deck_source: &str,
+        deck_id: Option<i64>,
+    ) -> Result<Result<SessionHandle, Refused>> {
+        let _one_at_a_time = self.lifecycle.lock().await;
+        let code = normalize(code);
+        let Some(handle) = self.load(&code).await? else {
+            return Ok(Err(self.why_not_open(&code)?));
+        };
+        if let Some(change) = handle.deck().structure_change(&deck) {
+            return Ok(Err(Refused::Structure(change)));
+        }
+        let (name, source, id) = (deck.source_name.clone(), deck_source.to_owned(), deck_id);
+        let stored_code = code.clone();
+        self.store
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE sessions SET deck_name = ?1, deck_source = ?2,
+                         deck_id = COALESCE(?3, deck_id)
+                     WHERE code = ?4",
+                    rusqlite::params![name, source, id, stored_code],
+                )
+            })
+            .await
+            .with_context(|| format!("storing the edited deck of session {code}"))?;
+        *handle.inner.deck.write().unwrap_or_else(|p| p.into_inner()) = deck.clone();
+        handle.request(Request::ReplaceDeck { deck }).await?;
+        handle.inner.notice.send_modify(|notice| {
+            let edits = match notice {
+                Notice::DeckEdited(n) => *n + 1,
+                _ => 1,
+            };
+            *notice = Notice::DeckEdited(edits);
+        });
+        tracing::info!(code, "the deck's texts were edited; the session goes on");
+        Ok(Ok(handle))
+    }
+
+    /// Closes an open session: it takes no more votes, stores what it took, its
+    /// connections close with "session closed", and it leaves memory; its record and
+    /// events stay for the report. Returns the stored record, or why not.
+    pub async fn close(&self, code: &str) -> Result<Result<SessionRecord, Refused>> {
+        let _one_at_a_time = self.lifecycle.lock().await;
+        let code = normalize(code);
+        let Some(record) = self.store.record(&code)? else {
+            return Ok(Err(Refused::Unknown));
+        };
+        if record.status == Status::Closed {
+            return Ok(Ok(record));
+        }
+        self.unload(&code).await;
+        let closed_ms = store::now_ms();
+        let stored_code = code.clone();
+        let written = self
+            .store
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE sessions SET status = 'closed', closed_ms = ?1 WHERE code = ?2",
+                    rusqlite::params![closed_ms as i64, stored_code],
+                )
+            })
+            .await;
+        if let Err(e) = written {
+            // Still open on disk: it loads again when next used.
+            self.set_dormant(&code, true);
+            return Err(e).with_context(|| format!("closing session {code}"));
+        }
+        tracing::info!(code, "session closed");
+        Ok(Ok(SessionRecord {
+            status: Status::Closed,
+            closed_ms: Some(closed_ms),
+            ..record
+        }))
+    }
+
+    /// Deletes a session, open or closed, with every vote: gone from the database file
+    /// and its WAL. Returns `false` if there was none.
+    pub async fn delete(&self, code: &str) -> Result<bool> {
+        let _one_at_a_time = self.lifecycle.lock().await;
+        let code = normalize(code);
+        if self.store.record(&code)?.is_none() {
+            return Ok(false);
+        }
+        self.unload(&code).await;
+        self.store
+            .delete_everywhere(&code)
+            .await
+            .with_context(|| format!("deleting session {code}"))?;
+        tracing::info!(code, "session deleted");
+        Ok(true)
+    }
+
+    /// Stops a loaded session (its connections hear "session closed") and forgets it.
+    async fn unload(&self, code: &str) {
+        self.set_dormant(code, false);
+        if let Some(handle) = self.get(code) {
+            handle.inner.notice.send_replace(Notice::Closed);
+            handle.stop().await;
+            self.sessions.remove(code);
+        }
+    }
+
+    fn why_not_open(&self, code: &str) -> Result<Refused> {
+        Ok(match self.store.record(code)? {
+            Some(r) if r.status == Status::Closed => Refused::Closed,
+            _ => Refused::Unknown,
+        })
+    }
+
+    /// The report of a session, open or closed.
+    pub async fn report(&self, code: &str) -> Result<Option<crate::report::Report>> {
+        if let Some(handle) = self.find(code).await? {
+            return handle.report().await.map(Some);
+        }
+        let store = self.store.clone();
+        let code = normalize(code);
+        tokio::task::spawn_blocking(move || {
+            let Some(stored) = store.load(&code)? else {
+                return Ok(None);
+            };
+            let (session, _) = stored.replay()?;
+            let report = crate::report::build(&session, &code);
+            Ok(Some(with_meeting(report, &stored.record.meeting)))
+        })
+        .await
+        .context("building a report")?
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn spawn(
         &self,
         code: String,
         created_ms: u64,
+        meeting: Meeting,
         host_key: Key,
         screen_key: Key,
         session: Session,
@@ -479,7 +804,9 @@ impl Hub {
                 code: code.clone(),
                 created_ms,
                 clock,
-                deck: session.deck().clone(),
+                deck: std::sync::RwLock::new(session.deck().clone()),
+                meeting,
+                notice: watch::channel(Notice::Running).0,
                 host_key,
                 screen_key,
                 tx,
@@ -525,6 +852,25 @@ impl Drop for Reservation<'_> {
         let mut reserved = self.hub.reserved.lock().unwrap_or_else(|p| p.into_inner());
         reserved.remove(&self.code);
     }
+}
+
+/// A code as stored: codes are case-insensitive and typed with spaces around.
+fn normalize(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+/// The report with the meeting the console gave in place of the deck's front matter.
+fn with_meeting(mut report: crate::report::Report, meeting: &Meeting) -> crate::report::Report {
+    if meeting.name.is_some() {
+        report.meeting.clone_from(&meeting.name);
+    }
+    if meeting.date.is_some() {
+        report.date.clone_from(&meeting.date);
+    }
+    if meeting.place.is_some() {
+        report.place.clone_from(&meeting.place);
+    }
+    report
 }
 
 fn generate_code() -> String {
@@ -666,6 +1012,12 @@ impl Actor {
                 reply
                     .send(crate::report::build(&self.stored, &self.code))
                     .ok();
+            }
+            Request::ReplaceDeck { deck } => {
+                self.live.replace_deck(deck.clone());
+                self.stored.replace_deck(deck);
+                self.stage_dirty = true;
+                self.publish();
             }
             Request::Stop { .. } => unreachable!("handled in run"),
         }

@@ -12,6 +12,9 @@
 //! - [`connection`]: one WebSocket client from `hello` to close.
 //! - [`web`]: HTTP routes, embedded pages, QR codes, security headers.
 //! - [`hosts`]: the `Host` names the server answers to (against DNS rebinding).
+//! - [`library`]: the console's stored decks with their versions, and settings.
+//! - [`admin`]: the admin password (hashed), logins and the rate of login attempts.
+//! - [`api`]: the HTTP API under `/api/` that the console uses (docs/api.md).
 //! - [`app`]: start-up for the binary: store, recovery, default session, banner.
 
 //!
@@ -34,11 +37,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod api;
 pub mod app;
 pub mod connection;
 pub mod deck;
 pub mod hosts;
 pub mod hub;
+pub mod library;
 pub mod limits;
 pub mod protocol;
 pub mod report;

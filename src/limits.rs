@@ -187,6 +187,17 @@ impl TokenBucket {
         }
     }
 
+    /// Puts back a token taken for something that turned out not to count.
+    pub fn give_back(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.burst);
+    }
+
+    /// How long from `now` until a token is there.
+    pub fn wait(&self, now: Instant) -> std::time::Duration {
+        let missing = (1.0 - self.tokens_at(now)).max(0.0);
+        std::time::Duration::from_secs_f64(missing / self.rate)
+    }
+
     /// Whether the bucket has refilled by `now`: then it is as good as a new one.
     pub fn is_full(&self, now: Instant) -> bool {
         self.tokens_at(now) >= self.burst

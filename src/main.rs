@@ -64,6 +64,10 @@ struct Cli {
         value_parser = hosts::parse_allowed_host
     )]
     allowed_hosts: Vec<String>,
+    /// The console's password (at /admin). Without it, a password is made on the first
+    /// start, printed once and stored only as a hash.
+    #[arg(long, env = "STEMZAAL_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -80,6 +84,17 @@ enum Cmd {
         #[command(subcommand)]
         action: SessionsCmd,
     },
+    /// The console's password (stop the server first).
+    Admin {
+        #[command(subcommand)]
+        action: AdminCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCmd {
+    /// Make a new admin password, print it once and store only its hash.
+    ResetPassword,
 }
 
 #[derive(Subcommand, Debug)]
@@ -107,6 +122,9 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Cmd::Check { file }) => check(&file),
         Some(Cmd::Sessions { action }) => sessions(&cli.data, action),
+        Some(Cmd::Admin {
+            action: AdminCmd::ResetPassword,
+        }) => reset_password(&cli.data),
         None => {
             limits::raise_fd_limit();
             let mut server_limits = Limits {
@@ -126,6 +144,7 @@ fn main() -> ExitCode {
                 public_url: cli.public_url,
                 durability: cli.durability,
                 limits: server_limits,
+                admin_password: cli.admin_password,
             };
             let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
             match runtime.block_on(app::run(config)) {
@@ -150,6 +169,20 @@ fn check(file: &std::path::Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reset_password(data: &std::path::Path) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    match runtime.block_on(app::reset_admin_password(data)) {
+        Ok(password) => {
+            println!("new admin password: {password}\n(stored only as a hash; the old one no longer works)");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stemzaal: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -356,6 +356,13 @@ impl Session {
         &self.deck
     }
 
+    /// Runs on `deck` from now on. For an edit of texts only: the caller has made sure
+    /// [`Deck::structure_change`] finds none, so every event still means what it meant.
+    pub fn replace_deck(&mut self, deck: Arc<Deck>) {
+        debug_assert!(self.deck.structure_change(&deck).is_none());
+        self.deck = deck;
+    }
+
     /// The index of the slide on show.
     pub fn current(&self) -> usize {
         self.current

@@ -17,7 +17,7 @@ use rusqlite::{params, Connection};
 use crate::session::{Event, Session, Unfit};
 
 /// The schema version this build writes; older databases are migrated forward.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The most writes committed in one transaction; bounds the latency of the first one.
 pub const MAX_BATCH: usize = 4096;
@@ -40,8 +40,43 @@ pub enum Durability {
     Full,
 }
 
+/// Whether a session is running or over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Live: phones may join and vote; restored at start (when first used).
+    #[default]
+    Open,
+    /// Over: no more votes; its report and exports stay.
+    Closed,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+/// What the console says of a session's meeting, for the report; a field left out
+/// leaves the deck's front matter to stand in.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Meeting {
+    /// The meeting's name ("Raadsvergadering").
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its date as the facilitator writes it ("2026-12-01").
+    #[serde(default)]
+    pub date: Option<String>,
+    /// Where it is held ("Raadzaal").
+    #[serde(default)]
+    pub place: Option<String>,
+}
+
 /// What is kept of a session besides its events.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SessionRecord {
     /// The join code.
     pub code: String,
@@ -55,6 +90,44 @@ pub struct SessionRecord {
     pub screen_key: String,
     /// When it was created, in milliseconds since the Unix epoch.
     pub created_ms: u64,
+    /// Open or closed.
+    pub status: Status,
+    /// When it was closed.
+    pub closed_ms: Option<u64>,
+    /// The meeting, as the console gave it.
+    pub meeting: Meeting,
+    /// The stored deck it was started from, if any.
+    pub deck_id: Option<i64>,
+}
+
+/// The columns [`SessionRecord::from_row`] reads, in order.
+const RECORD_COLUMNS: &str = "code, deck_name, deck_source, host_key, screen_key, created_ms, \
+     status, closed_ms, meeting, meeting_date, place, deck_id";
+
+impl SessionRecord {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+        let status: String = r.get(6)?;
+        Ok(SessionRecord {
+            code: r.get(0)?,
+            deck_name: r.get(1)?,
+            deck_source: r.get(2)?,
+            host_key: r.get(3)?,
+            screen_key: r.get(4)?,
+            created_ms: r.get::<_, i64>(5)? as u64,
+            status: if status == "closed" {
+                Status::Closed
+            } else {
+                Status::Open
+            },
+            closed_ms: r.get::<_, Option<i64>>(7)?.map(|ms| ms as u64),
+            meeting: Meeting {
+                name: r.get(8)?,
+                date: r.get(9)?,
+                place: r.get(10)?,
+            },
+            deck_id: r.get(11)?,
+        })
+    }
 }
 
 /// A stored session with its events, as read at start-up.
@@ -95,6 +168,8 @@ pub struct SessionSummary {
     pub created_ms: u64,
     /// How many events it has.
     pub events: u64,
+    /// Whether it is closed.
+    pub closed: bool,
 }
 
 /// Why a write was not stored. Whatever it carried is not acknowledged to anyone.
@@ -115,6 +190,9 @@ impl std::error::Error for WriteFailed {}
 /// Runs on the writer thread once a write is committed (`Ok`) or given up (`Err`).
 pub type Completion = Box<dyn FnOnce(Result<(), WriteFailed>) + Send>;
 
+/// A write the caller spells out; see [`Store::write`].
+type Run = Box<dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()> + Send>;
+
 enum Write {
     Create(SessionRecord),
     Append {
@@ -126,6 +204,10 @@ enum Write {
         events: Vec<Event>,
     },
     Delete(String),
+    /// Anything else the API stores (decks, settings, a session's state).
+    Run(Run),
+    /// Rewrites the database and empties the WAL, after a delete.
+    Vacuum,
     /// Copies the WAL into the database and truncates it (at a graceful stop).
     Checkpoint,
 }
@@ -253,24 +335,59 @@ impl Store {
 
     /// Reads every stored session with its events, oldest session first.
     pub fn load_all(&self) -> Result<Vec<StoredSession>> {
-        let conn = Connection::open(&self.path)
-            .with_context(|| format!("opening {} to read", self.path.display()))?;
+        self.load_where("1", [])
+    }
+
+    /// Reads one session with its events, open or closed.
+    pub fn load(&self, code: &str) -> Result<Option<StoredSession>> {
+        Ok(self.load_where("code = ?1", [code])?.pop())
+    }
+
+    /// The codes of the open sessions, oldest first.
+    pub fn open_codes(&self) -> Result<Vec<String>> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare("SELECT code FROM sessions WHERE status = 'open' ORDER BY created_ms, code")?;
+        let codes = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(codes)
+    }
+
+    /// Every session's record (no events), newest first.
+    pub fn records(&self) -> Result<Vec<SessionRecord>> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {RECORD_COLUMNS} FROM sessions ORDER BY created_ms DESC, code"
+        ))?;
+        let rows = stmt
+            .query_map([], SessionRecord::from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// One session's record (no events).
+    pub fn record(&self, code: &str) -> Result<Option<SessionRecord>> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {RECORD_COLUMNS} FROM sessions WHERE code = ?1"
+        ))?;
+        let mut rows = stmt.query_map([code], SessionRecord::from_row)?;
+        Ok(rows.next().transpose()?)
+    }
+
+    fn load_where<P: rusqlite::Params>(
+        &self,
+        filter: &str,
+        params: P,
+    ) -> Result<Vec<StoredSession>> {
+        let conn = self.reader()?;
         let mut sessions = vec![];
-        let mut stmt = conn.prepare(
-            "SELECT code, deck_name, deck_source, host_key, screen_key, created_ms
-             FROM sessions ORDER BY created_ms, code",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {RECORD_COLUMNS} FROM sessions WHERE {filter} ORDER BY created_ms, code"
+        ))?;
         let records = stmt
-            .query_map([], |r| {
-                Ok(SessionRecord {
-                    code: r.get(0)?,
-                    deck_name: r.get(1)?,
-                    deck_source: r.get(2)?,
-                    host_key: r.get(3)?,
-                    screen_key: r.get(4)?,
-                    created_ms: r.get::<_, i64>(5)? as u64,
-                })
-            })?
+            .query_map(params, SessionRecord::from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut events = conn.prepare("SELECT data FROM events WHERE session = ?1 ORDER BY id")?;
         for record in records {
@@ -291,12 +408,20 @@ impl Store {
         Ok(sessions)
     }
 
+    /// A connection to read with; in WAL mode readers never wait for the writer.
+    pub(crate) fn reader(&self) -> Result<Connection> {
+        let conn = Connection::open(&self.path)
+            .with_context(|| format!("opening {} to read", self.path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(conn)
+    }
+
     /// One line per stored session.
     pub fn list(&self) -> Result<Vec<SessionSummary>> {
         let conn = Connection::open(&self.path)?;
         let mut stmt = conn.prepare(
             "SELECT s.code, s.deck_name, s.created_ms,
-                    (SELECT COUNT(*) FROM events e WHERE e.session = s.code)
+                    (SELECT COUNT(*) FROM events e WHERE e.session = s.code), s.status
              FROM sessions s ORDER BY s.created_ms, s.code",
         )?;
         let rows = stmt
@@ -306,6 +431,7 @@ impl Store {
                     deck_name: r.get(1)?,
                     created_ms: r.get::<_, i64>(2)? as u64,
                     events: r.get::<_, i64>(3)? as u64,
+                    closed: r.get::<_, String>(4)? == "closed",
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -320,6 +446,34 @@ impl Store {
     /// Removes a session and all its events; returns once it is committed.
     pub async fn delete(&self, code: &str) -> Result<()> {
         self.write_and_wait(Write::Delete(code.to_owned())).await
+    }
+
+    /// Removes a session and all its events, then rewrites the database and empties the
+    /// WAL, so nothing of it is left in any file; for a running server.
+    pub async fn delete_everywhere(&self, code: &str) -> Result<()> {
+        self.delete(code).await?;
+        self.write_and_wait(Write::Vacuum).await
+    }
+
+    /// Runs `f` in the writer's transaction, in order with every other write, and
+    /// returns what it returned once committed. An `Err` from `f` fails the write (and
+    /// counts as the store failing): return refusals inside `T` instead.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let out = slot.clone();
+        let run: Run = Box::new(move |tx| {
+            let value = f(tx)?;
+            // The writer runs this once; a poisoned slot only means a panic elsewhere.
+            *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+            Ok(())
+        });
+        self.write_and_wait(Write::Run(run)).await?;
+        let value = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        value.context("the store committed a write that never ran")
     }
 
     /// Waits until everything queued before is committed, then copies the WAL into the
@@ -486,6 +640,38 @@ fn migrate(conn: &Connection) -> Result<()> {
              COMMIT;",
         )?;
     }
+    if version < 2 {
+        // The console: a session's lifecycle and meeting, stored decks with their
+        // versions, and settings (the admin password's hash).
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE sessions ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+             ALTER TABLE sessions ADD COLUMN closed_ms INTEGER;
+             ALTER TABLE sessions ADD COLUMN meeting TEXT;
+             ALTER TABLE sessions ADD COLUMN meeting_date TEXT;
+             ALTER TABLE sessions ADD COLUMN place TEXT;
+             ALTER TABLE sessions ADD COLUMN deck_id INTEGER;
+             CREATE TABLE decks (
+                 id         INTEGER PRIMARY KEY,
+                 name       TEXT NOT NULL,
+                 builtin    INTEGER NOT NULL DEFAULT 0,
+                 created_ms INTEGER NOT NULL
+             );
+             CREATE TABLE deck_versions (
+                 deck       INTEGER NOT NULL REFERENCES decks(id) ON DELETE CASCADE,
+                 version    INTEGER NOT NULL,
+                 source     TEXT NOT NULL,
+                 created_ms INTEGER NOT NULL,
+                 PRIMARY KEY (deck, version)
+             );
+             CREATE TABLE settings (
+                 name  TEXT PRIMARY KEY,
+                 value TEXT NOT NULL
+             );
+             PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
+    }
     Ok(())
 }
 
@@ -557,6 +743,7 @@ fn commit(
 ) -> Vec<Result<(), WriteFailed>> {
     let failed = |reason: String| Err(WriteFailed { reason });
     let checkpoint = batch.iter().any(|op| matches!(op.write, Write::Checkpoint));
+    let vacuum = batch.iter().any(|op| matches!(op.write, Write::Vacuum));
     let tx = match conn.transaction() {
         Ok(tx) => tx,
         Err(e) => {
@@ -602,7 +789,14 @@ fn commit(
         fence_all(batch, fenced);
         return batch.iter().map(|_| failed(reason.clone())).collect();
     }
-    if checkpoint {
+    if vacuum {
+        // Outside any transaction, as VACUUM must be; the rows are gone already, this
+        // only wipes what is left of them in free pages and the WAL.
+        if let Err(e) = conn.execute_batch("VACUUM") {
+            tracing::warn!("VACUUM after a delete failed: {e}");
+        }
+    }
+    if checkpoint || vacuum {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
             tracing::warn!("the final WAL checkpoint failed: {e}");
         }
@@ -612,7 +806,8 @@ fn commit(
 
 fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> rusqlite::Result<()> {
     match write {
-        Write::Checkpoint => {}
+        Write::Checkpoint | Write::Vacuum => {}
+        Write::Run(run) => run(tx)?,
         Write::Append { code, events, .. } => {
             let mut insert =
                 tx.prepare_cached("INSERT INTO events (session, data) VALUES (?1, ?2)")?;
@@ -624,9 +819,23 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> rusqlite::Result<()> 
         }
         Write::Create(r) => {
             tx.execute(
-                "INSERT INTO sessions (code, deck_name, deck_source, host_key, screen_key, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![r.code, r.deck_name, r.deck_source, r.host_key, r.screen_key, r.created_ms as i64],
+                "INSERT INTO sessions (code, deck_name, deck_source, host_key, screen_key, created_ms,
+                                       status, closed_ms, meeting, meeting_date, place, deck_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    r.code,
+                    r.deck_name,
+                    r.deck_source,
+                    r.host_key,
+                    r.screen_key,
+                    r.created_ms as i64,
+                    r.status.as_str(),
+                    r.closed_ms.map(|ms| ms as i64),
+                    r.meeting.name,
+                    r.meeting.date,
+                    r.meeting.place,
+                    r.deck_id
+                ],
             )?;
         }
         Write::Delete(code) => {
@@ -705,6 +914,7 @@ mod tests {
             host_key: "h".into(),
             screen_key: "k".into(),
             created_ms: 1,
+            ..SessionRecord::default()
         }
     }
 

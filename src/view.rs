@@ -5,10 +5,30 @@
 use crate::deck::{Deck, SlideKind};
 use crate::protocol::{
     OwnVote, Role, ShiftView, SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage,
-    TimerView,
+    TimerView, Welcome, WireLimits, PROTOCOL_VERSION,
 };
 use crate::report;
 use crate::session::{ParticipantId, Phase, Session};
+
+/// The `welcome` a role gets on a deck, before what is personal to a connection (a
+/// phone's id, group and votes; the host's outline and screen link).
+pub fn welcome(code: &str, deck: &Deck, role: Role, join_url: &str, limits: WireLimits) -> Welcome {
+    Welcome {
+        version: PROTOCOL_VERSION,
+        role,
+        code: code.to_owned(),
+        title: deck.title.clone(),
+        lang: deck.lang.clone(),
+        groups: deck.groups.clone(),
+        participant_id: None,
+        group: None,
+        votes: vec![],
+        slides: vec![],
+        join_url: join_url.to_owned(),
+        screen_url: None,
+        limits,
+    }
+}
 
 /// What a role sees of a session right now: the `state` message.
 pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {

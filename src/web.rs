@@ -15,11 +15,13 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use rust_embed::RustEmbed;
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 
+use crate::admin::Admin;
 use crate::hosts::AllowedHosts;
 use crate::hub::Hub;
 use crate::limits::{ConnectionCounter, ConnectionSlot, JoinLimiter, Limits, Refusal};
@@ -64,26 +66,21 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// Shared state of the HTTP layer.
 #[derive(Clone)]
 pub struct AppState {
-    hub: Arc<Hub>,
-    limits: Arc<Limits>,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) limits: Arc<Limits>,
     hosts: Arc<AllowedHosts>,
     joins: Arc<JoinLimiter>,
+    pub(crate) admin: Arc<Admin>,
 }
 
 /// The router with every route, the `Host` check and the security headers.
-fn router(
-    hub: Arc<Hub>,
-    limits: Arc<Limits>,
-    hosts: AllowedHosts,
-    joins: Arc<JoinLimiter>,
-) -> Router {
-    let state = AppState {
-        hub,
-        limits,
-        hosts: Arc::new(hosts),
-        joins,
-    };
+fn router(state: AppState) -> Router {
     Router::new()
+        .merge(crate::api::router(state.clone()))
+        .route("/admin", get(console))
+        .route("/admin/poster/{code}", get(poster))
+        .route("/preview/screen", get(preview_screen))
+        .route("/preview/participant", get(preview_participant))
         .route("/", get(index))
         .route("/{code}", get(participant_page))
         .route("/host/{code}", get(host_page))
@@ -106,9 +103,10 @@ pub async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
     serve_with(listener, hub, Limits::default()).await
 }
 
-/// Serves forever with the given [`Limits`].
+/// Serves forever with the given [`Limits`], with a console no password opens.
 pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) -> Result<()> {
-    serve_until(listener, hub, limits, std::future::pending()).await
+    let admin = Arc::new(Admin::locked());
+    serve_until(listener, hub, limits, admin, std::future::pending()).await
 }
 
 /// How long sessions get at a stop to store and answer what they took.
@@ -128,6 +126,7 @@ pub async fn serve_until(
     listener: TcpListener,
     hub: Arc<Hub>,
     limits: Limits,
+    admin: Arc<Admin>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
     let hosts = AllowedHosts::new(hub.base_url(), &limits.allowed_hosts)?;
@@ -137,8 +136,14 @@ pub async fn serve_until(
     let counter = Arc::new(ConnectionCounter::default());
     let refusals = Arc::new(Semaphore::new(MAX_REFUSAL_ANSWERS));
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-    let mut make_service = router(hub.clone(), limits.clone(), hosts, joins)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let state = AppState {
+        hub: hub.clone(),
+        limits: limits.clone(),
+        hosts: Arc::new(hosts),
+        joins,
+        admin,
+    };
+    let mut make_service = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -300,12 +305,19 @@ async fn trace_request(request: Request<Body>, next: Next) -> Response {
     response
 }
 
+/// The CSP of the preview pages: [`CSP`], except that the console (this origin) may
+/// show them in a frame.
+pub const PREVIEW_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+    frame-ancestors 'self'; base-uri 'none'; form-action 'self'";
+
 async fn security_headers(request: Request<Body>, next: Next) -> Response {
+    let framed = request.uri().path().starts_with("/preview/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(if framed { PREVIEW_CSP } else { CSP }),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -315,7 +327,41 @@ async fn security_headers(request: Request<Body>, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static(if framed { "SAMEORIGIN" } else { "DENY" }),
+    );
+    response
+}
+
+/// The console; without a login it shows the login form (it holds no data itself).
+async fn console(headers: HeaderMap) -> Response {
+    no_store(embedded("admin.html", &headers))
+}
+
+/// The printable join poster of a session, for a logged-in admin; others are sent to
+/// the console's login.
+async fn poster(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !crate::api::logged_in(&headers, &state) {
+        return Redirect::to("/admin").into_response();
+    }
+    no_store(embedded("poster.html", &headers))
+}
+
+/// The screen's page, fed by the console instead of a socket.
+async fn preview_screen(headers: HeaderMap) -> Response {
+    embedded("screen.html", &headers)
+}
+
+/// The phone's page, fed by the console instead of a socket.
+async fn preview_participant(headers: HeaderMap) -> Response {
+    embedded("participant.html", &headers)
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -328,7 +374,7 @@ async fn participant_page(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    page_for(&state, &code, "participant.html", &headers)
+    page_for(&state, &code, "participant.html", &headers).await
 }
 
 /// The `?key=` of a host or screen link (and `?lang=` of the report).
@@ -345,7 +391,7 @@ async fn host_page(
     Query(query): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Response {
-    keyed_page(&state, &code, Role::Host, query.key, &headers)
+    keyed_page(&state, &code, Role::Host, query.key, &headers).await
 }
 
 async fn screen_page(
@@ -354,35 +400,39 @@ async fn screen_page(
     Query(query): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Response {
-    keyed_page(&state, &code, Role::Screen, query.key, &headers)
+    keyed_page(&state, &code, Role::Screen, query.key, &headers).await
 }
 
-/// The session a host-only request is for, if it proves the host key (by `?key=` or the
-/// cookie the host link set).
-fn host_session(
+/// The code of the session (open or closed) a host-only request is for, if it proves
+/// the host key (by `?key=` or the cookie the host link set).
+async fn host_access(
     state: &AppState,
     code: &str,
     key: Option<&str>,
     headers: &HeaderMap,
-) -> Option<crate::hub::SessionHandle> {
-    let handle = state.hub.get(code)?;
-    let cookie_key = cookie(headers, &key_cookie_name(Role::Host, handle.code()));
+) -> Option<String> {
+    let record = state
+        .hub
+        .store()
+        .record(&code.trim().to_ascii_uppercase())
+        .ok()??;
+    let cookie_key = cookie(headers, &key_cookie_name(Role::Host, &record.code));
     let key = key.or(cookie_key)?;
-    (handle.role_for(Some(key)) == Some(Role::Host)).then_some(handle)
+    bool::from(record.host_key.as_bytes().ct_eq(key.as_bytes())).then_some(record.code)
 }
 
-/// The printable report (host only).
+/// The printable report (host only), of an open or a closed session.
 async fn report_page(
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(query): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(handle) = host_session(&state, &code, query.key.as_deref(), &headers) else {
+    let Some(code) = host_access(&state, &code, query.key.as_deref(), &headers).await else {
         return (StatusCode::FORBIDDEN, "host key required").into_response();
     };
-    match handle.report().await {
-        Ok(report) => (
+    match state.hub.report(&code).await {
+        Ok(Some(report)) => (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-store"),
@@ -390,8 +440,9 @@ async fn report_page(
             crate::report::to_html(&report, query.lang.unwrap_or_default()),
         )
             .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => {
-            tracing::error!("report of {}: {e:#}", handle.code());
+            tracing::error!("report of {code}: {e:#}");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
@@ -410,13 +461,14 @@ async fn export(
     if format != "csv" && format != "json" {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let Some(handle) = host_session(&state, code, query.key.as_deref(), &headers) else {
+    let Some(code) = host_access(&state, code, query.key.as_deref(), &headers).await else {
         return (StatusCode::FORBIDDEN, "host key required").into_response();
     };
-    let report = match handle.report().await {
-        Ok(report) => report,
+    let report = match state.hub.report(&code).await {
+        Ok(Some(report)) => report,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => {
-            tracing::error!("export of {}: {e:#}", handle.code());
+            tracing::error!("export of {code}: {e:#}");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
@@ -428,10 +480,7 @@ async fn export(
             serde_json::to_string_pretty(&report).expect("a report serializes"),
         )
     };
-    let disposition = format!(
-        "attachment; filename=\"stemzaal-{}.{format}\"",
-        handle.code()
-    );
+    let disposition = format!("attachment; filename=\"stemzaal-{code}.{format}\"");
     let mut response = (
         [
             (header::CONTENT_TYPE, mime),
@@ -464,7 +513,7 @@ pub fn key_cookie_name(role: Role, code: &str) -> String {
 /// The host or screen page. A link with the right `?key=` moves the key into an
 /// HttpOnly, SameSite=Strict cookie and redirects to the bare URL, so the key leaves
 /// the address bar (and the projector) and no script can read it.
-fn keyed_page(
+async fn keyed_page(
     state: &AppState,
     code: &str,
     role: Role,
@@ -476,8 +525,8 @@ fn keyed_page(
     } else {
         "screen.html"
     };
-    let Some(handle) = state.hub.get(code) else {
-        return page_for(state, code, page, headers);
+    let Some(handle) = find(state, code).await else {
+        return page_for(state, code, page, headers).await;
     };
     let Some(key) = key else {
         return embedded(page, headers);
@@ -520,13 +569,25 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// A page of a live session; for an unknown code the join page with status 404, which
 /// tells the visitor the code is unknown and lets them type another.
-fn page_for(state: &AppState, code: &str, page: &str, headers: &HeaderMap) -> Response {
-    if state.hub.get(code).is_some() {
+async fn page_for(state: &AppState, code: &str, page: &str, headers: &HeaderMap) -> Response {
+    if find(state, code).await.is_some() {
         embedded(page, headers)
     } else {
         let mut response = embedded("index.html", headers);
         *response.status_mut() = StatusCode::NOT_FOUND;
         response
+    }
+}
+
+/// An open session by code, loaded if this is its first use; `None` also when the
+/// store cannot be read (logged).
+async fn find(state: &AppState, code: &str) -> Option<crate::hub::SessionHandle> {
+    match state.hub.find(code).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!("loading session {}: {e:#}", code.trim());
+            None
+        }
     }
 }
 
@@ -567,7 +628,7 @@ async fn qr(State(state): State<AppState>, Path(file): Path<String>) -> Response
     let Some(code) = file.strip_suffix(".svg") else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let Some(handle) = state.hub.get(code) else {
+    let Some(handle) = find(&state, code).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let svg = qr_svg(&state.hub.join_url(handle.code()));
@@ -610,7 +671,7 @@ async fn ws(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let Some(handle) = state.hub.get(&code) else {
+    let Some(handle) = find(&state, &code).await else {
         return (StatusCode::NOT_FOUND, "unknown session").into_response();
     };
     if !origin_allowed(&headers, &state) {
@@ -643,7 +704,7 @@ async fn ws(
 /// Whether a WebSocket upgrade comes from one of our own pages (or an allowed origin).
 /// Browsers always send `Origin` on a WebSocket; a request without one is not from a
 /// browser page, so no other site can be riding on a visitor's cookies.
-fn origin_allowed(headers: &HeaderMap, state: &AppState) -> bool {
+pub(crate) fn origin_allowed(headers: &HeaderMap, state: &AppState) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };

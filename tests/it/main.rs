@@ -4,6 +4,7 @@
 //! a process of their own (a crash, the log as an operator sees it) run the real
 //! `stemzaal` binary as a child.
 
+mod api;
 mod browser;
 mod cli;
 mod deck_format;

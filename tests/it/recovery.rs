@@ -23,7 +23,7 @@ use uuid::Uuid;
 #[tokio::test]
 async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
     let server = TestServer::start().await;
-    let slide = first_statement(server.session.deck()) as u64;
+    let slide = first_statement(&server.session.deck()) as u64;
     let mut host = server.host().await;
     host.send(json!({"type": "go_to", "slide": slide})).await;
     host.send(json!({"type": "open_vote"})).await;
@@ -50,9 +50,15 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
         .unwrap();
     let store = Store::open(restarted.path(), Durability::Normal).unwrap();
     let hub = Arc::new(Hub::new(store, "http://127.0.0.1".into()));
-    let restored = hub.restore_all().unwrap();
+    let restored = hub.restore_open().unwrap();
     assert_eq!(restored.len(), 1);
-    let again = hub.get(&code).expect("the session is back under its code");
+    assert_eq!(restored[0], code);
+    assert!(hub.get(&code).is_none(), "loaded only when first used");
+    let again = hub
+        .find(&code.to_ascii_lowercase())
+        .await
+        .unwrap()
+        .expect("the session is back under its code");
     assert_eq!(again.host_key().expose(), host_key);
     let mut state = again.subscribe(stemzaal::protocol::Role::Host);
     let view: Value = serde_json::from_str(&state.borrow_and_update()).unwrap();
@@ -75,13 +81,13 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
         .open_or_reuse(deck.clone(), stemzaal::deck::DEFAULT_DECK_SOURCE, false)
         .await
         .unwrap();
-    assert!(was_reused);
+    assert_eq!(was_reused, stemzaal::hub::Opened::Resumed);
     assert_eq!(reused.code(), code);
     let (fresh, was_reused) = hub
         .open_or_reuse(deck, stemzaal::deck::DEFAULT_DECK_SOURCE, true)
         .await
         .unwrap();
-    assert!(!was_reused);
+    assert_eq!(was_reused, stemzaal::hub::Opened::New);
     assert_ne!(fresh.code(), code);
     drop(server);
 }

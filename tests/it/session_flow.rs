@@ -177,7 +177,7 @@ async fn every_host_command_from_a_participant_or_screen_is_refused_and_changes_
 #[tokio::test]
 async fn a_phone_that_reconnects_with_its_id_keeps_its_vote_and_is_not_counted_twice() {
     let server = TestServer::start().await;
-    let statement = statements(server.session.deck())[0].0 as u64;
+    let statement = statements(&server.session.deck())[0].0 as u64;
     let mut host = server.host().await;
     host.send(json!({"type": "go_to", "slide": statement}))
         .await;
@@ -227,7 +227,7 @@ async fn a_wrong_key_is_refused_and_the_connection_closed() {
 #[tokio::test]
 async fn a_revote_starts_round_two_and_keeps_round_one() {
     let server = TestServer::start().await;
-    let statement = statements(server.session.deck())[1].0 as u64;
+    let statement = statements(&server.session.deck())[1].0 as u64;
     let mut host = server.host().await;
     host.send(json!({"type": "go_to", "slide": statement}))
         .await;
@@ -265,7 +265,7 @@ async fn vote_all(phones: &mut [TestClient], slide: u64, round: u64, choices: &[
 #[tokio::test]
 async fn the_host_shows_the_shift_between_rounds_on_the_screen_only_in_totals() {
     let server = TestServer::start().await;
-    let list = statements(server.session.deck());
+    let list = statements(&server.session.deck());
     let (first, second) = (list[0].0 as u64, list[1].0 as u64);
     let mut host = server.host().await;
     let mut screen = server.screen().await;
@@ -409,7 +409,7 @@ async fn a_participant_picks_a_group_from_the_deck_and_keeps_it_after_reconnect(
 #[tokio::test]
 async fn hand_counts_from_the_host_join_the_tally_on_the_screen() {
     let server = TestServer::start().await;
-    let statement = statements(server.session.deck())[0].0 as u64;
+    let statement = statements(&server.session.deck())[0].0 as u64;
     let mut host = server.host().await;
     let mut screen = server.screen().await;
     host.send(json!({"type": "go_to", "slide": statement}))
@@ -438,7 +438,7 @@ async fn hand_counts_from_the_host_join_the_tally_on_the_screen() {
 #[tokio::test]
 async fn every_statement_round_starts_hidden_on_screen_and_phones_until_the_host_reveals_it() {
     let server = TestServer::start().await;
-    let statements = statements(server.session.deck());
+    let statements = statements(&server.session.deck());
     let (first, second) = (statements[0].0 as u64, statements[1].0 as u64);
     let mut host = server.host().await;
     let mut screen = server.screen().await;
@@ -548,7 +548,7 @@ async fn a_statement_marked_live_shows_its_results_from_the_first_vote() {
 #[tokio::test]
 async fn a_host_command_with_an_id_is_answered_ok_once_stored_or_with_an_error_naming_it() {
     let server = TestServer::start().await;
-    let (slide, _) = statements(server.session.deck())[0];
+    let (slide, _) = statements(&server.session.deck())[0];
     let mut host = server.host().await;
     host.send(json!({"type": "go_to", "slide": slide, "id": 41}))
         .await;

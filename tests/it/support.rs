@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use stemzaal::admin::Admin;
 use stemzaal::deck::Deck;
 use stemzaal::hub::{Hub, SessionHandle};
 use stemzaal::limits::Limits;
@@ -14,6 +15,9 @@ use stemzaal::store::{Durability, Store};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// The console's password in servers from [`TestServer::start_console`].
+pub const ADMIN_PASSWORD: &str = "kraan-fiets-molen-tulp";
 
 /// How long a test waits for something that should happen at once.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -44,8 +48,26 @@ impl TestServer {
         Self::start_custom(deck, stemzaal::deck::DEFAULT_DECK_SOURCE, limits).await
     }
 
-    /// Starts a server on 127.0.0.1:0 running `deck` with `limits`.
+    /// Starts a server on 127.0.0.1:0 running `deck` with `limits`; its console opens
+    /// with no password.
     pub async fn start_custom(deck: Deck, source: &str, limits: Limits) -> TestServer {
+        Self::start_full(deck, source, limits, stemzaal::admin::Admin::locked()).await
+    }
+
+    /// Starts a server with the built-in deck whose console opens with
+    /// [`ADMIN_PASSWORD`].
+    pub async fn start_console() -> TestServer {
+        let admin = stemzaal::admin::Admin::with_password(ADMIN_PASSWORD).expect("a hash");
+        let deck = Deck::default_deck();
+        let source = stemzaal::deck::DEFAULT_DECK_SOURCE;
+        let server = Self::start_full(deck, source, Limits::default(), admin).await;
+        stemzaal::library::seed(server.hub.store())
+            .await
+            .expect("the built-in deck in the library");
+        server
+    }
+
+    async fn start_full(deck: Deck, source: &str, limits: Limits, admin: Admin) -> TestServer {
         let data = tempfile::tempdir().expect("a temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -60,7 +82,8 @@ impl TestServer {
         let task = tokio::spawn({
             let hub = hub.clone();
             async move {
-                stemzaal::web::serve_with(listener, hub, limits)
+                let admin = Arc::new(admin);
+                stemzaal::web::serve_until(listener, hub, limits, admin, std::future::pending())
                     .await
                     .expect("serve");
             }
@@ -143,6 +166,36 @@ pub async fn http_get(
 }
 
 /// Status, lower-cased head and body of a raw HTTP/1.1 response (status 0 if none).
+/// Any HTTP request over a fresh TCP connection, with a body: (status, headers, body).
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    // A server that refuses early may close before the whole body is sent.
+    stream.write_all(&bytes).await.ok();
+    let mut raw = vec![];
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .ok();
+    parse_response(&raw)
+}
+
 pub fn parse_response(raw: &[u8]) -> (u16, String, String) {
     let text = String::from_utf8_lossy(raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));

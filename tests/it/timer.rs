@@ -79,7 +79,7 @@ async fn a_timer_counts_down_and_closes_the_vote_when_it_ends() {
 #[tokio::test]
 async fn a_countdown_that_ends_on_a_full_disk_closes_the_vote_once_it_can_be_stored() {
     let server = crate::support::TestServer::start().await;
-    let slide = crate::support::first_statement(server.session.deck()) as u64;
+    let slide = crate::support::first_statement(&server.session.deck()) as u64;
     let mut host = server.host().await;
     host.send(serde_json::json!({"type": "go_to", "slide": slide}))
         .await;

@@ -143,6 +143,7 @@ async fn time_restart(dir: &std::path::Path, code: &str, probe: Uuid) -> Result<
         public_url: Some(format!("http://{bind}")),
         durability: Durability::Normal,
         limits: Limits::default(),
+        admin_password: None,
     };
     let started = Instant::now();
     let server = tokio::spawn(app::run(config));

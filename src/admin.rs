@@ -1,0 +1,270 @@
+//! The console's door: the admin password (only its Argon2id hash is kept), logins
+//! (a random token in an HttpOnly cookie), and the rate of login attempts per address.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use dashmap::DashMap;
+use rand::Rng;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::limits::TokenBucket;
+use crate::store::Store;
+
+/// The cookie that carries a login.
+pub const COOKIE: &str = "stemzaal_admin";
+
+/// How long a login lasts: a council day with its evening.
+pub const LOGIN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// Login attempts an address may make in a row before it must wait.
+pub const ATTEMPT_BURST: f64 = 10.0;
+
+/// Then one attempt per this many seconds: guessing a generated password (about 80
+/// bits) or even a weak one of a few words stays out of reach.
+pub const ATTEMPT_EVERY_SECS: f64 = 6.0;
+
+/// Password checks running at once: each costs Argon2's 19 MiB and tens of
+/// milliseconds of a core, and the cores belong to the votes.
+const CHECKS_AT_ONCE: usize = 2;
+
+/// Addresses whose attempts are remembered; past it the oldest full buckets go.
+const MAX_ADDRESSES: usize = 10_000;
+
+/// The setting under which a generated password's hash is stored.
+const HASH_SETTING: &str = "admin_password_hash";
+
+/// Characters of a generated password: lower case without look-alikes.
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// The admin password and who is logged in.
+pub struct Admin {
+    /// The password's PHC string (Argon2id, salted).
+    hash: String,
+    /// Logins by the token's public half; the secret half is compared in constant time.
+    logins: DashMap<String, Login>,
+    /// Attempts per address. The lock is never held across an `.await`.
+    attempts: Mutex<HashMap<IpAddr, TokenBucket>>,
+    checks: Semaphore,
+}
+
+struct Login {
+    secret: String,
+    expires: Instant,
+}
+
+/// How a login attempt ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// The password was right: the cookie's value.
+    Accepted(String),
+    /// The password was wrong.
+    Refused,
+    /// Too many attempts from this address; try again after this long.
+    TooMany(Duration),
+}
+
+impl Admin {
+    /// An admin whose password is `password` (hashed here, kept in memory only).
+    pub fn with_password(password: &str) -> Result<Admin> {
+        Ok(Admin::with_hash(hash(password)?))
+    }
+
+    /// An admin no password opens: the console of a server that has none set up.
+    pub fn locked() -> Admin {
+        Admin::with_hash(String::new())
+    }
+
+    fn with_hash(hash: String) -> Admin {
+        Admin {
+            hash,
+            logins: DashMap::new(),
+            attempts: Mutex::new(HashMap::new()),
+            checks: Semaphore::new(CHECKS_AT_ONCE),
+        }
+    }
+
+    /// The admin for a server: the password given (`--admin-password`), else the hash
+    /// stored in the database, else a new password, whose hash is stored and which is
+    /// returned to be shown once.
+    pub async fn set_up(store: &Store, given: Option<&str>) -> Result<(Admin, Option<String>)> {
+        if let Some(password) = given {
+            if password.is_empty() {
+                anyhow::bail!("the admin password is empty");
+            }
+            return Ok((Admin::with_password(password)?, None));
+        }
+        if let Some(stored) = crate::library::setting(store, HASH_SETTING)? {
+            PasswordHash::new(&stored)
+                .map_err(|e| anyhow::anyhow!("the stored admin password hash: {e}"))?;
+            return Ok((Admin::with_hash(stored), None));
+        }
+        let (admin, password) = Admin::generate(store).await?;
+        Ok((admin, Some(password)))
+    }
+
+    /// Makes a new password and stores its hash in place of any before; returns the
+    /// password.
+    pub async fn generate(store: &Store) -> Result<(Admin, String)> {
+        let password = generate_password();
+        let hashed = hash(&password)?;
+        crate::library::set_setting(store, HASH_SETTING, &hashed)
+            .await
+            .context("storing the admin password's hash")?;
+        Ok((Admin::with_hash(hashed), password))
+    }
+
+    /// Checks a password from `peer`: at most [`ATTEMPT_BURST`] wrong ones in a row,
+    /// then one per [`ATTEMPT_EVERY_SECS`].
+    pub async fn log_in(&self, peer: IpAddr, password: &str) -> Attempt {
+        let now = Instant::now();
+        {
+            let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+            if attempts.len() >= MAX_ADDRESSES {
+                attempts.retain(|_, bucket| !bucket.is_full(now));
+            }
+            let bucket = attempts
+                .entry(peer)
+                .or_insert_with(|| TokenBucket::new(1.0 / ATTEMPT_EVERY_SECS, ATTEMPT_BURST));
+            if !bucket.try_take(now) {
+                return Attempt::TooMany(bucket.wait(now).max(Duration::from_secs(1)));
+            }
+        }
+        let right = self.verify(password).await;
+        if !right {
+            return Attempt::Refused;
+        }
+        if let Some(bucket) = self
+            .attempts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&peer)
+        {
+            bucket.give_back();
+        }
+        Attempt::Accepted(self.new_login())
+    }
+
+    async fn verify(&self, password: &str) -> bool {
+        // The semaphore is never closed.
+        let Ok(_permit) = self.checks.acquire().await else {
+            return false;
+        };
+        let (hash, password) = (self.hash.clone(), password.to_owned());
+        tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash).is_ok_and(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    fn new_login(&self) -> String {
+        let mut rng = rand::thread_rng();
+        let id = format!("{:016x}", rng.gen::<u64>());
+        let secret = format!("{:032x}", rng.gen::<u128>());
+        let now = Instant::now();
+        self.logins.retain(|_, login| login.expires > now);
+        self.logins.insert(
+            id.clone(),
+            Login {
+                secret: secret.clone(),
+                expires: now + LOGIN_LIFETIME,
+            },
+        );
+        format!("{id}.{secret}")
+    }
+
+    /// Whether a cookie's value is a login that has not expired.
+    pub fn is_logged_in(&self, cookie: &str) -> bool {
+        let Some((id, secret)) = cookie.split_once('.') else {
+            return false;
+        };
+        self.logins.get(id).is_some_and(|login| {
+            login.expires > Instant::now()
+                && bool::from(login.secret.as_bytes().ct_eq(secret.as_bytes()))
+        })
+    }
+
+    /// Ends a login.
+    pub fn log_out(&self, cookie: &str) {
+        if self.is_logged_in(cookie) {
+            if let Some((id, _)) = cookie.split_once('.') {
+                self.logins.remove(id);
+            }
+        }
+    }
+}
+
+fn hash(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing the admin password: {e}"))
+}
+
+/// Four groups of five characters from [`PASSWORD_ALPHABET`] (about 99 bits), easy to
+/// type from a terminal: `k7mxp-2aqrt-…`.
+fn generate_password() -> String {
+    let mut rng = rand::thread_rng();
+    (0..4)
+        .map(|_| {
+            (0..5)
+                .map(|_| PASSWORD_ALPHABET[rng.gen_range(0..PASSWORD_ALPHABET.len())] as char)
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_right_password_logs_in_and_wrong_ones_are_limited_per_address() {
+        let admin = Admin::with_password("kraan-fiets").unwrap();
+        let peer: IpAddr = "192.0.2.7".parse().unwrap();
+        let Attempt::Accepted(cookie) = admin.log_in(peer, "kraan-fiets").await else {
+            panic!("the right password is taken");
+        };
+        assert!(admin.is_logged_in(&cookie));
+        assert!(!admin.is_logged_in(&format!("{}x", cookie)));
+        assert!(!admin.is_logged_in("nonsense"));
+        for _ in 0..ATTEMPT_BURST as usize {
+            assert_eq!(admin.log_in(peer, "wrong").await, Attempt::Refused);
+        }
+        assert!(matches!(
+            admin.log_in(peer, "kraan-fiets").await,
+            Attempt::TooMany(_)
+        ));
+        // Another address is not held back by this one.
+        let other: IpAddr = "192.0.2.8".parse().unwrap();
+        assert!(matches!(
+            admin.log_in(other, "kraan-fiets").await,
+            Attempt::Accepted(_)
+        ));
+        admin.log_out(&cookie);
+        assert!(!admin.is_logged_in(&cookie));
+    }
+
+    #[test]
+    fn a_generated_password_has_four_groups_of_five() {
+        let password = generate_password();
+        assert_eq!(password.len(), 23);
+        assert_eq!(password.split('-').count(), 4);
+        assert_ne!(password, generate_password());
+    }
+}

@@ -1,0 +1,951 @@
+//! The HTTP API under `/api/` (docs/api.md): logging in, decks with their versions,
+//! the live check and preview of a deck, and sessions from start to deletion. The
+//! console at `/admin` uses nothing else.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::admin::{self, Attempt};
+use crate::deck::{self, Deck, LineError, SlideKind};
+use crate::hub::Refused;
+use crate::library::{self, Refusal};
+use crate::protocol::{Role, ServerMsg, WireLimits};
+use crate::session::{Command, Session};
+use crate::store::{Meeting, SessionRecord, Status};
+use crate::web::{cookie, AppState};
+
+/// The largest request body: a deck of the largest size, in JSON with every character
+/// escaped, fits twice.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The longest meeting name, date or place.
+pub const MAX_MEETING_CHARS: usize = 200;
+
+/// The longest deck name.
+pub const MAX_DECK_NAME_CHARS: usize = 100;
+
+/// Every error code of the API: its status and its message in Dutch and English. One
+/// table, which docs/api.md repeats (and a test compares).
+pub const ERRORS: &[(&str, u16, &str, &str)] = &[
+    ("login_required", 401, "Log eerst in.", "Log in first."),
+    (
+        "bad_password",
+        401,
+        "Dat wachtwoord klopt niet.",
+        "That password is wrong.",
+    ),
+    (
+        "too_many_attempts",
+        429,
+        "Te veel pogingen; probeer het zo opnieuw.",
+        "Too many attempts; try again shortly.",
+    ),
+    (
+        "foreign_origin",
+        403,
+        "Dit verzoek komt niet van deze server.",
+        "This request does not come from this server.",
+    ),
+    (
+        "unsupported_media_type",
+        415,
+        "Stuur JSON (of, bij een deck, Markdown).",
+        "Send JSON (or, for a deck, Markdown).",
+    ),
+    (
+        "bad_json",
+        400,
+        "Dit verzoek is geen geldige JSON.",
+        "This request is not valid JSON.",
+    ),
+    (
+        "body_too_large",
+        413,
+        "Dit verzoek is groter dan 2 MiB.",
+        "This request is larger than 2 MiB.",
+    ),
+    (
+        "deck_too_large",
+        422,
+        "Het deck is groter dan 1 MiB.",
+        "The deck is larger than 1 MiB.",
+    ),
+    (
+        "deck_not_utf8",
+        422,
+        "Het deck is geen UTF-8-tekst; sla het op als UTF-8.",
+        "The deck is not UTF-8 text; save it as UTF-8.",
+    ),
+    (
+        "deck_invalid",
+        422,
+        "Het deck bevat fouten.",
+        "The deck has errors.",
+    ),
+    (
+        "bad_name",
+        422,
+        "Geef een naam van 1 tot 100 tekens, zonder regeleinden.",
+        "Give a name of 1 to 100 characters, without line breaks.",
+    ),
+    (
+        "bad_meeting",
+        422,
+        "Naam, datum en plaats mogen elk 200 tekens zijn, zonder regeleinden.",
+        "Name, date and place may each be 200 characters, without line breaks.",
+    ),
+    (
+        "unknown_deck",
+        404,
+        "Dit deck bestaat niet.",
+        "This deck does not exist.",
+    ),
+    (
+        "unknown_session",
+        404,
+        "Deze sessie bestaat niet.",
+        "This session does not exist.",
+    ),
+    (
+        "session_closed",
+        409,
+        "Deze sessie is gesloten.",
+        "This session is closed.",
+    ),
+    (
+        "structure_changed",
+        409,
+        "De opbouw van het deck is veranderd; start een nieuwe sessie.",
+        "The deck's structure changed; start a new session.",
+    ),
+    (
+        "builtin_deck",
+        409,
+        "Het ingebouwde deck blijft bestaan.",
+        "The built-in deck cannot be deleted.",
+    ),
+    (
+        "storage_unavailable",
+        503,
+        "Er kan nu niets worden opgeslagen; er is niets veranderd.",
+        "Nothing can be stored now; nothing was changed.",
+    ),
+    (
+        "not_found",
+        404,
+        "Deze API-aanroep bestaat niet.",
+        "No such API call.",
+    ),
+    (
+        "method_not_allowed",
+        405,
+        "Deze aanroep bestaat met een andere methode.",
+        "This call exists with another method.",
+    ),
+];
+
+/// An API error: a code from [`ERRORS`], its message in the asker's language (or one
+/// that says more), and a deck's errors with their lines.
+#[derive(Debug)]
+pub struct ApiError {
+    code: &'static str,
+    english: bool,
+    message: Option<String>,
+    errors: Vec<LineError>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    fn new(english: bool, code: &'static str) -> ApiError {
+        debug_assert!(ERRORS.iter().any(|e| e.0 == code), "{code} is in ERRORS");
+        ApiError {
+            code,
+            english,
+            message: None,
+            errors: vec![],
+            retry_after: None,
+        }
+    }
+
+    fn saying(mut self, message: impl Into<String>) -> ApiError {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// An internal failure: logged here, told as the store being unable to write
+    /// (the only cause a user can act on), without details.
+    fn internal(english: bool, what: &str, e: &anyhow::Error) -> ApiError {
+        tracing::error!("{what}: {e:#}");
+        ApiError::new(english, "storage_unavailable")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, nl, en) = ERRORS
+            .iter()
+            .find(|e| e.0 == self.code)
+            .map(|e| (e.1, e.2, e.3))
+            .unwrap_or((500, "Interne fout.", "Internal error."));
+        let message = self
+            .message
+            .unwrap_or_else(|| if self.english { en } else { nl }.to_owned());
+        let mut body = json!({"code": self.code, "message": message});
+        if !self.errors.is_empty() {
+            body["errors"] = line_errors(&self.errors);
+        }
+        let mut response = (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(body),
+        )
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn line_errors(errors: &[LineError]) -> Value {
+    errors
+        .iter()
+        .map(|e| json!({"line": e.line, "message": e.message}))
+        .collect()
+}
+
+/// Whether the asker prefers English (`Accept-Language: en…`); Dutch otherwise.
+fn english(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("en"))
+}
+
+/// The API's routes, behind the Origin check and (all but login) the admin cookie.
+pub(crate) fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/me", get(me))
+        .route("/api/decks", get(list_decks).post(create_deck))
+        .route(
+            "/api/decks/{id}",
+            get(get_deck).put(save_deck).delete(delete_deck),
+        )
+        .route("/api/check", post(check))
+        .route("/api/sessions", get(list_sessions).post(start_session))
+        .route(
+            "/api/sessions/{code}",
+            get(get_session).delete(delete_session),
+        )
+        .route("/api/sessions/{code}/deck", put(edit_session_deck))
+        .route("/api/sessions/{code}/close", post(close_session))
+        .route("/api/sessions/{code}/qr/{file}", get(session_qr))
+        .route("/api/{*rest}", axum::routing::any(not_found))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn(no_store))
+}
+
+async fn not_found(headers: HeaderMap) -> ApiError {
+    ApiError::new(english(&headers), "not_found")
+}
+
+async fn method_not_allowed(headers: HeaderMap) -> ApiError {
+    ApiError::new(english(&headers), "method_not_allowed")
+}
+
+async fn no_store(request: Request<Body>, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Refuses a changing request from another origin, and any request but login without
+/// a valid admin cookie.
+async fn guard(State(state): State<AppState>, request: Request<Body>, next: Next) -> Response {
+    let headers = request.headers();
+    let en = english(headers);
+    let changing = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if changing && !same_origin(headers, &state) {
+        return ApiError::new(en, "foreign_origin").into_response();
+    }
+    if request.uri().path() != "/api/login" && !logged_in(headers, &state) {
+        return ApiError::new(en, "login_required").into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether a request carries the cookie of a login that has not expired.
+pub(crate) fn logged_in(headers: &HeaderMap, state: &AppState) -> bool {
+    cookie(headers, admin::COOKIE).is_some_and(|c| state.admin.is_logged_in(c))
+}
+
+/// Whether a request names this server's own origin (or an allowed one) in `Origin`.
+/// A browser always sends it on a changing request; without it the request is refused,
+/// so no page of another site can ride on the admin's cookie, whatever the browser.
+fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
+    headers.contains_key(header::ORIGIN) && crate::web::origin_allowed(headers, state)
+}
+
+// ----- logging in -----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    password: String,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let en = english(&headers);
+    let LoginBody { password } = json_body(&headers, body, en).await?;
+    match state.admin.log_in(peer.ip(), &password).await {
+        Attempt::Accepted(token) => {
+            let secure = if state.hub.base_url().starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+                admin::COOKIE,
+                admin::LOGIN_LIFETIME.as_secs()
+            );
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&cookie).expect("a token is ASCII"),
+            );
+            tracing::info!(peer = %peer.ip(), "admin logged in");
+            Ok(response)
+        }
+        Attempt::Refused => {
+            tracing::warn!(peer = %peer.ip(), "wrong admin password");
+            Err(ApiError::new(en, "bad_password"))
+        }
+        Attempt::TooMany(wait) => {
+            let mut e = ApiError::new(en, "too_many_attempts");
+            e.retry_after = Some(wait.as_secs().max(1));
+            Err(e)
+        }
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(c) = cookie(&headers, admin::COOKIE) {
+        state.admin.log_out(c);
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!(
+            "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+            admin::COOKIE
+        ))
+        .expect("an ASCII cookie"),
+    );
+    response
+}
+
+async fn me() -> Json<Value> {
+    Json(json!({"admin": true}))
+}
+
+// ----- bodies -----
+
+/// Reads a body of at most [`MAX_BODY_BYTES`].
+async fn read_body(body: Body, en: bool) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::new(en, "body_too_large"))
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Decodes a JSON body of type `T`; refuses other content types, which an HTML form
+/// of another site could send without asking.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    en: bool,
+) -> Result<T, ApiError> {
+    if content_type(headers) != "application/json" {
+        return Err(ApiError::new(en, "unsupported_media_type"));
+    }
+    let bytes = read_body(body, en).await?;
+    decode(&bytes, en)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], en: bool) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::new(en, "bad_json").saying(e.to_string()))
+}
+
+/// A deck as sent: a name and its text (not yet judged).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeckBody {
+    #[serde(default)]
+    name: Option<String>,
+    source: String,
+}
+
+#[derive(Deserialize)]
+struct NameQuery {
+    name: Option<String>,
+}
+
+/// A deck from a JSON body or, with `text/markdown` or `text/plain`, the file's bytes
+/// (the name from `?name=`): its name and text, with the bytes judged as UTF-8 here so
+/// a file in another encoding gets the line of its first bad byte.
+async fn deck_body(
+    headers: &HeaderMap,
+    query: NameQuery,
+    body: Body,
+    en: bool,
+) -> Result<(Option<String>, String), ApiError> {
+    match content_type(headers).as_str() {
+        "application/json" => {
+            let bytes = read_body(body, en).await?;
+            let DeckBody { name, source } = decode(&bytes, en)?;
+            Ok((name, source))
+        }
+        "text/markdown" | "text/plain" | "text/x-markdown" => {
+            let bytes = read_body(body, en).await?;
+            if bytes.len() > deck::MAX_SOURCE_BYTES {
+                return Err(ApiError::new(en, "deck_too_large"));
+            }
+            match String::from_utf8(bytes.to_vec()) {
+                Ok(text) => Ok((query.name, text)),
+                Err(e) => {
+                    let at = e.utf8_error().valid_up_to();
+                    let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+                    let mut error = ApiError::new(en, "deck_not_utf8");
+                    error.errors = vec![LineError {
+                        line,
+                        message: format!("byte {} is not UTF-8", at + 1),
+                    }];
+                    Err(error)
+                }
+            }
+        }
+        _ => Err(ApiError::new(en, "unsupported_media_type")),
+    }
+}
+
+/// A name for a deck: given, or `deck.md`; 1 to [`MAX_DECK_NAME_CHARS`] characters, no
+/// control characters.
+fn deck_name(name: Option<String>, en: bool) -> Result<String, ApiError> {
+    let name = name
+        .map(|n| n.trim().to_owned())
+        .unwrap_or_else(|| "deck.md".into());
+    let count = name.chars().count();
+    if count == 0 || count > MAX_DECK_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::new(en, "bad_name"));
+    }
+    Ok(name)
+}
+
+/// Parses a deck or refuses it with every error and its line.
+fn parse_deck(name: &str, source: &str, en: bool) -> Result<Deck, ApiError> {
+    if source.len() > deck::MAX_SOURCE_BYTES {
+        return Err(ApiError::new(en, "deck_too_large"));
+    }
+    deck::parse(name, source).map_err(|e| {
+        let mut error = ApiError::new(en, "deck_invalid");
+        error.errors = e.errors;
+        error
+    })
+}
+
+// ----- decks -----
+
+async fn list_decks(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    let en = english(&headers);
+    let decks = library::list(state.hub.store())
+        .map_err(|e| ApiError::internal(en, "listing decks", &e))?;
+    Ok(Json(json!({ "decks": decks })).into_response())
+}
+
+async fn create_deck(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<NameQuery>,
+    body: Body,
+) -> ApiResult {
+    let en = english(&headers);
+    let (name, source) = deck_body(&headers, query, body, en).await?;
+    let name = deck_name(name, en)?;
+    parse_deck(&name, &source, en)?;
+    let store = state.hub.store();
+    let id = library::create(store, &name, &source, false)
+        .await
+        .map_err(|e| ApiError::internal(en, "storing a deck", &e))?;
+    let stored = library::get(store, id, None)
+        .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
+        .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+#[derive(Deserialize)]
+struct VersionQuery {
+    version: Option<i64>,
+}
+
+async fn get_deck(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(query): Query<VersionQuery>,
+) -> ApiResult {
+    let en = english(&headers);
+    let id = deck_id(&id, en)?;
+    let stored = library::get(state.hub.store(), id, query.version)
+        .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
+        .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
+    Ok(Json(stored).into_response())
+}
+
+fn deck_id(id: &str, en: bool) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::new(en, "unknown_deck"))
+}
+
+async fn save_deck(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Body,
+) -> ApiResult {
+    let en = english(&headers);
+    let id = deck_id(&id, en)?;
+    let DeckBody { name, source } = json_body(&headers, body, en).await?;
+    let store = state.hub.store();
+    let current = library::get(store, id, None)
+        .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
+        .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
+    let name = match name {
+        Some(name) => Some(deck_name(Some(name), en)?),
+        None => None,
+    };
+    parse_deck(
+        name.as_deref().unwrap_or(&current.summary.name),
+        &source,
+        en,
+    )?;
+    match library::save(store, id, name.as_deref(), &source)
+        .await
+        .map_err(|e| ApiError::internal(en, "storing a deck", &e))?
+    {
+        Ok(()) => {}
+        Err(_) => return Err(ApiError::new(en, "unknown_deck")),
+    }
+    let stored = library::get(store, id, None)
+        .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
+        .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
+    Ok(Json(stored).into_response())
+}
+
+async fn delete_deck(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let en = english(&headers);
+    let id = deck_id(&id, en)?;
+    match library::delete(state.hub.store(), id)
+        .await
+        .map_err(|e| ApiError::internal(en, "deleting a deck", &e))?
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(Refusal::UnknownDeck) => Err(ApiError::new(en, "unknown_deck")),
+        Err(Refusal::Builtin) => Err(ApiError::new(en, "builtin_deck")),
+    }
+}
+
+// ----- check and preview -----
+
+async fn check(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult {
+    let en = english(&headers);
+    let (name, source) = deck_body(&headers, NameQuery { name: None }, body, en).await?;
+    let name = deck_name(name, en)?;
+    if source.len() > deck::MAX_SOURCE_BYTES {
+        return Err(ApiError::new(en, "deck_too_large"));
+    }
+    let deck = match deck::parse(&name, &source) {
+        Ok(deck) => deck,
+        Err(e) => {
+            return Ok(Json(json!({
+                "ok": false,
+                "title": Value::Null,
+                "errors": line_errors(&e.errors),
+                "warnings": [],
+                "slides": [],
+                "preview": Value::Null,
+            }))
+            .into_response())
+        }
+    };
+    let slides: Vec<Value> = deck
+        .slides
+        .iter()
+        .enumerate()
+        .map(|(index, s)| {
+            let kind = match s.kind {
+                SlideKind::Content => "content",
+                SlideKind::Statement { .. } => "statement",
+            };
+            json!({"index": index, "line": s.line, "kind": kind, "title": s.title})
+        })
+        .collect();
+    Ok(Json(json!({
+        "ok": true,
+        "title": deck.title,
+        "errors": [],
+        "warnings": line_errors(&deck.warnings),
+        "slides": slides,
+        "preview": preview(&state, Arc::new(deck)),
+    }))
+    .into_response())
+}
+
+/// What the screen and a phone would be sent on each slide of `deck`: their `welcome`,
+/// and per slide the `state` with a statement's vote open and no vote cast.
+fn preview(state: &AppState, deck: Arc<Deck>) -> Value {
+    let code = "PREVIEW";
+    let join_url = state.hub.join_url(code);
+    let limits = WireLimits {
+        ping_interval_ms: state.limits.ping_interval.as_millis() as u64,
+        idle_timeout_ms: state.limits.idle_timeout.as_millis() as u64,
+        max_message_bytes: crate::connection::MAX_MESSAGE_BYTES,
+        messages_per_second: state.limits.messages_per_second,
+        burst: state.limits.burst,
+    };
+    let welcome = |role| {
+        let w = crate::view::welcome(code, &deck, role, &join_url, limits);
+        serde_json::to_value(ServerMsg::Welcome(Box::new(w))).expect("a welcome serializes")
+    };
+    let now = crate::store::now_ms();
+    let states: Vec<Value> = (0..deck.slides.len())
+        .map(|slide| {
+            let mut session = Session::new(deck.clone());
+            // Both are accepted on a fresh session: the slide exists, and a statement
+            // on show can be opened.
+            session.apply(Command::GoTo { slide }).ok();
+            if deck.options(slide).is_some() {
+                session.apply(Command::OpenVote).ok();
+            }
+            let view = |role| {
+                serde_json::to_value(crate::view::state(&session, role, now))
+                    .expect("a state serializes")
+            };
+            json!({"screen": view(Role::Screen), "participant": view(Role::Participant)})
+        })
+        .collect();
+    json!({
+        "screen": welcome(Role::Screen),
+        "participant": welcome(Role::Participant),
+        "states": states,
+    })
+}
+
+// ----- sessions -----
+
+/// A session as the API shows it.
+#[derive(Serialize)]
+struct SessionJson {
+    code: String,
+    status: Status,
+    title: String,
+    deck_name: String,
+    deck: Option<i64>,
+    meeting: Meeting,
+    created_ms: u64,
+    closed_ms: Option<u64>,
+    links: Links,
+}
+
+#[derive(Serialize)]
+struct Links {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    join: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    screen: Option<String>,
+    report: String,
+    csv: String,
+    json: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poster: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    join_qr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_qr: Option<String>,
+}
+
+fn session_json(state: &AppState, record: &SessionRecord) -> SessionJson {
+    let code = &record.code;
+    let base = state.hub.base_url();
+    let open = record.status == Status::Open;
+    let key = &record.host_key;
+    let title = deck::parse(&record.deck_name, &record.deck_source)
+        .map(|d| d.title)
+        .unwrap_or_else(|_| record.deck_name.clone());
+    SessionJson {
+        code: code.clone(),
+        status: record.status,
+        title,
+        deck_name: record.deck_name.clone(),
+        deck: record.deck_id,
+        meeting: record.meeting.clone(),
+        created_ms: record.created_ms,
+        closed_ms: record.closed_ms,
+        links: Links {
+            join: open.then(|| state.hub.join_url(code)),
+            host: open.then(|| format!("{base}/host/{code}?key={key}")),
+            screen: open.then(|| format!("{base}/screen/{code}?key={}", record.screen_key)),
+            report: format!("/report/{code}?key={key}"),
+            csv: format!("/export/{code}.csv?key={key}"),
+            json: format!("/export/{code}.json?key={key}"),
+            poster: open.then(|| format!("/admin/poster/{code}")),
+            join_qr: open.then(|| format!("/api/sessions/{code}/qr/join.svg")),
+            host_qr: open.then(|| format!("/api/sessions/{code}/qr/host.svg")),
+        },
+    }
+}
+
+async fn list_sessions(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    let en = english(&headers);
+    let mut records = state
+        .hub
+        .store()
+        .records()
+        .map_err(|e| ApiError::internal(en, "listing sessions", &e))?;
+    // Newest first within each status; a stable sort keeps that order.
+    records.sort_by_key(|r| r.status == Status::Closed);
+    let sessions: Vec<SessionJson> = records.iter().map(|r| session_json(&state, r)).collect();
+    Ok(Json(json!({ "sessions": sessions })).into_response())
+}
+
+fn record_of(state: &AppState, code: &str, en: bool) -> Result<SessionRecord, ApiError> {
+    state
+        .hub
+        .store()
+        .record(&code.trim().to_ascii_uppercase())
+        .map_err(|e| ApiError::internal(en, "reading a session", &e))?
+        .ok_or_else(|| ApiError::new(en, "unknown_session"))
+}
+
+async fn get_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> ApiResult {
+    let en = english(&headers);
+    let record = record_of(&state, &code, en)?;
+    Ok(Json(session_json(&state, &record)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    deck: i64,
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    meeting: Meeting,
+}
+
+/// Empty fields left out; each at most [`MAX_MEETING_CHARS`], no control characters.
+fn meeting(given: Meeting, en: bool) -> Result<Meeting, ApiError> {
+    let field = |value: Option<String>| -> Result<Option<String>, ApiError> {
+        let Some(value) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        if value.chars().count() > MAX_MEETING_CHARS || value.chars().any(char::is_control) {
+            return Err(ApiError::new(en, "bad_meeting"));
+        }
+        Ok(Some(value))
+    };
+    Ok(Meeting {
+        name: field(given.name)?,
+        date: field(given.date)?,
+        place: field(given.place)?,
+    })
+}
+
+async fn start_session(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult {
+    let en = english(&headers);
+    let StartBody {
+        deck: id,
+        version,
+        meeting: given,
+    } = json_body(&headers, body, en).await?;
+    let meeting = meeting(given, en)?;
+    let stored = library::get(state.hub.store(), id, version)
+        .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
+        .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
+    let deck = parse_deck(&stored.summary.name, &stored.source, en)?;
+    let handle = state
+        .hub
+        .create_for(Arc::new(deck), &stored.source, meeting, Some(id))
+        .await
+        .map_err(|e| ApiError::internal(en, "starting a session", &e))?;
+    let record = record_of(&state, handle.code(), en)?;
+    tracing::info!(
+        code = handle.code(),
+        deck = id,
+        "session started from the console"
+    );
+    Ok((StatusCode::CREATED, Json(session_json(&state, &record))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditBody {
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    deck: Option<i64>,
+}
+
+async fn edit_session_deck(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    body: Body,
+) -> ApiResult {
+    let en = english(&headers);
+    let EditBody { source, deck: id } = json_body(&headers, body, en).await?;
+    let record = record_of(&state, &code, en)?;
+    if record.status == Status::Closed {
+        return Err(ApiError::new(en, "session_closed"));
+    }
+    let (name, source, id) = match (source, id) {
+        (Some(source), None) => (record.deck_name.clone(), source, None),
+        (None, Some(id)) => {
+            let stored = library::get(state.hub.store(), id, None)
+                .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
+                .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
+            (stored.summary.name, stored.source, Some(id))
+        }
+        _ => {
+            return Err(
+                ApiError::new(en, "bad_json").saying("give either `source` or `deck`, not both")
+            )
+        }
+    };
+    let deck = parse_deck(&name, &source, en)?;
+    match state
+        .hub
+        .replace_deck(&record.code, Arc::new(deck), &source, id)
+        .await
+        .map_err(|e| ApiError::internal(en, "editing a session's deck", &e))?
+    {
+        Ok(_) => {}
+        Err(Refused::Unknown) => return Err(ApiError::new(en, "unknown_session")),
+        Err(Refused::Closed) => return Err(ApiError::new(en, "session_closed")),
+        Err(Refused::Structure(change)) => {
+            let what = change.describe(en);
+            let message = if en {
+                format!("The deck's structure changed ({what}); start a new session.")
+            } else {
+                format!("De opbouw van het deck is veranderd ({what}); start een nieuwe sessie.")
+            };
+            return Err(ApiError::new(en, "structure_changed").saying(message));
+        }
+    }
+    let record = record_of(&state, &code, en)?;
+    Ok(Json(session_json(&state, &record)).into_response())
+}
+
+async fn close_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> ApiResult {
+    let en = english(&headers);
+    match state
+        .hub
+        .close(&code)
+        .await
+        .map_err(|e| ApiError::internal(en, "closing a session", &e))?
+    {
+        Ok(record) => Ok(Json(session_json(&state, &record)).into_response()),
+        Err(_) => Err(ApiError::new(en, "unknown_session")),
+    }
+}
+
+async fn delete_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> ApiResult {
+    let en = english(&headers);
+    if state
+        .hub
+        .delete(&code)
+        .await
+        .map_err(|e| ApiError::internal(en, "deleting a session", &e))?
+    {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::new(en, "unknown_session"))
+    }
+}
+
+async fn session_qr(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((code, file)): Path<(String, String)>,
+) -> ApiResult {
+    let en = english(&headers);
+    let record = record_of(&state, &code, en)?;
+    if record.status == Status::Closed {
+        return Err(ApiError::new(en, "session_closed"));
+    }
+    let links = session_json(&state, &record).links;
+    let url = match file.as_str() {
+        "join.svg" => links.join,
+        "host.svg" => links.host,
+        "screen.svg" => links.screen,
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::new(en, "not_found"))?;
+    Ok((
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        crate::web::qr_svg(&url),
+    )
+        .into_response())
+}
