@@ -16,7 +16,7 @@
 //! (or npm, the first time) the browser tests print a loud "BROWSER TESTS SKIPPED" box
 //! and pass; with `CI=true` they fail instead.
 
-mod harness;
+pub(crate) mod harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -35,17 +35,17 @@ const TEST_LIMIT: Duration = Duration::from_secs(300);
 static BROWSERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The axe-core tags of WCAG 2.1 level A and AA (2.0's rules included).
-const WCAG_21_AA: &[&str] = &["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+pub(crate) const WCAG_21_AA: &[&str] = &["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
 
 /// The first statement's title in the built-in deck.
 const STATEMENT_TITLE: &str = "Ambitie uitgesproken in coalitieprogramma";
 
-fn js_str(s: &str) -> String {
+pub(crate) fn js_str(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
 /// Script: the page's connection indicator says `state`.
-fn conn_is(state: &str) -> String {
+pub(crate) fn conn_is(state: &str) -> String {
     format!(
         "const c = document.getElementById('conn'); return !!c && c.dataset.state === {};",
         js_str(state)
@@ -53,7 +53,7 @@ fn conn_is(state: &str) -> String {
 }
 
 /// Script: the participant page shows option `i` as chosen and acknowledged.
-fn voted_for(i: u32) -> String {
+pub(crate) fn voted_for(i: u32) -> String {
     format!(
         "const b = document.querySelector('#options .opt[data-i=\"{i}\"]');
          const s = document.getElementById('vote-status');
@@ -73,7 +73,7 @@ fn screen_counts(counts: &str) -> String {
 
 /// Runs one browser test: finds the tools (or skips loudly outside CI), takes the
 /// one-browser-test-at-a-time lock, and bounds the test's time.
-async fn run<F, Fut>(name: &str, test: F)
+pub(crate) async fn run<F, Fut>(name: &str, test: F)
 where
     F: FnOnce(Tools) -> Fut,
     Fut: std::future::Future<Output = ()>,

@@ -7,6 +7,7 @@
 mod api;
 mod browser;
 mod cli;
+mod console;
 mod deck_format;
 mod fuzz;
 mod logging;

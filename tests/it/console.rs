@@ -1,0 +1,406 @@
+//! The facilitator's console (/admin) in Chromium, from the login to a deleted session:
+//! a deck written in the editor, checked as it is typed and previewed on the real pages,
+//! becomes a session that a host runs and phones vote in; the console closes it, its
+//! report holds the votes, and it is deleted. axe-core checks every state on the way.
+//! Needs the same tools as `browser.rs` (and skips, or fails under `CI=true`, the same).
+
+use crate::browser::harness::{Browser, Driver, Tools};
+use crate::browser::{conn_is, js_str, run, voted_for, WCAG_21_AA};
+use crate::support::{TestServer, ADMIN_PASSWORD};
+use fantoccini::key::Key;
+use serde_json::Value;
+
+/// The deck as first typed: the second option of its statement has no text (line 14).
+const DECK_WITH_ERROR: &str = "---
+title: Raadstest
+---
+
+# Welkom
+
+Vandaag stemmen we over het groen.
+
+---
+
+## Meer groen in de wijk
+
+A) Eens
+B)
+";
+
+/// The line of the error in [`DECK_WITH_ERROR`].
+const ERROR_LINE: u64 = 14;
+
+/// What is typed at the end of that line to fix it.
+const FIX: &str = " Oneens";
+
+const STATEMENT: &str = "Meer groen in de wijk";
+const MEETING: &str = "Raadsvergadering 9 december";
+
+/// Script: the element matching `css` exists and is not hidden.
+fn shown(css: &str) -> String {
+    format!(
+        "const e = document.querySelector({}); return !!e && !e.closest('[hidden]');",
+        js_str(css)
+    )
+}
+
+/// Script: the session `code` in the console's list, as `li` (null if absent).
+fn session(code: &str) -> String {
+    format!(
+        "const li = document.querySelector({});",
+        js_str(&format!("#session-list [data-code=\"{code}\"]"))
+    )
+}
+
+/// Runs axe-core with the WCAG 2.1 AA rules and the best practices; fails on any violation.
+async fn axe_clean(b: &Browser, axe: &str, state: &str) {
+    let wcag = b.axe(axe, WCAG_21_AA).await;
+    let advice = b.axe(axe, &["best-practice"]).await;
+    assert!(
+        wcag.is_empty() && advice.is_empty(),
+        "axe on the console, {state}: {:#}",
+        Value::Array(wcag.into_iter().chain(advice).collect())
+    );
+    eprintln!("axe: {state}: no violations");
+}
+
+/// Opens the console afresh and presses the button `act` of session `code` twice: the
+/// first press only asks for the second.
+async fn press_twice(b: &Browser, server: &TestServer, code: &str, act: &str) {
+    b.goto(&server.url("/admin")).await;
+    let css = format!("#session-list [data-code=\"{code}\"] [data-act={act}]");
+    b.wait("the session's button", &shown(&css)).await;
+    b.click(&css).await;
+    b.wait(
+        "the button to ask for a second press",
+        &format!(
+            "const e = document.querySelector({}); return !!e && e.dataset.armed != null;",
+            js_str(&css)
+        ),
+    )
+    .await;
+    b.click(&css).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_takes_a_deck_from_the_editor_to_a_report() {
+    run(
+        "the_console_takes_a_deck_from_the_editor_to_a_report",
+        console,
+    )
+    .await;
+}
+
+async fn console(tools: Tools) {
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let server = TestServer::start_console().await;
+    let driver = Driver::start(&tools).await;
+    let admin = Browser::open(&driver, server.addr, "console", (1440, 1000)).await;
+
+    // Login: a wrong password is refused in words, the right one opens the console.
+    admin.goto(&server.url("/admin")).await;
+    admin.wait("the login form", &shown("#password")).await;
+    assert_eq!(admin.js("return document.documentElement.lang").await, "nl");
+    axe_clean(&admin, &axe, "login").await;
+    admin.fill("#password", "niet-het-wachtwoord").await;
+    admin.press(Key::Enter.into()).await;
+    let refused = admin
+        .wait(
+            "the wrong password's message",
+            "return document.getElementById('login-error').textContent;",
+        )
+        .await;
+    eprintln!("wrong password: {refused}");
+    assert_eq!(
+        admin
+            .js("return document.getElementById('console').hidden")
+            .await,
+        true
+    );
+    admin.fill("#password", ADMIN_PASSWORD).await;
+    admin.press(Key::Enter.into()).await;
+    admin
+        .wait(
+            "the console with the built-in deck",
+            "return !document.getElementById('console').hidden && document.querySelectorAll('#deck-list .deckbtn').length > 0;",
+        )
+        .await;
+
+    // A new deck with an error: named by its line, the line marked, the caret taken there.
+    admin.click("#new-deck").await;
+    admin.fill("#deck-name", "raadstest.md").await;
+    admin.fill("#source", DECK_WITH_ERROR).await;
+    let problem = admin
+        .wait(
+            "the error with its line",
+            &format!(
+                "const b = document.querySelector('#problems button[data-line=\"{ERROR_LINE}\"]');
+                 const s = document.getElementById('check-status');
+                 return !!b && s.classList.contains('bad') && b.textContent;"
+            ),
+        )
+        .await;
+    assert!(
+        problem
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Regel {ERROR_LINE}: ")),
+        "{problem}"
+    );
+    let marked = admin
+        .js("return [...document.querySelectorAll('#gutter .err')].map((e) => e.textContent);")
+        .await;
+    assert_eq!(marked, serde_json::json!([ERROR_LINE.to_string()]));
+    axe_clean(&admin, &axe, "the editor with an error").await;
+    // By keyboard: from the text on to the error, Enter.
+    admin
+        .tab_to(&format!("#problems button[data-line=\"{ERROR_LINE}\"]"), 10)
+        .await;
+    let focus = admin.focus_visible().await;
+    assert_eq!(focus["ok"], true, "the error in the list: {focus}");
+    admin.press(Key::Enter.into()).await;
+    let caret = admin
+        .js("const s = document.getElementById('source');
+             return document.activeElement === s && s.value.slice(0, s.selectionStart).split('\\n').length;")
+        .await;
+    assert_eq!(caret, ERROR_LINE, "the caret is on the error's line");
+    admin.press(Key::End.into()).await;
+    for c in FIX.chars() {
+        admin.press(c).await;
+    }
+    let ok = admin
+        .wait(
+            "the deck to check out",
+            "const s = document.getElementById('check-status');
+             return s.classList.contains('ok') && !document.querySelector('#problems li') && s.textContent;",
+        )
+        .await;
+    eprintln!("check: {ok}");
+    assert_eq!(
+        admin
+            .js("return document.querySelectorAll('#gutter .err').length")
+            .await,
+        0
+    );
+
+    // The preview: the statement on the screen and on a phone, the real pages.
+    admin
+        .wait(
+            "two slides to pick from",
+            "return document.querySelectorAll('#slide-pick option').length === 2;",
+        )
+        .await;
+    admin
+        .js("const p = document.getElementById('slide-pick'); p.value = '1'; p.dispatchEvent(new Event('change'));")
+        .await;
+    let options = format!("[\"Eens\",{}]", js_str(FIX.trim()));
+    admin
+        .wait(
+            "the statement in both previews",
+            &format!(
+                "const doc = (id) => document.getElementById(id).contentDocument;
+                 const screen = doc('pv-screen'), phone = doc('pv-phone');
+                 const texts = (d, css) => JSON.stringify([...d.querySelectorAll(css)].map((e) => e.textContent));
+                 return screen.getElementById('slide').textContent.includes({statement})
+                   && phone.getElementById('slide').textContent.includes({statement})
+                   && texts(screen, '#cols .otext') === {options} && texts(phone, '#options .otext') === {options};",
+                statement = js_str(STATEMENT),
+                options = js_str(&options)
+            ),
+        )
+        .await;
+
+    // Saved, it is a stored deck that a session can start on.
+    admin.click("#save").await;
+    admin
+        .wait(
+            "the stored deck in the list",
+            "const b = document.querySelector('#deck-list .deckbtn[aria-current]'); return !!b && b.textContent.includes('Raadstest');",
+        )
+        .await;
+    axe_clean(
+        &admin,
+        &axe,
+        "the editor, checked and saved, with its preview",
+    )
+    .await;
+
+    // A session on it, with a meeting.
+    admin
+        .js("const s = document.getElementById('start-deck'); return [...s.options].find((o) => o.selected).textContent;")
+        .await
+        .as_str()
+        .filter(|t| t.contains("raadstest.md"))
+        .expect("the saved deck is the one to start");
+    admin.fill("#meeting-name", MEETING).await;
+    admin
+        .js("document.getElementById('meeting-date').value = '2026-12-09'")
+        .await;
+    admin.fill("#meeting-place", "Raadzaal").await;
+    admin.click("#start button[type=submit]").await;
+    let code = admin
+        .wait(
+            "the new session in the list",
+            "const li = [...document.querySelectorAll('#session-list li.is-open')].find((l) => l.querySelector('.stitle').textContent === 'Raadstest');
+             return li ? li.dataset.code : null;",
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let links = admin
+        .js(&format!(
+            "{} return [li.querySelector('#link-join-{code}').value, li.querySelector('#link-host-{code}').value,
+                       li.querySelector('.smeeting').textContent, li.querySelectorAll('.qr img').length];",
+            session(&code)
+        ))
+        .await;
+    let join = links[0].as_str().unwrap().to_owned();
+    let host_link = links[1].as_str().unwrap().to_owned();
+    assert!(join.ends_with(&format!("/{code}")), "{links}");
+    assert!(host_link.contains(&format!("/host/{code}?key=")), "{links}");
+    assert!(links[2].as_str().unwrap().contains(MEETING), "{links}");
+    assert_eq!(links[3], 2, "QR codes of the join and host links");
+    admin
+        .wait(
+            "the QR codes",
+            "return [...document.querySelectorAll('#session-list .qr img')].every((i) => i.complete && i.naturalWidth > 0);",
+        )
+        .await;
+    axe_clean(&admin, &axe, "sessions").await;
+    // In English as well.
+    admin.click("[data-lang-toggle]").await;
+    admin
+        .wait(
+            "English",
+            "return document.documentElement.lang === 'en' && document.getElementById('check-status').textContent.startsWith('No errors');",
+        )
+        .await;
+    axe_clean(&admin, &axe, "sessions, in English").await;
+    admin.click("[data-lang-toggle]").await;
+    admin
+        .wait("Dutch", "return document.documentElement.lang === 'nl';")
+        .await;
+
+    // The poster.
+    admin
+        .goto(&server.url(&format!("/admin/poster/{code}")))
+        .await;
+    admin
+        .wait(
+            "the poster with its QR code",
+            &format!(
+                "const q = document.getElementById('qr');
+                 return !document.getElementById('poster').hidden && q.complete && q.naturalWidth > 0
+                   && document.getElementById('code').textContent === {};",
+                js_str(&code)
+            ),
+        )
+        .await;
+    axe_clean(&admin, &axe, "poster").await;
+
+    // The host link in a second browser; three phones vote A, B, A.
+    let (host, p1, p2, p3) = tokio::join!(
+        Browser::open(&driver, server.addr, "host", (1366, 768)),
+        Browser::open(&driver, server.addr, "phone 1", (390, 844)),
+        Browser::open(&driver, server.addr, "phone 2", (390, 844)),
+        Browser::open(&driver, server.addr, "phone 3", (390, 844)),
+    );
+    host.goto(&host_link).await;
+    host.wait("the host page", &conn_is("online")).await;
+    host.wait(
+        "the deck on the host page",
+        "return document.getElementById('title').textContent === 'Raadstest' && !document.getElementById('next').disabled;",
+    )
+    .await;
+    host.click("#next").await;
+    host.wait(
+        "the open button",
+        "return !document.getElementById('open').disabled",
+    )
+    .await;
+    host.click("#open").await;
+    let phones = [(&p1, 0), (&p2, 1), (&p3, 0)];
+    tokio::join!(p1.goto(&join), p2.goto(&join), p3.goto(&join));
+    for (phone, choice) in phones {
+        phone
+            .wait("the open options", "const o = document.querySelectorAll('#options .opt'); return o.length === 2 && !o[0].disabled;")
+            .await;
+        phone
+            .click(&format!("#options .opt[data-i=\"{choice}\"]"))
+            .await;
+        phone.wait("the vote", &voted_for(choice)).await;
+    }
+    host.wait(
+        "three votes on the host page",
+        "return document.getElementById('turnout').textContent.startsWith('3 ');",
+    )
+    .await;
+
+    // Closed from the console; the report has the votes and the meeting.
+    press_twice(&admin, &server, &code, "close").await;
+    admin
+        .wait(
+            "the session closed",
+            &format!(
+                "{} return !!li && li.classList.contains('is-closed') && !li.querySelector('[data-act=close]');",
+                session(&code)
+            ),
+        )
+        .await;
+    for phone in [&p1, &p2, &p3] {
+        phone
+            .wait(
+                "the phone to be let go",
+                "return document.getElementById('conn').dataset.state !== 'online';",
+            )
+            .await;
+    }
+    axe_clean(&admin, &axe, "sessions, one closed").await;
+    let report = admin
+        .js(&format!(
+            "{} return li.querySelector('a[href*=\"/report/\"]').href;",
+            session(&code)
+        ))
+        .await;
+    admin.goto(report.as_str().unwrap()).await;
+    let seen = admin
+        .wait(
+            "the report",
+            "const rows = [...document.querySelectorAll('table tbody tr')].map((r) =>
+               [...r.querySelectorAll('td')].map((td) => td.textContent.split(' ')[0]).join('|'));
+             const m = document.querySelector('.meeting');
+             return !!m && {ok: true, meeting: m.textContent, rows};",
+        )
+        .await;
+    assert!(
+        seen["meeting"].as_str().unwrap().contains(MEETING),
+        "{seen}"
+    );
+    assert!(
+        seen["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "2|1|3"),
+        "A 2, B 1, 3 voted: {seen}"
+    );
+
+    // Deleted: gone from the list.
+    press_twice(&admin, &server, &code, "delete").await;
+    admin
+        .wait(
+            "the session gone",
+            &format!(
+                "{} return !li && document.getElementById('sessions-msg').textContent.includes({});",
+                session(&code),
+                js_str(&code)
+            ),
+        )
+        .await;
+    axe_clean(&admin, &axe, "sessions, one deleted").await;
+
+    for b in [admin, host, p1, p2, p3] {
+        b.close().await;
+    }
+}
