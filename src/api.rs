@@ -257,8 +257,10 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/sessions/{code}/qr/{file}", get(session_qr))
         .route("/api/{*rest}", axum::routing::any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), guard))
-        .layer(middleware::from_fn(no_store))
+        // On the routes only: a layer would also wrap the fallback, which the merged
+        // router shares with every page.
+        .route_layer(middleware::from_fn_with_state(state.clone(), guard))
+        .route_layer(middleware::from_fn(no_store))
 }
 
 async fn not_found(headers: HeaderMap) -> ApiError {

@@ -39,40 +39,9 @@ fn the_server_prints_urls_code_and_a_qr_code_and_resumes_its_session_on_restart(
         .local_addr()
         .unwrap()
         .port();
-    let banner = |dir: &std::path::Path| {
-        let started = Instant::now();
-        let mut child = stemzaal()
-            .args(["--bind", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut text = String::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            let qr_line = line.contains('▀') || line.contains('▄') || line.contains('█');
-            text.push_str(&line);
-            text.push('\n');
-            if qr_line && text.matches('\n').count() > 20 {
-                break;
-            }
-        }
-        let elapsed = started.elapsed();
-        child.kill().ok();
-        child.wait().ok();
-        eprintln!("banner with QR printed after {elapsed:?}");
-        text
-    };
-    let first = banner(dir.path());
+    let first = banner(dir.path(), port, &[]);
     let base = format!("http://127.0.0.1:{port}/");
-    let code_line = first
-        .lines()
-        .find(|l| l.contains("Code:"))
-        .expect("a code line");
-    let code = code_line.split_whitespace().last().unwrap().to_owned();
-    assert_eq!(code.len(), 6);
+    let code = banner_code(&first);
     assert!(first.contains(&format!("{base}{code}")), "{first}");
     assert!(
         first.contains(&format!("{base}host/{code}?key=")),
@@ -82,13 +51,130 @@ fn the_server_prints_urls_code_and_a_qr_code_and_resumes_its_session_on_restart(
         first.contains(&format!("{base}screen/{code}?key=")),
         "{first}"
     );
+    assert!(first.contains(&format!("{base}admin")), "{first}");
+    let password = first
+        .lines()
+        .find_map(|l| l.split("admin password: ").nth(1))
+        .expect("the generated admin password, shown on the first start");
+    assert_eq!(password.trim().len(), 23, "{password}");
     assert!(first.contains("Nieuwe sessie"));
-    let second = banner(dir.path());
+    let second = banner(dir.path(), port, &[]);
     assert!(second.contains("Sessie hervat"), "{second}");
     assert!(
         second.contains(&format!("{base}{code}")),
         "the same session comes back"
     );
+    assert!(
+        !second.contains(password.trim()) && !second.contains("admin password"),
+        "the password is shown once: {second}"
+    );
+}
+
+/// Starts the binary with `args`, reads its banner up to the QR code, stops it.
+fn banner(dir: &std::path::Path, port: u16, args: &[&str]) -> String {
+    let started = Instant::now();
+    let mut child = stemzaal()
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut text = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let qr_line = line.contains('▀') || line.contains('▄') || line.contains('█');
+        text.push_str(&line);
+        text.push('\n');
+        if qr_line && text.matches('\n').count() > 20 {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    child.kill().ok();
+    child.wait().ok();
+    eprintln!("banner with QR printed after {elapsed:?}");
+    text
+}
+
+fn banner_code(banner: &str) -> String {
+    let code_line = banner
+        .lines()
+        .find(|l| l.contains("Code:"))
+        .expect("a code line");
+    let code = code_line.split_whitespace().last().unwrap().to_owned();
+    assert_eq!(code.len(), 6);
+    code
+}
+
+#[test]
+fn a_restart_with_an_edited_deck_keeps_the_code_unless_the_structure_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::recovery::free_port();
+    let deck = dir.path().join("raad.md");
+    let data = dir.path().join("data");
+    let deck_arg = deck.to_str().unwrap();
+    std::fs::write(&deck, "## Stelling\n\nA) Ja\nB) Nee\n").unwrap();
+    let first = banner(&data, port, &["--deck", deck_arg]);
+    let code = banner_code(&first);
+    assert!(first.contains("Nieuwe sessie"), "{first}");
+    // A typo fixed: the same session, its texts replaced.
+    std::fs::write(&deck, "## Stelling\n\nA) Ja, graag\nB) Nee\n").unwrap();
+    let second = banner(&data, port, &["--deck", deck_arg]);
+    assert!(second.contains("deck bijgewerkt"), "{second}");
+    assert_eq!(banner_code(&second), code, "the room keeps its code");
+    // A third option: a new session, with a new code.
+    std::fs::write(&deck, "## Stelling\n\nA) Ja, graag\nB) Nee\nC) Weet niet\n").unwrap();
+    let third = banner(&data, port, &["--deck", deck_arg]);
+    assert!(third.contains("Nieuwe sessie"), "{third}");
+    assert_ne!(banner_code(&third), code);
+    let listed = stemzaal()
+        .args(["sessions", "list", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    // The stored deck of the kept session is the edited text.
+    let db = rusqlite::Connection::open(data.join(stemzaal::store::DB_FILE)).unwrap();
+    let source: String = db
+        .query_row(
+            "SELECT deck_source FROM sessions WHERE code = ?1",
+            [&code],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(source.contains("Ja, graag"), "{source}");
+}
+
+#[test]
+fn reset_password_prints_a_new_one_and_stores_only_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stemzaal()
+        .args(["admin", "reset-password", "--data"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let password = text
+        .lines()
+        .find_map(|l| l.strip_prefix("new admin password: "))
+        .expect("the password")
+        .to_owned();
+    assert_eq!(password.len(), 23);
+    let db = rusqlite::Connection::open(dir.path().join(stemzaal::store::DB_FILE)).unwrap();
+    let hash: String = db
+        .query_row(
+            "SELECT value FROM settings WHERE name = 'admin_password_hash'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains(&password));
 }
 
 #[test]
