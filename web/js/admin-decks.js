@@ -34,6 +34,8 @@ let hooks = { checked() {}, decks() {} };
 export const editorSource = () => src.value;
 export const deckList = () => decks;
 export const currentId = () => current.id;
+// Checks the editor's deck again: after a login, a check refused for want of one.
+export const recheck = () => runCheck();
 
 export function initDecks(h) {
   hooks = h;

@@ -4,7 +4,7 @@ import { init, t, onLangChange } from './i18n.js';
 import { $ } from './common.js';
 import { api, onLoggedOut } from './admin-api.js';
 import { say } from './admin-ui.js';
-import { initDecks, loadDecks, saveDeck, editorSource, currentId } from './admin-decks.js';
+import { initDecks, loadDecks, saveDeck, editorSource, currentId, recheck } from './admin-decks.js';
 import { initPreview, showPreview } from './admin-preview.js';
 import { initSessions, loadSessions, setDecks } from './admin-sessions.js';
 
@@ -38,6 +38,7 @@ function showConsole() {
   $('logout').hidden = false;
   loadDecks();
   loadSessions();
+  recheck();
 }
 
 onLoggedOut(() => showLogin(() => t('admin.login_again')));
