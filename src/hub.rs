@@ -703,23 +703,10 @@ impl Hub {
         if record.status == Status::Closed {
             return Ok(Ok(record));
         }
+        // Stored first: if the disk refuses, nothing changes and the room goes on.
+        // Votes taken between this write and the stop below are stored and counted.
+        let closed_ms = self.store_closed(&code).await?;
         self.unload(&code).await;
-        let closed_ms = store::now_ms();
-        let stored_code = code.clone();
-        let written = self
-            .store
-            .write(move |tx| {
-                tx.execute(
-                    "UPDATE sessions SET status = 'closed', closed_ms = ?1 WHERE code = ?2",
-                    rusqlite::params![closed_ms as i64, stored_code],
-                )
-            })
-            .await;
-        if let Err(e) = written {
-            // Still open on disk: it loads again when next used.
-            self.set_dormant(&code, true);
-            return Err(e).with_context(|| format!("closing session {code}"));
-        }
         tracing::info!(code, "session closed");
         Ok(Ok(SessionRecord {
             status: Status::Closed,
@@ -733,8 +720,13 @@ impl Hub {
     pub async fn delete(&self, code: &str) -> Result<bool> {
         let _one_at_a_time = self.lifecycle.lock().await;
         let code = normalize(code);
-        if self.store.record(&code)?.is_none() {
+        let Some(record) = self.store.record(&code)? else {
             return Ok(false);
+        };
+        // Closed first, as by `close`: a delete that then fails leaves a closed session,
+        // never one whose pages were told it closed while it still takes votes.
+        if record.status == Status::Open {
+            self.store_closed(&code).await?;
         }
         self.unload(&code).await;
         self.store
@@ -743,6 +735,22 @@ impl Hub {
             .with_context(|| format!("deleting session {code}"))?;
         tracing::info!(code, "session deleted");
         Ok(true)
+    }
+
+    /// Stores that a session is closed; returns when.
+    async fn store_closed(&self, code: &str) -> Result<u64> {
+        let closed_ms = store::now_ms();
+        let stored_code = code.to_owned();
+        self.store
+            .write(move |tx| {
+                tx.execute(
+                    "UPDATE sessions SET status = 'closed', closed_ms = ?1 WHERE code = ?2",
+                    rusqlite::params![closed_ms as i64, stored_code],
+                )
+            })
+            .await
+            .with_context(|| format!("closing session {code}"))?;
+        Ok(closed_ms)
     }
 
     /// Stops a loaded session (its connections hear "session closed") and forgets it.

@@ -702,3 +702,80 @@ async fn docs_api_md_names_every_error_and_every_call_the_server_has() {
         serde_json::from_str::<Value>(json).unwrap_or_else(|e| panic!("{e}: {json}"));
     }
 }
+
+#[tokio::test]
+async fn a_console_write_the_disk_refuses_changes_nothing_and_says_so() {
+    let server = TestServer::start_console().await;
+    let console = Console::log_in(&server).await;
+    let mut phone = server.participant().await;
+    let code = server.code().to_owned();
+    let (_, decks) = console.call("GET", "/api/decks", None).await;
+    let builtin = decks["decks"][0]["id"].as_i64().unwrap();
+
+    server.hub.store().fail_commits(true);
+    let (status, error) = console.post_deck("nieuw.md", "## S\n\nA) a\nB) b\n").await;
+    assert_error(status, &error, 503, "storage_unavailable");
+    let (status, error) = console
+        .call("POST", "/api/sessions", Some(json!({"deck": builtin})))
+        .await;
+    assert_error(status, &error, 503, "storage_unavailable");
+    let (status, error) = console
+        .call("POST", &format!("/api/sessions/{code}/close"), None)
+        .await;
+    assert_error(status, &error, 503, "storage_unavailable");
+    let (status, error) = console
+        .call("DELETE", &format!("/api/sessions/{code}"), None)
+        .await;
+    assert_error(status, &error, 503, "storage_unavailable");
+    let typo = stemzaal::deck::DEFAULT_DECK_SOURCE.replacen("Ambitie", "Ambities", 1);
+    let (status, error) = console
+        .call(
+            "PUT",
+            &format!("/api/sessions/{code}/deck"),
+            Some(json!({ "source": typo })),
+        )
+        .await;
+    assert_error(status, &error, 503, "storage_unavailable");
+    server.hub.store().fail_commits(false);
+
+    // Nothing changed: the same decks, one session, still open and live, its phone
+    // still connected, its deck the old one.
+    assert_eq!(console.call("GET", "/api/decks", None).await.1, decks);
+    let (_, sessions) = console.call("GET", "/api/sessions", None).await;
+    assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(sessions["sessions"][0]["status"], "open");
+    assert!(server.hub.get(&code).is_some());
+    let deck = server.hub.get(&code).unwrap().deck();
+    assert!(
+        !deck
+            .slides
+            .iter()
+            .any(|s| s.html.contains("Ambities") || s.full_title.contains("Ambities")),
+        "the old deck runs"
+    );
+    phone
+        .send(json!({"type": "choose_group", "group": null, "id": 7}))
+        .await;
+    let answer = phone.wait_for("ok").await;
+    assert_eq!(answer["id"], 7, "the phone is still served: {answer}");
+    // And once the disk takes writes again, the same calls work.
+    let (status, _) = console.post_deck("nieuw.md", "## S\n\nA) a\nB) b\n").await;
+    assert_eq!(status, 201);
+    let (status, _) = console
+        .call(
+            "PUT",
+            &format!("/api/sessions/{code}/deck"),
+            Some(json!({ "source": typo })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let deck = server.hub.get(&code).unwrap().deck();
+    assert!(deck
+        .slides
+        .iter()
+        .any(|s| s.html.contains("Ambities") || s.full_title.contains("Ambities")));
+    let (status, closed) = console
+        .call("POST", &format!("/api/sessions/{code}/close"), None)
+        .await;
+    assert_eq!((status, closed["status"].as_str()), (200, Some("closed")));
+}

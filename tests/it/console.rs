@@ -224,6 +224,7 @@ async fn console(tools: Tools) {
         "the editor, checked and saved, with its preview",
     )
     .await;
+    admin.screenshot("console-editor-1440x1000").await;
 
     // A session on it, with a meeting.
     admin
@@ -268,6 +269,7 @@ async fn console(tools: Tools) {
         )
         .await;
     axe_clean(&admin, &axe, "sessions").await;
+    admin.screenshot("console-sessions-1440x1000").await;
     // In English as well.
     admin.click("[data-lang-toggle]").await;
     admin
