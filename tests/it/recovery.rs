@@ -92,6 +92,61 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
     drop(server);
 }
 
+#[tokio::test]
+async fn only_open_sessions_come_back_and_each_loads_when_first_used() {
+    let server = TestServer::start().await;
+    let deck = server.session.deck();
+    let source = stemzaal::deck::DEFAULT_DECK_SOURCE;
+    let second = server.hub.create(deck.clone(), source).await.unwrap();
+    let third = server.hub.create(deck, source).await.unwrap();
+    let mut phone = TestClient::hello(
+        &format!("ws://{}/ws/{}", server.addr, third.code()),
+        json!({"type": "hello"}),
+    )
+    .await;
+    let (closed, open) = (third.code().to_owned(), second.code().to_owned());
+    // A vote stored before the close counts in the closed session's report.
+    let slide = first_statement(&third.deck()) as u64;
+    let mut host = TestClient::hello(
+        &format!("ws://{}/ws/{closed}", server.addr),
+        json!({"type": "hello", "key": third.host_key().expose()}),
+    )
+    .await;
+    host.send(json!({"type": "go_to", "slide": slide})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+    assert_eq!(phone.vote(slide, 1, 0).await["type"], "ack");
+    assert!(server.hub.close(&closed).await.unwrap().is_ok());
+
+    let restarted = tempfile::tempdir().unwrap();
+    let db = |dir: &Path| dir.join(stemzaal::store::DB_FILE);
+    rusqlite::Connection::open(db(server.data.path()))
+        .unwrap()
+        .execute("VACUUM INTO ?1", [db(restarted.path()).to_str().unwrap()])
+        .unwrap();
+    let store = Store::open(restarted.path(), Durability::Normal).unwrap();
+    let hub = Arc::new(Hub::new(store, "http://127.0.0.1".into()));
+    let mut restored = hub.restore_open().unwrap();
+    restored.sort();
+    let mut want = vec![server.code().to_owned(), open.clone()];
+    want.sort();
+    assert_eq!(restored, want, "the closed session is not restored");
+    assert!(hub.get(&open).is_none() && hub.get(server.code()).is_none());
+    assert!(hub.find(&closed).await.unwrap().is_none());
+    assert!(hub.find(&open).await.unwrap().is_some());
+    assert!(
+        hub.get(server.code()).is_none(),
+        "only what is used is loaded"
+    );
+    let report = hub
+        .report(&closed)
+        .await
+        .unwrap()
+        .expect("the closed one's report");
+    let round = &report.statements[0].rounds[0];
+    assert_eq!(round.counts, [1, 0], "the vote before the close counts");
+}
+
 // ----- the crash test: the real binary, SIGKILL, restart, resend -----
 
 const PHONES: usize = 200;
