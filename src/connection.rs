@@ -392,6 +392,7 @@ pub fn command_for(
         ClientMsg::Reveal { visible } => Command::Reveal { visible },
         ClientMsg::Revote => Command::Revote,
         ClientMsg::ShowShift { visible } => Command::ShowShift { visible },
+        ClientMsg::ShowGroups { visible } => Command::ShowGroups { visible },
         ClientMsg::HandCount { counts } => Command::HandCount { counts },
         ClientMsg::StartTimer { seconds } => Command::StartTimer { seconds, now_ms },
         ClientMsg::StopTimer => Command::StopTimer,

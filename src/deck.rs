@@ -91,6 +91,14 @@ pub struct Deck {
     pub date: Option<String>,
     /// Where the meeting is held (`place:`), for the report's heading.
     pub place: Option<String>,
+    /// The fewest voters a group (or a pairing of rounds) must have before its counts
+    /// are shown anywhere (`min_group_size:`, default [`DEFAULT_MIN_GROUP_SIZE`]).
+    pub min_group_size: u64,
+    /// Whether participants may add an argument for their choice (`arguments:`, on by
+    /// default).
+    pub arguments: bool,
+    /// Whether participants may upvote approved arguments (`upvotes:`, on by default).
+    pub upvotes: bool,
     /// The slides, in order; never empty.
     pub slides: Vec<Slide>,
     /// What the screen cannot show in full at its minimum text size, each with its line
@@ -454,6 +462,9 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
         meeting: front.meeting,
         date: front.date,
         place: front.place,
+        min_group_size: front.min_group_size,
+        arguments: front.arguments,
+        upvotes: front.upvotes,
         slides,
         warnings,
     })
@@ -515,7 +526,6 @@ fn is_safe_link(dest: &str) -> bool {
 }
 
 /// What the front matter sets.
-#[derive(Default)]
 struct FrontMatter {
     title: Option<String>,
     groups: Vec<String>,
@@ -524,10 +534,38 @@ struct FrontMatter {
     meeting: Option<String>,
     date: Option<String>,
     place: Option<String>,
+    min_group_size: u64,
+    arguments: bool,
+    upvotes: bool,
 }
 
+impl Default for FrontMatter {
+    fn default() -> Self {
+        FrontMatter {
+            title: None,
+            groups: vec![],
+            results: Results::default(),
+            lang: None,
+            meeting: None,
+            date: None,
+            place: None,
+            min_group_size: DEFAULT_MIN_GROUP_SIZE,
+            arguments: true,
+            upvotes: true,
+        }
+    }
+}
+
+/// Groups smaller than this are never shown: five is the usual floor below which a
+/// few raadsleden in a room could be singled out.
+pub const DEFAULT_MIN_GROUP_SIZE: u64 = 5;
+
+/// The range `min_group_size:` may take: below 2 a group of one is a person.
+pub const MIN_GROUP_SIZE_RANGE: std::ops::RangeInclusive<u64> = 2..=100;
+
 /// The front matter keys, as named in messages.
-const FRONT_KEYS: &str = "`title`, `groups`, `results`, `lang`, `meeting`, `date` or `place`";
+const FRONT_KEYS: &str = "`title`, `groups`, `results`, `lang`, `meeting`, `date`, `place`, \
+     `min_group_size`, `arguments` or `upvotes`";
 
 /// The language of a deck without `lang:`.
 pub const DEFAULT_LANG: &str = "nl";
@@ -573,7 +611,16 @@ fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMat
         let name = key.to_ascii_lowercase();
         if !matches!(
             name.as_str(),
-            "title" | "groups" | "results" | "lang" | "meeting" | "date" | "place"
+            "title"
+                | "groups"
+                | "results"
+                | "lang"
+                | "meeting"
+                | "date"
+                | "place"
+                | "min_group_size"
+                | "arguments"
+                | "upvotes"
         ) {
             error(format!(
                 "unknown front matter key `{key}`: expected {FRONT_KEYS}"
@@ -601,6 +648,25 @@ fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMat
             "meeting" => front.meeting = Some(value.to_string()),
             "date" => front.date = Some(value.to_string()),
             "place" => front.place = Some(value.to_string()),
+            "min_group_size" => match value.parse::<u64>() {
+                Ok(k) if MIN_GROUP_SIZE_RANGE.contains(&k) => front.min_group_size = k,
+                _ => error(format!(
+                    "`min_group_size` must be a whole number from {} to {}, found `{value}`",
+                    MIN_GROUP_SIZE_RANGE.start(),
+                    MIN_GROUP_SIZE_RANGE.end()
+                )),
+            },
+            "arguments" | "upvotes" => match value.to_ascii_lowercase().as_str() {
+                "on" | "off" => {
+                    let on = value.eq_ignore_ascii_case("on");
+                    if name == "arguments" {
+                        front.arguments = on;
+                    } else {
+                        front.upvotes = on;
+                    }
+                }
+                _ => error(format!("`{key}` must be `on` or `off`, found `{value}`")),
+            },
             "results" => match parse_results(value) {
                 Some(results) => front.results = results,
                 None => error(format!(

@@ -101,6 +101,13 @@ pub enum ClientMsg {
         /// Whether the shift is shown.
         visible: bool,
     },
+    /// Host: show or hide, on the screen, the current round's results per participant
+    /// group (refused with `no_groups` for a deck without groups). The screen gets them
+    /// only while the round's results are revealed.
+    ShowGroups {
+        /// Whether the results per group are shown.
+        visible: bool,
+    },
     /// Host: set the hand counts of the current round (people voting by raised hand),
     /// added to the phones' votes in the tally; sending again replaces them.
     HandCount {
@@ -187,6 +194,8 @@ pub fn error_message(code: &str, lang: Lang) -> &'static str {
             "Er is nog geen eerdere ronde; start eerst een nieuwe stemronde."
         }
         ("no_earlier_round", Lang::En) => "There is no earlier round; start a new round first.",
+        ("no_groups", Lang::Nl) => "Dit deck heeft geen deelnemersgroepen.",
+        ("no_groups", Lang::En) => "This deck has no participant groups.",
         ("bad_timer", Lang::Nl) => "Een timer duurt 1 seconde tot 1 uur.",
         ("bad_timer", Lang::En) => "A timer lasts from 1 second to 1 hour.",
         ("bad_hand_count", Lang::Nl) => "Geef voor elke keuze een aantal van 0 tot 100.000.",
@@ -347,6 +356,38 @@ pub struct StateView {
     /// round 2 on, for the screen while the host shows it; never for participants.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub shift: Option<ShiftView>,
+    /// The current round's results per participant group (phones only; hand counts
+    /// have no group): for the host on every statement of a deck with groups, for the
+    /// screen while the host shows them and the round is revealed; never for phones.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub groups: Option<GroupsView>,
+}
+
+/// Results per group, small groups suppressed as in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupsView {
+    /// Whether the host shows them on the screen.
+    pub shown: bool,
+    /// Groups with fewer voters than this have no counts (the deck's `min_group_size`).
+    pub min_group_size: u64,
+    /// One row per group of the deck, in deck order, then one for participants without
+    /// a group if any of them voted.
+    pub rows: Vec<GroupRowView>,
+}
+
+/// One group's result in the current round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRowView {
+    /// The group's name; `null` for participants who chose none.
+    pub group: Option<String>,
+    /// Votes per option; `null` when suppressed.
+    pub counts: Option<Vec<u64>>,
+    /// Voters in the group; `null` when suppressed.
+    pub voted: Option<u64>,
+    /// Why the counts are absent: `few` (fewer than `min_group_size` voted) or
+    /// `complement` (shown, it would give away the one small group); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub suppressed: Option<crate::report::Suppressed>,
 }
 
 /// Two rounds of a statement side by side and how those who voted in both moved.

@@ -9,10 +9,6 @@ use crate::deck::SlideKind;
 use crate::protocol::Lang;
 use crate::session::{Round, Session};
 
-/// Groups (and switch tables) with fewer voters than this are not shown: with four
-/// raadsleden in a room, their group's result would say how each of them voted.
-pub const MIN_GROUP_SIZE: u64 = 5;
-
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -75,7 +71,7 @@ pub struct Switches {
     /// Participants who voted in both.
     pub paired: u64,
     /// `matrix[i][j]`: chose option i first and option j last; `None` when fewer than
-    /// [`MIN_GROUP_SIZE`] participants are paired.
+    /// the deck's `min_group_size` participants are paired.
     pub matrix: Option<Vec<Vec<u64>>>,
     /// Of the paired, how many chose differently.
     pub switched: Option<u64>,
@@ -96,10 +92,10 @@ pub struct GroupRow {
 }
 
 /// Why a group's result is left out of the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Suppressed {
-    /// Fewer than [`MIN_GROUP_SIZE`] voted in it.
+    /// Fewer than the deck's `min_group_size` voted in it.
     Few,
     /// The group is large enough, but it is the only other group left out with a small
     /// one: shown, it would let the small group be worked out from the total.
@@ -133,8 +129,14 @@ pub fn build(session: &Session, code: &str) -> Report {
                 .collect();
             let first = statement.rounds.first()?;
             let last = statement.current();
-            let switches = (statement.rounds.len() > 1)
-                .then(|| switches(options.len(), (1, first), (statement.round_number(), last)));
+            let switches = (statement.rounds.len() > 1).then(|| {
+                switches(
+                    options.len(),
+                    (1, first),
+                    (statement.round_number(), last),
+                    deck.min_group_size,
+                )
+            });
             let groups = group_rows(session, last, options.len());
             Some(StatementReport {
                 slide,
@@ -153,16 +155,21 @@ pub fn build(session: &Session, code: &str) -> Report {
         place: deck.place.clone(),
         code: code.to_owned(),
         joined: session.joined() as u64,
-        min_group_size: MIN_GROUP_SIZE,
+        min_group_size: deck.min_group_size,
         statements,
     }
 }
 
 /// How the participants who voted in both rounds moved from `from` to `to` (each a
 /// round number with its round): the switch matrix, shown only when at least
-/// [`MIN_GROUP_SIZE`] participants voted in both. The report compares the first and
-/// the last round; the screen and host compare the current round with the one before.
-pub fn switches(options: usize, from: (u32, &Round), to: (u32, &Round)) -> Switches {
+/// `min_group_size` participants voted in both. The report compares the first and the
+/// last round; the screen and host compare the current round with the one before.
+pub fn switches(
+    options: usize,
+    from: (u32, &Round),
+    to: (u32, &Round),
+    min_group_size: u64,
+) -> Switches {
     let mut matrix = vec![vec![0u64; options]; options];
     let mut paired = 0;
     for (participant, &before) in &from.1.votes {
@@ -171,7 +178,7 @@ pub fn switches(options: usize, from: (u32, &Round), to: (u32, &Round)) -> Switc
             paired += 1;
         }
     }
-    let shown = paired >= MIN_GROUP_SIZE;
+    let shown = paired >= min_group_size;
     let switched: u64 = (0..options)
         .flat_map(|i| (0..options).map(move |j| (i, j)))
         .filter(|(i, j)| i != j)
@@ -186,9 +193,10 @@ pub fn switches(options: usize, from: (u32, &Round), to: (u32, &Round)) -> Switc
     }
 }
 
-/// Per group the last round's counts. Groups under [`MIN_GROUP_SIZE`] are suppressed;
-/// if exactly one is, the next smallest is too, or the total would give it away.
-fn group_rows(session: &Session, round: &Round, options: usize) -> Vec<GroupRow> {
+/// Per group a round's phone counts. Groups under the deck's `min_group_size` are
+/// suppressed; if exactly one is, the next smallest is too, or the total would give it
+/// away.
+pub fn group_rows(session: &Session, round: &Round, options: usize) -> Vec<GroupRow> {
     let deck = session.deck();
     if deck.groups.is_empty() {
         return vec![];
@@ -207,7 +215,7 @@ fn group_rows(session: &Session, round: &Round, options: usize) -> Vec<GroupRow>
     let voted: Vec<u64> = counts.iter().map(|c| c.iter().sum()).collect();
     let mut hidden: Vec<Option<Suppressed>> = voted
         .iter()
-        .map(|&v| (v > 0 && v < MIN_GROUP_SIZE).then_some(Suppressed::Few))
+        .map(|&v| (v > 0 && v < deck.min_group_size).then_some(Suppressed::Few))
         .collect();
     if hidden.iter().flatten().count() == 1 {
         let next = (0..voted.len())

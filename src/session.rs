@@ -76,6 +76,8 @@ pub enum Command {
     /// Show or hide, on the screen, how the current round of the current statement
     /// differs from the round before it.
     ShowShift { visible: bool },
+    /// Show or hide, on the screen, the current round's results per participant group.
+    ShowGroups { visible: bool },
     /// Set the hand counts of the current round of the current statement (replacing
     /// earlier hand counts of that round).
     HandCount {
@@ -143,6 +145,15 @@ pub enum Event {
         round: u32,
         visible: bool,
     },
+    /// The results per group of one round of a statement were shown on the screen or
+    /// hidden.
+    GroupsShown {
+        /// The statement's slide index.
+        slide: usize,
+        /// The round.
+        round: u32,
+        visible: bool,
+    },
     /// A new round started on a statement (it starts pending; `VoteOpened` follows).
     RoundStarted {
         slide: usize,
@@ -203,6 +214,8 @@ pub enum Rejection {
     NothingToRevote,
     /// The shift between rounds needs a statement with a second round.
     NoEarlierRound,
+    /// Results per group need a deck with groups.
+    NoGroups,
     /// The timer length is outside 1..=MAX_TIMER_SECONDS.
     BadTimer,
     /// Hand counts must name every option, each at most MAX_HAND_COUNT.
@@ -223,6 +236,7 @@ impl Rejection {
             Rejection::AlreadyOpen => "already_open",
             Rejection::NothingToRevote => "nothing_to_revote",
             Rejection::NoEarlierRound => "no_earlier_round",
+            Rejection::NoGroups => "no_groups",
             Rejection::BadTimer => "bad_timer",
             Rejection::BadHandCount => "bad_hand_count",
         }
@@ -256,6 +270,8 @@ pub struct Round {
     /// Whether the shift from the round before to this one is shown on the screen.
     /// Always false for round 1.
     pub shift_shown: bool,
+    /// Whether this round's results per group are shown on the screen.
+    pub groups_shown: bool,
 }
 
 impl Round {
@@ -266,6 +282,7 @@ impl Round {
             hands: vec![0; options],
             revealed,
             shift_shown: false,
+            groups_shown: false,
         }
     }
 
@@ -487,6 +504,7 @@ impl Session {
             Command::Reveal { visible } => self.decide_reveal(visible),
             Command::Revote => self.decide_revote(),
             Command::ShowShift { visible } => self.decide_shift(visible),
+            Command::ShowGroups { visible } => self.decide_groups(visible),
             Command::HandCount { counts } => self.decide_hands(counts),
             Command::StartTimer { seconds, now_ms } => {
                 if seconds == 0 || seconds > MAX_TIMER_SECONDS {
@@ -594,6 +612,25 @@ impl Session {
             vec![]
         } else {
             vec![Event::ShiftShown {
+                slide,
+                round: statement.round_number(),
+                visible,
+            }]
+        })
+    }
+
+    /// Results per group can be shown on a statement of a deck with groups; they belong
+    /// to the current round, like the reveal.
+    fn decide_groups(&self, visible: bool) -> Result<Vec<Event>, Rejection> {
+        let slide = self.current;
+        let statement = self.statement_at(slide)?;
+        if self.deck.groups.is_empty() {
+            return Err(Rejection::NoGroups);
+        }
+        Ok(if visible == statement.current().groups_shown {
+            vec![]
+        } else {
+            vec![Event::GroupsShown {
                 slide,
                 round: statement.round_number(),
                 visible,
@@ -779,6 +816,22 @@ impl Session {
                     return unfit("the statement has no such round after its first");
                 };
                 round.shift_shown = visible;
+            }
+            Event::GroupsShown {
+                slide,
+                round,
+                visible,
+            } => {
+                let Some(Some(statement)) = self.statements.get_mut(slide) else {
+                    return unfit("the slide is not a statement of the deck");
+                };
+                let Some(round) = round
+                    .checked_sub(1)
+                    .and_then(|i| statement.rounds.get_mut(i as usize))
+                else {
+                    return unfit("the statement has no such round");
+                };
+                round.groups_shown = visible;
             }
             Event::RoundStarted { slide, round } => {
                 let Some(Some(statement)) = self.statements.get_mut(slide) else {

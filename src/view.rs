@@ -4,8 +4,8 @@
 
 use crate::deck::{Deck, SlideKind};
 use crate::protocol::{
-    OwnVote, Role, ShiftView, SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage,
-    TimerView, Welcome, WireLimits, PROTOCOL_VERSION,
+    GroupRowView, GroupsView, OwnVote, Role, ShiftView, SlideKindName, SlideOutline, SlideView,
+    StateTag, StateView, Storage, TimerView, Welcome, WireLimits, PROTOCOL_VERSION,
 };
 use crate::report;
 use crate::session::{ParticipantId, Phase, Session};
@@ -75,12 +75,43 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
         timer: session.timer().map(|t| TimerView {
             remaining_ms: t.ends_at_ms.saturating_sub(now_ms),
         }),
+        // The screen shows the shift and the groups only while the round's results
+        // are revealed: neither may show the room a result the host keeps hidden.
         shift: match role {
             Role::Host => shift(session),
-            Role::Screen => shift(session).filter(|s| s.shown),
+            Role::Screen => shift(session).filter(|s| s.shown && session.revealed()),
+            Role::Participant => None,
+        },
+        groups: match role {
+            Role::Host => groups(session),
+            Role::Screen => groups(session).filter(|g| g.shown && session.revealed()),
             Role::Participant => None,
         },
     }
+}
+
+/// The current round's results per group, for a statement of a deck with groups.
+fn groups(session: &Session) -> Option<GroupsView> {
+    let deck = session.deck();
+    if deck.groups.is_empty() {
+        return None;
+    }
+    let statement = session.statement(session.current())?;
+    let round = statement.current();
+    let rows = report::group_rows(session, round, round.counts.len())
+        .into_iter()
+        .map(|r| GroupRowView {
+            group: r.group,
+            counts: r.counts,
+            voted: r.voted,
+            suppressed: r.suppressed,
+        })
+        .collect();
+    Some(GroupsView {
+        shown: round.groups_shown,
+        min_group_size: deck.min_group_size,
+        rows,
+    })
 }
 
 /// The shift into the current round of the statement on show, from round 2 on; the
@@ -94,7 +125,8 @@ fn shift(session: &Session) -> Option<ShiftView> {
     };
     let options = after.counts.len();
     let to = statement.round_number();
-    let switches = report::switches(options, (to - 1, before), (to, after));
+    let k = session.deck().min_group_size;
+    let switches = report::switches(options, (to - 1, before), (to, after), k);
     Some(ShiftView {
         shown: after.shift_shown,
         from_round: switches.from_round,

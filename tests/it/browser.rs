@@ -1797,11 +1797,15 @@ async fn shift_on_screen(tools: Tools) {
             assert_eq!(phone.vote(slide, 2, option).await["type"], "ack");
         }
         control.send(json!({"type": "close_vote"})).await;
+        // The screen shows a shift only of a revealed round.
+        control
+            .send(json!({"type": "reveal", "visible": true}))
+            .await;
         // The host sees the shift first; the screen only once the button is pressed.
         host.wait(
             "the shift on the host page",
             &format!(
-                "const b = document.getElementById('shift-show'); return !document.getElementById('shiftbox').hidden && !b.disabled && document.body.dataset.view === '{slide}:closed:false' && document.getElementById('shift-note').textContent === {};",
+                "const b = document.getElementById('shift-show'); return !document.getElementById('shiftbox').hidden && !b.disabled && document.body.dataset.view === '{slide}:closed:true' && document.getElementById('shift-note').textContent === {};",
                 js_str(nl)
             ),
         )

@@ -1085,3 +1085,38 @@ fn a_wrong_language_or_an_empty_meeting_field_is_an_error_on_its_line() {
         );
     }
 }
+
+#[test]
+fn front_matter_sets_the_group_floor_and_the_argument_settings() {
+    let deck = parse(
+        "d.md",
+        "---\nmin_group_size: 8\narguments: off\nupvotes: OFF\n---\n## S\n\nA) a\nB) b\n",
+    )
+    .unwrap();
+    assert_eq!(
+        (deck.min_group_size, deck.arguments, deck.upvotes),
+        (8, false, false)
+    );
+    let plain = parse("d.md", "## S\n\nA) a\nB) b\n").unwrap();
+    assert_eq!(
+        (plain.min_group_size, plain.arguments, plain.upvotes),
+        (5, true, true)
+    );
+    for (line, want) in [
+        (
+            "min_group_size: 1",
+            "`min_group_size` must be a whole number from 2 to 100",
+        ),
+        (
+            "min_group_size: vijf",
+            "`min_group_size` must be a whole number from 2 to 100",
+        ),
+        ("arguments: ja", "`arguments` must be `on` or `off`"),
+        ("upvotes: maybe", "`upvotes` must be `on` or `off`"),
+    ] {
+        let errors = errors_of(&format!("---\ntitle: t\n{line}\n---\n## S\n\nA) a\nB) b\n"));
+        assert_eq!(errors.len(), 1, "{line}: {errors:?}");
+        assert_eq!(errors[0].0, 3, "{line}");
+        assert!(errors[0].1.contains(want), "{line}: {errors:?}");
+    }
+}

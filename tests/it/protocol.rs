@@ -91,6 +91,10 @@ fn client_messages_decode_from_their_documented_json() {
             ClientMsg::ShowShift { visible: true },
         ),
         (
+            json!({"type": "show_groups", "visible": true}),
+            ClientMsg::ShowGroups { visible: true },
+        ),
+        (
             json!({"type": "start_timer", "seconds": 60}),
             ClientMsg::StartTimer { seconds: 60 },
         ),
@@ -144,6 +148,7 @@ fn host_commands_are_exactly_the_steering_messages() {
         json!({"type": "reveal", "visible": false}),
         json!({"type": "revote"}),
         json!({"type": "show_shift", "visible": true}),
+        json!({"type": "show_groups", "visible": true}),
         json!({"type": "start_timer", "seconds": 1}),
         json!({"type": "stop_timer"}),
         json!({"type": "hand_count", "counts": [1, 2]}),
@@ -285,6 +290,7 @@ fn the_state_view_encodes_to_its_documented_json() {
             remaining_ms: 41_500,
         }),
         shift: None,
+        groups: None,
     };
     assert_eq!(
         serde_json::to_value(&state).unwrap(),
@@ -315,6 +321,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         storage: None,
         timer: None,
         shift: None,
+        groups: None,
     };
     assert_eq!(
         serde_json::to_value(&content).unwrap(),
@@ -353,6 +360,7 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
         "reveal",
         "revote",
         "show_shift",
+        "show_groups",
         "start_timer",
         "stop_timer",
         "welcome",
@@ -457,6 +465,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             storage: Some(storage),
             timer: None,
             shift: None,
+            groups: None,
         };
         let expected = json!({
             "type": "state",

@@ -150,6 +150,7 @@ async fn every_host_command_from_a_participant_or_screen_is_refused_and_changes_
         json!({"type": "reveal", "visible": true}),
         json!({"type": "revote"}),
         json!({"type": "show_shift", "visible": true}),
+        json!({"type": "show_groups", "visible": true}),
         json!({"type": "start_timer", "seconds": 30}),
         json!({"type": "stop_timer"}),
         json!({"type": "hand_count", "counts": [10, 0]}),
@@ -311,6 +312,11 @@ async fn the_host_shows_the_shift_between_rounds_on_the_screen_only_in_totals() 
     assert_eq!(host.wait_for("ok").await["id"], 2);
     let mut shown = expected.clone();
     shown["shown"] = json!(true);
+    host.wait_state(|s| s["shift"] == shown).await;
+    // Shown, but round 2 is not revealed: the screen shows no percentages yet.
+    let hidden_round = screen.wait_state(|s| s["slide"]["round"] == 2).await;
+    assert!(hidden_round.get("shift").is_none(), "{hidden_round}");
+    host.send(json!({"type": "reveal", "visible": true})).await;
     screen.wait_state(|s| s["shift"] == shown).await;
     host.wait_state(|s| s["shift"] == shown).await;
     for phone in phones.iter_mut() {
@@ -327,6 +333,7 @@ async fn the_host_shows_the_shift_between_rounds_on_the_screen_only_in_totals() 
     vote_all(&mut phones, second, 2, &[b, a, a, None, a, b]).await;
     host.send(json!({"type": "show_shift", "visible": true}))
         .await;
+    host.send(json!({"type": "reveal", "visible": true})).await;
     let few = json!({"shown": true, "from_round": 1, "to_round": 2,
         "before": [2, 2], "after": [3, 2], "paired": 3, "suppressed": true});
     screen.wait_state(|s| s["shift"] == few).await;
@@ -632,4 +639,101 @@ async fn welcome_names_the_language_of_the_slides_from_the_deck() {
     ] {
         assert_eq!(client.welcome["lang"], "en", "{}", client.welcome);
     }
+}
+
+const GROUPS_DECK: &str = "---
+title: Groepen
+groups: Raadslid, Inwoner, Ambtenaar
+min_group_size: 3
+---
+
+## Stelling
+
+A) Ja
+B) Nee
+";
+
+#[tokio::test]
+async fn results_per_group_reach_the_host_always_the_screen_when_shown_and_revealed_never_a_phone()
+{
+    let deck = stemzaal::deck::parse("groepen.md", GROUPS_DECK).unwrap();
+    let server = TestServer::start_with(deck, GROUPS_DECK).await;
+    let mut host = server.host().await;
+    let mut screen = server.screen().await;
+    host.send(json!({"type": "open_vote"})).await;
+    // Four raadsleden, three inwoners, one ambtenaar, one phone without a group.
+    let groups = [
+        Some("Raadslid"),
+        Some("Raadslid"),
+        Some("Raadslid"),
+        Some("Raadslid"),
+        Some("Inwoner"),
+        Some("Inwoner"),
+        Some("Inwoner"),
+        Some("Ambtenaar"),
+        None,
+    ];
+    let choices = [0, 0, 0, 1, 1, 1, 0, 1, 0];
+    let mut phones = vec![];
+    for (group, option) in groups.iter().zip(choices) {
+        let mut phone = server.participant().await;
+        if let Some(group) = group {
+            phone
+                .send(json!({"type": "choose_group", "group": group, "id": 1}))
+                .await;
+            assert_eq!(phone.wait_for("ok").await["id"], 1);
+        }
+        phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+        assert_eq!(phone.vote(0, 1, option).await["type"], "ack");
+        phones.push(phone);
+    }
+    // The one small group (the ambtenaar) is hidden, and so is the next smallest with a
+    // vote (the one without a group): together they would give it away from the total.
+    let expected = json!({"shown": false, "min_group_size": 3, "rows": [
+        {"group": "Raadslid", "counts": [3, 1], "voted": 4},
+        {"group": "Inwoner", "counts": [1, 2], "voted": 3},
+        {"group": "Ambtenaar", "counts": null, "voted": null, "suppressed": "few"},
+        {"group": null, "counts": null, "voted": null, "suppressed": "few"},
+    ]});
+    host.wait_state(|s| s["groups"] == expected).await;
+    assert!(screen.wait_state(|_| true).await.get("groups").is_none());
+
+    host.send(json!({"type": "show_groups", "visible": true, "id": 2}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 2);
+    let mut shown = expected.clone();
+    shown["shown"] = json!(true);
+    host.wait_state(|s| s["groups"] == shown).await;
+    let unrevealed = screen.wait_state(|_| true).await;
+    assert!(unrevealed.get("groups").is_none(), "not before the reveal");
+    host.send(json!({"type": "reveal", "visible": true})).await;
+    screen.wait_state(|s| s["groups"] == shown).await;
+    for phone in phones.iter_mut() {
+        let state = phone.wait_state(|s| s["revealed"] == true).await;
+        assert!(state.get("groups").is_none(), "{state}");
+    }
+    host.send(json!({"type": "show_groups", "visible": false}))
+        .await;
+    screen.wait_state(|s| s.get("groups").is_none()).await;
+    // The report suppresses the same groups with the deck's floor.
+    let report = server.session.report().await.unwrap();
+    assert_eq!(report.min_group_size, 3);
+    let rows = serde_json::to_value(&report.statements[0].groups).unwrap();
+    assert_eq!(rows, expected["rows"]);
+}
+
+#[tokio::test]
+async fn groups_cannot_be_shown_for_a_deck_without_groups() {
+    let source = "## Stelling\n\nA) Ja\nB) Nee\n";
+    let deck = stemzaal::deck::parse("zonder.md", source).unwrap();
+    let server = TestServer::start_with(deck, source).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "show_groups", "visible": true, "id": 3}))
+        .await;
+    let error = host.wait_for("error").await;
+    assert_eq!(
+        (error["code"].as_str(), error["id"].as_u64()),
+        (Some("no_groups"), Some(3))
+    );
+    assert!(host.state.get("groups").is_none());
 }

@@ -30,6 +30,9 @@ fn deck() -> Arc<Deck> {
         meeting: None,
         date: None,
         place: None,
+        min_group_size: 5,
+        arguments: true,
+        upvotes: true,
         slides: vec![
             slide(SlideKind::Content),
             slide(statement(2)),
