@@ -333,6 +333,8 @@ async fn handshake(
             welcome.participant_id = Some(info.participant);
             welcome.group = info.group;
             welcome.votes = info.votes;
+            welcome.arguments = info.arguments;
+            welcome.upvoted = info.upvoted;
         }
         Role::Host => {
             welcome.slides = crate::view::outline(&deck);
@@ -384,6 +386,31 @@ pub fn command_for(
             participant: participant.ok_or("not_allowed")?,
             group,
         },
+        ClientMsg::Argue { slide, text, .. } => Command::Argue {
+            participant: participant.ok_or("not_allowed")?,
+            slide,
+            text,
+            now_ms,
+        },
+        ClientMsg::WithdrawArgument { slide } => Command::WithdrawArgument {
+            participant: participant.ok_or("not_allowed")?,
+            slide,
+            now_ms,
+        },
+        ClientMsg::Upvote { argument } => Command::Upvote {
+            participant: participant.ok_or("not_allowed")?,
+            argument,
+        },
+        ClientMsg::Moderate { argument, status } => Command::Moderate {
+            argument,
+            status: match status.as_str() {
+                "approved" => Some(crate::arguments::Status::Approved),
+                "highlighted" => Some(crate::arguments::Status::Highlighted),
+                "hidden" => None,
+                _ => return Err("bad_status"),
+            },
+        },
+        ClientMsg::ShowArguments { visible } => Command::ShowArguments { visible },
         ClientMsg::GoTo { slide } => Command::GoTo { slide },
         ClientMsg::Next => Command::Next,
         ClientMsg::Prev => Command::Prev,

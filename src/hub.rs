@@ -21,7 +21,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
 use crate::deck::{Deck, StructureChange};
-use crate::protocol::{Lang, OwnVote, Role, ServerMsg, StateView, Storage};
+use crate::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg, StateView, Storage};
 use crate::session::{Command, Event, ParticipantId, Session};
 use crate::store::{self, Meeting, SessionRecord, Status, Store, StoredSession, WriteFailed};
 use crate::view;
@@ -137,6 +137,10 @@ pub struct JoinInfo {
     pub group: Option<String>,
     /// Its votes in the current round of each statement.
     pub votes: Vec<OwnVote>,
+    /// Its arguments not removed.
+    pub arguments: Vec<OwnArgument>,
+    /// The arguments it upvoted.
+    pub upvoted: Vec<u32>,
 }
 
 /// The serialized views a session publishes, one per role.
@@ -1056,8 +1060,27 @@ impl Actor {
             (_, Some(id)) => Some(ServerMsg::Ok { id }),
             (_, None) => None,
         };
+        let argue = matches!(command, Command::Argue { .. });
         match self.live.apply(command) {
             Ok(events) => {
+                // An argument's answer names the number it was given.
+                let answer = match (argue, answer) {
+                    (true, Some(ServerMsg::Ok { id })) => events.iter().find_map(|e| match e {
+                        Event::ArgumentAdded {
+                            argument,
+                            slide,
+                            option,
+                            ..
+                        } => Some(ServerMsg::Argued {
+                            id,
+                            slide: *slide,
+                            argument: *argument,
+                            option: *option,
+                        }),
+                        _ => None,
+                    }),
+                    (_, answer) => answer,
+                };
                 let reply = match (outbox, answer, id) {
                     (Some(outbox), Some(msg), Some(id)) => Some(Reply::Done {
                         outbox,
@@ -1198,6 +1221,8 @@ impl Actor {
                     participant,
                     group: self.stored.group_of(&participant).map(str::to_owned),
                     votes: view::own_votes(&self.stored, &participant),
+                    arguments: view::own_arguments(&self.stored, &participant),
+                    upvoted: self.stored.arguments().upvoted_by(&participant),
                 });
                 // The connection may have gone while waiting; then nobody needs it.
                 reply.send(info).ok();

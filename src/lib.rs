@@ -1,6 +1,7 @@
 //! stemzaal: self-hosted live polling for council sessions.
 //!
 //! - [`deck`]: the Markdown deck format and its parser (pure data).
+//! - [`arguments`]: arguments per side: texts, the host's decisions, upvotes (pure data).
 //! - [`session`]: the room logic as a pure state machine of commands and events.
 //! - [`protocol`]: every message on the WebSocket.
 //! - [`report`]: results for the council: rounds, switches, groups; CSV, JSON, HTML.
@@ -40,6 +41,7 @@
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod arguments;
 pub mod connection;
 pub mod deck;
 pub mod hosts;

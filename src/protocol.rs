@@ -73,6 +73,39 @@ pub enum ClientMsg {
         /// Index of the option: 0 is A, 1 is B, …
         option: usize,
     },
+    /// A participant adds an argument for its choice on a statement, or replaces its
+    /// earlier one there.
+    Argue {
+        /// Client-chosen message id, echoed in the `argued` or `error`.
+        id: u64,
+        /// Index of the statement's slide.
+        slide: usize,
+        /// 1 to 280 characters of plain text.
+        text: String,
+    },
+    /// A participant withdraws its argument on a statement.
+    WithdrawArgument {
+        /// Index of the statement's slide.
+        slide: usize,
+    },
+    /// A participant upvotes a listed argument, once.
+    Upvote {
+        /// The argument's number.
+        argument: u32,
+    },
+    /// Host: approve, highlight or hide (remove) an argument of the statement on show.
+    Moderate {
+        /// The argument's number.
+        argument: u32,
+        /// `approved`, `highlighted` or `hidden`; anything else is `bad_status`.
+        status: String,
+    },
+    /// Host: show or hide, on the screen, the approved arguments of the statement on
+    /// show.
+    ShowArguments {
+        /// Whether they are shown.
+        visible: bool,
+    },
     /// Host: show the slide with this index.
     GoTo {
         /// Slide index, from 0.
@@ -128,7 +161,12 @@ impl ClientMsg {
     pub fn is_host_command(&self) -> bool {
         !matches!(
             self,
-            ClientMsg::Hello { .. } | ClientMsg::ChooseGroup { .. } | ClientMsg::Vote { .. }
+            ClientMsg::Hello { .. }
+                | ClientMsg::ChooseGroup { .. }
+                | ClientMsg::Vote { .. }
+                | ClientMsg::Argue { .. }
+                | ClientMsg::WithdrawArgument { .. }
+                | ClientMsg::Upvote { .. }
         )
     }
 }
@@ -149,6 +187,17 @@ pub enum ServerMsg {
         /// The round the vote counts in.
         round: u32,
         /// The option that now counts for this participant.
+        option: usize,
+    },
+    /// An argument is stored, pending the host.
+    Argued {
+        /// The `id` of the `argue` message.
+        id: u64,
+        /// The statement's slide index.
+        slide: usize,
+        /// The argument's number in the session.
+        argument: u32,
+        /// The option it argues for.
         option: usize,
     },
     /// A host command with an `id` was carried out and what it changed is stored.
@@ -200,6 +249,26 @@ pub fn error_message(code: &str, lang: Lang) -> &'static str {
         ("bad_timer", Lang::En) => "A timer lasts from 1 second to 1 hour.",
         ("bad_hand_count", Lang::Nl) => "Geef voor elke keuze een aantal van 0 tot 100.000.",
         ("bad_hand_count", Lang::En) => "Give a number from 0 to 100,000 for every option.",
+        ("arguments_off", Lang::Nl) => "Bij deze stellingen worden geen argumenten gevraagd.",
+        ("arguments_off", Lang::En) => "This deck asks for no arguments.",
+        ("not_voted", Lang::Nl) => "Stem eerst; dan kun je je keuze onderbouwen.",
+        ("not_voted", Lang::En) => "Vote first; then you can argue for your choice.",
+        ("bad_argument", Lang::Nl) => {
+            "Schrijf 1 tot 280 tekens, zonder tabs of andere stuurtekens."
+        }
+        ("bad_argument", Lang::En) => {
+            "Write 1 to 280 characters, without tabs or other control characters."
+        }
+        ("too_fast", Lang::Nl) => "Even geduld: één argument per 5 seconden.",
+        ("too_fast", Lang::En) => "Hold on: one argument per 5 seconds.",
+        ("upvotes_off", Lang::Nl) => "Bij deze stellingen kun je argumenten niet steunen.",
+        ("upvotes_off", Lang::En) => "This deck does not take upvotes.",
+        ("unknown_argument", Lang::Nl) => "Dat argument bestaat niet (meer) bij deze stelling.",
+        ("unknown_argument", Lang::En) => {
+            "That argument does not exist (any more) on this statement."
+        }
+        ("bad_status", Lang::Nl) => "Kies approved, highlighted of hidden.",
+        ("bad_status", Lang::En) => "Choose approved, highlighted or hidden.",
         ("not_allowed", Lang::Nl) => "Dat mag alleen de gespreksleider.",
         ("not_allowed", Lang::En) => "Only the facilitator may do that.",
         ("bad_key", Lang::Nl) => "Deze sleutel hoort niet bij deze sessie.",
@@ -260,6 +329,12 @@ pub struct Welcome {
     /// For a participant: its current votes, so a reload shows its own choice.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub votes: Vec<OwnVote>,
+    /// For a participant: its own arguments not removed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub arguments: Vec<OwnArgument>,
+    /// For a participant: the arguments it upvoted.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub upvoted: Vec<u32>,
     /// For the host: the outline of the deck.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub slides: Vec<SlideOutline>,
@@ -295,6 +370,47 @@ pub struct OwnVote {
     pub round: u32,
     /// The chosen option index.
     pub option: usize,
+}
+
+/// One of a participant's own arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnArgument {
+    /// The statement's slide index.
+    pub slide: usize,
+    /// The argument's number.
+    pub argument: u32,
+    /// The option it argues for.
+    pub option: usize,
+    /// Its text.
+    pub text: String,
+}
+
+/// The arguments of the statement on show, as a role sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgumentsView {
+    /// Whether the screen shows the approved ones.
+    pub shown: bool,
+    /// For the host: per option, the arguments not removed (pending included).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub counts: Option<Vec<u64>>,
+    /// For the host every argument not removed, oldest first; for the others the
+    /// listed ones, highlighted first, then by upvotes.
+    pub items: Vec<ArgumentView>,
+}
+
+/// One argument in a `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgumentView {
+    /// Its number in the session.
+    pub argument: u32,
+    /// The option it argues for.
+    pub option: usize,
+    /// Its text, to be shown as plain text.
+    pub text: String,
+    /// `pending` (host only), `approved` or `highlighted`.
+    pub status: crate::arguments::Status,
+    /// How many participants upvoted it.
+    pub upvotes: u64,
 }
 
 /// One line of the host's slide list.
@@ -361,6 +477,11 @@ pub struct StateView {
     /// screen while the host shows them and the round is revealed; never for phones.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub groups: Option<GroupsView>,
+    /// The arguments of the statement on show (a deck with `arguments: on`): for the
+    /// host all not removed, for the screen the listed ones while shown, for phones the
+    /// listed ones.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub arguments: Option<ArgumentsView>,
 }
 
 /// Results per group, small groups suppressed as in the report.

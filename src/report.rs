@@ -46,6 +46,23 @@ pub struct StatementReport {
     pub switches: Option<Switches>,
     /// The last round per group.
     pub groups: Vec<GroupRow>,
+    /// The arguments the host approved, highlighted first, then by upvotes; never the
+    /// pending or removed ones, never who wrote or upvoted them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub arguments: Vec<ArgumentReport>,
+}
+
+/// An approved argument.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArgumentReport {
+    /// The option it argues for.
+    pub option: usize,
+    /// Its text.
+    pub text: String,
+    /// How many participants upvoted it.
+    pub upvotes: u64,
+    /// Whether the host highlighted it.
+    pub highlighted: bool,
 }
 
 /// The count of one round.
@@ -138,6 +155,17 @@ pub fn build(session: &Session, code: &str) -> Report {
                 )
             });
             let groups = group_rows(session, last, options.len());
+            let arguments = session
+                .arguments()
+                .listed(slide)
+                .into_iter()
+                .map(|a| ArgumentReport {
+                    option: a.option,
+                    text: a.text.clone(),
+                    upvotes: a.upvoters.len() as u64,
+                    highlighted: a.status == crate::arguments::Status::Highlighted,
+                })
+                .collect();
             Some(StatementReport {
                 slide,
                 title: s.full_title.clone(),
@@ -145,6 +173,7 @@ pub fn build(session: &Session, code: &str) -> Report {
                 rounds,
                 switches,
                 groups,
+                arguments,
             })
         })
         .collect();
@@ -281,6 +310,23 @@ pub fn to_csv(report: &Report) -> String {
                 row(&mut out, s, &last, name, i, [votes, "", &note]);
             }
         }
+        // Approved arguments: `votes` holds the upvotes, `note` the text.
+        for a in &s.arguments {
+            let kind = if a.highlighted {
+                "uitgelicht argument"
+            } else {
+                "argument"
+            };
+            let note = format!("{kind}: {}", a.text);
+            row(
+                &mut out,
+                s,
+                "",
+                "",
+                a.option,
+                [&a.upvotes.to_string(), "", &note],
+            );
+        }
     }
     out
 }
@@ -372,6 +418,12 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "first_then" => "First \\ then",
         "few_paired" if nl => "Ronde {a} en {b}: te weinig deelnemers stemden in beide rondes om wisselingen te tonen.",
         "few_paired" => "Rounds {a} and {b}: too few participants voted in both rounds to show changes.",
+        "arguments" if nl => "Argumenten (goedgekeurd, met steun)",
+        "arguments" => "Arguments (approved, with upvotes)",
+        "upvotes" if nl => "steun",
+        "upvotes" => "upvotes",
+        "highlighted" if nl => "uitgelicht",
+        "highlighted" => "highlighted",
         "per_group" if nl => "Laatste ronde per groep",
         "per_group" => "Last round per group",
         "group" if nl => "Groep",
@@ -595,6 +647,7 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
         html_rounds(&mut h, s, lang);
         html_switches(&mut h, s, lang);
         html_groups(&mut h, s, report.min_group_size, lang);
+        html_arguments(&mut h, s, lang);
         h.push_str("</section>\n");
     }
     h.push_str("</main>\n</body>\n</html>\n");
@@ -680,6 +733,40 @@ fn html_switches(h: &mut String, s: &StatementReport, lang: Lang) {
 }
 
 /// Counts per group, small groups hidden with the reason.
+/// The approved arguments per option, as plain text.
+fn html_arguments(h: &mut String, s: &StatementReport, lang: Lang) {
+    if s.arguments.is_empty() {
+        return;
+    }
+    let tx = |key| text(lang, key);
+    h.push_str(&format!("<h3>{}</h3>\n", tx("arguments")));
+    for (i, option) in s.options.iter().enumerate() {
+        let mine: Vec<&ArgumentReport> = s.arguments.iter().filter(|a| a.option == i).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        h.push_str(&format!(
+            "<h4>{}) {}</h4>\n<ul class=\"arguments\">\n",
+            label(i),
+            escape(option)
+        ));
+        for a in mine {
+            let mark = if a.highlighted {
+                format!(" <strong>({})</strong>", tx("highlighted"))
+            } else {
+                String::new()
+            };
+            h.push_str(&format!(
+                "<li>{} <span class=\"upvotes\">({} {})</span>{mark}</li>\n",
+                escape(&a.text),
+                a.upvotes,
+                tx("upvotes")
+            ));
+        }
+        h.push_str("</ul>\n");
+    }
+}
+
 fn html_groups(h: &mut String, s: &StatementReport, min_group_size: u64, lang: Lang) {
     let tx = |key| text(lang, key);
     if !s.groups.is_empty() {

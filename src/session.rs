@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::arguments::{self, Argument, Arguments};
 use crate::deck::Deck;
 
 /// Where a statement's vote stands in its current round.
@@ -78,6 +79,34 @@ pub enum Command {
     ShowShift { visible: bool },
     /// Show or hide, on the screen, the current round's results per participant group.
     ShowGroups { visible: bool },
+    /// A participant adds (or replaces) its argument on a statement, for its choice.
+    Argue {
+        participant: ParticipantId,
+        slide: usize,
+        text: String,
+        /// The time now, for the participant's rate.
+        now_ms: u64,
+    },
+    /// A participant withdraws its argument on a statement.
+    WithdrawArgument {
+        participant: ParticipantId,
+        slide: usize,
+        /// The time now, for the participant's rate.
+        now_ms: u64,
+    },
+    /// A participant upvotes a listed argument (once).
+    Upvote {
+        participant: ParticipantId,
+        argument: u32,
+    },
+    /// The host approves, highlights or removes an argument of the statement on show.
+    Moderate {
+        argument: u32,
+        /// `None` removes it.
+        status: Option<arguments::Status>,
+    },
+    /// Show or hide, on the screen, the approved arguments of the statement on show.
+    ShowArguments { visible: bool },
     /// Set the hand counts of the current round of the current statement (replacing
     /// earlier hand counts of that round).
     HandCount {
@@ -154,6 +183,30 @@ pub enum Event {
         round: u32,
         visible: bool,
     },
+    /// A participant's argument on a statement, pending the host.
+    ArgumentAdded {
+        argument: u32,
+        participant: ParticipantId,
+        slide: usize,
+        option: usize,
+        /// Empty once removed: the store rewrites the stored text (see `store`).
+        text: String,
+    },
+    /// An argument was withdrawn, replaced or removed by the host; its stored text is
+    /// rewritten to nothing in the same commit.
+    ArgumentRemoved { argument: u32 },
+    /// The host approved or highlighted an argument.
+    ArgumentModerated {
+        argument: u32,
+        status: arguments::Status,
+    },
+    /// A participant upvoted an argument.
+    ArgumentUpvoted {
+        argument: u32,
+        participant: ParticipantId,
+    },
+    /// The approved arguments of a statement were shown on the screen or hidden.
+    ArgumentsShown { slide: usize, visible: bool },
     /// A new round started on a statement (it starts pending; `VoteOpened` follows).
     RoundStarted {
         slide: usize,
@@ -216,6 +269,18 @@ pub enum Rejection {
     NoEarlierRound,
     /// Results per group need a deck with groups.
     NoGroups,
+    /// The deck says `arguments: off`.
+    ArgumentsOff,
+    /// An argument needs a vote in the current round.
+    NotVoted,
+    /// An argument's text is empty, too long or has control characters.
+    BadArgument,
+    /// Arguments come at most once per [`arguments::ARGUE_EVERY_MS`] per participant.
+    TooFast,
+    /// The deck says `upvotes: off`.
+    UpvotesOff,
+    /// No such argument (listed, for an upvote) on the statement on show.
+    UnknownArgument,
     /// The timer length is outside 1..=MAX_TIMER_SECONDS.
     BadTimer,
     /// Hand counts must name every option, each at most MAX_HAND_COUNT.
@@ -237,6 +302,12 @@ impl Rejection {
             Rejection::NothingToRevote => "nothing_to_revote",
             Rejection::NoEarlierRound => "no_earlier_round",
             Rejection::NoGroups => "no_groups",
+            Rejection::ArgumentsOff => "arguments_off",
+            Rejection::NotVoted => "not_voted",
+            Rejection::BadArgument => "bad_argument",
+            Rejection::TooFast => "too_fast",
+            Rejection::UpvotesOff => "upvotes_off",
+            Rejection::UnknownArgument => "unknown_argument",
             Rejection::BadTimer => "bad_timer",
             Rejection::BadHandCount => "bad_hand_count",
         }
@@ -348,6 +419,10 @@ pub struct Session {
     /// Each participant's group (index into the deck's groups).
     participants: HashMap<ParticipantId, Option<usize>>,
     timer: Option<Timer>,
+    arguments: Arguments,
+    /// When each participant last added or withdrew an argument. Kept in memory only:
+    /// a limit on the live session, not a fact of the room.
+    last_argued: HashMap<ParticipantId, u64>,
 }
 
 impl Session {
@@ -365,6 +440,8 @@ impl Session {
             statements,
             participants: HashMap::new(),
             timer: None,
+            arguments: Arguments::default(),
+            last_argued: HashMap::new(),
         }
     }
 
@@ -445,12 +522,33 @@ impl Session {
     /// Checks a command; if it changes anything, applies it and returns the events
     /// (empty when the command changes nothing, e.g. the same vote again).
     pub fn apply(&mut self, command: Command) -> Result<Vec<Event>, Rejection> {
+        let argued = match &command {
+            Command::Argue {
+                participant,
+                now_ms,
+                ..
+            }
+            | Command::WithdrawArgument {
+                participant,
+                now_ms,
+                ..
+            } => Some((*participant, *now_ms)),
+            _ => None,
+        };
         let events = self.decide(command)?;
         for event in &events {
             self.replay(event)
                 .expect("an event just decided fits the session");
         }
+        if let Some((participant, now_ms)) = argued.filter(|_| !events.is_empty()) {
+            self.last_argued.insert(participant, now_ms);
+        }
         Ok(events)
+    }
+
+    /// The arguments of the session.
+    pub fn arguments(&self) -> &Arguments {
+        &self.arguments
     }
 
     /// What a command would change, without changing anything.
@@ -505,6 +603,39 @@ impl Session {
             Command::Revote => self.decide_revote(),
             Command::ShowShift { visible } => self.decide_shift(visible),
             Command::ShowGroups { visible } => self.decide_groups(visible),
+            Command::Argue {
+                participant,
+                slide,
+                text,
+                now_ms,
+            } => self.decide_argue(participant, slide, &text, now_ms),
+            Command::WithdrawArgument {
+                participant,
+                slide,
+                now_ms,
+            } => {
+                self.check_argue(participant, slide, now_ms)?;
+                Ok(self
+                    .arguments
+                    .of(&participant, slide)
+                    .map(|a| Event::ArgumentRemoved { argument: a.number })
+                    .into_iter()
+                    .collect())
+            }
+            Command::Upvote {
+                participant,
+                argument,
+            } => self.decide_upvote(participant, argument),
+            Command::Moderate { argument, status } => self.decide_moderation(argument, status),
+            Command::ShowArguments { visible } => {
+                let slide = self.current;
+                self.statement_at(slide)?;
+                Ok(if visible == self.arguments.shown(slide) {
+                    vec![]
+                } else {
+                    vec![Event::ArgumentsShown { slide, visible }]
+                })
+            }
             Command::HandCount { counts } => self.decide_hands(counts),
             Command::StartTimer { seconds, now_ms } => {
                 if seconds == 0 || seconds > MAX_TIMER_SECONDS {
@@ -635,6 +766,110 @@ impl Session {
                 round: statement.round_number(),
                 visible,
             }]
+        })
+    }
+
+    /// What every argument and withdrawal needs: a participant, a statement with its
+    /// vote open, arguments on, and the participant's rate.
+    fn check_argue(
+        &self,
+        participant: ParticipantId,
+        slide: usize,
+        now_ms: u64,
+    ) -> Result<&Statement, Rejection> {
+        if !self.has_participant(&participant) {
+            return Err(Rejection::NotJoined);
+        }
+        let statement = self.statement_at(slide)?;
+        if !self.deck.arguments {
+            return Err(Rejection::ArgumentsOff);
+        }
+        if statement.phase != Phase::Open {
+            return Err(Rejection::VoteClosed);
+        }
+        if self
+            .last_argued
+            .get(&participant)
+            .is_some_and(|&last| now_ms < last + arguments::ARGUE_EVERY_MS)
+        {
+            return Err(Rejection::TooFast);
+        }
+        Ok(statement)
+    }
+
+    /// An argument for the participant's choice in the current round; one that replaces
+    /// an earlier one removes that one first.
+    fn decide_argue(
+        &self,
+        participant: ParticipantId,
+        slide: usize,
+        text: &str,
+        now_ms: u64,
+    ) -> Result<Vec<Event>, Rejection> {
+        let statement = self.check_argue(participant, slide, now_ms)?;
+        let Some(&option) = statement.current().votes.get(&participant) else {
+            return Err(Rejection::NotVoted);
+        };
+        let text = arguments::clean_text(text).ok_or(Rejection::BadArgument)?;
+        let mut events: Vec<Event> = self
+            .arguments
+            .of(&participant, slide)
+            .map(|a| Event::ArgumentRemoved { argument: a.number })
+            .into_iter()
+            .collect();
+        events.push(Event::ArgumentAdded {
+            argument: self.arguments.next_number(),
+            participant,
+            slide,
+            option,
+            text,
+        });
+        Ok(events)
+    }
+
+    /// An upvote of a listed argument on the statement on show; a second one changes
+    /// nothing.
+    fn decide_upvote(
+        &self,
+        participant: ParticipantId,
+        argument: u32,
+    ) -> Result<Vec<Event>, Rejection> {
+        if !self.has_participant(&participant) {
+            return Err(Rejection::NotJoined);
+        }
+        if !self.deck.upvotes {
+            return Err(Rejection::UpvotesOff);
+        }
+        let found = self
+            .arguments
+            .get(argument)
+            .filter(|a| a.slide == self.current && a.status.listed())
+            .ok_or(Rejection::UnknownArgument)?;
+        Ok(if found.upvoters.contains(&participant) {
+            vec![]
+        } else {
+            vec![Event::ArgumentUpvoted {
+                argument,
+                participant,
+            }]
+        })
+    }
+
+    /// The host's decision on an argument of the statement on show.
+    fn decide_moderation(
+        &self,
+        argument: u32,
+        status: Option<arguments::Status>,
+    ) -> Result<Vec<Event>, Rejection> {
+        let found = self
+            .arguments
+            .get(argument)
+            .filter(|a| a.slide == self.current)
+            .ok_or(Rejection::UnknownArgument)?;
+        Ok(match status {
+            None => vec![Event::ArgumentRemoved { argument }],
+            Some(status) if status == found.status => vec![],
+            Some(status) => vec![Event::ArgumentModerated { argument, status }],
         })
     }
 
@@ -832,6 +1067,57 @@ impl Session {
                     return unfit("the statement has no such round");
                 };
                 round.groups_shown = visible;
+            }
+            Event::ArgumentAdded {
+                argument,
+                participant,
+                slide,
+                option,
+                ref text,
+            } => {
+                if !self.participants.contains_key(&participant) {
+                    return unfit("the participant never joined");
+                }
+                let Some(Some(statement)) = self.statements.get(slide) else {
+                    return unfit("the slide is not a statement of the deck");
+                };
+                if option >= statement.current().counts.len() {
+                    return unfit("the statement has no such option");
+                }
+                self.arguments
+                    .add(Argument {
+                        number: argument,
+                        author: participant,
+                        slide,
+                        option,
+                        text: text.clone(),
+                        status: arguments::Status::Pending,
+                        upvoters: Default::default(),
+                    })
+                    .or_else(unfit)?;
+            }
+            Event::ArgumentRemoved { argument } => {
+                self.arguments.remove(argument).or_else(unfit)?
+            }
+            Event::ArgumentModerated { argument, status } => {
+                self.arguments.moderate(argument, status).or_else(unfit)?
+            }
+            Event::ArgumentUpvoted {
+                argument,
+                participant,
+            } => {
+                if !self.participants.contains_key(&participant) {
+                    return unfit("the participant never joined");
+                }
+                self.arguments
+                    .upvote(argument, participant)
+                    .or_else(unfit)?
+            }
+            Event::ArgumentsShown { slide, visible } => {
+                if !matches!(self.statements.get(slide), Some(Some(_))) {
+                    return unfit("the slide is not a statement of the deck");
+                }
+                self.arguments.show(slide, visible);
             }
             Event::RoundStarted { slide, round } => {
                 let Some(Some(statement)) = self.statements.get_mut(slide) else {

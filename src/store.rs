@@ -17,7 +17,7 @@ use rusqlite::{params, Connection};
 use crate::session::{Event, Session, Unfit};
 
 /// The schema version this build writes; older databases are migrated forward.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The most writes committed in one transaction; bounds the latency of the first one.
 pub const MAX_BATCH: usize = 4096;
@@ -553,9 +553,15 @@ fn wal_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Texts rewritten to nothing (removed arguments) since the start, in every store of
+/// the process: a change tells the checkpoint thread to empty the WAL, which still
+/// holds the pages with the old text.
+static REDACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Checkpoints every [`CHECKPOINT_EVERY`]: passive while the WAL is small, `RESTART`
 /// once it passes [`WAL_RESTART_BYTES`], and `TRUNCATE` when nothing was written since
-/// the last look (the room is quiet), so the WAL stays bounded and shrinks when idle.
+/// the last look (the room is quiet) or a text was removed, so the WAL stays bounded,
+/// shrinks when idle, and keeps no removed text.
 fn checkpointer_loop(
     conn: &Connection,
     wal: &Path,
@@ -563,12 +569,17 @@ fn checkpointer_loop(
     writer_alive: &std::sync::Weak<()>,
 ) {
     let mut seen = writes.load(std::sync::atomic::Ordering::Relaxed);
+    let mut redacted = REDACTIONS.load(std::sync::atomic::Ordering::Relaxed);
     let mut failing = false;
     while writer_alive.strong_count() > 0 {
         thread::sleep(CHECKPOINT_EVERY);
         let now = writes.load(std::sync::atomic::Ordering::Relaxed);
         let size = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
-        let mode = if now == seen {
+        let redactions = REDACTIONS.load(std::sync::atomic::Ordering::Relaxed);
+        let redacting = redactions != redacted && size > 0;
+        let mode = if redacting {
+            "TRUNCATE"
+        } else if now == seen {
             if size == 0 {
                 continue;
             }
@@ -579,8 +590,18 @@ fn checkpointer_loop(
             "PASSIVE"
         };
         seen = now;
-        match conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
-            Ok(()) => failing = false,
+        // A busy checkpoint answers with a row saying so; then a removed text may still
+        // be in the WAL, and the next look tries again.
+        let busy = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            r.get::<_, i64>(0)
+        });
+        match busy.map(|busy| busy == 0) {
+            Ok(done) => {
+                failing = false;
+                if redacting && done {
+                    redacted = redactions;
+                }
+            }
             // Logged once per failing stretch: a full disk would say it twice a second.
             Err(e) if !failing => {
                 failing = true;
@@ -609,6 +630,9 @@ pub fn connect(path: &Path, durability: Durability) -> Result<Connection> {
     // When the WAL starts over, its file is cut back to this size instead of staying
     // as large as it ever grew.
     conn.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)?;
+    // Deleted and overwritten content is zeroed in the file, not left in free space:
+    // a removed argument or a deleted session must not be readable from the disk.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     migrate(&conn).with_context(|| format!("migrating database {}", path.display()))?;
     Ok(conn)
 }
@@ -669,6 +693,18 @@ fn migrate(conn: &Connection) -> Result<()> {
                  value TEXT NOT NULL
              );
              PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
+    }
+    if version < 3 {
+        // An argument's row is found by its number, so its text can be rewritten to
+        // nothing when it is removed (see `apply`).
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE events ADD COLUMN argument INTEGER;
+             CREATE INDEX events_by_argument ON events(session, argument)
+                 WHERE argument IS NOT NULL;
+             PRAGMA user_version = 3;
              COMMIT;",
         )?;
     }
@@ -809,12 +845,28 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> rusqlite::Result<()> 
         Write::Checkpoint | Write::Vacuum => {}
         Write::Run(run) => run(tx)?,
         Write::Append { code, events, .. } => {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO events (session, data) VALUES (?1, ?2)")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (session, data, argument) VALUES (?1, ?2, ?3)",
+            )?;
             for event in events {
                 let data = serde_json::to_string(event)
                     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                insert.execute(params![code, data])?;
+                let argument = match event {
+                    Event::ArgumentAdded { argument, .. } => Some(*argument),
+                    _ => None,
+                };
+                insert.execute(params![code, data, argument])?;
+                if let Event::ArgumentRemoved { argument } = event {
+                    // The text leaves the row in the same commit; `secure_delete`
+                    // zeroes the bytes it had in the file, and a checkpoint soon after
+                    // (`redactions`) takes the old page out of the WAL.
+                    tx.prepare_cached(
+                        "UPDATE events SET data = json_set(data, '$.text', '')
+                         WHERE session = ?1 AND argument = ?2",
+                    )?
+                    .execute(params![code, argument])?;
+                    REDACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
         Write::Create(r) => {

@@ -2,10 +2,12 @@
 //! the host's slide outline and a participant's own votes. One place, so the hub (which
 //! publishes views) and the connection (which sends `welcome`) say the same thing.
 
+use crate::arguments::Argument;
 use crate::deck::{Deck, SlideKind};
 use crate::protocol::{
-    GroupRowView, GroupsView, OwnVote, Role, ShiftView, SlideKindName, SlideOutline, SlideView,
-    StateTag, StateView, Storage, TimerView, Welcome, WireLimits, PROTOCOL_VERSION,
+    ArgumentView, ArgumentsView, GroupRowView, GroupsView, OwnArgument, OwnVote, Role, ShiftView,
+    SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, Welcome,
+    WireLimits, PROTOCOL_VERSION,
 };
 use crate::report;
 use crate::session::{ParticipantId, Phase, Session};
@@ -23,6 +25,8 @@ pub fn welcome(code: &str, deck: &Deck, role: Role, join_url: &str, limits: Wire
         participant_id: None,
         group: None,
         votes: vec![],
+        arguments: vec![],
+        upvoted: vec![],
         slides: vec![],
         join_url: join_url.to_owned(),
         screen_url: None,
@@ -87,6 +91,46 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
             Role::Screen => groups(session).filter(|g| g.shown && session.revealed()),
             Role::Participant => None,
         },
+        arguments: arguments(session, role),
+    }
+}
+
+/// The arguments of the statement on show, for a deck that takes them.
+fn arguments(session: &Session, role: Role) -> Option<ArgumentsView> {
+    let slide = session.current();
+    let statement = session.statement(slide)?;
+    if !session.deck().arguments {
+        return None;
+    }
+    let all = session.arguments();
+    let shown = all.shown(slide);
+    let view = |a: &Argument| ArgumentView {
+        argument: a.number,
+        option: a.option,
+        text: a.text.clone(),
+        status: a.status,
+        upvotes: a.upvoters.len() as u64,
+    };
+    match role {
+        Role::Host => {
+            let mut counts = vec![0u64; statement.current().counts.len()];
+            let items: Vec<ArgumentView> = all
+                .on(slide)
+                .inspect(|a| counts[a.option] += 1)
+                .map(view)
+                .collect();
+            Some(ArgumentsView {
+                shown,
+                counts: Some(counts),
+                items,
+            })
+        }
+        Role::Screen if !shown => None,
+        Role::Screen | Role::Participant => Some(ArgumentsView {
+            shown,
+            counts: None,
+            items: all.listed(slide).into_iter().map(view).collect(),
+        }),
     }
 }
 
@@ -165,6 +209,21 @@ pub fn own_votes(session: &Session, participant: &ParticipantId) -> Vec<OwnVote>
             slide,
             round,
             option,
+        })
+        .collect()
+}
+
+/// A participant's own arguments, oldest first.
+pub fn own_arguments(session: &Session, participant: &ParticipantId) -> Vec<OwnArgument> {
+    session
+        .arguments()
+        .by(participant)
+        .into_iter()
+        .map(|a| OwnArgument {
+            slide: a.slide,
+            argument: a.number,
+            option: a.option,
+            text: a.text.clone(),
         })
         .collect()
 }

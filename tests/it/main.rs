@@ -5,6 +5,7 @@
 //! `stemzaal` binary as a child.
 
 mod api;
+mod arguments;
 mod browser;
 mod cli;
 mod console;

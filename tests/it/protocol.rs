@@ -74,6 +74,33 @@ fn client_messages_decode_from_their_documented_json() {
             },
         ),
         (
+            json!({"type": "argue", "id": 8, "slide": 3, "text": "Elke wijk is anders."}),
+            ClientMsg::Argue {
+                id: 8,
+                slide: 3,
+                text: "Elke wijk is anders.".into(),
+            },
+        ),
+        (
+            json!({"type": "withdraw_argument", "slide": 3}),
+            ClientMsg::WithdrawArgument { slide: 3 },
+        ),
+        (
+            json!({"type": "upvote", "argument": 17}),
+            ClientMsg::Upvote { argument: 17 },
+        ),
+        (
+            json!({"type": "moderate", "argument": 17, "status": "approved"}),
+            ClientMsg::Moderate {
+                argument: 17,
+                status: "approved".into(),
+            },
+        ),
+        (
+            json!({"type": "show_arguments", "visible": true}),
+            ClientMsg::ShowArguments { visible: true },
+        ),
+        (
             json!({"type": "go_to", "slide": 3}),
             ClientMsg::GoTo { slide: 3 },
         ),
@@ -149,6 +176,8 @@ fn host_commands_are_exactly_the_steering_messages() {
         json!({"type": "revote"}),
         json!({"type": "show_shift", "visible": true}),
         json!({"type": "show_groups", "visible": true}),
+        json!({"type": "moderate", "argument": 1, "status": "hidden"}),
+        json!({"type": "show_arguments", "visible": true}),
         json!({"type": "start_timer", "seconds": 1}),
         json!({"type": "stop_timer"}),
         json!({"type": "hand_count", "counts": [1, 2]}),
@@ -160,6 +189,9 @@ fn host_commands_are_exactly_the_steering_messages() {
         json!({"type": "hello"}),
         json!({"type": "choose_group", "group": null}),
         json!({"type": "vote", "id": 1, "slide": 0, "round": 1, "option": 0}),
+        json!({"type": "argue", "id": 1, "slide": 0, "text": "t"}),
+        json!({"type": "withdraw_argument", "slide": 0}),
+        json!({"type": "upvote", "argument": 1}),
     ] {
         assert!(!decode(m.clone()).is_host_command(), "{m}");
     }
@@ -176,6 +208,16 @@ fn server_messages_encode_to_their_documented_json() {
     assert_eq!(
         serde_json::to_value(&ack).unwrap(),
         json!({"type": "ack", "id": 7, "slide": 3, "round": 1, "option": 0})
+    );
+    let argued = ServerMsg::Argued {
+        id: 8,
+        slide: 3,
+        argument: 17,
+        option: 0,
+    };
+    assert_eq!(
+        serde_json::to_value(&argued).unwrap(),
+        json!({"type": "argued", "id": 8, "slide": 3, "argument": 17, "option": 0})
     );
     let error = ServerMsg::Error {
         code: "vote_closed".into(),
@@ -210,6 +252,8 @@ fn server_messages_encode_to_their_documented_json() {
             round: 1,
             option: 0,
         }],
+        arguments: vec![],
+        upvoted: vec![],
         slides: vec![],
         join_url: "http://h/K7MX4P".into(),
         screen_url: None,
@@ -234,6 +278,8 @@ fn server_messages_encode_to_their_documented_json() {
         participant_id: None,
         group: None,
         votes: vec![],
+        arguments: vec![],
+        upvoted: vec![],
         slides: vec![SlideOutline {
             index: 0,
             kind: SlideKindName::Content,
@@ -291,6 +337,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         }),
         shift: None,
         groups: None,
+        arguments: None,
     };
     assert_eq!(
         serde_json::to_value(&state).unwrap(),
@@ -322,6 +369,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         timer: None,
         shift: None,
         groups: None,
+        arguments: None,
     };
     assert_eq!(
         serde_json::to_value(&content).unwrap(),
@@ -361,6 +409,12 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
         "revote",
         "show_shift",
         "show_groups",
+        "argue",
+        "withdraw_argument",
+        "upvote",
+        "moderate",
+        "show_arguments",
+        "argued",
         "start_timer",
         "stop_timer",
         "welcome",
@@ -466,6 +520,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             timer: None,
             shift: None,
             groups: None,
+            arguments: None,
         };
         let expected = json!({
             "type": "state",
@@ -492,6 +547,8 @@ fn the_screen_welcome_has_limits_and_nothing_of_the_other_roles() {
         participant_id: None,
         group: None,
         votes: vec![],
+        arguments: vec![],
+        upvoted: vec![],
         slides: vec![],
         join_url: "http://h/K7MX4P".into(),
         screen_url: None,

@@ -151,6 +151,8 @@ async fn every_host_command_from_a_participant_or_screen_is_refused_and_changes_
         json!({"type": "revote"}),
         json!({"type": "show_shift", "visible": true}),
         json!({"type": "show_groups", "visible": true}),
+        json!({"type": "moderate", "argument": 1, "status": "hidden"}),
+        json!({"type": "show_arguments", "visible": true}),
         json!({"type": "start_timer", "seconds": 30}),
         json!({"type": "stop_timer"}),
         json!({"type": "hand_count", "counts": [10, 0]}),

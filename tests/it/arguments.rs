@@ -1,0 +1,363 @@
+//! Arguments per side through the real server: a phone argues for its choice, the
+//! host moderates, the screen lists the approved ones, phones upvote; removed texts
+//! leave the disk; a restart keeps the rest; the report lists the approved ones.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use stemzaal::hub::Hub;
+use stemzaal::store::{Durability, Store};
+
+use crate::support::{TestClient, TestServer};
+
+const DECK: &str = "---
+title: Argumenten
+---
+
+## Meer groen in de wijk
+
+A) Ja, ook als er parkeerplaatsen verdwijnen
+B) Nee, parkeren gaat voor
+";
+
+async fn server_with(source: &str) -> TestServer {
+    let deck = stemzaal::deck::parse("argumenten.md", source).unwrap();
+    TestServer::start_with(deck, source).await
+}
+
+/// A phone that joined and voted `option` in round 1 of slide 0.
+async fn voter(server: &TestServer, option: u64) -> TestClient {
+    let mut phone = server.participant().await;
+    phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+    assert_eq!(phone.vote(0, 1, option).await["type"], "ack");
+    phone
+}
+
+/// Sends `argue` and returns the answer (`argued` or `error`) carrying its id.
+async fn argue(phone: &mut TestClient, id: u64, text: &str) -> Value {
+    phone
+        .send(json!({"type": "argue", "id": id, "slide": 0, "text": text}))
+        .await;
+    loop {
+        let msg = phone.next_message().await.expect("an answer");
+        if (msg["type"] == "argued" || msg["type"] == "error") && msg["id"] == id {
+            return msg;
+        }
+    }
+}
+
+fn items(state: &Value) -> Vec<Value> {
+    state["arguments"]["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn texts(state: &Value) -> Vec<String> {
+    items(state)
+        .iter()
+        .map(|a| a["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_argument_goes_from_a_phone_through_the_host_to_the_screen_and_the_report() {
+    let server = server_with(DECK).await;
+    let mut host = server.host().await;
+    let mut screen = server.screen().await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.wait_state(|s| s["slide"]["phase"] == "open").await;
+
+    // No vote, no argument.
+    let mut lurker = server.participant().await;
+    lurker.wait_state(|s| s["slide"]["phase"] == "open").await;
+    let refused = argue(&mut lurker, 1, "Ik stem niet maar heb een mening").await;
+    assert_eq!(refused["code"], "not_voted");
+
+    let mut ja = voter(&server, 0).await;
+    let mut nee = voter(&server, 1).await;
+    let mut fan = voter(&server, 1).await;
+    for bad in ["   ", &"x".repeat(281), "tab\tin de tekst"] {
+        let refused = argue(&mut ja, 2, bad).await;
+        assert_eq!(refused["code"], "bad_argument", "{bad:?}");
+    }
+    let argued = argue(&mut ja, 3, "  Bomen koelen de straat in de zomer. ").await;
+    assert_eq!(
+        argued,
+        json!({"type": "argued", "id": 3, "slide": 0, "argument": 1, "option": 0})
+    );
+    // One per five seconds per participant.
+    let refused = argue(&mut ja, 4, "Nog een").await;
+    assert_eq!(refused["code"], "too_fast");
+    let spam = argue(
+        &mut nee,
+        5,
+        "Mijn buurman Jan Jansen op nummer 12 parkeert fout",
+    )
+    .await;
+    assert_eq!(spam["argument"], 2);
+
+    // The host sees both, pending; nobody else sees a pending one.
+    let state = host.wait_state(|s| items(s).len() == 2).await;
+    assert_eq!(
+        state["arguments"],
+        json!({"shown": false, "counts": [1, 1], "items": [
+            {"argument": 1, "option": 0, "text": "Bomen koelen de straat in de zomer.", "status": "pending", "upvotes": 0},
+            {"argument": 2, "option": 1, "text": "Mijn buurman Jan Jansen op nummer 12 parkeert fout", "status": "pending", "upvotes": 0},
+        ]})
+    );
+    assert_eq!(
+        fan.wait_state(|_| true).await["arguments"]["items"],
+        json!([])
+    );
+    assert!(screen.wait_state(|_| true).await.get("arguments").is_none());
+
+    // Approved, hidden: phones list the approved one; the hidden one is gone everywhere.
+    host.send(json!({"type": "moderate", "argument": 1, "status": "approved", "id": 6}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 6);
+    host.send(json!({"type": "moderate", "argument": 2, "status": "hidden"}))
+        .await;
+    host.send(json!({"type": "moderate", "argument": 1, "status": "bogus", "id": 7}))
+        .await;
+    assert_eq!(host.wait_for("error").await["code"], "bad_status");
+    let listed = fan.wait_state(|s| items(s).len() == 1).await;
+    assert_eq!(
+        listed["arguments"],
+        json!({"shown": false, "items": [{"argument": 1, "option": 0,
+            "text": "Bomen koelen de straat in de zomer.", "status": "approved", "upvotes": 0}]})
+    );
+    host.wait_state(|s| items(s).len() == 1).await;
+
+    // Upvotes: once each, of either side; a pending or removed one cannot be upvoted.
+    for _ in 0..2 {
+        fan.send(json!({"type": "upvote", "argument": 1, "id": 8}))
+            .await;
+        assert_eq!(fan.wait_for("ok").await["id"], 8);
+    }
+    fan.send(json!({"type": "upvote", "argument": 2, "id": 9}))
+        .await;
+    assert_eq!(fan.wait_for("error").await["code"], "unknown_argument");
+    ja.send(json!({"type": "upvote", "argument": 1, "id": 10}))
+        .await;
+    assert_eq!(ja.wait_for("ok").await["id"], 10);
+    host.wait_state(|s| items(s)[0]["upvotes"] == 2).await;
+    // The host may not argue; a phone may not moderate.
+    host.send(json!({"type": "argue", "id": 11, "slide": 0, "text": "t"}))
+        .await;
+    assert_eq!(host.wait_for("error").await["code"], "not_allowed");
+    fan.send(json!({"type": "moderate", "argument": 1, "status": "hidden", "id": 12}))
+        .await;
+    assert_eq!(fan.wait_for("error").await["code"], "not_allowed");
+
+    // On the screen when shown, highlighted first.
+    host.send(json!({"type": "show_arguments", "visible": true}))
+        .await;
+    let shown = screen.wait_state(|s| s["arguments"]["shown"] == true).await;
+    assert_eq!(texts(&shown), ["Bomen koelen de straat in de zomer."]);
+    assert_eq!(items(&shown)[0]["upvotes"], 2);
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let second = argue(
+        &mut nee,
+        13,
+        "Ouderen moeten dicht bij huis kunnen parkeren.",
+    )
+    .await;
+    assert_eq!(second["argument"], 3);
+    host.send(json!({"type": "moderate", "argument": 3, "status": "highlighted"}))
+        .await;
+    let both = screen.wait_state(|s| items(s).len() == 2).await;
+    assert_eq!(items(&both)[0]["status"], "highlighted", "{both}");
+
+    // The author's own arguments come back in its welcome; the upvoter's upvotes too.
+    let again = TestClient::hello(
+        &server.ws_url(),
+        json!({"type": "hello", "participant_id": nee.participant_id()}),
+    )
+    .await;
+    assert_eq!(
+        again.welcome["arguments"],
+        json!([{"slide": 0, "argument": 3, "option": 1,
+            "text": "Ouderen moeten dicht bij huis kunnen parkeren."}])
+    );
+    let fan_again = TestClient::hello(
+        &server.ws_url(),
+        json!({"type": "hello", "participant_id": fan.participant_id()}),
+    )
+    .await;
+    assert_eq!(fan_again.welcome["upvoted"], json!([1]));
+
+    // The report lists the approved ones with their upvotes, never the removed one.
+    let report = server.session.report().await.unwrap();
+    let listed = serde_json::to_value(&report.statements[0].arguments).unwrap();
+    assert_eq!(
+        listed,
+        json!([
+            {"option": 1, "text": "Ouderen moeten dicht bij huis kunnen parkeren.", "upvotes": 0, "highlighted": true},
+            {"option": 0, "text": "Bomen koelen de straat in de zomer.", "upvotes": 2, "highlighted": false},
+        ])
+    );
+    let csv = stemzaal::report::to_csv(&report);
+    assert!(
+        csv.contains("argument: Bomen koelen de straat in de zomer."),
+        "{csv}"
+    );
+    let html = stemzaal::report::to_html(&report, stemzaal::protocol::Lang::Nl);
+    assert!(html
+        .contains("Bomen koelen de straat in de zomer. <span class=\"upvotes\">(2 steun)</span>"));
+    for text in [&csv, &html] {
+        assert!(!text.contains("Jan Jansen"));
+    }
+}
+
+/// Whether any file in `dir` holds `needle`.
+fn on_disk(dir: &Path, needle: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let bytes = std::fs::read(&path).ok()?;
+            bytes
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+                .then(|| path.display().to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_removed_argument_leaves_every_file_and_a_restart_keeps_the_rest() {
+    let server = server_with(DECK).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "open_vote"})).await;
+    let mut kept = voter(&server, 0).await;
+    let mut hidden = voter(&server, 1).await;
+    let mut withdrawn = voter(&server, 1).await;
+    let mut replaced = voter(&server, 0).await;
+    assert_eq!(
+        argue(&mut kept, 1, "BEWAARD-7f3a blijft staan").await["argument"],
+        1
+    );
+    assert_eq!(
+        argue(&mut hidden, 2, "VERBORGEN-91c2 naam en adres").await["argument"],
+        2
+    );
+    assert_eq!(
+        argue(&mut withdrawn, 3, "INGETROKKEN-5d8e spijt").await["argument"],
+        3
+    );
+    assert_eq!(
+        argue(&mut replaced, 4, "VERVANGEN-2b6f eerste versie").await["argument"],
+        4
+    );
+    host.send(json!({"type": "moderate", "argument": 1, "status": "approved"}))
+        .await;
+    host.wait_state(|s| items(s).len() == 4).await;
+    let data = server.data.path();
+    for text in [
+        "BEWAARD-7f3a",
+        "VERBORGEN-91c2",
+        "INGETROKKEN-5d8e",
+        "VERVANGEN-2b6f",
+    ] {
+        assert!(!on_disk(data, text).is_empty(), "{text} is stored first");
+    }
+
+    host.send(json!({"type": "moderate", "argument": 2, "status": "hidden", "id": 5}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 5);
+    // Withdrawing counts against the author's rate like arguing.
+    withdrawn
+        .send(json!({"type": "withdraw_argument", "slide": 0, "id": 6}))
+        .await;
+    assert_eq!(withdrawn.wait_for("error").await["code"], "too_fast");
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    withdrawn
+        .send(json!({"type": "withdraw_argument", "slide": 0, "id": 6}))
+        .await;
+    assert_eq!(withdrawn.wait_for("ok").await["id"], 6);
+    assert_eq!(
+        argue(&mut replaced, 7, "NIEUW-4c1d tweede versie").await["argument"],
+        5
+    );
+    host.wait_state(|s| items(s).len() == 2).await;
+
+    // Gone from the database and, once the checkpoint has run, from the WAL too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<String> = ["VERBORGEN-91c2", "INGETROKKEN-5d8e", "VERVANGEN-2b6f"]
+            .iter()
+            .flat_map(|t| {
+                on_disk(data, t)
+                    .into_iter()
+                    .map(move |f| format!("{t} in {f}"))
+            })
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still on disk: {left:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !on_disk(data, "BEWAARD-7f3a").is_empty(),
+        "the kept one stays"
+    );
+    assert!(!on_disk(data, "NIEUW-4c1d").is_empty());
+
+    // A restart replays the log: the rest comes back, the removed ones do not.
+    let restarted = tempfile::tempdir().unwrap();
+    let db = |dir: &Path| dir.join(stemzaal::store::DB_FILE);
+    rusqlite::Connection::open(db(data))
+        .unwrap()
+        .execute("VACUUM INTO ?1", [db(restarted.path()).to_str().unwrap()])
+        .unwrap();
+    let store = Store::open(restarted.path(), Durability::Normal).unwrap();
+    let hub = Arc::new(Hub::new(store, "http://127.0.0.1".into()));
+    hub.restore_open().unwrap();
+    let again = hub.find(server.code()).await.unwrap().unwrap();
+    let view: Value =
+        serde_json::from_str(&again.subscribe(stemzaal::protocol::Role::Host).borrow()).unwrap();
+    assert_eq!(
+        view["arguments"]["items"],
+        json!([
+            {"argument": 1, "option": 0, "text": "BEWAARD-7f3a blijft staan", "status": "approved", "upvotes": 0},
+            {"argument": 5, "option": 0, "text": "NIEUW-4c1d tweede versie", "status": "pending", "upvotes": 0},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_deck_can_turn_arguments_or_upvotes_off() {
+    let off = DECK.replace("title: Argumenten", "title: Zonder\narguments: off");
+    let server = server_with(&off).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "open_vote"})).await;
+    let mut phone = voter(&server, 0).await;
+    assert_eq!(argue(&mut phone, 1, "Toch").await["code"], "arguments_off");
+    assert!(phone.state.get("arguments").is_none(), "{}", phone.state);
+    assert!(host.wait_state(|_| true).await.get("arguments").is_none());
+
+    let no_upvotes = DECK.replace("title: Argumenten", "title: Zonder\nupvotes: off");
+    let server = server_with(&no_upvotes).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "open_vote"})).await;
+    let mut phone = voter(&server, 0).await;
+    assert_eq!(
+        argue(&mut phone, 1, "Wel een argument").await["argument"],
+        1
+    );
+    host.send(json!({"type": "moderate", "argument": 1, "status": "approved"}))
+        .await;
+    phone.wait_state(|s| items(s).len() == 1).await;
+    phone
+        .send(json!({"type": "upvote", "argument": 1, "id": 2}))
+        .await;
+    assert_eq!(phone.wait_for("error").await["code"], "upvotes_off");
+    // Closed, no more arguments.
+    host.send(json!({"type": "close_vote"})).await;
+    phone.wait_state(|s| s["slide"]["phase"] == "closed").await;
+    assert_eq!(argue(&mut phone, 3, "Te laat").await["code"], "vote_closed");
+}
