@@ -69,6 +69,11 @@ enum Action {
     Hands(Vec<u64>),
     StopTimer,
     Expire(u64),
+    Argue(usize, usize, u64),
+    Withdraw(usize, usize, u64),
+    Upvote(usize, u32),
+    Moderate(u32, Option<bool>),
+    ShowArguments(bool),
 }
 
 const PEOPLE: usize = 12;
@@ -90,6 +95,11 @@ fn action() -> impl Strategy<Value = Action> {
         1 => proptest::collection::vec(0..200_000u64, 1..4).prop_map(Action::Hands),
         1 => Just(Action::StopTimer),
         1 => (0..10_000u64).prop_map(Action::Expire),
+        3 => (0..PEOPLE, 0..6usize, 0..8_000u64).prop_map(|(p, s, t)| Action::Argue(p, s, t)),
+        1 => (0..PEOPLE, 0..6usize, 0..8_000u64).prop_map(|(p, s, t)| Action::Withdraw(p, s, t)),
+        2 => (0..PEOPLE, 1..8u32).prop_map(|(p, a)| Action::Upvote(p, a)),
+        2 => (1..8u32, proptest::option::of(any::<bool>())).prop_map(|(a, s)| Action::Moderate(a, s)),
+        1 => any::<bool>().prop_map(Action::ShowArguments),
     ]
 }
 
@@ -134,6 +144,90 @@ fn command(session: &Session, people: &[Uuid], action: &Action) -> Command {
         },
         Action::StopTimer => Command::StopTimer,
         Action::Expire(now_ms) => Command::TimerExpired { now_ms },
+        Action::Argue(p, slide, now_ms) => Command::Argue {
+            participant: people[p],
+            slide,
+            text: format!("argument van {p} op {slide}"),
+            now_ms,
+        },
+        Action::Withdraw(p, slide, now_ms) => Command::WithdrawArgument {
+            participant: people[p],
+            slide,
+            now_ms,
+        },
+        Action::Upvote(p, argument) => Command::Upvote {
+            participant: people[p],
+            argument,
+        },
+        Action::Moderate(argument, status) => Command::Moderate {
+            argument,
+            status: status.map(|highlight| {
+                if highlight {
+                    stemzaal::arguments::Status::Highlighted
+                } else {
+                    stemzaal::arguments::Status::Approved
+                }
+            }),
+        },
+        Action::ShowArguments(visible) => Command::ShowArguments { visible },
+    }
+}
+
+/// Every argument, comparable: number, author, slide, option, text, status, upvoters.
+fn arguments_of(session: &Session) -> Vec<String> {
+    (0..session.deck().slides.len())
+        .flat_map(|slide| session.arguments().on(slide).collect::<Vec<_>>())
+        .map(|a| {
+            let mut upvoters: Vec<_> = a.upvoters.iter().collect();
+            upvoters.sort();
+            format!(
+                "{} {} {} {} {:?} {:?} {upvoters:?} {}",
+                a.number,
+                a.author,
+                a.slide,
+                a.option,
+                a.text,
+                a.status,
+                session.arguments().shown(a.slide)
+            )
+        })
+        .collect()
+}
+
+/// An argument is added only for its author's current vote on an open statement, at
+/// most one per author and statement, and never twice within the author's rate.
+fn check_arguments(before: &Session, after: &Session, events: &[Event]) {
+    let mut authors = std::collections::HashSet::new();
+    for slide in 0..after.deck().slides.len() {
+        for a in after.arguments().on(slide) {
+            assert!(
+                authors.insert((a.author, a.slide)),
+                "one argument per author and statement"
+            );
+        }
+    }
+    for event in events {
+        if let Event::ArgumentAdded {
+            participant,
+            slide,
+            option,
+            ..
+        } = event
+        {
+            let statement = before.statement(*slide).expect("a statement");
+            assert_eq!(statement.phase, Phase::Open, "arguments only while open");
+            assert_eq!(
+                statement.current().votes.get(participant),
+                Some(option),
+                "for the author's vote"
+            );
+        }
+        if let Event::ArgumentUpvoted { argument, .. } = event {
+            assert!(
+                before.arguments().get(*argument).unwrap().status.listed(),
+                "only listed ones are upvoted"
+            );
+        }
     }
 }
 
@@ -271,6 +365,7 @@ proptest! {
                             "moved {moved}, total change {total_change}"
                         );
                     }
+                    check_arguments(&before, &session, &events);
                     log.extend(events);
                 }
                 Err(rejection) => {
@@ -305,6 +400,7 @@ proptest! {
         prop_assert_eq!(replayed.shift_shown(), session.shift_shown());
         prop_assert_eq!(replayed.joined(), session.joined());
         prop_assert_eq!(replayed.timer(), session.timer());
+        prop_assert_eq!(arguments_of(&replayed), arguments_of(&session));
         // And the log survives JSON, as the store keeps it.
         let text = serde_json::to_string(&log).unwrap();
         let back: Vec<Event> = serde_json::from_str(&text).unwrap();
