@@ -350,14 +350,21 @@ async fn console(tools: Tools) {
             ),
         )
         .await;
-    for phone in [&p1, &p2, &p3] {
-        phone
-            .wait(
-                "the phone to be let go",
-                "return document.getElementById('conn').dataset.state !== 'online';",
-            )
-            .await;
+    // The phones and the host page say the session has ended, and stay put.
+    for b in [&p1, &p2, &p3, &host] {
+        b.wait(
+            "the page to say the session ended",
+            "const c = document.getElementById('conn'); return c.dataset.state === 'ended' && c.textContent === 'De sessie is afgesloten';",
+        )
+        .await;
     }
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        p1.js("return document.getElementById('conn').dataset.state;")
+            .await,
+        serde_json::json!("ended"),
+        "no reconnecting after the end"
+    );
     axe_clean(&admin, &axe, "sessions, one closed").await;
     let report = admin
         .js(&format!(

@@ -4,6 +4,7 @@ export default {
   "conn.connecting": "Connecting…",
   "conn.online": "Connected",
   "conn.reconnecting": "Connection lost — reconnecting…",
+  "conn.ended": "The session has ended",
   "tally.votes_one": "{n} vote",
   "tally.votes_other": "{n} votes",
   "tally.percent": "{p}%",

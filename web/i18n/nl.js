@@ -4,6 +4,7 @@ export default {
   "conn.connecting": "Verbinden…",
   "conn.online": "Verbonden",
   "conn.reconnecting": "Verbinding verbroken — opnieuw verbinden…",
+  "conn.ended": "De sessie is afgesloten",
   "tally.votes_one": "{n} stem",
   "tally.votes_other": "{n} stemmen",
   "tally.percent": "{p}%",

@@ -1,5 +1,5 @@
 // The one WebSocket client of all pages. connect({code, hello}) returns an object with
-// on(type, fn) for 'status' ('connecting'|'online'|'reconnecting'), 'welcome', 'state',
+// on(type, fn) for 'status' ('connecting'|'online'|'reconnecting'|'ended'), 'welcome', 'state',
 // 'ack', 'error' (msg, {vote, transient, stale}) and 'pending'; send(msg) (only when
 // online, i.e. after welcome); vote(slide, round, option); pendingFor(slide, round).
 // hello() is asked for {key, role, participant_id, lang} on every (re)connect; host and
@@ -17,6 +17,8 @@ const SLEPT = 20000; // hidden this long (phone locked): reconnect fresh
 const CROWDED = 3; // refused as one of too many new phones on one address: next try within 4 s
 const TRANSIENT = new Set(['rate_limited', 'storage_unavailable']);
 const ID_KEY = 'stemzaal:vote-id';
+const ENDED = 4001; // the session was closed from the console
+const EDITED = 4002; // the deck's texts were edited: reconnect for the new welcome
 const UUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 export function connect({ code, hello }) {
@@ -69,7 +71,12 @@ export function connect({ code, hello }) {
       raw(msg);
     };
     s.onmessage = (e) => { if (ws === s) receive(e.data); };
-    s.onclose = () => { if (ws === s) lost(); };
+    s.onclose = (e) => {
+      if (ws !== s) return;
+      if (e.code === ENDED) { stopped = true; forget(); setStatus('ended'); } // closed for good: stop
+      else if (e.code === EDITED) { attempt = 0; restart(); } // new texts: fetch them at once
+      else lost();
+    };
   }
   function forget() {
     const old = ws;
