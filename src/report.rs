@@ -232,12 +232,9 @@ pub fn group_rows(session: &Session, round: &Round, options: usize) -> Vec<Group
     }
     // Index groups.len() stands for "no group chosen".
     let mut counts = vec![vec![0u64; options]; deck.groups.len() + 1];
-    let groups: std::collections::HashMap<_, _> = session.participants().collect();
     for (participant, &option) in &round.votes {
-        let g = groups
-            .get(participant)
-            .copied()
-            .flatten()
+        let g = session
+            .group_index(participant)
             .unwrap_or(deck.groups.len());
         counts[g][option] += 1;
     }

@@ -496,10 +496,11 @@ impl Session {
         self.deck.groups.get(index).map(String::as_str)
     }
 
-    /// Every participant with its group index.
-    pub fn participants(&self) -> impl Iterator<Item = (&ParticipantId, Option<usize>)> {
-        self.participants.iter().map(|(p, g)| (p, *g))
+    /// The index of the participant's group, if it chose one.
+    pub fn group_index(&self, participant: &ParticipantId) -> Option<usize> {
+        *self.participants.get(participant)?
     }
+
 
     /// The vote on slide `index`, if it is a statement.
     pub fn statement(&self, index: usize) -> Option<&Statement> {
