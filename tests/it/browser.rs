@@ -457,7 +457,7 @@ const inView = (r) => r.left >= -0.5 && r.top >= -0.5 && r.right <= vw + 0.5 && 
 // A line's box may reach past its glyphs (ascent and descent beyond a tight line height):
 // vertically a fifth of the font size is allowed, horizontally half a pixel.
 const inside = (r, b, v = 0.5) => r.left >= b.left - 0.5 && r.top >= b.top - v && r.right <= b.right + 0.5 && r.bottom <= b.bottom + v;
-for (const c of [document.documentElement, document.body, ...document.querySelectorAll('#main, #stage, #side, #cols, .col, #slide, #join')]) {
+for (const c of [document.documentElement, document.body, ...document.querySelectorAll('#main, #stage, #side, #cols, .col, #slide, #join, #groups, #acols, .acol')]) {
   if (c.scrollHeight > c.clientHeight + 1 || c.scrollWidth > c.clientWidth + 1)
     say('scrolls (' + c.scrollWidth + '×' + c.scrollHeight + ' in ' + c.clientWidth + '×' + c.clientHeight + ')', c);
 }
@@ -503,7 +503,7 @@ const SCREEN_NUMBERS_MIN_U: f64 = 3.28;
 const SCREEN_QR_MIN_U: f64 = 15.0;
 
 /// Measures the screen as it is now (see [`SCREEN_FITS`]); fails the test on a problem.
-async fn check_screen(screen: &Browser, when: &str) -> Value {
+pub(crate) async fn check_screen(screen: &Browser, when: &str) -> Value {
     let result = screen
         .client
         .execute(

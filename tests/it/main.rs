@@ -16,6 +16,7 @@ mod page_weight;
 mod protocol;
 mod recovery;
 mod report;
+mod room;
 mod security;
 mod session_flow;
 mod session_invariants;

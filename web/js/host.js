@@ -2,7 +2,8 @@
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
 import { $, el, pathCode, letter, percents, votes, showConn, setText, clock, countdown, deckLang, switchSentence } from './common.js';
-import { takeKey, denied } from './present.js';
+import { takeKey, denied, groupName, groupWhy } from './present.js';
+import { pressAgain } from './admin-ui.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -78,6 +79,36 @@ function start() {
 
 const send = (msg) => sock && sock.send(msg);
 
+// What the host can put on the screen beside the result: the state's field and the
+// command. The screen shows one at a time, so showing one takes the others off.
+const VIEWS = { shift: ['shift', 'show_shift'], groups: ['groups', 'show_groups'], args: ['arguments', 'show_arguments'] };
+// The shift and the groups appear on the screen only with the round's results
+// (docs/protocol.md), so while those are hidden their button shows both.
+const needsReveal = (name) => name !== 'args' && !st.revealed;
+function toggleView(name) {
+  const view = st && st[VIEWS[name][0]];
+  if (!view) return;
+  if (view.shown && !needsReveal(name)) { send({ type: VIEWS[name][1], visible: false }); return; }
+  if (needsReveal(name)) send({ type: 'reveal', visible: true });
+  for (const [other, [field, type]] of Object.entries(VIEWS)) {
+    if (other !== name && st[field] && st[field].shown) send({ type, visible: false });
+  }
+  if (!view.shown) send({ type: VIEWS[name][1], visible: true });
+}
+const LABELS = {
+  shift: () => ({ on: t('shift.shown'), waits: t('shift.waits'), off: t('shift.not_shown'), both: t('shift.show_with_result'), hide: t('shift.hide'), show: t('shift.show') }),
+  groups: () => ({ on: t('groups.shown'), waits: t('groups.waits'), off: t('groups.not_shown'), both: t('groups.show_with_result'), hide: t('groups.hide'), show: t('groups.show') }),
+  args: () => ({ on: t('args.shown'), off: t('args.not_shown'), hide: t('args.hide_screen'), show: t('args.show') }),
+};
+// The line that says where a view is, and its button's label.
+function viewButton(name, view, online) {
+  const reveal = needsReveal(name);
+  const l = LABELS[name]();
+  setText($(name + '-state'), view.shown && !reveal ? l.on : view.shown ? l.waits : l.off);
+  setText($(name + '-show'), reveal ? l.both : view.shown ? l.hide : l.show);
+  $(name + '-show').disabled = !online;
+}
+
 // Leaving a statement closes its open vote (docs/protocol.md), so the first press only
 // warns; the same press again within LEAVE_CONFIRM_MS goes on. A presenter clicker sends
 // the same keys as the arrows, so a stray click never closes a vote unseen.
@@ -110,7 +141,7 @@ $('next').addEventListener('click', () => leave('next', { type: 'next' }));
 $('open').addEventListener('click', () => send({ type: 'open_vote' }));
 $('close').addEventListener('click', () => send({ type: 'close_vote' }));
 $('reveal').addEventListener('click', () => st && send({ type: 'reveal', visible: !st.revealed }));
-$('shift-show').addEventListener('click', () => st && st.shift && send({ type: 'show_shift', visible: !st.shift.shown }));
+for (const name of Object.keys(VIEWS)) $(name + '-show').addEventListener('click', () => toggleView(name));
 $('revote').addEventListener('click', () => { if (confirm(t('host.revote_confirm'))) send({ type: 'revote' }); });
 $('stop').addEventListener('click', () => send({ type: 'stop_timer' }));
 for (const b of document.querySelectorAll('[data-sec]')) {
@@ -243,6 +274,8 @@ function render() {
     return li;
   }));
   renderShift(statement ? st.shift : null, online);
+  renderGroups(statement ? st.groups : null, options, online);
+  renderArgs(statement ? st.arguments : null, online);
   renderHands(s, options);
 }
 
@@ -263,10 +296,112 @@ function renderShift(shift, online) {
   });
   $('shift-rows').replaceChildren(...rows);
   setText($('shift-note'), switchSentence(shift));
-  setText($('shift-state'), shift.shown ? t('shift.shown') : t('shift.not_shown'));
-  setText($('shift-show'), shift.shown ? t('shift.hide') : t('shift.show'));
-  $('shift-show').disabled = !online;
+  viewButton('shift', shift, online);
 }
+
+// The current round per group: counts and percentages, or in words why not.
+function renderGroups(groups, options, online) {
+  $('groupbox').hidden = !groups;
+  if (!groups) return;
+  const head = [t('groups.group'), ...options.map((_, i) => letter(i)), t('groups.voters')].map((s) => {
+    const th = el('th', null, s);
+    th.scope = 'col';
+    return th;
+  });
+  $('groups-head').replaceChildren(...head);
+  $('groups-rows').replaceChildren(...groups.rows.map((r) => {
+    const tr = el('tr');
+    const th = el('th', null, groupName(r));
+    th.scope = 'row';
+    if (r.group != null) th.lang = contentLang;
+    tr.append(th);
+    if (r.counts) {
+      const pct = percents(r.counts);
+      tr.append(...r.counts.map((n, i) => el('td', null, t('groups.cell', { n, p: pct[i] }))), el('td', null, String(r.voted)));
+    } else {
+      const td = el('td', 'gwhy', groupWhy(r, groups.min_group_size));
+      td.colSpan = options.length + 1;
+      tr.append(td);
+    }
+    return tr;
+  }));
+  viewButton('groups', groups, online);
+}
+
+// Arguments on the statement on show: the queue (oldest first) and the approved ones
+// (highlighted first), each kept as one node so a button keeps its focus and its
+// "press again" across updates.
+const argNodes = new Map();
+function renderArgs(a, online) {
+  $('argsbox').hidden = !a;
+  if (!a) return;
+  const counts = (a.counts || []).map((n, i) => letter(i) + '\u00a0' + n).join(' · ');
+  setText($('args-counts'), counts && t('args.counts', { list: counts }));
+  viewButton('args', a, online);
+  const pending = a.items.filter((x) => x.status === 'pending');
+  const listed = a.items.filter((x) => x.status !== 'pending');
+  listed.sort((x, y) => (y.status === 'highlighted') - (x.status === 'highlighted'));
+  setText($('queue-h'), t('args.pending', { n: pending.length }));
+  setText($('approved-h'), t('args.approved', { n: listed.length }));
+  const live = new Set(a.items.map((x) => x.argument));
+  for (const n of argNodes.keys()) if (!live.has(n)) argNodes.delete(n);
+  const focused = document.activeElement;
+  const inList = !!focused && !!focused.closest && !!focused.closest('#argsbox li');
+  place($('queue'), pending.map((x) => argNode(x, online)));
+  place($('approved'), listed.map((x) => argNode(x, online)));
+  // A decided argument moves on and its buttons change: the focus goes to the next one
+  // waiting, so a keyboard moderates the queue from the top.
+  if (inList && document.activeElement !== focused) ($('queue').querySelector('button') || $('queue-h')).focus();
+}
+
+// Puts `nodes` in `list` in this order, moving only what is out of place.
+function place(list, nodes) {
+  nodes.forEach((n, i) => { if (list.children[i] !== n) list.insertBefore(n, list.children[i] || null); });
+  while (list.children.length > nodes.length) list.lastChild.remove();
+}
+
+function argNode(x, online) {
+  let li = argNodes.get(x.argument);
+  if (!li) {
+    li = el('li', 'arg');
+    const text = el('p', 'atext', x.text);
+    text.id = 'arg-' + x.argument;
+    li.append(el('span', 'letter'), text, el('p', 'ameta'), el('div', 'acts'));
+    argNodes.set(x.argument, li);
+  }
+  li.className = 'arg c' + (x.option % 8) + (x.status === 'highlighted' ? ' hl' : '');
+  setText(li.firstChild, letter(x.option));
+  const meta = x.status === 'pending' ? t('args.for', { letter: letter(x.option) })
+    : t('args.votes', { letter: letter(x.option), n: x.upvotes }) + (x.status === 'highlighted' ? ' · ' + t('args.highlighted') : '');
+  setText(li.querySelector('.ameta'), meta);
+  const acts = li.querySelector('.acts');
+  const want = x.status === 'pending' ? ['approved', 'highlighted', 'hidden']
+    : x.status === 'approved' ? ['highlighted', 'hidden'] : ['approved', 'hidden'];
+  const sig = x.status + ':' + lang;
+  if (acts.dataset.sig !== sig) {
+    acts.dataset.sig = sig;
+    acts.replaceChildren(...want.map((status) => {
+      const b = el('button', status === 'hidden' ? 'ahide' : null,
+        status === 'hidden' ? t('args.hide') : status === 'highlighted' ? t('args.highlight')
+          : x.status === 'pending' ? t('args.approve') : t('args.unhighlight'));
+      b.type = 'button';
+      b.dataset.status = status;
+      b.dataset.arg = x.argument;
+      b.setAttribute('aria-describedby', 'arg-' + x.argument);
+      return b;
+    }));
+  }
+  for (const b of acts.children) b.disabled = !online;
+  return li;
+}
+
+$('argsbox').addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-arg]');
+  if (!b) return;
+  // Hidden is removed for good: the first press only asks.
+  if (b.dataset.status === 'hidden' && !pressAgain(b, () => t('args.hide_ask'))) return;
+  send({ type: 'moderate', argument: Number(b.dataset.arg), status: b.dataset.status });
+});
 
 // The hand count form: one number per option, once the vote has been opened.
 function renderHands(s, options) {

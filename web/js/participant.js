@@ -18,6 +18,19 @@ let groupList = [];
 let groupCompact = false; // a chosen group shows as one line; decided per slide, so nothing moves under a finger
 let groupSlide = -1;
 let resultShown = false;
+// Arguments (docs/protocol.md, argue): this phone's own per slide, the one on its way,
+// the ones it upvoted.
+let mineArgs = new Map(); // slide → {argument, option, text}
+let sentArg = null; // {id, slide, text} or {id, slide, withdraw: true}
+let argNote = '';
+let argSlide = -1;
+let upvoted = new Set();
+const upSent = new Map(); // message id → argument upvoted
+let upvotesOff = false;
+let argsSig = '';
+// Ids far above the votes' (socket.js counts those from 1), so an answer is never
+// taken for a vote's.
+let msgId = 2 ** 50;
 
 const main = $('main');
 const conn = $('conn');
@@ -52,13 +65,40 @@ sock.on('welcome', (m) => {
   setText($('title'), m.title || '');
   for (const n of [$('title'), slideEl, optsEl, listEl]) n.lang = deckLang(m);
   acked = new Map((m.votes || []).map((v) => [v.slide + ':' + v.round, v.option]));
+  mineArgs = new Map((m.arguments || []).map((a) => [a.slide, a]));
+  upvoted = new Set(m.upvoted || []);
+  sentArg = null;
   groups(m.groups || [], m.group ?? null);
   render();
 });
 sock.on('state', (m) => { st = m; tick(m.timer); render(); });
 sock.on('ack', (m) => { acked.set(m.slide + ':' + m.round, m.option); render(); });
 sock.on('pending', render);
+sock.on('argued', (m) => {
+  if (!sentArg || m.id !== sentArg.id) return;
+  mineArgs.set(m.slide, { ...m, text: sentArg.text });
+  sentArg = null;
+  render();
+});
+sock.on('ok', (m) => {
+  upSent.delete(m.id);
+  if (!sentArg || m.id !== sentArg.id) return;
+  mineArgs.delete(sentArg.slide);
+  sentArg = null;
+  argNote = t('args.withdrawn');
+  $('arg-text').value = '';
+  render();
+});
 sock.on('error', (m, info) => {
+  if (m.id >= 2 ** 50) {
+    if (m.code === 'upvotes_off') upvotesOff = true;
+    else upvoted.delete(upSent.get(m.id));
+    upSent.delete(m.id);
+    if (sentArg && m.id === sentArg.id) sentArg = null;
+    argNote = m.message || m.code;
+    render();
+    return;
+  }
   if (info.transient || info.stale) return;
   // A leftover vote for another statement or round, refused after a reconnect: drop quietly.
   const v = info.vote;
@@ -120,6 +160,102 @@ optsEl.addEventListener('click', (e) => {
   sock.vote(s.index, round, i);
 });
 
+const argText = $('arg-text');
+// The characters left: shown at once, said to a screen reader once typing pauses.
+let leftT = 0;
+function showLeft() {
+  const left = t('args.left', { n: 280 - argText.value.length });
+  setText($('arg-left'), left);
+  clearTimeout(leftT);
+  leftT = setTimeout(() => setText($('arg-left-live'), left), 1000);
+}
+argText.addEventListener('input', showLeft);
+$('argue-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const id = ++msgId;
+  const slide = st.slide.index;
+  if (sock.send({ type: 'argue', id, slide, text: argText.value })) {
+    sentArg = { id, slide, text: argText.value.trim() };
+    argNote = '';
+    render();
+  }
+});
+$('arg-withdraw').addEventListener('click', () => {
+  const id = ++msgId;
+  const slide = st.slide.index;
+  if (sock.send({ type: 'withdraw_argument', id, slide })) { sentArg = { id, slide }; render(); }
+});
+$('arg-sides').addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-arg]');
+  const n = b && Number(b.dataset.arg);
+  if (!b || upvoted.has(n)) return;
+  const id = ++msgId;
+  if (sock.send({ type: 'upvote', id, argument: n })) {
+    upSent.set(id, n);
+    upvoted.add(n);
+    render();
+  }
+});
+
+// After a vote on an open statement: the form for one's argument, what became of it,
+// and the arguments the host approved, per side.
+function renderArgs(s, options, mine) {
+  const a = s.kind === 'statement' ? st.arguments : null;
+  const own = a && mineArgs.get(s.index);
+  const form = $('argue');
+  form.hidden = !a || s.phase !== 'open' || mine == null;
+  if (s.index !== argSlide) {
+    argSlide = s.index;
+    argText.value = own ? own.text : '';
+    argNote = '';
+    form.open = false;
+    showLeft();
+  }
+  if (!form.hidden) {
+    setText($('argue-sum'), own ? t('args.yours') : t('args.give'));
+    setText($('arg-label'), t('args.label', { letter: letter(mine) }));
+    setText($('arg-send'), own ? t('args.change') : t('args.send'));
+    $('arg-withdraw').hidden = !own;
+    for (const b of [$('arg-send'), $('arg-withdraw')]) b.disabled = !sock.online || !!sentArg;
+  }
+  const items = (a && a.items) || [];
+  setText($('arg-status'), !a ? '' : sentArg && sentArg.slide === s.index ? t('args.sending') : argNote
+    || (own ? (items.some((x) => x.argument === own.argument) ? t('args.listed') : t('args.waiting')) : ''));
+  const list = $('arglist');
+  list.hidden = !items.length;
+  const sig = JSON.stringify([items, lang]);
+  if (sig !== argsSig) {
+    argsSig = sig;
+    $('arg-sides').replaceChildren(...options.flatMap((o, i) => {
+      const side = items.filter((x) => x.option === i);
+      if (!side.length) return [];
+      const ul = el('ul', 'args c' + (i % 8));
+      ul.append(...side.map((x) => {
+        const li = el('li', x.status === 'highlighted' ? 'hl' : '');
+        const b = el('button', 'up');
+        b.type = 'button';
+        b.dataset.arg = x.argument;
+        b.dataset.n = x.upvotes;
+        const p = el('p', null, x.text);
+        p.id = 'a' + x.argument;
+        b.setAttribute('aria-describedby', p.id);
+        li.append(p, b);
+        return li;
+      }));
+      const h = el('h3', null, t('args.for', { letter: letter(i) }) + ': ');
+      h.append(el('span', null, o));
+      h.lastChild.lang = optsEl.lang;
+      return [h, ul];
+    }));
+  }
+  for (const b of $('arg-sides').querySelectorAll('button')) {
+    const done = upvoted.has(Number(b.dataset.arg));
+    b.hidden = upvotesOff;
+    b.setAttribute('aria-pressed', String(done));
+    setText(b, done ? t('args.upvoted', { n: b.dataset.n }) : t('args.upvote', { n: b.dataset.n }));
+  }
+}
+
 function render() {
   if (!st) return;
   const s = st.slide;
@@ -159,6 +295,7 @@ function render() {
   });
   voteEl.classList.toggle('sending', !!p);
   voteEl.classList.toggle('none', !p && mine == null);
+  renderArgs(s, options, mine);
   $('end').hidden = !(statement && last && s.phase === 'closed');
   showTimer();
   showGroup();

@@ -1,5 +1,6 @@
 // Helpers for the host and screen pages.
 import { wrap } from './common.js';
+import { t } from './i18n.js';
 
 export const session = wrap(() => sessionStorage);
 
@@ -27,3 +28,8 @@ export function denied(code, retry, sock, hide) {
   for (const part of hide) part.hidden = true;
   document.getElementById('denied').hidden = false;
 }
+
+// A group's row as the host and the screen name it, and in words why its counts are
+// not shown (docs/protocol.md, `groups`).
+export const groupName = (row) => (row.group == null ? t('groups.none') : row.group);
+export const groupWhy = (row, k) => (row.suppressed === 'complement' ? t('groups.complement') : t('groups.few', { k }));

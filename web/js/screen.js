@@ -2,7 +2,7 @@
 import { init, t, lang, setLang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
 import { $, el, pathCode, letter, percents, showConn, setText, clock, countdown, deckLang, switchSentence } from './common.js';
-import { takeKey, denied } from './present.js';
+import { takeKey, denied, groupName, groupWhy } from './present.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -10,6 +10,7 @@ let sock = null;
 let st = null;
 let html = null;
 let colsSig = '';
+let contentLang = 'nl';
 
 await init();
 
@@ -42,7 +43,8 @@ function start() {
   sock.on('welcome', (m) => {
     if (m.role !== 'screen' && m.role !== 'host') { deny(); return; }
     setText($('title'), m.title || '');
-    for (const n of [$('title'), $('slide'), cols]) n.lang = deckLang(m);
+    contentLang = deckLang(m);
+    for (const n of [$('title'), $('slide'), cols]) n.lang = contentLang;
     if (m.code) setText($('jcode'), m.code);
     // The address may wrap after ":" and before "/", not inside a number if it can help it.
     const url = (m.join_url || location.host + '/' + code).replace(/^https?:\/\//, '');
@@ -53,7 +55,7 @@ function start() {
   });
   sock.on('state', (m) => { st = m; tick(m.timer); render(); });
   sock.on('error', (m) => { if (m.code === 'bad_key') deny(); });
-  onLangChange(() => { showConn($('conn'), sock.status); colsSig = ''; render(); });
+  onLangChange(() => { showConn($('conn'), sock.status); colsSig = ''; argsSig = ''; render(); });
 }
 
 // F toggles full screen, L the language: the projected page shows no controls.
@@ -90,9 +92,13 @@ function render() {
       return col;
     }));
   }
-  // The shift: the round before beside this one, both shown as the host chose to.
-  const shift = statement && st.shift && st.shift.shown ? st.shift : null;
-  const tally = shift ? shift.after : statement && st.revealed && st.tally ? st.tally : null;
+  // One view beside the slide, as the host chose: the arguments, or the results per
+  // group, or the shift (the round before beside this one), or the result alone.
+  const args = statement && st.arguments && st.arguments.shown ? st.arguments : null;
+  const groups = !args && statement && st.revealed && st.groups && st.groups.shown ? st.groups : null;
+  const shift = !args && !groups && statement && st.shift && st.shift.shown ? st.shift : null;
+  stage.dataset.extra = args ? 'args' : groups ? 'groups' : '';
+  const tally = args || groups ? null : shift ? shift.after : statement && st.revealed && st.tally ? st.tally : null;
   cols.classList.toggle('revealed', !!tally);
   cols.classList.toggle('shift', !!shift);
   const pct = tally ? percents(tally) : [];
@@ -125,7 +131,161 @@ function render() {
     : hands ? t('screen.counted_hands', { voted: phones, joined: st.joined, hands })
     : phones > st.joined ? t('screen.counted_total', { voted: phones })
     : t('screen.counted', { voted: phones, joined: st.joined }));
+  renderGroups(groups, options);
+  $('args').hidden = !args;
+  if (!args) { clearInterval(pageT); pageT = 0; argsSig = ''; page = 0; setText($('apage'), ''); }
   fit();
+}
+
+// Everyone first, then per group a row: its voters, its percentages and a bar of its
+// choices, or in words why not. The options above keep the whole width for their text.
+function renderGroups(groups, options) {
+  $('groups').hidden = !groups;
+  if (!groups) return;
+  const head = [el('th', null, t('groups.group_voters')), ...options.map((_, i) => {
+    const th = el('th', 'c' + (i % 8));
+    th.append(el('span', 'letter', letter(i)));
+    return th;
+  }), el('td')];
+  head.forEach((c) => { if (c.tagName === 'TH') c.scope = 'col'; });
+  $('groups-head').replaceChildren(...head);
+  const all = { counts: st.tally || options.map(() => 0), voted: st.voted ?? 0, everyone: true };
+  $('groups-rows').replaceChildren(...[all, ...groups.rows].map((r) => {
+    const tr = el('tr', r.everyone ? 'gall' : null);
+    const th = el('th', null, r.everyone ? t('groups.all') : groupName(r));
+    th.scope = 'row';
+    if (!r.everyone && r.group != null) th.lang = contentLang;
+    if (r.counts) th.append(' ', el('span', 'gn', t('groups.n', { n: r.voted })));
+    tr.append(th);
+    if (!r.counts) {
+      const td = el('td', 'gwhy', groupWhy(r, groups.min_group_size));
+      td.colSpan = options.length + 1;
+      tr.append(td);
+      return tr;
+    }
+    const pct = percents(r.counts);
+    const bar = el('span', 'gbar');
+    bar.append(...pct.map((p, i) => {
+      const seg = el('span', 'gseg c' + (i % 8));
+      seg.style.width = p + '%';
+      return seg;
+    }));
+    const cell = el('td', 'gbarcell');
+    cell.append(bar);
+    tr.append(...pct.map((p) => el('td', 'gp', t('tally.percent', { p }))), cell);
+    return tr;
+  }));
+}
+
+// The approved arguments per side, highlighted first (the server's order). All of them
+// at the largest size that shows them whole; if they do not fit at the minimum size,
+// pages of as many as fit, turned every PAGE_MS with "1/3" beside them.
+const PAGE_MS = 8000;
+const argsEl = $('args');
+const acols = $('acols');
+let argsSig = '';
+let pages = [];
+let page = 0;
+let pageT = 0;
+
+function drawArgs(sides, options) {
+  const columns = options.length <= 2;
+  acols.classList.toggle('one', !columns);
+  const blocks = options.map((o, i) => {
+    if (!columns && !sides[i].length) return null;
+    const col = el('div', 'acol c' + (i % 8));
+    const head = el('p', 'ahead');
+    const otext = el('span', 'otext', o);
+    otext.lang = contentLang;
+    head.append(el('span', 'letter', letter(i)), otext);
+    const list = el('ul', 'alist');
+    list.append(...sides[i].map((x) => {
+      const li = el('li', x.status === 'highlighted' ? 'aitem hl' : 'aitem');
+      li.append(el('span', 'atext', x.text));
+      if (x.upvotes > 0) li.append(el('span', 'asup', t('args.support', { n: x.upvotes })));
+      return li;
+    }));
+    col.append(head, list);
+    return col;
+  }).filter(Boolean);
+  if (!blocks.length) blocks.push(el('p', 'anone', t('args.none')));
+  acols.replaceChildren(...blocks);
+}
+
+const over = (n) => n.scrollHeight > n.clientHeight + 1;
+
+// Pages of arguments at the current size: with a column per side each column fills on
+// its own; else the sides follow each other down the page.
+function paginate(sides, options) {
+  const columns = options.length <= 2;
+  const none = () => sides.map(() => []);
+  if (columns) {
+    const perSide = sides.map((items, i) => {
+      const out = [];
+      let cur = [];
+      for (const x of items) {
+        const trial = none();
+        trial[i] = [...cur, x];
+        drawArgs(trial, options);
+        if (cur.length && over(acols.children[i])) { out.push(cur); cur = []; }
+        cur.push(x);
+      }
+      out.push(cur);
+      return out;
+    });
+    const n = Math.max(1, ...perSide.map((p) => p.length));
+    return Array.from({ length: n }, (_, k) => perSide.map((p) => p[k] || []));
+  }
+  const out = [];
+  let cur = none();
+  sides.forEach((items, i) => items.forEach((x) => {
+    const trial = cur.map((c) => [...c]);
+    trial[i].push(x);
+    drawArgs(trial, options);
+    if (cur.some((c) => c.length) && over(acols)) { out.push(cur); cur = none(); cur[i].push(x); } else cur = trial;
+  }));
+  out.push(cur);
+  return out;
+}
+
+// Shows page `page`; a turned page fades in (not with prefers-reduced-motion: base.css).
+function showPage(turned) {
+  const options = st.slide.options || [];
+  drawArgs(pages[page] || options.map(() => []), options);
+  setText($('apage'), pages.length > 1 ? t('args.page', { i: page + 1, n: pages.length }) : '');
+  argsEl.classList.remove('turn');
+  if (turned) { void argsEl.offsetWidth; argsEl.classList.add('turn'); }
+}
+
+function fitArgs() {
+  const a = st.arguments;
+  const options = st.slide.options || [];
+  const sig = JSON.stringify([st.slide.index, a.items, options, innerWidth, innerHeight, lang]);
+  if (sig === argsSig) return;
+  if (!argsSig.startsWith('[' + st.slide.index + ',')) page = 0;
+  argsSig = sig;
+  const sides = options.map((_, i) => a.items.filter((x) => x.option === i));
+  // All on one page, if they fit at the minimum size or larger.
+  argsEl.classList.add('measure');
+  drawArgs(sides, options);
+  setFit(search(FIT_MAX, 1));
+  const whole = stage.scrollHeight <= stage.clientHeight + 1 && stage.scrollWidth <= stage.clientWidth + 1;
+  argsEl.classList.remove('measure');
+  if (whole) {
+    pages = [sides];
+  } else {
+    // Pages at the minimum size; smaller only for an argument too long for a page alone.
+    let f = 1;
+    do {
+      setFit(f);
+      pages = paginate(sides, options);
+      f = Math.round((f - 0.05) * 100) / 100;
+    } while (f >= FIT_MIN && pages.some((p) => { drawArgs(p, options); return over(acols) || [...acols.children].some(over); }));
+  }
+  page = Math.min(page, pages.length - 1);
+  showPage();
+  clearInterval(pageT);
+  pageT = pages.length > 1 ? setInterval(() => { page = (page + 1) % pages.length; showPage(true); }, PAGE_MS) : 0;
 }
 
 // The largest type at which the whole stage shows. A statement is measured with its
@@ -134,35 +294,46 @@ function render() {
 // minimum size); a slide beyond them shrinks below it rather than being cut off.
 const FIT_MAX = 1.6, FIT_MIN = 0.5;
 function fit() {
+  if (stage.dataset.extra === 'args') { fitArgs(); return; }
   const revealed = cols.classList.contains('revealed');
   const shift = cols.classList.contains('shift');
-  const cells = [...cols.querySelectorAll('.pct, .cnt')];
+  const cells = stage.dataset.extra ? [] : [...cols.querySelectorAll('.pct, .cnt')];
   const texts = cells.map((c) => c.textContent);
   if (cells.length) {
     cols.classList.add('revealed');
     const widest = shift ? t('shift.percent', { a: 100, b: 100 }) : t('tally.percent', { p: 100 });
     cells.forEach((c) => { c.textContent = c.classList.contains('pct') ? widest : shift ? '' : '8888'; });
   }
+  const lo = search(FIT_MAX, FIT_MIN);
+  cells.forEach((c, i) => { c.textContent = texts[i]; });
+  cols.classList.toggle('revealed', revealed);
+  setFit(lo);
+}
+
+// The largest size from `min` to `max` at which the stage shows whole (`min` if none).
+// The minimum text size is tried first: a slide that fits at it is shown at it, not a
+// step of the search below it.
+function search(max, min) {
   const fits = (f) => {
     stage.style.setProperty('--fit', String(f));
     return stage.scrollHeight <= stage.clientHeight + 1 && stage.scrollWidth <= stage.clientWidth + 1;
   };
-  // The minimum size is tried first: a slide that fits at it is shown at it, not a step
-  // of the search below it.
-  let lo = FIT_MIN, hi = FIT_MAX;
-  if (fits(FIT_MAX)) lo = FIT_MAX;
-  else {
+  let lo = min, hi = max;
+  if (fits(max)) return max;
+  if (min < 1) {
     if (fits(1)) lo = 1; else hi = 1;
-    if (lo === FIT_MIN && !fits(FIT_MIN)) hi = FIT_MIN;
-    for (let n = 0; n < 7 && lo < hi; n++) {
-      const mid = (lo + hi) / 2;
-      if (fits(mid)) lo = mid; else hi = mid;
-    }
   }
-  cells.forEach((c, i) => { c.textContent = texts[i]; });
-  cols.classList.toggle('revealed', revealed);
-  // Rounded down: a size rounded up past the one measured may no longer fit.
-  const size = (Math.floor(lo * 1000) / 1000).toFixed(3);
+  if (lo === min && !fits(min)) return min;
+  for (let n = 0; n < 7 && lo < hi; n++) {
+    const mid = (lo + hi) / 2;
+    if (fits(mid)) lo = mid; else hi = mid;
+  }
+  return lo;
+}
+
+// Rounded down: a size rounded up past the one measured may no longer fit.
+function setFit(f) {
+  const size = (Math.floor(f * 1000) / 1000).toFixed(3);
   stage.style.setProperty('--fit', size);
   stage.dataset.fit = size;
 }
