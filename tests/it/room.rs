@@ -3,6 +3,7 @@
 //! the host's moderation to the screen. Each view is measured on the screen at the three
 //! projector sizes and checked with axe-core.
 
+use fantoccini::key::Key;
 use serde_json::json;
 
 use crate::browser::harness::{Browser, Driver, Tools};
@@ -470,6 +471,7 @@ async fn arguments_end_to_end(tools: Tools) {
     )
     .await;
     let mut blocking = axe_blocking(&p1, &axe, "phone with the argument form open").await;
+    p1.screenshot("phone-argument-form").await;
     p1.click("#arg-send").await;
     p1.wait(
         "the argument waiting",
@@ -496,16 +498,23 @@ async fn arguments_end_to_end(tools: Tools) {
         .await;
     assert_eq!(queue, json!([mine, hidden_text]), "oldest first");
     blocking.extend(axe_blocking(&host, &axe, "host with the queue").await);
-    host.click("#queue li:first-child button[data-status=\"approved\"]")
+    host.screenshot("host-argument-queue").await;
+    // By keyboard: approve the first; the focus moves on to the next one waiting.
+    host.tab_to("#queue li:first-child button[data-status=\"approved\"]", 80)
         .await;
+    host.press(Key::Enter.into()).await;
     host.wait(
-        "one approved",
-        "return document.querySelectorAll('#approved li').length === 1 && document.querySelectorAll('#queue li').length === 1;",
+        "one approved, the focus on the next one waiting",
+        "return document.querySelectorAll('#approved li').length === 1 && document.querySelectorAll('#queue li').length === 1
+           && document.activeElement === document.querySelector('#queue li:first-child button');",
     )
     .await;
+    let focus = host.focus_visible().await;
+    assert_eq!(focus["ok"], true, "the next argument's button: {focus}");
     // Hide asks first: one press leaves it in the queue.
-    host.click("#queue li:first-child button[data-status=\"hidden\"]")
+    host.tab_to("#queue li:first-child button[data-status=\"hidden\"]", 5)
         .await;
+    host.press(Key::Enter.into()).await;
     host.wait(
         "the question",
         &format!(
@@ -532,8 +541,7 @@ async fn arguments_end_to_end(tools: Tools) {
         json!(1),
         "not hidden after one press"
     );
-    host.click("#queue li:first-child button[data-status=\"hidden\"]")
-        .await;
+    host.press(Key::Enter.into()).await;
     control
         .wait_state(|s| {
             s["arguments"]["items"]
@@ -596,6 +604,8 @@ async fn arguments_end_to_end(tools: Tools) {
         )
         .await;
     blocking.extend(axe_blocking(&screen, &axe, "screen with arguments").await);
+    screen.screenshot("screen-arguments").await;
+    p2.screenshot("phone-arguments-upvoted").await;
     check_screen(&screen, "one argument on the screen").await;
     // The hidden one is nowhere.
     for (b, name) in [
