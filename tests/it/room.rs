@@ -408,6 +408,10 @@ async fn argue(phone: &mut TestClient, slide: u64, text: &str) -> u64 {
     answer["argument"].as_u64().unwrap()
 }
 
+/// The pause the server asks between two changes of one participant's argument
+/// (docs/protocol.md, argue).
+const ARGUE_PAUSE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Script: every text on the page, form fields included.
 const ALL_TEXT: &str = "return document.body.innerText + [...document.querySelectorAll('textarea, input')].map((e) => e.value).join(' ');";
 
@@ -620,6 +624,61 @@ async fn arguments_end_to_end(tools: Tools) {
             "{name} shows the hidden argument"
         );
     }
+
+    // Phone 2 argues, changes its mind too soon (the server's word for it), changes it
+    // after the pause and then withdraws it.
+    let status = |text: &str| {
+        format!(
+            "return document.getElementById('arg-status').textContent === {};",
+            js_str(text)
+        )
+    };
+    p2.click("#argue-sum").await;
+    p2.fill("#arg-text", "Eerste gedachte.").await;
+    p2.click("#arg-send").await;
+    p2.wait(
+        "the first argument waiting",
+        &status("Je argument wacht op de gespreksleider"),
+    )
+    .await;
+    p2.wait(
+        "the button to change it",
+        &format!(
+            "return document.getElementById('arg-send').textContent === {} && !document.getElementById('arg-withdraw').hidden;",
+            js_str("Wijzigen")
+        ),
+    )
+    .await;
+    p2.fill("#arg-text", "Tweede gedachte.").await;
+    p2.click("#arg-send").await;
+    p2.wait(
+        "the server's refusal",
+        &status("Even geduld: één argument per 5 seconden."),
+    )
+    .await;
+    // The server takes one argue or withdraw_argument per participant per 5 seconds.
+    tokio::time::sleep(ARGUE_PAUSE).await;
+    p2.click("#arg-send").await;
+    p2.wait(
+        "the change waiting",
+        &status("Je argument wacht op de gespreksleider"),
+    )
+    .await;
+    host.wait(
+        "the changed argument in the queue",
+        "const q = [...document.querySelectorAll('#queue .atext')].map((e) => e.textContent); return q.length === 1 && q[0] === 'Tweede gedachte.';",
+    )
+    .await;
+    // The server takes one argue or withdraw_argument per participant per 5 seconds.
+    tokio::time::sleep(ARGUE_PAUSE).await;
+    p2.click("#arg-withdraw").await;
+    p2.wait("the withdrawal", &status("Je argument is ingetrokken"))
+        .await;
+    host.wait(
+        "the queue empty again",
+        "return document.querySelectorAll('#queue li').length === 0;",
+    )
+    .await;
     assert!(
         blocking.is_empty(),
         "axe found serious or critical violations:\n{}",

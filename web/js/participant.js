@@ -163,15 +163,17 @@ optsEl.addEventListener('click', (e) => {
 const argText = $('arg-text');
 // The characters left: shown at once, said to a screen reader once typing pauses.
 let leftT = 0;
-function showLeft() {
+function showLeft(typed) {
   const left = t('args.left', { n: 280 - argText.value.length });
   setText($('arg-left'), left);
+  if (!typed) return;
   clearTimeout(leftT);
   leftT = setTimeout(() => setText($('arg-left-live'), left), 1000);
 }
-argText.addEventListener('input', showLeft);
+argText.addEventListener('input', () => showLeft(true));
 $('argue-form').addEventListener('submit', (e) => {
   e.preventDefault();
+  if (sentArg) return; // one on its way: its answer comes first
   const id = ++msgId;
   const slide = st.slide.index;
   if (sock.send({ type: 'argue', id, slide, text: argText.value })) {
@@ -181,6 +183,7 @@ $('argue-form').addEventListener('submit', (e) => {
   }
 });
 $('arg-withdraw').addEventListener('click', () => {
+  if (sentArg) return;
   const id = ++msgId;
   const slide = st.slide.index;
   if (sock.send({ type: 'withdraw_argument', id, slide })) { sentArg = { id, slide }; render(); }
@@ -209,14 +212,14 @@ function renderArgs(s, options, mine) {
     argText.value = own ? own.text : '';
     argNote = '';
     form.open = false;
-    showLeft();
   }
   if (!form.hidden) {
+    showLeft();
     setText($('argue-sum'), own ? t('args.yours') : t('args.give'));
     setText($('arg-label'), t('args.label', { letter: letter(mine) }));
     setText($('arg-send'), own ? t('args.change') : t('args.send'));
     $('arg-withdraw').hidden = !own;
-    for (const b of [$('arg-send'), $('arg-withdraw')]) b.disabled = !sock.online || !!sentArg;
+    for (const b of [$('arg-send'), $('arg-withdraw')]) b.disabled = !sock.online;
   }
   const items = (a && a.items) || [];
   setText($('arg-status'), !a ? '' : sentArg && sentArg.slide === s.index ? t('args.sending') : argNote

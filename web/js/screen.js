@@ -208,8 +208,7 @@ function drawArgs(sides, options) {
     col.append(head, list);
     return col;
   }).filter(Boolean);
-  if (!blocks.length) blocks.push(el('p', 'anone', t('args.none')));
-  acols.replaceChildren(...blocks);
+  acols.replaceChildren(...(sides.some((x) => x.length) ? blocks : [el('p', 'anone', t('args.none'))]));
 }
 
 const over = (n) => n.scrollHeight > n.clientHeight + 1;
