@@ -160,9 +160,12 @@ struct Room {
 
 impl Room {
     async fn open(tools: &Tools, limits: stemzaal::limits::Limits) -> Room {
-        let source = room_deck();
-        let deck = stemzaal::deck::parse("room.md", &source).expect("the room deck parses");
-        let server = TestServer::start_custom(deck, &source, limits).await;
+        Self::open_deck(tools, &room_deck(), limits).await
+    }
+
+    async fn open_deck(tools: &Tools, source: &str, limits: stemzaal::limits::Limits) -> Room {
+        let deck = stemzaal::deck::parse("room.md", source).expect("the room deck parses");
+        let server = TestServer::start_custom(deck, source, limits).await;
         let control = server.host().await;
         let driver = Driver::start(tools).await;
         let screen = Browser::open(&driver, server.addr, "screen", (1920, 1080)).await;
@@ -790,4 +793,52 @@ async fn arguments_fit(tools: Tools) {
             .await;
     }
     screen.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_stops_offering_upvotes_the_deck_turned_off() {
+    run(
+        "a_phone_stops_offering_upvotes_the_deck_turned_off",
+        upvotes_off,
+    )
+    .await;
+}
+
+/// The pages cannot know beforehand that a deck says `upvotes: off`: the first upvote
+/// is refused, and the phone says why and offers none after it.
+async fn upvotes_off(tools: Tools) {
+    let source = room_deck().replacen("---\n", "---\nupvotes: off\n", 1);
+    let room = Room::open_deck(&tools, &source, Default::default()).await;
+    let phone = room.phone_page("phone").await;
+    let Room {
+        server,
+        mut control,
+        ..
+    } = room;
+    let mut other = server.participant().await;
+    control.send(json!({"type": "open_vote"})).await;
+    control.wait_state(|s| s["slide"]["phase"] == "open").await;
+    other.wait_state(|s| s["slide"]["phase"] == "open").await;
+    assert_eq!(other.vote(0, 1, 0).await["type"], "ack");
+    let n = argue(&mut other, 0, "Tegen de stroom in.").await;
+    control
+        .send(json!({"type": "moderate", "argument": n, "status": "approved"}))
+        .await;
+    phone
+        .wait(
+            "the approved argument",
+            "return !!document.querySelector('#arg-sides button.up:not([hidden])');",
+        )
+        .await;
+    phone.click("#arg-sides button.up").await;
+    phone
+        .wait(
+            "the refusal, and no button",
+            &format!(
+                "return !document.querySelector('#arg-sides button.up:not([hidden])') && document.getElementById('arg-status').textContent === {};",
+                js_str("Bij deze stellingen kun je argumenten niet steunen.")
+            ),
+        )
+        .await;
+    phone.close().await;
 }
