@@ -1,7 +1,9 @@
 //! Measures how long a restart takes to serve again with many stored votes.
 //!
 //! `cargo run --release -p stemzaal-bench --bin recovery_bench -- --votes 100000 --runs 5`
-//! writes a session with that many participants, each with a join and a vote, then
+//! writes a session with that many participants, each with a join and a vote (after
+//! `--others` sessions of `--other-votes` votes each, as on a server that ran many
+//! meetings), then
 //! starts the server on that data directory the way `stemzaal` does (`app::run`) and
 //! times until a phone's `hello` is answered with its recovered vote. Prints a Markdown
 //! table.
@@ -35,11 +37,20 @@ struct Args {
     /// Restarts to time; the report gives each and the median.
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Other sessions stored before the probed one (a server that ran many meetings).
+    #[arg(long, default_value_t = 0)]
+    others: usize,
+    /// Stored votes in each of the other sessions.
+    #[arg(long, default_value_t = 2_000)]
+    other_votes: usize,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
     let data = tempfile::tempdir()?;
+    for _ in 0..args.others {
+        runtime()?.block_on(write_session(data.path(), args.other_votes))?;
+    }
     let (code, probe) = runtime()?.block_on(write_session(data.path(), args.votes))?;
     // The database and its write-ahead log together: a fresh log may not be checkpointed yet.
     let db_size: u64 = std::fs::read_dir(data.path())?
@@ -54,11 +65,13 @@ fn main() -> Result<()> {
     }
     times.sort();
     let median = times[times.len() / 2];
-    println!("| stored votes | events | database | runs | median restart → serving | min | max |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| stored votes | other sessions | events | database | runs | median restart → serving | min | max |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     println!(
-        "| {} | {} | {:.1} MB | {} | {:.0} ms | {:.0} ms | {:.0} ms |",
+        "| {} | {} × {} votes | {} | {:.1} MB | {} | {:.0} ms | {:.0} ms | {:.0} ms |",
         args.votes,
+        args.others,
+        args.other_votes,
         args.votes * 2 + 2,
         db_size as f64 / 1e6,
         args.runs,
