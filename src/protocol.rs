@@ -390,6 +390,8 @@ pub struct OwnArgument {
 pub struct ArgumentsView {
     /// Whether the screen shows the approved ones.
     pub shown: bool,
+    /// Whether participants may upvote them (the deck's `upvotes:`).
+    pub upvotes: bool,
     /// For the host: per option, the arguments not removed (pending included).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub counts: Option<Vec<u64>>,

@@ -104,6 +104,7 @@ fn arguments(session: &Session, role: Role) -> Option<ArgumentsView> {
     }
     let all = session.arguments();
     let shown = all.shown(slide);
+    let upvotes = session.deck().upvotes;
     let view = |a: &Argument| ArgumentView {
         argument: a.number,
         option: a.option,
@@ -121,6 +122,7 @@ fn arguments(session: &Session, role: Role) -> Option<ArgumentsView> {
                 .collect();
             Some(ArgumentsView {
                 shown,
+                upvotes,
                 counts: Some(counts),
                 items,
             })
@@ -128,6 +130,7 @@ fn arguments(session: &Session, role: Role) -> Option<ArgumentsView> {
         Role::Screen if !shown => None,
         Role::Screen | Role::Participant => Some(ArgumentsView {
             shown,
+            upvotes,
             counts: None,
             items: all.listed(slide).into_iter().map(view).collect(),
         }),

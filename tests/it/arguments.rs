@@ -103,7 +103,7 @@ async fn an_argument_goes_from_a_phone_through_the_host_to_the_screen_and_the_re
     let state = host.wait_state(|s| items(s).len() == 2).await;
     assert_eq!(
         state["arguments"],
-        json!({"shown": false, "counts": [1, 1], "items": [
+        json!({"shown": false, "upvotes": true, "counts": [1, 1], "items": [
             {"argument": 1, "option": 0, "text": "Bomen koelen de straat in de zomer.", "status": "pending", "upvotes": 0},
             {"argument": 2, "option": 1, "text": "Mijn buurman Jan Jansen op nummer 12 parkeert fout", "status": "pending", "upvotes": 0},
         ]})
@@ -126,7 +126,7 @@ async fn an_argument_goes_from_a_phone_through_the_host_to_the_screen_and_the_re
     let listed = fan.wait_state(|s| items(s).len() == 1).await;
     assert_eq!(
         listed["arguments"],
-        json!({"shown": false, "items": [{"argument": 1, "option": 0,
+        json!({"shown": false, "upvotes": true, "items": [{"argument": 1, "option": 0,
             "text": "Bomen koelen de straat in de zomer.", "status": "approved", "upvotes": 0}]})
     );
     host.wait_state(|s| items(s).len() == 1).await;

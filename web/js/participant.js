@@ -253,7 +253,7 @@ function renderArgs(s, options, mine) {
   }
   for (const b of $('arg-sides').querySelectorAll('button')) {
     const done = upvoted.has(Number(b.dataset.arg));
-    b.hidden = upvotesOff;
+    b.hidden = upvotesOff || st.arguments?.upvotes === false;
     b.setAttribute('aria-pressed', String(done));
     setText(b, done ? t('args.upvoted', { n: b.dataset.n }) : t('args.upvote', { n: b.dataset.n }));
   }
