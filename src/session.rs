@@ -501,7 +501,6 @@ impl Session {
         *self.participants.get(participant)?
     }
 
-
     /// The vote on slide `index`, if it is a statement.
     pub fn statement(&self, index: usize) -> Option<&Statement> {
         self.statements.get(index)?.as_ref()
