@@ -244,6 +244,7 @@ impl Drop for Seat {
 /// how to use it. `qr` draws a link as SVG; every text is escaped here.
 pub fn sheet(title: &str, join_url: &str, cards: &[String], qr: impl Fn(&str) -> String) -> String {
     let title = escape(title);
+    let url = escape(join_url);
     let mut h = String::with_capacity(cards.len() * 8 * 1024);
     h.push_str(&format!(
         "<!doctype html>\n<html lang=\"nl\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -267,13 +268,12 @@ pub fn sheet(title: &str, join_url: &str, cards: &[String], qr: impl Fn(&str) ->
                  <p class=\"title\">{title}</p>\n<div class=\"qr\" role=\"img\" \
                  aria-label=\"QR-code van stemkaart {typed}\">{}</div>\n\
                  <div class=\"text\">\n<p class=\"code\">{typed}</p>\n\
-                 <p class=\"how\">Scan de code met je telefoon, of ga naar {} en typ de code. \
-                 Eén kaart is één stem.</p>\n\
-                 <p class=\"how-en\" lang=\"en\">Scan the code with your phone, or open {} and \
-                 type the code. One card is one vote.</p>\n</div>\n</article>\n",
+                 <p class=\"url\">{url}</p>\n\
+                 <p class=\"how\">Scan de QR-code met je telefoon, of open de link en typ de \
+                 code. Eén kaart is één stem.</p>\n\
+                 <p class=\"how-en\" lang=\"en\">Scan the QR code with your phone, or open the \
+                 link and type the code. One card is one vote.</p>\n</div>\n</article>\n",
                 without_prolog(&qr(&link)),
-                escape(join_url),
-                escape(join_url),
             ));
         }
         h.push_str("</section>\n");

@@ -1,6 +1,6 @@
 //! Voting cards through the real server: only a card joins, once, on one phone at a
 //! time; issuing from the console; the printed sheet; the report's counts; a restart;
-//! guessing held to the rate of new participants.
+//! guessing held to the rate of new participants; and a card session in Chromium.
 
 use std::sync::Arc;
 
@@ -12,7 +12,11 @@ use stemzaal::session::{Command, Rejection, Session};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::api::Console;
+use crate::browser::harness::{Browser, Driver, Tools};
+use crate::browser::{js_str, run, voted_for};
+use crate::console::{axe_clean, log_in, shown};
 use crate::support::{first_statement, http_get, TestClient, TestServer, WAIT};
+use fantoccini::key::Key;
 
 /// Issues `count` cards in the test server's session and returns them.
 async fn issue(server: &TestServer, count: usize) -> Vec<String> {
@@ -393,4 +397,144 @@ fn a_session_takes_cards_only_before_a_phone_joins_without_one_and_replays_them(
     }
     assert_eq!(replayed.cards(), session.cards());
     assert!(replayed.has_participant(&phone));
+}
+
+/// Script: the phone's voting-card box `id` is the one shown, and the connection
+/// indicator says `state`.
+fn card_box(id: &str, state: &str) -> String {
+    format!(
+        "const m = document.getElementById('main'); const b = document.getElementById({0});
+         return m.dataset.card === {0} && !b.hidden && document.getElementById('conn').dataset.state === {1};",
+        js_str(id),
+        js_str(state)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_with_voting_cards_in_chromium() {
+    run("a_session_with_voting_cards_in_chromium", cards_in_chromium).await;
+}
+
+/// The console starts a session with three cards and prints them; one phone opens a
+/// card's QR link and votes, one without a card is asked for one and types it, and a
+/// third scans the first card and takes its vote over. axe-core checks each new state.
+async fn cards_in_chromium(tools: Tools) {
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let server = TestServer::start_console().await;
+    let driver = Driver::start(&tools).await;
+    let admin = Browser::open(&driver, server.addr, "console", (1440, 1000)).await;
+    admin.goto(&server.url("/admin")).await;
+    admin.wait("the login form", &shown("#password")).await;
+    log_in(&admin).await;
+
+    // A session with three cards, and their printed page.
+    admin.fill("#start-cards", "3").await;
+    admin.click("#start button[type=submit]").await;
+    let code = admin
+        .wait(
+            "the session with cards in the list",
+            "const a = document.querySelector('#session-list a[href^=\"/admin/cards/\"]');
+             const li = a && a.closest('li[data-code]');
+             return !!li && li.querySelector('.scards').textContent.includes('3') && li.dataset.code;",
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    axe_clean(&admin, &axe, "sessions, one with voting cards").await;
+    admin
+        .goto(&server.url(&format!("/admin/cards/{code}")))
+        .await;
+    let printed = admin
+        .wait(
+            "three cards with their QR codes",
+            "const cards = [...document.querySelectorAll('.page .card')];
+             return cards.length === 3 && cards.every((c) => c.querySelector('.qr svg'))
+               && cards.map((c) => c.querySelector('.code').textContent);",
+        )
+        .await;
+    axe_clean(&admin, &axe, "the printed voting cards").await;
+    admin.screenshot("cards-sheet-1440x1000").await;
+    let cards: Vec<String> = server.hub.store().cards(&code).unwrap().all().to_vec();
+    let typed: Vec<String> = cards.iter().map(|c| stemzaal::cards::display(c)).collect();
+    assert_eq!(printed, json!(typed));
+
+    // The host opens the first statement.
+    let handle = server.hub.find(&code).await.unwrap().unwrap();
+    let slide = first_statement(&handle.deck()) as u64;
+    let mut host = TestClient::hello(
+        &format!("ws://{}/ws/{code}", server.addr),
+        json!({"type": "hello", "key": handle.host_key().expose()}),
+    )
+    .await;
+    host.send(json!({"type": "go_to", "slide": slide})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    let join = server.url(&format!("/{code}"));
+    let open = "const o = document.querySelectorAll('#options .opt'); return o.length > 1 && !o[0].disabled;";
+
+    // A card's QR link: in, and the card gone from the address bar.
+    let (p1, p2, p3) = tokio::join!(
+        Browser::open(&driver, server.addr, "phone with a card", (390, 844)),
+        Browser::open(&driver, server.addr, "phone without a card", (390, 844)),
+        Browser::open(&driver, server.addr, "phone taking over", (390, 844)),
+    );
+    p1.goto(&format!("{join}#kaart={}", cards[0])).await;
+    p1.wait("the open options", open).await;
+    assert_eq!(p1.js("return location.hash").await, "");
+    p1.click("#options .opt[data-i=\"0\"]").await;
+    p1.wait("the vote", &voted_for(0)).await;
+
+    // Without a card: asked for one; a wrong code is refused in words, the right one,
+    // typed in lower case without the hyphen, is in.
+    p2.goto(&join).await;
+    p2.wait("the card form", &card_box("card-form", "card"))
+        .await;
+    assert_eq!(
+        p2.js("return document.activeElement.id").await,
+        "card",
+        "the code field has the focus"
+    );
+    axe_clean(&p2, &axe, "a phone asked for a voting card").await;
+    p2.screenshot("cards-asked-390x844").await;
+    p2.fill("#card", "AAAAA-BBBBB").await;
+    p2.press(Key::Enter.into()).await;
+    p2.wait(
+        "the unknown card's message",
+        "return document.getElementById('card-error').textContent.length > 0;",
+    )
+    .await;
+    p2.wait("the card form again", &card_box("card-form", "card"))
+        .await;
+    axe_clean(&p2, &axe, "a phone with an unknown voting card").await;
+    p2.fill("#card", &cards[1].to_ascii_lowercase()).await;
+    p2.press(Key::Enter.into()).await;
+    p2.wait("the open options", open).await;
+    p2.click("#options .opt[data-i=\"1\"]").await;
+    p2.wait("the vote", &voted_for(1)).await;
+
+    // The first card on a third phone: it holds the vote, the first phone is told.
+    p3.goto(&format!("{join}#kaart={}", typed[0])).await;
+    p3.wait("the first card's vote", &voted_for(0)).await;
+    p1.wait(
+        "the card used elsewhere",
+        &card_box("elsewhere", "elsewhere"),
+    )
+    .await;
+    axe_clean(&p1, &axe, "a phone whose card is used elsewhere").await;
+    p1.screenshot("cards-elsewhere-390x844").await;
+    host.wait_state(|s| s["joined"] == 2 && s["tally"] == json!([1, 1]))
+        .await;
+    // Asked for, the first phone takes its card back, vote and all.
+    p1.click("#card-back").await;
+    p1.wait("the first card's vote again", &voted_for(0)).await;
+    p3.wait(
+        "the card used elsewhere",
+        &card_box("elsewhere", "elsewhere"),
+    )
+    .await;
+
+    host.close().await;
+    for b in [admin, p1, p2, p3] {
+        b.close().await;
+    }
 }

@@ -70,6 +70,8 @@ function cardBox(box) {
   cardForm.hidden = box !== cardForm;
   elsewhere.hidden = box !== elsewhere;
   if (box === cardForm) cardIn.focus();
+  // Before any welcome the deck's title is not known; the page heading is not left empty.
+  if (!$('title').textContent) setText($('title'), t('part.page_title'));
 }
 // 4003: this session needs a card (or did not issue the one sent); 4004: it is used elsewhere.
 sock.on('card', (close) => cardBox(close === 4004 ? elsewhere : cardForm));
@@ -134,7 +136,8 @@ sock.on('error', (m, info) => {
   errTimer = setTimeout(() => { errEl.textContent = ''; }, 10000);
 });
 // A new hello in the new language, so the server's messages follow it.
-onLangChange(() => { sock.restart(); showConn(conn, sock.status); optsSig = ''; render(); showGroup(); });
+// (Not while a card box waits for the person: that would take a card back from another phone.)
+onLangChange(() => { if (!main.dataset.card) sock.restart(); showConn(conn, sock.status); optsSig = ''; render(); showGroup(); });
 
 function groups(list, current) {
   if (!groupList.length && list.length) groupCompact = !!current;

@@ -1,14 +1,14 @@
 // The one WebSocket client of all pages. connect({code, hello}) returns an object with
-// on(type, fn) for 'status' ('connecting'|'online'|'reconnecting'|'ended'|'card'), 'welcome', 'state',
-// 'ack', 'error' (msg, {vote, transient, stale}) and 'pending'; send(msg) (only when
-// online, i.e. after welcome); vote(slide, round, option); pendingFor(slide, round).
-// hello() is asked for {key, role, participant_id, card, lang} on every (re)connect; host and
-// screen pass role ('host'/'screen') so the server may take the key from its cookie. A close
-// for a voting card (4003 asks for one, 4004: used on another phone) emits 'card' (code) and
-// waits for restart() instead of reconnecting. Reconnects back
-// off exponentially with full jitter. Votes stay pending (and in localStorage) until
-// their ack or an error naming their id, and are resent after every welcome.
-// Under /preview/ there is no socket: see preview().
+// on(type, fn) for 'status' ('connecting'|'online'|'reconnecting'|'ended'|'card'|
+// 'elsewhere'), 'welcome', 'state', 'ack', 'error' (msg, {vote, transient, stale}),
+// 'pending' and 'card' (close code); send(msg) (only when online, i.e. after welcome);
+// vote(slide, round, option); pendingFor(slide, round). hello() is asked for {key, role,
+// participant_id, card, lang} on every (re)connect; host and screen pass role
+// ('host'/'screen') so the server may take the key from its cookie. A close for a voting
+// card (4003 asks for one, 4004: used on another phone) emits 'card' and waits for
+// restart() instead of reconnecting. Reconnects back off exponentially with full jitter.
+// Votes stay pending (and in localStorage) until their ack or an error naming their id,
+// and are resent after every welcome. Under /preview/ there is no socket: see preview().
 import { store } from './common.js';
 
 const BASE = 500, CAP = 10000;
@@ -80,8 +80,11 @@ export function connect({ code, hello }) {
       if (ws !== s) return;
       if (e.code === ENDED) { stopped = true; forget(); setStatus('ended'); } // closed for good: stop
       else if (e.code === EDITED) { attempt = 0; restart(); } // new texts: fetch them at once
-      else if (e.code === CARD || e.code === ELSEWHERE) { forget(); setStatus('card'); emit('card', e.code); } // wait for the person
-      else lost();
+      else if (e.code === CARD || e.code === ELSEWHERE) { // wait for the person
+        forget();
+        setStatus(e.code === ELSEWHERE ? 'elsewhere' : 'card');
+        emit('card', e.code);
+      } else lost();
     };
   }
   function forget() {
