@@ -135,6 +135,24 @@ pub const ERRORS: &[(&str, u16, &str, &str)] = &[
         "The built-in deck cannot be deleted.",
     ),
     (
+        "bad_card_count",
+        422,
+        "Geef een aantal stemkaarten van 1 tot 2000 (bij het starten 0 tot 2000).",
+        "Give a number of voting cards from 1 to 2000 (0 to 2000 when starting).",
+    ),
+    (
+        "too_many_cards",
+        409,
+        "Een sessie heeft hoogstens 10.000 stemkaarten.",
+        "A session has at most 10,000 voting cards.",
+    ),
+    (
+        "participants_without_cards",
+        409,
+        "Er doen al deelnemers mee zonder stemkaart; start een nieuwe sessie met stemkaarten.",
+        "Participants have joined without a voting card; start a new session with cards.",
+    ),
+    (
         "storage_unavailable",
         503,
         "Er kan nu niets worden opgeslagen; er is niets veranderd.",
@@ -254,6 +272,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         )
         .route("/api/sessions/{code}/deck", put(edit_session_deck))
         .route("/api/sessions/{code}/close", post(close_session))
+        .route("/api/sessions/{code}/cards", post(add_cards))
         .route("/api/sessions/{code}/qr/{file}", get(session_qr))
         .route("/api/{*rest}", axum::routing::any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
@@ -694,7 +713,15 @@ struct SessionJson {
     meeting: Meeting,
     created_ms: u64,
     closed_ms: Option<u64>,
+    cards: CardCounts,
     links: Links,
+}
+
+/// A session's voting cards: issued, and used to join.
+#[derive(Clone, Copy, Serialize)]
+struct CardCounts {
+    issued: usize,
+    used: usize,
 }
 
 #[derive(Serialize)]
@@ -714,10 +741,23 @@ struct Links {
     join_qr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     host_qr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cards: Option<String>,
 }
 
 fn session_json(state: &AppState, record: &SessionRecord) -> SessionJson {
     let code = &record.code;
+    let cards = match state.hub.store().cards(code) {
+        Ok(cards) => CardCounts {
+            issued: cards.issued(),
+            used: cards.used(),
+        },
+        Err(e) => {
+            // The list still shows the session; its cards' counts read as none.
+            tracing::error!("reading the cards of session {code}: {e:#}");
+            CardCounts { issued: 0, used: 0 }
+        }
+    };
     let base = state.hub.base_url();
     let open = record.status == Status::Open;
     let key = &record.host_key;
@@ -733,7 +773,9 @@ fn session_json(state: &AppState, record: &SessionRecord) -> SessionJson {
         meeting: record.meeting.clone(),
         created_ms: record.created_ms,
         closed_ms: record.closed_ms,
+        cards,
         links: Links {
+            cards: (open && cards.issued > 0).then(|| format!("/admin/cards/{code}")),
             join: open.then(|| state.hub.join_url(code)),
             host: open.then(|| format!("{base}/host/{code}?key={key}")),
             screen: open.then(|| format!("{base}/screen/{code}?key={}", record.screen_key)),
@@ -787,6 +829,9 @@ struct StartBody {
     version: Option<i64>,
     #[serde(default)]
     meeting: Meeting,
+    /// Voting cards to issue at once.
+    #[serde(default)]
+    cards: usize,
 }
 
 /// Empty fields left out; each at most [`MAX_MEETING_CHARS`], no control characters.
@@ -813,8 +858,12 @@ async fn start_session(State(state): State<AppState>, headers: HeaderMap, body: 
         deck: id,
         version,
         meeting: given,
+        cards,
     } = json_body(&headers, body, en).await?;
     let meeting = meeting(given, en)?;
+    if cards > crate::cards::MAX_CARDS_AT_ONCE {
+        return Err(ApiError::new(en, "bad_card_count"));
+    }
     let stored = library::get(state.hub.store(), id, version)
         .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
         .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
@@ -824,10 +873,15 @@ async fn start_session(State(state): State<AppState>, headers: HeaderMap, body: 
         .create_for(Arc::new(deck), &stored.source, meeting, Some(id))
         .await
         .map_err(|e| ApiError::internal(en, "starting a session", &e))?;
+    if cards > 0 {
+        // Before anyone has the code, so no phone joins without a card.
+        issue_cards(&handle, cards, en).await?;
+    }
     let record = record_of(&state, handle.code(), en)?;
     tracing::info!(
         code = handle.code(),
         deck = id,
+        cards,
         "session started from the console"
     );
     Ok((StatusCode::CREATED, Json(session_json(&state, &record))).into_response())
@@ -890,6 +944,60 @@ async fn edit_session_deck(
     }
     let record = record_of(&state, &code, en)?;
     Ok(Json(session_json(&state, &record)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardsBody {
+    count: usize,
+}
+
+async fn add_cards(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    body: Body,
+) -> ApiResult {
+    let en = english(&headers);
+    let CardsBody { count } = json_body(&headers, body, en).await?;
+    if !(1..=crate::cards::MAX_CARDS_AT_ONCE).contains(&count) {
+        return Err(ApiError::new(en, "bad_card_count"));
+    }
+    let record = record_of(&state, &code, en)?;
+    if record.status == Status::Closed {
+        return Err(ApiError::new(en, "session_closed"));
+    }
+    let handle = state
+        .hub
+        .find(&record.code)
+        .await
+        .map_err(|e| ApiError::internal(en, "loading a session", &e))?
+        .ok_or_else(|| ApiError::new(en, "session_closed"))?;
+    issue_cards(&handle, count, en).await?;
+    tracing::info!(code = handle.code(), count, "voting cards added");
+    let record = record_of(&state, &code, en)?;
+    Ok(Json(session_json(&state, &record)).into_response())
+}
+
+/// Issues `count` new random cards in a session, once they are stored.
+async fn issue_cards(
+    handle: &crate::hub::SessionHandle,
+    count: usize,
+    en: bool,
+) -> Result<(), ApiError> {
+    let cards = crate::cards::generate(count);
+    match handle
+        .command(Command::IssueCards { cards })
+        .await
+        .map_err(|e| ApiError::internal(en, "issuing voting cards", &e))?
+    {
+        Ok(()) => Ok(()),
+        Err(code) => Err(match code.as_str() {
+            "participants_without_cards" => ApiError::new(en, "participants_without_cards"),
+            "too_many_cards" => ApiError::new(en, "too_many_cards"),
+            _ => ApiError::new(en, "storage_unavailable"),
+        }),
+    }
 }
 
 async fn close_session(

@@ -10,10 +10,11 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::hub::{Notice, Outbox, Request, SessionHandle};
+use crate::cards::Seat;
+use crate::hub::{NotAdmitted, Notice, Outbox, Request, SessionHandle};
 use crate::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
 use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
-use crate::session::{Command, ParticipantId};
+use crate::session::{Command, ParticipantId, Rejection};
 
 /// The largest message a client may send. The biggest real one (a `hello` with a key
 /// and id) is under 200 bytes; 16 KiB leaves room for future fields and nothing more.
@@ -52,6 +53,14 @@ pub const CLOSE_SESSION_CLOSED: u16 = 4001;
 /// `welcome` (titles, outline) and keeps its id and votes.
 pub const CLOSE_DECK_EDITED: u16 = 4002;
 
+/// Close code: the session has voting cards and the phone presented none, or one the
+/// session did not issue (the reason says which); the page asks for a card.
+pub const CLOSE_CARD: u16 = 4003;
+
+/// Close code: the phone's voting card was used on another phone, which now holds its
+/// vote; the page says so and does not reconnect by itself.
+pub const CLOSE_CARD_ELSEWHERE: u16 = 4004;
+
 /// Keys the browser sent as cookies with the upgrade request (set by a host or screen
 /// link), used when `hello` asks for a role without a key.
 #[derive(Debug, Clone, Default)]
@@ -84,6 +93,8 @@ struct Peer {
     role: Role,
     lang: Lang,
     participant: Option<ParticipantId>,
+    /// For a card's participant: its hold on the card, lost to a later phone.
+    seat: Option<Seat>,
 }
 
 /// Why a connection was closed by the server.
@@ -141,10 +152,11 @@ fn close_code_for(error: &anyhow::Error) -> Option<(u16, &'static str)> {
 }
 
 async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -> Result<Ending> {
-    let peer = match handshake(socket, handle, &context).await? {
+    let mut peer = match handshake(socket, handle, &context).await? {
         Ok(peer) => peer,
         Err(ending) => return Ok(ending),
     };
+    let mut seat = peer.seat.take();
     let limits = &context.limits;
     // Subscribed before the first view is read, so no change after it is missed.
     let mut view = handle.subscribe(peer.role);
@@ -219,6 +231,9 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                 }
             }
             Some(msg) = next_reply(&mut outbox) => send(socket, &msg).await?,
+            () = seat_taken(&mut seat) => {
+                return Ok(Ending::Close(CLOSE_CARD_ELSEWHERE, "card used elsewhere"));
+            }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= limits.idle_timeout {
                     return Ok(Ending::Close(CLOSE_IDLE, "idle"));
@@ -235,6 +250,14 @@ async fn next_reply(
 ) -> Option<ServerMsg> {
     match outbox {
         Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when a later phone took this connection's card; never without a card.
+async fn seat_taken(seat: &mut Option<Seat>) {
+    match seat {
+        Some(seat) => seat.taken().await,
         None => std::future::pending().await,
     }
 }
@@ -268,13 +291,14 @@ async fn handshake(
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(Some(Ok(_))) => Utf8Bytes::from_static(""),
     };
-    let (key, asked, participant_id, lang) = match serde_json::from_str::<ClientMsg>(&text) {
+    let (key, asked, participant_id, card, lang) = match serde_json::from_str::<ClientMsg>(&text) {
         Ok(ClientMsg::Hello {
             key,
             role,
             participant_id,
+            card,
             lang,
-        }) => (key, role, participant_id, lang),
+        }) => (key, role, participant_id, card, lang),
         _ if is_hello(&text) => {
             // A hello with a field of the wrong kind: say so, not "hello expected".
             send(socket, &error(Lang::Nl, "bad_message", None)).await?;
@@ -308,27 +332,45 @@ async fn handshake(
     let mut welcome =
         crate::view::welcome(handle.code(), &deck, role, &context.join_url, wire_limits);
     let mut participant = None;
+    let mut seat = None;
     match role {
         Role::Participant => {
+            let card = card.filter(|c| !c.is_empty());
             // Only a hello that creates a participant counts: a returning phone presents
-            // an id the limiter saw, or (after a restart) one the session has stored.
-            let returning = match participant_id {
-                Some(id) if context.joins.is_welcomed(&id) => true,
-                Some(id) => handle.knows(id).await?,
-                None => false,
-            };
+            // an id the limiter saw, or (after a restart) one the session has stored. A
+            // card always counts, so cards cannot be guessed faster than phones join.
+            let returning = card.is_none()
+                && match participant_id {
+                    Some(id) if context.joins.is_welcomed(&id) => true,
+                    Some(id) => handle.knows(id).await?,
+                    None => false,
+                };
             if !returning && !context.joins.admit(context.peer, None, Instant::now()) {
                 send(socket, &error(lang, "too_many_joins", None)).await?;
                 return Ok(Err(Ending::Close(CLOSE_TRY_AGAIN_LATER, "too many joins")));
             }
-            let Ok(info) = handle.join(participant_id).await? else {
-                send(socket, &error(lang, "storage_unavailable", None)).await?;
-                return Ok(Err(Ending::Close(
-                    CLOSE_TRY_AGAIN_LATER,
-                    "storage unavailable",
-                )));
+            let info = match handle.join_with_card(participant_id, card).await? {
+                Ok(info) => info,
+                Err(NotAdmitted::Storage(_)) => {
+                    send(socket, &error(lang, "storage_unavailable", None)).await?;
+                    return Ok(Err(Ending::Close(
+                        CLOSE_TRY_AGAIN_LATER,
+                        "storage unavailable",
+                    )));
+                }
+                Err(NotAdmitted::Refused(rejection)) => {
+                    send(socket, &error(lang, rejection.code(), None)).await?;
+                    return Ok(Err(if rejection == Rejection::CardRequired {
+                        Ending::Close(CLOSE_CARD, "card required")
+                    } else {
+                        Ending::Close(CLOSE_CARD, "unknown card")
+                    }));
+                }
             };
             context.joins.welcomed(info.participant);
+            if info.holds_card {
+                seat = Some(handle.seat(info.participant));
+            }
             participant = Some(info.participant);
             welcome.participant_id = Some(info.participant);
             welcome.group = info.group;
@@ -347,6 +389,7 @@ async fn handshake(
         role,
         lang,
         participant,
+        seat,
     }))
 }
 

@@ -20,9 +20,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
+use crate::cards::{Seat, Seats};
 use crate::deck::{Deck, StructureChange};
 use crate::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg, StateView, Storage};
-use crate::session::{Command, Event, ParticipantId, Session};
+use crate::session::{Command, Event, ParticipantId, Rejection, Session};
 use crate::store::{self, Meeting, SessionRecord, Status, Store, StoredSession, WriteFailed};
 use crate::view;
 
@@ -36,8 +37,8 @@ pub const SNAPSHOT_TICK: Duration = Duration::from_millis(50);
 pub const COMMAND_QUEUE: usize = 8192;
 
 /// Join codes use letters and digits that cannot be mistaken for each other when read
-/// off a projector (no 0/O, 1/I/L).
-const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+/// off a projector (no 0/O, 1/I/L), as voting cards do.
+const CODE_ALPHABET: &[u8] = crate::cards::ALPHABET;
 
 /// After a failed write, how long before the session itself tries to write again (a
 /// countdown that ended); phones retry their votes on their own schedule.
@@ -84,12 +85,15 @@ pub type Outbox = mpsc::UnboundedSender<ServerMsg>;
 /// What a connection asks of a session's actor.
 pub enum Request {
     /// Admit a phone; answers with its id and what it voted before, once its joining
-    /// is stored (or with [`WriteFailed`] if it could not be).
+    /// is stored (or why not).
     Join {
         /// The id the phone presented, if any.
         participant: Option<ParticipantId>,
+        /// The voting card it presented, as typed, if any (ignored by a session
+        /// without cards).
+        card: Option<String>,
         /// Where the answer goes.
-        reply: oneshot::Sender<Result<JoinInfo, WriteFailed>>,
+        reply: oneshot::Sender<Result<JoinInfo, NotAdmitted>>,
     },
     /// Run a command; refusals go to the outbox, and for a message with an `id` the
     /// `ack` (a vote) or `ok` (a host command) once what it changed is stored.
@@ -141,6 +145,17 @@ pub struct JoinInfo {
     pub arguments: Vec<OwnArgument>,
     /// The arguments it upvoted.
     pub upvoted: Vec<u32>,
+    /// Whether it holds a voting card (then one phone at a time holds its seat).
+    pub holds_card: bool,
+}
+
+/// Why a phone was not admitted.
+#[derive(Debug, Clone)]
+pub enum NotAdmitted {
+    /// The session refused it: `card_required` or `unknown_card`.
+    Refused(Rejection),
+    /// The store could not write its joining.
+    Storage(WriteFailed),
 }
 
 /// The serialized views a session publishes, one per role.
@@ -179,6 +194,8 @@ struct HandleInner {
     deck: std::sync::RwLock<Arc<Deck>>,
     meeting: Meeting,
     notice: watch::Sender<Notice>,
+    /// The connection of each card's participant that holds its seat.
+    seats: Arc<Seats>,
     host_key: Key,
     screen_key: Key,
     tx: mpsc::Sender<Request>,
@@ -278,15 +295,53 @@ impl SessionHandle {
     }
 
     /// Admits a phone and returns who it is, once that is stored; the inner error
-    /// says the store could not write it.
+    /// says why not.
     pub async fn join(
         &self,
         participant: Option<ParticipantId>,
-    ) -> Result<Result<JoinInfo, WriteFailed>> {
+    ) -> Result<Result<JoinInfo, NotAdmitted>> {
+        self.join_with_card(participant, None).await
+    }
+
+    /// Admits a phone that may present a voting card, as typed.
+    pub async fn join_with_card(
+        &self,
+        participant: Option<ParticipantId>,
+        card: Option<String>,
+    ) -> Result<Result<JoinInfo, NotAdmitted>> {
         let (reply, rx) = oneshot::channel();
-        self.request(Request::Join { participant, reply }).await?;
+        self.request(Request::Join {
+            participant,
+            card,
+            reply,
+        })
+        .await?;
         rx.await
             .with_context(|| format!("session {} stopped while joining", self.inner.code))
+    }
+
+    /// Takes the seat of a card's participant for a new connection: an older one
+    /// hears that its card is used elsewhere.
+    pub fn seat(&self, participant: ParticipantId) -> Seat {
+        self.inner.seats.take(participant)
+    }
+
+    /// Runs a command that is not a phone's (the console's), and returns once what it
+    /// changed is stored; the inner error is the refusal's code.
+    pub async fn command(&self, command: Command) -> Result<Result<(), String>> {
+        let (outbox, mut answers) = mpsc::unbounded_channel();
+        self.request(Request::Command {
+            command,
+            id: Some(0),
+            lang: Lang::En,
+            outbox,
+        })
+        .await?;
+        match answers.recv().await {
+            Some(ServerMsg::Ok { .. }) => Ok(Ok(())),
+            Some(ServerMsg::Error { code, .. }) => Ok(Err(code)),
+            Some(_) | None => anyhow::bail!("session {} stopped while asked", self.inner.code),
+        }
     }
 
     /// Whether the session has stored this participant.
@@ -819,6 +874,7 @@ impl Hub {
                 deck: std::sync::RwLock::new(session.deck().clone()),
                 meeting,
                 notice: watch::channel(Notice::Running).0,
+                seats: Arc::default(),
                 host_key,
                 screen_key,
                 tx,
@@ -943,7 +999,7 @@ enum Reply {
     /// A phone's admission.
     Join {
         participant: ParticipantId,
-        reply: oneshot::Sender<Result<JoinInfo, WriteFailed>>,
+        reply: oneshot::Sender<Result<JoinInfo, NotAdmitted>>,
     },
 }
 
@@ -1001,13 +1057,30 @@ impl Actor {
 
     fn handle(&mut self, request: Request) {
         match request {
-            Request::Join { participant, reply } => {
-                let participant = participant.unwrap_or_else(Uuid::new_v4);
-                let events = self
-                    .live
-                    .apply(Command::Join { participant })
-                    .expect("joining is never refused");
-                self.submit(events, Reply::Join { participant, reply });
+            Request::Join {
+                participant,
+                card,
+                reply,
+            } => {
+                let fresh = Uuid::new_v4();
+                let admitted = match card.filter(|_| self.live.cards().required()) {
+                    Some(typed) => self.live.card_participant(&typed, participant, fresh).map(
+                        |(participant, card)| (participant, Command::UseCard { card, participant }),
+                    ),
+                    None => {
+                        let participant = participant.unwrap_or(fresh);
+                        Ok((participant, Command::Join { participant }))
+                    }
+                };
+                match admitted.and_then(|(p, command)| Ok((p, self.live.apply(command)?))) {
+                    Ok((participant, events)) => {
+                        self.submit(events, Reply::Join { participant, reply })
+                    }
+                    Err(rejection) => {
+                        // The connection may have gone while waiting; then nobody needs it.
+                        reply.send(Err(NotAdmitted::Refused(rejection))).ok();
+                    }
+                }
             }
             Request::Command {
                 command,
@@ -1217,12 +1290,13 @@ impl Actor {
                     .ok();
             }
             (Reply::Join { participant, reply }, outcome) => {
-                let info = outcome.map(|()| JoinInfo {
+                let info = outcome.map_err(NotAdmitted::Storage).map(|()| JoinInfo {
                     participant,
                     group: self.stored.group_of(&participant).map(str::to_owned),
                     votes: view::own_votes(&self.stored, &participant),
                     arguments: view::own_arguments(&self.stored, &participant),
                     upvoted: self.stored.arguments().upvoted_by(&participant),
+                    holds_card: self.stored.cards().card_of(&participant).is_some(),
                 });
                 // The connection may have gone while waiting; then nobody needs it.
                 reply.send(info).ok();

@@ -3,6 +3,7 @@
 //! - [`deck`]: the Markdown deck format and its parser (pure data).
 //! - [`arguments`]: arguments per side: texts, the host's decisions, upvotes (pure data).
 //! - [`session`]: the room logic as a pure state machine of commands and events.
+//! - [`cards`]: voting cards: their codes, who holds which, one phone per card, the sheet.
 //! - [`protocol`]: every message on the WebSocket.
 //! - [`report`]: results for the council: rounds, switches, groups; CSV, JSON, HTML.
 //! - [`store`]: the SQLite event log with group commit.
@@ -42,6 +43,7 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod arguments;
+pub mod cards;
 pub mod connection;
 pub mod deck;
 pub mod hosts;

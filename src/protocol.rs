@@ -53,6 +53,11 @@ pub enum ClientMsg {
         /// The id from an earlier `welcome`, so a reload is the same participant.
         #[serde(default)]
         participant_id: Option<Uuid>,
+        /// A voting card (`ABCDE-FGHJK`; hyphen and case ignored), for a session with
+        /// cards: its first use makes the phone a participant, a later use on another
+        /// phone makes that phone the same participant.
+        #[serde(default)]
+        card: Option<String>,
         /// Language for error messages.
         #[serde(default)]
         lang: Lang,
@@ -280,6 +285,10 @@ pub fn error_message(code: &str, lang: Lang) -> &'static str {
         ("already_joined", Lang::En) => "You have already joined.",
         ("rate_limited", Lang::Nl) => "Te veel berichten tegelijk; probeer het zo opnieuw.",
         ("rate_limited", Lang::En) => "Too many messages at once; try again in a moment.",
+        ("card_required", Lang::Nl) => "Voor deze sessie heb je een stemkaart nodig.",
+        ("card_required", Lang::En) => "This session needs a voting card.",
+        ("unknown_card", Lang::Nl) => "Deze stemkaart hoort niet bij deze sessie.",
+        ("unknown_card", Lang::En) => "This voting card does not belong to this session.",
         ("too_many_joins", Lang::Nl) => "Te veel nieuwe deelnemers tegelijk; even geduld.",
         ("too_many_joins", Lang::En) => "Too many new participants at once; one moment.",
         ("storage_unavailable", Lang::Nl) => {

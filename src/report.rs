@@ -26,8 +26,22 @@ pub struct Report {
     pub joined: u64,
     /// The smallest group size shown.
     pub min_group_size: u64,
+    /// For a session with voting cards: how many were issued, used and voted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cards: Option<CardsReport>,
     /// One entry per statement, in deck order.
     pub statements: Vec<StatementReport>,
+}
+
+/// What became of a session's voting cards: what "one card, one vote" rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CardsReport {
+    /// Cards printed for the session.
+    pub issued: u64,
+    /// Cards used to join.
+    pub used: u64,
+    /// Cards whose participant voted at least once (by phone, in any round).
+    pub voted: u64,
 }
 
 /// The results of one statement.
@@ -185,8 +199,31 @@ pub fn build(session: &Session, code: &str) -> Report {
         code: code.to_owned(),
         joined: session.joined() as u64,
         min_group_size: deck.min_group_size,
+        cards: cards_report(session),
         statements,
     }
+}
+
+/// The cards' counts, for a session that has cards.
+fn cards_report(session: &Session) -> Option<CardsReport> {
+    let cards = session.cards();
+    if !cards.required() {
+        return None;
+    }
+    let voted = cards
+        .holders()
+        .filter(|p| {
+            (0..session.deck().slides.len())
+                .filter_map(|i| session.statement(i))
+                .flat_map(|s| &s.rounds)
+                .any(|r| r.votes.contains_key(p))
+        })
+        .count();
+    Some(CardsReport {
+        issued: cards.issued() as u64,
+        used: cards.used() as u64,
+        voted: voted as u64,
+    })
 }
 
 /// How the participants who voted in both rounds moved from `from` to `to` (each a
@@ -272,7 +309,9 @@ pub fn label(index: usize) -> char {
 /// and hands together in `votes`, and the part counted by hand in `hands`. Group rows
 /// have phones only (a hand has no group) and an empty `hands`; a suppressed group's
 /// counts are empty, with `<5` in `note` for a small group, or a note saying it protects
-/// a small group.
+/// a small group. A session with voting cards ends with three rows, `stemkaarten` in
+/// `statement`, `uitgegeven`, `gebruikt` and `gestemd` in `option_text`, the number in
+/// `votes`.
 pub fn to_csv(report: &Report) -> String {
     let mut out =
         String::from("slide,statement,round,group,option,option_text,votes,hands,note\r\n");
@@ -323,6 +362,15 @@ pub fn to_csv(report: &Report) -> String {
                 a.option,
                 [&a.upvotes.to_string(), "", &note],
             );
+        }
+    }
+    if let Some(cards) = report.cards {
+        for (what, n) in [
+            ("uitgegeven", cards.issued),
+            ("gebruikt", cards.used),
+            ("gestemd", cards.voted),
+        ] {
+            out.push_str(&format!(",stemkaarten,,,,{what},{n},,\r\n"));
         }
     }
     out
@@ -399,6 +447,8 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "title" => "Results",
         "meta" if nl => "Sessie {a} · {b} deelnemers · groepen met minder dan {c} stemmen worden niet getoond.",
         "meta" => "Session {a} · {b} participants · groups with fewer than {c} votes are not shown.",
+        "cards" if nl => "Stemkaarten: {a} uitgegeven, {b} gebruikt, {c} gestemd. Eén kaart is één stem.",
+        "cards" => "Voting cards: {a} issued, {b} used, {c} voted. One card is one vote.",
         "statement" if nl => "Stelling (dia {a}): {b}",
         "statement" => "Statement (slide {a}): {b}",
         "per_round" if nl => "Uitslag per ronde",
@@ -635,6 +685,19 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
             ]
         )
     ));
+    if let Some(cards) = report.cards {
+        h.push_str(&format!(
+            "<p class=\"meta\">{}</p>\n",
+            fill(
+                tx("cards"),
+                &[
+                    &cards.issued.to_string(),
+                    &cards.used.to_string(),
+                    &cards.voted.to_string()
+                ]
+            )
+        ));
+    }
     for s in &report.statements {
         h.push_str(&format!(
             "<section>\n<h2>{}</h2>\n",

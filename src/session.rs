@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::arguments::{self, Argument, Arguments};
+use crate::cards::Cards;
 use crate::deck::Deck;
 
 /// Where a statement's vote stands in its current round.
@@ -126,6 +127,16 @@ pub enum Command {
         /// The time now, in milliseconds since the Unix epoch.
         now_ms: u64,
     },
+    /// Issue voting cards (made at random by the caller): from now on only a phone with
+    /// a card joins. Refused once a participant joined without one.
+    IssueCards { cards: Vec<String> },
+    /// A phone presents a card: `participant` (see [`Session::card_participant`]) joins
+    /// with it, or is its participant already.
+    UseCard {
+        /// The card, normalized.
+        card: String,
+        participant: ParticipantId,
+    },
 }
 
 /// A change to a session: what the store keeps and recovery replays.
@@ -228,6 +239,13 @@ pub enum Event {
     },
     /// The countdown stopped or ended.
     TimerStopped,
+    /// Voting cards were issued.
+    CardsIssued { cards: Vec<String> },
+    /// A card was used for the first time; its participant joined with it.
+    CardTaken {
+        card: String,
+        participant: ParticipantId,
+    },
 }
 
 impl Event {
@@ -240,6 +258,8 @@ impl Event {
                 | Event::GroupChosen { .. }
                 | Event::Voted { .. }
                 | Event::HandCounted { .. }
+                | Event::CardsIssued { .. }
+                | Event::CardTaken { .. }
         )
     }
 }
@@ -285,6 +305,14 @@ pub enum Rejection {
     BadTimer,
     /// Hand counts must name every option, each at most MAX_HAND_COUNT.
     BadHandCount,
+    /// The session has voting cards and the phone presented none.
+    CardRequired,
+    /// No such card was issued in this session.
+    UnknownCard,
+    /// Cards cannot be issued once participants joined without one.
+    ParticipantsWithoutCards,
+    /// The session would hold more than `cards::MAX_CARDS` cards.
+    TooManyCards,
 }
 
 impl Rejection {
@@ -310,6 +338,10 @@ impl Rejection {
             Rejection::UnknownArgument => "unknown_argument",
             Rejection::BadTimer => "bad_timer",
             Rejection::BadHandCount => "bad_hand_count",
+            Rejection::CardRequired => "card_required",
+            Rejection::UnknownCard => "unknown_card",
+            Rejection::ParticipantsWithoutCards => "participants_without_cards",
+            Rejection::TooManyCards => "too_many_cards",
         }
     }
 }
@@ -423,6 +455,8 @@ pub struct Session {
     /// When each participant last added or withdrew an argument. Kept in memory only:
     /// a limit on the live session, not a fact of the room.
     last_argued: HashMap<ParticipantId, u64>,
+    /// The voting cards, if the session has them.
+    cards: Cards,
 }
 
 impl Session {
@@ -442,6 +476,7 @@ impl Session {
             timer: None,
             arguments: Arguments::default(),
             last_argued: HashMap::new(),
+            cards: Cards::default(),
         }
     }
 
@@ -488,6 +523,28 @@ impl Session {
     /// Whether this participant has joined.
     pub fn has_participant(&self, participant: &ParticipantId) -> bool {
         self.participants.contains_key(participant)
+    }
+
+    /// The session's voting cards.
+    pub fn cards(&self) -> &Cards {
+        &self.cards
+    }
+
+    /// Who a phone presenting a card as typed becomes (see [`Cards::participant_for`]):
+    /// `fresh` unless the card or the phone's own id says otherwise; with the card as
+    /// stored.
+    pub fn card_participant(
+        &self,
+        typed: &str,
+        presented: Option<ParticipantId>,
+        fresh: ParticipantId,
+    ) -> Result<(ParticipantId, String), Rejection> {
+        let card = crate::cards::normalize(typed).ok_or(Rejection::UnknownCard)?;
+        let participant = self
+            .cards
+            .participant_for(&card, presented, |p| self.has_participant(p), fresh)
+            .ok_or(Rejection::UnknownCard)?;
+        Ok((participant, card))
     }
 
     /// The participant's group name, if it chose one.
@@ -554,11 +611,15 @@ impl Session {
     /// What a command would change, without changing anything.
     fn decide(&self, command: Command) -> Result<Vec<Event>, Rejection> {
         match command {
-            Command::Join { participant } => Ok(if self.has_participant(&participant) {
-                vec![]
-            } else {
-                vec![Event::Joined { participant }]
-            }),
+            Command::Join { participant } => {
+                if self.has_participant(&participant) {
+                    Ok(vec![])
+                } else if self.cards.required() {
+                    Err(Rejection::CardRequired)
+                } else {
+                    Ok(vec![Event::Joined { participant }])
+                }
+            }
             Command::ChooseGroup { participant, group } => self.decide_group(participant, group),
             Command::Vote {
                 participant,
@@ -652,7 +713,48 @@ impl Session {
                 vec![]
             }),
             Command::TimerExpired { now_ms } => Ok(self.timer_expired(now_ms)),
+            Command::IssueCards { cards } => self.decide_cards(cards),
+            Command::UseCard { card, participant } => {
+                if !self
+                    .cards
+                    .can_take(&card, &participant)
+                    .map_err(|_| Rejection::UnknownCard)?
+                {
+                    return Ok(vec![]);
+                }
+                let mut events = vec![];
+                if !self.has_participant(&participant) {
+                    events.push(Event::Joined { participant });
+                }
+                events.push(Event::CardTaken { card, participant });
+                Ok(events)
+            }
         }
+    }
+
+    /// Cards are for a session that has them from its start: issuing is refused once a
+    /// participant joined without one, who would vote beside the cards.
+    fn decide_cards(&self, cards: Vec<String>) -> Result<Vec<Event>, Rejection> {
+        if self
+            .participants
+            .keys()
+            .any(|p| self.cards.card_of(p).is_none())
+        {
+            return Err(Rejection::ParticipantsWithoutCards);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let new: Vec<String> = cards
+            .into_iter()
+            .filter(|c| !self.cards.is_issued(c) && seen.insert(c.clone()))
+            .collect();
+        if self.cards.issued() + new.len() > crate::cards::MAX_CARDS {
+            return Err(Rejection::TooManyCards);
+        }
+        Ok(if new.is_empty() {
+            vec![]
+        } else {
+            vec![Event::CardsIssued { cards: new }]
+        })
     }
 
     fn decide_group(
@@ -1153,6 +1255,18 @@ impl Session {
                 self.timer = Some(Timer { slide, ends_at_ms });
             }
             Event::TimerStopped => self.timer = None,
+            Event::CardsIssued { ref cards } => self.cards.issue(cards),
+            Event::CardTaken {
+                ref card,
+                participant,
+            } => {
+                if !self.participants.contains_key(&participant) {
+                    return unfit("the participant never joined");
+                }
+                if self.cards.take(card, participant).is_err() {
+                    return unfit("the card was not issued, or is held by another participant");
+                }
+            }
         }
         Ok(())
     }

@@ -366,6 +366,31 @@ impl Store {
         Ok(rows)
     }
 
+    /// A session's voting cards as stored, read from their events alone (a session
+    /// need not be loaded for its list entry or its printed cards).
+    pub fn cards(&self, code: &str) -> Result<crate::cards::Cards> {
+        let conn = self.reader()?;
+        // Serde writes the tag first, so the prefix finds the two kinds of card event.
+        let mut stmt = conn.prepare_cached(
+            "SELECT data FROM events WHERE session = ?1 AND data LIKE '{\"type\":\"card%' ORDER BY id",
+        )?;
+        let mut cards = crate::cards::Cards::default();
+        for row in stmt.query_map([code], |r| r.get::<_, String>(0))? {
+            let text = row?;
+            match serde_json::from_str(&text)
+                .with_context(|| format!("reading stored event {text}"))?
+            {
+                Event::CardsIssued { cards: issued } => cards.issue(&issued),
+                Event::CardTaken { card, participant } => {
+                    // Replay refuses a card event that does not fit; so does the count.
+                    cards.take(&card, participant).ok();
+                }
+                _ => {}
+            }
+        }
+        Ok(cards)
+    }
+
     /// One session's record (no events).
     pub fn record(&self, code: &str) -> Result<Option<SessionRecord>> {
         let conn = self.reader()?;

@@ -79,6 +79,7 @@ fn router(state: AppState) -> Router {
         .merge(crate::api::router(state.clone()))
         .route("/admin", get(console))
         .route("/admin/poster/{code}", get(poster))
+        .route("/admin/cards/{code}", get(cards_sheet))
         .route("/preview/screen", get(preview_screen))
         .route("/preview/participant", get(preview_participant))
         .route("/", get(index))
@@ -346,6 +347,44 @@ async fn poster(State(state): State<AppState>, headers: HeaderMap) -> Response {
         return Redirect::to("/admin").into_response();
     }
     no_store(embedded("poster.html", &headers))
+}
+
+#[derive(Deserialize)]
+struct CardsQuery {
+    /// The first card to print, from 1 (a batch added later); all by default.
+    from: Option<usize>,
+}
+
+/// The printable voting cards of an open session, for a logged-in admin; others are
+/// sent to the console's login.
+async fn cards_sheet(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(query): Query<CardsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !crate::api::logged_in(&headers, &state) {
+        return Redirect::to("/admin").into_response();
+    }
+    let Some(handle) = find(&state, &code).await else {
+        return (StatusCode::NOT_FOUND, "unknown session").into_response();
+    };
+    let cards = match state.hub.store().cards(handle.code()) {
+        Ok(cards) => cards,
+        Err(e) => {
+            tracing::error!("reading the cards of session {}: {e:#}", handle.code());
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let all = cards.all();
+    let from = query.from.unwrap_or(1).clamp(1, all.len().max(1)) - 1;
+    let html = crate::cards::sheet(
+        &handle.deck().title,
+        &state.hub.join_url(handle.code()),
+        &all[from.min(all.len())..],
+        qr_svg,
+    );
+    no_store(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
 
 /// The screen's page, fed by the console instead of a socket.

@@ -9,13 +9,13 @@ use serde_json::{json, Value};
 use crate::support::{self, http_request, TestServer, ADMIN_PASSWORD};
 
 /// A logged-in console: the cookie and the server's own origin.
-struct Console {
+pub(crate) struct Console {
     addr: SocketAddr,
-    cookie: String,
+    pub(crate) cookie: String,
 }
 
 impl Console {
-    async fn log_in(server: &TestServer) -> Console {
+    pub(crate) async fn log_in(server: &TestServer) -> Console {
         let (status, head, body) = login(server.addr, ADMIN_PASSWORD).await;
         assert_eq!(status, 204, "{body}");
         let cookie = head
@@ -44,7 +44,7 @@ impl Console {
     }
 
     /// A call with the cookie, the own origin and a JSON body (or none).
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let origin = self.origin();
         let headers = [

@@ -37,7 +37,7 @@ const STATEMENT: &str = "Meer groen in de wijk";
 const MEETING: &str = "Raadsvergadering 9 december";
 
 /// Script: the element matching `css` exists and is not hidden.
-fn shown(css: &str) -> String {
+pub(crate) fn shown(css: &str) -> String {
     format!(
         "const e = document.querySelector({}); return !!e && !e.closest('[hidden]');",
         js_str(css)
@@ -53,7 +53,7 @@ fn session(code: &str) -> String {
 }
 
 /// Runs axe-core with the WCAG 2.1 AA rules and the best practices; fails on any violation.
-async fn axe_clean(b: &Browser, axe: &str, state: &str) {
+pub(crate) async fn axe_clean(b: &Browser, axe: &str, state: &str) {
     let wcag = b.axe(axe, WCAG_21_AA).await;
     let advice = b.axe(axe, &["best-practice"]).await;
     assert!(
@@ -62,6 +62,17 @@ async fn axe_clean(b: &Browser, axe: &str, state: &str) {
         Value::Array(wcag.into_iter().chain(advice).collect())
     );
     eprintln!("axe: {state}: no violations");
+}
+
+/// Logs in on the console's login form and waits for the console with its decks.
+pub(crate) async fn log_in(b: &Browser) {
+    b.fill("#password", ADMIN_PASSWORD).await;
+    b.press(Key::Enter.into()).await;
+    b.wait(
+        "the console with the built-in deck",
+        "return !document.getElementById('console').hidden && document.querySelectorAll('#deck-list .deckbtn').length > 0;",
+    )
+    .await;
 }
 
 /// Opens the console afresh and presses the button `act` of session `code` twice: the
@@ -117,14 +128,7 @@ async fn console(tools: Tools) {
             .await,
         true
     );
-    admin.fill("#password", ADMIN_PASSWORD).await;
-    admin.press(Key::Enter.into()).await;
-    admin
-        .wait(
-            "the console with the built-in deck",
-            "return !document.getElementById('console').hidden && document.querySelectorAll('#deck-list .deckbtn').length > 0;",
-        )
-        .await;
+    log_in(&admin).await;
 
     // A new deck with an error: named by its line, the line marked, the caret taken there.
     admin.click("#new-deck").await;

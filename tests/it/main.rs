@@ -7,6 +7,7 @@
 mod api;
 mod arguments;
 mod browser;
+mod cards;
 mod cli;
 mod console;
 mod deck_format;

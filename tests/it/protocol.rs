@@ -33,6 +33,7 @@ fn client_messages_decode_from_their_documented_json() {
                 key: None,
                 role: None,
                 participant_id: Some(id),
+                card: None,
                 lang: Lang::En,
             },
         ),
@@ -42,6 +43,7 @@ fn client_messages_decode_from_their_documented_json() {
                 key: Some("k".into()),
                 role: None,
                 participant_id: None,
+                card: None,
                 lang: Lang::Nl,
             },
         ),
@@ -51,6 +53,17 @@ fn client_messages_decode_from_their_documented_json() {
                 key: None,
                 role: Some(Role::Host),
                 participant_id: None,
+                card: None,
+                lang: Lang::Nl,
+            },
+        ),
+        (
+            json!({"type": "hello", "card": "ABCDE-FGHJK", "lang": "nl"}),
+            ClientMsg::Hello {
+                key: None,
+                role: None,
+                participant_id: None,
+                card: Some("ABCDE-FGHJK".into()),
                 lang: Lang::Nl,
             },
         ),
@@ -237,6 +250,18 @@ fn server_messages_encode_to_their_documented_json() {
         serde_json::to_value(&no_id).unwrap(),
         json!({"type": "error", "code": "not_allowed", "message": "m"})
     );
+    for (code, message) in [
+        (
+            "card_required",
+            "Voor deze sessie heb je een stemkaart nodig.",
+        ),
+        ("unknown_card", "Deze stemkaart hoort niet bij deze sessie."),
+    ] {
+        assert_eq!(
+            serde_json::to_value(ServerMsg::error(code, Lang::Nl, None)).unwrap(),
+            json!({"type": "error", "code": code, "message": message})
+        );
+    }
     let id = Uuid::parse_str("4f9d2c1e-8a7b-4c3d-9e2f-1a2b3c4d5e6f").unwrap();
     let welcome = ServerMsg::Welcome(Box::new(Welcome {
         version: 1,

@@ -14,7 +14,6 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use serde_json::{json, Value};
-use stemzaal::hub::Hub;
 use stemzaal::store::{Durability, Store};
 use support::{first_statement, TestClient, TestServer};
 use tokio_tungstenite::tungstenite::Message;
@@ -40,16 +39,7 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
     let code = server.code().to_owned();
     let host_key = server.session.host_key().expose().to_owned();
 
-    // A second hub on a copy of the data directory, as after a restart: the running
-    // server's store holds the directory itself.
-    let restarted = tempfile::tempdir().unwrap();
-    let db = |dir: &Path| dir.join(stemzaal::store::DB_FILE);
-    rusqlite::Connection::open(db(server.data.path()))
-        .unwrap()
-        .execute("VACUUM INTO ?1", [db(restarted.path()).to_str().unwrap()])
-        .unwrap();
-    let store = Store::open(restarted.path(), Durability::Normal).unwrap();
-    let hub = Arc::new(Hub::new(store, "http://127.0.0.1".into()));
+    let (_copy, hub) = server.restarted_hub();
     let restored = hub.restore_open().unwrap();
     assert_eq!(restored.len(), 1);
     assert_eq!(restored[0], code);
@@ -118,14 +108,7 @@ async fn only_open_sessions_come_back_and_each_loads_when_first_used() {
     assert_eq!(phone.vote(slide, 1, 0).await["type"], "ack");
     assert!(server.hub.close(&closed).await.unwrap().is_ok());
 
-    let restarted = tempfile::tempdir().unwrap();
-    let db = |dir: &Path| dir.join(stemzaal::store::DB_FILE);
-    rusqlite::Connection::open(db(server.data.path()))
-        .unwrap()
-        .execute("VACUUM INTO ?1", [db(restarted.path()).to_str().unwrap()])
-        .unwrap();
-    let store = Store::open(restarted.path(), Durability::Normal).unwrap();
-    let hub = Arc::new(Hub::new(store, "http://127.0.0.1".into()));
+    let (_copy, hub) = server.restarted_hub();
     let mut restored = hub.restore_open().unwrap();
     restored.sort();
     let mut want = vec![server.code().to_owned(), open.clone()];

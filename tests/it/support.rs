@@ -131,6 +131,23 @@ impl TestServer {
         TestClient::hello(&self.ws_url(), json!({"type": "hello", "key": key})).await
     }
 
+    /// A second hub on a copy of the data directory, as after a restart (the running
+    /// server's store holds the directory itself), with its open sessions noted; the
+    /// copy lives as long as the returned directory.
+    pub fn restarted_hub(&self) -> (tempfile::TempDir, Arc<Hub>) {
+        let restarted = tempfile::tempdir().unwrap();
+        let db = |dir: &std::path::Path| dir.join(stemzaal::store::DB_FILE);
+        rusqlite::Connection::open(db(self.data.path()))
+            .unwrap()
+            .execute("VACUUM INTO ?1", [db(restarted.path()).to_str().unwrap()])
+            .unwrap();
+        let store = Store::open(restarted.path(), Durability::Normal).unwrap();
+        (
+            restarted,
+            Arc::new(Hub::new(store, "http://127.0.0.1".into())),
+        )
+    }
+
     /// A plain HTTP GET over a fresh TCP connection: (status, headers, body).
     pub async fn get(&self, path: &str) -> (u16, String, String) {
         http_get(self.addr, path, &[]).await

@@ -5,6 +5,8 @@ export default {
   "conn.online": "Connected",
   "conn.reconnecting": "Connection lost — reconnecting…",
   "conn.ended": "The session has ended",
+  "conn.card": "Voting card needed",
+  "conn.elsewhere": "On another phone",
   "tally.votes_one": "{n} vote",
   "tally.votes_other": "{n} votes",
   "tally.percent": "{p}%",
@@ -164,5 +166,13 @@ export default {
   "args.listed": "Your argument is on the list",
   "args.withdrawn": "Your argument is withdrawn",
   "args.upvote": "Support ({n})",
-  "args.upvoted": "Supported ({n})"
+  "args.upvoted": "Supported ({n})",
+  "part.card_heading": "Voting card",
+  "part.card_help": "In this session you vote with a voting card. Scan the QR code on your card, or type the code printed on it.",
+  "part.card_label": "Your voting card's code (for example ABCDE-FGHJK)",
+  "part.card_submit": "Join",
+  "part.card_unknown": "This code does not belong to this session. Check the code and try again.",
+  "part.card_elsewhere": "Your voting card is now used on another phone",
+  "part.card_elsewhere_help": "You can go on voting there; your vote stays. One card works on one phone at a time.",
+  "part.card_back": "Vote on this phone instead"
 };

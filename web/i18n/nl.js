@@ -5,6 +5,8 @@ export default {
   "conn.online": "Verbonden",
   "conn.reconnecting": "Verbinding verbroken — opnieuw verbinden…",
   "conn.ended": "De sessie is afgesloten",
+  "conn.card": "Stemkaart nodig",
+  "conn.elsewhere": "Op een andere telefoon",
   "tally.votes_one": "{n} stem",
   "tally.votes_other": "{n} stemmen",
   "tally.percent": "{p}%",
@@ -164,5 +166,13 @@ export default {
   "args.listed": "Je argument staat op de lijst",
   "args.withdrawn": "Je argument is ingetrokken",
   "args.upvote": "Steun ({n})",
-  "args.upvoted": "Gesteund ({n})"
+  "args.upvoted": "Gesteund ({n})",
+  "part.card_heading": "Stemkaart",
+  "part.card_help": "Voor deze sessie stem je met een stemkaart. Scan de QR-code op je kaart, of typ de code die op je kaart staat.",
+  "part.card_label": "Code van je stemkaart (bijvoorbeeld ABCDE-FGHJK)",
+  "part.card_submit": "Meedoen",
+  "part.card_unknown": "Deze code hoort niet bij deze sessie. Kijk de code na en probeer het opnieuw.",
+  "part.card_elsewhere": "Je stemkaart wordt nu op een andere telefoon gebruikt",
+  "part.card_elsewhere_help": "Daar kun je verder stemmen; je stem blijft staan. Eén kaart werkt op één telefoon tegelijk.",
+  "part.card_back": "Toch hier verder stemmen"
 };

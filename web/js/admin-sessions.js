@@ -57,8 +57,9 @@ async function start() {
     return;
   }
   const meeting = meetingOf();
+  const cards = Number($('start-cards').value) || 0;
   try {
-    const s = await api('POST', '/sessions', { deck: Number(deckSel.value), ...(Object.keys(meeting).length ? { meeting } : {}) });
+    const s = await api('POST', '/sessions', { deck: Number(deckSel.value), ...(Object.keys(meeting).length ? { meeting } : {}), ...(cards ? { cards } : {}) });
     say(msg, t('admin.started', { code: s.code }));
     await loadSessions();
   } catch (e) {
@@ -92,6 +93,10 @@ async function act(e) {
       await loadSessions();
       $('sessions-h').focus();
       return;
+    } else if (b.dataset.act === 'add-cards') {
+      const count = Number($('add-cards-' + code).value) || 0;
+      await api('POST', path + '/cards', { count });
+      note(t('admin.cards_added', { n: count }));
     } else if (b.dataset.act === 'use-deck') {
       say(status, t('admin.replacing'));
       try {
@@ -199,7 +204,10 @@ function item(s) {
   file(links.csv, t('admin.export_csv'), true);
   file(links.json, t('admin.export_json'), true);
   file(links.poster, t('admin.poster'), false);
+  file(links.cards, t('admin.cards_print'), false);
   linkBox.append(files);
+  const cards = s.cards || {};
+  if (cards.issued) linkBox.append(el('p', 'scards', t('admin.cards_count', { issued: cards.issued, used: cards.used })));
   body.append(linkBox);
 
   const qrs = el('div', 'qrs');
@@ -222,6 +230,15 @@ function item(s) {
     row.append(b);
   };
   if (open) {
+    const id = 'add-cards-' + s.code;
+    const f = el('div', 'field addcards');
+    const lab = el('label', null, t('admin.cards_add_label'));
+    lab.htmlFor = id;
+    const input = el('input');
+    Object.assign(input, { id, type: 'number', min: 1, max: 2000, step: 1, value: 50 });
+    f.append(lab, input);
+    row.append(f);
+    button('add-cards', t('admin.cards_add'));
     button('use-deck', t('admin.use_deck'));
     button('close', t('admin.close'));
   }

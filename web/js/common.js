@@ -60,7 +60,8 @@ export const votes = (n) => (n === 1 ? t('tally.votes_one', { n }) : t('tally.vo
 
 export function showConn(node, s) {
   node.dataset.state = s;
-  node.textContent = s === 'online' ? t('conn.online') : s === 'reconnecting' ? t('conn.reconnecting') : s === 'ended' ? t('conn.ended') : t('conn.connecting');
+  node.textContent = s === 'online' ? t('conn.online') : s === 'reconnecting' ? t('conn.reconnecting') : s === 'ended' ? t('conn.ended')
+    : s === 'card' ? t('conn.card') : s === 'elsewhere' ? t('conn.elsewhere') : t('conn.connecting');
 }
 
 // Sets text only when it changed, so aria-live regions do not repeat themselves.

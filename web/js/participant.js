@@ -6,6 +6,10 @@ import { $, el, store, pathCode, letter, percents, votes, showConn, setText, clo
 const code = pathCode();
 const pidKey = 'stemzaal:pid:' + code;
 let pid = store.get(pidKey);
+// A voting card from the QR code's fragment (which never reaches a server log), read
+// once and removed from the address bar; sent in hello until the server welcomes it.
+let card = new URLSearchParams(location.hash.slice(1)).get('kaart');
+if (card) history.replaceState(null, '', location.pathname + location.search);
 let st = null; // last state
 let acked = new Map(); // "slide:round" → option the server has stored
 let wantGroup; // undefined: no choice made on this page yet
@@ -57,11 +61,33 @@ const showTimer = () => {
 };
 const tick = countdown((ms) => { timerMs = ms; showTimer(); });
 
-const sock = connect({ code, hello: () => ({ key: null, participant_id: pid, lang }) });
+const sock = connect({ code, hello: () => ({ key: null, participant_id: pid, card, lang }) });
+const cardForm = $('card-form');
+const cardIn = $('card');
+const elsewhere = $('elsewhere');
+function cardBox(box) {
+  main.dataset.card = box ? box.id : '';
+  cardForm.hidden = box !== cardForm;
+  elsewhere.hidden = box !== elsewhere;
+  if (box === cardForm) cardIn.focus();
+  // Before any welcome the deck's title is not known; the page heading is not left empty.
+  if (!$('title').textContent) setText($('title'), t('part.page_title'));
+}
+// 4003: this session needs a card (or did not issue the one sent); 4004: it is used elsewhere.
+sock.on('card', (close) => cardBox(close === 4004 ? elsewhere : cardForm));
+cardForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  card = cardIn.value.trim();
+  setText($('card-error'), '');
+  sock.restart();
+});
+$('card-back').addEventListener('click', () => { cardBox(null); sock.restart(); });
 
 sock.on('status', (s) => showConn(conn, s));
 sock.on('welcome', (m) => {
   if (m.participant_id) { pid = m.participant_id; store.set(pidKey, pid); }
+  card = null;
+  if (main.dataset.card) cardBox(null);
   setText($('title'), m.title || '');
   for (const n of [$('title'), slideEl, optsEl, listEl]) n.lang = deckLang(m);
   acked = new Map((m.votes || []).map((v) => [v.slide + ':' + v.round, v.option]));
@@ -100,6 +126,8 @@ sock.on('error', (m, info) => {
     return;
   }
   if (info.transient || info.stale) return;
+  if (m.code === 'unknown_card') return setText($('card-error'), t('part.card_unknown'));
+  if (m.code === 'card_required') return;
   // A leftover vote for another statement or round, refused after a reconnect: drop quietly.
   const v = info.vote;
   if (v && st && (v.slide !== st.slide.index || v.round !== (st.slide.round || 1))) return;
@@ -108,7 +136,8 @@ sock.on('error', (m, info) => {
   errTimer = setTimeout(() => { errEl.textContent = ''; }, 10000);
 });
 // A new hello in the new language, so the server's messages follow it.
-onLangChange(() => { sock.restart(); showConn(conn, sock.status); optsSig = ''; render(); showGroup(); });
+// (Not while a card box waits for the person: that would take a card back from another phone.)
+onLangChange(() => { if (!main.dataset.card) sock.restart(); showConn(conn, sock.status); optsSig = ''; render(); showGroup(); });
 
 function groups(list, current) {
   if (!groupList.length && list.length) groupCompact = !!current;

@@ -1,12 +1,14 @@
 // The one WebSocket client of all pages. connect({code, hello}) returns an object with
-// on(type, fn) for 'status' ('connecting'|'online'|'reconnecting'|'ended'), 'welcome', 'state',
-// 'ack', 'error' (msg, {vote, transient, stale}) and 'pending'; send(msg) (only when
-// online, i.e. after welcome); vote(slide, round, option); pendingFor(slide, round).
-// hello() is asked for {key, role, participant_id, lang} on every (re)connect; host and
-// screen pass role ('host'/'screen') so the server may take the key from its cookie. Reconnects back
-// off exponentially with full jitter. Votes stay pending (and in localStorage) until
-// their ack or an error naming their id, and are resent after every welcome.
-// Under /preview/ there is no socket: see preview().
+// on(type, fn) for 'status' ('connecting'|'online'|'reconnecting'|'ended'|'card'|
+// 'elsewhere'), 'welcome', 'state', 'ack', 'error' (msg, {vote, transient, stale}),
+// 'pending' and 'card' (close code); send(msg) (only when online, i.e. after welcome);
+// vote(slide, round, option); pendingFor(slide, round). hello() is asked for {key, role,
+// participant_id, card, lang} on every (re)connect; host and screen pass role
+// ('host'/'screen') so the server may take the key from its cookie. A close for a voting
+// card (4003 asks for one, 4004: used on another phone) emits 'card' and waits for
+// restart() instead of reconnecting. Reconnects back off exponentially with full jitter.
+// Votes stay pending (and in localStorage) until their ack or an error naming their id,
+// and are resent after every welcome. Under /preview/ there is no socket: see preview().
 import { store } from './common.js';
 
 const BASE = 500, CAP = 10000;
@@ -19,6 +21,8 @@ const TRANSIENT = new Set(['rate_limited', 'storage_unavailable']);
 const ID_KEY = 'stemzaal:vote-id';
 const ENDED = 4001; // the session was closed from the console
 const EDITED = 4002; // the deck's texts were edited: reconnect for the new welcome
+const CARD = 4003; // a voting card is needed, or the one sent is unknown: ask for one
+const ELSEWHERE = 4004; // the voting card is used on another phone: say so, do not reconnect
 const UUID = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
 
 export function connect({ code, hello }) {
@@ -68,6 +72,7 @@ export function connect({ code, hello }) {
       const h = hello();
       const msg = { type: 'hello', key: h.key || null, participant_id: UUID.test(h.participant_id) ? h.participant_id : null, lang: h.lang === 'en' ? 'en' : 'nl' };
       if (h.role) msg.role = h.role;
+      if (h.card) msg.card = h.card;
       raw(msg);
     };
     s.onmessage = (e) => { if (ws === s) receive(e.data); };
@@ -75,7 +80,11 @@ export function connect({ code, hello }) {
       if (ws !== s) return;
       if (e.code === ENDED) { stopped = true; forget(); setStatus('ended'); } // closed for good: stop
       else if (e.code === EDITED) { attempt = 0; restart(); } // new texts: fetch them at once
-      else lost();
+      else if (e.code === CARD || e.code === ELSEWHERE) { // wait for the person
+        forget();
+        setStatus(e.code === ELSEWHERE ? 'elsewhere' : 'card');
+        emit('card', e.code);
+      } else lost();
     };
   }
   function forget() {
