@@ -987,7 +987,7 @@ fn html_arguments(h: &mut String, s: &StatementReport, lang: Lang) {
         }
         h.push_str(&format!(
             "<h4>{}) {}</h4>\n<ul class=\"arguments\">\n",
-            label(i),
+            s.name(i),
             escape(option)
         ));
         for a in mine {
