@@ -17,6 +17,10 @@ pub const DEFAULT_DECK_SOURCE: &str = include_str!("../decks/gebiedsgericht-werk
 /// Most options a statement may have (`A)` to `H)`): more do not fit on a phone or a tally.
 pub const MAX_OPTIONS: usize = 8;
 
+/// The numbers of points a scale statement may have (`1)` to `5)`, or `1)` to `7)`):
+/// the usual agree–disagree scales, each with a middle point.
+pub const SCALE_POINTS: [usize; 2] = [5, 7];
+
 /// Most slides a deck may have: far beyond any session, small enough to keep a deck cheap.
 pub const MAX_SLIDES: usize = 500;
 
@@ -60,6 +64,17 @@ pub fn fit_option_chars(options: usize) -> usize {
         3 | 4 => 100,
         5 => 70,
         _ => 40,
+    }
+}
+
+/// Longest label of a scale point the screen shows in full, by the number of points:
+/// each point is a column of about 13 characters a line with five points and 9 with
+/// seven, and a label may take three lines under its column.
+pub fn fit_point_chars(points: usize) -> usize {
+    if points <= 5 {
+        36
+    } else {
+        24
     }
 }
 
@@ -121,6 +136,9 @@ pub struct Slide {
     pub html: String,
     /// Content or statement.
     pub kind: SlideKind,
+    /// Whether the statement is a scale (`1)` to `5)` or `7)`): its options are the
+    /// points' labels, `""` for a bare point, and a vote's option is the point less one.
+    pub scale: bool,
     /// For a statement: whether each round's results start hidden or live.
     pub results: Results,
 }
@@ -207,6 +225,14 @@ pub enum StructureChange {
         /// Options now.
         now: usize,
     },
+    /// A statement (index from 0) that was a scale is one with letters now, or the
+    /// reverse: the same option indexes would mean other answers.
+    Scale {
+        /// The slide's index.
+        slide: usize,
+        /// Whether it is a scale now.
+        scale: bool,
+    },
     /// Other participant groups (names or order).
     Groups,
 }
@@ -248,6 +274,24 @@ impl StructureChange {
             (StructureChange::Options { slide, was, now }, true) => format!(
                 "the statement on slide {} had {was} options and now has {now}",
                 slide + 1
+            ),
+            (StructureChange::Scale { slide, scale }, false) => format!(
+                "de stelling op dia {} {}",
+                slide + 1,
+                if *scale {
+                    "had letters en is nu een schaal"
+                } else {
+                    "was een schaal en heeft nu letters"
+                }
+            ),
+            (StructureChange::Scale { slide, scale }, true) => format!(
+                "the statement on slide {} {}",
+                slide + 1,
+                if *scale {
+                    "had letters and is now a scale"
+                } else {
+                    "was a scale and now has letters"
+                }
             ),
             (StructureChange::Groups, false) => "de deelnemersgroepen zijn veranderd".into(),
             (StructureChange::Groups, true) => "the participant groups changed".into(),
@@ -296,6 +340,12 @@ impl Deck {
                             slide,
                             was: was.len(),
                             now: now.len(),
+                        });
+                    }
+                    if a.scale != b.scale {
+                        return Some(StructureChange::Scale {
+                            slide,
+                            scale: b.scale,
                         });
                     }
                 }
@@ -350,6 +400,7 @@ impl Deck {
         for (i, slide) in self.slides.iter().enumerate() {
             let kind = match slide.kind {
                 SlideKind::Content => "content",
+                SlideKind::Statement { .. } if slide.scale => "scale",
                 SlideKind::Statement { .. } => "statement",
             };
             out.push_str(&format!(
@@ -360,8 +411,9 @@ impl Deck {
                 slide.title
             ));
             if let SlideKind::Statement { options } = &slide.kind {
-                for (letter, option) in ('A'..).zip(options) {
-                    out.push_str(&format!("\n{:>23}) {}", letter, option));
+                for (i, option) in options.iter().enumerate() {
+                    let label = option_name(slide.scale, i);
+                    out.push_str(format!("\n{label:>23}) {option}").trim_end());
                 }
             }
         }
@@ -769,6 +821,84 @@ fn option_label(line: &str) -> Option<(u8, &str)> {
     None
 }
 
+/// The number of a scale point line (`3) Eens`, `2)`) and the rest, or `None` for other
+/// lines. Up to three digits, so that `8)` or `10)` is an error about the scale rather
+/// than text.
+fn point_label(line: &str) -> Option<(usize, &str)> {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=3).contains(&digits) {
+        return None;
+    }
+    // The digits are ASCII, so `digits` is a character boundary.
+    let rest = line[digits..].strip_prefix(')')?;
+    if rest.is_empty() || rest.starts_with([' ', '\t']) {
+        Some((line[..digits].parse().ok()?, rest))
+    } else {
+        None
+    }
+}
+
+/// An option line of either kind: the letter's index from 0 (`A)` is 0) or the point's
+/// number (`1)` is 1), whether it is a point, and the rest of the line.
+fn option_line(line: &str) -> Option<(usize, bool, &str)> {
+    if let Some((letter, rest)) = option_label(line) {
+        return Some((usize::from(letter - b'A'), false, rest));
+    }
+    point_label(line).map(|(number, rest)| (number, true, rest))
+}
+
+/// How an option is named where it is written: `A`, `B`, … or, on a scale, `1`, `2`, …
+pub fn option_name(scale: bool, index: usize) -> String {
+    if scale {
+        (index + 1).to_string()
+    } else {
+        char::from(b'A' + index as u8).to_string()
+    }
+}
+
+/// An option line's label as written, from [`option_line`]'s number: `A` for 0, or
+/// the point's own number (`0` too, which is no point).
+fn written(point: bool, number: usize) -> String {
+    if point {
+        number.to_string()
+    } else {
+        option_name(false, number)
+    }
+}
+
+/// Why an option line is out of order, if it is: `found` after the options up to
+/// `expected` (both in [`option_line`]'s terms).
+fn order_error(scale: bool, found: usize, expected: usize) -> Option<String> {
+    let first = if scale { 1 } else { 0 };
+    let name = |n: usize| written(scale, n);
+    let (got, want) = (name(found), name(expected));
+    if found == expected {
+        None
+    } else if expected == first && scale {
+        Some(format!(
+            "`{got})` without `1)`: the points of a scale start at 1)"
+        ))
+    } else if expected == first {
+        Some(format!(
+            "`{got})` without `A)`: the options of a statement start at A)"
+        ))
+    } else if found < expected && scale {
+        Some(format!(
+            "duplicate point `{got})`: each number is used once"
+        ))
+    } else if found < expected {
+        Some(format!(
+            "duplicate option `{got})`: each letter is used once"
+        ))
+    } else {
+        let before = name(expected - 1);
+        let what = if scale { "point" } else { "option letter" };
+        Some(format!(
+            "skipped {what}: `{got})` follows `{before})`, expected `{want})`"
+        ))
+    }
+}
+
 /// Parses one non-blank slide; pushes its problems to `errors` and returns `None` then.
 fn parse_slide(
     lines: &[&str],
@@ -808,7 +938,7 @@ fn parse_slide(
     let full_title = slide_title(slide_lines);
     let title = short_title(&full_title);
     let mut warn = |line: usize, message: String| warnings.push(LineError { line, message });
-    let statement = slide_lines.iter().any(|l| option_label(l).is_some());
+    let statement = slide_lines.iter().any(|l| option_line(l).is_some());
     let (title_limit, heading) = if top_heading(slide_lines) {
         (FIT_TOP_TITLE_CHARS, "a `#` heading")
     } else if statement {
@@ -821,7 +951,7 @@ fn parse_slide(
     let titled_by_option = slide_lines
         .iter()
         .find(|l| !is_blank(l))
-        .is_some_and(|l| option_label(l).is_some());
+        .is_some_and(|l| option_line(l).is_some());
     if !titled_by_option && full_title.chars().count() > title_limit {
         warn(
             first_line + 1,
@@ -832,7 +962,7 @@ fn parse_slide(
             ),
         );
     }
-    let Some(first_option) = slide_lines.iter().position(|l| option_label(l).is_some()) else {
+    let Some(first_option) = slide_lines.iter().position(|l| option_line(l).is_some()) else {
         if let Some((line, _)) = results {
             errors.push(LineError {
                 line,
@@ -870,50 +1000,63 @@ fn parse_slide(
             full_title,
             html: render_markdown(&markdown),
             kind: SlideKind::Content,
+            scale: false,
             results: Results::Hidden,
         });
     };
     let results = results.map_or(default_results, |(_, mode)| mode);
 
     let errors_before = errors.len();
-    // (line, letter, text) per option, in source order.
-    let mut options: Vec<(usize, u8, String)> = Vec::new();
-    let mut expected = b'A';
+    // The first option decides the kind: letters, or the points of a scale.
+    let scale = option_line(slide_lines[first_option]).is_some_and(|(_, point, _)| point);
+    let (first, most) = if scale {
+        (1, SCALE_POINTS[SCALE_POINTS.len() - 1])
+    } else {
+        (0, MAX_OPTIONS)
+    };
+    // (line, text) per option, in source order.
+    let mut options: Vec<(usize, String)> = Vec::new();
+    let mut expected = first;
     let mut continuing = false;
     let mut reported_trailing = false;
+    let mut reported_mixed = false;
     for (offset, raw) in slide_lines.iter().enumerate().skip(first_option) {
         let line = range.start + offset + 1;
-        if let Some((letter, rest)) = option_label(raw) {
-            if letter != expected {
-                let (got, want) = (letter as char, expected as char);
-                let message = if expected == b'A' {
-                    format!("`{got})` without `A)`: the options of a statement start at A)")
-                } else if letter < expected {
-                    format!("duplicate option `{got})`: each letter is used once")
+        if let Some((found, point, rest)) = option_line(raw) {
+            continuing = true;
+            if point != scale {
+                if !reported_mixed {
+                    reported_mixed = true;
+                    let name = written(point, found);
+                    errors.push(LineError {
+                        line,
+                        message: format!(
+                            "`{name})` mixes option letters and scale points: a statement has \
+                             either letters (`A)`, `B)`, …) or the points of a scale (`1)` to \
+                             `5)`, or `1)` to `7)`)"
+                        ),
+                    });
+                }
+                continue;
+            }
+            if let Some(message) = order_error(scale, found, expected) {
+                errors.push(LineError { line, message });
+            }
+            expected = expected.max(found + 1);
+            options.push((line, rest.trim().to_string()));
+            if options.len() == most + 1 {
+                let message = if scale {
+                    format!("too many points: a scale has {most} at most (1 to {most})")
                 } else {
-                    format!(
-                        "skipped option letter: `{got})` follows `{})`, expected `{want})`",
-                        (expected - 1) as char
-                    )
+                    format!("too many options: a statement has at most {most} (A to H)")
                 };
                 errors.push(LineError { line, message });
             }
-            expected = expected.max(letter + 1);
-            options.push((line, letter, rest.trim().to_string()));
-            if options.len() == MAX_OPTIONS + 1 {
-                errors.push(LineError {
-                    line,
-                    message: format!(
-                        "too many options: a statement has at most {MAX_OPTIONS} (A to H)"
-                    ),
-                });
-            }
-            continuing = true;
         } else if is_blank(raw) {
             continuing = false;
         } else if continuing {
             // A long option wrapped onto the next line, as in the source document.
-            if let Some((_, _, text)) = options.last_mut() {
+            if let Some((_, text)) = options.last_mut() {
                 if !text.is_empty() {
                     text.push(' ');
                 }
@@ -921,42 +1064,53 @@ fn parse_slide(
             }
         } else if !reported_trailing {
             reported_trailing = true;
+            let first_name = if scale { "1)" } else { "A)" };
             errors.push(LineError {
                 line,
-                message: "text after the options: options must come last on a statement slide \
-                          (move this text above `A)`, or start a new slide with `---`)"
-                    .to_string(),
+                message: format!(
+                    "text after the options: options must come last on a statement slide \
+                     (move this text above `{first_name}`, or start a new slide with `---`)"
+                ),
             });
         }
     }
-    for (line, letter, text) in &options {
-        if text.is_empty() {
+    if scale {
+        scale_errors(&options, errors.len() > errors_before, errors);
+    } else {
+        for (i, (line, text)) in options.iter().enumerate() {
+            if text.is_empty() {
+                errors.push(LineError {
+                    line: *line,
+                    message: format!("option `{})` has no text", option_name(false, i)),
+                });
+            }
+        }
+        if options.len() == 1 {
             errors.push(LineError {
-                line: *line,
-                message: format!("option `{})` has no text", *letter as char),
+                line: options[0].0,
+                message: "a statement needs at least two options, `A)` and `B)`".to_string(),
             });
         }
-    }
-    if options.len() == 1 {
-        errors.push(LineError {
-            line: options[0].0,
-            message: "a statement needs at least two options, `A)` and `B)`".to_string(),
-        });
     }
     if errors.len() > errors_before {
         return None;
     }
-    let limit = fit_option_chars(options.len());
-    for (line, letter, text) in &options {
+    let (limit, what) = if scale {
+        (fit_point_chars(options.len()), "points")
+    } else {
+        (fit_option_chars(options.len()), "options")
+    };
+    for (i, (line, text)) in options.iter().enumerate() {
         let length = text.chars().count();
         if length > limit {
+            let kind = if scale { "point" } else { "option" };
             warn(
                 *line,
                 format!(
-                    "option `{})` has {length} characters; with {} options the screen shows at \
+                    "{kind} `{})` has {length} characters; with {} {what} the screen shows at \
                      most {limit} in full at the minimum text size (shorten it, or split the \
                      statement)",
-                    *letter as char,
+                    option_name(scale, i),
                     options.len()
                 ),
             );
@@ -974,8 +1128,8 @@ fn parse_slide(
         warn(
             first_line + 1,
             format!(
-                "the text above the options takes about {context_lines} lines of \
-                 {FIT_LINE_CHARS} characters; with {} options the screen has {room} (put the \
+                "the text above the {what} takes about {context_lines} lines of \
+                 {FIT_LINE_CHARS} characters; with {} {what} the screen has {room} (put the \
                  detail on a content slide before the statement)",
                 options.len()
             ),
@@ -987,10 +1141,48 @@ fn parse_slide(
         full_title,
         html: render_markdown(&context),
         kind: SlideKind::Statement {
-            options: options.into_iter().map(|(_, _, text)| text).collect(),
+            options: options.into_iter().map(|(_, text)| text).collect(),
         },
+        scale,
         results,
     })
+}
+
+/// What is wrong with a scale's points as a whole, once each is in order (`disordered`
+/// says it is not): the number of points, and a label on both ends, which say what the
+/// numbers mean.
+fn scale_errors(points: &[(usize, String)], disordered: bool, errors: &mut Vec<LineError>) {
+    let Some((last_line, last)) = points.last() else {
+        return;
+    };
+    if disordered {
+        return;
+    }
+    if !SCALE_POINTS.contains(&points.len()) {
+        errors.push(LineError {
+            line: *last_line,
+            message: format!(
+                "a scale has 5 or 7 points, `1)` to `5)` or `1)` to `7)`; this one has {} \
+                 (for a numbered list, write `1.` instead of `1)`)",
+                points.len()
+            ),
+        });
+        return;
+    }
+    let (first_line, first) = &points[0];
+    for (line, text, end) in [(first_line, first, "first"), (last_line, last, "last")] {
+        if text.is_empty() {
+            let number = if end == "first" { 1 } else { points.len() };
+            errors.push(LineError {
+                line: *line,
+                message: format!(
+                    "point `{number})` has no label: the {end} point of a scale says what the \
+                     numbers mean (`1) Helemaal oneens`, `{}) Helemaal eens`)",
+                    points.len()
+                ),
+            });
+        }
+    }
 }
 
 /// The slide's first heading as plain text, else its first non-blank line's text.

@@ -433,6 +433,9 @@ pub struct SlideOutline {
     pub kind: SlideKindName,
     /// A short title for the list.
     pub title: String,
+    /// Whether the statement is a scale (only sent when it is).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scale: bool,
 }
 
 /// The two kinds of slide, as named on the wire.
@@ -472,6 +475,9 @@ pub struct StateView {
     /// when any were entered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hands: Option<Vec<u64>>,
+    /// On a scale, the median and mean of the tally: with the tally, once somebody voted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stats: Option<ScaleStats>,
     /// Whether the store can write (host only): `failing` means votes are refused
     /// with `storage_unavailable` until it can again.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -523,7 +529,7 @@ pub struct GroupRowView {
 }
 
 /// Two rounds of a statement side by side and how those who voted in both moved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShiftView {
     /// Whether the host shows it on the screen.
     pub shown: bool,
@@ -546,6 +552,38 @@ pub struct ShiftView {
     /// Of the paired, how many chose differently.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub switched: Option<u64>,
+    /// On a scale, the median and mean of `before`, once somebody voted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub before_stats: Option<ScaleStats>,
+    /// On a scale, the median and mean of `after`, once somebody voted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub after_stats: Option<ScaleStats>,
+    /// On a scale, how the paired moved along it: with `matrix`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub moved: Option<Moved>,
+}
+
+/// Where a scale round's votes lie, phones and hands together (`report::scale_stats`
+/// computes it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScaleStats {
+    /// The median as a point of the scale (1 is the first): the middle vote, or with an
+    /// even number of votes the lower of the two middle ones, so it is always a point
+    /// somebody chose.
+    pub median: usize,
+    /// The mean in points, rounded to one decimal.
+    pub mean: f64,
+}
+
+/// How the participants who voted in two rounds of a scale moved along it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    /// Chose a higher point (towards the last) the second time.
+    pub up: u64,
+    /// Chose a lower point.
+    pub down: u64,
+    /// Chose the same point.
+    pub stayed: u64,
 }
 
 /// Whether the store can write, as the host sees it.
@@ -577,9 +615,14 @@ pub struct SlideView {
     pub kind: SlideKindName,
     /// The slide's Markdown rendered to HTML by the server (raw HTML is escaped).
     pub html: String,
-    /// For a statement: the option texts, A first.
+    /// For a statement: the option texts, A first; on a scale the points' labels, `""`
+    /// for a bare point.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub options: Vec<String>,
+    /// Whether the statement is a scale: its options are points 1 to 5 or 7 (only sent
+    /// when it is).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub scale: bool,
     /// For a statement: where the vote stands.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,

@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::deck::SlideKind;
+use crate::deck::{option_name, SlideKind};
 use crate::protocol::Lang;
+pub use crate::protocol::{Moved, ScaleStats};
 use crate::session::{Round, Session};
 
 /// The whole report.
@@ -51,8 +52,12 @@ pub struct StatementReport {
     pub slide: usize,
     /// The slide's title, uncut.
     pub title: String,
-    /// The option texts, A first.
+    /// The option texts, A first; on a scale the points' labels, `""` for a bare point.
     pub options: Vec<String>,
+    /// Whether the statement is a scale: then each round has its `stats`, and the
+    /// `switches` say how many moved up and down.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub scale: bool,
     /// Every round that was opened, first first.
     pub rounds: Vec<RoundReport>,
     /// Between the first and the last round, if there were two or more.
@@ -90,6 +95,9 @@ pub struct RoundReport {
     pub hands: Vec<u64>,
     /// Everybody who voted, phones and hands.
     pub voted: u64,
+    /// On a scale, the median and mean of `counts`; absent when nobody voted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats: Option<ScaleStats>,
 }
 
 /// How the participants who voted in both the first and the last round moved.
@@ -106,6 +114,9 @@ pub struct Switches {
     pub matrix: Option<Vec<Vec<u64>>>,
     /// Of the paired, how many chose differently.
     pub switched: Option<u64>,
+    /// On a scale, the paired by direction, from `matrix` (so absent when it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<Moved>,
 }
 
 /// The last round's result within one group.
@@ -151,22 +162,30 @@ pub fn build(session: &Session, code: &str) -> Report {
                 .rounds
                 .iter()
                 .enumerate()
-                .map(|(i, r)| RoundReport {
-                    round: i as u32 + 1,
-                    counts: r.tally(),
-                    hands: r.hands.clone(),
-                    voted: r.voted(),
+                .map(|(i, r)| {
+                    let counts = r.tally();
+                    RoundReport {
+                        round: i as u32 + 1,
+                        stats: s.scale.then(|| scale_stats(&counts)).flatten(),
+                        counts,
+                        hands: r.hands.clone(),
+                        voted: r.voted(),
+                    }
                 })
                 .collect();
             let first = statement.rounds.first()?;
             let last = statement.current();
             let switches = (statement.rounds.len() > 1).then(|| {
-                switches(
+                let mut switches = switches(
                     options.len(),
                     (1, first),
                     (statement.round_number(), last),
                     deck.min_group_size,
-                )
+                );
+                if s.scale {
+                    switches.moved = switches.matrix.as_deref().map(moved);
+                }
+                switches
             });
             let groups = group_rows(session, last, options.len());
             let arguments = session
@@ -184,6 +203,7 @@ pub fn build(session: &Session, code: &str) -> Report {
                 slide,
                 title: s.full_title.clone(),
                 options: options.clone(),
+                scale: s.scale,
                 rounds,
                 switches,
                 groups,
@@ -256,7 +276,50 @@ pub fn switches(
         paired,
         matrix: shown.then_some(matrix),
         switched: shown.then_some(switched),
+        moved: None,
     }
+}
+
+/// The median and mean of a scale's votes per point (the first point first), or `None`
+/// when nobody voted. The report, the host and the screen all take them from here.
+pub fn scale_stats(tally: &[u64]) -> Option<ScaleStats> {
+    let total: u64 = tally.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    // The middle vote: the ceil(total / 2)-th from the bottom, the lower one of two.
+    let middle = total.div_ceil(2);
+    let mut below = 0;
+    let median = tally.iter().position(|&n| {
+        below += n;
+        below >= middle
+    })? + 1;
+    let sum: f64 = (1..)
+        .zip(tally)
+        .map(|(point, &n)| point as f64 * n as f64)
+        .sum();
+    let mean = (sum / total as f64 * 10.0).round() / 10.0;
+    Some(ScaleStats { median, mean })
+}
+
+/// Of the participants in a switch matrix (`matrix[i][j]`: point i + 1 before, point
+/// j + 1 after), how many moved up the scale, down it, or stayed.
+pub fn moved(matrix: &[Vec<u64>]) -> Moved {
+    let mut moved = Moved {
+        up: 0,
+        down: 0,
+        stayed: 0,
+    };
+    for (i, row) in matrix.iter().enumerate() {
+        for (j, &n) in row.iter().enumerate() {
+            match j.cmp(&i) {
+                std::cmp::Ordering::Greater => moved.up += n,
+                std::cmp::Ordering::Less => moved.down += n,
+                std::cmp::Ordering::Equal => moved.stayed += n,
+            }
+        }
+    }
+    moved
 }
 
 /// Per group a round's phone counts. Groups under the deck's `min_group_size` are
@@ -304,14 +367,24 @@ pub fn label(index: usize) -> char {
     (b'A' + index as u8) as char
 }
 
+impl StatementReport {
+    /// How option `index` is named: `A`, `B`, … or on a scale `1`, `2`, …
+    pub fn name(&self, index: usize) -> String {
+        option_name(self.scale, index)
+    }
+}
+
 /// The report as CSV (RFC 4180, UTF-8): one row per statement, round or group, and
 /// option. `slide` counts from 1, as the host and the report do. Round rows count phones
 /// and hands together in `votes`, and the part counted by hand in `hands`. Group rows
 /// have phones only (a hand has no group) and an empty `hands`; a suppressed group's
 /// counts are empty, with `<5` in `note` for a small group, or a note saying it protects
-/// a small group. A session with voting cards ends with three rows, `stemkaarten` in
-/// `statement`, `uitgegeven`, `gebruikt` and `gestemd` in `option_text`, the number in
-/// `votes`.
+/// a small group. A scale's `option` is the point's number; after each round's points a
+/// row names the median point in `option`, with `mediaan; gemiddelde 3.6` in `note`, and
+/// after a re-vote a row without `option` says in `note` how many moved up and down
+/// between the first and the last round. A session with voting cards ends with three
+/// rows, `stemkaarten` in `statement`, `uitgegeven`, `gebruikt` and `gestemd` in
+/// `option_text`, the number in `votes`.
 pub fn to_csv(report: &Report) -> String {
     let mut out =
         String::from("slide,statement,round,group,option,option_text,votes,hands,note\r\n");
@@ -328,8 +401,27 @@ pub fn to_csv(report: &Report) -> String {
                     [count.to_string().as_str(), &hands, ""],
                 );
             }
+            if let Some(stats) = r.stats {
+                let note = format!("mediaan; gemiddelde {:.1}", stats.mean);
+                let round = r.round.to_string();
+                row(&mut out, s, &round, "", stats.median - 1, ["", "", &note]);
+            }
         }
         let last = s.rounds.last().map_or(1, |r| r.round).to_string();
+        if let Some(sw) = s.switches.as_ref().filter(|_| s.scale) {
+            let from = sw.from_round;
+            let note = match sw.moved {
+                Some(m) => format!(
+                    "verschuiving vanaf ronde {from}: {} hoger, {} lager, {} gelijk",
+                    m.up, m.down, m.stayed
+                ),
+                None => format!(
+                    "verschuiving vanaf ronde {from}: <{} stemden in beide rondes",
+                    report.min_group_size
+                ),
+            };
+            row(&mut out, s, &last, "", usize::MAX, ["", "", &note]);
+        }
         for g in &s.groups {
             let name = g.group.as_deref().unwrap_or("(geen groep)");
             for i in 0..s.options.len() {
@@ -376,7 +468,8 @@ pub fn to_csv(report: &Report) -> String {
     out
 }
 
-/// One CSV row; `[votes, hands, note]` last.
+/// One CSV row; `[votes, hands, note]` last. Option `i` past the options leaves
+/// `option` and `option_text` empty.
 fn row(
     out: &mut String,
     s: &StatementReport,
@@ -390,8 +483,8 @@ fn row(
         s.title.clone(),
         round.to_owned(),
         group.to_owned(),
-        label(i).to_string(),
-        s.options[i].clone(),
+        s.options.get(i).map(|_| s.name(i)).unwrap_or_default(),
+        s.options.get(i).cloned().unwrap_or_default(),
         votes.to_owned(),
         hands.to_owned(),
         note.to_owned(),
@@ -497,6 +590,16 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "chart_hands" => "of which by show of hands",
         "legend_hands" if nl => "met handopsteking geteld",
         "legend_hands" => "counted by show of hands",
+        "scale_stats" if nl => "Mediaan en gemiddelde per ronde",
+        "scale_stats" => "Median and mean per round",
+        "median" if nl => "Mediaan",
+        "median" => "Median",
+        "mean" if nl => "Gemiddelde",
+        "mean" => "Mean",
+        "scale_shift" if nl => "Van ronde {a} naar ronde {b} ging de mediaan van {c} naar {d} en het gemiddelde van {e} naar {f}.",
+        "scale_shift" => "From round {a} to round {b} the median went from {c} to {d} and the mean from {e} to {f}.",
+        "scale_moved" if nl => "Van de {a} deelnemers die in beide rondes stemden kozen {b} een hoger punt, {c} een lager punt en {d} hetzelfde.",
+        "scale_moved" => "Of the {a} participants who voted in both rounds, {b} chose a higher point, {c} a lower point and {d} the same.",
         _ => "",
     }
 }
@@ -505,7 +608,7 @@ fn text(lang: Lang, key: &str) -> &'static str {
 fn fill(template: &str, values: &[&str]) -> String {
     values
         .iter()
-        .zip(["{a}", "{b}", "{c}", "{d}"])
+        .zip(["{a}", "{b}", "{c}", "{d}", "{e}", "{f}"])
         .fold(template.to_owned(), |t, (v, k)| t.replace(k, &escape(v)))
 }
 
@@ -542,7 +645,7 @@ fn chart(s: &StatementReport, lang: Lang) -> String {
             .enumerate()
             .map(|(i, &c)| {
                 let hands = r.hands.get(i).copied().unwrap_or(0);
-                let mut part = format!("{}) {c} ({})", label(i), percent(c, r.voted));
+                let mut part = format!("{}) {c} ({})", s.name(i), percent(c, r.voted));
                 if hands > 0 {
                     part.push_str(&format!(", {} {hands}", tx("chart_hands")));
                 }
@@ -599,11 +702,11 @@ fn chart(s: &StatementReport, lang: Lang) -> String {
             let caption = if rounds > 1 {
                 format!(
                     "{}) {}",
-                    label(i),
+                    s.name(i),
                     fill(tx("chart_round"), &[&r.round.to_string()])
                 )
             } else {
-                format!("{})", label(i))
+                format!("{})", s.name(i))
             };
             let weight = if k == 0 { "700" } else { "400" };
             h.push_str(&format!(
@@ -705,6 +808,9 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
         ));
         h.push_str(&chart(s, lang));
         html_rounds(&mut h, s, lang);
+        if s.scale {
+            html_scale(&mut h, s, lang);
+        }
         html_switches(&mut h, s, lang);
         html_groups(&mut h, s, report.min_group_size, lang);
         html_arguments(&mut h, s, lang);
@@ -725,7 +831,7 @@ fn html_rounds(h: &mut String, s: &StatementReport, lang: Lang) {
     for (i, o) in s.options.iter().enumerate() {
         h.push_str(&format!(
             "<th scope=\"col\">{}) {}</th>",
-            label(i),
+            s.name(i),
             escape(o)
         ));
     }
@@ -744,7 +850,7 @@ fn html_rounds(h: &mut String, s: &StatementReport, lang: Lang) {
                 .hands
                 .iter()
                 .enumerate()
-                .map(|(i, n)| format!("{} {n}", label(i)))
+                .map(|(i, n)| format!("{} {n}", s.name(i)))
                 .collect();
             h.push_str(&format!(
                 "<tr><td></td><td colspan=\"{}\">{}</td></tr>\n",
@@ -754,6 +860,80 @@ fn html_rounds(h: &mut String, s: &StatementReport, lang: Lang) {
         }
     }
     h.push_str("</tbody>\n</table>\n");
+}
+
+/// A number of points with one decimal, as the reader writes it (`3,6` in Dutch).
+fn decimal(value: f64, lang: Lang) -> String {
+    let text = format!("{value:.1}");
+    if lang == Lang::Nl {
+        text.replace('.', ",")
+    } else {
+        text
+    }
+}
+
+/// A scale's median and mean per round and, after a re-vote, how they and the voters
+/// moved from the first round to the last.
+fn html_scale(h: &mut String, s: &StatementReport, lang: Lang) {
+    let tx = |key| text(lang, key);
+    let median = |r: &RoundReport| match r.stats {
+        Some(stats) => {
+            let label = &s.options[stats.median - 1];
+            let point = format!("{}", stats.median);
+            if label.is_empty() {
+                point
+            } else {
+                format!("{point} ({label})")
+            }
+        }
+        None => "–".to_owned(),
+    };
+    let mean = |r: &RoundReport| r.stats.map_or("–".to_owned(), |st| decimal(st.mean, lang));
+    h.push_str(&format!(
+        "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>\
+         <th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
+        tx("scale_stats"),
+        tx("round"),
+        tx("median"),
+        tx("mean")
+    ));
+    for r in &s.rounds {
+        h.push_str(&format!(
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td></tr>\n",
+            r.round,
+            escape(&median(r)),
+            mean(r)
+        ));
+    }
+    h.push_str("</tbody>\n</table>\n");
+    let (Some(first), Some(last), Some(sw)) = (s.rounds.first(), s.rounds.last(), &s.switches)
+    else {
+        return;
+    };
+    let mut shift = fill(
+        tx("scale_shift"),
+        &[
+            &first.round.to_string(),
+            &last.round.to_string(),
+            &median(first),
+            &median(last),
+            &mean(first),
+            &mean(last),
+        ],
+    );
+    if let Some(m) = sw.moved {
+        shift.push(' ');
+        shift.push_str(&fill(
+            tx("scale_moved"),
+            &[
+                &sw.paired.to_string(),
+                &m.up.to_string(),
+                &m.down.to_string(),
+                &m.stayed.to_string(),
+            ],
+        ));
+    }
+    h.push_str(&format!("<p class=\"scale-shift\">{shift}</p>\n"));
 }
 
 /// Who switched between the first and the last round, when enough voted in both.
@@ -772,11 +952,11 @@ fn html_switches(h: &mut String, s: &StatementReport, lang: Lang) {
                     escape(tx("first_then"))
                 ));
                 for i in 0..s.options.len() {
-                    h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
+                    h.push_str(&format!("<th scope=\"col\">{}</th>", s.name(i)));
                 }
                 h.push_str("</tr></thead>\n<tbody>\n");
                 for (i, row) in matrix.iter().enumerate() {
-                    h.push_str(&format!("<tr><th scope=\"row\">{}</th>", label(i)));
+                    h.push_str(&format!("<tr><th scope=\"row\">{}</th>", s.name(i)));
                     for c in row {
                         h.push_str(&format!("<td>{c}</td>"));
                     }
@@ -807,7 +987,7 @@ fn html_arguments(h: &mut String, s: &StatementReport, lang: Lang) {
         }
         h.push_str(&format!(
             "<h4>{}) {}</h4>\n<ul class=\"arguments\">\n",
-            label(i),
+            s.name(i),
             escape(option)
         ));
         for a in mine {
@@ -836,7 +1016,7 @@ fn html_groups(h: &mut String, s: &StatementReport, min_group_size: u64, lang: L
             tx("group")
         ));
         for i in 0..s.options.len() {
-            h.push_str(&format!("<th scope=\"col\">{}</th>", label(i)));
+            h.push_str(&format!("<th scope=\"col\">{}</th>", s.name(i)));
         }
         h.push_str(&format!(
             "<th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
@@ -865,5 +1045,67 @@ fn html_groups(h: &mut String, s: &StatementReport, min_group_size: u64, lang: L
             h.push_str("</tr>\n");
         }
         h.push_str("</tbody>\n</table>\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(tally: &[u64]) -> Option<(usize, f64)> {
+        scale_stats(tally).map(|s| (s.median, s.mean))
+    }
+
+    #[test]
+    fn nobody_voted_has_no_median_and_no_mean() {
+        assert_eq!(stats(&[0, 0, 0, 0, 0]), None);
+        assert_eq!(stats(&[]), None);
+    }
+
+    #[test]
+    fn the_median_is_the_middle_vote_as_a_point() {
+        // 1, 2, 4, 4, 5: the third vote is a 4.
+        assert_eq!(stats(&[1, 1, 0, 2, 1]), Some((4, 3.2)));
+        // One vote is its own median and mean.
+        assert_eq!(stats(&[0, 0, 0, 0, 0, 0, 1]), Some((7, 7.0)));
+        assert_eq!(stats(&[3, 0, 0, 0, 0]), Some((1, 1.0)));
+    }
+
+    #[test]
+    fn an_even_count_takes_the_lower_of_the_two_middle_votes() {
+        // 2, 2, 4, 4: the middle pair is 2 and 4.
+        assert_eq!(stats(&[0, 2, 0, 2, 0]), Some((2, 3.0)));
+        // 1, 5: the lower end.
+        assert_eq!(stats(&[1, 0, 0, 0, 1]), Some((1, 3.0)));
+    }
+
+    #[test]
+    fn the_mean_is_rounded_to_one_decimal_and_counts_every_vote() {
+        // (1 + 2 + 2) / 3 = 1.666…
+        assert_eq!(stats(&[1, 2, 0, 0, 0]), Some((2, 1.7)));
+        // (4·3 + 5·4) / 7 = 4.571…; hands and phones are one tally.
+        assert_eq!(stats(&[0, 0, 0, 3, 4, 0, 0]), Some((5, 4.6)));
+        // (1 + 3 + 3 + 4) / 4 = 2.75: a half rounds away from zero.
+        assert_eq!(stats(&[1, 0, 2, 1, 0]).map(|s| s.1), Some(2.8));
+        assert_eq!(stats(&[3, 0, 1, 0, 0]).map(|s| s.1), Some(1.5));
+    }
+
+    #[test]
+    fn moved_reads_the_switch_matrix_above_below_and_on_its_diagonal() {
+        let matrix = vec![
+            vec![2, 1, 0, 0, 0],
+            vec![0, 1, 3, 0, 0],
+            vec![0, 1, 4, 0, 1],
+            vec![0, 0, 2, 0, 0],
+            vec![0, 0, 0, 0, 5],
+        ];
+        assert_eq!(
+            moved(&matrix),
+            Moved {
+                up: 5,
+                down: 3,
+                stayed: 12
+            }
+        );
     }
 }

@@ -59,6 +59,7 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
             kind,
             html: slide.html.clone(),
             options,
+            scale: slide.scale,
             phase,
             round: statement.map(|s| s.round_number()),
         },
@@ -74,6 +75,9 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
             .filter(|_| show_tally && role != Role::Participant)
             .filter(|s| s.current().hands.iter().any(|&h| h > 0))
             .map(|s| s.current().hands.clone()),
+        stats: statement
+            .filter(|_| show_tally && slide.scale)
+            .and_then(|s| report::scale_stats(&s.current().tally())),
         // The host always hears it, from its first state on; `publish` says `failing`.
         storage: (role == Role::Host).then_some(Storage::Ok),
         timer: session.timer().map(|t| TimerView {
@@ -174,12 +178,22 @@ fn shift(session: &Session) -> Option<ShiftView> {
     let to = statement.round_number();
     let k = session.deck().min_group_size;
     let switches = report::switches(options, (to - 1, before), (to, after), k);
+    let scale = session.deck().slides[index].scale;
+    let (before, after_tally) = (before.tally(), after.tally());
+    let stats = |tally: &[u64]| scale.then(|| report::scale_stats(tally)).flatten();
     Some(ShiftView {
         shown: after.shift_shown,
         from_round: switches.from_round,
         to_round: switches.to_round,
-        before: before.tally(),
-        after: after.tally(),
+        before_stats: stats(&before),
+        after_stats: stats(&after_tally),
+        moved: switches
+            .matrix
+            .as_deref()
+            .filter(|_| scale)
+            .map(report::moved),
+        before,
+        after: after_tally,
         paired: switches.paired,
         suppressed: switches.matrix.is_none(),
         matrix: switches.matrix,
@@ -199,6 +213,7 @@ pub fn outline(deck: &Deck) -> Vec<SlideOutline> {
                 SlideKind::Statement { .. } => SlideKindName::Statement,
             },
             title: slide.title.clone(),
+            scale: slide.scale,
         })
         .collect()
 }

@@ -54,12 +54,23 @@ pub(crate) fn conn_is(state: &str) -> String {
 
 /// Script: the participant page shows option `i` as chosen and acknowledged.
 pub(crate) fn voted_for(i: u32) -> String {
+    chosen(i, &char::from(b'A' + i as u8).to_string())
+}
+
+/// Script: the participant page shows scale point `i` (from 0) as chosen and
+/// acknowledged.
+fn voted_for_point(i: u32) -> String {
+    chosen(i, &format!("Je keuze {} is", i + 1))
+}
+
+/// Script: option `i` is pressed, not sending, and the status names it with `name`.
+fn chosen(i: u32, name: &str) -> String {
     format!(
         "const b = document.querySelector('#options .opt[data-i=\"{i}\"]');
          const s = document.getElementById('vote-status');
          return !!b && b.getAttribute('aria-pressed') === 'true' && !b.classList.contains('sending')
-           && !s.classList.contains('sending') && s.textContent.includes('{letter}');",
-        letter = char::from(b'A' + i as u8)
+           && !s.classList.contains('sending') && s.textContent.includes({});",
+        js_str(name)
     )
 }
 
@@ -483,7 +494,9 @@ for (let n = walk.nextNode(); n; n = walk.nextNode()) {
 for (const bar of document.querySelectorAll('.revealed .area, .revealed .fill')) {
   const r = bar.getBoundingClientRect();
   if (!inView(r) || !inside(r, boxes[0])) say('bar cut off', bar.closest('.col'));
-  if (bar.matches('.area') && r.width < 4 * min) say('bar too short (' + r.width.toFixed(0) + ' px)', bar.closest('.col'));
+  // A scale's bars stand upright: their length is their height.
+  const length = bar.closest('.scale') ? r.height : r.width;
+  if (bar.matches('.area') && length < 4 * min) say('bar too short (' + length.toFixed(0) + ' px)', bar.closest('.col'));
 }
 const qr = document.getElementById('qr').getBoundingClientRect();
 if (!inView(qr) || qr.width < qrMin - 0.5 || qr.height < qrMin - 0.5) say('QR code of ' + qr.width.toFixed(0) + ' px, at least ' + qrMin.toFixed(0));
@@ -1909,4 +1922,308 @@ async fn shift_on_screen(tools: Tools) {
     );
     host.close().await;
     screen.close().await;
+}
+
+/// A seven-point scale with its ends and middle labelled, after a content slide.
+const SCALE_DECK: &str = "---
+title: Schaal
+---
+## Welkom
+
+---
+## Eén werkwijze voor alle kernen
+
+Gebiedsgericht werken krijgt in elke kern dezelfde aanpak.
+
+1) Helemaal oneens
+2)
+3)
+4) Neutraal
+5)
+6)
+7) Helemaal eens
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scale_vote_in_chromium_from_the_phones_row_to_the_shift_on_screen() {
+    run(
+        "a_scale_vote_in_chromium_from_the_phones_row_to_the_shift_on_screen",
+        scale_vote,
+    )
+    .await;
+}
+
+/// Script: the text of the element with `id` is `text`.
+fn text_is(id: &str, text: &str) -> String {
+    format!(
+        "const e = document.getElementById({}); return !!e && e.textContent === {};",
+        js_str(id),
+        js_str(text)
+    )
+}
+
+/// Serious or critical axe violations on a page, named by `what`.
+async fn axe_blocking(b: &Browser, axe: &str, what: &str) -> Vec<String> {
+    b.axe(axe, WCAG_21_AA)
+        .await
+        .into_iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .map(|v| format!("{what}: {v:#}"))
+        .collect()
+}
+
+/// A scale end to end: a narrow phone shows seven numbered points in one row with
+/// their labels and votes; after the reveal the screen shows the distribution with
+/// median and mean (and the phone and host too); after a re-vote the host and screen
+/// show how the distribution moved. Axe-clean in each of those states.
+async fn scale_vote(tools: Tools) {
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let deck = stemzaal::deck::parse("schaal.md", SCALE_DECK).expect("the deck parses");
+    let server = TestServer::start_with(deck, SCALE_DECK).await;
+    let code = server.code().to_owned();
+    let host_key = server.session.host_key().expose().to_owned();
+    let screen_key = server.session.screen_key().expose().to_owned();
+    let mut control = server.host().await;
+    let mut others = vec![];
+    for _ in 0..6 {
+        others.push(server.participant().await);
+    }
+    let driver = Driver::start(&tools).await;
+    let (host, screen, phone) = tokio::join!(
+        Browser::open(&driver, server.addr, "host-scale", (1366, 768)),
+        Browser::open(&driver, server.addr, "screen-scale", (1920, 1080)),
+        Browser::open(&driver, server.addr, "phone-scale", (360, 740)),
+    );
+    let (host_url, screen_url, join_url) = (
+        server.url(&format!("/host/{code}?key={host_key}")),
+        server.url(&format!("/screen/{code}?key={screen_key}")),
+        server.url(&format!("/{code}")),
+    );
+    tokio::join!(
+        host.goto(&host_url),
+        screen.goto(&screen_url),
+        phone.goto(&join_url)
+    );
+    for b in [&host, &screen, &phone] {
+        b.wait("the page to connect", &conn_is("online")).await;
+    }
+    let mut blocking = vec![];
+
+    // The host's list names the scale.
+    host.wait(
+        "the scale in the slide list",
+        "const t = document.querySelector('#slides button[data-i=\"1\"] .tag'); return !!t && t.textContent === 'Schaal';",
+    )
+    .await;
+    control.send(json!({"type": "go_to", "slide": 1})).await;
+    control.send(json!({"type": "open_vote"})).await;
+    control
+        .wait_state(|s| s["slide"]["index"] == 1 && s["slide"]["phase"] == "open")
+        .await;
+
+    // Seven targets in one row on a 360 px phone, each at least 48 px, numbered, named
+    // with their place and label; the labels under the ends and the middle.
+    let row = phone
+        .wait(
+            "seven points in one row",
+            "const b = [...document.querySelectorAll('#options .opt.pt')];
+             if (b.length !== 7 || b.some((x) => x.disabled)) return false;
+             const r = b.map((x) => x.getBoundingClientRect());
+             return {ok: r.every((x) => Math.abs(x.top - r[0].top) < 1 && x.width >= 48 && x.height >= 48 && x.left >= 0 && x.right <= innerWidth)
+                 && document.documentElement.scrollWidth <= innerWidth,
+               widths: r.map((x) => x.width), numbers: b.map((x) => x.textContent),
+               names: b.map((x) => x.getAttribute('aria-label')),
+               labels: [...document.querySelectorAll('#scale-labels .slabel')].map((x) => x.textContent)};",
+        )
+        .await;
+    assert_eq!(row["numbers"], json!(["1", "2", "3", "4", "5", "6", "7"]));
+    assert_eq!(row["names"][0], "1 van 7: Helemaal oneens");
+    assert_eq!(row["names"][1], "2 van 7");
+    assert_eq!(row["names"][3], "4 van 7: Neutraal");
+    assert_eq!(
+        row["labels"],
+        json!(["Helemaal oneens", "Neutraal", "Helemaal eens"])
+    );
+    phone
+        .wait(
+            "each label under its own point",
+            "const b = [...document.querySelectorAll('#options .opt.pt')].map((x) => x.getBoundingClientRect());
+             const l = [...document.querySelectorAll('#scale-labels .slabel')].map((x) => x.getBoundingClientRect());
+             const mid = (r) => (r.left + r.right) / 2;
+             return l.length === 3 && l[0].left <= b[0].left + 1 && l[2].right >= b[6].right - 1
+               && Math.abs(mid(l[1]) - mid(b[3])) < 2 && l.every((r) => r.top >= b[0].bottom);",
+        )
+        .await;
+    phone.screenshot("participant-scale-360x740").await;
+    blocking.extend(axe_blocking(&phone, &axe, "phone, open scale").await);
+
+    // The phone picks 6: pressed, ticked, said in words.
+    phone.click("#options .opt[data-i=\"5\"]").await;
+    phone.wait("6 chosen", &voted_for_point(5)).await;
+    assert_eq!(
+        phone
+            .js("return getComputedStyle(document.querySelector('#options .opt[data-i=\"5\"]'), '::after').content;")
+            .await,
+        json!("\"✓\" / \"\""),
+        "the choice is ticked, not only coloured"
+    );
+    // The others: 1, 2, 3, 4, 4, 5. With the phone's 6: median 4, mean 25/7.
+    for (other, option) in others.iter_mut().zip([0, 1, 2, 3, 3, 4]) {
+        other.wait_state(|s| s["slide"]["phase"] == "open").await;
+        assert_eq!(other.vote(1, 1, option).await["type"], "ack");
+    }
+    let stats = "Mediaan 4 (Neutraal) · gemiddelde 3,6";
+    host.wait("the host's median and mean", &text_is("stats", stats))
+        .await;
+    host.wait(
+        "the host's tally per point",
+        "const r = [...document.querySelectorAll('#tally .row-t')]; return r.length === 7 && r.map((x) => x.querySelector('.letter').textContent).join('') === '1234567';",
+    )
+    .await;
+    blocking.extend(axe_blocking(&host, &axe, "host, open scale").await);
+
+    // Closed and revealed from the host page: the distribution on the screen.
+    host.click("#close").await;
+    host.wait(
+        "the reveal button",
+        "return document.body.dataset.view === '1:closed:false' && !document.getElementById('reveal').disabled;",
+    )
+    .await;
+    host.click("#reveal").await;
+    let columns = screen
+        .wait(
+            "the distribution with median and mean",
+            &format!(
+                "const c = document.getElementById('cols');
+                 if (!c.classList.contains('scale') || !c.classList.contains('revealed')) return false;
+                 const cols = [...c.querySelectorAll('.col')];
+                 const s = document.getElementById('stats').textContent;
+                 return s === {} && cols.length === 7 && {{
+                   counts: cols.map((x) => x.querySelector('.cnt').textContent).join('|'),
+                   heights: cols.map((x) => x.querySelector('.now .fill').getBoundingClientRect().height),
+                   numbers: cols.map((x) => x.querySelector('.letter').textContent).join(''),
+                 }};",
+                js_str(stats)
+            ),
+        )
+        .await;
+    assert_eq!(columns["counts"], "1|1|1|2|1|1|0");
+    assert_eq!(columns["numbers"], "1234567");
+    // Point 4 has 29 %, point 1 15 %: the bars in that proportion (after their
+    // half-second transition).
+    screen
+        .wait(
+            "bars in proportion",
+            "const h = [...document.querySelectorAll('#cols .now .fill')].map((x) => x.getBoundingClientRect().height);
+             return h[6] === 0 && h[0] > 0 && Math.abs(h[3] / h[0] - 29 / 15) < 0.05;",
+        )
+        .await;
+    for (w, h) in [(1920, 1080), (1280, 720), (1024, 768)] {
+        screen.viewport(w, h).await;
+        check_screen(&screen, &format!("the revealed scale, {w}×{h}")).await;
+    }
+    screen.viewport(1920, 1080).await;
+    screen.screenshot("screen-scale-1920x1080").await;
+    blocking.extend(axe_blocking(&screen, &axe, "screen, revealed scale").await);
+
+    // The phone's result: the distribution and the same median and mean.
+    phone
+        .wait(
+            "the phone's result",
+            &format!(
+                "return !document.getElementById('result').hidden && document.querySelectorAll('#result-list li').length === 7 && document.getElementById('result-stats').textContent === {};",
+                js_str(stats)
+            ),
+        )
+        .await;
+    phone.screenshot("participant-scale-result-360x740").await;
+    blocking.extend(axe_blocking(&phone, &axe, "phone, scale result").await);
+
+    // A re-vote: 2, 3, 4, 5, 3, 5 and the phone's 7. Five moved up, one down, one stayed.
+    control.send(json!({"type": "revote"})).await;
+    phone
+        .wait(
+            "round 2 open on the phone",
+            "return document.body.dataset.view === '1:open:false' && !document.querySelector('#options .opt[data-i=\"6\"]').disabled;",
+        )
+        .await;
+    phone.click("#options .opt[data-i=\"6\"]").await;
+    phone.wait("7 chosen", &voted_for_point(6)).await;
+    for (other, option) in others.iter_mut().zip([1, 2, 3, 4, 2, 4]) {
+        other.wait_state(|s| s["slide"]["round"] == 2).await;
+        assert_eq!(other.vote(1, 2, option).await["type"], "ack");
+    }
+    control.send(json!({"type": "close_vote"})).await;
+    let shift_stats = "Mediaan 4 (Neutraal) → 4 (Neutraal) · gemiddelde 3,6 → 4,1";
+    let moved = "Van de 7 die in beide rondes stemden: 5 hoger, 1 lager, 1 gelijk";
+    host.wait(
+        "the shift on the host page",
+        &format!(
+            "const rows = [...document.querySelectorAll('#shift-rows tr')];
+             return !document.getElementById('shiftbox').hidden && rows.length === 7
+               && rows.map((r) => r.textContent).join('|') === '110|211|312|421|512|610|701'
+               && document.getElementById('shift-stats').textContent === {}
+               && document.getElementById('shift-note').textContent === {};",
+            js_str(shift_stats),
+            js_str(moved)
+        ),
+    )
+    .await;
+    blocking.extend(axe_blocking(&host, &axe, "host, scale shift").await);
+    host.click("#shift-show").await;
+    screen
+        .wait(
+            "the shift on the screen",
+            &format!(
+                "const c = document.getElementById('cols');
+                 return c.classList.contains('scale') && c.classList.contains('shift')
+                   && document.querySelectorAll('#cols .area.before').length === 7
+                   && document.getElementById('stats').textContent === {}
+                   && document.getElementById('shift-text').textContent === {};",
+                js_str(shift_stats),
+                js_str(moved)
+            ),
+        )
+        .await;
+    for (w, h) in [(1920, 1080), (1280, 720), (1024, 768)] {
+        screen.viewport(w, h).await;
+        check_screen(&screen, &format!("the scale's shift, {w}×{h}")).await;
+    }
+    screen.viewport(1920, 1080).await;
+    screen.screenshot("screen-scale-shift-1920x1080").await;
+    blocking.extend(axe_blocking(&screen, &axe, "screen, scale shift").await);
+
+    // In English, decimals with a point.
+    screen
+        .js("localStorage.setItem('stemzaal:lang', 'en'); location.reload();")
+        .await;
+    screen
+        .wait(
+            "the shift in English",
+            &text_is(
+                "stats",
+                "Median 4 (Neutraal) → 4 (Neutraal) · mean 3.6 → 4.1",
+            ),
+        )
+        .await;
+    screen
+        .wait(
+            "who moved, in English",
+            &text_is(
+                "shift-text",
+                "Of the 7 who voted in both rounds: 5 higher, 1 lower, 1 the same",
+            ),
+        )
+        .await;
+    check_screen(&screen, "the scale's shift in English").await;
+    blocking.extend(axe_blocking(&screen, &axe, "screen, scale shift in English").await);
+
+    assert!(
+        blocking.is_empty(),
+        "axe found serious or critical violations:\n{}",
+        blocking.join("\n")
+    );
+    for b in [host, screen, phone] {
+        b.close().await;
+    }
 }

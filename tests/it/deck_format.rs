@@ -3,9 +3,10 @@
 
 use proptest::prelude::*;
 use stemzaal::deck::{
-    fit_context_lines, fit_option_chars, parse, render_markdown, Deck, DeckError, Results,
-    SlideKind, FIT_CONTENT_BLOCKS, FIT_CONTENT_LINES, FIT_CONTENT_TITLE_CHARS, FIT_LINE_CHARS,
-    FIT_TITLE_CHARS, FIT_TOP_TITLE_CHARS, MAX_OPTIONS, MAX_SLIDES, MAX_SOURCE_BYTES,
+    fit_context_lines, fit_option_chars, fit_point_chars, parse, render_markdown, Deck, DeckError,
+    Results, SlideKind, StructureChange, FIT_CONTENT_BLOCKS, FIT_CONTENT_LINES,
+    FIT_CONTENT_TITLE_CHARS, FIT_LINE_CHARS, FIT_TITLE_CHARS, FIT_TOP_TITLE_CHARS, MAX_OPTIONS,
+    MAX_SLIDES, MAX_SOURCE_BYTES, SCALE_POINTS,
 };
 
 /// The errors of a deck that must not parse, as (line, message) pairs.
@@ -680,6 +681,258 @@ fn the_outline_lists_slides_and_options() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Scale statements
+
+/// A five-point scale with both ends labelled and a bare point between.
+const FIVE: &str = "## Vaste werkwijze\n\nDe raad kiest.\n\n1) Helemaal oneens\n2)\n3) Neutraal\n4) Eens\n5) Helemaal eens\n";
+
+#[test]
+fn numbered_points_make_a_scale_whose_options_are_the_labels() {
+    let deck = parse_ok(FIVE);
+    let slide = &deck.slides[0];
+    assert!(slide.scale);
+    assert_eq!(
+        deck.options(0).unwrap(),
+        ["Helemaal oneens", "", "Neutraal", "Eens", "Helemaal eens"]
+    );
+    assert_eq!(slide.title, "Vaste werkwijze");
+    assert!(slide.html.contains("De raad kiest."), "{}", slide.html);
+    assert!(
+        !slide.html.contains("Neutraal"),
+        "points are not in the context"
+    );
+    assert_eq!(deck.statement_count(), 1);
+    // Letters make no scale.
+    assert!(!parse_ok("S\n\nA) ja\nB) nee\n").slides[0].scale);
+    assert!(!parse_ok("Hallo\n").slides[0].scale);
+}
+
+#[test]
+fn a_scale_has_seven_points_too_and_labels_may_wrap_like_options() {
+    let deck = parse_ok(
+        "Stelling\n\n1) Helemaal\noneens\n2) Oneens\n3)\n4) Neutraal\n5)\n6) Eens\n7) Helemaal eens\n",
+    );
+    assert!(deck.slides[0].scale);
+    let options = deck.options(0).unwrap();
+    assert_eq!(options.len(), 7);
+    assert_eq!(options[0], "Helemaal oneens");
+    assert_eq!(options[4], "");
+}
+
+#[test]
+fn the_outline_names_a_scale_and_its_points_by_number() {
+    let outline = parse_ok(FIVE).outline();
+    for part in [
+        "scale",
+        "1) Helemaal oneens",
+        "3) Neutraal",
+        "5) Helemaal eens",
+    ] {
+        assert!(outline.contains(part), "{part:?} missing in\n{outline}");
+    }
+    assert!(
+        outline.lines().any(|l| l.trim() == "2)"),
+        "a bare point is listed bare:\n{outline}"
+    );
+}
+
+#[test]
+fn scale_results_may_be_live_like_any_statement() {
+    let deck = parse_ok(&FIVE.replace("De raad kiest.", "results: live"));
+    assert!(deck.starts_revealed(0));
+}
+
+#[test]
+fn a_scale_of_another_number_of_points_is_an_error_on_its_last_point() {
+    for (points, line) in [(3, 5), (4, 6), (6, 8)] {
+        let mut text = "Stelling\n\n1) Oneens\n".to_string();
+        for n in 2..points {
+            text.push_str(&format!("{n})\n"));
+        }
+        text.push_str(&format!("{points}) Eens\n"));
+        assert_single_error(&text, line, "a scale has 5 or 7 points");
+        assert_single_error(&text, line, &format!("this one has {points}"));
+    }
+    // A lone `1)` too; the message points to a numbered list.
+    assert_single_error("Stappen:\n\n1) eerst dit\n", 3, "write `1.` instead");
+}
+
+#[test]
+fn more_than_seven_points_is_an_error_on_the_eighth() {
+    let text: String = (1..=9).map(|n| format!("{n}) punt\n")).collect();
+    assert_single_error(&format!("Schaal\n{text}"), 9, "too many points");
+}
+
+#[test]
+fn a_point_out_of_order_is_an_error_on_its_line() {
+    let base = ["1) Oneens", "2)", "3)", "4)", "5) Eens"];
+    let cases = [
+        // (lines, line of the error, word)
+        (
+            vec!["2) Oneens", "3)", "4)", "5)", "6) Eens"],
+            3,
+            "without `1)`",
+        ),
+        (
+            vec!["0) Oneens", "1)", "2)", "3)", "4)", "5) Eens"],
+            3,
+            "`0)` without `1)`",
+        ),
+        (
+            vec![base[0], base[1], base[3], base[4]],
+            5,
+            "skipped point: `4)` follows `2)`",
+        ),
+        (
+            vec![base[0], base[1], base[1], base[2], base[3], base[4]],
+            5,
+            "duplicate point `2)`",
+        ),
+    ];
+    for (lines, line, word) in cases {
+        let text = format!("Schaal\n\n{}\n", lines.join("\n"));
+        assert_single_error(&text, line, word);
+    }
+    // Two points swapped: the first is a gap, the second comes back, as with letters.
+    let swapped = format!(
+        "Schaal\n\n{}\n",
+        [base[0], base[2], base[1], base[3], base[4]].join("\n")
+    );
+    let errors = errors_of(&swapped);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!(errors[0].0, 4);
+    assert!(errors[0]
+        .1
+        .contains("skipped point: `3)` follows `1)`, expected `2)`"));
+    assert_eq!(errors[1].0, 5);
+}
+
+#[test]
+fn an_unlabelled_end_point_is_an_error_on_its_line() {
+    assert_single_error(
+        "Schaal\n\n1)\n2)\n3) Neutraal\n4)\n5) Eens\n",
+        3,
+        "point `1)` has no label",
+    );
+    assert_single_error(
+        "Schaal\n\n1) Oneens\n2)\n3)\n4)\n5)\n6)\n7)\n",
+        9,
+        "point `7)` has no label: the last point",
+    );
+}
+
+#[test]
+fn letters_and_points_on_one_slide_are_an_error_on_the_first_that_differs() {
+    assert_single_error(
+        "Schaal\n\n1) Oneens\n2)\n3)\nA) ja\n4)\n5) Eens\n",
+        6,
+        "`A)` mixes option letters and scale points",
+    );
+    assert_single_error(
+        "Stelling\n\nA) ja\nB) nee\n1) Oneens\n",
+        5,
+        "`1)` mixes option letters and scale points",
+    );
+}
+
+#[test]
+fn text_after_the_points_is_an_error_naming_the_first_point() {
+    assert_single_error(
+        "Schaal\n\n1) Oneens\n2)\n3)\n4)\n5) Eens\n\nNog iets.\n",
+        9,
+        "move this text above `1)`",
+    );
+}
+
+#[test]
+fn numbers_in_text_or_in_a_numbered_list_with_dots_make_no_scale() {
+    let deck = parse_ok("Stappen\n\n1. eerst\n2. dan\n 3) ingesprongen\n2025)jaar\n1234) lang\n");
+    assert_eq!(deck.slides[0].kind, SlideKind::Content);
+}
+
+#[test]
+fn point_labels_fit_by_the_number_of_points_and_one_more_character_warns() {
+    for points in SCALE_POINTS {
+        let limit = fit_point_chars(points);
+        let scale = |length: usize| {
+            let mut text = "## Schaal\n\n".to_string();
+            for n in 1..=points {
+                let label = if n == 2 { text_of(length) } else { "ja".into() };
+                text.push_str(&format!("{n}) {label}\n"));
+            }
+            text
+        };
+        assert_eq!(warnings_of(&scale(limit)), vec![], "{points} points");
+        let warnings = warnings_of(&scale(limit + 1));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].0, 4, "on the point's line");
+        assert!(
+            warnings[0].1.contains(&format!(
+                "point `2)` has {} characters; with {points} points the screen shows at most {limit}",
+                limit + 1
+            )),
+            "{}",
+            warnings[0].1
+        );
+    }
+    assert!(fit_point_chars(7) < fit_point_chars(5));
+}
+
+#[test]
+fn text_above_a_scale_has_room_for_one_line() {
+    let above = |n: usize| format!("## Schaal\n\n{}\n\n1) nee\n2)\n3)\n4)\n5) ja\n", text_of(n));
+    assert_eq!(fit_context_lines(5), 1);
+    assert_eq!(warnings_of(&above(FIT_LINE_CHARS)), vec![]);
+    let warnings = warnings_of(&above(FIT_LINE_CHARS + 1));
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .1
+            .contains("the text above the points takes about 2 lines"),
+        "{}",
+        warnings[0].1
+    );
+}
+
+#[test]
+fn a_scale_turned_into_letters_is_a_change_of_structure() {
+    let letters = parse_ok("Schaal\n\nA) a\nB) b\nC) c\nD) d\nE) e\n");
+    let scale = parse_ok(FIVE);
+    assert_eq!(
+        letters.structure_change(&scale),
+        Some(StructureChange::Scale {
+            slide: 0,
+            scale: true
+        })
+    );
+    assert_eq!(
+        scale.structure_change(&letters).unwrap().describe(false),
+        "de stelling op dia 1 was een schaal en heeft nu letters"
+    );
+    // Other labels keep the session.
+    let relabelled = parse_ok(&FIVE.replace("Neutraal", "Weet niet"));
+    assert_eq!(scale.structure_change(&relabelled), None);
+}
+
+#[test]
+fn stemzaal_check_names_a_scale_error_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("schaal.md");
+    std::fs::write(&path, "## Schaal\n\n1) Oneens\n2)\n3)\n4) Eens\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("schaal.md:6: a scale has 5 or 7 points"),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
 // Robustness
 
 /// Whatever `parse` returns must hold the documented shape.
@@ -691,9 +944,16 @@ fn check_result(text: &str) {
             for slide in &deck.slides {
                 assert!(slide.line >= 1);
                 assert!(!slide.html.contains("<script"));
-                if let SlideKind::Statement { options } = &slide.kind {
-                    assert!((2..=MAX_OPTIONS).contains(&options.len()));
-                    assert!(options.iter().all(|o| !o.trim().is_empty()));
+                match &slide.kind {
+                    SlideKind::Statement { options } if slide.scale => {
+                        assert!(SCALE_POINTS.contains(&options.len()));
+                        assert!(!options[0].is_empty() && !options[options.len() - 1].is_empty());
+                    }
+                    SlideKind::Statement { options } => {
+                        assert!((2..=MAX_OPTIONS).contains(&options.len()));
+                        assert!(options.iter().all(|o| !o.trim().is_empty()));
+                    }
+                    SlideKind::Content => assert!(!slide.scale),
                 }
             }
         }
@@ -718,6 +978,12 @@ fn deckish_fragment() -> impl Strategy<Value = String> {
         Just("C) z\n".to_string()),
         Just("D)\n".to_string()),
         Just("A)".to_string()),
+        Just("1) oneens\n".to_string()),
+        Just("2)\n".to_string()),
+        Just("3) neutraal\n".to_string()),
+        Just("5) eens\n".to_string()),
+        Just("0) nul\n".to_string()),
+        "[1-9]\\) [a-z ]{0,6}\n",
         Just("title: t\n".to_string()),
         Just("groups: a, b,\n".to_string()),
         Just("## kop\n".to_string()),
@@ -869,17 +1135,29 @@ fn the_stress_deck_reaches_every_limit_exactly() {
     assert!(titles.contains(&FIT_TITLE_CHARS), "{titles:?}");
     assert!(titles.contains(&FIT_CONTENT_TITLE_CHARS), "{titles:?}");
     assert!(titles.contains(&FIT_TOP_TITLE_CHARS), "{titles:?}");
-    // Every number of options, each statement with its longest option at its limit.
+    // Every number of options, each statement with its longest option at its limit; both
+    // scales with every label at its limit.
     let mut counts = Vec::new();
+    let mut scales = Vec::new();
     for slide in &deck.slides {
-        if let SlideKind::Statement { options } = &slide.kind {
-            let longest = options.iter().map(|o| chars(o)).max().unwrap();
-            assert_eq!(longest, fit_option_chars(options.len()), "{}", slide.title);
-            counts.push(options.len());
+        match &slide.kind {
+            SlideKind::Statement { options } if slide.scale => {
+                for label in options {
+                    assert_eq!(chars(label), fit_point_chars(options.len()), "{label}");
+                }
+                scales.push(options.len());
+            }
+            SlideKind::Statement { options } => {
+                let longest = options.iter().map(|o| chars(o)).max().unwrap();
+                assert_eq!(longest, fit_option_chars(options.len()), "{}", slide.title);
+                counts.push(options.len());
+            }
+            SlideKind::Content => {}
         }
     }
     counts.sort();
     assert_eq!(counts, [2, 3, 4, 4, 5, 6, 7, 8]);
+    assert_eq!(scales, SCALE_POINTS);
     // Twelve bullets of a full line each; above the options, every line there is room for.
     let bullets: Vec<usize> = STRESS_DECK
         .lines()
@@ -891,7 +1169,11 @@ fn the_stress_deck_reaches_every_limit_exactly() {
         .lines()
         .filter(|l| chars(l) == FIT_LINE_CHARS && !l.starts_with(['-', '#']))
         .count();
-    let room: usize = [2, 3, 5, 6, 7, 8].into_iter().map(fit_context_lines).sum();
+    // The letter statements with text above their options, then the two scales.
+    let room: usize = [2, 3, 5, 6, 7, 8, 5, 7]
+        .into_iter()
+        .map(fit_context_lines)
+        .sum();
     assert_eq!(context_lines, room);
 }
 

@@ -11,8 +11,8 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use stemzaal::limits::Limits;
 use stemzaal::protocol::{
-    ClientMsg, Lang, OwnVote, Phase, Role, ServerMsg, ShiftView, SlideKindName, SlideOutline,
-    SlideView, StateTag, StateView, Storage, TimerView, Welcome, WireLimits,
+    ClientMsg, Lang, Moved, OwnVote, Phase, Role, ScaleStats, ServerMsg, ShiftView, SlideKindName,
+    SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, Welcome, WireLimits,
 };
 use support::{http_get, TestServer};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -309,6 +309,7 @@ fn server_messages_encode_to_their_documented_json() {
             index: 0,
             kind: SlideKindName::Content,
             title: "Intro".into(),
+            scale: false,
         }],
         join_url: "http://h/K7MX4P".into(),
         screen_url: Some("http://h/screen/K7MX4P?key=k".into()),
@@ -348,6 +349,7 @@ fn the_state_view_encodes_to_its_documented_json() {
             kind: SlideKindName::Statement,
             html: "<h2>S</h2>".into(),
             options: vec!["a".into(), "b".into()],
+            scale: false,
             phase: Some(Phase::Open),
             round: Some(1),
         },
@@ -356,6 +358,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         voted: Some(30),
         tally: Some(vec![18, 12]),
         hands: Some(vec![3, 1]),
+        stats: None,
         storage: None,
         timer: Some(TimerView {
             remaining_ms: 41_500,
@@ -382,6 +385,7 @@ fn the_state_view_encodes_to_its_documented_json() {
             kind: SlideKindName::Content,
             html: "<p>x</p>".into(),
             options: vec![],
+            scale: false,
             phase: None,
             round: None,
         },
@@ -390,6 +394,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         voted: None,
         tally: None,
         hands: None,
+        stats: None,
         storage: None,
         timer: None,
         shift: None,
@@ -501,6 +506,9 @@ fn the_shift_encodes_to_its_documented_json() {
         suppressed: false,
         matrix: Some(vec![vec![12, 7], vec![1, 8]]),
         switched: Some(8),
+        before_stats: None,
+        after_stats: None,
+        moved: None,
     };
     assert_eq!(
         serde_json::to_value(&shown).unwrap(),
@@ -523,6 +531,225 @@ fn the_shift_encodes_to_its_documented_json() {
 }
 
 #[test]
+fn a_scale_state_encodes_to_its_documented_json() {
+    let options: Vec<String> = ["Helemaal oneens", "", "Neutraal", "", "Helemaal eens"]
+        .map(String::from)
+        .to_vec();
+    let state = StateView {
+        kind: StateTag::State,
+        slide: SlideView {
+            index: 2,
+            count: 6,
+            kind: SlideKindName::Statement,
+            html: "<h2>S</h2>".into(),
+            options,
+            scale: true,
+            phase: Some(Phase::Closed),
+            round: Some(1),
+        },
+        revealed: true,
+        joined: Some(12),
+        voted: Some(10),
+        tally: Some(vec![1, 1, 2, 4, 2]),
+        hands: None,
+        stats: Some(ScaleStats {
+            median: 4,
+            mean: 3.5,
+        }),
+        storage: None,
+        timer: None,
+        shift: None,
+        groups: None,
+        arguments: None,
+    };
+    let expected = json!({
+        "type": "state",
+        "slide": {"index": 2, "count": 6, "kind": "statement", "html": "<h2>S</h2>",
+                  "options": ["Helemaal oneens", "", "Neutraal", "", "Helemaal eens"],
+                  "scale": true, "phase": "closed", "round": 1},
+        "revealed": true, "joined": 12, "voted": 10, "tally": [1, 1, 2, 4, 2],
+        "stats": {"median": 4, "mean": 3.5}
+    });
+    assert_eq!(serde_json::to_value(&state).unwrap(), expected);
+    assert_eq!(
+        serde_json::from_value::<StateView>(expected).unwrap(),
+        state
+    );
+    // A/B statements and outlines carry no `scale` at all.
+    let outline = |scale| SlideOutline {
+        index: 2,
+        kind: SlideKindName::Statement,
+        title: "S".into(),
+        scale,
+    };
+    assert_eq!(
+        serde_json::to_value(outline(true)).unwrap(),
+        json!({"index": 2, "kind": "statement", "title": "S", "scale": true})
+    );
+    assert_eq!(
+        serde_json::to_value(outline(false)).unwrap(),
+        json!({"index": 2, "kind": "statement", "title": "S"})
+    );
+}
+
+#[test]
+fn a_scale_shift_encodes_its_stats_and_who_moved_up_and_down() {
+    let shift = ShiftView {
+        shown: true,
+        from_round: 1,
+        to_round: 2,
+        before: vec![3, 2, 1, 0, 0],
+        after: vec![1, 1, 2, 2, 0],
+        paired: 6,
+        suppressed: false,
+        matrix: Some(vec![
+            vec![1, 1, 1, 0, 0],
+            vec![0, 0, 1, 1, 0],
+            vec![0, 0, 0, 1, 0],
+            vec![0; 5],
+            vec![0; 5],
+        ]),
+        switched: Some(5),
+        before_stats: Some(ScaleStats {
+            median: 1,
+            mean: 1.7,
+        }),
+        after_stats: Some(ScaleStats {
+            median: 3,
+            mean: 2.8,
+        }),
+        moved: Some(Moved {
+            up: 5,
+            down: 0,
+            stayed: 1,
+        }),
+    };
+    let expected = json!({
+        "shown": true, "from_round": 1, "to_round": 2,
+        "before": [3, 2, 1, 0, 0], "after": [1, 1, 2, 2, 0], "paired": 6, "suppressed": false,
+        "matrix": [[1, 1, 1, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]],
+        "switched": 5,
+        "before_stats": {"median": 1, "mean": 1.7}, "after_stats": {"median": 3, "mean": 2.8},
+        "moved": {"up": 5, "down": 0, "stayed": 1}
+    });
+    assert_eq!(serde_json::to_value(&shift).unwrap(), expected);
+    assert_eq!(
+        serde_json::from_value::<ShiftView>(expected).unwrap(),
+        shift
+    );
+}
+
+/// The scale examples in docs/protocol.md say what the server's types say, field for
+/// field: decoded and encoded again, each is the same JSON.
+#[test]
+fn the_scale_examples_in_the_protocol_document_are_pinned() {
+    let doc = source("docs/protocol.md");
+    let examples: Vec<Value> = doc
+        .split("```json")
+        .skip(1)
+        .map(|block| serde_json::from_str(block.split("```").next().unwrap()).unwrap())
+        .filter(|v: &Value| {
+            v["slide"]["scale"] == true || v["slides"].to_string().contains("\"scale\"")
+        })
+        .collect();
+    assert_eq!(
+        examples.len(),
+        3,
+        "a host welcome with a scale, a scale's state and its shift"
+    );
+    for example in examples {
+        let again = if example["type"] == "state" {
+            serde_json::to_value(serde_json::from_value::<StateView>(example.clone()).unwrap())
+        } else {
+            serde_json::to_value(serde_json::from_value::<ServerMsg>(example.clone()).unwrap())
+        };
+        assert_eq!(again.unwrap(), example);
+    }
+}
+
+/// A deck with an A/B statement and a five-point scale.
+const SCALE_DECK: &str = "## Welkom\n---\n## Kiezen\n\nA) ja\nB) nee\n---\n## Schaal\n\n1) Helemaal oneens\n2)\n3) Neutraal\n4) Eens\n5) Helemaal eens\n";
+
+#[tokio::test]
+async fn a_scale_statement_is_sent_with_scale_and_stats_where_the_tally_is() {
+    let deck = stemzaal::deck::parse("schaal.md", SCALE_DECK).unwrap();
+    let server = TestServer::start_with(deck, SCALE_DECK).await;
+    let mut host = server.host().await;
+    assert_eq!(
+        host.welcome["slides"],
+        json!([
+            {"index": 0, "kind": "content", "title": "Welkom"},
+            {"index": 1, "kind": "statement", "title": "Kiezen"},
+            {"index": 2, "kind": "statement", "title": "Schaal", "scale": true}
+        ])
+    );
+    let mut screen = server.screen().await;
+    let mut phones = vec![];
+    for _ in 0..3 {
+        phones.push(server.participant().await);
+    }
+    // The A/B statement: no `scale`, no `stats`, even with the tally shown.
+    host.send(json!({"type": "go_to", "slide": 1})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    let state = host.wait_state(|s| s["slide"]["phase"] == "open").await;
+    assert!(state["slide"].get("scale").is_none(), "{state}");
+    assert_eq!(phones[0].vote(1, 1, 0).await["type"], "ack");
+    let state = host.wait_state(|s| s["voted"] == 1).await;
+    assert!(state.get("stats").is_none(), "{state}");
+
+    host.send(json!({"type": "go_to", "slide": 2})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    let state = host
+        .wait_state(|s| s["slide"]["index"] == 2 && s["slide"]["phase"] == "open")
+        .await;
+    assert_eq!(state["slide"]["scale"], true);
+    assert_eq!(
+        state["slide"]["options"],
+        json!(["Helemaal oneens", "", "Neutraal", "Eens", "Helemaal eens"])
+    );
+    assert!(state.get("stats").is_none(), "nobody voted: {state}");
+    // Points 2, 4 and 5 by phone, two hands on point 1: 1, 1, 2, 4, 5.
+    for (phone, point) in phones.iter_mut().zip([1, 3, 4]) {
+        phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+        assert_eq!(phone.vote(2, 1, point).await["type"], "ack");
+    }
+    host.send(json!({"type": "hand_count", "counts": [2, 0, 0, 0, 0]}))
+        .await;
+    let state = host.wait_state(|s| s["voted"] == 5).await;
+    assert_eq!(state["tally"], json!([2, 1, 0, 1, 1]));
+    assert_eq!(state["stats"], json!({"median": 2, "mean": 2.6}));
+    // The screen hears it only with the tally, the phones once the vote is closed too.
+    let screen_state = screen.wait_state(|s| s["slide"]["index"] == 2).await;
+    assert!(screen_state.get("stats").is_none(), "{screen_state}");
+    host.send(json!({"type": "reveal", "visible": true})).await;
+    let screen_state = screen.wait_state(|s| s["revealed"] == true).await;
+    assert_eq!(screen_state["stats"], json!({"median": 2, "mean": 2.6}));
+    let phone_state = phones[0].wait_state(|s| s["revealed"] == true).await;
+    assert!(phone_state.get("stats").is_none(), "{phone_state}");
+    host.send(json!({"type": "close_vote"})).await;
+    let phone_state = phones[0]
+        .wait_state(|s| s["slide"]["phase"] == "closed")
+        .await;
+    assert_eq!(phone_state["stats"], json!({"median": 2, "mean": 2.6}));
+
+    // A re-vote by three phones: too few to say who moved, but the stats of both rounds.
+    host.send(json!({"type": "revote"})).await;
+    for (phone, point) in phones.iter_mut().zip([2, 3, 4]) {
+        phone.wait_state(|s| s["slide"]["round"] == 2).await;
+        assert_eq!(phone.vote(2, 2, point).await["type"], "ack");
+    }
+    let state = host.wait_state(|s| s["voted"] == 3).await;
+    assert_eq!(
+        state["shift"],
+        json!({"shown": false, "from_round": 1, "to_round": 2,
+               "before": [2, 1, 0, 1, 1], "after": [0, 0, 1, 1, 1], "paired": 3,
+               "suppressed": true,
+               "before_stats": {"median": 2, "mean": 2.6},
+               "after_stats": {"median": 4, "mean": 4.0}})
+    );
+}
+
+#[test]
 fn storage_in_the_host_state_is_ok_or_failing() {
     for (storage, name) in [(Storage::Ok, "ok"), (Storage::Failing, "failing")] {
         let state = StateView {
@@ -533,6 +760,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
                 kind: SlideKindName::Content,
                 html: "<p>x</p>".into(),
                 options: vec![],
+                scale: false,
                 phase: None,
                 round: None,
             },
@@ -541,6 +769,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             voted: None,
             tally: None,
             hands: None,
+            stats: None,
             storage: Some(storage),
             timer: None,
             shift: None,

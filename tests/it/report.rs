@@ -5,7 +5,7 @@ use crate::support;
 
 use serde_json::{json, Value};
 use stemzaal::deck::SlideKind;
-use support::TestServer;
+use support::{TestClient, TestServer};
 
 #[tokio::test]
 async fn the_report_pairs_rounds_counts_switches_and_suppresses_small_groups() {
@@ -307,4 +307,151 @@ async fn the_report_names_the_meeting_counts_slides_from_one_keeps_titles_whole_
     let (status, _, css) = server.get("/assets/css/report.css").await;
     assert_eq!(status, 200);
     assert!(css.contains("@media print") && css.contains(".actions { display: none; }"));
+}
+
+/// A scale between an A/B statement and the end, with groups and a bare point.
+const SCALE_DECK: &str = "---
+title: Schaal
+groups: Raad, Inwoner
+---
+## Kiezen
+
+A) ja
+B) nee
+
+---
+## Eén werkwijze
+
+1) Helemaal oneens
+2)
+3) Neutraal
+4) Eens
+5) Helemaal eens
+";
+
+/// A server on [`SCALE_DECK`] with the scale's vote open and `phones` phones that see it.
+async fn scale_vote_open(phones: usize) -> (TestServer, TestClient, Vec<TestClient>) {
+    let deck = stemzaal::deck::parse("schaal.md", SCALE_DECK).unwrap();
+    let server = TestServer::start_with(deck, SCALE_DECK).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "go_to", "slide": 1})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    let mut room = vec![];
+    for _ in 0..phones {
+        let mut phone = server.participant().await;
+        phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+        room.push(phone);
+    }
+    (server, host, room)
+}
+
+#[tokio::test]
+async fn a_scale_reports_its_distribution_median_mean_and_shift_in_every_format() {
+    let (server, mut host, mut phones) = scale_vote_open(6).await;
+    // Round 1: points 1, 2, 3, 3, 4, 5 by phone and one hand on 4: median 3, mean 22/7.
+    for (phone, option) in phones.iter_mut().zip([0, 1, 2, 2, 3, 4]) {
+        assert_eq!(phone.vote(1, 1, option).await["type"], "ack");
+    }
+    host.send(json!({"type": "hand_count", "counts": [0, 0, 0, 1, 0]}))
+        .await;
+    host.wait_state(|s| s["voted"] == 7).await;
+    host.send(json!({"type": "revote"})).await;
+    // Round 2: four move one point up, one down, one stays: median 3, mean 21/6.
+    for (phone, option) in phones.iter_mut().zip([1, 2, 3, 3, 2, 4]) {
+        phone.wait_state(|s| s["slide"]["round"] == 2).await;
+        assert_eq!(phone.vote(1, 2, option).await["type"], "ack");
+    }
+    host.wait_state(|s| s["voted"] == 6 && s["slide"]["round"] == 2)
+        .await;
+
+    let code = server.code().to_owned();
+    let report: Value =
+        serde_json::from_str(&fetch(&server, &format!("/export/{code}.json")).await).unwrap();
+    let s = &report["statements"][1];
+    assert_eq!(s["scale"], true);
+    assert_eq!(
+        s["options"],
+        json!(["Helemaal oneens", "", "Neutraal", "Eens", "Helemaal eens"])
+    );
+    assert_eq!(s["rounds"][0]["counts"], json!([1, 1, 2, 2, 1]));
+    assert_eq!(s["rounds"][0]["stats"], json!({"median": 3, "mean": 3.1}));
+    assert_eq!(s["rounds"][1]["counts"], json!([0, 1, 2, 2, 1]));
+    assert_eq!(s["rounds"][1]["stats"], json!({"median": 3, "mean": 3.5}));
+    assert_eq!(s["switches"]["paired"], 6);
+    assert_eq!(
+        s["switches"]["moved"],
+        json!({"up": 4, "down": 1, "stayed": 1})
+    );
+    // The A/B statement says nothing of scales.
+    let ab = report["statements"][0].as_object().unwrap();
+    assert!(!ab.contains_key("scale"), "{ab:?}");
+    assert!(!ab["rounds"][0].as_object().unwrap().contains_key("stats"));
+
+    let csv = fetch(&server, &format!("/export/{code}.csv")).await;
+    for row in [
+        "2,Eén werkwijze,1,,1,Helemaal oneens,1,0,\r\n",
+        "2,Eén werkwijze,1,,2,,1,0,\r\n",
+        "2,Eén werkwijze,1,,4,Eens,2,1,\r\n",
+        "2,Eén werkwijze,1,,3,Neutraal,,,mediaan; gemiddelde 3.1\r\n",
+        "2,Eén werkwijze,2,,3,Neutraal,,,mediaan; gemiddelde 3.5\r\n",
+        "2,Eén werkwijze,2,,,,,,\"verschuiving vanaf ronde 1: 4 hoger, 1 lager, 1 gelijk\"\r\n",
+        "1,Kiezen,1,,A,ja,0,0,\r\n",
+    ] {
+        assert!(csv.contains(row), "{row:?} missing in\n{csv}");
+    }
+    assert!(
+        !csv.contains("1,Kiezen,1,,,"),
+        "no stats rows for A/B:\n{csv}"
+    );
+
+    let html = fetch(&server, &format!("/report/{code}")).await;
+    for part in [
+        "Mediaan en gemiddelde per ronde",
+        "<td>3 (Neutraal)</td><td>3,1</td>",
+        "Van ronde 1 naar ronde 2 ging de mediaan van 3 (Neutraal) naar 3 (Neutraal) en het \
+         gemiddelde van 3,1 naar 3,5.",
+        "kozen 4 een hoger punt, 1 een lager punt en 1 hetzelfde.",
+        "<th scope=\"col\">2) </th>",
+        "<th scope=\"col\">1) Helemaal oneens</th>",
+    ] {
+        assert!(html.contains(part), "{part:?} missing in\n{html}");
+    }
+    let english = fetch(&server, &format!("/report/{code}?lang=en")).await;
+    for part in [
+        "Median and mean per round",
+        "<td>3 (Neutraal)</td><td>3.1</td>",
+        "4 chose a higher point, 1 a lower point and 1 the same.",
+    ] {
+        assert!(english.contains(part), "{part:?} missing in\n{english}");
+    }
+}
+
+#[tokio::test]
+async fn a_scale_shift_with_fewer_than_five_in_both_rounds_says_only_that() {
+    let (server, mut host, mut phones) = scale_vote_open(4).await;
+    for phone in &mut phones {
+        assert_eq!(phone.vote(1, 1, 0).await["type"], "ack");
+    }
+    host.send(json!({"type": "revote"})).await;
+    for phone in &mut phones {
+        phone.wait_state(|s| s["slide"]["round"] == 2).await;
+        assert_eq!(phone.vote(1, 2, 4).await["type"], "ack");
+    }
+    host.wait_state(|s| s["voted"] == 4 && s["slide"]["round"] == 2)
+        .await;
+    let code = server.code().to_owned();
+    let report: Value =
+        serde_json::from_str(&fetch(&server, &format!("/export/{code}.json")).await).unwrap();
+    let switches = &report["statements"][1]["switches"];
+    assert_eq!(switches["paired"], 4);
+    assert!(switches["matrix"].is_null() && switches.get("moved").is_none());
+    let csv = fetch(&server, &format!("/export/{code}.csv")).await;
+    assert!(
+        csv.contains(",2,,,,,,verschuiving vanaf ronde 1: <5 stemden in beide rondes\r\n"),
+        "{csv}"
+    );
+    let html = fetch(&server, &format!("/report/{code}")).await;
+    assert!(html.contains("ging de mediaan van 1 (Helemaal oneens) naar 5 (Helemaal eens)"));
+    assert!(!html.contains("een hoger punt"), "{html}");
+    assert!(html.contains("te weinig deelnemers stemden in beide rondes"));
 }

@@ -17,6 +17,7 @@ fn deck() -> Arc<Deck> {
         full_title: "t".into(),
         html: "<p>t</p>".into(),
         kind,
+        scale: false,
         results: Results::Hidden,
     };
     let statement = |n: usize| SlideKind::Statement {

@@ -1,5 +1,5 @@
 // Small helpers shared by all pages (host/screen extras live in present.js).
-import { t } from './i18n.js';
+import { t, lang } from './i18n.js';
 
 export const wrap = (area) => ({
   get(k) { try { return area().getItem(k); } catch { return null; } },
@@ -12,6 +12,45 @@ export const $ = (id) => document.getElementById(id);
 // page's language may differ (WCAG 3.1.2).
 export const deckLang = (m) => (/^[a-z]{2,3}(-[A-Za-z0-9]{1,8})*$/.test(m.lang || '') ? m.lang : 'nl');
 export const letter = (i) => String.fromCharCode(65 + i);
+// How option i of a slide is named: A, B, … or on a scale 1, 2, …
+export const optName = (slide, i) => (slide.scale ? String(i + 1) : letter(i));
+
+// A scale's median (its point, and label if it has one) and mean, from state.stats.
+const meanText = (x) => x.toLocaleString(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const medianText = (st, options) => (options[st.median - 1] ? t('scale.median_label', { n: st.median, label: options[st.median - 1] }) : String(st.median));
+export const statsText = (st, options) => (st ? t('scale.stats', { median: medianText(st, options), mean: meanText(st.mean) }) : '');
+
+// The labels under the points: each under its own point, widened over its unlabelled
+// neighbours (an end label towards the middle), so that a narrow column
+// (a phone, seven points on the screen) keeps its words whole.
+export function pointLabels(options) {
+  const n = options.length;
+  const labelled = options.map((o, i) => (o ? i : -1)).filter((i) => i >= 0);
+  return labelled.map((i, k) => {
+    const prev = k > 0 ? labelled[k - 1] : null;
+    const next = k < labelled.length - 1 ? labelled[k + 1] : null;
+    // Half of the free points between two labels belongs to each.
+    const left = i === 0 ? 0 : i - Math.floor((i - (prev ?? -1) - 1) / 2);
+    const right = i === n - 1 ? n - 1 : i + Math.floor(((next ?? n) - i - 1) / 2);
+    const r = Math.min(i - left, right - i);
+    const [from, to] = i === 0 ? [0, right] : i === n - 1 ? [left, n - 1] : [i - r, i + r];
+    const span = el('span', 'slabel' + (i === 0 ? ' first' : i === n - 1 ? ' last' : ''), options[i]);
+    span.style.gridColumn = from + 1 + ' / ' + (to + 2);
+    return span;
+  });
+}
+
+// A scale's shift: median and mean before and after, and who moved up or down.
+export function scaleShift(shift, options) {
+  const a = shift.before_stats, b = shift.after_stats;
+  const dash = '\u2013';
+  const stats = t('scale.stats_shift', {
+    a: a ? medianText(a, options) : dash, b: b ? medianText(b, options) : dash,
+    c: a ? meanText(a.mean) : dash, d: b ? meanText(b.mean) : dash,
+  });
+  const m = shift.moved;
+  return [stats, m ? t('scale.moved', { m: shift.paired, up: m.up, down: m.down, stayed: m.stayed }) : t('shift.few')];
+}
 
 // The session code: the last path segment of /CODE, /host/CODE, /screen/CODE.
 export function pathCode() {

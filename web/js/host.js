@@ -1,7 +1,7 @@
 // Host page: the facilitator's remote (laptop or phone).
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, letter, percents, votes, showConn, setText, clock, countdown, deckLang, switchSentence } from './common.js';
+import { $, el, pathCode, optName, percents, votes, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 import { pressAgain } from './admin-ui.js';
 
@@ -55,7 +55,7 @@ function start() {
     if (m.role !== 'host') { deny(); return; }
     setText($('title'), m.title || '');
     setText($('code'), m.code || code);
-    for (const n of [$('title'), $('preview'), $('popts'), $('slides')]) n.lang = deckLang(m);
+    for (const n of [$('title'), $('preview'), $('popts'), $('slides'), $('stats')]) n.lang = deckLang(m);
     contentLang = deckLang(m);
     outline = m.slides || [];
     const join = $('join-url');
@@ -184,7 +184,7 @@ function buildList() {
     b.dataset.i = s.index;
     b.append(el('span', 'num', String(s.index + 1)), el('span', 'ttl', s.title));
     if (s.kind === 'statement') {
-      const tag = el('span', 'tag', t('host.kind_statement'));
+      const tag = el('span', 'tag', s.scale ? t('host.kind_scale') : t('host.kind_statement'));
       tag.lang = lang;
       b.append(tag);
     }
@@ -247,8 +247,8 @@ function render() {
   if (s.html !== html) { html = s.html; $('preview').innerHTML = html; }
   const options = statement ? s.options || [] : [];
   $('popts').replaceChildren(...options.map((o, i) => {
-    const li = el('li', 'c' + (i % 8));
-    li.append(el('span', 'letter', letter(i)), el('span', 'otext', o));
+    const li = el('li', 'c' + (s.scale ? 0 : i % 8));
+    li.append(el('span', 'letter', optName(s, i)), el('span', 'otext', o));
     return li;
   }));
 
@@ -261,19 +261,20 @@ function render() {
   const tally = statement ? st.tally || options.map(() => 0) : [];
   const pct = percents(tally);
   $('tally').replaceChildren(...tally.map((n, i) => {
-    const li = el('li', 'row-t c' + (i % 8));
+    const li = el('li', 'row-t c' + (s.scale ? 0 : i % 8));
     const bar = el('span', 'bar');
     const fill = el('span', 'fill');
     fill.style.width = pct[i] + '%';
     bar.append(fill);
-    li.append(el('span', 'letter', letter(i)), el('span', 'otext', options[i] || ''),
+    li.append(el('span', 'letter', optName(s, i)), el('span', 'otext', options[i] || ''),
       el('span', 'cnt', votes(n)), el('span', 'pct', t('tally.percent', { p: pct[i] })));
     li.querySelector('.otext').lang = contentLang;
     if (hands) li.append(el('span', 'hcount', t('host.hands_of', { n: hands[i] ?? 0 })));
     li.append(bar);
     return li;
   }));
-  renderShift(statement ? st.shift : null, online);
+  setText($('stats'), statement && s.scale ? statsText(st.stats, options) : '');
+  renderShift(statement ? st.shift : null, s, options, online);
   renderGroups(statement ? st.groups : null, options, online);
   renderArgs(statement ? st.arguments : null, online);
   renderHands(s, options);
@@ -281,7 +282,7 @@ function render() {
 
 // After a re-vote: the round before beside this one, who switched, and the button that
 // puts it on the screen.
-function renderShift(shift, online) {
+function renderShift(shift, s, options, online) {
   $('shiftbox').hidden = !shift;
   if (!shift) return;
   setText($('shift-h'), t('shift.heading', { a: shift.from_round, b: shift.to_round }));
@@ -289,13 +290,16 @@ function renderShift(shift, online) {
   setText($('shift-r1'), t('shift.round', { n: shift.to_round }));
   const rows = shift.after.map((n, i) => {
     const tr = el('tr');
-    const th = el('th', null, letter(i));
+    const th = el('th', null, optName(s, i));
     th.scope = 'row';
     tr.append(th, el('td', null, String(shift.before[i] ?? 0)), el('td', null, String(n)));
     return tr;
   });
   $('shift-rows').replaceChildren(...rows);
-  setText($('shift-note'), switchSentence(shift));
+  // On a scale: median and mean before and after, and who moved up or down.
+  const moved = s.scale ? scaleShift(shift, options) : null;
+  setText($('shift-stats'), moved ? moved[0] : '');
+  setText($('shift-note'), moved ? moved[1] : switchSentence(shift));
   viewButton('shift', shift, online);
 }
 
@@ -303,7 +307,7 @@ function renderShift(shift, online) {
 function renderGroups(groups, options, online) {
   $('groupbox').hidden = !groups;
   if (!groups) return;
-  const head = [t('groups.group'), ...options.map((_, i) => letter(i)), t('groups.voters')].map((s) => {
+  const head = [t('groups.group'), ...options.map((_, i) => optName(st.slide, i)), t('groups.voters')].map((s) => {
     const th = el('th', null, s);
     th.scope = 'col';
     return th;
@@ -335,7 +339,7 @@ const argNodes = new Map();
 function renderArgs(a, online) {
   $('argsbox').hidden = !a;
   if (!a) return;
-  const counts = (a.counts || []).map((n, i) => letter(i) + '\u00a0' + n).join(' · ');
+  const counts = (a.counts || []).map((n, i) => optName(st.slide, i) + '\u00a0' + n).join(' · ');
   setText($('args-counts'), counts && t('args.counts', { list: counts }));
   viewButton('args', a, online);
   const pending = a.items.filter((x) => x.status === 'pending');
@@ -370,9 +374,9 @@ function argNode(x, online) {
     argNodes.set(x.argument, li);
   }
   li.className = 'arg c' + (x.option % 8) + (x.status === 'highlighted' ? ' hl' : '');
-  setText(li.firstChild, letter(x.option));
-  const meta = x.status === 'pending' ? t('args.for', { letter: letter(x.option) })
-    : t('args.votes', { letter: letter(x.option), n: x.upvotes }) + (x.status === 'highlighted' ? ' · ' + t('args.highlighted') : '');
+  setText(li.firstChild, optName(st.slide, x.option));
+  const meta = x.status === 'pending' ? t('args.for', { letter: optName(st.slide, x.option) })
+    : t('args.votes', { letter: optName(st.slide, x.option), n: x.upvotes }) + (x.status === 'highlighted' ? ' · ' + t('args.highlighted') : '');
   setText(li.querySelector('.ameta'), meta);
   const acts = li.querySelector('.acts');
   const want = x.status === 'pending' ? ['approved', 'highlighted', 'hidden']
@@ -430,7 +434,7 @@ function renderHands(s, options) {
     fields.querySelectorAll('input').forEach((x, i) => { x.value = String(current[i]); });
   }
   handsSeen = seen;
-  fields.querySelectorAll('label').forEach((l, i) => setText(l, t('host.hands_for', { letter: letter(i) })));
+  fields.querySelectorAll('label').forEach((l, i) => setText(l, t('host.hands_for', { letter: optName(s, i) })));
   if (handsSent && handsSent === seen) {
     handsSent = null;
     setText($('hands-status'), t('host.hands_saved'));

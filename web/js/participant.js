@@ -1,7 +1,7 @@
 // Participant page: one phone, one vote per statement and round.
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, store, pathCode, letter, percents, votes, showConn, setText, clock, countdown, deckLang } from './common.js';
+import { $, el, store, pathCode, letter, optName, percents, votes, showConn, setText, clock, countdown, deckLang, statsText, pointLabels } from './common.js';
 
 const code = pathCode();
 const pidKey = 'stemzaal:pid:' + code;
@@ -44,6 +44,7 @@ const optsEl = $('options');
 const voteEl = $('vote-status');
 const resultEl = $('result');
 const listEl = $('result-list');
+const labelsEl = $('scale-labels');
 const errEl = $('error');
 const groupBox = $('group-box');
 const groupSel = $('group');
@@ -89,7 +90,7 @@ sock.on('welcome', (m) => {
   card = null;
   if (main.dataset.card) cardBox(null);
   setText($('title'), m.title || '');
-  for (const n of [$('title'), slideEl, optsEl, listEl]) n.lang = deckLang(m);
+  for (const n of [$('title'), slideEl, optsEl, labelsEl, listEl, $('result-stats')]) n.lang = deckLang(m);
   acked = new Map((m.votes || []).map((v) => [v.slide + ':' + v.round, v.option]));
   mineArgs = new Map((m.arguments || []).map((a) => [a.slide, a]));
   upvoted = new Set(m.upvoted || []);
@@ -245,7 +246,7 @@ function renderArgs(s, options, mine) {
   if (!form.hidden) {
     showLeft();
     setText($('argue-sum'), own ? t('args.yours') : t('args.give'));
-    setText($('arg-label'), t('args.label', { letter: letter(mine) }));
+    setText($('arg-label'), t('args.label', { letter: optName(s, mine) }));
     setText($('arg-send'), own ? t('args.change') : t('args.send'));
     $('arg-withdraw').hidden = !own;
     for (const b of [$('arg-send'), $('arg-withdraw')]) b.disabled = !sock.online;
@@ -274,7 +275,7 @@ function renderArgs(s, options, mine) {
         li.append(p, b);
         return li;
       }));
-      const h = el('h3', null, t('args.for', { letter: letter(i) }) + ': ');
+      const h = el('h3', null, t('args.for', { letter: optName(s, i) }) + ': ');
       h.append(el('span', null, o));
       h.lastChild.lang = optsEl.lang;
       return [h, ul];
@@ -304,18 +305,16 @@ function render() {
   if (s.html !== html) { html = s.html; slideEl.innerHTML = html; }
 
   const options = statement ? s.options || [] : [];
-  const sig = s.index + '\n' + options.join('\n');
+  const sig = s.index + '\n' + !!s.scale + '\n' + options.join('\n');
   if (sig !== optsSig) {
     optsSig = sig;
-    optsEl.replaceChildren(...options.map((o, i) => {
-      const b = el('button', 'opt');
-      b.type = 'button';
-      b.dataset.i = i;
-      b.append(el('span', 'letter', letter(i)), el('span', 'otext', o));
-      return b;
-    }));
+    optsEl.classList.toggle('scale', !!s.scale);
+    for (const n of [optsEl, labelsEl]) n.style.setProperty('--n', String(options.length));
+    optsEl.replaceChildren(...options.map((o, i) => (s.scale ? point(o, i, options.length) : option(o, i))));
+    labelsEl.replaceChildren(...(s.scale ? pointLabels(options) : []));
   }
   optsEl.hidden = !options.length;
+  labelsEl.hidden = !s.scale || !options.length;
 
   const p = statement ? sock.pendingFor(s.index, round) : null;
   const mine = p ? p.option : acked.get(s.index + ':' + round);
@@ -332,8 +331,8 @@ function render() {
   showTimer();
   showGroup();
   setText(voteEl, !statement ? ''
-    : p ? t('part.sending', { letter: letter(p.option) })
-    : mine != null ? t('part.saved', { letter: letter(mine) })
+    : p ? t('part.sending', { letter: optName(s, p.option) })
+    : mine != null ? t('part.saved', { letter: optName(s, mine) })
     : s.phase === 'closed' ? t('part.no_vote') : '');
 
   const tally = statement && s.phase === 'closed' && st.tally;
@@ -350,14 +349,33 @@ function render() {
   if (tally) {
     const pct = percents(tally);
     listEl.replaceChildren(...tally.map((n, i) => {
-      const li = el('li', 'res c' + (i % 8));
+      const li = el('li', 'res c' + (s.scale ? 0 : i % 8));
       const bar = el('span', 'bar');
       const fill = el('span', 'fill');
       fill.style.width = pct[i] + '%';
       bar.append(fill);
-      li.append(el('span', 'letter', letter(i)), el('span', 'otext', options[i] || ''),
+      li.append(el('span', 'letter', optName(s, i)), el('span', 'otext', options[i] || ''),
         el('span', 'pct', t('tally.percent', { p: pct[i] })), el('span', 'cnt', votes(n)), bar);
       return li;
     }));
   }
+  setText($('result-stats'), tally && s.scale ? statsText(st.stats, options) : '');
+}
+
+function option(text, i) {
+  const b = el('button', 'opt');
+  b.type = 'button';
+  b.dataset.i = i;
+  b.append(el('span', 'letter', letter(i)), el('span', 'otext', text));
+  return b;
+}
+
+// A point of a scale: its number, large; its name says where it lies and what it means.
+function point(label, i, n) {
+  const b = el('button', 'opt pt');
+  b.type = 'button';
+  b.dataset.i = i;
+  b.setAttribute('aria-label', label ? t('scale.point', { n: i + 1, m: n, label }) : t('scale.point_bare', { n: i + 1, m: n }));
+  b.append(el('span', 'num', String(i + 1)));
+  return b;
 }

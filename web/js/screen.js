@@ -1,7 +1,7 @@
 // Screen page: the projector, read from the back of the room.
 import { init, t, lang, setLang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, letter, percents, showConn, setText, clock, countdown, deckLang, switchSentence } from './common.js';
+import { $, el, pathCode, optName, percents, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, pointLabels } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 
 const code = pathCode();
@@ -44,7 +44,7 @@ function start() {
     if (m.role !== 'screen' && m.role !== 'host') { deny(); return; }
     setText($('title'), m.title || '');
     contentLang = deckLang(m);
-    for (const n of [$('title'), $('slide'), cols]) n.lang = contentLang;
+    for (const n of [$('title'), $('slide'), cols, $('stats')]) n.lang = contentLang;
     if (m.code) setText($('jcode'), m.code);
     // The address may wrap after ":" and before "/", not inside a number if it can help it.
     const url = (m.join_url || location.host + '/' + code).replace(/^https?:\/\//, '');
@@ -81,16 +81,21 @@ function render() {
   if (s.html !== html) { html = s.html; $('slide').innerHTML = html; }
 
   const options = statement ? s.options || [] : [];
-  const sig = s.index + '\n' + options.join('\n');
+  // A scale is a distribution: a column per point, its bar growing upwards.
+  const scale = statement && !!s.scale;
+  const sig = s.index + '\n' + scale + '\n' + options.join('\n');
   if (sig !== colsSig) {
     colsSig = sig;
+    cols.classList.toggle('scale', scale);
+    cols.style.setProperty('--n', String(options.length));
     cols.replaceChildren(...options.map((o, i) => {
-      const col = el('div', 'col c' + (i % 8));
+      const col = el('div', 'col c' + (scale ? 0 : i % 8));
       const area = el('div', 'area now');
       area.append(el('span', 'fill'));
-      col.append(el('span', 'letter', letter(i)), el('span', 'otext', o), area, el('span', 'pct'), el('span', 'cnt'));
+      // A scale's labels go in a row of their own under the columns (pointLabels).
+      col.append(el('span', 'letter', optName(s, i)), scale ? el('span', 'was') : el('span', 'otext', o), area, el('span', 'pct'), el('span', 'cnt'));
       return col;
-    }));
+    }), ...(scale ? pointLabels(options) : []));
   }
   // One view beside the slide, as the host chose: the arguments, or the results per
   // group, or the shift (the round before beside this one), or the result alone.
@@ -103,7 +108,7 @@ function render() {
   cols.classList.toggle('shift', !!shift);
   const pct = tally ? percents(tally) : [];
   const pct0 = shift ? percents(shift.before) : [];
-  [...cols.children].forEach((col, i) => {
+  cols.querySelectorAll('.col').forEach((col, i) => {
     // The bar of the round before is there only while the shift is shown.
     let before = col.querySelector('.before');
     if (shift && !before) {
@@ -113,14 +118,19 @@ function render() {
     } else if (!shift && before) {
       before.remove();
     }
-    col.querySelector('.now .fill').style.width = tally ? (pct[i] ?? 0) + '%' : '0';
-    if (before) before.firstChild.style.width = (pct0[i] ?? 0) + '%';
-    setText(col.querySelector('.pct'), shift ? t('shift.percent', { a: pct0[i] ?? 0, b: pct[i] ?? 0 })
+    const size = scale ? 'height' : 'width';
+    col.querySelector('.now .fill').style[size] = tally ? (pct[i] ?? 0) + '%' : '0';
+    if (before) before.firstChild.style[size] = (pct0[i] ?? 0) + '%';
+    // A scale's column is narrow: the share before stands above the share now.
+    if (scale) setText(col.querySelector('.was'), shift ? t('shift.was', { p: pct0[i] ?? 0 }) : '');
+    setText(col.querySelector('.pct'), shift && !scale ? t('shift.percent', { a: pct0[i] ?? 0, b: pct[i] ?? 0 })
       : tally ? t('tally.percent', { p: pct[i] ?? 0 }) : '');
     setText(col.querySelector('.cnt'), tally && !shift ? String(tally[i] ?? 0) : '');
   });
   setText($('shift-legend'), shift ? t('shift.legend', { a: shift.from_round, b: shift.to_round }) : '');
-  setText($('shift-text'), shift ? switchSentence(shift) : '');
+  const moved = shift && scale ? scaleShift(shift, options) : null;
+  setText($('shift-text'), moved ? moved[1] : shift ? switchSentence(shift) : '');
+  setText($('stats'), moved ? moved[0] : scale && tally ? statsText(st.stats, options) : '');
   $('shift').hidden = !shift;
   const counted = statement && st.voted != null && st.joined != null;
   // Hand counts are in `voted` but not in `joined`: phones are counted against the
@@ -144,7 +154,7 @@ function renderGroups(groups, options) {
   if (!groups) return;
   const head = [el('th', null, t('groups.group_voters')), ...options.map((_, i) => {
     const th = el('th', 'c' + (i % 8));
-    th.append(el('span', 'letter', letter(i)));
+    th.append(el('span', 'letter', optName(st.slide, i)));
     return th;
   }), el('td')];
   head.forEach((c) => { if (c.tagName === 'TH') c.scope = 'col'; });
@@ -197,7 +207,7 @@ function drawArgs(sides, options) {
     const head = el('p', 'ahead');
     const otext = el('span', 'otext', o);
     otext.lang = contentLang;
-    head.append(el('span', 'letter', letter(i)), otext);
+    head.append(el('span', 'letter', optName(st.slide, i)), otext);
     const list = el('ul', 'alist');
     list.append(...sides[i].map((x) => {
       const li = el('li', x.status === 'highlighted' ? 'aitem hl' : 'aitem');
@@ -296,26 +306,46 @@ function fit() {
   if (stage.dataset.extra === 'args') { fitArgs(); return; }
   const revealed = cols.classList.contains('revealed');
   const shift = cols.classList.contains('shift');
-  const cells = stage.dataset.extra ? [] : [...cols.querySelectorAll('.pct, .cnt')];
+  const scale = cols.classList.contains('scale');
+  const cells = stage.dataset.extra ? [] : [...cols.querySelectorAll('.pct, .cnt, .was')];
+  // A scale's median and mean take a line once shown: measured with the longest (the
+  // shift's line is on the page already while it is shown).
+  if (scale && !shift && !stage.dataset.extra) cells.push($('stats'));
   const texts = cells.map((c) => c.textContent);
   if (cells.length) {
     cols.classList.add('revealed');
-    const widest = shift ? t('shift.percent', { a: 100, b: 100 }) : t('tally.percent', { p: 100 });
-    cells.forEach((c) => { c.textContent = c.classList.contains('pct') ? widest : shift ? '' : '8888'; });
+    const widest = shift && !scale ? t('shift.percent', { a: 100, b: 100 }) : t('tally.percent', { p: 100 });
+    const labels = st ? st.slide.options || [] : [];
+    const longest = labels.reduce((a, l, i) => (l.length > labels[a].length ? i : a), 0);
+    const stats = statsText({ median: longest + 1, mean: 8.8 }, labels);
+    cells.forEach((c) => {
+      c.textContent = c.id === 'stats' ? stats : c.classList.contains('pct') ? widest
+        : c.classList.contains('was') ? (shift ? t('shift.was', { p: 100 }) : '') : shift ? '' : '8888';
+    });
   }
-  const lo = search(FIT_MAX, FIT_MIN);
+  // A scale's labels stand in narrow columns: above the minimum size a label's words
+  // must fit whole (at the minimum a long word may break rather than the type shrink);
+  // the share before a re-vote never breaks.
+  const labels = scale ? [...cols.querySelectorAll('.slabel')] : [];
+  const was = shift ? [...cols.querySelectorAll('.was')] : [];
+  const whole = (e) => e.scrollWidth <= e.clientWidth + 1;
+  const lo = search(FIT_MAX, FIT_MIN, (f) => {
+    cols.classList.toggle('whole', f > 1);
+    return was.every(whole) && (f <= 1 || labels.every(whole));
+  });
   cells.forEach((c, i) => { c.textContent = texts[i]; });
   cols.classList.toggle('revealed', revealed);
+  cols.classList.remove('whole');
   setFit(lo);
 }
 
-// The largest size from `min` to `max` at which the stage shows whole (`min` if none).
-// The minimum text size is tried first: a slide that fits at it is shown at it, not a
-// step of the search below it.
-function search(max, min) {
+// The largest size from `min` to `max` at which the stage shows whole (`min` if none)
+// and `also(size)` holds. The minimum text size is tried first: a slide that fits at it
+// is shown at it, not a step of the search below it.
+function search(max, min, also = () => true) {
   const fits = (f) => {
     stage.style.setProperty('--fit', String(f));
-    return stage.scrollHeight <= stage.clientHeight + 1 && stage.scrollWidth <= stage.clientWidth + 1;
+    return stage.scrollHeight <= stage.clientHeight + 1 && stage.scrollWidth <= stage.clientWidth + 1 && also(f);
   };
   let lo = min, hi = max;
   if (fits(max)) return max;
