@@ -330,14 +330,14 @@ pub fn group_rows(session: &Session, round: &Round, options: usize) -> Vec<Group
     if deck.groups.is_empty() {
         return vec![];
     }
-    // Index groups.len() stands for "no group chosen".
-    let mut counts = vec![vec![0u64; options]; deck.groups.len() + 1];
-    for (participant, &option) in &round.votes {
-        let g = session
-            .group_index(participant)
-            .unwrap_or(deck.groups.len());
-        counts[g][option] += 1;
-    }
+    // Index groups.len() stands for "no group chosen"; the round keeps the counts.
+    let counts: Vec<Vec<u64>> = (0..=deck.groups.len())
+        .map(|g| round.group_counts((g < deck.groups.len()).then_some(g)))
+        .map(|mut c| {
+            c.resize(options, 0);
+            c
+        })
+        .collect();
     let voted: Vec<u64> = counts.iter().map(|c| c.iter().sum()).collect();
     let mut hidden: Vec<Option<Suppressed>> = voted
         .iter()

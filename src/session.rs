@@ -375,6 +375,10 @@ pub struct Round {
     pub shift_shown: bool,
     /// Whether this round's results per group are shown on the screen.
     pub groups_shown: bool,
+    /// Phone votes per group and option, kept with every vote and group change, so the
+    /// host's view of the groups costs nothing in a burst: slot 0 is "no group", slot
+    /// `i + 1` the deck's group `i`; slots grow as groups vote.
+    by_group: Vec<Vec<u64>>,
 }
 
 impl Round {
@@ -386,7 +390,25 @@ impl Round {
             revealed,
             shift_shown: false,
             groups_shown: false,
+            by_group: vec![],
         }
+    }
+
+    /// Phone votes per option of the participants in group `group` (`None`: no group).
+    pub fn group_counts(&self, group: Option<usize>) -> Vec<u64> {
+        self.by_group
+            .get(group_slot(group))
+            .cloned()
+            .unwrap_or_else(|| vec![0; self.counts.len()])
+    }
+
+    fn count_group(&mut self, group: Option<usize>, option: usize, up: bool) {
+        let slot = group_slot(group);
+        if self.by_group.len() <= slot {
+            self.by_group.resize(slot + 1, vec![0; self.counts.len()]);
+        }
+        let count = &mut self.by_group[slot][option];
+        *count = if up { *count + 1 } else { *count - 1 };
     }
 
     /// Phone votes and hand counts together, per option: what the room decided.
@@ -402,6 +424,10 @@ impl Round {
     pub fn voted(&self) -> u64 {
         self.votes.len() as u64 + self.hands.iter().sum::<u64>()
     }
+}
+
+fn group_slot(group: Option<usize>) -> usize {
+    group.map_or(0, |g| g + 1)
 }
 
 /// The vote on one statement slide.
@@ -1080,7 +1106,21 @@ impl Session {
                 let Some(g) = self.participants.get_mut(&participant) else {
                     return unfit("the participant never joined");
                 };
-                *g = group;
+                let before = std::mem::replace(g, group);
+                if before != group {
+                    // Its votes move with it, in every round.
+                    for round in self
+                        .statements
+                        .iter_mut()
+                        .flatten()
+                        .flat_map(|s| &mut s.rounds)
+                    {
+                        if let Some(&option) = round.votes.get(&participant) {
+                            round.count_group(before, option, false);
+                            round.count_group(group, option, true);
+                        }
+                    }
+                }
             }
             Event::Voted {
                 participant,
@@ -1101,10 +1141,13 @@ impl Session {
                 if option >= current.counts.len() {
                     return unfit("the statement has no such option");
                 }
+                let group = self.participants[&participant];
                 if let Some(previous) = current.votes.insert(participant, option) {
                     current.counts[previous] -= 1;
+                    current.count_group(group, previous, false);
                 }
                 current.counts[option] += 1;
+                current.count_group(group, option, true);
             }
             Event::SlideShown { slide } => {
                 if slide >= self.deck.slides.len() {

@@ -244,6 +244,20 @@ fn check_counts(session: &Session) {
                 counted[option] += 1;
             }
             assert_eq!(counted, round.counts, "slide {slide}");
+            // The counts per group are kept with every vote and group change.
+            for group in std::iter::once(None).chain((0..session.deck().groups.len()).map(Some)) {
+                let mut counted = vec![0u64; round.counts.len()];
+                for (p, &option) in &round.votes {
+                    if session.group_index(p) == group {
+                        counted[option] += 1;
+                    }
+                }
+                assert_eq!(
+                    counted,
+                    round.group_counts(group),
+                    "slide {slide} group {group:?}"
+                );
+            }
         }
     }
 }
