@@ -848,15 +848,14 @@ impl Session {
     fn decide_reveal(&self, visible: bool) -> Result<Vec<Event>, Rejection> {
         let slide = self.current;
         let statement = self.statement_at(slide)?;
-        Ok(if visible == statement.current().revealed {
-            vec![]
-        } else {
-            vec![Event::ResultsShown {
+        let shown = statement.current().revealed;
+        Ok(Self::toggled(statement, visible, shown, |round| {
+            Event::ResultsShown {
                 visible,
                 slide: Some(slide),
-                round: Some(statement.round_number()),
-            }]
-        })
+                round: Some(round),
+            }
+        }))
     }
 
     /// The shift can be shown once a statement has a second round; it belongs to the
@@ -867,15 +866,14 @@ impl Session {
         if statement.rounds.len() < 2 {
             return Err(Rejection::NoEarlierRound);
         }
-        Ok(if visible == statement.current().shift_shown {
-            vec![]
-        } else {
-            vec![Event::ShiftShown {
+        let shown = statement.current().shift_shown;
+        Ok(Self::toggled(statement, visible, shown, |round| {
+            Event::ShiftShown {
                 slide,
-                round: statement.round_number(),
+                round,
                 visible,
-            }]
-        })
+            }
+        }))
     }
 
     /// Results per group can be shown on a statement of a deck with groups; they belong
@@ -886,15 +884,14 @@ impl Session {
         if self.deck.groups.is_empty() {
             return Err(Rejection::NoGroups);
         }
-        Ok(if visible == statement.current().groups_shown {
-            vec![]
-        } else {
-            vec![Event::GroupsShown {
+        let shown = statement.current().groups_shown;
+        Ok(Self::toggled(statement, visible, shown, |round| {
+            Event::GroupsShown {
                 slide,
-                round: statement.round_number(),
+                round,
                 visible,
-            }]
-        })
+            }
+        }))
     }
 
     /// What every argument and withdrawal needs: a participant, a statement with its
@@ -999,6 +996,32 @@ impl Session {
             Some(status) if status == found.status => vec![],
             Some(status) => vec![Event::ArgumentModerated { argument, status }],
         })
+    }
+
+    /// An event setting a per-round flag of the statement on show (`current` is the
+    /// flag now), or none if it is set so already.
+    fn toggled(
+        statement: &Statement,
+        visible: bool,
+        current: bool,
+        event: impl FnOnce(u32) -> Event,
+    ) -> Vec<Event> {
+        if visible == current {
+            vec![]
+        } else {
+            vec![event(statement.round_number())]
+        }
+    }
+
+    /// A round of a statement, for replay.
+    fn round_mut(&mut self, slide: usize, round: u32) -> Result<&mut Round, Unfit> {
+        let Some(Some(statement)) = self.statements.get_mut(slide) else {
+            return Err(Unfit("the slide is not a statement of the deck".into()));
+        };
+        round
+            .checked_sub(1)
+            .and_then(|i| statement.rounds.get_mut(i as usize))
+            .ok_or_else(|| Unfit("the statement has no such round".into()))
     }
 
     /// A re-vote closes the current round if it is open and starts the next, open.
@@ -1185,34 +1208,16 @@ impl Session {
                 round,
                 visible,
             } => {
-                let Some(Some(statement)) = self.statements.get_mut(slide) else {
-                    return unfit("the slide is not a statement of the deck");
-                };
-                let Some(round) = round
-                    .checked_sub(1)
-                    .filter(|&i| i >= 1)
-                    .and_then(|i| statement.rounds.get_mut(i as usize))
-                else {
+                if round < 2 {
                     return unfit("the statement has no such round after its first");
-                };
-                round.shift_shown = visible;
+                }
+                self.round_mut(slide, round)?.shift_shown = visible;
             }
             Event::GroupsShown {
                 slide,
                 round,
                 visible,
-            } => {
-                let Some(Some(statement)) = self.statements.get_mut(slide) else {
-                    return unfit("the slide is not a statement of the deck");
-                };
-                let Some(round) = round
-                    .checked_sub(1)
-                    .and_then(|i| statement.rounds.get_mut(i as usize))
-                else {
-                    return unfit("the statement has no such round");
-                };
-                round.groups_shown = visible;
-            }
+            } => self.round_mut(slide, round)?.groups_shown = visible,
             Event::ArgumentAdded {
                 argument,
                 participant,
