@@ -69,6 +69,13 @@ impl Console {
         self.call("POST", "/api/decks", Some(deck)).await
     }
 
+    /// `PUT /api/sessions/{code}/deck` with a new text.
+    async fn edit_deck(&self, code: &str, source: &str) -> (u16, Value) {
+        let path = format!("/api/sessions/{code}/deck");
+        self.call("PUT", &path, Some(json!({ "source": source })))
+            .await
+    }
+
     /// What `POST /api/check` says of a deck.
     async fn check(&self, name: &str, source: &str) -> (u16, Value) {
         let deck = json!({"name": name, "source": source});
@@ -486,13 +493,7 @@ async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
 
     // A typo fixed: same code, the phone is sent to reconnect and finds its vote.
     let fixed = source.replace("B) Nee", "B) Nee, niet doen");
-    let (status, edited) = console
-        .call(
-            "PUT",
-            &format!("/api/sessions/{code}/deck"),
-            Some(json!({"source": fixed})),
-        )
-        .await;
+    let (status, edited) = console.edit_deck(&code, &fixed).await;
     assert_eq!(status, 200, "{edited}");
     assert_eq!(edited["code"], code);
     assert_eq!(
@@ -517,13 +518,7 @@ async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
 
     // A structural change is refused with the reason; nothing changes.
     let three = source.replace("B) Nee\n", "B) Nee\nC) Weet niet\n");
-    let (status, error) = console
-        .call(
-            "PUT",
-            &format!("/api/sessions/{code}/deck"),
-            Some(json!({"source": three})),
-        )
-        .await;
+    let (status, error) = console.edit_deck(&code, &three).await;
     assert_eq!(status, 409, "{error}");
     assert_eq!(error["code"], "structure_changed");
     assert!(
@@ -581,13 +576,7 @@ async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
         .map(|s| s["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["open", "closed"], "open sessions first");
-    let (status, error) = console
-        .call(
-            "PUT",
-            &format!("/api/sessions/{code}/deck"),
-            Some(json!({"source": fixed})),
-        )
-        .await;
+    let (status, error) = console.edit_deck(&code, &fixed).await;
     assert_error(status, &error, 409, "session_closed");
 
     // Deletion: gone from the list, the report and every file.
@@ -728,13 +717,7 @@ async fn a_console_write_the_disk_refuses_changes_nothing_and_says_so() {
         .await;
     assert_error(status, &error, 503, "storage_unavailable");
     let typo = stemzaal::deck::DEFAULT_DECK_SOURCE.replacen("Ambitie", "Ambities", 1);
-    let (status, error) = console
-        .call(
-            "PUT",
-            &format!("/api/sessions/{code}/deck"),
-            Some(json!({ "source": typo })),
-        )
-        .await;
+    let (status, error) = console.edit_deck(&code, &typo).await;
     assert_error(status, &error, 503, "storage_unavailable");
     server.hub.store().fail_commits(false);
 
@@ -761,13 +744,7 @@ async fn a_console_write_the_disk_refuses_changes_nothing_and_says_so() {
     // And once the disk takes writes again, the same calls work.
     let (status, _) = console.post_deck("nieuw.md", "## S\n\nA) a\nB) b\n").await;
     assert_eq!(status, 201);
-    let (status, _) = console
-        .call(
-            "PUT",
-            &format!("/api/sessions/{code}/deck"),
-            Some(json!({ "source": typo })),
-        )
-        .await;
+    let (status, _) = console.edit_deck(&code, &typo).await;
     assert_eq!(status, 200);
     let deck = server.hub.get(&code).unwrap().deck();
     assert!(deck
