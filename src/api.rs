@@ -793,8 +793,8 @@ async fn list_sessions(State(state): State<AppState>, headers: HeaderMap) -> Api
     let en = english(&headers);
     let mut records = state
         .hub
-        .store()
         .records()
+        .await
         .map_err(|e| ApiError::internal(en, "listing sessions", &e))?;
     // Newest first within each status; a stable sort keeps that order.
     records.sort_by_key(|r| r.status == Status::Closed);
@@ -802,11 +802,11 @@ async fn list_sessions(State(state): State<AppState>, headers: HeaderMap) -> Api
     Ok(Json(json!({ "sessions": sessions })).into_response())
 }
 
-fn record_of(state: &AppState, code: &str, en: bool) -> Result<SessionRecord, ApiError> {
+async fn record_of(state: &AppState, code: &str, en: bool) -> Result<SessionRecord, ApiError> {
     state
         .hub
-        .store()
-        .record(&code.trim().to_ascii_uppercase())
+        .record(code)
+        .await
         .map_err(|e| ApiError::internal(en, "reading a session", &e))?
         .ok_or_else(|| ApiError::new(en, "unknown_session"))
 }
@@ -817,7 +817,7 @@ async fn get_session(
     Path(code): Path<String>,
 ) -> ApiResult {
     let en = english(&headers);
-    let record = record_of(&state, &code, en)?;
+    let record = record_of(&state, &code, en).await?;
     Ok(Json(session_json(&state, &record)).into_response())
 }
 
@@ -877,7 +877,7 @@ async fn start_session(State(state): State<AppState>, headers: HeaderMap, body: 
         // Before anyone has the code, so no phone joins without a card.
         issue_cards(&handle, cards, en).await?;
     }
-    let record = record_of(&state, handle.code(), en)?;
+    let record = record_of(&state, handle.code(), en).await?;
     tracing::info!(
         code = handle.code(),
         deck = id,
@@ -904,7 +904,7 @@ async fn edit_session_deck(
 ) -> ApiResult {
     let en = english(&headers);
     let EditBody { source, deck: id } = json_body(&headers, body, en).await?;
-    let record = record_of(&state, &code, en)?;
+    let record = record_of(&state, &code, en).await?;
     if record.status == Status::Closed {
         return Err(ApiError::new(en, "session_closed"));
     }
@@ -942,7 +942,7 @@ async fn edit_session_deck(
             return Err(ApiError::new(en, "structure_changed").saying(message));
         }
     }
-    let record = record_of(&state, &code, en)?;
+    let record = record_of(&state, &code, en).await?;
     Ok(Json(session_json(&state, &record)).into_response())
 }
 
@@ -963,7 +963,7 @@ async fn add_cards(
     if !(1..=crate::cards::MAX_CARDS_AT_ONCE).contains(&count) {
         return Err(ApiError::new(en, "bad_card_count"));
     }
-    let record = record_of(&state, &code, en)?;
+    let record = record_of(&state, &code, en).await?;
     if record.status == Status::Closed {
         return Err(ApiError::new(en, "session_closed"));
     }
@@ -975,7 +975,7 @@ async fn add_cards(
         .ok_or_else(|| ApiError::new(en, "session_closed"))?;
     issue_cards(&handle, count, en).await?;
     tracing::info!(code = handle.code(), count, "voting cards added");
-    let record = record_of(&state, &code, en)?;
+    let record = record_of(&state, &code, en).await?;
     Ok(Json(session_json(&state, &record)).into_response())
 }
 
@@ -1041,7 +1041,7 @@ async fn session_qr(
     Path((code, file)): Path<(String, String)>,
 ) -> ApiResult {
     let en = english(&headers);
-    let record = record_of(&state, &code, en)?;
+    let record = record_of(&state, &code, en).await?;
     if record.status == Status::Closed {
         return Err(ApiError::new(en, "session_closed"));
     }

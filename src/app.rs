@@ -33,6 +33,17 @@ pub struct Config {
     pub limits: Limits,
     /// The console's password; `None` uses the stored one or makes one.
     pub admin_password: Option<String>,
+    /// Cluster mode: where NATS is.
+    pub nats: Option<Nats>,
+}
+
+/// Where a node's cluster is (see [`crate::cluster`]).
+#[derive(Debug, Clone)]
+pub struct Nats {
+    /// NATS server URLs, comma-separated.
+    pub urls: String,
+    /// Copies of each stream.
+    pub replicas: usize,
 }
 
 /// The log filter for `spec` (the `RUST_LOG` syntax), except that the WebSocket library
@@ -84,7 +95,18 @@ pub async fn run(config: Config) -> Result<()> {
         .await
         .context("putting the built-in deck in the library")?;
     let (admin, new_password) = Admin::set_up(&store, config.admin_password.as_deref()).await?;
-    let hub = Arc::new(Hub::new(store, base_url));
+    let hub = match &config.nats {
+        None => Hub::new(store, base_url),
+        Some(nats) => {
+            let cluster = crate::cluster::Cluster::connect(&nats.urls, nats.replicas).await?;
+            tracing::info!(
+                node = cluster.node(),
+                "cluster mode: sessions live in NATS JetStream"
+            );
+            Hub::clustered(store, base_url, Arc::new(cluster))
+        }
+    };
+    let hub = Arc::new(hub);
     let open = hub.restore_open()?;
     let (handle, opened) = hub
         .open_or_reuse(Arc::new(deck), &source, config.new_session)

@@ -21,6 +21,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
 use crate::cards::{Seat, Seats};
+use crate::cluster::{self, Attached, Cluster, LogWriter, ProxyParts};
 use crate::deck::{Deck, StructureChange};
 use crate::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg, StateView, Storage};
 use crate::session::{Command, Event, ParticipantId, Rejection, Session};
@@ -133,7 +134,7 @@ pub enum Request {
 }
 
 /// The answer to [`Request::Join`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JoinInfo {
     /// The participant's id (new if none or an unknown one was presented).
     pub participant: ParticipantId,
@@ -150,7 +151,7 @@ pub struct JoinInfo {
 }
 
 /// Why a phone was not admitted.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum NotAdmitted {
     /// The session refused it: `card_required` or `unknown_card`.
     Refused(Rejection),
@@ -166,7 +167,7 @@ struct Publishers {
 }
 
 /// What a session tells its connections besides its views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Notice {
     /// Nothing: the session runs.
     #[default]
@@ -352,6 +353,21 @@ impl SessionHandle {
             .with_context(|| format!("session {} stopped while asked", self.inner.code))
     }
 
+    /// Resolves once the session's task has ended (or, for a proxy, its forwarding).
+    pub async fn stopped(&self) {
+        self.inner.tx.closed().await
+    }
+
+    /// Whether the session's task still takes requests.
+    fn is_running(&self) -> bool {
+        !self.inner.tx.is_closed()
+    }
+
+    /// Tells the session's connections its news.
+    pub fn set_notice(&self, notice: Notice) {
+        self.inner.notice.send_replace(notice);
+    }
+
     /// Ends the session's task once everything it took is stored and answered.
     pub async fn stop(&self) {
         let (done, rx) = oneshot::channel();
@@ -388,6 +404,29 @@ impl Clock {
     }
 }
 
+/// Where a session's events are stored: the local database, or (in cluster mode) the
+/// session's log in JetStream.
+#[derive(Clone)]
+enum Log {
+    Local(Store),
+    Cluster(LogWriter),
+}
+
+impl Log {
+    fn append(
+        &self,
+        code: &str,
+        epoch: u64,
+        events: Vec<Event>,
+        done: store::Completion,
+    ) -> Result<()> {
+        match self {
+            Log::Local(store) => store.append(code, epoch, events, done),
+            Log::Cluster(writer) => writer.append(epoch, events, done),
+        }
+    }
+}
+
 /// All live sessions, by join code.
 pub struct Hub {
     sessions: DashMap<String, SessionHandle>,
@@ -403,6 +442,8 @@ pub struct Hub {
     lifecycle: tokio::sync::Mutex<()>,
     store: Store,
     base_url: String,
+    /// In cluster mode, the connection to NATS: sessions live there, not in `store`.
+    cluster: Option<Arc<Cluster>>,
 }
 
 /// How [`Hub::open_or_reuse`] found its session.
@@ -438,7 +479,22 @@ impl Hub {
             lifecycle: Default::default(),
             store,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            cluster: None,
         }
+    }
+
+    /// A hub whose sessions live in a NATS cluster (see [`crate::cluster`]); `store`
+    /// keeps only the console's decks and settings.
+    pub fn clustered(store: Store, base_url: String, cluster: Arc<Cluster>) -> Self {
+        Hub {
+            cluster: Some(cluster),
+            ..Hub::new(store, base_url)
+        }
+    }
+
+    /// The cluster, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.as_ref()
     }
 
     /// The store the sessions write to.
@@ -476,11 +532,14 @@ impl Hub {
         )
     }
 
-    /// Finds a loaded session; codes are case-insensitive.
+    /// Finds a loaded session; codes are case-insensitive. A session whose task ended
+    /// without being unloaded (in cluster mode: another node took it over, or its owner
+    /// went away) is not found, so the next [`Hub::find`] attaches it again.
     pub fn get(&self, code: &str) -> Option<SessionHandle> {
         self.sessions
             .get(&normalize(code))
             .map(|h| h.value().clone())
+            .filter(SessionHandle::is_running)
     }
 
     /// Finds an open session, loading it from the store if this is its first use since
@@ -490,11 +549,99 @@ impl Hub {
             return Ok(Some(handle));
         }
         let code = normalize(code);
+        if let Some(cluster) = &self.cluster {
+            let _one_at_a_time = self.lifecycle.lock().await;
+            return self.attach(cluster, &code).await;
+        }
         if !self.is_dormant(&code) {
             return Ok(None);
         }
         let _one_at_a_time = self.lifecycle.lock().await;
         self.load(&code).await
+    }
+
+    /// Serves a session of the cluster on this node, as its owner or through a proxy
+    /// (the caller holds `lifecycle`).
+    async fn attach(&self, cluster: &Arc<Cluster>, code: &str) -> Result<Option<SessionHandle>> {
+        if let Some(handle) = self.get(code) {
+            return Ok(Some(handle));
+        }
+        match cluster.record(code).await? {
+            Some(record) if record.status == Status::Open => {}
+            _ => return Ok(None),
+        }
+        let handle = match cluster.attach(code).await? {
+            Attached::Owner {
+                stored,
+                last,
+                revision,
+            } => {
+                let events = stored.events.len();
+                let writer = LogWriter::start(cluster, code, revision, last);
+                let handle = self.restore(*stored, Log::Cluster(writer.clone()))?;
+                tokio::spawn(cluster::serve_owned(
+                    cluster.clone(),
+                    handle.clone(),
+                    writer,
+                    revision,
+                ));
+                tracing::info!(
+                    code,
+                    events,
+                    node = cluster.node(),
+                    "this node owns the session"
+                );
+                handle
+            }
+            Attached::Proxy(views) => {
+                // Read again: the owner may have edited the deck since.
+                let Some(record) = cluster.record(code).await? else {
+                    return Ok(None);
+                };
+                let deck = crate::deck::parse(&record.deck_name, &record.deck_source)
+                    .with_context(|| format!("the stored deck of session {code}"))?;
+                let (tx, requests) = mpsc::channel(COMMAND_QUEUE);
+                let [p, s, h] = *views;
+                let (participant_tx, participant_rx) = watch::channel(p);
+                let (screen_tx, screen_rx) = watch::channel(s);
+                let (host_tx, host_rx) = watch::channel(h);
+                let handle = SessionHandle {
+                    inner: Arc::new(HandleInner {
+                        code: code.to_owned(),
+                        created_ms: record.created_ms,
+                        clock: Clock::new(),
+                        deck: std::sync::RwLock::new(Arc::new(deck)),
+                        meeting: record.meeting.clone(),
+                        notice: watch::channel(Notice::Running).0,
+                        seats: Arc::default(),
+                        host_key: Key(record.host_key.clone()),
+                        screen_key: Key(record.screen_key.clone()),
+                        tx,
+                        participant: participant_rx,
+                        screen: screen_rx,
+                        host: host_rx,
+                    }),
+                };
+                let parts = ProxyParts {
+                    requests,
+                    views: [participant_tx, screen_tx, host_tx],
+                };
+                tokio::spawn(cluster::run_proxy(
+                    cluster.clone(),
+                    handle.clone(),
+                    record,
+                    parts,
+                ));
+                tracing::info!(
+                    code,
+                    node = cluster.node(),
+                    "this node serves the session through its owner"
+                );
+                handle
+            }
+        };
+        self.sessions.insert(code.to_owned(), handle.clone());
+        Ok(Some(handle))
     }
 
     fn is_dormant(&self, code: &str) -> bool {
@@ -531,7 +678,7 @@ impl Hub {
             return Ok(None);
         };
         let events = stored.events.len();
-        let handle = self.restore(stored)?;
+        let handle = self.restore(stored, Log::Local(self.store.clone()))?;
         self.set_dormant(code, false);
         tracing::info!(code, events, "session loaded");
         Ok(Some(handle))
@@ -540,6 +687,10 @@ impl Hub {
     /// Takes note of every open stored session, to be loaded when first used; returns
     /// their codes.
     pub fn restore_open(&self) -> Result<Vec<String>> {
+        if self.cluster.is_some() {
+            // In cluster mode every node finds every session in the catalog when asked.
+            return Ok(vec![]);
+        }
         let codes = self.store.open_codes()?;
         for code in &codes {
             self.set_dormant(code, true);
@@ -547,7 +698,7 @@ impl Hub {
         Ok(codes)
     }
 
-    fn restore(&self, stored: StoredSession) -> Result<SessionHandle> {
+    fn restore(&self, stored: StoredSession, log: Log) -> Result<SessionHandle> {
         let (session, unfit) = stored.replay()?;
         let StoredSession { record, events } = stored;
         for (number, why) in unfit.iter().take(MAX_UNFIT_LOGGED) {
@@ -573,7 +724,26 @@ impl Hub {
             Key(record.host_key),
             Key(record.screen_key),
             session,
+            log,
         ))
+    }
+
+    /// A session's record, open or closed: from the store, or in cluster mode from
+    /// the catalog.
+    pub async fn record(&self, code: &str) -> Result<Option<SessionRecord>> {
+        let code = normalize(code);
+        match &self.cluster {
+            Some(cluster) => cluster.record(&code).await,
+            None => self.store.record(&code),
+        }
+    }
+
+    /// Every session's record, newest first.
+    pub async fn records(&self) -> Result<Vec<SessionRecord>> {
+        match &self.cluster {
+            Some(cluster) => cluster.records().await,
+            None => self.store.records(),
+        }
     }
 
     /// Waits until everything queued is stored, then folds the WAL into the database.
@@ -618,18 +788,22 @@ impl Hub {
         let code = reservation.code.clone();
         let (host_key, screen_key) = (Key::generate(), Key::generate());
         let created_ms = store::now_ms();
+        let record = SessionRecord {
+            code: code.clone(),
+            deck_name: deck.source_name.clone(),
+            deck_source: deck_source.to_owned(),
+            host_key: host_key.expose().to_owned(),
+            screen_key: screen_key.expose().to_owned(),
+            created_ms,
+            meeting: meeting.clone(),
+            deck_id,
+            ..SessionRecord::default()
+        };
+        if let Some(cluster) = &self.cluster {
+            return self.create_in_cluster(cluster, record, deck).await;
+        }
         self.store
-            .create(SessionRecord {
-                code: code.clone(),
-                deck_name: deck.source_name.clone(),
-                deck_source: deck_source.to_owned(),
-                host_key: host_key.expose().to_owned(),
-                screen_key: screen_key.expose().to_owned(),
-                created_ms,
-                meeting: meeting.clone(),
-                deck_id,
-                ..SessionRecord::default()
-            })
+            .create(record)
             .await
             .with_context(|| format!("storing new session {code}"))?;
         let handle = self.spawn(
@@ -639,8 +813,50 @@ impl Hub {
             host_key,
             screen_key,
             Session::new(deck),
+            Log::Local(self.store.clone()),
         );
         drop(reservation);
+        Ok(handle)
+    }
+
+    /// Stores a new session in the cluster (its log first, then its record, so no node
+    /// finds a record without a log) and runs it here, as its owner.
+    async fn create_in_cluster(
+        &self,
+        cluster: &Arc<Cluster>,
+        mut record: SessionRecord,
+        deck: Arc<Deck>,
+    ) -> Result<SessionHandle> {
+        // A code another node took in the meantime is drawn again.
+        loop {
+            cluster.create_log(&record.code).await?;
+            if cluster.create_record(&record).await? {
+                break;
+            }
+            let reservation = self.reserve_code();
+            record.code = reservation.code.clone();
+        }
+        let code = record.code.clone();
+        let revision = match cluster.claim(&code).await? {
+            cluster::Claim::Owner(revision) => revision,
+            cluster::Claim::Held => anyhow::bail!("session {code} was claimed before it started"),
+        };
+        let writer = LogWriter::start(cluster, &code, revision, 0);
+        let handle = self.spawn(
+            code.clone(),
+            record.created_ms,
+            record.meeting,
+            Key(record.host_key),
+            Key(record.screen_key),
+            Session::new(deck),
+            Log::Cluster(writer.clone()),
+        );
+        tokio::spawn(cluster::serve_owned(
+            cluster.clone(),
+            handle.clone(),
+            writer,
+            revision,
+        ));
         Ok(handle)
     }
 
@@ -674,9 +890,11 @@ impl Hub {
         always_new: bool,
     ) -> Result<(SessionHandle, Opened)> {
         if !always_new {
-            let newest = self
-                .store
-                .records()?
+            let records = match &self.cluster {
+                Some(cluster) => cluster.records().await?,
+                None => self.store.records()?,
+            };
+            let newest = records
                 .into_iter()
                 .find(|r| r.status == Status::Open && r.deck_name == deck.source_name);
             if let Some(record) = newest {
@@ -687,7 +905,7 @@ impl Hub {
                     if let Some(handle) = self.find(&code).await? {
                         return Ok((handle, Opened::Resumed));
                     }
-                } else {
+                } else if self.cluster.is_none() {
                     match self
                         .replace_deck(&code, deck.clone(), deck_source, record.deck_id)
                         .await?
@@ -716,6 +934,9 @@ impl Hub {
         deck_source: &str,
         deck_id: Option<i64>,
     ) -> Result<Result<SessionHandle, Refused>> {
+        if self.cluster.is_some() {
+            anyhow::bail!("editing the deck of a running session is not available in cluster mode");
+        }
         let _one_at_a_time = self.lifecycle.lock().await;
         let code = normalize(code);
         let Some(handle) = self.load(&code).await? else {
@@ -756,6 +977,9 @@ impl Hub {
     pub async fn close(&self, code: &str) -> Result<Result<SessionRecord, Refused>> {
         let _one_at_a_time = self.lifecycle.lock().await;
         let code = normalize(code);
+        if let Some(cluster) = &self.cluster {
+            return self.close_in_cluster(cluster, &code).await;
+        }
         let Some(record) = self.store.record(&code)? else {
             return Ok(Err(Refused::Unknown));
         };
@@ -774,9 +998,45 @@ impl Hub {
         }))
     }
 
+    /// Closes a session of the cluster: the record first, then every node hears it
+    /// (the owner stops after storing what it took, the proxies follow).
+    async fn close_in_cluster(
+        &self,
+        cluster: &Arc<Cluster>,
+        code: &str,
+    ) -> Result<Result<SessionRecord, Refused>> {
+        let Some(record) = cluster.record(code).await? else {
+            return Ok(Err(Refused::Unknown));
+        };
+        if record.status == Status::Closed {
+            return Ok(Ok(record));
+        }
+        let closed = SessionRecord {
+            status: Status::Closed,
+            closed_ms: Some(store::now_ms()),
+            ..record
+        };
+        cluster.put_record(&closed).await?;
+        cluster.announce(code, Notice::Closed).await?;
+        self.unload(code).await;
+        tracing::info!(code, "session closed");
+        Ok(Ok(closed))
+    }
+
     /// Deletes a session, open or closed, with every vote: gone from the database file
-    /// and its WAL. Returns `false` if there was none.
+    /// and its WAL (in cluster mode: its log and record). Returns `false` if there was
+    /// none.
     pub async fn delete(&self, code: &str) -> Result<bool> {
+        if let Some(cluster) = &self.cluster {
+            let code = normalize(code);
+            if self.close(&code).await?.is_err() {
+                return Ok(false);
+            }
+            let _one_at_a_time = self.lifecycle.lock().await;
+            cluster.delete_session(&code).await?;
+            tracing::info!(code, "session deleted");
+            return Ok(true);
+        }
         let _one_at_a_time = self.lifecycle.lock().await;
         let code = normalize(code);
         let Some(record) = self.store.record(&code)? else {
@@ -832,7 +1092,18 @@ impl Hub {
     /// The report of a session, open or closed.
     pub async fn report(&self, code: &str) -> Result<Option<crate::report::Report>> {
         if let Some(handle) = self.find(code).await? {
-            return handle.report().await.map(Some);
+            match handle.report().await {
+                Ok(report) => return Ok(Some(report)),
+                // In cluster mode the session may move to another node meanwhile; its
+                // log has everything acknowledged.
+                Err(e) if self.cluster.is_some() => {
+                    tracing::debug!("the session moved while reporting: {e:#}");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(cluster) = &self.cluster {
+            return cluster::report_from_log(cluster, &normalize(code)).await;
         }
         let store = self.store.clone();
         let code = normalize(code);
@@ -857,6 +1128,7 @@ impl Hub {
         host_key: Key,
         screen_key: Key,
         session: Session,
+        log: Log,
     ) -> SessionHandle {
         let clock = Clock::new();
         let now = clock.now_ms();
@@ -893,7 +1165,7 @@ impl Hub {
             outcomes: outcome_tx,
             storage_failing: false,
             retry_at: Instant::now(),
-            store: self.store.clone(),
+            log,
             publishers: Publishers {
                 participant: participant_tx,
                 screen: screen_tx,
@@ -928,7 +1200,10 @@ fn normalize(code: &str) -> String {
 }
 
 /// The report with the meeting the console gave in place of the deck's front matter.
-fn with_meeting(mut report: crate::report::Report, meeting: &Meeting) -> crate::report::Report {
+pub(crate) fn with_meeting(
+    mut report: crate::report::Report,
+    meeting: &Meeting,
+) -> crate::report::Report {
     if meeting.name.is_some() {
         report.meeting.clone_from(&meeting.name);
     }
@@ -968,7 +1243,7 @@ struct Actor {
     storage_failing: bool,
     /// No countdown ends before this (see [`STORAGE_RETRY`]).
     retry_at: Instant,
-    store: Store,
+    log: Log,
     publishers: Publishers,
     clock: Clock,
     /// Something every client sees changed since the last publish.
@@ -1195,7 +1470,7 @@ impl Actor {
 
     fn send_to_store(&mut self, events: Vec<Event>, replies: Vec<Reply>) {
         let outcomes = self.outcomes.clone();
-        let sent = self.store.append(
+        let sent = self.log.append(
             &self.code,
             self.epoch,
             events.clone(),

@@ -44,6 +44,7 @@ pub mod api;
 pub mod app;
 pub mod arguments;
 pub mod cards;
+pub mod cluster;
 pub mod connection;
 pub mod deck;
 pub mod hosts;

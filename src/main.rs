@@ -68,6 +68,16 @@ struct Cli {
     /// start, printed once and stored only as a hash.
     #[arg(long, env = "STEMZAAL_ADMIN_PASSWORD", hide_env_values = true)]
     admin_password: Option<String>,
+    /// Cluster mode: NATS servers with JetStream (nats://host:4222, comma-separated).
+    /// Every node started with the same servers serves every session; sessions live
+    /// in JetStream, not in the data directory. See docs/SCALING.md.
+    #[arg(long, env = "STEMZAAL_NATS", value_name = "URL[,URL…]")]
+    nats: Option<String>,
+    /// Copies JetStream keeps of each session in cluster mode: 3 for a cluster of three
+    /// NATS servers (a vote is acknowledged once two have it), 1 for a single server.
+    #[arg(long, env = "STEMZAAL_NATS_REPLICAS", default_value_t = 3,
+          value_parser = clap::value_parser!(u8).range(1..=5))]
+    nats_replicas: u8,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -145,6 +155,10 @@ fn main() -> ExitCode {
                 durability: cli.durability,
                 limits: server_limits,
                 admin_password: cli.admin_password,
+                nats: cli.nats.map(|urls| app::Nats {
+                    urls,
+                    replicas: cli.nats_replicas.into(),
+                }),
             };
             let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
             match runtime.block_on(app::run(config)) {

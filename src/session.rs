@@ -38,7 +38,7 @@ pub const MAX_HAND_COUNT: u64 = 100_000;
 pub const MAX_TIMER_SECONDS: u32 = 3600;
 
 /// Something a user asks of the session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// A phone presents itself; the first time, it becomes a participant.
     Join {
@@ -265,7 +265,7 @@ impl Event {
 }
 
 /// Why a command was refused. Nothing changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Rejection {
     /// The participant never joined.
     NotJoined,

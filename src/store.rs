@@ -41,7 +41,7 @@ pub enum Durability {
 }
 
 /// Whether a session is running or over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Live: phones may join and vote; restored at start (when first used).
@@ -76,7 +76,7 @@ pub struct Meeting {
 }
 
 /// What is kept of a session besides its events.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SessionRecord {
     /// The join code.
     pub code: String,
@@ -173,7 +173,7 @@ pub struct SessionSummary {
 }
 
 /// Why a write was not stored. Whatever it carried is not acknowledged to anyone.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WriteFailed {
     /// What went wrong, for the log.
     pub reason: String,

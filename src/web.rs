@@ -450,11 +450,7 @@ async fn host_access(
     key: Option<&str>,
     headers: &HeaderMap,
 ) -> Option<String> {
-    let record = state
-        .hub
-        .store()
-        .record(&code.trim().to_ascii_uppercase())
-        .ok()??;
+    let record = state.hub.record(code).await.ok()??;
     let cookie_key = cookie(headers, &key_cookie_name(Role::Host, &record.code));
     let key = key.or(cookie_key)?;
     bool::from(record.host_key.as_bytes().ct_eq(key.as_bytes())).then_some(record.code)

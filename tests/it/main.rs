@@ -9,6 +9,7 @@ mod arguments;
 mod browser;
 mod cards;
 mod cli;
+mod cluster;
 mod console;
 mod deck_format;
 mod fuzz;

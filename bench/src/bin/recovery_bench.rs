@@ -157,6 +157,7 @@ async fn time_restart(dir: &std::path::Path, code: &str, probe: Uuid) -> Result<
         durability: Durability::Normal,
         limits: Limits::default(),
         admin_password: None,
+        nats: None,
     };
     let started = Instant::now();
     let server = tokio::spawn(app::run(config));

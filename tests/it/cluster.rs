@@ -1,0 +1,635 @@
+//! Cluster mode (`--nats`): real `nats-server` processes, started per test on free
+//! loopback ports, and real `stemzaal` binaries as nodes.
+//!
+//! Without `nats-server` (Debian package `nats-server`) these tests skip with a loud
+//! message; with `CI=true` they fail instead.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use stemzaal::deck::Deck;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{first_statement, TestClient};
+
+/// Finds `nats-server`, or says loudly why the test does not run (and fails in CI).
+fn nats_or_skip(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain(["/usr/sbin".into(), "/usr/bin".into()])
+        .map(|dir| dir.join("nats-server"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: nats-server is not installed (apt-get install nats-server)");
+        }
+        eprintln!(
+            "\n!!! SKIPPED {test}: nats-server not found. Install it (apt-get install \
+             nats-server) to run the cluster tests.\n"
+        );
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process, killed (SIGKILL) by `kill` or when dropped.
+struct Process(Child);
+
+impl Process {
+    fn kill(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `nats-server` process.
+struct Nats {
+    child: Process,
+    url: String,
+}
+
+/// One JetStream server on a free port.
+fn single_nats(bin: &Path, dir: &Path) -> Nats {
+    let port = free_port();
+    let child = Command::new(bin)
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(dir.join("js"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nats-server");
+    let nats = Nats {
+        child: Process(child),
+        url: format!("nats://127.0.0.1:{port}"),
+    };
+    wait_port(port);
+    nats
+}
+
+/// Three JetStream servers in one cluster. Routes need fixed ports (a 2.9 cluster
+/// with JetStream refuses a random cluster port).
+fn nats_cluster(bin: &Path, dir: &Path) -> Vec<Nats> {
+    let clients: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let route_list = routes
+        .iter()
+        .map(|p| format!("nats-route://127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let servers: Vec<Nats> = (0..3)
+        .map(|i| {
+            let config = dir.join(format!("n{i}.conf"));
+            std::fs::write(
+                &config,
+                format!(
+                    "server_name: n{i}\nlisten: 127.0.0.1:{}\n\
+                     jetstream {{ store_dir: \"{}\" }}\n\
+                     cluster {{ name: stemzaal, listen: 127.0.0.1:{}, routes: [{route_list}] }}\n",
+                    clients[i],
+                    dir.join(format!("n{i}")).display(),
+                    routes[i],
+                ),
+            )
+            .unwrap();
+            let child = Command::new(bin)
+                .arg("-c")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start nats-server");
+            Nats {
+                child: Process(child),
+                url: format!("nats://127.0.0.1:{}", clients[i]),
+            }
+        })
+        .collect();
+    for port in clients {
+        wait_port(port);
+    }
+    servers
+}
+
+fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A `stemzaal` node in cluster mode.
+struct Node {
+    child: Process,
+    port: u16,
+    code: String,
+    host_key: String,
+    screen_key: String,
+}
+
+impl Node {
+    /// Starts a node and reads its banner (the session's code and keys).
+    fn start(nats: &str, replicas: u8, data: &Path) -> Node {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+            .args(["--bind", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(data)
+            .args(["--nats", nats, "--nats-replicas", &replicas.to_string()])
+            .args(["--admin-password", "kraan-fiets-molen-tulp"])
+            .env(
+                "RUST_LOG",
+                std::env::var("STEMZAAL_TEST_LOG").unwrap_or("stemzaal=info,warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start stemzaal");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (mut code, mut host_key, mut screen_key) = (None, None, None);
+        for line in lines.by_ref() {
+            let line = line.expect("the banner");
+            let key = |l: &str| l.rsplit("key=").next().unwrap().trim().to_owned();
+            if line.contains("Code:") {
+                code = line.split_whitespace().last().map(str::to_owned);
+            } else if line.contains("/host/") {
+                host_key = Some(key(&line));
+            } else if line.contains("/screen/") {
+                screen_key = Some(key(&line));
+                break;
+            }
+        }
+        // The rest of stdout is drained, so the node never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Node {
+            child: Process(child),
+            port,
+            code: code.expect("a code in the banner"),
+            host_key: host_key.expect("a host URL in the banner"),
+            screen_key: screen_key.expect("a screen URL in the banner"),
+        }
+    }
+
+    fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/ws/{}", self.port, self.code)
+    }
+
+    async fn host(&self) -> TestClient {
+        TestClient::hello(
+            &self.ws_url(),
+            json!({"type": "hello", "key": self.host_key}),
+        )
+        .await
+    }
+
+    async fn screen(&self) -> TestClient {
+        TestClient::hello(
+            &self.ws_url(),
+            json!({"type": "hello", "key": self.screen_key}),
+        )
+        .await
+    }
+}
+
+fn tally(state: &Value) -> Vec<u64> {
+    state["tally"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_u64().unwrap()).collect())
+        .unwrap_or_default()
+}
+
+/// The host opens the vote on the first statement (and shows its results); returns
+/// the statement's slide.
+async fn open_first_statement(host: &mut TestClient) -> u64 {
+    let slide = first_statement(&Deck::default_deck()) as u64;
+    host.send(json!({"type": "go_to", "slide": slide, "id": 1}))
+        .await;
+    host.wait_for("ok").await;
+    host.send(json!({"type": "open_vote", "id": 2})).await;
+    host.wait_for("ok").await;
+    host.send(json!({"type": "reveal", "visible": true, "id": 3}))
+        .await;
+    host.wait_for("ok").await;
+    slide
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_serve_one_session_with_host_screen_and_phones_on_different_nodes() {
+    let Some(bin) = nats_or_skip("three_nodes_serve_one_session") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = single_nats(&bin, dir.path());
+    let nodes: Vec<Node> = (0..3)
+        .map(|i| Node::start(&nats.url, 1, &dir.path().join(format!("node{i}"))))
+        .collect();
+    // Every node serves the session the first one started.
+    for node in &nodes[1..] {
+        assert_eq!(node.code, nodes[0].code);
+        assert_eq!(node.host_key, nodes[0].host_key);
+    }
+    let mut host = nodes[0].host().await;
+    let mut screen = nodes[1].screen().await;
+    let slide = open_first_statement(&mut host).await;
+
+    // 300 phones, a hundred on each node; phone i votes B when i % 3 == 1, else A,
+    // then every fifth changes its mind.
+    const PHONES: usize = 300;
+    let mut phones = Vec::with_capacity(PHONES);
+    for i in 0..PHONES {
+        let url = nodes[i % 3].ws_url();
+        phones.push(TestClient::hello(&url, json!({"type": "hello"})).await);
+    }
+    let mut choice = vec![0u64; PHONES];
+    for (i, phone) in phones.iter_mut().enumerate() {
+        phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+        choice[i] = u64::from(i % 3 == 1);
+        let ack = phone.vote(slide, 1, choice[i]).await;
+        assert_eq!(ack["type"], "ack", "phone {i} got {ack}");
+    }
+    for (i, phone) in phones.iter_mut().enumerate().filter(|(i, _)| i % 5 == 0) {
+        choice[i] = 1 - choice[i];
+        let ack = phone.vote(slide, 1, choice[i]).await;
+        assert_eq!(ack["option"], choice[i], "phone {i} got {ack}");
+    }
+    let b = choice.iter().sum::<u64>();
+    let expected = vec![PHONES as u64 - b, b];
+    let seen = screen.wait_state(|s| tally(s) == expected).await;
+    assert_eq!(seen["voted"], PHONES as u64);
+    host.wait_state(|s| tally(s) == expected).await;
+    // A refusal travels back from the owner too, with its code.
+    let refused = phones[2].vote(slide, 1, 7).await;
+    assert_eq!(refused["code"], "unknown_option", "{refused}");
+
+    // A phone that comes back on another node is the same participant, vote and all.
+    let id = phones[1].participant_id();
+    let again = TestClient::hello(
+        &nodes[2].ws_url(),
+        json!({"type": "hello", "participant_id": id}),
+    )
+    .await;
+    assert_eq!(again.participant_id(), id);
+    assert_eq!(
+        again.welcome["votes"][0]["option"], choice[1],
+        "{}",
+        again.welcome
+    );
+
+    // The host on one node closes the vote; the report from a third counts it all.
+    host.send(json!({"type": "close_vote", "id": 9})).await;
+    host.wait_for("ok").await;
+    let report = report_json(&nodes[2], &nodes[2].host_key).await;
+    assert_eq!(
+        report["statements"][0]["rounds"][0]["counts"],
+        json!(expected),
+        "{report}"
+    );
+}
+
+/// The JSON export of a session, from a node. Right after a NATS server went away
+/// the node may first wait out JetStream's election (see docs/SCALING.md).
+async fn report_json(node: &Node, key: &str) -> Value {
+    let path = format!("/export/{}.json?key={key}", node.code);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", node.port).parse().unwrap();
+    let started = Instant::now();
+    let get = async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut raw = vec![];
+        stream.read_to_end(&mut raw).await.unwrap();
+        crate::support::parse_response(&raw)
+    };
+    let (status, _, body) = tokio::time::timeout(Duration::from_secs(40), get)
+        .await
+        .expect("the export within 40 s");
+    eprintln!("export answered after {:?}", started.elapsed());
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Which server (0, 1 or 2) leads the session's log stream.
+async fn log_leader(url: &str, code: &str) -> usize {
+    let ask = async {
+        let client = async_nats::connect(url).await.unwrap();
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js.get_stream(format!("SZ_{code}")).await.unwrap();
+        stream.info().await.unwrap().clone()
+    };
+    let info = tokio::time::timeout(Duration::from_secs(10), ask)
+        .await
+        .expect("the stream's info in time");
+    let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
+    let leader = leader.expect("a replicated log has a leader");
+    leader.trim_start_matches('n').parse().unwrap()
+}
+
+/// A phone that keeps voting through a failover: on a closed socket or a refused
+/// write it reconnects (to the next node) as the same participant and sends again.
+struct Phone {
+    id: String,
+    urls: Vec<String>,
+    at: usize,
+    ws: Option<
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    >,
+    next_id: u64,
+}
+
+impl Phone {
+    async fn connect(urls: Vec<String>, at: usize) -> Phone {
+        let mut phone = Phone {
+            id: String::new(),
+            urls,
+            at,
+            ws: None,
+            next_id: 1,
+        };
+        phone.reconnect(false).await;
+        phone
+    }
+
+    /// Connects (to the next node if `elsewhere`) and reads the welcome.
+    async fn reconnect(&mut self, elsewhere: bool) {
+        if elsewhere {
+            self.at = (self.at + 1) % self.urls.len();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "phone {} cannot get back in",
+                self.id
+            );
+            let hello = if self.id.is_empty() {
+                json!({"type": "hello"})
+            } else {
+                json!({"type": "hello", "participant_id": self.id})
+            };
+            if let Ok(Ok((mut ws, _))) = tokio::time::timeout(
+                Duration::from_secs(5),
+                tokio_tungstenite::connect_async(&self.urls[self.at]),
+            )
+            .await
+            {
+                if ws.send(Message::text(hello.to_string())).await.is_ok() {
+                    if let Some(welcome) = read_until(&mut ws, |m| m["type"] == "welcome").await {
+                        self.id = welcome["participant_id"].as_str().unwrap().to_owned();
+                        self.ws = Some(ws);
+                        return;
+                    }
+                }
+            }
+            self.at = (self.at + 1) % self.urls.len();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Votes until the vote is acknowledged; returns how many times it was sent, and
+    /// when last.
+    async fn vote(&mut self, slide: u64, option: u64) -> (u32, Instant) {
+        let mut sent = 0;
+        loop {
+            let id = self.next_id;
+            self.next_id += 1;
+            sent += 1;
+            let sent_at = Instant::now();
+            let vote =
+                json!({"type": "vote", "id": id, "slide": slide, "round": 1, "option": option});
+            let ws = self.ws.as_mut().unwrap();
+            if ws.send(Message::text(vote.to_string())).await.is_ok() {
+                let answer = read_until(ws, |m| m["id"] == id && m["type"] != "state").await;
+                match answer {
+                    Some(a) if a["type"] == "ack" => {
+                        assert_eq!(a["option"], option);
+                        return (sent, sent_at);
+                    }
+                    // Refused while the session moves (storage_unavailable): again.
+                    Some(_) => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                    None => {}
+                }
+            }
+            self.reconnect(true).await;
+        }
+    }
+}
+
+/// Reads until a message matches; `None` when the socket closes or stays silent.
+async fn read_until(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    pred: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(30), ws.next()).await;
+        match next {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let value: Value = serde_json::from_str(&text).ok()?;
+                if pred(&value) {
+                    return Some(value);
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_owner_or_a_nats_server_in_a_burst_loses_no_acknowledged_vote() {
+    let Some(bin) = nats_or_skip("killing_the_owner_in_a_burst") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = nats_cluster(&bin, dir.path());
+    let urls = servers
+        .iter()
+        .map(|s| s.url.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|i| Node::start(&urls, 3, &dir.path().join(format!("node{i}"))))
+        .collect();
+    // The first node created the session, so it owns it.
+    let mut host = nodes[1].host().await;
+    let slide = open_first_statement(&mut host).await;
+
+    const PHONES: usize = 90;
+    // Each phone votes this often before and after the barrier at which the test
+    // finds the NATS server leading the log.
+    const VOTES: u64 = 15;
+    let ws_urls: Vec<String> = nodes.iter().map(Node::ws_url).collect();
+    let acked = Arc::new(AtomicU64::new(0));
+    let killed_at: Arc<Mutex<Option<Instant>>> = Arc::default();
+    // When the first vote sent after the kill was acknowledged: the takeover's length.
+    let taken_over: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let barrier = Arc::new(tokio::sync::Barrier::new(PHONES + 1));
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..PHONES {
+        let urls = ws_urls.clone();
+        let (acked, barrier) = (acked.clone(), barrier.clone());
+        let (killed_at, taken_over) = (killed_at.clone(), taken_over.clone());
+        burst.spawn(async move {
+            let mut phone = Phone::connect(urls, i % 3).await;
+            let (mut last, mut resent) = (0, 0);
+            for k in 0..2 * VOTES {
+                if k == VOTES {
+                    barrier.wait().await;
+                }
+                last = (k + i as u64) % 2;
+                let (sent, sent_at) = phone.vote(slide, last).await;
+                resent += sent - 1;
+                acked.fetch_add(1, Ordering::SeqCst);
+                if killed_at.lock().unwrap().is_some_and(|kill| sent_at > kill) {
+                    taken_over.lock().unwrap().get_or_insert_with(Instant::now);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (phone.id.clone(), last, resent)
+        });
+    }
+    let total = PHONES as u64 * 2 * VOTES;
+    // A third into the burst: kill -9 the owner.
+    while acked.load(Ordering::SeqCst) < total / 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let before = acked.load(Ordering::SeqCst);
+    nodes[0].child.kill();
+    let kill = Instant::now();
+    *killed_at.lock().unwrap() = Some(kill);
+    // Half-way, every phone waits while the test finds the log's leader; then, with
+    // the burst going again, that NATS server is killed: one of three.
+    barrier.wait().await;
+    eprintln!(
+        "PROGRESS barrier passed, acked {}",
+        acked.load(Ordering::SeqCst)
+    );
+    let leader = log_leader(&servers[1].url, &nodes[1].code).await;
+    while acked.load(Ordering::SeqCst) < total * 2 / 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let at_nats_kill = acked.load(Ordering::SeqCst);
+    let nats_kill = Instant::now();
+    servers[leader].child.kill();
+    let phones = burst.join_all().await;
+    let resent: u32 = phones.iter().map(|p| p.2).sum();
+    eprintln!(
+        "failover: {before} votes acknowledged before the owner was killed; the first vote \
+         sent after it was acknowledged {:?} later; with {at_nats_kill} of {total} \
+         acknowledged the NATS server leading the log (n{leader}) was killed, and the \
+         burst ended {:?} later; {resent} votes sent again",
+        taken_over.lock().unwrap().map(|t| t - kill),
+        nats_kill.elapsed(),
+    );
+    assert_eq!(acked.load(Ordering::SeqCst), total);
+    assert!(at_nats_kill < total, "the NATS server was killed mid-burst");
+
+    // Every acknowledged vote counts, once: the tally is the ledger's.
+    assert_eq!(phones.len(), PHONES);
+    let b = phones.iter().filter(|p| p.1 == 1).count() as u64;
+    let expected = vec![PHONES as u64 - b, b];
+    let mut host = TestClient::hello(
+        &nodes[2].ws_url(),
+        json!({"type": "hello", "key": nodes[2].host_key}),
+    )
+    .await;
+    let seen = host.wait_state(|s| tally(s) == expected).await;
+    assert_eq!(seen["voted"], PHONES as u64);
+    let report = report_json(&nodes[1], &nodes[1].host_key).await;
+    assert_eq!(
+        report["statements"][0]["rounds"][0]["counts"],
+        json!(expected),
+        "{report}"
+    );
+    drop(nodes.remove(0));
+}
+
+/// Appends through a writer and waits for the log's word.
+async fn append(
+    writer: &stemzaal::cluster::LogWriter,
+    events: Vec<stemzaal::session::Event>,
+) -> Result<(), stemzaal::store::WriteFailed> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    writer
+        .append(0, events, Box::new(move |outcome| drop(tx.send(outcome))))
+        .unwrap();
+    rx.await.unwrap()
+}
+
+#[tokio::test]
+async fn a_node_that_lost_its_session_cannot_append_to_the_log() {
+    use stemzaal::cluster::{Attached, Claim, Cluster, LogWriter, LEASE_TTL};
+    use stemzaal::session::Event;
+    let Some(bin) = nats_or_skip("a_node_that_lost_its_session_cannot_append") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = single_nats(&bin, dir.path());
+    let (a, b) = (
+        Cluster::connect(&nats.url, 1).await.unwrap(),
+        Cluster::connect(&nats.url, 1).await.unwrap(),
+    );
+    let code = "FENCE2";
+    a.create_log(code).await.unwrap();
+    let record = stemzaal::store::SessionRecord {
+        code: code.into(),
+        deck_name: "ingebouwd".into(),
+        deck_source: stemzaal::deck::DEFAULT_DECK_SOURCE.into(),
+        ..Default::default()
+    };
+    assert!(a.create_record(&record).await.unwrap());
+    let Claim::Owner(revision) = a.claim(code).await.unwrap() else {
+        panic!("a fresh session's lease is free");
+    };
+    assert!(matches!(b.claim(code).await.unwrap(), Claim::Held));
+    let old = LogWriter::start(&a, code, revision, 0);
+    let first = uuid::Uuid::new_v4();
+    append(&old, vec![Event::Joined { participant: first }])
+        .await
+        .unwrap();
+
+    // Node a stalls: it stops renewing, its lease runs out, node b takes the session
+    // over from the log.
+    tokio::time::sleep(LEASE_TTL + Duration::from_millis(500)).await;
+    let Attached::Owner { stored, .. } = b.attach(code).await.unwrap() else {
+        panic!("b owns the session once a's lease expired");
+    };
+    assert_eq!(stored.events, vec![Event::Joined { participant: first }]);
+
+    // Node a wakes up and appends on: refused, and it hears it lost the session.
+    let late = uuid::Uuid::new_v4();
+    let refused = append(&old, vec![Event::Joined { participant: late }]).await;
+    assert!(refused.is_err(), "a deposed owner appended");
+    assert!(*old.deposed().borrow());
+    // Whatever it tries after is refused at once, and the log holds only b's view.
+    assert!(append(&old, vec![]).await.is_err());
+    let (events, _) = b.read_log(code).await.unwrap();
+    assert_eq!(events, vec![Event::Joined { participant: first }]);
+}
