@@ -304,6 +304,88 @@ async fn three_nodes_serve_one_session_with_host_screen_and_phones_on_different_
         json!(expected),
         "{report}"
     );
+
+    // The console of a node that neither owns the session nor serves these pages lists
+    // it and closes it: the pages on the other nodes hear 4001.
+    let console = Console::login(&nodes[2]).await;
+    let (status, list) = console.call("GET", "/api/sessions").await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(
+        list["sessions"][0]["code"],
+        nodes[0].code.as_str(),
+        "{list}"
+    );
+    assert_eq!(list["sessions"][0]["status"], "open");
+    let (status, closed) = console
+        .call("POST", &format!("/api/sessions/{}/close", nodes[0].code))
+        .await;
+    assert_eq!(
+        (status, &closed["status"]),
+        (200, &json!("closed")),
+        "{closed}"
+    );
+    assert_eq!(
+        phones[0].closed().await,
+        Some(4001),
+        "a phone on the owner's node"
+    );
+    assert_eq!(
+        screen.closed().await,
+        Some(4001),
+        "the screen on another node"
+    );
+    assert_eq!(
+        phones[1].closed().await,
+        Some(4001),
+        "a phone on another node"
+    );
+    // Closed, its report is still there, read from its log.
+    let report = report_json(&nodes[1], &nodes[1].host_key).await;
+    assert_eq!(
+        report["statements"][0]["rounds"][0]["counts"],
+        json!(expected),
+        "{report}"
+    );
+}
+
+/// A logged-in console of one node.
+struct Console {
+    addr: std::net::SocketAddr,
+    cookie: String,
+}
+
+impl Console {
+    async fn login(node: &Node) -> Console {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", node.port).parse().unwrap();
+        let origin = format!("http://{addr}");
+        let body = json!({ "password": "kraan-fiets-molen-tulp" }).to_string();
+        let headers = [
+            ("Origin", origin.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let (status, head, text) =
+            crate::support::http_request(addr, "POST", "/api/login", &headers, body.as_bytes())
+                .await;
+        assert_eq!(status, 204, "{text}");
+        let cookie = head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .and_then(|c| c.split(';').next())
+            .expect("a login cookie")
+            .to_owned();
+        Console { addr, cookie }
+    }
+
+    async fn call(&self, method: &str, path: &str) -> (u16, Value) {
+        let origin = format!("http://{}", self.addr);
+        let headers = [
+            ("Cookie", self.cookie.as_str()),
+            ("Origin", origin.as_str()),
+        ];
+        let (status, _, text) =
+            crate::support::http_request(self.addr, method, path, &headers, b"").await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
 }
 
 /// The JSON export of a session, from a node. Right after a NATS server went away
