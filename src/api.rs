@@ -941,6 +941,14 @@ async fn edit_session_deck(
             };
             return Err(ApiError::new(en, "structure_changed").saying(message));
         }
+        Err(Refused::Clustered) => {
+            let message = if en {
+                "In cluster mode a running session's deck is not edited; start a new session."
+            } else {
+                "In clustermodus wordt het deck van een lopende sessie niet bewerkt; start een nieuwe sessie."
+            };
+            return Err(ApiError::new(en, "structure_changed").saying(message.to_owned()));
+        }
     }
     let record = record_of(&state, &code, en).await?;
     Ok(Json(session_json(&state, &record)).into_response())

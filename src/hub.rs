@@ -466,6 +466,8 @@ pub enum Refused {
     Closed,
     /// The edited deck differs in what the votes rest on.
     Structure(StructureChange),
+    /// In cluster mode a running session's deck is not edited.
+    Clustered,
 }
 
 impl Hub {
@@ -935,7 +937,7 @@ impl Hub {
         deck_id: Option<i64>,
     ) -> Result<Result<SessionHandle, Refused>> {
         if self.cluster.is_some() {
-            anyhow::bail!("editing the deck of a running session is not available in cluster mode");
+            return Ok(Err(Refused::Clustered));
         }
         let _one_at_a_time = self.lifecycle.lock().await;
         let code = normalize(code);

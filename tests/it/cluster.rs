@@ -308,7 +308,7 @@ async fn three_nodes_serve_one_session_with_host_screen_and_phones_on_different_
     // The console of a node that neither owns the session nor serves these pages lists
     // it and closes it: the pages on the other nodes hear 4001.
     let console = Console::login(&nodes[2]).await;
-    let (status, list) = console.call("GET", "/api/sessions").await;
+    let (status, list) = console.call("GET", "/api/sessions", None).await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(
         list["sessions"][0]["code"],
@@ -316,9 +316,21 @@ async fn three_nodes_serve_one_session_with_host_screen_and_phones_on_different_
         "{list}"
     );
     assert_eq!(list["sessions"][0]["status"], "open");
-    let (status, closed) = console
-        .call("POST", &format!("/api/sessions/{}/close", nodes[0].code))
+    // A running session's deck is not edited in cluster mode: the console offers a new
+    // session, as for a changed structure.
+    let text = stemzaal::deck::DEFAULT_DECK_SOURCE.replacen("Stelling", "Stelling:", 1);
+    let path = format!("/api/sessions/{}/deck", nodes[0].code);
+    let (status, refused) = console
+        .call("PUT", &path, Some(json!({ "source": text })))
         .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "structure_changed", "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("cluster"),
+        "{refused}"
+    );
+    let path = format!("/api/sessions/{}/close", nodes[0].code);
+    let (status, closed) = console.call("POST", &path, None).await;
     assert_eq!(
         (status, &closed["status"]),
         (200, &json!("closed")),
@@ -376,14 +388,16 @@ impl Console {
         Console { addr, cookie }
     }
 
-    async fn call(&self, method: &str, path: &str) -> (u16, Value) {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let origin = format!("http://{}", self.addr);
         let headers = [
             ("Cookie", self.cookie.as_str()),
             ("Origin", origin.as_str()),
+            ("Content-Type", "application/json"),
         ];
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
         let (status, _, text) =
-            crate::support::http_request(self.addr, method, path, &headers, b"").await;
+            crate::support::http_request(self.addr, method, path, &headers, body.as_bytes()).await;
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 }
