@@ -79,6 +79,7 @@ fn loadgen_help_documents_every_option() {
     for option in [
         "--phones",
         "--target",
+        "--nodes",
         "--repeat",
         "--sources",
         "--connect-concurrency",

@@ -11,18 +11,26 @@
 //! screen's tally, and for stemzaal the tally replayed from its SQLite file after a
 //! SIGKILL, equals what the phones last chose. It exits non-zero if any of that is not
 //! exact; speed is reported, never asserted. `docs/PERFORMANCE.md` has the results.
+//!
+//! With `--nodes N` it measures the real `stemzaal` binary in cluster mode instead:
+//! one `nats-server` with JetStream and N nodes serving one session (host on node 0,
+//! screen on node 1, phone `i` on node `i % N`). The stored-tally check then kills
+//! every node, starts a fresh one on the same NATS and reads the session's export
+//! from it: the log must hold every acknowledged vote.
 
 #![forbid(unsafe_code)]
 
 #[path = "loadgen/client.rs"]
 mod client;
+#[path = "loadgen/cluster.rs"]
+mod cluster;
 #[path = "loadgen/report.rs"]
 mod report;
 #[path = "loadgen/servers.rs"]
 mod servers;
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -36,6 +44,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Instant;
 
 use client::{Control, PhoneResult, Plan, ScreenObs, Shared};
+use cluster::Cluster;
 use report::Metrics;
 use servers::{Kind, ServerProc};
 
@@ -103,6 +112,14 @@ struct Args {
     /// Which server(s) to measure.
     #[arg(long, value_enum, default_value_t = TargetArg::Both)]
     target: TargetArg,
+    /// Measure a cluster instead (`--target` is then ignored): one `nats-server -js`
+    /// (found on the PATH or in /usr/sbin) and this many nodes of the release
+    /// `stemzaal` binary next to this one (`cargo build --release` first), all serving
+    /// one session. Host on node 0, screen on node 1, phones round-robin over the
+    /// nodes. The real binary limits new participants per address (600 at once), so
+    /// `--sources` is raised to at least one per 500 phones.
+    #[arg(long)]
+    nodes: Option<usize>,
     /// Run the whole workload this many times per target; the table shows medians.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -261,6 +278,12 @@ fn check_args(args: &Args) -> Result<()> {
             bail!("a burst of {secs} s at {} votes/s needs more phones than --phones (each votes once)", args.burst_rate);
         }
     }
+    if args.nodes == Some(0) {
+        bail!("--nodes must be at least 1");
+    }
+    if args.nodes.is_some() && args.server_wrap.is_some() {
+        bail!("--server-wrap does not go with --nodes");
+    }
     if args.repeat == 0 || args.connect_concurrency == 0 {
         bail!("--repeat and --connect-concurrency must be at least 1");
     }
@@ -268,10 +291,24 @@ fn check_args(args: &Args) -> Result<()> {
 }
 
 async fn run_all(args: &Args) -> Result<bool> {
-    let kinds: &[Kind] = match args.target {
-        TargetArg::Stemzaal => &[Kind::Stemzaal],
-        TargetArg::Floor => &[Kind::Floor],
-        TargetArg::Both => &[Kind::Stemzaal, Kind::Floor],
+    let mut args = args.clone();
+    if args.nodes.is_some() {
+        // Each node lets one address create 600 participants at once, then 50/s.
+        let needed = args.phones.div_ceil(500).min(60) as u8;
+        if args.sources < needed {
+            println!(
+                "loadgen: --sources raised from {} to {needed} (at most 500 new phones per address)",
+                args.sources
+            );
+            args.sources = needed;
+        }
+    }
+    let args = &args;
+    let kinds: &[Kind] = match (args.nodes, args.target) {
+        (Some(_), _) => &[Kind::Cluster],
+        (None, TargetArg::Stemzaal) => &[Kind::Stemzaal],
+        (None, TargetArg::Floor) => &[Kind::Floor],
+        (None, TargetArg::Both) => &[Kind::Stemzaal, Kind::Floor],
     };
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     println!("loadgen: {command_line}");
@@ -312,7 +349,10 @@ async fn run_all(args: &Args) -> Result<bool> {
             .map(|o| &o.metrics)
             .collect()
     };
-    let table = report::table(&pick(Kind::Stemzaal), &pick(Kind::Floor));
+    let table = match args.nodes {
+        Some(_) => report::table("cluster", &pick(Kind::Cluster), &[]),
+        None => report::table("stemzaal", &pick(Kind::Stemzaal), &pick(Kind::Floor)),
+    };
     println!(
         "\n== medians of {} run(s) per target ==\n\n{table}",
         args.repeat
@@ -330,8 +370,14 @@ async fn run_all(args: &Args) -> Result<bool> {
         );
     }
     if let Some(path) = &args.report {
+        let nodes = match args.nodes {
+            Some(n) => format!(
+                "- nodes: {n} of the release `stemzaal` binary on one `nats-server -js` (replicas 1)\n"
+            ),
+            None => String::new(),
+        };
         let mut md = format!(
-            "\n### loadgen run\n\n- command: `{command_line}`\n- machine: {}\n- runs per target: {}\n\n{table}\n",
+            "\n### loadgen run\n\n- command: `{command_line}`\n- machine: {}\n{nodes}- runs per target: {}\n\n{table}\n",
             report::machine(),
             args.repeat
         );
@@ -428,13 +474,64 @@ async fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// CPU seconds used so far by the server, this generator and the whole machine.
-fn cpu_of(pid: &str) -> (f64, f64, f64) {
-    (
-        report::cpu_secs(pid).unwrap_or(f64::NAN),
-        report::cpu_secs("self").unwrap_or(f64::NAN),
-        report::machine_busy_secs().unwrap_or(f64::NAN),
-    )
+/// CPU seconds used so far by each watched process, this generator and the machine.
+struct Cpu {
+    each: Vec<f64>,
+    me: f64,
+    machine: f64,
+}
+
+fn cpu_of(pids: &[String]) -> Cpu {
+    Cpu {
+        each: pids
+            .iter()
+            .map(|p| report::cpu_secs(p).unwrap_or(f64::NAN))
+            .collect(),
+        me: report::cpu_secs("self").unwrap_or(f64::NAN),
+        machine: report::machine_busy_secs().unwrap_or(f64::NAN),
+    }
+}
+
+/// The server(s) of one run: a child of this binary, or a cluster of real nodes.
+enum Under {
+    One(ServerProc),
+    Many(Cluster),
+}
+
+impl Under {
+    /// Kills every server process (SIGKILL, like a crash).
+    fn kill(&mut self) {
+        match self {
+            Under::One(s) => s.kill(),
+            Under::Many(c) => c.kill(),
+        }
+    }
+
+    /// The SQLite directory of a single stemzaal server.
+    fn data_dir(&self) -> Option<&Path> {
+        match self {
+            Under::One(s) => s.data_dir(),
+            Under::Many(_) => None,
+        }
+    }
+}
+
+/// Sum of `field` (kB) of `/proc/PID/status` over the processes.
+fn status_sum_kb(pids: &[String], field: &str) -> u64 {
+    pids.iter()
+        .filter_map(|p| report::proc_status_kb(p, field))
+        .sum()
+}
+
+/// The name of watched process `i` in the metrics: `node0`, …, then `nats`.
+fn proc_key(i: usize, nodes: usize, what: &str) -> &'static str {
+    let name = if i < nodes {
+        format!("node{i}_{what}")
+    } else {
+        format!("nats_{what}")
+    };
+    // A handful of keys per run, for a table whose keys are static strings.
+    Box::leak(name.into_boxed_str())
 }
 
 /// One run of the whole workload against one server.
@@ -442,17 +539,63 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     let mut problems: Vec<String> = vec![];
     let mut metrics = Metrics::new();
     let max_secs = args.deadline_secs + 60;
-    let mut server = ServerProc::start(
-        kind,
-        args.durability,
-        args.floor_nodelay,
-        args.server_wrap.as_deref(),
-        max_secs,
-    )?;
-    let info = server.info.clone();
-    let pid = info.pid.to_string();
-    println!("  server pid {pid} listening on {}", info.addr);
-    let url = format!("ws://{}/ws/{}", info.addr, info.code);
+    // `pids`: the server processes (one, or the nodes); `watched`: also the nats-server.
+    let (mut server, code, host_key, screen_key, addrs, pids, watched) = match args.nodes {
+        None => {
+            let server = ServerProc::start(
+                kind,
+                args.durability,
+                args.floor_nodelay,
+                args.server_wrap.as_deref(),
+                max_secs,
+            )?;
+            let info = server.info.clone();
+            println!("  server pid {} listening on {}", info.pid, info.addr);
+            let pids = vec![info.pid.to_string()];
+            (
+                Under::One(server),
+                info.code,
+                info.host_key,
+                info.screen_key,
+                vec![info.addr],
+                pids.clone(),
+                pids,
+            )
+        }
+        Some(nodes) => {
+            let cluster = tokio::task::spawn_blocking(move || Cluster::start(nodes))
+                .await
+                .context("starting the cluster")??;
+            let addrs = cluster.addrs();
+            let pids: Vec<String> = cluster.node_pids().iter().map(u32::to_string).collect();
+            for (i, (pid, addr)) in pids.iter().zip(&addrs).enumerate() {
+                println!("  node {i} pid {pid} listening on {addr}");
+            }
+            println!("  nats-server pid {}", cluster.nats_pid());
+            let mut watched = pids.clone();
+            watched.push(cluster.nats_pid().to_string());
+            let (code, host_key, screen_key) = (
+                cluster.code.clone(),
+                cluster.host_key.clone(),
+                cluster.screen_key.clone(),
+            );
+            (
+                Under::Many(cluster),
+                code,
+                host_key,
+                screen_key,
+                addrs,
+                pids,
+                watched,
+            )
+        }
+    };
+    let urls: Vec<String> = addrs
+        .iter()
+        .map(|a| format!("ws://{a}/ws/{code}"))
+        .collect();
+    let nodes = pids.len();
+    let screen_node = usize::from(addrs.len() > 1);
     let sources: Vec<Ipv4Addr> = (0..args.sources)
         .map(|i| Ipv4Addr::new(127, 0, 0, source_base + i))
         .collect();
@@ -460,7 +603,7 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
 
     // Host: show the first statement with results visible.
     let (ws, welcome, first) =
-        client::hello(info.addr, &url, sources[0], Some(&info.host_key)).await?;
+        client::hello(addrs[0], &urls[0], sources[0], Some(&host_key)).await?;
     let slide = welcome["slides"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["kind"] == "statement"))
@@ -478,12 +621,18 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     let round = state.slide.round.unwrap_or(1);
 
     // Screen: records every state it gets.
-    let (ws, _, first) = client::hello(info.addr, &url, sources[0], Some(&info.screen_key)).await?;
+    let (ws, _, first) = client::hello(
+        addrs[screen_node],
+        &urls[screen_node],
+        sources[0],
+        Some(&screen_key),
+    )
+    .await?;
     let (latest_tx, mut latest) = watch::channel(ScreenObs::default());
     let (stop_screen, stop_rx) = watch::channel(false);
     let screen_task = tokio::spawn(client::screen(ws, first, latest_tx, stop_rx));
 
-    let rss_base = report::proc_status_kb(&pid, "VmRSS").unwrap_or(0);
+    let rss_base = status_sum_kb(&pids, "VmRSS");
 
     // Ramp, pausing at the checkpoint to read the RSS.
     let shared = Arc::new(Shared::default());
@@ -506,9 +655,9 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         let from = phones.len();
         for i in from..target {
             let semaphore = semaphore.clone();
-            let url = url.clone();
+            let url = urls[i % nodes].clone();
             let source = sources[i % sources.len()];
-            let addr = info.addr;
+            let addr = addrs[i % nodes];
             let shared = shared.clone();
             let control = control_tx.subscribe();
             let report = connected_tx.clone();
@@ -572,7 +721,7 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
             bail_with(&mut server, &problems)?;
         }
         tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
-        let rss = report::proc_status_kb(&pid, "VmRSS").unwrap_or(0);
+        let rss = status_sum_kb(&pids, "VmRSS");
         let tcp = report::tcp_mem_kb().unwrap_or(0);
         let slab = report::meminfo_kb("Slab:").unwrap_or(0);
         println!(
@@ -580,6 +729,13 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
             target as f64 / ramp_time.as_secs_f64()
         );
         readings.push((target, rss, tcp, slab));
+    }
+    if args.nodes.is_some() {
+        // Each node's (and the nats-server's) share of the memory, all phones held.
+        for (i, p) in watched.iter().enumerate() {
+            let kb = report::proc_status_kb(p, "VmRSS").unwrap_or(0);
+            metrics.insert(proc_key(i, nodes, "rss_mb"), kb as f64 / 1024.0);
+        }
     }
     metrics.insert("ramp_per_s", n as f64 / ramp_time.as_secs_f64());
     metrics.insert("connect_p99_ms", report::summarize(&connect_us).p99);
@@ -655,25 +811,47 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         "  burst: {burst_votes} first votes at {}/s",
         args.burst_rate
     );
-    let cpu0 = cpu_of(&pid);
+    let cpu0 = cpu_of(&watched);
     tokio::time::sleep_until(burst_t0 + burst_len + Duration::from_millis(200)).await;
-    let cpu1 = cpu_of(&pid);
+    let cpu1 = cpu_of(&watched);
     let burst_cpu_secs = (burst_len + Duration::from_millis(200)).as_secs_f64();
-    metrics.insert("server_cpu_burst", (cpu1.0 - cpu0.0) / burst_cpu_secs);
+    // Per watched process, in cores; "server" is the sum over the server processes.
+    let used = |a: &Cpu, b: &Cpu, secs: f64| -> Vec<f64> {
+        a.each
+            .iter()
+            .zip(&b.each)
+            .map(|(a, b)| (b - a) / secs)
+            .collect()
+    };
+    let burst_each = used(&cpu0, &cpu1, burst_cpu_secs);
+    metrics.insert("server_cpu_burst", burst_each[..nodes].iter().sum());
+    if args.nodes.is_some() {
+        for (i, c) in burst_each.iter().enumerate() {
+            metrics.insert(proc_key(i, nodes, "cpu_burst"), *c);
+        }
+    }
     tokio::time::sleep_until(sustain_t0).await;
     println!(
         "  sustained: {sustain_votes} changed votes at {}/s",
         args.sustain_rate
     );
-    let cpu2 = cpu_of(&pid);
+    let cpu2 = cpu_of(&watched);
     tokio::time::sleep_until(sustain_t0 + sustain_len).await;
-    let cpu3 = cpu_of(&pid);
+    let cpu3 = cpu_of(&watched);
     if sustain_votes > 0 {
         let secs = sustain_len.as_secs_f64();
-        metrics.insert("server_cpu_sustain", (cpu3.0 - cpu2.0) / secs);
-        metrics.insert("loadgen_cpu_sustain", (cpu3.1 - cpu2.1) / secs);
-        let others = (cpu3.2 - cpu2.2) - (cpu3.0 - cpu2.0) - (cpu3.1 - cpu2.1);
-        metrics.insert("other_cpu_sustain", (others / secs).max(0.0));
+        let each = used(&cpu2, &cpu3, secs);
+        metrics.insert("server_cpu_sustain", each[..nodes].iter().sum());
+        if args.nodes.is_some() {
+            for (i, c) in each.iter().enumerate() {
+                metrics.insert(proc_key(i, nodes, "cpu_sustain"), *c);
+            }
+        }
+        let me = (cpu3.me - cpu2.me) / secs;
+        metrics.insert("loadgen_cpu_sustain", me);
+        let machine = (cpu3.machine - cpu2.machine) / secs;
+        let others = machine - each.iter().sum::<f64>() - me;
+        metrics.insert("other_cpu_sustain", others.max(0.0));
     }
 
     if let Some(sampler) = wal_sampler {
@@ -775,14 +953,47 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     let (screen_obs, _screen_ws) = screen_task.await.context("the screen task")?;
     host.abort();
 
-    if let Some(peak) = report::proc_status_kb(&pid, "VmHWM") {
-        println!("  server peak RSS {peak} kB");
+    for (i, p) in watched.iter().enumerate() {
+        if let Some(peak) = report::proc_status_kb(p, "VmHWM") {
+            let who = match (args.nodes, i < nodes) {
+                (None, _) => "server".to_owned(),
+                (Some(_), true) => format!("node {i}"),
+                (Some(_), false) => "nats-server".to_owned(),
+            };
+            println!("  {who} peak RSS {peak} kB");
+        }
     }
     // Kill the server like a crash; only then close our sockets.
-    server.kill();
+    match &mut server {
+        Under::One(s) => s.kill(),
+        Under::Many(cluster) => {
+            // Every node dies; a fresh one must find every acked vote in the log.
+            cluster.kill_nodes();
+            let exported = tokio::task::block_in_place(|| cluster.exported_counts());
+            let counts = match exported {
+                Ok(c) => c,
+                Err(e) => {
+                    problems.push(format!("the export from a fresh node failed: {e:#}"));
+                    vec![]
+                }
+            };
+            let exact = counts == expected;
+            metrics.insert("exported_exact", f64::from(u8::from(exact)));
+            println!(
+                "  exported by a fresh node after SIGKILL of every node: counts {counts:?} ({})",
+                if exact { "exact" } else { "NOT exact" }
+            );
+            if !exact && !counts.is_empty() {
+                problems.push(format!(
+                    "the fresh node exports counts {counts:?}, expected {expected:?}"
+                ));
+            }
+            cluster.kill();
+        }
+    }
 
     if let Some(dir) = server.data_dir() {
-        let stored = stored_tally(dir, &info.code, slide)?;
+        let stored = stored_tally(dir, &code, slide)?;
         let exact = stored == (voters, expected);
         metrics.insert("stored_exact", f64::from(u8::from(exact)));
         println!(
@@ -885,8 +1096,8 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     })
 }
 
-/// Kills the server and turns the problems so far into an error.
-fn bail_with(server: &mut ServerProc, problems: &[String]) -> Result<()> {
+/// Kills the server(s) and turns the problems so far into an error.
+fn bail_with(server: &mut Under, problems: &[String]) -> Result<()> {
     server.kill();
     bail!("{}", problems.join("; "))
 }

@@ -350,7 +350,30 @@ pub const METRICS: &[MetricDef] = &[
         None,
         false,
     ),
+    m(
+        "exported_exact",
+        "tally exported by a fresh node after every node was killed exact (1 = yes)",
+        None,
+        false,
+    ),
 ];
+
+/// The label of a per-process row of a cluster run (`node0_rss_mb`, `nats_cpu_sustain`).
+fn process_label(key: &str) -> Option<String> {
+    let (who, what) = key.split_once('_')?;
+    let who = match who.strip_prefix("node") {
+        Some(i) => format!("node {i}"),
+        None if who == "nats" => "nats-server".to_owned(),
+        None => return None,
+    };
+    let what = match what {
+        "rss_mb" => "RSS with all phones (MB)",
+        "cpu_burst" => "CPU during burst (cores)",
+        "cpu_sustain" => "CPU during sustain (cores)",
+        _ => return None,
+    };
+    Some(format!("{who} {what}"))
+}
 
 /// The metrics of one run.
 pub type Metrics = BTreeMap<&'static str, f64>;
@@ -381,15 +404,25 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
-/// The Markdown table of medians: stemzaal, floor, ratio, target, verdict.
-pub fn table(stemzaal: &[&Metrics], floor: &[&Metrics]) -> String {
+/// The Markdown table of medians: `name` (stemzaal or the cluster), floor, ratio,
+/// target, verdict. Without floor runs the floor and ratio columns are left out;
+/// per-process rows of a cluster run follow the fixed ones.
+pub fn table(name: &str, stemzaal: &[&Metrics], floor: &[&Metrics]) -> String {
     let mut out = String::new();
     let cell = |runs: &[&Metrics], key: &str| median(runs, key).map(fmt_num).unwrap_or("–".into());
-    writeln!(
-        out,
-        "| metric | stemzaal | floor | stemzaal ÷ floor | target | met |\n|---|---:|---:|---:|---|---|"
-    )
-    .ok();
+    if floor.is_empty() {
+        writeln!(
+            out,
+            "| metric | {name} | target | met |\n|---|---:|---|---|"
+        )
+        .ok();
+    } else {
+        writeln!(
+            out,
+            "| metric | {name} | floor | {name} ÷ floor | target | met |\n|---|---:|---:|---:|---|---|"
+        )
+        .ok();
+    }
     for def in METRICS {
         let s = median(stemzaal, def.key);
         let f = median(floor, def.key);
@@ -405,17 +438,52 @@ pub fn table(stemzaal: &[&Metrics], floor: &[&Metrics]) -> String {
             (Some(t), None) => (t.text(), String::new()),
             (None, _) => (String::new(), String::new()),
         };
-        writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} |",
-            def.label,
-            cell(stemzaal, def.key),
-            cell(floor, def.key),
-            ratio,
-            target,
-            met
-        )
-        .ok();
+        if floor.is_empty() {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                def.label,
+                cell(stemzaal, def.key),
+                target,
+                met
+            )
+            .ok();
+        } else {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                def.label,
+                cell(stemzaal, def.key),
+                cell(floor, def.key),
+                ratio,
+                target,
+                met
+            )
+            .ok();
+        }
+    }
+    let mut extra: Vec<&'static str> = stemzaal
+        .iter()
+        .flat_map(|m| m.keys().copied())
+        .filter(|k| process_label(k).is_some())
+        .collect();
+    // By node number, the nats-server last.
+    extra.sort_by_key(|k| {
+        let (who, what) = k.split_once('_').unwrap_or((k, ""));
+        let node = who
+            .strip_prefix("node")
+            .and_then(|i| i.parse::<usize>().ok());
+        (node.unwrap_or(usize::MAX), what)
+    });
+    extra.dedup();
+    for key in extra {
+        let label = process_label(key).unwrap_or_default();
+        let value = cell(stemzaal, key);
+        if floor.is_empty() {
+            writeln!(out, "| {label} | {value} | | |").ok();
+        } else {
+            writeln!(out, "| {label} | {value} | – | | | |").ok();
+        }
     }
     out
 }

@@ -403,6 +403,8 @@ pub enum Kind {
     Stemzaal,
     /// The bare fan-out floor.
     Floor,
+    /// The real `stemzaal` binary, several nodes on NATS (`--nodes`).
+    Cluster,
 }
 
 impl Kind {
@@ -411,6 +413,7 @@ impl Kind {
         match self {
             Kind::Stemzaal => "stemzaal",
             Kind::Floor => "floor",
+            Kind::Cluster => "cluster",
         }
     }
 }
@@ -466,6 +469,7 @@ impl ServerProc {
                     });
                 Some(dir)
             }
+            Kind::Cluster => bail!("a cluster is started by cluster::Cluster"),
             Kind::Floor => {
                 cmd.arg("serve-floor");
                 if floor_nodelay {
