@@ -70,6 +70,10 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(15);
 /// The most events in one log message (a message stays well under NATS's 1 MB).
 const MAX_BATCH_EVENTS: usize = 2000;
 
+/// How long one reading of a log or of the catalog may take before it starts again
+/// (a log of 100,000 votes is read in about 0.1 s).
+const READ_ATTEMPT: Duration = Duration::from_secs(5);
+
 /// How long a node tries to reach or take over a session before it gives up.
 const ATTACH_FOR: Duration = Duration::from_secs(15);
 
@@ -164,6 +168,16 @@ impl Cluster {
 
     /// Every session's record, newest first.
     pub async fn records(&self) -> Result<Vec<SessionRecord>> {
+        retrying("listing the catalog", || async {
+            match tokio::time::timeout(READ_ATTEMPT, self.records_once()).await {
+                Ok(records) => records,
+                Err(_) => bail!("no end of the catalog within {READ_ATTEMPT:?}"),
+            }
+        })
+        .await
+    }
+
+    async fn records_once(&self) -> Result<Vec<SessionRecord>> {
         let mut keys = match self.catalog.keys().await {
             Ok(keys) => keys,
             Err(e) => return Err(e).context("listing the catalog"),
@@ -210,7 +224,15 @@ impl Cluster {
 
     /// Reads a session's whole log: its events and the sequence it ends at.
     pub async fn read_log(&self, code: &str) -> Result<(Vec<Event>, u64)> {
-        retrying("reading a log", || self.read_log_once(code)).await
+        // A consumer whose stream lost its leader while it read may wait for messages
+        // that never come: each attempt is bounded, and the next starts afresh.
+        retrying("reading a log", || async {
+            match tokio::time::timeout(READ_ATTEMPT, self.read_log_once(code)).await {
+                Ok(read) => read,
+                Err(_) => bail!("no end of the log within {READ_ATTEMPT:?}"),
+            }
+        })
+        .await
     }
 
     async fn read_log_once(&self, code: &str) -> Result<(Vec<Event>, u64)> {

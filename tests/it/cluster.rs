@@ -417,9 +417,9 @@ async fn report_json(node: &Node, key: &str) -> Value {
         stream.read_to_end(&mut raw).await.unwrap();
         crate::support::parse_response(&raw)
     };
-    let (status, _, body) = tokio::time::timeout(Duration::from_secs(40), get)
+    let (status, _, body) = tokio::time::timeout(Duration::from_secs(60), get)
         .await
-        .expect("the export within 40 s");
+        .expect("the export within 60 s");
     eprintln!("export answered after {:?}", started.elapsed());
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
@@ -623,10 +623,6 @@ async fn killing_the_owner_or_a_nats_server_in_a_burst_loses_no_acknowledged_vot
     // Half-way, every phone waits while the test finds the log's leader; then, with
     // the burst going again, that NATS server is killed: one of three.
     barrier.wait().await;
-    eprintln!(
-        "PROGRESS barrier passed, acked {}",
-        acked.load(Ordering::SeqCst)
-    );
     let leader = log_leader(&servers[1].url, &nodes[1].code).await;
     while acked.load(Ordering::SeqCst) < total * 2 / 3 {
         tokio::time::sleep(Duration::from_millis(5)).await;
