@@ -494,11 +494,6 @@ impl Hub {
         }
     }
 
-    /// The cluster, in cluster mode.
-    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
-        self.cluster.as_ref()
-    }
-
     /// The store the sessions write to.
     pub fn store(&self) -> &Store {
         &self.store
