@@ -109,14 +109,14 @@ impl Cluster {
             .split(',')
             .map(|u| u.trim().parse::<async_nats::ServerAddr>())
             .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("reading the NATS address {urls}"))?;
+            .with_context(|| format!("reading the NATS addresses {}", without_secrets(urls)))?;
         let node = format!("{:08x}", rand::random::<u32>());
         let client = async_nats::ConnectOptions::new()
             .name(format!("stemzaal-{node}"))
             .connection_timeout(Duration::from_secs(5))
             .connect(addrs)
             .await
-            .with_context(|| format!("connecting to NATS at {urls}"))?;
+            .with_context(|| format!("connecting to NATS at {}", without_secrets(urls)))?;
         let js = jetstream::new(client.clone());
         let catalog = ensure_bucket(&js, CATALOG, replicas, Duration::ZERO).await?;
         let leases = ensure_bucket(&js, LEASES, replicas, LEASE_TTL).await?;
@@ -445,6 +445,19 @@ async fn ensure_bucket(
     js.get_key_value(bucket)
         .await
         .with_context(|| format!("opening the bucket {bucket}"))
+}
+
+/// NATS URLs as they may be shown: a user name or password in them is left out.
+fn without_secrets(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}…@{}", &url[..scheme + 3], &url[at + 1..])
+            }
+            _ => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn log_stream(code: &str) -> String {
@@ -1121,4 +1134,18 @@ pub async fn report_from_log(
         report,
         &stored.record.meeting,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_secrets;
+
+    #[test]
+    fn nats_urls_are_shown_without_their_credentials() {
+        assert_eq!(
+            without_secrets("nats://stemzaal:geheim@10.0.0.21:4222,nats://10.0.0.22:4222"),
+            "nats://…@10.0.0.21:4222,nats://10.0.0.22:4222"
+        );
+        assert_eq!(without_secrets("10.0.0.21:4222"), "10.0.0.21:4222");
+    }
 }

@@ -71,7 +71,12 @@ struct Cli {
     /// Cluster mode: NATS servers with JetStream (nats://host:4222, comma-separated).
     /// Every node started with the same servers serves every session; sessions live
     /// in JetStream, not in the data directory. See docs/SCALING.md.
-    #[arg(long, env = "STEMZAAL_NATS", value_name = "URL[,URL…]")]
+    #[arg(
+        long,
+        env = "STEMZAAL_NATS",
+        value_name = "URL[,URL…]",
+        hide_env_values = true
+    )]
     nats: Option<String>,
     /// Copies JetStream keeps of each session in cluster mode: 3 for a cluster of three
     /// NATS servers (a vote is acknowledged once two have it), 1 for a single server.

@@ -725,3 +725,32 @@ async fn a_node_that_lost_its_session_cannot_append_to_the_log() {
     let (events, _) = b.read_log(code).await.unwrap();
     assert_eq!(events, vec![Event::Joined { participant: first }]);
 }
+
+#[test]
+fn the_nats_password_is_shown_neither_by_help_nor_when_the_connection_fails() {
+    let secret = "geheim-wachtwoord-42";
+    let url = format!("nats://stemzaal:{secret}@127.0.0.1:{}", free_port());
+    let help = Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+        .arg("--help")
+        .env("STEMZAAL_NATS", &url)
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--nats"), "{help}");
+    assert!(!help.contains(secret), "{help}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let failed = Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+        .args(["--bind", "127.0.0.1:0", "--data"])
+        .arg(dir.path())
+        .args(["--nats", &url, "--admin-password", "kraan-fiets-molen-tulp"])
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    let said = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        said.contains("connecting to NATS at nats://…@127.0.0.1"),
+        "{said}"
+    );
+    assert!(!said.contains(secret), "{said}");
+}
