@@ -579,6 +579,7 @@ impl LogWriter {
             js: cluster.js.clone(),
             code: code.to_owned(),
             prefix: format!("{}.{revision}", cluster.node),
+            batches: 0,
             last,
             fenced: None,
             deposed: deposed_tx,
@@ -608,7 +609,12 @@ impl LogWriter {
 struct Writer {
     js: jetstream::Context,
     code: String,
+    /// Node and lease revision: with `batches`, each batch's message id.
     prefix: String,
+    /// Batches sent so far. A retry of a batch keeps its id, so JetStream stores it
+    /// once; every other batch has an id of its own, so a batch that reached the log
+    /// after it was given up on is never taken for a later one.
+    batches: u64,
     last: u64,
     /// The newest epoch in which an append failed: the rest of it is refused, as the
     /// local store does.
@@ -647,7 +653,8 @@ impl Writer {
         }
         let events: Vec<&Event> = taken.iter().flat_map(|a| &a.events).collect();
         let payload = Bytes::from(serde_json::to_vec(&events).expect("events serialize"));
-        let id = format!("{}.{}", self.prefix, self.last);
+        self.batches += 1;
+        let id = format!("{}.{}", self.prefix, self.batches);
         let outcome = publish_fenced(&self.js, &self.code, payload, self.last, &id).await;
         let result = match outcome {
             Ok(seq) => {
@@ -736,21 +743,18 @@ async fn serve(
     let mut deposed = writer.deposed();
     let mut renew = tokio::time::interval(LEASE_RENEW);
     let mut repeat = tokio::time::interval(VIEW_REPEAT);
-    let (gone_tx, mut gone) = mpsc::channel::<()>(1);
-    let watcher = handle.clone();
-    tokio::spawn(async move {
-        watcher.stopped().await;
-        gone_tx.send(()).await.ok();
-    });
     loop {
         tokio::select! {
             biased;
-            _ = gone.recv() => {
+            () = handle.stopped() => {
                 cluster.release(&code, revision).await;
                 return Ok(());
             }
             Ok(()) = deposed.changed() => {
                 if *deposed.borrow() {
+                    // Freed at once if it is still this node's, so the session is
+                    // taken over (and its log read again) without waiting it out.
+                    cluster.release(&code, revision).await;
                     return Ok(());
                 }
             }
@@ -944,24 +948,14 @@ pub struct ProxyParts {
 
 /// A proxy of a session another node owns: forwards requests in order, feeds the
 /// views, and ends (so its connections reconnect) when the owner is gone.
-pub async fn run_proxy(
-    cluster: Arc<Cluster>,
-    handle: SessionHandle,
-    record: SessionRecord,
-    parts: ProxyParts,
-) {
+pub async fn run_proxy(cluster: Arc<Cluster>, handle: SessionHandle, parts: ProxyParts) {
     let code = handle.code().to_owned();
-    if let Err(e) = proxy(&cluster, &handle, &record, parts).await {
+    if let Err(e) = proxy(&cluster, &handle, parts).await {
         tracing::warn!(code, "the session's owner is gone: {e:#}");
     }
 }
 
-async fn proxy(
-    cluster: &Arc<Cluster>,
-    handle: &SessionHandle,
-    record: &SessionRecord,
-    parts: ProxyParts,
-) -> Result<()> {
+async fn proxy(cluster: &Arc<Cluster>, handle: &SessionHandle, parts: ProxyParts) -> Result<()> {
     let code = handle.code().to_owned();
     let client = &cluster.client;
     let ProxyParts {
@@ -1105,7 +1099,7 @@ async fn proxy(
                     heard = Instant::now();
                 }
                 if heard.elapsed() >= OWNER_SILENT {
-                    if let Ok(Some(r)) = cluster.record(&record.code).await {
+                    if let Ok(Some(r)) = cluster.record(&code).await {
                         if r.status == Status::Closed {
                             handle.set_notice(Notice::Closed);
                             return Ok(());

@@ -71,7 +71,11 @@ struct Nats {
 
 /// One JetStream server on a free port.
 fn single_nats(bin: &Path, dir: &Path) -> Nats {
-    let port = free_port();
+    single_nats_on(bin, dir, free_port())
+}
+
+/// One JetStream server on `port`, storing in `dir` (so a restart finds its streams).
+fn single_nats_on(bin: &Path, dir: &Path, port: u16) -> Nats {
     let child = Command::new(bin)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(dir.join("js"))
@@ -666,11 +670,16 @@ async fn killing_the_owner_or_a_nats_server_in_a_burst_loses_no_acknowledged_vot
 /// Appends through a writer and waits for the log's word.
 async fn append(
     writer: &stemzaal::cluster::LogWriter,
+    epoch: u64,
     events: Vec<stemzaal::session::Event>,
 ) -> Result<(), stemzaal::store::WriteFailed> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     writer
-        .append(0, events, Box::new(move |outcome| drop(tx.send(outcome))))
+        .append(
+            epoch,
+            events,
+            Box::new(move |outcome| drop(tx.send(outcome))),
+        )
         .unwrap();
     rx.await.unwrap()
 }
@@ -703,25 +712,26 @@ async fn a_node_that_lost_its_session_cannot_append_to_the_log() {
     assert!(matches!(b.claim(code).await.unwrap(), Claim::Held));
     let old = LogWriter::start(&a, code, revision, 0);
     let first = uuid::Uuid::new_v4();
-    append(&old, vec![Event::Joined { participant: first }])
+    append(&old, 0, vec![Event::Joined { participant: first }])
         .await
         .unwrap();
 
-    // Node a stalls: it stops renewing, its lease runs out, node b takes the session
-    // over from the log.
-    tokio::time::sleep(LEASE_TTL + Duration::from_millis(500)).await;
+    // Node a stalls: it stops renewing, and b, asked for the session, waits until
+    // a's lease ran out and takes the session over from the log.
+    let asked = Instant::now();
     let Attached::Owner { stored, .. } = b.attach(code).await.unwrap() else {
         panic!("b owns the session once a's lease expired");
     };
+    assert!(asked.elapsed() >= LEASE_TTL / 2, "b waited for a's lease");
     assert_eq!(stored.events, vec![Event::Joined { participant: first }]);
 
     // Node a wakes up and appends on: refused, and it hears it lost the session.
     let late = uuid::Uuid::new_v4();
-    let refused = append(&old, vec![Event::Joined { participant: late }]).await;
+    let refused = append(&old, 0, vec![Event::Joined { participant: late }]).await;
     assert!(refused.is_err(), "a deposed owner appended");
     assert!(*old.deposed().borrow());
     // Whatever it tries after is refused at once, and the log holds only b's view.
-    assert!(append(&old, vec![]).await.is_err());
+    assert!(append(&old, 0, vec![]).await.is_err());
     let (events, _) = b.read_log(code).await.unwrap();
     assert_eq!(events, vec![Event::Joined { participant: first }]);
 }
@@ -753,4 +763,56 @@ fn the_nats_password_is_shown_neither_by_help_nor_when_the_connection_fails() {
         "{said}"
     );
     assert!(!said.contains(secret), "{said}");
+}
+
+#[tokio::test]
+async fn an_append_the_log_cannot_take_is_refused_and_nothing_unstored_is_acknowledged() {
+    use stemzaal::cluster::{Claim, Cluster, LogWriter};
+    use stemzaal::session::Event;
+    let Some(bin) = nats_or_skip("an_append_the_log_cannot_take_is_refused") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut nats = single_nats_on(&bin, dir.path(), port);
+    let cluster = Cluster::connect(&nats.url, 1).await.unwrap();
+    let code = "FAIL22";
+    cluster.create_log(code).await.unwrap();
+    let Claim::Owner(revision) = cluster.claim(code).await.unwrap() else {
+        panic!("a fresh session's lease is free");
+    };
+    let writer = LogWriter::start(&cluster, code, revision, 0);
+    let joined = |p| vec![Event::Joined { participant: p }];
+    let (first, lost, next) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    append(&writer, 0, joined(first)).await.unwrap();
+
+    // NATS goes away: the append is refused once its retries ran out, and so is the
+    // rest of its epoch, at once.
+    nats.child.kill();
+    let refused = append(&writer, 0, joined(lost)).await;
+    assert!(refused.is_err(), "an append without a log was acknowledged");
+    assert!(!*writer.deposed().borrow());
+    let at_once = Instant::now();
+    assert!(append(&writer, 0, vec![]).await.is_err());
+    assert!(at_once.elapsed() < Duration::from_secs(1));
+
+    // NATS comes back with its streams. The next epoch is either stored, or, if the
+    // refused batch reached the log after all, refused with the writer deposed (the
+    // session is then read again from the log): never acknowledged without being
+    // stored.
+    let _nats = single_nats_on(&bin, dir.path(), port);
+    let outcome = append(&writer, 1, joined(next)).await;
+    let (events, _) = cluster.read_log(code).await.unwrap();
+    assert_eq!(events.first(), joined(first).first(), "{events:?}");
+    match outcome {
+        Ok(()) => assert!(
+            events.contains(&joined(next)[0]),
+            "acknowledged, not stored: {events:?}"
+        ),
+        Err(_) => assert!(*writer.deposed().borrow(), "refused without a reason"),
+    }
 }
