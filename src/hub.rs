@@ -623,12 +623,7 @@ impl Hub {
                     requests,
                     views: [participant_tx, screen_tx, host_tx],
                 };
-                tokio::spawn(cluster::run_proxy(
-                    cluster.clone(),
-                    handle.clone(),
-                    record,
-                    parts,
-                ));
+                tokio::spawn(cluster::run_proxy(cluster.clone(), handle.clone(), parts));
                 tracing::info!(
                     code,
                     node = cluster.node(),
