@@ -1,9 +1,12 @@
 //! The console's door: the admin password (only its Argon2id hash is kept), logins
 //! (a random token in an HttpOnly cookie), and the rate of login attempts per address.
+//! In cluster mode the hash and the logins are kept in the cluster (the logins as
+//! digests), so a login made on one node opens the console on every node, and a
+//! logout or a new password reaches them all at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -16,8 +19,11 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use crate::cluster::console::{digest, SharedLogin};
+use crate::cluster::Cluster;
+use crate::library::Library;
 use crate::limits::TokenBucket;
-use crate::store::Store;
+use crate::store::now_ms;
 
 /// The cookie that carries a login.
 pub const COOKIE: &str = "stemzaal_admin";
@@ -47,10 +53,14 @@ const PASSWORD_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 /// The admin password and who is logged in.
 pub struct Admin {
-    /// The password's PHC string (Argon2id, salted).
-    hash: String,
+    /// The password's PHC string (Argon2id, salted); `None` in cluster mode without
+    /// `--admin-password`: then the one the cluster keeps, read at every attempt.
+    hash: Option<String>,
     /// Logins by the token's public half; the secret half is compared in constant time.
+    /// In cluster mode they are in the cluster instead.
     logins: DashMap<String, Login>,
+    /// In cluster mode, where the logins (and the stored hash) are kept.
+    shared: Option<Arc<Cluster>>,
     /// Attempts per address. The lock is never held across an `.await`.
     attempts: Mutex<HashMap<IpAddr, TokenBucket>>,
     checks: Semaphore,
@@ -70,56 +80,81 @@ pub enum Attempt {
     Refused,
     /// Too many attempts from this address; try again after this long.
     TooMany(Duration),
+    /// The password or the login could not be read or stored (the cluster is not
+    /// reachable).
+    Unavailable,
 }
 
 impl Admin {
     /// An admin whose password is `password` (hashed here, kept in memory only).
     pub fn with_password(password: &str) -> Result<Admin> {
-        Ok(Admin::with_hash(hash(password)?))
+        Ok(Admin::with_hash(Some(hash(password)?), None))
     }
 
     /// An admin no password opens: the console of a server that has none set up.
     pub fn locked() -> Admin {
-        Admin::with_hash(String::new())
+        Admin::with_hash(Some(String::new()), None)
     }
 
-    fn with_hash(hash: String) -> Admin {
+    fn with_hash(hash: Option<String>, shared: Option<Arc<Cluster>>) -> Admin {
         Admin {
             hash,
             logins: DashMap::new(),
+            shared,
             attempts: Mutex::new(HashMap::new()),
             checks: Semaphore::new(CHECKS_AT_ONCE),
         }
     }
 
     /// The admin for a server: the password given (`--admin-password`), else the hash
-    /// stored in the database, else a new password, whose hash is stored and which is
-    /// returned to be shown once.
-    pub async fn set_up(store: &Store, given: Option<&str>) -> Result<(Admin, Option<String>)> {
+    /// stored in the library, else a new password, whose hash is stored and which is
+    /// returned to be shown once. Of cluster nodes starting at once on an empty
+    /// cluster, one makes the password and shows it.
+    pub async fn set_up(library: &Library, given: Option<&str>) -> Result<(Admin, Option<String>)> {
+        let shared = library.cluster().cloned();
         if let Some(password) = given {
             if password.is_empty() {
                 anyhow::bail!("the admin password is empty");
             }
-            return Ok((Admin::with_password(password)?, None));
+            return Ok((Admin::with_hash(Some(hash(password)?), shared), None));
         }
-        if let Some(stored) = crate::library::setting(store, HASH_SETTING)? {
-            PasswordHash::new(&stored)
-                .map_err(|e| anyhow::anyhow!("the stored admin password hash: {e}"))?;
-            return Ok((Admin::with_hash(stored), None));
-        }
-        let (admin, password) = Admin::generate(store).await?;
-        Ok((admin, Some(password)))
+        let mut shown = None;
+        let stored = match library.setting(HASH_SETTING).await? {
+            Some(stored) => stored,
+            None => {
+                let password = generate_password();
+                let hashed = hash(&password)?;
+                if library
+                    .create_setting(HASH_SETTING, &hashed)
+                    .await
+                    .context("storing the admin password's hash")?
+                {
+                    shown = Some(password);
+                    hashed
+                } else {
+                    library
+                        .setting(HASH_SETTING)
+                        .await?
+                        .context("the admin password's hash went away")?
+                }
+            }
+        };
+        PasswordHash::new(&stored)
+            .map_err(|e| anyhow::anyhow!("the stored admin password hash: {e}"))?;
+        let hash = if shared.is_some() { None } else { Some(stored) };
+        Ok((Admin::with_hash(hash, shared), shown))
     }
 
     /// Makes a new password and stores its hash in place of any before; returns the
     /// password.
-    pub async fn generate(store: &Store) -> Result<(Admin, String)> {
+    pub async fn reset(library: &Library) -> Result<String> {
         let password = generate_password();
         let hashed = hash(&password)?;
-        crate::library::set_setting(store, HASH_SETTING, &hashed)
+        library
+            .set_setting(HASH_SETTING, &hashed)
             .await
             .context("storing the admin password's hash")?;
-        Ok((Admin::with_hash(hashed), password))
+        Ok(password)
     }
 
     /// Checks a password from `peer`: at most [`ATTEMPT_BURST`] wrong ones in a row,
@@ -138,7 +173,13 @@ impl Admin {
                 return Attempt::TooMany(bucket.wait(now).max(Duration::from_secs(1)));
             }
         }
-        let right = self.verify(password).await;
+        let right = match self.verify(password).await {
+            Ok(right) => right,
+            Err(e) => {
+                tracing::error!("checking the admin password: {e:#}");
+                return Attempt::Unavailable;
+            }
+        };
         if !right {
             return Attempt::Refused;
         }
@@ -150,16 +191,31 @@ impl Admin {
         {
             bucket.give_back();
         }
-        Attempt::Accepted(self.new_login())
+        match self.new_login().await {
+            Ok(cookie) => Attempt::Accepted(cookie),
+            Err(e) => {
+                tracing::error!("storing a login: {e:#}");
+                Attempt::Unavailable
+            }
+        }
     }
 
-    async fn verify(&self, password: &str) -> bool {
+    async fn verify(&self, password: &str) -> Result<bool> {
+        let hash = match (&self.hash, &self.shared) {
+            (Some(hash), _) => hash.clone(),
+            (None, Some(cluster)) => cluster
+                .console()
+                .setting(HASH_SETTING)
+                .await?
+                .context("the cluster keeps no admin password")?,
+            (None, None) => return Ok(false),
+        };
         // The semaphore is never closed.
         let Ok(_permit) = self.checks.acquire().await else {
-            return false;
+            return Ok(false);
         };
-        let (hash, password) = (self.hash.clone(), password.to_owned());
-        tokio::task::spawn_blocking(move || {
+        let password = password.to_owned();
+        Ok(tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash).is_ok_and(|parsed| {
                 Argon2::default()
                     .verify_password(password.as_bytes(), &parsed)
@@ -167,43 +223,78 @@ impl Admin {
             })
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false))
     }
 
-    fn new_login(&self) -> String {
-        let mut rng = rand::thread_rng();
-        let id = format!("{:016x}", rng.gen::<u64>());
-        let secret = format!("{:032x}", rng.gen::<u128>());
-        let now = Instant::now();
-        self.logins.retain(|_, login| login.expires > now);
-        self.logins.insert(
-            id.clone(),
-            Login {
-                secret: secret.clone(),
-                expires: now + LOGIN_LIFETIME,
-            },
-        );
-        format!("{id}.{secret}")
-    }
-
-    /// Whether a cookie's value is a login that has not expired.
-    pub fn is_logged_in(&self, cookie: &str) -> bool {
-        let Some((id, secret)) = cookie.split_once('.') else {
-            return false;
+    async fn new_login(&self) -> Result<String> {
+        let (id, secret) = {
+            let mut rng = rand::thread_rng();
+            (
+                format!("{:016x}", rng.gen::<u64>()),
+                format!("{:032x}", rng.gen::<u128>()),
+            )
         };
-        self.logins.get(id).is_some_and(|login| {
-            login.expires > Instant::now()
-                && bool::from(login.secret.as_bytes().ct_eq(secret.as_bytes()))
-        })
+        if let Some(cluster) = &self.shared {
+            let login = SharedLogin {
+                digest: digest(secret.as_bytes()),
+                expires_ms: now_ms() + LOGIN_LIFETIME.as_millis() as u64,
+            };
+            cluster.console().put_login(&id, &login).await?;
+        } else {
+            let now = Instant::now();
+            self.logins.retain(|_, login| login.expires > now);
+            self.logins.insert(
+                id.clone(),
+                Login {
+                    secret: secret.clone(),
+                    expires: now + LOGIN_LIFETIME,
+                },
+            );
+        }
+        Ok(format!("{id}.{secret}"))
     }
 
-    /// Ends a login.
-    pub fn log_out(&self, cookie: &str) {
-        if self.is_logged_in(cookie) {
+    /// Whether a cookie's value is a login that has not expired; an error if the
+    /// cluster that keeps the logins cannot be read.
+    pub async fn is_logged_in(&self, cookie: &str) -> Result<bool> {
+        let Some((id, secret)) = cookie.split_once('.') else {
+            return Ok(false);
+        };
+        let Some(cluster) = &self.shared else {
+            return Ok(self.logins.get(id).is_some_and(|login| {
+                login.expires > Instant::now()
+                    && bool::from(login.secret.as_bytes().ct_eq(secret.as_bytes()))
+            }));
+        };
+        // A cookie cannot name a key of its choosing: the id is what `new_login` makes.
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        let Some(login) = cluster.console().login(id).await? else {
+            return Ok(false);
+        };
+        Ok(login.expires_ms > now_ms()
+            && bool::from(
+                login
+                    .digest
+                    .as_bytes()
+                    .ct_eq(digest(secret.as_bytes()).as_bytes()),
+            ))
+    }
+
+    /// Ends a login, on every node.
+    pub async fn log_out(&self, cookie: &str) -> Result<()> {
+        if self.is_logged_in(cookie).await? {
             if let Some((id, _)) = cookie.split_once('.') {
-                self.logins.remove(id);
+                match &self.shared {
+                    Some(cluster) => cluster.console().end_login(id).await?,
+                    None => {
+                        self.logins.remove(id);
+                    }
+                }
             }
         }
+        Ok(())
     }
 }
 
@@ -240,9 +331,9 @@ mod tests {
         let Attempt::Accepted(cookie) = admin.log_in(peer, "kraan-fiets").await else {
             panic!("the right password is taken");
         };
-        assert!(admin.is_logged_in(&cookie));
-        assert!(!admin.is_logged_in(&format!("{}x", cookie)));
-        assert!(!admin.is_logged_in("nonsense"));
+        assert!(admin.is_logged_in(&cookie).await.unwrap());
+        assert!(!admin.is_logged_in(&format!("{}x", cookie)).await.unwrap());
+        assert!(!admin.is_logged_in("nonsense").await.unwrap());
         for _ in 0..ATTEMPT_BURST as usize {
             assert_eq!(admin.log_in(peer, "wrong").await, Attempt::Refused);
         }
@@ -256,8 +347,8 @@ mod tests {
             admin.log_in(other, "kraan-fiets").await,
             Attempt::Accepted(_)
         ));
-        admin.log_out(&cookie);
-        assert!(!admin.is_logged_in(&cookie));
+        admin.log_out(&cookie).await.unwrap();
+        assert!(!admin.is_logged_in(&cookie).await.unwrap());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::admin::{self, Attempt};
 use crate::deck::{self, Deck, LineError, SlideKind};
 use crate::hub::Refused;
-use crate::library::{self, Refusal};
+use crate::library::Refusal;
 use crate::protocol::{Role, ServerMsg, WireLimits};
 use crate::session::{Command, Session};
 use crate::store::{Meeting, SessionRecord, Status};
@@ -310,15 +310,23 @@ async fn guard(State(state): State<AppState>, request: Request<Body>, next: Next
     if changing && !same_origin(headers, &state) {
         return ApiError::new(en, "foreign_origin").into_response();
     }
-    if request.uri().path() != "/api/login" && !logged_in(headers, &state) {
-        return ApiError::new(en, "login_required").into_response();
+    if request.uri().path() != "/api/login" {
+        match logged_in(headers, &state).await {
+            Ok(true) => {}
+            Ok(false) => return ApiError::new(en, "login_required").into_response(),
+            Err(e) => return ApiError::internal(en, "reading a login", &e).into_response(),
+        }
     }
     next.run(request).await
 }
 
-/// Whether a request carries the cookie of a login that has not expired.
-pub(crate) fn logged_in(headers: &HeaderMap, state: &AppState) -> bool {
-    cookie(headers, admin::COOKIE).is_some_and(|c| state.admin.is_logged_in(c))
+/// Whether a request carries the cookie of a login that has not expired; an error if
+/// the cluster that keeps the logins cannot be read.
+pub(crate) async fn logged_in(headers: &HeaderMap, state: &AppState) -> anyhow::Result<bool> {
+    match cookie(headers, admin::COOKIE) {
+        Some(c) => state.admin.is_logged_in(c).await,
+        None => Ok(false),
+    }
 }
 
 /// Whether a request names this server's own origin (or an allowed one) in `Origin`.
@@ -373,12 +381,18 @@ async fn login(
             e.retry_after = Some(wait.as_secs().max(1));
             Err(e)
         }
+        Attempt::Unavailable => Err(ApiError::new(en, "storage_unavailable")),
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
     if let Some(c) = cookie(&headers, admin::COOKIE) {
-        state.admin.log_out(c);
+        // A login that could not be ended stays valid: say so, and keep the cookie.
+        state
+            .admin
+            .log_out(c)
+            .await
+            .map_err(|e| ApiError::internal(english(&headers), "ending a login", &e))?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
@@ -389,7 +403,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         ))
         .expect("an ASCII cookie"),
     );
-    response
+    Ok(response)
 }
 
 async fn me() -> Json<Value> {
@@ -514,7 +528,11 @@ fn parse_deck(name: &str, source: &str, en: bool) -> Result<Deck, ApiError> {
 
 async fn list_decks(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
     let en = english(&headers);
-    let decks = library::list(state.hub.store())
+    let decks = state
+        .hub
+        .library()
+        .list()
+        .await
         .map_err(|e| ApiError::internal(en, "listing decks", &e))?;
     Ok(Json(json!({ "decks": decks })).into_response())
 }
@@ -529,11 +547,14 @@ async fn create_deck(
     let (name, source) = deck_body(&headers, query, body, en).await?;
     let name = deck_name(name, en)?;
     parse_deck(&name, &source, en)?;
-    let store = state.hub.store();
-    let id = library::create(store, &name, &source, false)
+    let library = state.hub.library();
+    let id = library
+        .create(&name, &source)
         .await
         .map_err(|e| ApiError::internal(en, "storing a deck", &e))?;
-    let stored = library::get(store, id, None)
+    let stored = library
+        .get(id, None)
+        .await
         .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
         .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
@@ -552,7 +573,11 @@ async fn get_deck(
 ) -> ApiResult {
     let en = english(&headers);
     let id = deck_id(&id, en)?;
-    let stored = library::get(state.hub.store(), id, query.version)
+    let stored = state
+        .hub
+        .library()
+        .get(id, query.version)
+        .await
         .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
         .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
     Ok(Json(stored).into_response())
@@ -571,8 +596,10 @@ async fn save_deck(
     let en = english(&headers);
     let id = deck_id(&id, en)?;
     let DeckBody { name, source } = json_body(&headers, body, en).await?;
-    let store = state.hub.store();
-    let current = library::get(store, id, None)
+    let library = state.hub.library();
+    let current = library
+        .get(id, None)
+        .await
         .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
         .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
     let name = match name {
@@ -584,14 +611,17 @@ async fn save_deck(
         &source,
         en,
     )?;
-    match library::save(store, id, name.as_deref(), &source)
+    match library
+        .save(id, name.as_deref(), &source)
         .await
         .map_err(|e| ApiError::internal(en, "storing a deck", &e))?
     {
         Ok(()) => {}
         Err(_) => return Err(ApiError::new(en, "unknown_deck")),
     }
-    let stored = library::get(store, id, None)
+    let stored = library
+        .get(id, None)
+        .await
         .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
         .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
     Ok(Json(stored).into_response())
@@ -604,7 +634,10 @@ async fn delete_deck(
 ) -> ApiResult {
     let en = english(&headers);
     let id = deck_id(&id, en)?;
-    match library::delete(state.hub.store(), id)
+    match state
+        .hub
+        .library()
+        .delete(id)
         .await
         .map_err(|e| ApiError::internal(en, "deleting a deck", &e))?
     {
@@ -864,7 +897,11 @@ async fn start_session(State(state): State<AppState>, headers: HeaderMap, body: 
     if cards > crate::cards::MAX_CARDS_AT_ONCE {
         return Err(ApiError::new(en, "bad_card_count"));
     }
-    let stored = library::get(state.hub.store(), id, version)
+    let stored = state
+        .hub
+        .library()
+        .get(id, version)
+        .await
         .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
         .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
     let deck = parse_deck(&stored.summary.name, &stored.source, en)?;
@@ -911,7 +948,11 @@ async fn edit_session_deck(
     let (name, source, id) = match (source, id) {
         (Some(source), None) => (record.deck_name.clone(), source, None),
         (None, Some(id)) => {
-            let stored = library::get(state.hub.store(), id, None)
+            let stored = state
+                .hub
+                .library()
+                .get(id, None)
+                .await
                 .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
                 .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
             (stored.summary.name, stored.source, Some(id))

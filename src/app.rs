@@ -91,10 +91,6 @@ pub async fn run(config: Config) -> Result<()> {
             .context("handling SIGXFSZ")?;
     // The store holds the data directory until the server has stopped.
     let store = Store::open(&config.data, config.durability)?;
-    crate::library::seed(&store)
-        .await
-        .context("putting the built-in deck in the library")?;
-    let (admin, new_password) = Admin::set_up(&store, config.admin_password.as_deref()).await?;
     let hub = match &config.nats {
         None => Hub::new(store, base_url),
         Some(nats) => {
@@ -107,6 +103,12 @@ pub async fn run(config: Config) -> Result<()> {
         }
     };
     let hub = Arc::new(hub);
+    hub.library()
+        .seed()
+        .await
+        .context("putting the built-in deck in the library")?;
+    let (admin, new_password) =
+        Admin::set_up(hub.library(), config.admin_password.as_deref()).await?;
     let open = hub.restore_open()?;
     let (handle, opened) = hub
         .open_or_reuse(Arc::new(deck), &source, config.new_session)
@@ -280,11 +282,16 @@ pub fn list_sessions(data: &std::path::Path) -> Result<String> {
 }
 
 /// `stemzaal admin reset-password`: makes a new admin password, stores its hash in
-/// place of the old one and returns it.
-pub async fn reset_admin_password(data: &std::path::Path) -> Result<String> {
-    let store = Store::open(data, Durability::Normal)?;
-    let (_, password) = Admin::generate(&store).await?;
-    Ok(password)
+/// place of the old one (in the data directory, or with `nats` in the cluster, where
+/// every node takes it at once) and returns it.
+pub async fn reset_admin_password(data: &std::path::Path, nats: Option<&Nats>) -> Result<String> {
+    let library = match nats {
+        None => crate::library::Library::Local(Store::open(data, Durability::Normal)?),
+        Some(nats) => crate::library::Library::Cluster(Arc::new(
+            crate::cluster::Cluster::connect(&nats.urls, nats.replicas).await?,
+        )),
+    };
+    Admin::reset(&library).await
 }
 
 /// `stemzaal sessions delete CODE`: removes the session and all its events.

@@ -18,6 +18,10 @@
 //! - **Takeover**: when the owner stops being heard, the proxies end, their
 //!   connections reconnect, and the first node asked for the session after the lease
 //!   expired reads the log and goes on from it.
+//! - **Console**: the deck library, the settings and the logins are in buckets of
+//!   their own ([`console`]), so every node serves the same console.
+
+pub mod console;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +94,7 @@ pub struct Cluster {
     js: jetstream::Context,
     catalog: kv::Store,
     leases: kv::Store,
+    console: console::Console,
     replicas: usize,
 }
 
@@ -120,14 +125,22 @@ impl Cluster {
         let js = jetstream::new(client.clone());
         let catalog = ensure_bucket(&js, CATALOG, replicas, Duration::ZERO).await?;
         let leases = ensure_bucket(&js, LEASES, replicas, LEASE_TTL).await?;
+        let console =
+            console::Console::open(&client, &js, replicas, crate::admin::LOGIN_LIFETIME).await?;
         Ok(Cluster {
             node,
             client,
             js,
             catalog,
             leases,
+            console,
             replicas,
         })
+    }
+
+    /// The console's decks, settings and logins.
+    pub fn console(&self) -> &console::Console {
+        &self.console
     }
 
     /// This node's name in leases and log messages.
@@ -282,6 +295,18 @@ impl Cluster {
             Ok(revision) => Ok(Claim::Owner(revision)),
             Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(Claim::Held),
             Err(e) => Err(e).context("taking a lease"),
+        }
+    }
+
+    /// Takes the right to start a session on the deck whose text has this digest, for
+    /// a lease's lifetime, if nobody holds it: of nodes starting at once on the same
+    /// deck, one starts a session and the others find it.
+    pub async fn claim_start(&self, digest: &str) -> Result<bool> {
+        let key = format!("start.{digest}");
+        match self.leases.create(&key, self.node.clone().into()).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e).context("taking the start of a session"),
         }
     }
 

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::cards::{Seat, Seats};
 use crate::cluster::{self, Attached, Cluster, LogWriter, ProxyParts};
 use crate::deck::{Deck, StructureChange};
+use crate::library::Library;
 use crate::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg, StateView, Storage};
 use crate::session::{Command, Event, ParticipantId, Rejection, Session};
 use crate::store::{self, Meeting, SessionRecord, Status, Store, StoredSession, WriteFailed};
@@ -444,6 +445,8 @@ pub struct Hub {
     base_url: String,
     /// In cluster mode, the connection to NATS: sessions live there, not in `store`.
     cluster: Option<Arc<Cluster>>,
+    /// The console's decks and settings: in `store`, or in the cluster.
+    library: Library,
 }
 
 /// How [`Hub::open_or_reuse`] found its session.
@@ -479,6 +482,7 @@ impl Hub {
             reserved: Default::default(),
             dormant: Default::default(),
             lifecycle: Default::default(),
+            library: Library::Local(store.clone()),
             store,
             base_url: base_url.trim_end_matches('/').to_owned(),
             cluster: None,
@@ -489,9 +493,15 @@ impl Hub {
     /// keeps only the console's decks and settings.
     pub fn clustered(store: Store, base_url: String, cluster: Arc<Cluster>) -> Self {
         Hub {
+            library: Library::Cluster(cluster.clone()),
             cluster: Some(cluster),
             ..Hub::new(store, base_url)
         }
+    }
+
+    /// The console's decks and settings.
+    pub fn library(&self) -> &Library {
+        &self.library
     }
 
     /// The store the sessions write to.
@@ -881,7 +891,11 @@ impl Hub {
         deck_source: &str,
         always_new: bool,
     ) -> Result<(SessionHandle, Opened)> {
-        if !always_new {
+        if always_new {
+            return Ok((self.create(deck, deck_source).await?, Opened::New));
+        }
+        let started = tokio::time::Instant::now();
+        loop {
             let records = match &self.cluster {
                 Some(cluster) => cluster.records().await?,
                 None => self.store.records()?,
@@ -912,6 +926,14 @@ impl Hub {
                     }
                 }
             }
+            // Of cluster nodes starting at once on this deck, one starts the session;
+            // the others find it in the catalog once it is there.
+            let Some(cluster) = &self.cluster else { break };
+            let digest = crate::cluster::console::digest(deck_source.as_bytes());
+            if cluster.claim_start(&digest).await? || started.elapsed() > cluster::LEASE_TTL * 10 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         Ok((self.create(deck, deck_source).await?, Opened::New))
     }

@@ -1,13 +1,128 @@
 //! The decks the console keeps, each with every version it was saved as, and the
-//! server's settings; in the same database as the sessions, written through the same
-//! writer (so a full disk refuses a save as it refuses a vote).
+//! server's settings. On one machine they are in the same database as the sessions,
+//! written through the same writer (so a full disk refuses a save as it refuses a
+//! vote); in cluster mode they are in NATS (see [`crate::cluster::console`]), so every
+//! node serves the same console.
+
+use std::sync::Arc;
 
 use anyhow::Result;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
+use crate::cluster::Cluster;
 use crate::deck::{self, Deck};
 use crate::store::{now_ms, Store};
+
+/// Where the console's decks and settings are kept.
+#[derive(Clone)]
+pub enum Library {
+    /// In the server's own database.
+    Local(Store),
+    /// In the cluster, shared by every node.
+    Cluster(Arc<Cluster>),
+}
+
+impl Library {
+    /// Every deck with its newest version, most recently changed first.
+    pub async fn list(&self) -> Result<Vec<DeckSummary>> {
+        match self {
+            Library::Local(store) => list(store),
+            Library::Cluster(cluster) => cluster.console().list().await,
+        }
+    }
+
+    /// A deck at `version` (the newest if `None`).
+    pub async fn get(&self, id: i64, version: Option<i64>) -> Result<Option<StoredDeck>> {
+        match self {
+            Library::Local(store) => get(store, id, version),
+            Library::Cluster(cluster) => cluster.console().get(id, version).await,
+        }
+    }
+
+    /// Stores a new deck as version 1; returns its id. The caller has parsed `source`.
+    pub async fn create(&self, name: &str, source: &str) -> Result<i64> {
+        match self {
+            Library::Local(store) => create(store, name, source, false).await,
+            Library::Cluster(cluster) => cluster.console().create(name, source, false).await,
+        }
+    }
+
+    /// Stores `source` as the deck's next version, unless it equals the newest; a new
+    /// `name` renames the deck. The caller has parsed `source`.
+    pub async fn save(
+        &self,
+        id: i64,
+        name: Option<&str>,
+        source: &str,
+    ) -> Result<Result<(), Refusal>> {
+        match self {
+            Library::Local(store) => save(store, id, name, source).await,
+            Library::Cluster(cluster) => cluster.console().save(id, name, source).await,
+        }
+    }
+
+    /// Removes a deck and its versions (sessions keep their own copy).
+    pub async fn delete(&self, id: i64) -> Result<Result<(), Refusal>> {
+        match self {
+            Library::Local(store) => delete(store, id).await,
+            Library::Cluster(cluster) => cluster.console().delete(id).await,
+        }
+    }
+
+    /// Puts the built-in deck into an empty library, so a new console has one to start
+    /// from.
+    pub async fn seed(&self) -> Result<()> {
+        match self {
+            Library::Local(store) => seed(store).await,
+            Library::Cluster(cluster) => {
+                cluster
+                    .console()
+                    .seed(deck::DEFAULT_DECK_NAME, deck::DEFAULT_DECK_SOURCE)
+                    .await
+            }
+        }
+    }
+
+    /// A setting's value.
+    pub async fn setting(&self, name: &str) -> Result<Option<String>> {
+        match self {
+            Library::Local(store) => setting(store, name),
+            Library::Cluster(cluster) => cluster.console().setting(name).await,
+        }
+    }
+
+    /// Stores a setting.
+    pub async fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        match self {
+            Library::Local(store) => set_setting(store, name, value).await,
+            Library::Cluster(cluster) => cluster.console().set_setting(name, value).await,
+        }
+    }
+
+    /// Stores a setting that has none yet; `false` if it has one (in a cluster: another
+    /// node stored it first).
+    pub async fn create_setting(&self, name: &str, value: &str) -> Result<bool> {
+        match self {
+            Library::Local(store) => {
+                if setting(store, name)?.is_some() {
+                    return Ok(false);
+                }
+                set_setting(store, name, value).await?;
+                Ok(true)
+            }
+            Library::Cluster(cluster) => cluster.console().create_setting(name, value).await,
+        }
+    }
+
+    /// The cluster the library is kept in, if any.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        match self {
+            Library::Local(_) => None,
+            Library::Cluster(cluster) => Some(cluster),
+        }
+    }
+}
 
 /// A deck as the console lists it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -60,7 +175,7 @@ pub enum Refusal {
     Builtin,
 }
 
-fn summary(
+pub(crate) fn summary(
     name: String,
     id: i64,
     builtin: bool,
@@ -87,7 +202,7 @@ fn summary(
 }
 
 /// Every deck with its newest version, most recently changed first.
-pub fn list(store: &Store) -> Result<Vec<DeckSummary>> {
+fn list(store: &Store) -> Result<Vec<DeckSummary>> {
     let conn = store.reader()?;
     let mut stmt = conn.prepare(
         "SELECT d.id, d.name, d.builtin, v.version, v.source, v.created_ms
@@ -111,7 +226,7 @@ pub fn list(store: &Store) -> Result<Vec<DeckSummary>> {
 }
 
 /// A deck at `version` (the newest if `None`).
-pub fn get(store: &Store, id: i64, version: Option<i64>) -> Result<Option<StoredDeck>> {
+fn get(store: &Store, id: i64, version: Option<i64>) -> Result<Option<StoredDeck>> {
     let conn = store.reader()?;
     let head: Option<(String, bool)> = conn
         .query_row("SELECT name, builtin FROM decks WHERE id = ?1", [id], |r| {
@@ -150,7 +265,7 @@ pub fn get(store: &Store, id: i64, version: Option<i64>) -> Result<Option<Stored
 }
 
 /// Stores a new deck as version 1; returns its id. The caller has parsed `source`.
-pub async fn create(store: &Store, name: &str, source: &str, builtin: bool) -> Result<i64> {
+async fn create(store: &Store, name: &str, source: &str, builtin: bool) -> Result<i64> {
     let (name, source) = (name.to_owned(), source.to_owned());
     store
         .write(move |tx| {
@@ -171,7 +286,7 @@ pub async fn create(store: &Store, name: &str, source: &str, builtin: bool) -> R
 
 /// Stores `source` as the deck's next version, unless it equals the newest; a new
 /// `name` renames the deck. The caller has parsed `source`.
-pub async fn save(
+async fn save(
     store: &Store,
     id: i64,
     name: Option<&str>,
@@ -210,7 +325,7 @@ pub async fn save(
 }
 
 /// Removes a deck and its versions (sessions keep their own copy).
-pub async fn delete(store: &Store, id: i64) -> Result<Result<(), Refusal>> {
+async fn delete(store: &Store, id: i64) -> Result<Result<(), Refusal>> {
     store
         .write(move |tx| {
             let builtin: Option<bool> = tx
@@ -231,7 +346,7 @@ pub async fn delete(store: &Store, id: i64) -> Result<Result<(), Refusal>> {
 }
 
 /// Puts the built-in deck into an empty library, so a new console has one to start from.
-pub async fn seed(store: &Store) -> Result<()> {
+async fn seed(store: &Store) -> Result<()> {
     let any: i64 = store
         .reader()?
         .query_row("SELECT COUNT(*) FROM decks", [], |r| r.get(0))?;
@@ -248,7 +363,7 @@ pub async fn seed(store: &Store) -> Result<()> {
 }
 
 /// A setting's value.
-pub fn setting(store: &Store, name: &str) -> Result<Option<String>> {
+fn setting(store: &Store, name: &str) -> Result<Option<String>> {
     Ok(store
         .reader()?
         .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
@@ -258,7 +373,7 @@ pub fn setting(store: &Store, name: &str) -> Result<Option<String>> {
 }
 
 /// Stores a setting.
-pub async fn set_setting(store: &Store, name: &str, value: &str) -> Result<()> {
+async fn set_setting(store: &Store, name: &str, value: &str) -> Result<()> {
     let (name, value) = (name.to_owned(), value.to_owned());
     store
         .write(move |tx| {

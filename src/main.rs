@@ -99,7 +99,8 @@ enum Cmd {
         #[command(subcommand)]
         action: SessionsCmd,
     },
-    /// The console's password (stop the server first).
+    /// The console's password (stop the server first; with --nats, the cluster's,
+    /// which every running node takes at once).
     Admin {
         #[command(subcommand)]
         action: AdminCmd,
@@ -139,7 +140,13 @@ fn main() -> ExitCode {
         Some(Cmd::Sessions { action }) => sessions(&cli.data, action),
         Some(Cmd::Admin {
             action: AdminCmd::ResetPassword,
-        }) => reset_password(&cli.data),
+        }) => reset_password(
+            &cli.data,
+            cli.nats.map(|urls| app::Nats {
+                urls,
+                replicas: cli.nats_replicas.into(),
+            }),
+        ),
         None => {
             limits::raise_fd_limit();
             let mut server_limits = Limits {
@@ -193,9 +200,9 @@ fn check(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn reset_password(data: &std::path::Path) -> ExitCode {
+fn reset_password(data: &std::path::Path, nats: Option<app::Nats>) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    match runtime.block_on(app::reset_admin_password(data)) {
+    match runtime.block_on(app::reset_admin_password(data, nats.as_ref())) {
         Ok(password) => {
             println!("new admin password: {password}\n(stored only as a hash; the old one no longer works)");
             ExitCode::SUCCESS

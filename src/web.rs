@@ -343,7 +343,10 @@ async fn console(headers: HeaderMap) -> Response {
 /// The printable join poster of a session, for a logged-in admin; others are sent to
 /// the console's login.
 async fn poster(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !crate::api::logged_in(&headers, &state) {
+    if !crate::api::logged_in(&headers, &state)
+        .await
+        .unwrap_or(false)
+    {
         return Redirect::to("/admin").into_response();
     }
     no_store(embedded("poster.html", &headers))
@@ -363,7 +366,10 @@ async fn cards_sheet(
     Query(query): Query<CardsQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if !crate::api::logged_in(&headers, &state) {
+    if !crate::api::logged_in(&headers, &state)
+        .await
+        .unwrap_or(false)
+    {
         return Redirect::to("/admin").into_response();
     }
     let Some(handle) = find(&state, &code).await else {

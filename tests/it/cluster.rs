@@ -143,6 +143,9 @@ fn wait_port(port: u16) {
     }
 }
 
+/// The console password the nodes of most tests are given.
+const PASSWORD: &str = "kraan-fiets-molen-tulp";
+
 /// A `stemzaal` node in cluster mode.
 struct Node {
     child: Process,
@@ -150,17 +153,29 @@ struct Node {
     code: String,
     host_key: String,
     screen_key: String,
+    /// The admin password the banner showed (made on the cluster's first start).
+    shown_password: Option<String>,
 }
 
 impl Node {
-    /// Starts a node and reads its banner (the session's code and keys).
+    /// Starts a node with the console password [`PASSWORD`] and reads its banner (the
+    /// session's code and keys).
     fn start(nats: &str, replicas: u8, data: &Path) -> Node {
+        Node::start_with(nats, replicas, data, Some(PASSWORD))
+    }
+
+    /// Starts a node, with `--admin-password` if `password` is given.
+    fn start_with(nats: &str, replicas: u8, data: &Path, password: Option<&str>) -> Node {
         let port = free_port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stemzaal"));
+        command
             .args(["--bind", &format!("127.0.0.1:{port}"), "--data"])
             .arg(data)
-            .args(["--nats", nats, "--nats-replicas", &replicas.to_string()])
-            .args(["--admin-password", "kraan-fiets-molen-tulp"])
+            .args(["--nats", nats, "--nats-replicas", &replicas.to_string()]);
+        if let Some(password) = password {
+            command.args(["--admin-password", password]);
+        }
+        let mut child = command
             .env(
                 "RUST_LOG",
                 std::env::var("STEMZAAL_TEST_LOG").unwrap_or("stemzaal=info,warn".into()),
@@ -171,6 +186,7 @@ impl Node {
             .expect("start stemzaal");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let (mut code, mut host_key, mut screen_key) = (None, None, None);
+        let mut shown_password = None;
         for line in lines.by_ref() {
             let line = line.expect("the banner");
             let key = |l: &str| l.rsplit("key=").next().unwrap().trim().to_owned();
@@ -180,6 +196,9 @@ impl Node {
                 host_key = Some(key(&line));
             } else if line.contains("/screen/") {
                 screen_key = Some(key(&line));
+            } else if line.contains("admin password:") {
+                shown_password = line.split_whitespace().last().map(str::to_owned);
+            } else if line.contains("Data:") {
                 break;
             }
         }
@@ -191,6 +210,7 @@ impl Node {
             code: code.expect("a code in the banner"),
             host_key: host_key.expect("a host URL in the banner"),
             screen_key: screen_key.expect("a screen URL in the banner"),
+            shown_password,
         }
     }
 
@@ -372,9 +392,20 @@ struct Console {
 
 impl Console {
     async fn login(node: &Node) -> Console {
+        Console::login_with(node, PASSWORD).await
+    }
+
+    async fn login_with(node: &Node, password: &str) -> Console {
+        Console::try_login(node, password)
+            .await
+            .unwrap_or_else(|(status, text)| panic!("login refused: {status} {text}"))
+    }
+
+    /// Logs in, or returns the status and body of the refusal.
+    async fn try_login(node: &Node, password: &str) -> Result<Console, (u16, String)> {
         let addr: std::net::SocketAddr = format!("127.0.0.1:{}", node.port).parse().unwrap();
         let origin = format!("http://{addr}");
-        let body = json!({ "password": "kraan-fiets-molen-tulp" }).to_string();
+        let body = json!({ "password": password }).to_string();
         let headers = [
             ("Origin", origin.as_str()),
             ("Content-Type", "application/json"),
@@ -382,14 +413,24 @@ impl Console {
         let (status, head, text) =
             crate::support::http_request(addr, "POST", "/api/login", &headers, body.as_bytes())
                 .await;
-        assert_eq!(status, 204, "{text}");
+        if status != 204 {
+            return Err((status, text));
+        }
         let cookie = head
             .lines()
             .find_map(|l| l.strip_prefix("set-cookie: "))
             .and_then(|c| c.split(';').next())
             .expect("a login cookie")
             .to_owned();
-        Console { addr, cookie }
+        Ok(Console { addr, cookie })
+    }
+
+    /// The same login, used on another node.
+    fn on(&self, node: &Node) -> Console {
+        Console {
+            addr: format!("127.0.0.1:{}", node.port).parse().unwrap(),
+            cookie: self.cookie.clone(),
+        }
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -815,4 +856,219 @@ async fn an_append_the_log_cannot_take_is_refused_and_nothing_unstored_is_acknow
         ),
         Err(_) => assert!(*writer.deposed().borrow(), "refused without a reason"),
     }
+}
+
+/// A deck of about 1 MB (the largest a deck may be is 1 MiB, NATS's largest message
+/// by default): 400 slides of 2,500 bytes.
+fn large_deck() -> String {
+    let mut source = String::from("---\ntitle: Groot deck\n---\n");
+    for n in 0..400 {
+        source.push_str(&format!("\n## Bevinding {n}\n\n"));
+        source.push_str(&"De raad kreeg de stukken op tijd. ".repeat(75));
+        source.push_str("\n\n---\n");
+    }
+    source.push_str("\n## Stelling\n\nA) Ja\nB) Nee\n");
+    assert!(
+        source.len() > 990_000 && source.len() <= 1024 * 1024,
+        "{}",
+        source.len()
+    );
+    source
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_serves_the_same_console_and_a_failed_write_changes_nothing() {
+    let Some(bin) = nats_or_skip("every_node_serves_the_same_console") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut nats = single_nats_on(&bin, dir.path(), port);
+    // Two nodes without --admin-password start at the same moment on an empty
+    // cluster: one makes the password and shows it, one starts the session on the
+    // built-in deck, which both serve, and the library gets one built-in deck.
+    let starts: Vec<_> = (0..2)
+        .map(|n| {
+            let (url, data) = (nats.url.clone(), dir.path().join(format!("node{n}")));
+            std::thread::spawn(move || Node::start_with(&url, 1, &data, None))
+        })
+        .collect();
+    let nodes: Vec<Node> = starts.into_iter().map(|t| t.join().unwrap()).collect();
+    let shown: Vec<&String> = nodes
+        .iter()
+        .filter_map(|n| n.shown_password.as_ref())
+        .collect();
+    assert_eq!(shown.len(), 1, "one node shows the new password");
+    let password = shown[0].clone();
+    assert_eq!(nodes[0].code, nodes[1].code, "one session for both");
+
+    // A login on one node opens the console on the other.
+    let a = Console::login_with(&nodes[0], &password).await;
+    let b = a.on(&nodes[1]);
+    let (status, decks) = b.call("GET", "/api/decks", None).await;
+    assert_eq!(status, 200, "{decks}");
+    let builtin: Vec<&Value> = decks["decks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["builtin"] == json!(true))
+        .collect();
+    assert_eq!(builtin.len(), 1, "{decks}");
+    let builtin_id = builtin[0]["id"].as_i64().unwrap();
+
+    // A deck uploaded on b is on a, with its versions; a large one whole.
+    let v1 = "---\ntitle: Raad december\n---\n\n## Stelling\n\nA) Ja\nB) Nee\n";
+    let (status, deck) = b
+        .call(
+            "POST",
+            "/api/decks",
+            Some(json!({"name": "raad.md", "source": v1})),
+        )
+        .await;
+    assert_eq!(status, 201, "{deck}");
+    let id = deck["id"].as_i64().unwrap();
+    assert_ne!(id, builtin_id);
+    let (_, listed) = a.call("GET", "/api/decks", None).await;
+    assert!(
+        listed["decks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == json!(id)),
+        "{listed}"
+    );
+    let v2 = v1.replace("Ja", "Ja, nu");
+    let (status, saved) = a
+        .call(
+            "PUT",
+            &format!("/api/decks/{id}"),
+            Some(json!({"source": v2, "name": "raad-v2.md"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    let (_, newest) = b.call("GET", &format!("/api/decks/{id}"), None).await;
+    assert_eq!(newest["version"], json!(2), "{newest}");
+    assert_eq!(newest["name"], json!("raad-v2.md"));
+    assert_eq!(newest["source"], json!(v2));
+    assert_eq!(newest["versions"].as_array().unwrap().len(), 2);
+    let (_, first) = b
+        .call("GET", &format!("/api/decks/{id}?version=1"), None)
+        .await;
+    assert_eq!(first["source"], json!(v1));
+    let large = large_deck();
+    let (status, big) = a
+        .call(
+            "POST",
+            "/api/decks",
+            Some(json!({"name": "groot.md", "source": large})),
+        )
+        .await;
+    assert_eq!(status, 201, "{}", big["code"]);
+    let (_, read) = b
+        .call("GET", &format!("/api/decks/{}", big["id"]), None)
+        .await;
+    assert_eq!(read["source"].as_str(), Some(large.as_str()));
+    assert_eq!(read["slides"], json!(401));
+
+    // A session started from it on b is in a's list.
+    let (status, started) = b
+        .call("POST", "/api/sessions", Some(json!({"deck": id})))
+        .await;
+    assert_eq!(status, 201, "{started}");
+    let (_, sessions) = a.call("GET", "/api/sessions", None).await;
+    assert!(
+        sessions
+            .to_string()
+            .contains(started["code"].as_str().unwrap()),
+        "{sessions}"
+    );
+
+    // A deck deleted on a is gone on b; the built-in deck stays.
+    let (status, _) = a.call("DELETE", &format!("/api/decks/{id}"), None).await;
+    assert_eq!(status, 204);
+    let (status, gone) = b.call("GET", &format!("/api/decks/{id}"), None).await;
+    assert_eq!((status, &gone["code"]), (404, &json!("unknown_deck")));
+    let (status, kept) = b
+        .call("DELETE", &format!("/api/decks/{builtin_id}"), None)
+        .await;
+    assert_eq!((status, &kept["code"]), (409, &json!("builtin_deck")));
+
+    // A logout on b ends the login on a too.
+    let (status, _) = b.call("POST", "/api/logout", None).await;
+    assert_eq!(status, 204);
+    let (status, refused) = a.call("GET", "/api/decks", None).await;
+    assert_eq!((status, &refused["code"]), (401, &json!("login_required")));
+
+    // A new password made against the cluster reaches the running nodes at once.
+    let reset = Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+        .args([
+            "--nats",
+            &nats.url,
+            "--nats-replicas",
+            "1",
+            "admin",
+            "reset-password",
+        ])
+        .arg("--data")
+        .arg(dir.path().join("reset"))
+        .output()
+        .unwrap();
+    assert!(reset.status.success(), "{reset:?}");
+    let said = String::from_utf8_lossy(&reset.stdout);
+    let new_password = said
+        .lines()
+        .find_map(|l| l.strip_prefix("new admin password: "))
+        .expect("the new password")
+        .trim()
+        .to_owned();
+    let old = Console::try_login(&nodes[1], &password).await;
+    assert!(
+        matches!(&old, Err((401, _))),
+        "the old password still works"
+    );
+    let a = Console::login_with(&nodes[0], &new_password).await;
+    let b = Console::login_with(&nodes[1], &new_password).await;
+
+    // Without NATS every console write and read is refused and says why; when NATS
+    // is back, nothing of the refused writes is there and the console works again.
+    let (_, before) = a.call("GET", "/api/decks", None).await;
+    nats.child.kill();
+    let (status, refused) = a
+        .call(
+            "POST",
+            "/api/decks",
+            Some(json!({"name": "nieuw.md", "source": v1})),
+        )
+        .await;
+    assert_eq!(
+        (status, &refused["code"]),
+        (503, &json!("storage_unavailable"))
+    );
+    let (status, refused) = b.call("GET", "/api/decks", None).await;
+    assert_eq!(
+        (status, &refused["code"]),
+        (503, &json!("storage_unavailable"))
+    );
+    let refused = Console::try_login(&nodes[1], &new_password).await;
+    assert!(matches!(&refused, Err((503, _))), "a login without NATS");
+    nats = single_nats_on(&bin, dir.path(), port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let after = loop {
+        let (status, after) = b.call("GET", "/api/decks", None).await;
+        if status == 200 {
+            break after;
+        }
+        assert!(Instant::now() < deadline, "no console after NATS came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(after, before);
+    let (status, _) = a
+        .call(
+            "POST",
+            "/api/decks",
+            Some(json!({"name": "nieuw.md", "source": v1})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    drop(nats);
 }

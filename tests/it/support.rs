@@ -61,7 +61,10 @@ impl TestServer {
         let deck = Deck::default_deck();
         let source = stemzaal::deck::DEFAULT_DECK_SOURCE;
         let server = Self::start_full(deck, source, Limits::default(), admin).await;
-        stemzaal::library::seed(server.hub.store())
+        server
+            .hub
+            .library()
+            .seed()
             .await
             .expect("the built-in deck in the library");
         server
