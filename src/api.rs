@@ -778,9 +778,9 @@ struct Links {
     cards: Option<String>,
 }
 
-fn session_json(state: &AppState, record: &SessionRecord) -> SessionJson {
+async fn session_json(state: &AppState, record: &SessionRecord) -> SessionJson {
     let code = &record.code;
-    let cards = match state.hub.store().cards(code) {
+    let cards = match state.hub.cards(code).await {
         Ok(cards) => CardCounts {
             issued: cards.issued(),
             used: cards.used(),
@@ -831,7 +831,10 @@ async fn list_sessions(State(state): State<AppState>, headers: HeaderMap) -> Api
         .map_err(|e| ApiError::internal(en, "listing sessions", &e))?;
     // Newest first within each status; a stable sort keeps that order.
     records.sort_by_key(|r| r.status == Status::Closed);
-    let sessions: Vec<SessionJson> = records.iter().map(|r| session_json(&state, r)).collect();
+    let mut sessions = Vec::with_capacity(records.len());
+    for record in &records {
+        sessions.push(session_json(&state, record).await);
+    }
     Ok(Json(json!({ "sessions": sessions })).into_response())
 }
 
@@ -851,7 +854,7 @@ async fn get_session(
 ) -> ApiResult {
     let en = english(&headers);
     let record = record_of(&state, &code, en).await?;
-    Ok(Json(session_json(&state, &record)).into_response())
+    Ok(Json(session_json(&state, &record).await).into_response())
 }
 
 #[derive(Deserialize)]
@@ -921,7 +924,11 @@ async fn start_session(State(state): State<AppState>, headers: HeaderMap, body: 
         cards,
         "session started from the console"
     );
-    Ok((StatusCode::CREATED, Json(session_json(&state, &record))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(session_json(&state, &record).await),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -992,7 +999,7 @@ async fn edit_session_deck(
         }
     }
     let record = record_of(&state, &code, en).await?;
-    Ok(Json(session_json(&state, &record)).into_response())
+    Ok(Json(session_json(&state, &record).await).into_response())
 }
 
 #[derive(Deserialize)]
@@ -1025,7 +1032,7 @@ async fn add_cards(
     issue_cards(&handle, count, en).await?;
     tracing::info!(code = handle.code(), count, "voting cards added");
     let record = record_of(&state, &code, en).await?;
-    Ok(Json(session_json(&state, &record)).into_response())
+    Ok(Json(session_json(&state, &record).await).into_response())
 }
 
 /// Issues `count` new random cards in a session, once they are stored.
@@ -1061,7 +1068,7 @@ async fn close_session(
         .await
         .map_err(|e| ApiError::internal(en, "closing a session", &e))?
     {
-        Ok(record) => Ok(Json(session_json(&state, &record)).into_response()),
+        Ok(record) => Ok(Json(session_json(&state, &record).await).into_response()),
         Err(_) => Err(ApiError::new(en, "unknown_session")),
     }
 }
@@ -1094,7 +1101,7 @@ async fn session_qr(
     if record.status == Status::Closed {
         return Err(ApiError::new(en, "session_closed"));
     }
-    let links = session_json(&state, &record).links;
+    let links = session_json(&state, &record).await.links;
     let url = match file.as_str() {
         "join.svg" => links.join,
         "host.svg" => links.host,

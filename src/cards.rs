@@ -82,6 +82,18 @@ pub enum Misfit {
 }
 
 impl Cards {
+    /// Follows a stored event: the card events change the cards, the rest do not. A
+    /// card event that does not fit is passed over, as replay refuses it.
+    pub fn apply(&mut self, event: &crate::session::Event) {
+        match event {
+            crate::session::Event::CardsIssued { cards } => self.issue(cards),
+            crate::session::Event::CardTaken { card, participant } => {
+                self.take(card, *participant).ok();
+            }
+            _ => {}
+        }
+    }
+
     /// Whether the session has cards (and so admits only a phone with one).
     pub fn required(&self) -> bool {
         !self.issued.is_empty()

@@ -237,10 +237,16 @@ impl Cluster {
 
     /// Reads a session's whole log: its events and the sequence it ends at.
     pub async fn read_log(&self, code: &str) -> Result<(Vec<Event>, u64)> {
+        self.read_log_after(code, 0).await
+    }
+
+    /// Reads the events a session's log holds after sequence `after`, and the sequence
+    /// it ends at.
+    pub async fn read_log_after(&self, code: &str, after: u64) -> Result<(Vec<Event>, u64)> {
         // A consumer whose stream lost its leader while it read may wait for messages
         // that never come: each attempt is bounded, and the next starts afresh.
         retrying("reading a log", || async {
-            match tokio::time::timeout(READ_ATTEMPT, self.read_log_once(code)).await {
+            match tokio::time::timeout(READ_ATTEMPT, self.read_log_once(code, after)).await {
                 Ok(read) => read,
                 Err(_) => bail!("no end of the log within {READ_ATTEMPT:?}"),
             }
@@ -248,7 +254,7 @@ impl Cluster {
         .await
     }
 
-    async fn read_log_once(&self, code: &str) -> Result<(Vec<Event>, u64)> {
+    async fn read_log_once(&self, code: &str, after: u64) -> Result<(Vec<Event>, u64)> {
         let mut stream = self
             .js
             .get_stream(log_stream(code))
@@ -256,11 +262,16 @@ impl Cluster {
             .with_context(|| format!("opening the log of session {code}"))?;
         let last = stream.info().await?.state.last_sequence;
         let mut events = vec![];
-        if last == 0 {
-            return Ok((events, 0));
+        if last <= after {
+            return Ok((events, last));
         }
         let consumer = stream
-            .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
+            .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: after + 1,
+                },
+                ..Default::default()
+            })
             .await
             .context("reading a log")?;
         let mut messages = consumer.messages().await.context("reading a log")?;

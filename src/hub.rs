@@ -447,6 +447,9 @@ pub struct Hub {
     cluster: Option<Arc<Cluster>>,
     /// The console's decks and settings: in `store`, or in the cluster.
     library: Library,
+    /// In cluster mode, each session's cards as read from its log, with the sequence
+    /// read up to: the next read goes on from there.
+    cards: DashMap<String, (u64, crate::cards::Cards)>,
 }
 
 /// How [`Hub::open_or_reuse`] found its session.
@@ -483,6 +486,7 @@ impl Hub {
             dormant: Default::default(),
             lifecycle: Default::default(),
             library: Library::Local(store.clone()),
+            cards: DashMap::new(),
             store,
             base_url: base_url.trim_end_matches('/').to_owned(),
             cluster: None,
@@ -502,6 +506,26 @@ impl Hub {
     /// The console's decks and settings.
     pub fn library(&self) -> &Library {
         &self.library
+    }
+
+    /// A session's voting cards as stored (a session need not be loaded for its list
+    /// entry or its printed cards). In cluster mode they are read from its log, each
+    /// read going on from where the last ended.
+    pub async fn cards(&self, code: &str) -> Result<crate::cards::Cards> {
+        let Some(cluster) = &self.cluster else {
+            return self.store.cards(code);
+        };
+        let (after, mut cards) = self
+            .cards
+            .get(code)
+            .map(|read| read.value().clone())
+            .unwrap_or_default();
+        let (events, last) = cluster.read_log_after(code, after).await?;
+        for event in &events {
+            cards.apply(event);
+        }
+        self.cards.insert(code.to_owned(), (last, cards.clone()));
+        Ok(cards)
     }
 
     /// The store the sessions write to.
@@ -1048,6 +1072,7 @@ impl Hub {
             }
             let _one_at_a_time = self.lifecycle.lock().await;
             cluster.delete_session(&code).await?;
+            self.cards.remove(&code);
             tracing::info!(code, "session deleted");
             return Ok(true);
         }

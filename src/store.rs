@@ -377,16 +377,9 @@ impl Store {
         let mut cards = crate::cards::Cards::default();
         for row in stmt.query_map([code], |r| r.get::<_, String>(0))? {
             let text = row?;
-            match serde_json::from_str(&text)
-                .with_context(|| format!("reading stored event {text}"))?
-            {
-                Event::CardsIssued { cards: issued } => cards.issue(&issued),
-                Event::CardTaken { card, participant } => {
-                    // Replay refuses a card event that does not fit; so does the count.
-                    cards.take(&card, participant).ok();
-                }
-                _ => {}
-            }
+            let event: Event = serde_json::from_str(&text)
+                .with_context(|| format!("reading stored event {text}"))?;
+            cards.apply(&event);
         }
         Ok(cards)
     }

@@ -375,7 +375,7 @@ async fn cards_sheet(
     let Some(handle) = find(&state, &code).await else {
         return (StatusCode::NOT_FOUND, "unknown session").into_response();
     };
-    let cards = match state.hub.store().cards(handle.code()) {
+    let cards = match state.hub.cards(handle.code()).await {
         Ok(cards) => cards,
         Err(e) => {
             tracing::error!("reading the cards of session {}: {e:#}", handle.code());

@@ -970,18 +970,52 @@ async fn every_node_serves_the_same_console_and_a_failed_write_changes_nothing()
     assert_eq!(read["source"].as_str(), Some(large.as_str()));
     assert_eq!(read["slides"], json!(401));
 
-    // A session started from it on b is in a's list.
+    // A session with voting cards started from it on b is in a's list; a prints its
+    // cards, and a phone on a that uses one is counted on a, read from the log.
     let (status, started) = b
-        .call("POST", "/api/sessions", Some(json!({"deck": id})))
+        .call(
+            "POST",
+            "/api/sessions",
+            Some(json!({"deck": id, "cards": 3})),
+        )
         .await;
     assert_eq!(status, 201, "{started}");
+    let code = started["code"].as_str().unwrap().to_owned();
+    let counts = |sessions: &Value| {
+        sessions["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["code"] == json!(code))
+            .map(|s| s["cards"].clone())
+    };
     let (_, sessions) = a.call("GET", "/api/sessions", None).await;
-    assert!(
-        sessions
-            .to_string()
-            .contains(started["code"].as_str().unwrap()),
-        "{sessions}"
-    );
+    assert_eq!(counts(&sessions), Some(json!({"issued": 3, "used": 0})));
+    let (status, _, sheet) = crate::support::http_request(
+        a.addr,
+        "GET",
+        &format!("/admin/cards/{code}"),
+        &[("Cookie", a.cookie.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let printed: Vec<String> = sheet
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.len() == 11 && stemzaal::cards::normalize(w).is_some())
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(printed.len(), 3, "{printed:?}");
+    let phone = TestClient::hello(
+        &format!("ws://{}/ws/{code}", a.addr),
+        json!({"type": "hello", "card": printed[0]}),
+    )
+    .await;
+    assert_eq!(phone.welcome["type"], "welcome", "{}", phone.welcome);
+    let (_, sessions) = a.call("GET", "/api/sessions", None).await;
+    assert_eq!(counts(&sessions), Some(json!({"issued": 3, "used": 1})));
 
     // A deck deleted on a is gone on b; the built-in deck stays.
     let (status, _) = a.call("DELETE", &format!("/api/decks/{id}"), None).await;
