@@ -178,31 +178,66 @@ impl Cards {
 }
 
 /// One phone per card at a time: each connection of a card's participant takes its
-/// seat, and the connection that held it before hears that it was taken.
+/// seat, and the connection that held it before hears that it was taken. In cluster
+/// mode a take is announced to the other nodes, whose older connections of the same
+/// participant hear it too ([`Seats::taken_elsewhere`]).
 #[derive(Debug, Default)]
 pub struct Seats {
     /// Per participant with a connection, the number of the connection that holds its
-    /// seat. The lock is held only to look up or insert, never across an `.await`.
-    seats: std::sync::Mutex<HashMap<Uuid, watch::Sender<u64>>>,
+    /// seat, and when it took it. The lock is held only to look up or insert, never
+    /// across an `.await`.
+    seats: std::sync::Mutex<HashMap<Uuid, Held>>,
+    /// In cluster mode, where each take goes to be announced: the participant and when.
+    announce: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<(Uuid, u64)>>,
+}
+
+#[derive(Debug)]
+struct Held {
+    holder: watch::Sender<u64>,
+    /// When the newest connection took the seat (ms since the epoch).
+    taken_ms: u64,
 }
 
 impl Seats {
     /// Takes the participant's seat for a new connection; an older connection's
     /// [`Seat::taken`] resolves.
     pub fn take(self: &std::sync::Arc<Self>, participant: Uuid) -> Seat {
+        let now = crate::store::now_ms();
         // A poisoned lock only means a panic elsewhere; the map is whole.
         let mut seats = self.seats.lock().unwrap_or_else(|p| p.into_inner());
-        let sender = seats
-            .entry(participant)
-            .or_insert_with(|| watch::channel(0).0);
-        sender.send_modify(|n| *n += 1);
-        let mut rx = sender.subscribe();
+        let held = seats.entry(participant).or_insert_with(|| Held {
+            holder: watch::channel(0).0,
+            taken_ms: now,
+        });
+        held.taken_ms = now;
+        held.holder.send_modify(|n| *n += 1);
+        let mut rx = held.holder.subscribe();
         let mine = *rx.borrow_and_update();
+        if let Some(announce) = self.announce.get() {
+            // The receiver ends only with the session.
+            announce.send((participant, now)).ok();
+        }
         Seat {
             seats: self.clone(),
             participant,
             rx,
             mine,
+        }
+    }
+
+    /// Sends every take from now on to `announce` (once; later calls change nothing).
+    pub fn announce_to(&self, announce: tokio::sync::mpsc::UnboundedSender<(Uuid, u64)>) {
+        self.announce.set(announce).ok();
+    }
+
+    /// Another node's connection took the participant's seat at `taken_ms`: the
+    /// connections here that took it before hear that it was taken.
+    pub fn taken_elsewhere(&self, participant: Uuid, taken_ms: u64) {
+        let seats = self.seats.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = seats.get(&participant) {
+            if held.taken_ms < taken_ms {
+                held.holder.send_modify(|n| *n += 1);
+            }
         }
     }
 
@@ -244,7 +279,7 @@ impl Drop for Seat {
         // This receiver still counts: one means it was the last.
         if seats
             .get(&self.participant)
-            .is_some_and(|s| s.receiver_count() <= 1)
+            .is_some_and(|s| s.holder.receiver_count() <= 1)
         {
             seats.remove(&self.participant);
         }

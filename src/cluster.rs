@@ -516,6 +516,10 @@ fn view_subject(code: &str, role: Role) -> String {
     format!("sz.{code}.view.{}", role_name(role))
 }
 
+fn seat_subject(code: &str) -> String {
+    format!("sz.{code}.seat")
+}
+
 fn notice_subject(code: &str) -> String {
     format!("sz.{code}.notice")
 }
@@ -740,6 +744,55 @@ enum Forward {
     },
 }
 
+/// A card's seat taken on a node.
+#[derive(Serialize, Deserialize)]
+struct SeatTaken {
+    participant: ParticipantId,
+    taken_ms: u64,
+    node: String,
+}
+
+/// Shares the session's seats with the other nodes, owner and proxies alike: a take
+/// here is announced, and a take announced by another node reaches the connections
+/// here that hold the same card. Ends when the session's seats are gone.
+fn share_seats(cluster: &Arc<Cluster>, handle: &SessionHandle) {
+    let (announce, mut taken) = mpsc::unbounded_channel();
+    handle.seats().announce_to(announce);
+    let seats = Arc::downgrade(handle.seats());
+    let (cluster, subject) = (cluster.clone(), seat_subject(handle.code()));
+    tokio::spawn(async move {
+        let mut others = match cluster.client.subscribe(subject.clone()).await {
+            Ok(others) => others,
+            Err(e) => {
+                tracing::warn!("sharing voting card seats: {e}");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                mine = taken.recv() => {
+                    let Some((participant, taken_ms)) = mine else { return };
+                    let seat = SeatTaken { participant, taken_ms, node: cluster.node.clone() };
+                    let Ok(body) = serde_json::to_vec(&seat) else { continue };
+                    if let Err(e) = cluster.client.publish(subject.clone(), body.into()).await {
+                        tracing::debug!("announcing a voting card's seat: {e}");
+                    }
+                }
+                theirs = others.next() => {
+                    let Some(message) = theirs else { return };
+                    let Ok(seat) = serde_json::from_slice::<SeatTaken>(&message.payload) else {
+                        continue;
+                    };
+                    let Some(seats) = seats.upgrade() else { return };
+                    if seat.node != cluster.node {
+                        seats.taken_elsewhere(seat.participant, seat.taken_ms);
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// The owner's answer.
 #[derive(Serialize, Deserialize)]
 enum Answer {
@@ -757,6 +810,7 @@ pub async fn serve_owned(
     revision: u64,
 ) {
     let code = handle.code().to_owned();
+    share_seats(&cluster, &handle);
     if let Err(e) = serve(&cluster, &handle, writer, revision).await {
         tracing::error!(code, "serving the session to the cluster: {e:#}");
     }
@@ -986,6 +1040,7 @@ pub struct ProxyParts {
 /// views, and ends (so its connections reconnect) when the owner is gone.
 pub async fn run_proxy(cluster: Arc<Cluster>, handle: SessionHandle, parts: ProxyParts) {
     let code = handle.code().to_owned();
+    share_seats(&cluster, &handle);
     if let Err(e) = proxy(&cluster, &handle, parts).await {
         tracing::warn!(code, "the session's owner is gone: {e:#}");
     }

@@ -328,6 +328,11 @@ impl SessionHandle {
         self.inner.seats.take(participant)
     }
 
+    /// The seats of the session's card holders on this node.
+    pub(crate) fn seats(&self) -> &Arc<Seats> {
+        &self.inner.seats
+    }
+
     /// Runs a command that is not a phone's (the console's), and returns once what it
     /// changed is stored; the inner error is the refusal's code.
     pub async fn command(&self, command: Command) -> Result<Result<(), String>> {

@@ -1016,6 +1016,18 @@ async fn every_node_serves_the_same_console_and_a_failed_write_changes_nothing()
     assert_eq!(phone.welcome["type"], "welcome", "{}", phone.welcome);
     let (_, sessions) = a.call("GET", "/api/sessions", None).await;
     assert_eq!(counts(&sessions), Some(json!({"issued": 3, "used": 1})));
+    // The same card on a phone on b: one phone per card, across nodes.
+    let mut phone = phone;
+    let second = TestClient::hello(
+        &format!("ws://{}/ws/{code}", b.addr),
+        json!({"type": "hello", "card": printed[0]}),
+    )
+    .await;
+    assert_eq!(second.participant_id(), phone.participant_id());
+    assert_eq!(
+        phone.closed_with_reason().await,
+        (Some(4004), "card used elsewhere".to_owned())
+    );
 
     // A deck deleted on a is gone on b; the built-in deck stays.
     let (status, _) = a.call("DELETE", &format!("/api/decks/{id}"), None).await;
