@@ -586,6 +586,15 @@ impl Hub {
         }
         let code = normalize(code);
         if let Some(cluster) = &self.cluster {
+            // A code no session can have, or one the catalog does not hold (a typo, a
+            // guess), is answered without NATS or without waiting for other attaches.
+            if !could_be_code(&code) {
+                return Ok(None);
+            }
+            match cluster.record(&code).await? {
+                Some(record) if record.status == Status::Open => {}
+                _ => return Ok(None),
+            }
             let _one_at_a_time = self.lifecycle.lock().await;
             return self.attach(cluster, &code).await;
         }
@@ -764,6 +773,7 @@ impl Hub {
     pub async fn record(&self, code: &str) -> Result<Option<SessionRecord>> {
         let code = normalize(code);
         match &self.cluster {
+            Some(_) if !could_be_code(&code) => Ok(None),
             Some(cluster) => cluster.record(&code).await,
             None => self.store.record(&code),
         }
@@ -1241,6 +1251,12 @@ impl Drop for Reservation<'_> {
 /// A code as stored: codes are case-insensitive and typed with spaces around.
 fn normalize(code: &str) -> String {
     code.trim().to_ascii_uppercase()
+}
+
+/// Whether a normalized code is one [`generate_code`] could have made. In cluster mode
+/// a code becomes a key and a subject in NATS, so nothing else gets that far.
+fn could_be_code(code: &str) -> bool {
+    code.len() == CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b))
 }
 
 /// The report with the meeting the console gave in place of the deck's front matter.

@@ -902,6 +902,19 @@ async fn every_node_serves_the_same_console_and_a_failed_write_changes_nothing()
     let password = shown[0].clone();
     assert_eq!(nodes[0].code, nodes[1].code, "one session for both");
 
+    // A code no session can have is answered at once: it never becomes a NATS key.
+    let asked = Instant::now();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", nodes[0].port).parse().unwrap();
+    for path in ["/A*B%3EC", "/AB.CD.", "/report/A*B?key=x"] {
+        let (status, _, _) = crate::support::http_request(addr, "GET", path, &[], b"").await;
+        assert!(status == 404 || status == 403, "{path}: {status}");
+    }
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+
     // A login on one node opens the console on the other.
     let a = Console::login_with(&nodes[0], &password).await;
     let b = a.on(&nodes[1]);
