@@ -6,15 +6,13 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-#[test]
-fn a_small_loadgen_run_against_both_servers_ends_with_an_exact_tally() {
-    let started = Instant::now();
+/// Runs loadgen with 300 phones, a second of sustained votes and `extra`; returns its
+/// output, after asserting that it succeeded.
+fn small_run(extra: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args([
             "--phones",
             "300",
-            "--target",
-            "both",
             "--sources",
             "2",
             "--connect-concurrency",
@@ -36,15 +34,23 @@ fn a_small_loadgen_run_against_both_servers_ends_with_an_exact_tally() {
             "--deadline-secs",
             "120",
         ])
+        .args(extra)
         .output()
         .expect("the loadgen binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "loadgen failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
+    stdout
+}
+
+#[test]
+fn a_small_loadgen_run_against_both_servers_ends_with_an_exact_tally() {
+    let started = Instant::now();
+    let stdout = small_run(&["--target", "both"]);
     for target in ["stemzaal", "floor"] {
         assert!(
             stdout.contains(&format!("RESULT {target}: tally exact, every vote acked")),
@@ -69,6 +75,25 @@ fn a_small_loadgen_run_against_both_servers_ends_with_an_exact_tally() {
 }
 
 #[test]
+fn phones_spread_over_worker_processes_give_one_exact_report() {
+    let stdout = small_run(&["--target", "stemzaal", "--workers", "3"]);
+    assert!(
+        stdout.contains("held by 3 worker processes")
+            && stdout.contains("--sources raised from 2 to 3"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("RESULT stemzaal: tally exact, every vote acked"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("replayed from SQLite after SIGKILL: voted 300")
+            && stdout.contains("| generator processes holding the phones | 3 |"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn loadgen_help_documents_every_option() {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .arg("--help")
@@ -78,6 +103,7 @@ fn loadgen_help_documents_every_option() {
     let help = String::from_utf8_lossy(&output.stdout);
     for option in [
         "--phones",
+        "--workers",
         "--target",
         "--nodes",
         "--repeat",

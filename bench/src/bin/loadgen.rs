@@ -17,6 +17,10 @@
 //! screen on node 1, phone `i` on node `i % N`). The stored-tally check then kills
 //! every node, starts a fresh one on the same NATS and reads the session's export
 //! from it: the log must hold every acknowledged vote.
+//!
+//! Past what one process may hold open (`ulimit -Hn`), the phones live in worker
+//! processes (`loadgen phones`, this same binary), each holding every `W`-th phone,
+//! all voting on one schedule; they hand every sample back and the report is one.
 
 #![forbid(unsafe_code)]
 
@@ -24,15 +28,18 @@
 mod client;
 #[path = "loadgen/cluster.rs"]
 mod cluster;
+#[path = "loadgen/phones.rs"]
+mod phones;
 #[path = "loadgen/report.rs"]
 mod report;
 #[path = "loadgen/servers.rs"]
 mod servers;
+#[path = "loadgen/workers.rs"]
+mod workers;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,13 +47,15 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 use stemzaal::store::Durability;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
-use client::{Control, PhoneResult, Plan, ScreenObs, Shared};
+use client::{Plan, ScreenObs};
 use cluster::Cluster;
+use phones::{Clock, GroupSpec};
 use report::Metrics;
 use servers::{Kind, ServerProc};
+use workers::Fleet;
 
 /// Load generator for stemzaal: holds N phones on WebSockets, drives votes open-loop
 /// and reports latency, memory and correctness against a bare fan-out floor.
@@ -58,14 +67,14 @@ use servers::{Kind, ServerProc};
 )]
 struct Cli {
     #[command(subcommand)]
-    serve: Option<Serve>,
+    child: Option<ChildRole>,
     #[command(flatten)]
     args: Args,
 }
 
-/// The server processes this binary starts of itself (hidden from `--help`).
+/// The processes this binary starts of itself (hidden from `--help`).
 #[derive(Subcommand, Debug)]
-enum Serve {
+enum ChildRole {
     /// Run the stemzaal server (library, built-in deck) on 127.0.0.1:0.
     #[command(hide = true)]
     ServeStemzaal {
@@ -89,6 +98,13 @@ enum Serve {
         #[arg(long, default_value_t = 3600)]
         max_secs: u64,
     },
+    /// Hold a share of the phones, driven over stdin and stdout by the generator.
+    #[command(hide = true)]
+    Phones {
+        /// Stop after this many seconds whatever happens.
+        #[arg(long, default_value_t = 3600)]
+        max_secs: u64,
+    },
 }
 
 /// Which servers to measure.
@@ -105,10 +121,17 @@ enum TargetArg {
 /// The workload. Every option has a default that reproduces docs/PERFORMANCE.md.
 #[derive(clap::Args, Debug, Clone)]
 struct Args {
-    /// Participant connections to hold. The server and the generator each need one
-    /// file per phone, so this must stay below the open-file limit (`ulimit -Hn`).
+    /// Participant connections to hold. The server (or each node its share) and the
+    /// generator need one file per phone, and one process may hold only so many
+    /// (`ulimit -Hn`): past that the generator spreads the phones over `--workers`
+    /// processes.
     #[arg(long, default_value_t = 19_000)]
     phones: usize,
+    /// Generator processes holding the phones, phone `i` in process `i % W`, all
+    /// voting on one schedule, with one merged report. By default the fewest the
+    /// open-file limit allows: 1 (the phones in this process) up to ~19,900 phones.
+    #[arg(long)]
+    workers: Option<usize>,
     /// Which server(s) to measure.
     #[arg(long, value_enum, default_value_t = TargetArg::Both)]
     target: TargetArg,
@@ -123,10 +146,12 @@ struct Args {
     /// Run the whole workload this many times per target; the table shows medians.
     #[arg(long, default_value_t = 1)]
     repeat: usize,
-    /// Number of source addresses (127.0.0.x) to spread phones over, each good for
-    /// ~28k ports; every run uses a fresh set so no port is reused while in TIME_WAIT.
+    /// Number of source addresses (127.0.0.2 and up) to spread phones over, each good
+    /// for ~28k ports; every run uses a fresh set so no port is reused while in
+    /// TIME_WAIT. With several `--workers` it is rounded up to a multiple of them, so
+    /// no two workers share an address.
     #[arg(long, default_value_t = 8)]
-    sources: u8,
+    sources: u16,
     /// Connection attempts in flight during the ramp. Keep it below the server's
     /// listen backlog (128, what std and tokio use): past it the kernel drops SYNs and
     /// the phones retry only after a second.
@@ -189,19 +214,22 @@ struct Args {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.serve {
-        Some(Serve::ServeStemzaal {
+    let result = match cli.child {
+        Some(ChildRole::ServeStemzaal {
             data,
             durability,
             max_secs,
         }) => servers::serve_stemzaal(&data, durability, max_secs),
-        Some(Serve::ServeFloor { nodelay, max_secs }) => servers::serve_floor(nodelay, max_secs),
+        Some(ChildRole::ServeFloor { nodelay, max_secs }) => {
+            servers::serve_floor(nodelay, max_secs)
+        }
+        Some(ChildRole::Phones { max_secs }) => workers::serve_worker(max_secs),
         None => return generate(cli.args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("loadgen server: {e:#}");
+            eprintln!("loadgen child: {e:#}");
             ExitCode::FAILURE
         }
     }
@@ -259,16 +287,31 @@ fn check_args(args: &Args) -> Result<()> {
     if args.phones == 0 {
         bail!("--phones must be at least 1");
     }
-    // Each process needs one file per phone plus a few dozen of its own.
-    if (args.phones as u64) + 64 > limit {
+    if args.workers == Some(0) {
+        bail!("--workers must be at least 1");
+    }
+    // Each process needs one file per phone it holds plus a few dozen of its own.
+    let fits = |phones: usize| phones as u64 + OWN_FILES <= limit;
+    let per_server = args.phones.div_ceil(args.nodes.unwrap_or(1).max(1));
+    if !fits(per_server) {
         bail!(
-            "--phones {} needs {} open files per process, but the limit is {limit} (ulimit -Hn)",
-            args.phones,
-            args.phones + 64
+            "{per_server} phones per server process need {} open files, but the limit is {limit} (ulimit -Hn){}",
+            per_server as u64 + OWN_FILES,
+            if args.nodes.is_some() { "" } else { ": spread them over --nodes" }
         );
     }
-    if args.sources == 0 || args.sources > 60 {
-        bail!("--sources must be 1..=60");
+    let per_worker = args.phones.div_ceil(workers_for(args, limit));
+    if !fits(per_worker) {
+        bail!(
+            "{per_worker} phones per generator process need {} open files, but the limit is {limit} (ulimit -Hn): raise --workers",
+            per_worker as u64 + OWN_FILES
+        );
+    }
+    if args.sources == 0 || args.sources > MAX_SOURCES {
+        bail!("--sources must be 1..={MAX_SOURCES}");
+    }
+    if args.repeat as u64 * 3 * u64::from(args.sources) >= 1 << 23 {
+        bail!("--repeat × --sources would leave 127.0.0.0/8");
     }
     if args.burst_rate <= 0.0 || args.sustain_rate <= 0.0 {
         bail!("rates must be positive");
@@ -290,11 +333,37 @@ fn check_args(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// 127.0.0.0: the source addresses are counted from it.
+const LOOPBACK: u32 = 0x7f00_0000;
+
+/// How long before the first vote the plan is handed out: every phone must have it
+/// before its first vote is due (a worker's phones get it over a pipe).
+const PLAN_LEAD: Duration = Duration::from_millis(300);
+
+/// The same with worker processes: each first reads the plan and wakes its phones.
+const WORKERS_PLAN_LEAD: Duration = Duration::from_millis(1_000);
+
+/// Files a process of the run needs besides one per phone.
+const OWN_FILES: u64 = 64;
+
+/// The most source addresses a run may use: runs take fresh blocks of them from
+/// 127.0.0.2 on, which stays far inside 127.0.0.0/8.
+const MAX_SOURCES: u16 = 4_096;
+
+/// `--workers`, or the fewest generator processes whose share of the phones fits
+/// under the open-file limit.
+fn workers_for(args: &Args, limit: u64) -> usize {
+    args.workers.unwrap_or_else(|| {
+        let per_process = limit.saturating_sub(OWN_FILES).max(1) as usize;
+        args.phones.div_ceil(per_process)
+    })
+}
+
 async fn run_all(args: &Args) -> Result<bool> {
     let mut args = args.clone();
     if args.nodes.is_some() {
         // Each node lets one address create 600 participants at once, then 50/s.
-        let needed = args.phones.div_ceil(500).min(60) as u8;
+        let needed = args.phones.div_ceil(500).min(usize::from(MAX_SOURCES)) as u16;
         if args.sources < needed {
             println!(
                 "loadgen: --sources raised from {} to {needed} (at most 500 new phones per address)",
@@ -302,6 +371,22 @@ async fn run_all(args: &Args) -> Result<bool> {
             );
             args.sources = needed;
         }
+    }
+    let workers = workers_for(&args, servers::raise_nofile());
+    args.workers = Some(workers);
+    if workers > 1 {
+        let rounded = usize::from(args.sources).next_multiple_of(workers);
+        let rounded = u16::try_from(rounded).context("too many --sources for --workers")?;
+        if rounded != args.sources {
+            println!(
+                "loadgen: --sources raised from {} to {rounded} (a multiple of the {workers} workers)",
+                args.sources
+            );
+            args.sources = rounded;
+        }
+        println!(
+            "loadgen: the phones are held by {workers} worker processes, phone i in worker i % {workers}"
+        );
     }
     let args = &args;
     let kinds: &[Kind] = match (args.nodes, args.target) {
@@ -314,24 +399,25 @@ async fn run_all(args: &Args) -> Result<bool> {
     println!("loadgen: {command_line}");
     println!("machine: {}", report::machine());
     let mut outcomes: Vec<Outcome> = vec![];
-    let mut slot = 0usize;
+    let mut slot = 0u32;
     for repeat in 0..args.repeat {
         for &kind in kinds {
             // A fresh block of source addresses per run: 127.0.0.2 and up.
-            let span = 250 - usize::from(args.sources);
-            let base = 2 + (slot * usize::from(args.sources)) % span;
+            let sources: Vec<Ipv4Addr> = (0..u32::from(args.sources))
+                .map(|i| Ipv4Addr::from(LOOPBACK + 2 + slot * u32::from(args.sources) + i))
+                .collect();
             slot += 1;
             println!(
-                "\n== run {}/{} against {} ({} phones, sources 127.0.0.{}..{}) ==",
+                "\n== run {}/{} against {} ({} phones, sources {}..{}) ==",
                 repeat + 1,
                 args.repeat,
                 kind.name(),
                 args.phones,
-                base,
-                base + usize::from(args.sources) - 1
+                sources[0],
+                sources[sources.len() - 1]
             );
             let noise = wait_quiet(args).await;
-            let outcome = run_once(args, kind, base as u8)
+            let outcome = run_once(args, kind, sources)
                 .await
                 .with_context(|| format!("run {} against {}", repeat + 1, kind.name()))?;
             let mut outcome = outcome;
@@ -460,34 +546,19 @@ async fn wait_quiet(args: &Args) -> f64 {
     }
 }
 
-/// Waits (polling, bounded) until `done` holds; false on timeout.
-async fn poll_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    loop {
-        if done() {
-            return true;
-        }
-        if Instant::now() >= end {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-/// CPU seconds used so far by each watched process, this generator and the machine.
+/// CPU seconds used so far by each watched process, the generator (this process and
+/// its workers) and the machine.
 struct Cpu {
     each: Vec<f64>,
     me: f64,
     machine: f64,
 }
 
-fn cpu_of(pids: &[String]) -> Cpu {
+fn cpu_of(pids: &[String], workers: &[String]) -> Cpu {
+    let secs = |p: &String| report::cpu_secs(p).unwrap_or(f64::NAN);
     Cpu {
-        each: pids
-            .iter()
-            .map(|p| report::cpu_secs(p).unwrap_or(f64::NAN))
-            .collect(),
-        me: report::cpu_secs("self").unwrap_or(f64::NAN),
+        each: pids.iter().map(secs).collect(),
+        me: report::cpu_secs("self").unwrap_or(f64::NAN) + workers.iter().map(secs).sum::<f64>(),
         machine: report::machine_busy_secs().unwrap_or(f64::NAN),
     }
 }
@@ -535,7 +606,7 @@ fn proc_key(i: usize, nodes: usize, what: &str) -> &'static str {
 }
 
 /// One run of the whole workload against one server.
-async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
+async fn run_once(args: &Args, kind: Kind, sources: Vec<Ipv4Addr>) -> Result<Outcome> {
     let mut problems: Vec<String> = vec![];
     let mut metrics = Metrics::new();
     let max_secs = args.deadline_secs + 60;
@@ -596,10 +667,8 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         .collect();
     let nodes = pids.len();
     let screen_node = usize::from(addrs.len() > 1);
-    let sources: Vec<Ipv4Addr> = (0..args.sources)
-        .map(|i| Ipv4Addr::new(127, 0, 0, source_base + i))
-        .collect();
     let n = args.phones;
+    let workers = args.workers.unwrap_or(1);
 
     // Host: show the first statement with results visible.
     let (ws, welcome, first) =
@@ -635,77 +704,50 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     let rss_base = status_sum_kb(&pids, "VmRSS");
 
     // Ramp, pausing at the checkpoint to read the RSS.
-    let shared = Arc::new(Shared::default());
-    let (control_tx, _) = watch::channel(Control::Wait);
-    let semaphore = Arc::new(Semaphore::new(args.connect_concurrency));
-    let (connected_tx, mut connected_rx) = mpsc::unbounded_channel::<Result<u32, String>>();
+    let clock = Clock::start();
+    let spec = GroupSpec {
+        phones: n,
+        groups: workers,
+        index: 0,
+        addrs: addrs.clone(),
+        urls: urls.clone(),
+        sources: sources.clone(),
+        connect_concurrency: args.connect_concurrency,
+    };
+    let mut fleet = Fleet::start(spec, &clock, max_secs).await?;
+    let generator = fleet.pids();
+    if !generator.is_empty() {
+        println!("  worker pids {}", generator.join(" "));
+    }
     let low = args.rss_at.min(n / 2);
     let checkpoints: Vec<usize> = if low > 0 && low < n {
         vec![low, n]
     } else {
         vec![n]
     };
-    let mut phones: Vec<tokio::task::JoinHandle<PhoneResult>> = Vec::with_capacity(n);
     let mut connect_us: Vec<u32> = Vec::with_capacity(n);
     let mut ramp_time = Duration::ZERO;
     let mut readings: Vec<(usize, u64, u64, u64)> = vec![]; // (phones, rss, tcp, slab) kB
     let mut failed = 0usize;
     for &target in &checkpoints {
         let start = Instant::now();
-        let from = phones.len();
-        for i in from..target {
-            let semaphore = semaphore.clone();
-            let url = urls[i % nodes].clone();
-            let source = sources[i % sources.len()];
-            let addr = addrs[i % nodes];
-            let shared = shared.clone();
-            let control = control_tx.subscribe();
-            let report = connected_tx.clone();
-            phones.push(tokio::spawn(async move {
-                let permit = semaphore.acquire_owned().await.expect("semaphore open");
-                let t = Instant::now();
-                let hello = client::hello(addr, &url, source, None).await;
-                drop(permit);
-                match hello {
-                    Ok((ws, _, state)) => {
-                        report
-                            .send(Ok(t.elapsed().as_micros().min(u32::MAX as u128) as u32))
-                            .ok();
-                        let open = state.slide.phase.as_deref() == Some("open");
-                        client::phone(i as u64, ws, open, shared, control).await
-                    }
-                    Err(e) => {
-                        report.send(Err(format!("{e:#}"))).ok();
-                        client::phone_failed()
-                    }
-                }
-            }));
-        }
-        let batch = target - from;
-        let limit = Duration::from_secs(30) + Duration::from_millis(batch as u64 * 5);
-        let end = Instant::now() + limit;
-        let mut got = 0usize;
-        while got < batch {
-            match tokio::time::timeout_at(end, connected_rx.recv()).await {
-                Ok(Some(Ok(us))) => connect_us.push(us),
-                Ok(Some(Err(e))) => {
-                    if failed == 0 {
-                        problems.push(format!("a phone could not connect: {e}"));
-                    }
-                    failed += 1;
-                }
-                Ok(None) | Err(_) => break,
-            }
-            got += 1;
-        }
+        let step = fleet.ramp_to(target).await?;
         ramp_time += start.elapsed();
-        if got < batch {
+        connect_us.extend(step.connect_us);
+        if let Some(e) = step.first_error {
+            if failed == 0 {
+                problems.push(format!("a phone could not connect: {e}"));
+            }
+        }
+        failed += step.failed;
+        if step.finished < step.attempts {
             problems.push(format!(
-                "only {got} of {batch} connection attempts finished in time"
+                "only {} of {} connection attempts finished in time",
+                step.finished, step.attempts
             ));
         }
         if failed > 0 {
-            bail_with(&mut server, &problems)?;
+            return Err(fail(&mut server, &problems));
         }
         let joined_target = target as u64;
         // The watch's read guard must not outlive this statement: the screen task
@@ -718,7 +760,7 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         .is_ok_and(|r| r.is_ok());
         if !joined {
             problems.push(format!("the screen never showed {target} joined"));
-            bail_with(&mut server, &problems)?;
+            return Err(fail(&mut server, &problems));
         }
         tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
         let rss = status_sum_kb(&pids, "VmRSS");
@@ -753,15 +795,9 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     // Open the vote: every phone gets one state.
     let open_at = Instant::now();
     host.send(json!({"type": "open_vote"})).await?;
-    let all_open = poll_until(client::STEP_TIMEOUT, || {
-        shared.opened.load(Ordering::Relaxed) >= n
-    })
-    .await;
-    if !all_open {
-        problems.push(format!(
-            "only {} of {n} phones saw the vote open",
-            shared.opened.load(Ordering::Relaxed)
-        ));
+    let opened = fleet.wait_open().await?;
+    if opened < n {
+        problems.push(format!("only {opened} of {n} phones saw the vote open"));
     }
     host.wait("the vote open", |s| {
         s.slide.phase.as_deref() == Some("open")
@@ -774,7 +810,12 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         None => n as u64,
     };
     let sustain_votes = (args.sustain_secs * args.sustain_rate).round() as u64;
-    let burst_t0 = Instant::now() + Duration::from_millis(300);
+    let lead = if workers > 1 {
+        WORKERS_PLAN_LEAD
+    } else {
+        PLAN_LEAD
+    };
+    let burst_t0 = Instant::now() + lead;
     let burst_len = Duration::from_secs_f64(burst_votes as f64 / args.burst_rate);
     let sustain_t0 = burst_t0 + burst_len + Duration::from_secs_f64(args.gap_secs);
     let sustain_len = Duration::from_secs_f64(sustain_votes as f64 / args.sustain_rate);
@@ -789,7 +830,7 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         sustain_rate: args.sustain_rate,
         sustain_votes,
     });
-    control_tx.send_replace(Control::Run(plan.clone()));
+    fleet.run(&plan, &clock).await?;
     // The WAL's size through the run: it must stay bounded under a sustained load.
     let wal_sampler = server.data_dir().map(|dir| {
         let wal = dir.join(format!("{}-wal", stemzaal::store::DB_FILE));
@@ -811,9 +852,9 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         "  burst: {burst_votes} first votes at {}/s",
         args.burst_rate
     );
-    let cpu0 = cpu_of(&watched);
+    let cpu0 = cpu_of(&watched, &generator);
     tokio::time::sleep_until(burst_t0 + burst_len + Duration::from_millis(200)).await;
-    let cpu1 = cpu_of(&watched);
+    let cpu1 = cpu_of(&watched, &generator);
     let burst_cpu_secs = (burst_len + Duration::from_millis(200)).as_secs_f64();
     // Per watched process, in cores; "server" is the sum over the server processes.
     let used = |a: &Cpu, b: &Cpu, secs: f64| -> Vec<f64> {
@@ -835,9 +876,9 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
         "  sustained: {sustain_votes} changed votes at {}/s",
         args.sustain_rate
     );
-    let cpu2 = cpu_of(&watched);
+    let cpu2 = cpu_of(&watched, &generator);
     tokio::time::sleep_until(sustain_t0 + sustain_len).await;
-    let cpu3 = cpu_of(&watched);
+    let cpu3 = cpu_of(&watched, &generator);
     if sustain_votes > 0 {
         let secs = sustain_len.as_secs_f64();
         let each = used(&cpu2, &cpu3, secs);
@@ -871,60 +912,45 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
 
     // Drain: every vote sent and answered (or a connection lost).
     let total = plan.total();
-    let drained = poll_until(Duration::from_secs_f64(args.drain_secs), || {
-        let answered = shared.acked.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed);
-        shared.sent.load(Ordering::Relaxed) >= total && answered >= total
-            || shared.lost.load(Ordering::Relaxed) > 0
-    })
-    .await;
-    let (sent, acked, errors, lost) = (
-        shared.sent.load(Ordering::Relaxed),
-        shared.acked.load(Ordering::Relaxed),
-        shared.errors.load(Ordering::Relaxed),
-        shared.lost.load(Ordering::Relaxed),
-    );
-    if !drained || sent != total || acked != total || errors > 0 || lost > 0 {
+    let counts = fleet
+        .drain(Duration::from_secs_f64(args.drain_secs))
+        .await?;
+    if !counts.drained
+        || counts.sent != total
+        || counts.acked != total
+        || counts.errors > 0
+        || counts.lost > 0
+    {
         problems.push(format!(
-            "votes scheduled {total}, sent {sent}, acked {acked}, refused {errors}; connections lost {lost}"
+            "votes scheduled {total}, sent {}, acked {}, refused {}; connections lost {}",
+            counts.sent, counts.acked, counts.errors, counts.lost
         ));
     }
-    if let Some(p) = shared.first_problem.lock().expect("problem lock").clone() {
+    if let Some(p) = counts.first_problem {
         problems.push(p);
     }
 
     // Stop the phones and collect what they saw (they keep their sockets open).
-    control_tx.send_replace(Control::Stop);
-    let mut results = Vec::with_capacity(n);
-    let collect = async {
-        for handle in phones {
-            results.push(handle.await);
+    let seen = match fleet.finish(&clock).await {
+        Ok(seen) => seen,
+        Err(e) => {
+            problems.push(format!("{e:#}"));
+            return Err(fail(&mut server, &problems));
         }
     };
-    if tokio::time::timeout(Duration::from_secs(30), collect)
-        .await
-        .is_err()
-    {
-        problems.push("phones did not stop within 30 s".into());
-        bail_with(&mut server, &problems)?;
+    if seen.phones != n {
+        problems.push(format!(
+            "{} phone tasks failed",
+            n.saturating_sub(seen.phones)
+        ));
     }
-    let results: Vec<PhoneResult> = results.into_iter().filter_map(|r| r.ok()).collect();
-    if results.len() != n {
-        problems.push(format!("{} phone tasks failed", n - results.len()));
+    // What the phones last chose, as the server acknowledged it.
+    let (expected, voters) = (seen.tally, seen.voters);
+    if seen.unacked > 0 {
+        problems.push(format!("{} votes never acknowledged", seen.unacked));
     }
-    let mut expected = [0u64; 2];
-    let mut voters = 0u64;
-    let mut unacked = 0u64;
-    for r in &results {
-        if let Some(o) = r.last_option {
-            expected[usize::from(o)] += 1;
-            voters += 1;
-        }
-        unacked += r.unacked;
-    }
-    if unacked > 0 {
-        problems.push(format!("{unacked} votes never acknowledged"));
-    }
-    metrics.insert("phones_held", n.saturating_sub(lost) as f64);
+    metrics.insert("phones_held", n.saturating_sub(counts.lost) as f64);
+    metrics.insert("generator_processes", workers as f64);
 
     // The screen must settle on exactly what the phones last chose.
     let tally_exact = tokio::time::timeout(
@@ -1017,26 +1043,13 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     }
 
     // Latencies.
-    let burst_ack: Vec<u32> = results
+    let (burst_ack, sustain_ack, send_lag) =
+        (&seen.burst_ack_us, &seen.sustain_ack_us, &seen.send_lag_us);
+    let open_us = clock.us(open_at);
+    let fanout: Vec<u32> = seen
+        .opened_at_us
         .iter()
-        .flat_map(|r| r.burst_ack_us.iter().copied())
-        .collect();
-    let sustain_ack: Vec<u32> = results
-        .iter()
-        .flat_map(|r| r.sustain_ack_us.iter().copied())
-        .collect();
-    let send_lag: Vec<u32> = results
-        .iter()
-        .flat_map(|r| r.send_lag_us.iter().copied())
-        .collect();
-    let fanout: Vec<u32> = results
-        .iter()
-        .filter_map(|r| r.opened_at)
-        .map(|t| {
-            t.saturating_duration_since(open_at)
-                .as_micros()
-                .min(u32::MAX as u128) as u32
-        })
+        .map(|&t| (t - open_us).clamp(0, i64::from(u32::MAX)) as u32)
         .collect();
     let fan = report::summarize(&fanout);
     metrics.insert("open_fanout_p99_ms", fan.p99);
@@ -1054,21 +1067,21 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
     metrics.insert("burst_screen_p99_ms", s.p99);
     metrics.insert("burst_screen_p999_ms", s.p999);
     metrics.insert("burst_screen_max_ms", s.max);
-    let a = report::summarize(&burst_ack);
+    let a = report::summarize(burst_ack);
     metrics.insert("burst_ack_p50_ms", a.p50);
     metrics.insert("burst_ack_p99_ms", a.p99);
     metrics.insert("burst_ack_max_ms", a.max);
     if sustain_votes > 0 {
-        let a = report::summarize(&sustain_ack);
+        let a = report::summarize(sustain_ack);
         metrics.insert("sustain_ack_p50_ms", a.p50);
         metrics.insert("sustain_ack_p99_ms", a.p99);
         metrics.insert("sustain_ack_max_ms", a.max);
         // Throughput between the first and the last ack of the sustained phase: equal
         // to the offered rate while the server keeps up, lower when acks fall behind.
-        let first = results.iter().filter_map(|r| r.first_sustain_ack).min();
-        let last = results.iter().filter_map(|r| r.last_sustain_ack).max();
+        let first = seen.first_sustain_ack_us;
+        let last = seen.last_sustain_ack_us;
         if let (Some(first), Some(last)) = (first, last) {
-            let secs = last.saturating_duration_since(first).as_secs_f64();
+            let secs = (last - first).max(0) as f64 / 1e6;
             if a.count > 1 && secs > 0.0 {
                 metrics.insert(
                     "sustain_rate",
@@ -1088,7 +1101,7 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
             .unwrap_or_default();
         metrics.insert("sustain_screen_gap_max_ms", gap.as_secs_f64() * 1000.0);
     }
-    metrics.insert("send_lag_p99_ms", report::summarize(&send_lag).p99);
+    metrics.insert("send_lag_p99_ms", report::summarize(send_lag).p99);
     Ok(Outcome {
         kind,
         metrics,
@@ -1097,9 +1110,9 @@ async fn run_once(args: &Args, kind: Kind, source_base: u8) -> Result<Outcome> {
 }
 
 /// Kills the server(s) and turns the problems so far into an error.
-fn bail_with(server: &mut Under, problems: &[String]) -> Result<()> {
+fn fail(server: &mut Under, problems: &[String]) -> anyhow::Error {
     server.kill();
-    bail!("{}", problems.join("; "))
+    anyhow::anyhow!("{}", problems.join("; "))
 }
 
 /// vote→screen latency of each burst vote, µs. Vote `k` counts as on screen at the

@@ -215,6 +215,15 @@ impl Plan {
         self.burst_votes + self.sustain_votes
     }
 
+    /// How many votes phone `p` sends: its first vote (if the burst reaches it) and
+    /// every `phones`-th sustained vote from `p` on.
+    pub fn votes_of(&self, p: u64) -> u64 {
+        let first = u64::from(p < self.burst_votes);
+        let sustained =
+            self.sustain_votes / self.phones + u64::from(p < self.sustain_votes % self.phones);
+        first + sustained
+    }
+
     /// The first vote id of phone `p` at or after `after`, if any.
     fn next_for(&self, p: u64, after: Option<u64>) -> Option<u64> {
         let candidate = match after {
@@ -297,6 +306,9 @@ pub struct PhoneResult {
     pub send_lag_us: Vec<u32>,
     /// The option of the phone's last vote, if it voted.
     pub last_option: Option<u8>,
+    /// The option of the phone's last vote once the server acknowledged it: what the
+    /// tally must count for this phone.
+    pub last_acked: Option<u8>,
     /// Votes sent and not (yet) acknowledged.
     pub unacked: u64,
     /// Time of the first ack of a sustained vote.
@@ -314,6 +326,7 @@ impl PhoneResult {
             sustain_ack_us: Vec::new(),
             send_lag_us: Vec::new(),
             last_option: None,
+            last_acked: None,
             unacked: 0,
             first_sustain_ack: None,
             last_sustain_ack: None,
@@ -346,6 +359,8 @@ pub async fn phone(
     }
     let mut plan: Option<Arc<Plan>> = None;
     let mut next: Option<u64> = None;
+    // The id of the newest vote sent: its ack makes `last_option` the acked choice.
+    let mut newest: Option<u64> = None;
     let far = Instant::now() + Duration::from_secs(86_400);
     let sleep = tokio::time::sleep_until(far);
     tokio::pin!(sleep);
@@ -358,6 +373,9 @@ pub async fn phone(
                         let now = Instant::now();
                         result.unacked = result.unacked.saturating_sub(1);
                         shared.acked.fetch_add(1, Ordering::Relaxed);
+                        if newest == Some(id) {
+                            result.last_acked = result.last_option;
+                        }
                         if let Some(plan) = &plan {
                             let lat = micros(now.saturating_duration_since(plan.due(id)));
                             if id < plan.burst_votes {
@@ -406,6 +424,7 @@ pub async fn phone(
                 match ws.send(Message::text(p.message(id, option))).await {
                     Ok(()) => {
                         result.last_option = Some(option);
+                        newest = Some(id);
                         result.unacked += 1;
                         shared.sent.fetch_add(1, Ordering::Relaxed);
                     }

@@ -202,6 +202,12 @@ pub const METRICS: &[MetricDef] = &[
         false,
     ),
     m(
+        "generator_processes",
+        "generator processes holding the phones",
+        None,
+        false,
+    ),
+    m(
         "ramp_per_s",
         "connection ramp (phones/s)",
         Some(Target::AtLeast(1_500.0)),
