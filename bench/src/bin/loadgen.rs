@@ -866,6 +866,11 @@ async fn run_once(args: &Args, kind: Kind, sources: Vec<Ipv4Addr>) -> Result<Out
     };
     let burst_each = used(&cpu0, &cpu1, burst_cpu_secs);
     metrics.insert("server_cpu_burst", burst_each[..nodes].iter().sum());
+    let me = (cpu1.me - cpu0.me) / burst_cpu_secs;
+    metrics.insert("loadgen_cpu_burst", me);
+    let machine = (cpu1.machine - cpu0.machine) / burst_cpu_secs;
+    let others = machine - burst_each.iter().sum::<f64>() - me;
+    metrics.insert("other_cpu_burst", others.max(0.0));
     if args.nodes.is_some() {
         for (i, c) in burst_each.iter().enumerate() {
             metrics.insert(proc_key(i, nodes, "cpu_burst"), *c);

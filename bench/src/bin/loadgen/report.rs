@@ -327,6 +327,12 @@ pub const METRICS: &[MetricDef] = &[
         true,
     ),
     m(
+        "loadgen_cpu_burst",
+        "generator CPU during burst (cores)",
+        None,
+        false,
+    ),
+    m(
         "loadgen_cpu_sustain",
         "generator CPU during sustain (cores)",
         None,
@@ -335,6 +341,12 @@ pub const METRICS: &[MetricDef] = &[
     m(
         "other_cpu_before",
         "other processes' CPU just before the run (cores, noise)",
+        None,
+        false,
+    ),
+    m(
+        "other_cpu_burst",
+        "other processes' CPU during burst (cores, noise)",
         None,
         false,
     ),
