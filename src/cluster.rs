@@ -822,38 +822,53 @@ async fn serve(
     cluster: &Arc<Cluster>,
     handle: &SessionHandle,
     writer: LogWriter,
-    mut revision: u64,
+    revision: u64,
 ) -> Result<()> {
     let code = handle.code().to_owned();
     let client = &cluster.client;
     let mut commands = client.subscribe(cmd_subject(&code)).await?;
     let mut asks = client.subscribe(views_subject(&code)).await?;
     let mut notices = client.subscribe(notice_subject(&code)).await?;
-    let mut views: [watch::Receiver<Utf8Bytes>; 3] = ROLES.map(|r| handle.subscribe(r));
+    let views: [watch::Receiver<Utf8Bytes>; 3] = ROLES.map(|r| handle.subscribe(r));
     let mut deposed = writer.deposed();
-    let mut renew = tokio::time::interval(LEASE_RENEW);
-    let mut repeat = tokio::time::interval(VIEW_REPEAT);
+    // The lease and the views go on in tasks of their own: a flood of forwarded
+    // requests, or a session whose queue is full, must not hold back the renewals and
+    // the views that tell the other nodes this one is alive.
+    let (revision_tx, revision_rx) = watch::channel(revision);
+    let (lost_tx, mut lost) = oneshot::channel();
+    let lease = AbortOnDrop(tokio::spawn(keep_lease(
+        cluster.clone(),
+        code.clone(),
+        revision_tx,
+        lost_tx,
+    )));
+    let (ended_tx, mut ended) = oneshot::channel();
+    let _views = AbortOnDrop(tokio::spawn(publish_views(
+        cluster.clone(),
+        code.clone(),
+        views.clone(),
+        ended_tx,
+    )));
     loop {
         tokio::select! {
             biased;
             () = handle.stopped() => {
-                cluster.release(&code, revision).await;
+                give_up(cluster, &code, lease, &revision_rx).await;
                 return Ok(());
             }
             Ok(()) = deposed.changed() => {
                 if *deposed.borrow() {
                     // Freed at once if it is still this node's, so the session is
                     // taken over (and its log read again) without waiting it out.
-                    cluster.release(&code, revision).await;
+                    give_up(cluster, &code, lease, &revision_rx).await;
                     return Ok(());
                 }
             }
-            Some(message) = commands.next() => {
-                let Some(reply) = message.reply else { continue };
-                match serde_json::from_slice::<Forward>(&message.payload) {
-                    Ok(forward) => answer_forward(cluster, handle, forward, reply).await?,
-                    Err(e) => tracing::warn!(code, "a forwarded request that does not parse: {e}"),
-                }
+            _ = &mut lost => return Ok(()),
+            _ = &mut ended => {
+                // The session ended.
+                give_up(cluster, &code, lease, &revision_rx).await;
+                return Ok(());
             }
             Some(message) = asks.next() => {
                 if let Some(reply) = message.reply {
@@ -867,40 +882,113 @@ async fn serve(
                     return Ok(());
                 }
             }
-            changed = changed_view(&mut views) => match changed {
-                Some(index) => publish_view(cluster, &code, index, &mut views).await?,
-                // The session ended.
-                None => {
-                    cluster.release(&code, revision).await;
-                    return Ok(());
-                }
-            },
-            _ = repeat.tick() => {
-                for index in 0..ROLES.len() {
-                    publish_view(cluster, &code, index, &mut views).await?;
-                }
-            }
-            _ = renew.tick() => {
-                match cluster.leases.update(&code, cluster.node.clone().into(), revision).await {
-                    Ok(next) => revision = next,
-                    Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                        // Expired during a stall of NATS, or taken by another node: only
-                        // a lease nobody holds is taken back.
-                        match cluster.claim(&code).await {
-                            Ok(Claim::Owner(next)) => revision = next,
-                            _ => {
-                                tracing::warn!(code, "the lease went to another node; it takes the session");
-                                return Ok(());
-                            }
-                        }
-                    }
-                    // NATS is electing a leader or reconnecting: the lease is renewed
-                    // at the next tick, and the log fences whatever happens meanwhile.
-                    Err(e) => tracing::debug!(code, "renewing the lease: {e}"),
+            Some(message) = commands.next() => {
+                let Some(reply) = message.reply else { continue };
+                match serde_json::from_slice::<Forward>(&message.payload) {
+                    Ok(forward) => answer_forward(cluster, handle, forward, reply).await?,
+                    Err(e) => tracing::warn!(code, "a forwarded request that does not parse: {e}"),
                 }
             }
         }
     }
+}
+
+/// Stops renewing the lease and frees it, so another node need not wait it out.
+async fn give_up(
+    cluster: &Cluster,
+    code: &str,
+    lease: AbortOnDrop,
+    revision: &watch::Receiver<u64>,
+) {
+    drop(lease);
+    let revision = *revision.borrow();
+    cluster.release(code, revision).await;
+}
+
+/// A task that is stopped when its handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews the session's lease every [`LEASE_RENEW`], keeping its revision in
+/// `revision`; ends, and says so on `lost`, when another node holds it.
+async fn keep_lease(
+    cluster: Arc<Cluster>,
+    code: String,
+    revision: watch::Sender<u64>,
+    lost: oneshot::Sender<()>,
+) {
+    let mut renew = tokio::time::interval(LEASE_RENEW);
+    loop {
+        renew.tick().await;
+        let current = *revision.borrow();
+        match cluster
+            .leases
+            .update(&code, cluster.node.clone().into(), current)
+            .await
+        {
+            Ok(next) => {
+                revision.send_replace(next);
+            }
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
+                // Expired during a stall of NATS, or taken by another node: only a
+                // lease nobody holds is taken back.
+                match cluster.claim(&code).await {
+                    Ok(Claim::Owner(next)) => {
+                        revision.send_replace(next);
+                    }
+                    _ => {
+                        tracing::warn!(
+                            code,
+                            "the lease went to another node; it takes the session"
+                        );
+                        lost.send(()).ok();
+                        return;
+                    }
+                }
+            }
+            // NATS is electing a leader or reconnecting: the lease is renewed at the
+            // next tick, and the log fences whatever happens meanwhile.
+            Err(e) => tracing::debug!(code, "renewing the lease: {e}"),
+        }
+    }
+}
+
+/// Publishes the session's views on every change and again every [`VIEW_REPEAT`];
+/// says so on `ended` when the session's views are closed (or NATS is gone for good).
+async fn publish_views(
+    cluster: Arc<Cluster>,
+    code: String,
+    mut views: [watch::Receiver<Utf8Bytes>; 3],
+    ended: oneshot::Sender<()>,
+) {
+    let mut repeat = tokio::time::interval(VIEW_REPEAT);
+    let published = loop {
+        let published = tokio::select! {
+            changed = changed_view(&mut views) => match changed {
+                Some(index) => publish_view(&cluster, &code, index, &mut views).await,
+                None => break Ok(()),
+            },
+            _ = repeat.tick() => {
+                let mut published = Ok(());
+                for index in 0..ROLES.len() {
+                    published = published.and(publish_view(&cluster, &code, index, &mut views).await);
+                }
+                published
+            }
+        };
+        if published.is_err() {
+            break published;
+        }
+    };
+    if let Err(e) = published {
+        tracing::error!(code, "publishing the session's views: {e:#}");
+    }
+    ended.send(()).ok();
 }
 
 /// Which view changed first; `None` once the session's views are closed.

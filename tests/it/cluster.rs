@@ -1131,3 +1131,83 @@ async fn every_node_serves_the_same_console_and_a_failed_write_changes_nothing()
     assert_eq!(status, 201);
     drop(nats);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_flooded_with_forwarded_votes_keeps_its_lease_and_its_views_flowing() {
+    let Some(bin) = nats_or_skip("an_owner_flooded_with_forwarded_votes") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = single_nats(&bin, dir.path());
+    // The first node creates the session and owns it; every phone is on the second.
+    let owner = Node::start(&nats.url, 1, &dir.path().join("owner"));
+    let other = Node::start(&nats.url, 1, &dir.path().join("other"));
+    assert_eq!(owner.code, other.code);
+    let mut host = other.host().await;
+    let slide = open_first_statement(&mut host).await;
+    let mut phones = vec![];
+    for _ in 0..400 {
+        phones.push(TestClient::hello(&other.ws_url(), json!({"type": "hello"})).await);
+    }
+    let mut screen = other.screen().await;
+
+    // Every phone sends its whole burst allowance at once, each vote a change, without
+    // waiting: 16,000 requests forwarded to the owner as fast as the node takes them.
+    const VOTES: u64 = 40;
+    let flood = Instant::now();
+    for phone in &mut phones {
+        for n in 0..VOTES {
+            phone
+                .send(json!({"type": "vote", "id": n + 1, "slide": slide, "round": 1, "option": n % 2}))
+                .await;
+        }
+    }
+    let voting = tokio::spawn(async move {
+        let mut acked = 0;
+        for mut phone in phones {
+            let mut answered = 0;
+            while answered < VOTES {
+                let message = phone
+                    .next_message()
+                    .await
+                    .expect("no phone is disconnected");
+                if message["id"].is_u64() {
+                    assert_eq!(message["type"], "ack", "{message}");
+                    answered += 1;
+                    acked += 1;
+                }
+            }
+        }
+        acked
+    });
+    // Meanwhile the screen on the other node hears the owner: its views never stop
+    // for as long as the other nodes would take for the owner's death.
+    let mut longest = Duration::ZERO;
+    let mut last = Instant::now();
+    while !voting.is_finished() {
+        match tokio::time::timeout(Duration::from_millis(100), screen.next_message()).await {
+            Ok(message) => {
+                assert!(message.is_some(), "the screen was disconnected");
+                longest = longest.max(last.elapsed());
+                last = Instant::now();
+            }
+            Err(_) => longest = longest.max(last.elapsed()),
+        }
+    }
+    let acked = voting.await.unwrap();
+    eprintln!(
+        "{acked} votes acknowledged in {:?}; longest silence on the screen {longest:?}",
+        flood.elapsed()
+    );
+    assert_eq!(acked, 400 * VOTES);
+    assert!(
+        longest < stemzaal::cluster::OWNER_SILENT,
+        "the views stopped for {longest:?}"
+    );
+    let state = screen
+        .wait_state(|s| tally(s).iter().sum::<u64>() == 400)
+        .await;
+    // Each phone's last vote (the 40th) was option 1.
+    assert_eq!(tally(&state), vec![0, 400]);
+    drop((owner, other));
+}
