@@ -309,6 +309,12 @@ impl Cluster {
         }
     }
 
+    /// The node that holds a session's lease, if any.
+    async fn lease_holder(&self, code: &str) -> Result<Option<String>> {
+        let value = self.leases.get(code).await.context("reading a lease")?;
+        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
     /// Takes the right to start a session on the deck whose text has this digest, for
     /// a lease's lifetime, if nobody holds it: of nodes starting at once on the same
     /// deck, one starts a session and the others find it.
@@ -1276,6 +1282,14 @@ async fn proxy(cluster: &Arc<Cluster>, handle: &SessionHandle, parts: ProxyParts
                 if heard.elapsed() >= OWNER_SILENT && cluster.views_of(&code).await?.is_some() {
                     // A view was lost on its way; the owner answers.
                     heard = Instant::now();
+                }
+                if heard.elapsed() >= OWNER_SILENT && heard.elapsed() < FORWARD_TIMEOUT {
+                    // Views come late from an owner on a busy machine; while the node
+                    // they came from still renews its lease, it is alive.
+                    let holder = cluster.lease_holder(&code).await.ok().flatten();
+                    if holder.is_some() && holder == owner {
+                        continue;
+                    }
                 }
                 if heard.elapsed() >= OWNER_SILENT {
                     if let Ok(Some(r)) = cluster.record(&code).await {
