@@ -154,7 +154,12 @@ async fn write_session(owner: &Cluster, votes: usize) -> Result<(String, usize, 
         .iter()
         .position(|s| matches!(s.kind, SlideKind::Statement { .. }))
         .context("the default deck has a statement")?;
-    let code = format!("TK{:04}", rand_u16() % 10_000);
+    // A code the server could have made: nodes look up no other.
+    let alphabet = stemzaal::cards::ALPHABET;
+    let code: String =
+        std::iter::repeat_with(|| alphabet[usize::from(rand_u16()) % alphabet.len()] as char)
+            .take(stemzaal::hub::CODE_LEN)
+            .collect();
     owner.create_log(&code).await?;
     let record = SessionRecord {
         code: code.clone(),
