@@ -6,7 +6,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,25 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{first_statement, TestClient};
 
-/// Finds `nats-server`, or says loudly why the test does not run (and fails in CI).
-fn nats_or_skip(test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain(["/usr/sbin".into(), "/usr/bin".into()])
-        .map(|dir| dir.join("nats-server"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{test}: nats-server is not installed (apt-get install nats-server)");
-        }
-        eprintln!(
-            "\n!!! SKIPPED {test}: nats-server not found. Install it (apt-get install \
-             nats-server) to run the cluster tests.\n"
-        );
-    }
-    found
-}
+use crate::nats::nats_or_skip;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -14,6 +14,7 @@ mod console;
 mod deck_format;
 mod fuzz;
 mod logging;
+mod nats;
 mod page_weight;
 mod protocol;
 mod recovery;
