@@ -151,11 +151,10 @@ impl Cluster {
     /// Stores a new session's record; `false` if the code is taken.
     pub async fn create_record(&self, record: &SessionRecord) -> Result<bool> {
         let value = Bytes::from(serde_json::to_vec(record)?);
-        match self.catalog.create(&record.code, value).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e).context("storing a session in the catalog"),
-        }
+        created(
+            self.catalog.create(&record.code, value).await,
+            "storing a session in the catalog",
+        )
     }
 
     /// Replaces a session's record.
@@ -320,11 +319,10 @@ impl Cluster {
     /// deck, one starts a session and the others find it.
     pub async fn claim_start(&self, digest: &str) -> Result<bool> {
         let key = format!("start.{digest}");
-        match self.leases.create(&key, self.node.clone().into()).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e).context("taking the start of a session"),
-        }
+        created(
+            self.leases.create(&key, self.node.clone().into()).await,
+            "taking the start of a session",
+        )
     }
 
     /// Lets a lease go (a graceful stop), so another node need not wait for it to expire.
@@ -487,6 +485,15 @@ async fn ensure_bucket(
     js.get_key_value(bucket)
         .await
         .with_context(|| format!("opening the bucket {bucket}"))
+}
+
+/// Whether a key-value `create` made its key: `false` if the key was there already.
+fn created(made: Result<u64, kv::CreateError>, what: &str) -> Result<bool> {
+    match made {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).context(what.to_owned()),
+    }
 }
 
 /// NATS URLs as they may be shown: a user name or password in them is left out.

@@ -611,10 +611,11 @@ impl Hub {
         if let Some(handle) = self.get(code) {
             return Ok(Some(handle));
         }
-        match cluster.record(code).await? {
-            Some(record) if record.status == Status::Open => {}
+        // Read again under the lock: the session may have closed while this waited.
+        let record = match cluster.record(code).await? {
+            Some(record) if record.status == Status::Open => record,
             _ => return Ok(None),
-        }
+        };
         let handle = match cluster.attach(code).await? {
             Attached::Owner {
                 stored,
@@ -639,10 +640,8 @@ impl Hub {
                 handle
             }
             Attached::Proxy(views) => {
-                // Read again: the owner may have edited the deck since.
-                let Some(record) = cluster.record(code).await? else {
-                    return Ok(None);
-                };
+                // The record read above: in cluster mode a running session's deck is
+                // never edited.
                 let deck = crate::deck::parse(&record.deck_name, &record.deck_source)
                     .with_context(|| format!("the stored deck of session {code}"))?;
                 let (tx, requests) = mpsc::channel(COMMAND_QUEUE);

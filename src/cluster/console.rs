@@ -287,15 +287,12 @@ impl Console {
             created_ms: version.created_ms,
             versions: vec![version],
         };
-        match self
-            .kv
-            .create(head_key(id), serde_json::to_vec(&head)?.into())
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e).context("storing a deck"),
-        }
+        super::created(
+            self.kv
+                .create(head_key(id), serde_json::to_vec(&head)?.into())
+                .await,
+            "storing a deck",
+        )
     }
 
     /// Stores a new deck as version 1; returns its id.
@@ -406,15 +403,12 @@ impl Console {
     /// Stores a setting that has no value yet; `false` if another node was first.
     pub async fn create_setting(&self, name: &str, value: &str) -> Result<bool> {
         self.connected()?;
-        match self
-            .kv
-            .create(setting_key(name), value.to_owned().into())
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(e).context("storing a setting"),
-        }
+        super::created(
+            self.kv
+                .create(setting_key(name), value.to_owned().into())
+                .await,
+            "storing a setting",
+        )
     }
 
     /// Keeps a login for every node.
