@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::hub::{JoinInfo, NotAdmitted, Notice, Outbox, Request, SessionHandle};
+use crate::hub::{JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle};
 use crate::protocol::{Lang, Role, ServerMsg};
 use crate::session::{Command, Event, ParticipantId};
 use crate::store::{Completion, SessionRecord, Status, StoredSession, WriteFailed};
@@ -337,7 +337,7 @@ impl Cluster {
     }
 
     /// The owner's views of a session, or `None` when no owner answers.
-    async fn views_of(&self, code: &str) -> Result<Option<[Utf8Bytes; 3]>> {
+    async fn views_of(&self, code: &str) -> Result<Option<[Published; 3]>> {
         let asked = tokio::time::timeout(
             Duration::from_secs(2),
             self.client.request(views_subject(code), Bytes::new()),
@@ -345,9 +345,12 @@ impl Cluster {
         .await;
         match asked {
             Ok(Ok(reply)) => {
-                let [p, s, h]: [String; 3] =
+                let views: [(String, Option<String>); 3] =
                     serde_json::from_slice(&reply.payload).context("reading an owner's views")?;
-                Ok(Some([p.into(), s.into(), h.into()]))
+                Ok(Some(views.map(|(state, upvotes)| Published {
+                    state: state.into(),
+                    upvotes: upvotes.map(Into::into),
+                })))
             }
             // No responders, a timeout, a reconnect: no owner answers now.
             Ok(Err(e)) => {
@@ -423,7 +426,7 @@ pub enum Attached {
         revision: u64,
     },
     /// Another node owns it; these are its views now.
-    Proxy(Box<[Utf8Bytes; 3]>),
+    Proxy(Box<[Published; 3]>),
 }
 
 /// Runs `op` until it succeeds, for at most [`ATTACH_FOR`]: after a NATS server of
@@ -527,6 +530,11 @@ fn views_subject(code: &str) -> String {
 
 fn view_subject(code: &str, role: Role) -> String {
     format!("sz.{code}.view.{}", role_name(role))
+}
+
+/// Where an owner publishes the phones' `upvotes` messages, beside their views.
+fn upvotes_subject(code: &str) -> String {
+    format!("sz.{code}.view.upvotes")
 }
 
 fn seat_subject(code: &str) -> String {
@@ -842,7 +850,7 @@ async fn serve(
     let mut commands = client.subscribe(cmd_subject(&code)).await?;
     let mut asks = client.subscribe(views_subject(&code)).await?;
     let mut notices = client.subscribe(notice_subject(&code)).await?;
-    let views: [watch::Receiver<Utf8Bytes>; 3] = ROLES.map(|r| handle.subscribe(r));
+    let views: [watch::Receiver<Published>; 3] = ROLES.map(|r| handle.subscribe(r));
     let mut deposed = writer.deposed();
     // The lease and the views go on in tasks of their own: a flood of forwarded
     // requests, or a session whose queue is full, must not hold back the renewals and
@@ -976,7 +984,7 @@ async fn keep_lease(
 async fn publish_views(
     cluster: Arc<Cluster>,
     code: String,
-    mut views: [watch::Receiver<Utf8Bytes>; 3],
+    mut views: [watch::Receiver<Published>; 3],
     ended: oneshot::Sender<()>,
 ) {
     let mut repeat = tokio::time::interval(VIEW_REPEAT);
@@ -1005,7 +1013,7 @@ async fn publish_views(
 }
 
 /// Which view changed first; `None` once the session's views are closed.
-async fn changed_view(views: &mut [watch::Receiver<Utf8Bytes>; 3]) -> Option<usize> {
+async fn changed_view(views: &mut [watch::Receiver<Published>; 3]) -> Option<usize> {
     let [p, s, h] = views;
     tokio::select! {
         r = p.changed() => r.ok().map(|()| 0),
@@ -1014,8 +1022,13 @@ async fn changed_view(views: &mut [watch::Receiver<Utf8Bytes>; 3]) -> Option<usi
     }
 }
 
-fn current_views(views: &[watch::Receiver<Utf8Bytes>]) -> Bytes {
-    let texts: Vec<String> = views.iter().map(|v| v.borrow().to_string()).collect();
+fn current_views(views: &[watch::Receiver<Published>]) -> Bytes {
+    // Each view is cloned (counted references), so no borrow is held while serializing.
+    let views: Vec<Published> = views.iter().map(|v| v.borrow().clone()).collect();
+    let texts: Vec<(&str, Option<&str>)> = views
+        .iter()
+        .map(|v| (v.state.as_str(), v.upvotes.as_ref().map(|u| u.as_str())))
+        .collect();
     Bytes::from(serde_json::to_vec(&texts).expect("views serialize"))
 }
 
@@ -1023,16 +1036,24 @@ async fn publish_view(
     cluster: &Cluster,
     code: &str,
     index: usize,
-    views: &mut [watch::Receiver<Utf8Bytes>],
+    views: &mut [watch::Receiver<Published>],
 ) -> Result<()> {
-    let bytes = views[index].borrow_and_update().clone();
-    let payload = Bytes::copy_from_slice(bytes.as_bytes());
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert(OWNER_HEADER, cluster.node.as_str());
-    cluster
-        .client
-        .publish_with_headers(view_subject(code, ROLES[index]), headers, payload)
-        .await?;
+    let view = views[index].borrow_and_update().clone();
+    // The counts after the state, on the same connection, so a proxy takes them in the
+    // order its phones must get them.
+    let subjects = [(view_subject(code, ROLES[index]), Some(&view.state))]
+        .into_iter()
+        .chain([(upvotes_subject(code), view.upvotes.as_ref())]);
+    for (subject, text) in subjects {
+        let Some(text) = text else { continue };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(OWNER_HEADER, cluster.node.as_str());
+        let payload = Bytes::copy_from_slice(text.as_bytes());
+        cluster
+            .client
+            .publish_with_headers(subject, headers, payload)
+            .await?;
+    }
     Ok(())
 }
 
@@ -1134,7 +1155,7 @@ pub struct ProxyParts {
     /// The requests of the node's connections.
     pub requests: mpsc::Receiver<Request>,
     /// The views the node's connections read, fed from the owner's.
-    pub views: [watch::Sender<Utf8Bytes>; 3],
+    pub views: [watch::Sender<Published>; 3],
 }
 
 /// A proxy of a session another node owns: forwards requests in order, feeds the
@@ -1259,20 +1280,16 @@ async fn proxy(cluster: &Arc<Cluster>, handle: &SessionHandle, parts: ProxyParts
                     }
                     owner = from;
                 }
-                let role = message.subject.rsplit('.').next().unwrap_or_default();
-                let Some(index) = ROLES.iter().position(|r| role_name(*r) == role) else {
-                    continue;
-                };
                 let Ok(text) = String::from_utf8(message.payload.to_vec()) else { continue };
                 let bytes = Utf8Bytes::from(text);
-                views[index].send_if_modified(|old| {
-                    if *old == bytes {
-                        false
-                    } else {
-                        *old = bytes;
-                        true
-                    }
-                });
+                // Compared by content: an owner repeats its views unchanged.
+                match message.subject.rsplit('.').next().unwrap_or_default() {
+                    "upvotes" => views[0].send_if_modified(|old| old.set_upvotes(bytes)),
+                    role => match ROLES.iter().position(|r| role_name(*r) == role) {
+                        Some(index) => views[index].send_if_modified(|old| old.set_state(bytes)),
+                        None => continue,
+                    },
+                };
             }
             Some(message) = notices.next() => {
                 match serde_json::from_slice::<Notice>(&message.payload) {

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::cards::Seat;
-use crate::hub::{NotAdmitted, Notice, Outbox, Request, SessionHandle};
+use crate::hub::{NotAdmitted, Notice, Outbox, Published, Request, SessionHandle};
 use crate::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
 use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
 use crate::session::{Command, ParticipantId, Rejection};
@@ -162,8 +162,9 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
     let mut view = handle.subscribe(peer.role);
     let mut notices = handle.notices();
     notices.borrow_and_update();
+    let mut sent = Published::default();
     let first = view.borrow_and_update().clone();
-    socket.send(Message::Text(first)).await?;
+    send_view(socket, &mut sent, first).await?;
 
     // Made on the first command: a channel allocates a block of slots up front, and
     // most phones sit idle most of the session.
@@ -220,8 +221,8 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                     }
                     return Ok(Ending::Close(CLOSE_GOING_AWAY, "server stopping"));
                 }
-                let bytes = view.borrow_and_update().clone();
-                socket.send(Message::Text(bytes)).await?;
+                let now = view.borrow_and_update().clone();
+                send_view(socket, &mut sent, now).await?;
             }
             Ok(()) = notices.changed() => {
                 // A closing session is left to end its task first (above), so what
@@ -242,6 +243,26 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
             }
         }
     }
+}
+
+/// Sends what of a session's published view this connection has not sent yet: a new
+/// `state`, then newer counts. Messages are told apart by identity, not content: the
+/// session puts a new allocation in place only when what it says changed, and `sent`
+/// holds the old one, so its address is not reused meanwhile.
+async fn send_view(socket: &mut WebSocket, sent: &mut Published, now: Published) -> Result<()> {
+    let same = |a: &Utf8Bytes, b: &Utf8Bytes| {
+        a.as_str().as_ptr() == b.as_str().as_ptr() && a.len() == b.len()
+    };
+    if !same(&sent.state, &now.state) {
+        socket.send(Message::Text(now.state.clone())).await?;
+    }
+    if let Some(upvotes) = &now.upvotes {
+        if !sent.upvotes.as_ref().is_some_and(|old| same(old, upvotes)) {
+            socket.send(Message::Text(upvotes.clone())).await?;
+        }
+    }
+    *sent = now;
+    Ok(())
 }
 
 /// The next ack or error for this connection; never, while it has sent no command.

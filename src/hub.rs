@@ -25,7 +25,7 @@ use crate::cluster::{self, Attached, Cluster, LogWriter, ProxyParts};
 use crate::deck::{Deck, StructureChange};
 use crate::library::Library;
 use crate::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg, StateView, Storage};
-use crate::session::{Command, Event, ParticipantId, Rejection, Session};
+use crate::session::{Command, Event, ParticipantId, Reach, Rejection, Session};
 use crate::store::{self, Meeting, SessionRecord, Status, Store, StoredSession, WriteFailed};
 use crate::view;
 
@@ -33,6 +33,12 @@ use crate::view;
 /// fluid (20 frames a second) while a burst of thousands of votes per second costs
 /// each screen and host at most 20 messages a second.
 pub const SNAPSHOT_TICK: Duration = Duration::from_millis(50);
+
+/// How often phones hear the upvotes of the listed arguments, at most. Each phone holds
+/// the list and gets only the counts (an `upvotes` message of a few hundred bytes), so
+/// a room upvoting hundreds of times a second costs a phone on slow 3G about one small
+/// message a second, while the projector follows on [`SNAPSHOT_TICK`].
+pub const UPVOTES_TICK: Duration = Duration::from_secs(1);
 
 /// Commands queued per session before senders wait: enough to absorb a burst of a
 /// few thousand votes between two actor wake-ups, small enough to push back on a flood.
@@ -162,9 +168,50 @@ pub enum NotAdmitted {
 
 /// The serialized views a session publishes, one per role.
 struct Publishers {
-    participant: watch::Sender<Utf8Bytes>,
-    screen: watch::Sender<Utf8Bytes>,
-    host: watch::Sender<Utf8Bytes>,
+    participant: watch::Sender<Published>,
+    screen: watch::Sender<Published>,
+    host: watch::Sender<Published>,
+}
+
+/// What a role's connections are to have sent: the newest `state`, and for phones the
+/// newest `upvotes` message when counts moved after that state. One value, so a
+/// connection never sends counts older than the state it sent before them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Published {
+    /// The `state` message.
+    pub state: Utf8Bytes,
+    /// An `upvotes` message newer than `state` (phones only), if any.
+    pub upvotes: Option<Utf8Bytes>,
+}
+
+impl Published {
+    /// A view with only a `state`.
+    pub fn state(state: Utf8Bytes) -> Published {
+        Published {
+            state,
+            upvotes: None,
+        }
+    }
+
+    /// Puts a new `state` in place (and drops the counts that came before it); false
+    /// if the view says that already. Upvotes only grow, so a state with the counts
+    /// of the one in place has no newer counts after it.
+    pub fn set_state(&mut self, state: Utf8Bytes) -> bool {
+        if self.state == state {
+            return false;
+        }
+        *self = Published::state(state);
+        true
+    }
+
+    /// Puts a newer `upvotes` message in place; false if it was there already.
+    pub fn set_upvotes(&mut self, upvotes: Utf8Bytes) -> bool {
+        if self.upvotes.as_ref() == Some(&upvotes) {
+            return false;
+        }
+        self.upvotes = Some(upvotes);
+        true
+    }
 }
 
 /// What a session tells its connections besides its views.
@@ -201,9 +248,9 @@ struct HandleInner {
     host_key: Key,
     screen_key: Key,
     tx: mpsc::Sender<Request>,
-    participant: watch::Receiver<Utf8Bytes>,
-    screen: watch::Receiver<Utf8Bytes>,
-    host: watch::Receiver<Utf8Bytes>,
+    participant: watch::Receiver<Published>,
+    screen: watch::Receiver<Published>,
+    host: watch::Receiver<Published>,
 }
 
 impl SessionHandle {
@@ -269,7 +316,7 @@ impl SessionHandle {
     }
 
     /// A receiver of the serialized view for `role`.
-    pub fn subscribe(&self, role: Role) -> watch::Receiver<Utf8Bytes> {
+    pub fn subscribe(&self, role: Role) -> watch::Receiver<Published> {
         match role {
             Role::Participant => self.inner.participant.clone(),
             Role::Screen => self.inner.screen.clone(),
@@ -1185,11 +1232,12 @@ impl Hub {
     ) -> SessionHandle {
         let clock = Clock::new();
         let now = clock.now_ms();
-        let (participant_tx, participant_rx) =
-            watch::channel(serialize(&view::state(&session, Role::Participant, now)));
-        let (screen_tx, screen_rx) =
-            watch::channel(serialize(&view::state(&session, Role::Screen, now)));
-        let (host_tx, host_rx) = watch::channel(serialize(&view::state(&session, Role::Host, now)));
+        let view = |role| Published::state(serialize(&view::state(&session, role, now)));
+        let (participant_tx, participant_rx) = watch::channel(view(Role::Participant));
+        let (screen_tx, screen_rx) = watch::channel(view(Role::Screen));
+        let (host_tx, host_rx) = watch::channel(view(Role::Host));
+        let mut phones = view::PhoneArguments::default();
+        phones.sent_state(&session);
         let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
         let handle = SessionHandle {
             inner: Arc::new(HandleInner {
@@ -1227,6 +1275,9 @@ impl Hub {
             clock,
             stage_dirty: false,
             counts_dirty: false,
+            arguments_dirty: false,
+            upvotes_dirty: false,
+            phones,
         };
         tokio::spawn(actor.run(rx, outcome_rx));
         self.sessions.insert(code, handle.clone());
@@ -1309,6 +1360,12 @@ struct Actor {
     stage_dirty: bool,
     /// Only counts (seen by host and screen) changed since the last publish.
     counts_dirty: bool,
+    /// Arguments changed: phones need a new state if their list did.
+    arguments_dirty: bool,
+    /// Upvotes changed since phones last heard them.
+    upvotes_dirty: bool,
+    /// What phones were last sent of the listed arguments.
+    phones: view::PhoneArguments,
 }
 
 /// Events on their way to the store, and who hears once they are stored.
@@ -1345,6 +1402,10 @@ impl Actor {
     ) {
         let mut tick = tokio::time::interval(SNAPSHOT_TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The first upvote after a quiet spell goes out at once; the rest of a stream
+        // of them once a tick.
+        let mut upvotes_tick = tokio::time::interval(UPVOTES_TICK);
+        upvotes_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut stopping: Vec<oneshot::Sender<()>> = vec![];
         loop {
             if !stopping.is_empty() && self.in_flight.is_empty() {
@@ -1373,6 +1434,7 @@ impl Actor {
                     None => break,
                 },
                 _ = tick.tick(), if self.stage_dirty || self.counts_dirty => self.publish(),
+                _ = upvotes_tick.tick(), if self.upvotes_dirty => self.publish_upvotes(),
                 _ = sleep_until_some(timer_at) => {
                     let now_ms = self.clock.now_ms();
                     self.run_command(Command::TimerExpired { now_ms }, None, Lang::Nl, None);
@@ -1381,6 +1443,9 @@ impl Actor {
         }
         if self.stage_dirty || self.counts_dirty {
             self.publish();
+        }
+        if self.upvotes_dirty {
+            self.publish_upvotes();
         }
         for done in stopping {
             // The stopper may have given up waiting.
@@ -1563,14 +1628,26 @@ impl Actor {
         match outcome {
             Ok(()) => {
                 for event in &done.events {
-                    if event.changes_stage() {
-                        self.stage_dirty = true;
-                    } else {
-                        self.counts_dirty = true;
+                    match event.reach() {
+                        Reach::Stage => self.stage_dirty = true,
+                        Reach::Counts => self.counts_dirty = true,
+                        Reach::Arguments => self.arguments_dirty = true,
+                        Reach::Upvote => self.upvotes_dirty = true,
                     }
                     self.stored
                         .replay(event)
                         .expect("an event decided on the live session fits the stored one");
+                }
+                if std::mem::take(&mut self.arguments_dirty) {
+                    // The host sees every argument; phones and the screen the listed
+                    // ones, which a pending argument does not change.
+                    self.counts_dirty = true;
+                    if self.phones.list_changed(&self.stored) {
+                        self.stage_dirty = true;
+                    }
+                }
+                if self.upvotes_dirty {
+                    self.counts_dirty = true;
                 }
                 if self.storage_failing {
                     self.storage_failing = false;
@@ -1642,31 +1719,47 @@ impl Actor {
         let now = self.clock.now_ms();
         if self.stage_dirty {
             let bytes = serialize(&view::state(&self.stored, Role::Participant, now));
-            self.publishers.participant.send_if_modified(|old| {
-                if *old == bytes {
-                    false
-                } else {
-                    *old = bytes;
-                    true
-                }
-            });
+            self.phones.sent_state(&self.stored);
+            self.publishers
+                .participant
+                .send_if_modified(|old| old.set_state(bytes));
         }
         // `send_replace` stores the value even with no receiver, so nothing is lost
         // while no screen is connected; the returned old view is not needed.
-        self.publishers.screen.send_replace(serialize(&view::state(
-            &self.stored,
-            Role::Screen,
-            now,
-        )));
+        self.publishers
+            .screen
+            .send_replace(Published::state(serialize(&view::state(
+                &self.stored,
+                Role::Screen,
+                now,
+            ))));
         let mut host = view::state(&self.stored, Role::Host, now);
         host.storage = Some(if self.storage_failing {
             Storage::Failing
         } else {
             Storage::Ok
         });
-        self.publishers.host.send_replace(serialize(&host));
+        self.publishers
+            .host
+            .send_replace(Published::state(serialize(&host)));
         self.stage_dirty = false;
         self.counts_dirty = false;
+    }
+
+    /// Tells phones the upvotes of their listed arguments: only the counts, or a whole
+    /// state where an upvote changed which arguments are listed.
+    fn publish_upvotes(&mut self) {
+        self.upvotes_dirty = false;
+        if self.phones.list_changed(&self.stored) {
+            self.stage_dirty = true;
+            self.publish();
+        } else if let Some(upvotes) = self.phones.upvotes(&self.stored) {
+            let bytes =
+                Utf8Bytes::from(serde_json::to_string(&upvotes).expect("upvotes serialize"));
+            self.publishers
+                .participant
+                .send_if_modified(|old| old.set_upvotes(bytes));
+        }
     }
 }
 

@@ -596,6 +596,29 @@ pub enum Storage {
     Failing,
 }
 
+/// The `upvotes` message: the upvote count of every argument listed on phones, sent
+/// to phones instead of a whole `state` when only counts moved (at most once per
+/// `hub::UPVOTES_TICK`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpvotesView {
+    /// Always `"upvotes"`.
+    #[serde(rename = "type")]
+    pub kind: UpvotesTag,
+    /// The statement on show, whose listed arguments these are.
+    pub slide: usize,
+    /// `[argument, upvotes]` for every argument in the phones' `state.arguments.items`,
+    /// in the order they are now listed.
+    pub upvotes: Vec<(u32, u64)>,
+}
+
+/// The constant tag of an [`UpvotesView`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpvotesTag {
+    /// `"upvotes"`.
+    Upvotes,
+}
+
 /// The constant tag of a [`StateView`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -248,19 +248,38 @@ pub enum Event {
     },
 }
 
+/// Who sees an event, and so how soon the hub publishes it (docs/protocol.md, "state").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// What every client sees: the slide, the phase, a reveal, the timer, what the
+    /// screen shows. Published at once.
+    Stage,
+    /// Counts only the host and the screen see (votes, joins, hand counts, cards).
+    Counts,
+    /// The arguments of a statement: the host sees each one; phones and the screen see
+    /// the listed ones, which this may or may not change.
+    Arguments,
+    /// An upvote: a count the host and the screen see, and phones at most once a
+    /// second.
+    Upvote,
+}
+
 impl Event {
-    /// Whether the event changes what every client sees (slide, phase, reveal, timer),
-    /// as opposed to only the counts the host and screen see.
-    pub fn changes_stage(&self) -> bool {
-        !matches!(
-            self,
+    /// Who sees the event.
+    pub fn reach(&self) -> Reach {
+        match self {
             Event::Joined { .. }
-                | Event::GroupChosen { .. }
-                | Event::Voted { .. }
-                | Event::HandCounted { .. }
-                | Event::CardsIssued { .. }
-                | Event::CardTaken { .. }
-        )
+            | Event::GroupChosen { .. }
+            | Event::Voted { .. }
+            | Event::HandCounted { .. }
+            | Event::CardsIssued { .. }
+            | Event::CardTaken { .. } => Reach::Counts,
+            Event::ArgumentAdded { .. }
+            | Event::ArgumentRemoved { .. }
+            | Event::ArgumentModerated { .. } => Reach::Arguments,
+            Event::ArgumentUpvoted { .. } => Reach::Upvote,
+            _ => Reach::Stage,
+        }
     }
 }
 

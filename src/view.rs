@@ -6,8 +6,8 @@ use crate::arguments::Argument;
 use crate::deck::{Deck, SlideKind};
 use crate::protocol::{
     ArgumentView, ArgumentsView, GroupRowView, GroupsView, OwnArgument, OwnVote, Role, ShiftView,
-    SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, Welcome,
-    WireLimits, PROTOCOL_VERSION,
+    SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag,
+    UpvotesView, Welcome, WireLimits, PROTOCOL_VERSION,
 };
 use crate::report;
 use crate::session::{ParticipantId, Phase, Session};
@@ -139,6 +139,68 @@ fn arguments(session: &Session, role: Role) -> Option<ArgumentsView> {
             items: all.listed(slide).into_iter().map(view).collect(),
         }),
     }
+}
+
+/// What phones were last sent of the arguments listed on the statement on show, so
+/// that the hub sends them a whole `state` only when the list itself changes (an
+/// argument approved, highlighted or removed, or one upvoted into or out of the
+/// [`crate::arguments::MAX_LISTED`]), and a small `upvotes` message when only counts
+/// moved.
+#[derive(Debug, Default)]
+pub struct PhoneArguments {
+    /// The statement and its listed arguments with their status, by number; `None`
+    /// where phones see no arguments.
+    listed: Option<(usize, Vec<(u32, crate::arguments::Status)>)>,
+    /// `[argument, upvotes]` as phones last heard them, in listed order.
+    upvotes: Vec<(u32, u64)>,
+}
+
+impl PhoneArguments {
+    /// Notes what a `state` built for phones now lists.
+    pub fn sent_state(&mut self, session: &Session) {
+        let view = arguments(session, Role::Participant);
+        self.listed = listed(session, view.as_ref());
+        self.upvotes = upvotes(view.as_ref());
+    }
+
+    /// Whether phones need a new `state` for their list of arguments.
+    pub fn list_changed(&self, session: &Session) -> bool {
+        let view = arguments(session, Role::Participant);
+        listed(session, view.as_ref()) != self.listed
+    }
+
+    /// The `upvotes` message, if counts moved since phones last heard them and the
+    /// list did not change (then they need a `state`).
+    pub fn upvotes(&mut self, session: &Session) -> Option<UpvotesView> {
+        let view = arguments(session, Role::Participant);
+        if listed(session, view.as_ref()) != self.listed {
+            return None;
+        }
+        let now = upvotes(view.as_ref());
+        if now == self.upvotes {
+            return None;
+        }
+        self.upvotes.clone_from(&now);
+        Some(UpvotesView {
+            kind: UpvotesTag::Upvotes,
+            slide: session.current(),
+            upvotes: now,
+        })
+    }
+}
+
+fn listed(
+    session: &Session,
+    view: Option<&ArgumentsView>,
+) -> Option<(usize, Vec<(u32, crate::arguments::Status)>)> {
+    let mut listed: Vec<_> = view?.items.iter().map(|a| (a.argument, a.status)).collect();
+    listed.sort_unstable_by_key(|&(number, _)| number);
+    Some((session.current(), listed))
+}
+
+fn upvotes(view: Option<&ArgumentsView>) -> Vec<(u32, u64)> {
+    view.map(|v| v.items.iter().map(|a| (a.argument, a.upvotes)).collect())
+        .unwrap_or_default()
 }
 
 /// The current round's results per group, for a statement of a deck with groups.

@@ -318,8 +318,13 @@ async fn a_removed_argument_leaves_every_file_and_a_restart_keeps_the_rest() {
     let hub = Arc::new(Hub::new(store, "http://127.0.0.1".into()));
     hub.restore_open().unwrap();
     let again = hub.find(server.code()).await.unwrap().unwrap();
-    let view: Value =
-        serde_json::from_str(&again.subscribe(stemzaal::protocol::Role::Host).borrow()).unwrap();
+    let view: Value = serde_json::from_str(
+        &again
+            .subscribe(stemzaal::protocol::Role::Host)
+            .borrow()
+            .state,
+    )
+    .unwrap();
     assert_eq!(
         view["arguments"]["items"],
         json!([
@@ -360,4 +365,146 @@ async fn a_deck_can_turn_arguments_or_upvotes_off() {
     host.send(json!({"type": "close_vote"})).await;
     phone.wait_state(|s| s["slide"]["phase"] == "closed").await;
     assert_eq!(argue(&mut phone, 3, "Te laat").await["code"], "vote_closed");
+}
+
+/// `n` phones that each voted and argued once, every argument approved by the host;
+/// returns the phones and their arguments' numbers.
+async fn approved_arguments(
+    server: &TestServer,
+    host: &mut TestClient,
+    n: usize,
+) -> Vec<(TestClient, u64)> {
+    let mut authors = vec![];
+    for i in 0..n {
+        let mut phone = voter(server, (i % 2) as u64).await;
+        let text = format!("Argument {i}: de wijk weet zelf het best wat er nodig is.");
+        let number = argue(&mut phone, 1, &text).await["argument"]
+            .as_u64()
+            .expect("an argument number");
+        let id = 100 + i as u64;
+        // A host sends 10 messages a second after a burst of 40: past that it waits.
+        loop {
+            host.send(
+                json!({"type": "moderate", "argument": number, "status": "approved", "id": id}),
+            )
+            .await;
+            let answer = answer_to(host, id).await;
+            if answer["code"] != "rate_limited" {
+                assert_eq!(answer["type"], "ok", "{answer}");
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        authors.push((phone, number));
+    }
+    authors
+}
+
+/// The `ok` or `error` that answers the message with this `id`.
+async fn answer_to(client: &mut TestClient, id: u64) -> Value {
+    loop {
+        let msg = client.next_message().await.expect("an answer");
+        if (msg["type"] == "ok" || msg["type"] == "error") && msg["id"] == id {
+            return msg;
+        }
+    }
+}
+
+/// Reads a phone's messages until an `upvotes` message equals `last`; returns how many
+/// `state` and `upvotes` messages came, and the `upvotes` messages themselves.
+async fn watch_upvotes(mut phone: TestClient, last: Value) -> (usize, Vec<Value>) {
+    let (mut states, mut upvotes) = (0, vec![]);
+    loop {
+        let msg = phone.next_message().await.expect("the socket stays open");
+        match msg["type"].as_str() {
+            Some("state") => states += 1,
+            Some("upvotes") => {
+                let done = msg == last;
+                upvotes.push(msg);
+                if done {
+                    return (states, upvotes);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn phones_hear_a_stream_of_upvotes_as_counts_once_a_second_not_as_states() {
+    let server = server_with(DECK).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.wait_state(|s| s["slide"]["phase"] == "open").await;
+    let authors = approved_arguments(&server, &mut host, 3).await;
+    let numbers: Vec<u64> = authors.iter().map(|(_, n)| *n).collect();
+    let mut observer = voter(&server, 1).await;
+    observer.wait_state(|s| items(s).len() == 3).await;
+    let mut fans = vec![];
+    for _ in 0..30 {
+        fans.push(voter(&server, 0).await);
+    }
+
+    // The first argument gets 10 upvotes, the second 20, the third 30: the listed
+    // order turns around. Spread over about two seconds.
+    let last = json!({"type": "upvotes", "slide": 0, "upvotes": [
+        [numbers[2], 30], [numbers[1], 20], [numbers[0], 10]]});
+    let watching = tokio::spawn(watch_upvotes(observer, last.clone()));
+    let started = Instant::now();
+    let mut id = 1000;
+    for (k, &number) in numbers.iter().enumerate() {
+        for fan in &mut fans[..10 * (k + 1)] {
+            id += 1;
+            fan.send(json!({"type": "upvote", "argument": number, "id": id}))
+                .await;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+    // Fan `i` upvoted the arguments `k` with `i < 10 * (k + 1)`.
+    for (i, fan) in fans.iter_mut().enumerate() {
+        for _ in 0..3 - i / 10 {
+            assert_eq!(fan.wait_for("ok").await["type"], "ok");
+        }
+    }
+    let (states, upvotes) = tokio::time::timeout(Duration::from_secs(10), watching)
+        .await
+        .expect("the phone hears the last counts")
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(states, 0, "no state while only counts move: {upvotes:?}");
+    assert!(
+        upvotes.len() >= 2 && upvotes.len() as f64 <= seconds + 2.0,
+        "about one `upvotes` a second over {seconds:.1} s, got {}: {upvotes:?}",
+        upvotes.len()
+    );
+    assert_eq!(upvotes.last(), Some(&last));
+    // The host sees the same counts in its state.
+    let state = host
+        .wait_state(|s| items(s).iter().map(|a| &a["upvotes"]).collect::<Vec<_>>() == [10, 20, 30])
+        .await;
+    assert_eq!(items(&state).len(), 3);
+}
+
+#[tokio::test]
+async fn an_upvote_that_changes_which_arguments_are_listed_sends_phones_a_new_state() {
+    let server = server_with(DECK).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.wait_state(|s| s["slide"]["phase"] == "open").await;
+    let max = stemzaal::arguments::MAX_LISTED;
+    let authors = approved_arguments(&server, &mut host, max + 1).await;
+    let last = authors.last().unwrap().1;
+    let mut observer = voter(&server, 1).await;
+    let listed = observer.wait_state(|s| items(s).len() == max).await;
+    assert!(items(&listed).iter().all(|a| a["argument"] != last));
+
+    let mut fan = voter(&server, 0).await;
+    fan.send(json!({"type": "upvote", "argument": last, "id": 7}))
+        .await;
+    assert_eq!(fan.wait_for("ok").await["id"], 7);
+    let msg = observer.next_message().await.unwrap();
+    assert_eq!(msg["type"], "state", "a new list comes as a state: {msg}");
+    assert_eq!(items(&msg).len(), max);
+    assert_eq!(items(&msg)[0]["argument"], last);
+    assert_eq!(items(&msg)[0]["upvotes"], 1);
 }

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use stemzaal::limits::Limits;
 use stemzaal::protocol::{
     ClientMsg, Lang, Moved, OwnVote, Phase, Role, ScaleStats, ServerMsg, ShiftView, SlideKindName,
-    SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, Welcome, WireLimits,
+    SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag, UpvotesView,
+    Welcome, WireLimits,
 };
 use support::{http_get, TestServer};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -422,7 +423,8 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
         let kind = value["type"].as_str().expect("a type").to_owned();
         let decodes = serde_json::from_value::<ClientMsg>(value.clone()).is_ok()
             || serde_json::from_value::<ServerMsg>(value.clone()).is_ok()
-            || serde_json::from_value::<StateView>(value.clone()).is_ok();
+            || serde_json::from_value::<StateView>(value.clone()).is_ok()
+            || serde_json::from_value::<UpvotesView>(value.clone()).is_ok();
         assert!(decodes, "example does not decode: {text}");
         types.insert(kind);
     }
@@ -449,6 +451,7 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
         "stop_timer",
         "welcome",
         "state",
+        "upvotes",
         "ack",
         "ok",
         "error",
@@ -458,6 +461,21 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
             "no example of `{expected}` in docs/protocol.md"
         );
     }
+}
+
+#[test]
+fn upvotes_encodes_to_its_documented_json() {
+    let upvotes = UpvotesView {
+        kind: UpvotesTag::Upvotes,
+        slide: 3,
+        upvotes: vec![(18, 10), (16, 5)],
+    };
+    let expected = json!({"type": "upvotes", "slide": 3, "upvotes": [[18, 10], [16, 5]]});
+    assert_eq!(serde_json::to_value(&upvotes).unwrap(), expected);
+    assert_eq!(
+        serde_json::from_value::<UpvotesView>(expected).unwrap(),
+        upvotes
+    );
 }
 
 #[test]

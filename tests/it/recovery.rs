@@ -51,7 +51,7 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
         .expect("the session is back under its code");
     assert_eq!(again.host_key().expose(), host_key);
     let mut state = again.subscribe(stemzaal::protocol::Role::Host);
-    let view: Value = serde_json::from_str(&state.borrow_and_update()).unwrap();
+    let view: Value = serde_json::from_str(&state.borrow_and_update().state).unwrap();
     assert_eq!(view["slide"]["index"], slide);
     assert_eq!(view["slide"]["phase"], "open");
     assert_eq!(view["revealed"], true);

@@ -610,6 +610,15 @@ async fn arguments_end_to_end(tools: Tools) {
             "return document.querySelector('#acols .acol.c0 .asup')?.textContent === '▲ 1';",
         )
         .await;
+    // Both phones hear the count from an `upvotes` message, not a new state.
+    for (phone, who) in [(&p1, "the author's phone"), (&p2, "the upvoter's phone")] {
+        phone
+            .wait(
+                &format!("the upvote counted on {who}"),
+                "return document.querySelector('#arg-sides button.up')?.dataset.n === '1';",
+            )
+            .await;
+    }
     blocking.extend(axe_blocking(&screen, &axe, "screen with arguments").await);
     screen.screenshot("screen-arguments").await;
     p2.screenshot("phone-arguments-upvoted").await;

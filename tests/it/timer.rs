@@ -10,10 +10,10 @@ use stemzaal::protocol::{Lang, Role};
 use stemzaal::session::Command;
 use stemzaal::store::{Durability, Store};
 
-type ViewRx = tokio::sync::watch::Receiver<axum::extract::ws::Utf8Bytes>;
+type ViewRx = tokio::sync::watch::Receiver<stemzaal::hub::Published>;
 
 fn view(rx: &mut ViewRx) -> Value {
-    serde_json::from_str(&rx.borrow_and_update()).unwrap()
+    serde_json::from_str(&rx.borrow_and_update().state).unwrap()
 }
 
 /// The first published view that satisfies `pred` (the current one included).

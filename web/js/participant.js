@@ -99,6 +99,14 @@ sock.on('welcome', (m) => {
   render();
 });
 sock.on('state', (m) => { st = m; tick(m.timer); render(); });
+// Between states, the upvotes of the listed arguments alone, in their new order.
+sock.on('upvotes', (m) => {
+  const items = st && st.slide.index === m.slide && st.arguments && st.arguments.items;
+  const by = new Map((items || []).map((x) => [x.argument, x]));
+  if (!items || m.upvotes.some(([n]) => !by.has(n))) return;
+  st.arguments.items = m.upvotes.map(([n, up]) => ({ ...by.get(n), upvotes: up }));
+  render();
+});
 sock.on('ack', (m) => { acked.set(m.slide + ':' + m.round, m.option); render(); });
 sock.on('pending', render);
 sock.on('argued', (m) => {
