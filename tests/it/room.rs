@@ -637,6 +637,36 @@ async fn arguments_end_to_end(tools: Tools) {
         );
     }
 
+    // Revealing the results while the arguments are on the screen puts the results
+    // there, and the host says so; with the arguments shown it says that instead.
+    host.wait(
+        "the host saying the arguments are on the screen",
+        &format!(
+            "return document.getElementById('shown').textContent === {};",
+            js_str("Op het scherm: argumenten")
+        ),
+    )
+    .await;
+    host.click("#reveal").await;
+    control
+        .wait_state(|s| s["revealed"] == true && s["arguments"]["shown"] == false)
+        .await;
+    screen
+        .wait(
+            "the results on the screen instead of the arguments",
+            "return document.getElementById('args').hidden && document.getElementById('cols').classList.contains('revealed');",
+        )
+        .await;
+    host.wait(
+        "the host saying the results are on the screen",
+        &format!(
+            "return document.getElementById('shown').textContent === {};",
+            js_str("Resultaten zichtbaar")
+        ),
+    )
+    .await;
+    blocking.extend(axe_blocking(&host, &axe, "host with the results revealed").await);
+
     // Phone 2 argues, changes its mind too soon (the server's word for it), changes it
     // after the pause and then withdraws it.
     let status = |text: &str| {

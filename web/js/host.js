@@ -109,6 +109,16 @@ function viewButton(name, view, online) {
   $(name + '-show').disabled = !online;
 }
 
+// What the screen shows beside a statement, by the screen's own rule (screen.js): the
+// arguments first, then the groups or the shift with the results, then the results.
+function onScreen() {
+  if (st.arguments && st.arguments.shown) return t('host.screen_args');
+  if (!st.revealed) return t('host.results_hidden');
+  if (st.groups && st.groups.shown) return t('host.screen_groups');
+  if (st.shift && st.shift.shown) return t('host.screen_shift');
+  return t('host.results_shown');
+}
+
 // Leaving a statement closes its open vote (docs/protocol.md), so the first press only
 // warns; the same press again within LEAVE_CONFIRM_MS goes on. A presenter clicker sends
 // the same keys as the arrows, so a stray click never closes a vote unseen.
@@ -140,7 +150,13 @@ $('prev').addEventListener('click', () => leave('prev', { type: 'prev' }));
 $('next').addEventListener('click', () => leave('next', { type: 'next' }));
 $('open').addEventListener('click', () => send({ type: 'open_vote' }));
 $('close').addEventListener('click', () => send({ type: 'close_vote' }));
-$('reveal').addEventListener('click', () => st && send({ type: 'reveal', visible: !st.revealed }));
+$('reveal').addEventListener('click', () => {
+  if (!st) return;
+  // The screen shows the arguments before anything else: revealing the results takes
+  // them off, so the room sees what the host asked for.
+  if (!st.revealed && st.arguments && st.arguments.shown) send({ type: 'show_arguments', visible: false });
+  send({ type: 'reveal', visible: !st.revealed });
+});
 for (const name of Object.keys(VIEWS)) $(name + '-show').addEventListener('click', () => toggleView(name));
 $('revote').addEventListener('click', () => { if (confirm(t('host.revote_confirm'))) send({ type: 'revote' }); });
 $('stop').addEventListener('click', () => send({ type: 'stop_timer' }));
@@ -257,7 +273,7 @@ function render() {
   const hands = statement && st.hands ? st.hands : null;
   const handsTotal = hands ? hands.reduce((a, b) => a + b, 0) : 0;
   setText($('turnout'), statement ? t('tally.turnout', { voted: st.voted ?? 0, joined: joined + handsTotal }) : (joined === 1 ? t('host.joined_one', { n: joined }) : t('host.joined', { n: joined })));
-  setText($('shown'), statement ? (st.revealed ? t('host.results_shown') : t('host.results_hidden')) : '');
+  setText($('shown'), statement ? onScreen() : '');
   const tally = statement ? st.tally || options.map(() => 0) : [];
   const pct = percents(tally);
   $('tally').replaceChildren(...tally.map((n, i) => {
