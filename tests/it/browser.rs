@@ -1972,6 +1972,27 @@ async fn axe_blocking(b: &Browser, axe: &str, what: &str) -> Vec<String> {
         .collect()
 }
 
+/// Script: the words of the scale's labels that break over two lines, whether two
+/// labels overlap, and whether one reaches off the page.
+pub(crate) const WHOLE_WORDS: &str = "
+const labels = [...document.querySelectorAll('#scale-labels .slabel')];
+const broken = [];
+for (const l of labels) {
+  const node = l.firstChild;
+  let at = 0;
+  for (const w of node.textContent.split(' ')) {
+    const r = document.createRange();
+    r.setStart(node, at);
+    r.setEnd(node, at + w.length);
+    if (new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size > 1) broken.push(w);
+    at += w.length + 1;
+  }
+}
+const boxes = labels.map((l) => { const r = document.createRange(); r.selectNodeContents(l); return r.getBoundingClientRect(); });
+const overlap = boxes.some((a, i) => boxes.some((b, j) => i < j && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom));
+const outside = boxes.some((r) => r.left < 0 || r.right > innerWidth);
+return { broken, overlap, outside };";
+
 /// A scale end to end: a narrow phone shows seven numbered points in one row with
 /// their labels and votes; after the reveal the screen shows the distribution with
 /// median and mean (and the phone and host too); after a re-vote the host and screen
@@ -2054,6 +2075,17 @@ async fn scale_vote(tools: Tools) {
                && Math.abs(mid(l[1]) - mid(b[3])) < 2 && l.every((r) => r.top >= b[0].bottom);",
         )
         .await;
+    // No label breaks inside a word, at 360 and at 390 px, and none runs into another
+    // or off the phone.
+    for width in [390, 360] {
+        phone.viewport(width, 740).await;
+        let words = phone.js(WHOLE_WORDS).await;
+        assert_eq!(
+            words,
+            json!({"broken": [], "overlap": false, "outside": false}),
+            "at {width} px"
+        );
+    }
     phone.screenshot("participant-scale-360x740").await;
     blocking.extend(axe_blocking(&phone, &axe, "phone, open scale").await);
 

@@ -16,6 +16,7 @@ mod fuzz;
 mod logging;
 mod nats;
 mod page_weight;
+mod phone;
 mod protocol;
 mod recovery;
 mod report;

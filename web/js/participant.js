@@ -22,6 +22,8 @@ let groupList = [];
 let groupCompact = false; // a chosen group shows as one line; decided per slide, so nothing moves under a finger
 let groupSlide = -1;
 let resultShown = false;
+let shownRound = null; // "slide:round" on show: a new one starts at the top of the page
+let tapped = null; // "slide:round" of a vote tapped on this page, until its ack
 // Arguments (docs/protocol.md, argue): this phone's own per slide, the one on its way,
 // the ones it upvoted.
 let mineArgs = new Map(); // slide → {argument, option, text}
@@ -107,7 +109,18 @@ sock.on('upvotes', (m) => {
   st.arguments.items = m.upvotes.map(([n, up]) => ({ ...by.get(n), upvotes: up }));
   render();
 });
-sock.on('ack', (m) => { acked.set(m.slide + ':' + m.round, m.option); render(); });
+sock.on('ack', (m) => {
+  acked.set(m.slide + ':' + m.round, m.option);
+  render();
+  // The confirmation of a tapped vote, and the argument form under it, come into view
+  // when long options pushed them below the fold.
+  if (tapped !== m.slide + ':' + m.round) return;
+  tapped = null;
+  requestAnimationFrame(() => {
+    const r = voteEl.getBoundingClientRect();
+    if (r.bottom > innerHeight) voteEl.scrollIntoView({ block: 'start', behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
+  });
+});
 sock.on('pending', render);
 sock.on('argued', (m) => {
   if (!sentArg || m.id !== sentArg.id) return;
@@ -195,15 +208,22 @@ optsEl.addEventListener('click', (e) => {
   const p = sock.pendingFor(s.index, round);
   if (!p && acked.get(s.index + ':' + round) === i) return;
   errEl.textContent = '';
+  tapped = s.index + ':' + round;
   sock.vote(s.index, round, i);
 });
 
 const argText = $('arg-text');
 // The characters left: shown at once, said to a screen reader once typing pauses.
 let leftT = 0;
+// Characters as the server counts them (code points: an emoji is one), and never cut: a
+// longer paste is kept and the form says how much to take out.
 function showLeft(typed) {
-  const left = t('args.left', { n: 280 - argText.value.length });
+  const n = 280 - [...argText.value].length;
+  const left = n < 0 ? t('args.over', { n: -n }) : t('args.left', { n });
   setText($('arg-left'), left);
+  argText.setAttribute('aria-invalid', String(n < 0));
+  $('arg-left').classList.toggle('over', n < 0);
+  $('arg-send').disabled = n < 0 || !sock.online;
   if (!typed) return;
   clearTimeout(leftT);
   leftT = setTimeout(() => setText($('arg-left-live'), left), 1000);
@@ -252,16 +272,18 @@ function renderArgs(s, options, mine) {
     form.open = false;
   }
   if (!form.hidden) {
-    showLeft();
     setText($('argue-sum'), own ? t('args.yours') : t('args.give'));
     setText($('arg-label'), t('args.label', { letter: optName(s, mine) }));
     setText($('arg-send'), own ? t('args.change') : t('args.send'));
     $('arg-withdraw').hidden = !own;
     for (const b of [$('arg-send'), $('arg-withdraw')]) b.disabled = !sock.online;
+    showLeft();
   }
   const items = (a && a.items) || [];
+  // A hidden argument is not told apart from one still waiting; once the vote is closed
+  // nothing waits any more, so the phone says it did not make the list.
   setText($('arg-status'), !a ? '' : sentArg && sentArg.slide === s.index ? t('args.sending') : argNote
-    || (own ? (items.some((x) => x.argument === own.argument) ? t('args.listed') : t('args.waiting')) : ''));
+    || (own ? (items.some((x) => x.argument === own.argument) ? t('args.listed') : s.phase === 'closed' ? t('args.not_listed') : t('args.waiting')) : ''));
   const list = $('arglist');
   list.hidden = !items.length;
   const sig = JSON.stringify([items, lang]);
@@ -304,6 +326,10 @@ function render() {
   const round = s.round || 1;
   const last = s.index >= s.count - 1;
   document.body.dataset.view = s.index + ':' + (s.phase || '') + ':' + st.revealed; // what is shown, for tests and styles
+  // A new slide or round starts at the top, where its question and options are.
+  const shown = s.index + ':' + round;
+  if (shownRound !== null && shown !== shownRound) scrollTo(0, 0);
+  shownRound = shown;
   if (s.index !== groupSlide) { groupSlide = s.index; groupCompact = !!chosenGroup(); }
   main.classList.toggle('content', !statement);
   main.classList.toggle('voting', statement && s.phase === 'open');
@@ -340,7 +366,7 @@ function render() {
   showGroup();
   setText(voteEl, !statement ? ''
     : p ? t('part.sending', { letter: optName(s, p.option) })
-    : mine != null ? t('part.saved', { letter: optName(s, mine) })
+    : mine != null ? (options[mine] ? t('part.saved_label', { letter: optName(s, mine), label: options[mine] }) : t('part.saved', { letter: optName(s, mine) }))
     : s.phase === 'closed' ? t('part.no_vote') : '');
 
   const tally = statement && s.phase === 'closed' && st.tally;

@@ -1,0 +1,242 @@
+//! The phone's last mile, in Chromium through the real server: it names the choice it
+//! stored, brings the confirmation into view after a tap on a long option, starts a new
+//! round at the top, counts an argument's characters as the server does and never cuts
+//! a paste, and says when an argument did not make the list.
+
+use serde_json::json;
+
+use crate::browser::harness::{Browser, Driver, Tools};
+use crate::browser::{conn_is, js_str, run, WCAG_21_AA, WHOLE_WORDS};
+use crate::support::TestServer;
+
+/// Four options long enough that a 390 × 844 phone shows the last one near the bottom
+/// and its confirmation below the fold.
+fn long_deck() -> String {
+    let long = |what: &str| {
+        format!(
+            "{what}, ook als dat betekent dat de gemeente haar eigen procedures voor elke wijk \
+             opnieuw moet bekijken, met de bewoners aan tafel en met een eigen budget per \
+             kern, zodat afspraken niet verzanden in overleg zonder einde"
+        )
+    };
+    format!(
+        "---\ntitle: Lange keuzes\n---\n\n## Hoe verder met gebiedsgericht werken?\n\n\
+         A) {}\nB) {}\nC) {}\nD) {}\n\n---\n\n## Eén werkwijze voor alle kernen\n\n\
+         1) Helemaal oneens\n2) Oneens\n3) Neutraal\n4) Eens\n5) Helemaal eens\n",
+        long("Maatwerk per wijk"),
+        long("Eén werkwijze voor alle kernen"),
+        long("Eerst een proef in twee wijken"),
+        long("Wachten op de evaluatie")
+    )
+}
+
+/// Expression: the element with `id` lies wholly inside the viewport.
+fn in_view(id: &str) -> String {
+    format!(
+        "(() => {{ const r = document.getElementById({}).getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }})()",
+        js_str(id)
+    )
+}
+
+/// Sets the argument's text as a paste would and says so to the page.
+async fn paste(phone: &Browser, text: &str) {
+    phone
+        .js(&format!(
+            "const t = document.getElementById('arg-text'); t.value = {}; t.dispatchEvent(new Event('input')); return true;",
+            js_str(text)
+        ))
+        .await;
+}
+
+/// Serious or critical axe violations on a page.
+async fn blocking(b: &Browser, axe: &str, what: &str) -> Vec<String> {
+    b.axe(axe, WCAG_21_AA)
+        .await
+        .into_iter()
+        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+        .map(|v| format!("{what}: {v:#}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_names_its_choice_keeps_its_place_and_counts_as_the_server_does() {
+    run(
+        "a_phone_names_its_choice_keeps_its_place_and_counts_as_the_server_does",
+        phone_last_mile,
+    )
+    .await;
+}
+
+async fn phone_last_mile(tools: Tools) {
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let source = long_deck();
+    let deck = stemzaal::deck::parse("lang.md", &source).expect("the deck parses");
+    let server = TestServer::start_with(deck, &source).await;
+    let mut control = server.host().await;
+    let driver = Driver::start(&tools).await;
+    let phone = Browser::open(&driver, server.addr, "phone", (390, 844)).await;
+    phone
+        .goto(&server.url(&format!("/{}", server.code())))
+        .await;
+    phone.wait("the phone online", &conn_is("online")).await;
+    control.send(json!({"type": "open_vote"})).await;
+    control.wait_state(|s| s["slide"]["phase"] == "open").await;
+    let mut problems = vec![];
+
+    // A tap on the last long option: the confirmation names the option's text, and
+    // comes into view with the argument form under it.
+    phone
+        .wait(
+            "four options",
+            "const o = document.querySelectorAll('#options .opt'); return o.length === 4 && !o[3].disabled;",
+        )
+        .await;
+    phone
+        .js("document.querySelector('#options .opt[data-i=\"3\"]').scrollIntoView({block: 'end'}); return true;")
+        .await;
+    assert_eq!(
+        phone
+            .js("const r = document.querySelector('#options .opt[data-i=\"3\"]').getBoundingClientRect(); return Math.abs(r.bottom - innerHeight) < 2;")
+            .await,
+        json!(true),
+        "the option ends at the bottom edge, so what comes under it starts below the fold"
+    );
+    phone.click("#options .opt[data-i=\"3\"]").await;
+    let label = "Wachten op de evaluatie, ook als";
+    phone
+        .wait(
+            "the confirmation naming the choice, in view",
+            &format!(
+                "const s = document.getElementById('vote-status');
+                 return s.textContent.startsWith({}) && s.textContent.includes({}) && ({});",
+                js_str("Je keuze D is ontvangen: "),
+                js_str(label),
+                in_view("vote-status")
+            ),
+        )
+        .await;
+
+    // The argument: an emoji is one character, as the server counts; a paste of 285
+    // characters stays whole and the form says how many to take out.
+    phone.click("#argue-sum").await;
+    paste(&phone, "😀").await;
+    phone
+        .wait("one character used", &text_is("arg-left", "Nog 279 tekens"))
+        .await;
+    let too_long = "x".repeat(285);
+    paste(&phone, &too_long).await;
+    let over = phone
+        .wait(
+            "five too many, nothing cut",
+            &format!(
+                "const t = document.getElementById('arg-text');
+                 return document.getElementById('arg-left').textContent === {} && {{
+                   length: t.value.length, invalid: t.getAttribute('aria-invalid'),
+                   disabled: document.getElementById('arg-send').disabled }};",
+                js_str("5 tekens te veel: maak je argument korter")
+            ),
+        )
+        .await;
+    assert_eq!(
+        over,
+        json!({"length": 285, "invalid": "true", "disabled": true})
+    );
+    problems.extend(blocking(&phone, &axe, "phone, argument too long").await);
+    paste(&phone, "Eerst de evaluatie lezen, dan pas kiezen.").await;
+    phone.click("#arg-send").await;
+    phone
+        .wait(
+            "the argument waiting",
+            &text_is("arg-status", "Je argument wacht op de gespreksleider"),
+        )
+        .await;
+
+    // The host hides it; once the vote is closed the phone no longer says it waits.
+    let host_state = control
+        .wait_state(|s| {
+            s["arguments"]["items"]
+                .as_array()
+                .is_some_and(|a| a.len() == 1)
+        })
+        .await;
+    let number = host_state["arguments"]["items"][0]["argument"].clone();
+    control
+        .send(json!({"type": "moderate", "argument": number, "status": "hidden"}))
+        .await;
+    control.send(json!({"type": "close_vote"})).await;
+    control
+        .send(json!({"type": "reveal", "visible": true}))
+        .await;
+    phone
+        .wait(
+            "the argument not on the list",
+            &text_is("arg-status", "Je argument is niet op de lijst gezet"),
+        )
+        .await;
+    phone
+        .wait(
+            "the result, scrolled to",
+            "return !document.getElementById('result').hidden && scrollY > 0;",
+        )
+        .await;
+
+    // The scroll to the result has come to rest (it is smooth where motion is allowed).
+    phone
+        .wait(
+            "the scroll at rest",
+            "const y = scrollY, same = window.lastY === y; window.lastY = y; return y > 0 && same;",
+        )
+        .await;
+
+    // A new round starts at the top, with the question and the options in view.
+    control.send(json!({"type": "revote"})).await;
+    control.send(json!({"type": "open_vote"})).await;
+    let top = phone
+        .wait(
+            "round 2 at the top",
+            "return document.body.dataset.view === '0:open:false' && {y: scrollY,
+               question: document.getElementById('slide').getBoundingClientRect().top >= 0};",
+        )
+        .await;
+    assert_eq!(top, json!({"y": 0, "question": true}));
+    problems.extend(blocking(&phone, &axe, "phone, round 2").await);
+    phone.screenshot("participant-round2-390x844").await;
+
+    // The built-in deck's scale of five: its labels break between words only, at 390
+    // and at 360 px.
+    control.send(json!({"type": "go_to", "slide": 1})).await;
+    control.send(json!({"type": "open_vote"})).await;
+    phone
+        .wait(
+            "five points",
+            "return document.querySelectorAll('#options .opt.pt').length === 5 && document.querySelectorAll('#scale-labels .slabel').length === 5;",
+        )
+        .await;
+    for width in [390, 360] {
+        phone.viewport(width, 844).await;
+        let words = phone.js(WHOLE_WORDS).await;
+        assert_eq!(
+            words,
+            json!({"broken": [], "overlap": false, "outside": false}),
+            "at {width} px"
+        );
+        phone
+            .screenshot(&format!("participant-scale5-{width}x844"))
+            .await;
+    }
+    assert!(
+        problems.is_empty(),
+        "axe found serious or critical violations:\n{}",
+        problems.join("\n")
+    );
+    phone.close().await;
+}
+
+/// Script: the text of the element with `id` is `text`.
+fn text_is(id: &str, text: &str) -> String {
+    format!(
+        "const e = document.getElementById({}); return !!e && e.textContent === {};",
+        js_str(id),
+        js_str(text)
+    )
+}
