@@ -218,7 +218,7 @@ async fn session_end_to_end(tools: Tools) {
         .await;
     host.wait(
         "the host's turnout",
-        "return document.getElementById('turnout').textContent === '3 van 3 gestemd';",
+        "return document.getElementById('turnout').textContent === 'Stemmen: 3 van 3';",
     )
     .await;
 
@@ -270,7 +270,7 @@ async fn session_end_to_end(tools: Tools) {
         "return [...document.querySelectorAll('#tally .hcount')].map((e) => e.textContent).join('|')
            === 'waarvan handopsteking: 5|waarvan handopsteking: 7'
            && document.getElementById('hands-status').textContent === 'Handtelling opgeslagen'
-           && document.getElementById('turnout').textContent === '15 van 15 gestemd';",
+           && document.getElementById('turnout').textContent === 'Stemmen: 3 van 3 · 12 met handopsteking';",
     )
     .await;
     screen
@@ -1777,7 +1777,8 @@ async fn shift_on_screen(tools: Tools) {
     host.wait("the host page online", &conn_is("online")).await;
 
     let mut blocking = vec![];
-    // Two options: three of six switch. Four options: each of six moves one on.
+    // Two options: three of six switch. Four options: each of six moves one on, and
+    // every switch is listed.
     let rounds: [ShiftCase; 2] = [
         (
             0,
@@ -1790,8 +1791,8 @@ async fn shift_on_screen(tools: Tools) {
             1,
             vec![0, 1, 2, 3, 0, 1],
             vec![1, 2, 3, 0, 2, 3],
-            "6 van 6 wisselden: A→B\u{a0}1, A→C\u{a0}1, B→C\u{a0}1, B→D\u{a0}1, \u{2026}",
-            "6 of 6 changed their choice: A→B\u{a0}1, A→C\u{a0}1, B→C\u{a0}1, B→D\u{a0}1, \u{2026}",
+            "6 van 6 wisselden: A→B\u{a0}1, A→C\u{a0}1, B→C\u{a0}1, B→D\u{a0}1, C→D\u{a0}1, D→A\u{a0}1",
+            "6 of 6 changed their choice: A→B\u{a0}1, A→C\u{a0}1, B→C\u{a0}1, B→D\u{a0}1, C→D\u{a0}1, D→A\u{a0}1",
         ),
     ];
     for (slide, first, second, nl, en) in rounds {

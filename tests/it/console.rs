@@ -213,6 +213,24 @@ async fn console(tools: Tools) {
             ),
         )
         .await;
+    // No session, so no code, no QR code and no "Verbonden": the preview says so.
+    let join = admin
+        .js("const doc = (id) => document.getElementById(id).contentDocument;
+             const screen = doc('pv-screen'), phone = doc('pv-phone');
+             return [screen.getElementById('jcode').textContent, screen.getElementById('jurl').textContent,
+                     screen.getElementById('qr').getAttribute('src'), screen.getElementById('conn').textContent,
+                     phone.getElementById('conn').textContent];")
+        .await;
+    assert_eq!(
+        join,
+        serde_json::json!([
+            "volgt bij de start",
+            "Het adres en de QR-code komen bij de start van de sessie.",
+            null,
+            "Voorbeeld",
+            "Voorbeeld"
+        ])
+    );
 
     // Saved, it is a stored deck that a session can start on.
     admin.click("#save").await;
@@ -266,6 +284,13 @@ async fn console(tools: Tools) {
     assert!(host_link.contains(&format!("/host/{code}?key=")), "{links}");
     assert!(links[2].as_str().unwrap().contains(MEETING), "{links}");
     assert_eq!(links[3], 2, "QR codes of the join and host links");
+    assert_eq!(
+        admin
+            .js("return ['meeting-name', 'meeting-date', 'meeting-place', 'start-cards'].map((id) => document.getElementById(id).value);")
+            .await,
+        serde_json::json!(["", "", "", ""]),
+        "the start form is empty again, so a second click does not start the meeting twice"
+    );
     admin
         .wait(
             "the QR codes",
@@ -339,7 +364,7 @@ async fn console(tools: Tools) {
     }
     host.wait(
         "three votes on the host page",
-        "return document.getElementById('turnout').textContent.startsWith('3 ');",
+        "return document.getElementById('turnout').textContent.startsWith('Stemmen: 3 ');",
     )
     .await;
 

@@ -13,6 +13,7 @@ mod cluster;
 mod console;
 mod deck_format;
 mod fuzz;
+mod host_page;
 mod logging;
 mod nats;
 mod page_weight;

@@ -251,7 +251,7 @@ async fn groups_live(tools: Tools) {
         .wait(
             "the groups on the host page",
             &format!(
-                "if (document.getElementById('groupbox').hidden || document.getElementById('turnout').textContent !== '28 van 28 gestemd') return null; const r = (() => {{ {} }})(); return r.length === 6 && r[5].startsWith('Geen groep|') && r;",
+                "if (document.getElementById('groupbox').hidden || document.getElementById('turnout').textContent !== 'Stemmen: 28 van 28') return null; const r = (() => {{ {} }})(); return r.length === 6 && r[5].startsWith('Geen groep|') && r;",
                 rows("groups-rows")
             ),
         )

@@ -61,6 +61,8 @@ async function start() {
   try {
     const s = await api('POST', '/sessions', { deck: Number(deckSel.value), ...(Object.keys(meeting).length ? { meeting } : {}), ...(cards ? { cards } : {}) });
     say(msg, t('admin.started', { code: s.code }));
+    // A form still filled in invites a second session of the same meeting.
+    for (const id of ['meeting-name', 'meeting-date', 'meeting-place', 'start-cards']) $(id).value = '';
     await loadSessions();
   } catch (e) {
     say(msg, e.message, true);

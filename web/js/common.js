@@ -67,14 +67,24 @@ export function el(tag, cls, text) {
 }
 
 // The switches of a shift as "A→B 2, B→A 1": those who chose differently, most first,
-// at most `max` of them (then "…"). Empty when nobody switched or it is suppressed.
-export function switchList(shift, max = 4) {
+// every one of them (a council member asks after the one left out). Empty when nobody
+// switched or it is suppressed.
+export function switchList(shift) {
   const pairs = [];
   (shift.matrix || []).forEach((row, i) => row.forEach((n, j) => { if (i !== j && n > 0) pairs.push([n, i, j]); }));
   pairs.sort((a, b) => b[0] - a[0] || a[1] - b[1] || a[2] - b[2]);
-  const list = pairs.slice(0, max).map(([n, i, j]) => letter(i) + '\u2192' + letter(j) + '\u00a0' + n);
-  if (pairs.length > max) list.push('\u2026');
-  return list.join(', ');
+  return pairs.map(([n, i, j]) => letter(i) + '\u2192' + letter(j) + '\u00a0' + n).join(', ');
+}
+
+// Turnout, worded alike on every page: hand counts are in `voted` but not in `joined`,
+// so phones are counted against the phones that joined and hands are named apart.
+export function turnout(st) {
+  const hands = (st.hands || []).reduce((a, b) => a + b, 0);
+  const phones = (st.voted ?? 0) - hands;
+  const joined = st.joined ?? 0;
+  return hands ? t('turnout.hands', { voted: phones, joined, hands })
+    : phones > joined ? t('turnout.total', { voted: phones })
+    : t('turnout.counted', { voted: phones, joined });
 }
 
 // The sentence under a shift: how many of those who voted in both rounds switched.
@@ -100,7 +110,7 @@ export const votes = (n) => (n === 1 ? t('tally.votes_one', { n }) : t('tally.vo
 export function showConn(node, s) {
   node.dataset.state = s;
   node.textContent = s === 'online' ? t('conn.online') : s === 'reconnecting' ? t('conn.reconnecting') : s === 'ended' ? t('conn.ended')
-    : s === 'card' ? t('conn.card') : s === 'elsewhere' ? t('conn.elsewhere') : t('conn.connecting');
+    : s === 'card' ? t('conn.card') : s === 'elsewhere' ? t('conn.elsewhere') : s === 'preview' ? t('conn.preview') : t('conn.connecting');
 }
 
 // Sets text only when it changed, so aria-live regions do not repeat themselves.

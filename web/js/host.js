@@ -1,7 +1,7 @@
 // Host page: the facilitator's remote (laptop or phone).
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, optName, percents, votes, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift } from './common.js';
+import { $, el, pathCode, optName, percents, votes, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, turnout } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 import { pressAgain } from './admin-ui.js';
 
@@ -135,10 +135,15 @@ function leave(what, msg) {
   const s = st.slide;
   const open = s.kind === 'statement' && s.phase === 'open';
   const moves = msg.type !== 'go_to' || msg.slide !== s.index;
-  if (open && moves && armed !== what) {
+  confirmed(open && moves, what, t('host.leave_warning'), msg);
+}
+// Sends `msg` if nothing needs confirming, or at the second press of the same control
+// within LEAVE_CONFIRM_MS; the first press says what the second will do, in the page.
+function confirmed(ask, what, warning, msg) {
+  if (ask && armed !== what) {
     disarm();
     armed = what;
-    setText($('leave-warn'), t('host.leave_warning'));
+    setText($('leave-warn'), warning);
     armTimer = setTimeout(disarm, LEAVE_CONFIRM_MS);
     return;
   }
@@ -158,7 +163,7 @@ $('reveal').addEventListener('click', () => {
   send({ type: 'reveal', visible: !st.revealed });
 });
 for (const name of Object.keys(VIEWS)) $(name + '-show').addEventListener('click', () => toggleView(name));
-$('revote').addEventListener('click', () => { if (confirm(t('host.revote_confirm'))) send({ type: 'revote' }); });
+$('revote').addEventListener('click', () => confirmed(true, 'revote', t('host.revote_confirm'), { type: 'revote' }));
 $('stop').addEventListener('click', () => send({ type: 'stop_timer' }));
 for (const b of document.querySelectorAll('[data-sec]')) {
   b.addEventListener('click', () => send({ type: 'start_timer', seconds: Number(b.dataset.sec) }));
@@ -268,11 +273,10 @@ function render() {
     return li;
   }));
 
-  // Tally and turnout; people counted by hand are in the room too.
+  // Tally and turnout, worded as on the screen; people counted by hand are in the room.
   const joined = st.joined ?? 0;
   const hands = statement && st.hands ? st.hands : null;
-  const handsTotal = hands ? hands.reduce((a, b) => a + b, 0) : 0;
-  setText($('turnout'), statement ? t('tally.turnout', { voted: st.voted ?? 0, joined: joined + handsTotal }) : (joined === 1 ? t('host.joined_one', { n: joined }) : t('host.joined', { n: joined })));
+  setText($('turnout'), statement ? turnout(st) : (joined === 1 ? t('host.joined_one', { n: joined }) : t('host.joined', { n: joined })));
   setText($('shown'), statement ? onScreen() : '');
   const tally = statement ? st.tally || options.map(() => 0) : [];
   const pct = percents(tally);

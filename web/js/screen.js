@@ -1,7 +1,7 @@
 // Screen page: the projector, read from the back of the room.
 import { init, t, lang, setLang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, optName, percents, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, pointLabels } from './common.js';
+import { $, el, pathCode, optName, percents, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, pointLabels, turnout } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 
 const code = pathCode();
@@ -18,9 +18,11 @@ const stage = $('stage');
 const cols = $('cols');
 const timerEl = $('timer');
 setText($('jcode'), code);
-// A preview (/preview/screen) has no session to join: its QR code keeps its place, empty.
-if (location.pathname.startsWith('/preview/')) $('qr').style.visibility = 'hidden';
-else $('qr').src = '/qr/' + encodeURIComponent(code) + '.svg';
+// A preview (/preview/screen) has no session to join: the join box keeps its place and
+// says that the code and the QR code come with the session.
+const preview = location.pathname.startsWith('/preview/');
+$('join').classList.toggle('preview', preview);
+if (!preview) $('qr').src = '/qr/' + encodeURIComponent(code) + '.svg';
 
 const tick = countdown((ms) => {
   timerEl.hidden = ms == null;
@@ -45,9 +47,9 @@ function start() {
     setText($('title'), m.title || '');
     contentLang = deckLang(m);
     for (const n of [$('title'), $('slide'), cols, $('stats')]) n.lang = contentLang;
-    if (m.code) setText($('jcode'), m.code);
+    if (m.code) setText($('jcode'), preview ? t('screen.preview_code') : m.code);
     // The address may wrap after ":" and before "/", not inside a number if it can help it.
-    const url = (m.join_url || location.host + '/' + code).replace(/^https?:\/\//, '');
+    const url = preview ? t('screen.preview_url') : (m.join_url || location.host + '/' + code).replace(/^https?:\/\//, '');
     if ($('jurl').textContent !== url) {
       $('jurl').replaceChildren(...url.split(/(?<=:)|(?=\/)/).flatMap((part) => [part, document.createElement('wbr')]).slice(0, -1));
     }
@@ -132,15 +134,7 @@ function render() {
   setText($('shift-text'), moved ? moved[1] : shift ? switchSentence(shift) : '');
   setText($('stats'), moved ? moved[0] : scale && tally ? statsText(st.stats, options) : '');
   $('shift').hidden = !shift;
-  const counted = statement && st.voted != null && st.joined != null;
-  // Hand counts are in `voted` but not in `joined`: phones are counted against the
-  // phones that joined, hands are named apart.
-  const hands = (st.hands || []).reduce((a, b) => a + b, 0);
-  const phones = counted ? st.voted - hands : 0;
-  setText($('counted'), !counted ? ''
-    : hands ? t('screen.counted_hands', { voted: phones, joined: st.joined, hands })
-    : phones > st.joined ? t('screen.counted_total', { voted: phones })
-    : t('screen.counted', { voted: phones, joined: st.joined }));
+  setText($('counted'), statement && st.voted != null && st.joined != null ? turnout(st) : '');
   renderGroups(groups, options);
   $('args').hidden = !args;
   if (!args) { clearInterval(pageT); pageT = 0; argsSig = ''; page = 0; setText($('apage'), ''); }

@@ -210,6 +210,7 @@ function preview() {
     if (e.origin === location.origin && m && (m.type === 'welcome' || m.type === 'state')) emit(m.type, m);
   });
   // Asked for once the page listens, so nothing the console sends is missed.
-  queueMicrotask(() => { emit('status', 'online'); parent.postMessage({ type: 'preview_ready' }, location.origin); });
+  // It says 'preview', not 'online': nothing here is connected to a session.
+  queueMicrotask(() => { emit('status', 'preview'); parent.postMessage({ type: 'preview_ready' }, location.origin); });
   return api;
 }
