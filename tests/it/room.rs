@@ -352,6 +352,23 @@ async fn groups_live(tools: Tools) {
                 ),
             )
             .await;
+        // On a 1366 px laptop the host's table fits its column: no sideways scrolling.
+        let table = host
+            .wait(
+                &format!("the host's groups of slide {}", slide + 1),
+                &format!(
+                    "const s = document.querySelector('#groupbox .gscroll');
+                     return !document.getElementById('groupbox').hidden && document.querySelectorAll('#groups-head th').length === {}
+                       && {{scroll: s.scrollWidth, width: s.clientWidth,
+                         cells: [...document.querySelectorAll('#groupbox tr')].map((r) => [...r.children].map((c) => Math.round(c.getBoundingClientRect().width) + ':' + c.textContent).join(' | '))}};",
+                    options + 2
+                ),
+            )
+            .await;
+        assert!(
+            table["scroll"].as_f64() <= table["width"].as_f64(),
+            "the host's group table scrolls sideways at 1366 px: {table}"
+        );
         for (w, h) in SIZES {
             screen.viewport(w, h).await;
             let fit = check_screen(
