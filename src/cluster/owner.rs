@@ -292,13 +292,12 @@ async fn answer_forward(
     match forward {
         Forward::Join { participant, card } => {
             let (tx, rx) = oneshot::channel();
-            handle
-                .request(Request::Join {
-                    participant,
-                    card,
-                    reply: tx,
-                })
-                .await?;
+            let join = Request::Join {
+                participant,
+                card,
+                reply: tx,
+            };
+            handle.request(join).await?;
             tokio::spawn(async move {
                 if let Ok(joined) = rx.await {
                     respond(&client, reply, &Answer::Joined(joined)).await;
@@ -306,56 +305,19 @@ async fn answer_forward(
             });
         }
         Forward::Command { command, id, lang } => {
-            let (outbox, mut answers): (Outbox, _) = mpsc::unbounded_channel();
-            handle
-                .request(Request::Command {
-                    command,
-                    id,
-                    lang,
-                    outbox,
-                })
-                .await?;
-            // Without an id only a refusal comes back, at once: asking the session
-            // anything after it tells that it was handled.
-            let barrier = match id {
-                Some(_) => None,
-                None => {
-                    let (tx, rx) = oneshot::channel();
-                    handle
-                        .request(Request::Knows {
-                            participant: ParticipantId::nil(),
-                            reply: tx,
-                        })
-                        .await?;
-                    Some(rx)
-                }
-            };
+            let replies = forward_command(handle, command, id, lang).await?;
             tokio::spawn(async move {
-                let mut replies = vec![];
-                match barrier {
-                    None => {
-                        if let Some(msg) = answers.recv().await {
-                            replies.push(msg);
-                        }
-                    }
-                    Some(barrier) => {
-                        barrier.await.ok();
-                        while let Ok(msg) = answers.try_recv() {
-                            replies.push(msg);
-                        }
-                    }
-                }
+                let replies = replies.collect().await;
                 respond(&client, reply, &Answer::Replies(replies)).await;
             });
         }
         Forward::Knows { participant } => {
             let (tx, rx) = oneshot::channel();
-            handle
-                .request(Request::Knows {
-                    participant,
-                    reply: tx,
-                })
-                .await?;
+            let knows = Request::Knows {
+                participant,
+                reply: tx,
+            };
+            handle.request(knows).await?;
             tokio::spawn(async move {
                 if let Ok(knows) = rx.await {
                     respond(&client, reply, &Answer::Knows(knows)).await;
@@ -364,6 +326,66 @@ async fn answer_forward(
         }
     }
     Ok(())
+}
+
+/// Hands a forwarded command to the session; returns where its replies come.
+async fn forward_command(
+    handle: &SessionHandle,
+    command: Command,
+    id: Option<u64>,
+    lang: Lang,
+) -> Result<CommandReplies> {
+    let (outbox, answers): (Outbox, _) = mpsc::unbounded_channel();
+    let request = Request::Command {
+        command,
+        id,
+        lang,
+        outbox,
+    };
+    handle.request(request).await?;
+    // Without an id only a refusal comes back, at once: asking the session anything
+    // after it tells that it was handled.
+    let barrier = match id {
+        Some(_) => None,
+        None => {
+            let (tx, rx) = oneshot::channel();
+            let knows = Request::Knows {
+                participant: ParticipantId::nil(),
+                reply: tx,
+            };
+            handle.request(knows).await?;
+            Some(rx)
+        }
+    };
+    Ok(CommandReplies { answers, barrier })
+}
+
+/// Where a forwarded command's replies come, and (for a command without an id) the
+/// answer after which no more will.
+struct CommandReplies {
+    answers: mpsc::UnboundedReceiver<ServerMsg>,
+    barrier: Option<oneshot::Receiver<bool>>,
+}
+
+impl CommandReplies {
+    /// The command's replies: its one answer, or every refusal before the barrier.
+    async fn collect(mut self) -> Vec<ServerMsg> {
+        let mut replies = vec![];
+        match self.barrier {
+            None => {
+                if let Some(msg) = self.answers.recv().await {
+                    replies.push(msg);
+                }
+            }
+            Some(barrier) => {
+                barrier.await.ok();
+                while let Ok(msg) = self.answers.try_recv() {
+                    replies.push(msg);
+                }
+            }
+        }
+        replies
+    }
 }
 
 async fn respond(client: &async_nats::Client, reply: async_nats::Subject, answer: &Answer) {
