@@ -13,8 +13,8 @@
 //! - **Placement, not modes.** [`Sessions::place`] says how this process serves a
 //!   session: as its owner (the stored session, a log and a companion task the adapter
 //!   runs beside it), or through a proxy of an owner elsewhere (the owner's views and a
-//!   task that forwards). One machine always answers "owner"; a cluster answers
-//!   either. The hub builds the handle and the actor in both cases, so connections
+//!   task that forwards). One machine always answers "owner"; nodes that share
+//!   their sessions answer either. The hub builds the handle and the actor in both cases, so connections
 //!   never know which they talk to.
 //! - **Plain data.** Records, meetings and stored sessions are values here, so the
 //!   adapters depend on the hub and not the other way round.
