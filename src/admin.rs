@@ -1,8 +1,9 @@
 //! The console's door: the admin password (only its Argon2id hash is kept), logins
 //! (a random token in an HttpOnly cookie), and the rate of login attempts per address.
-//! In cluster mode the hash and the logins are kept in the cluster (the logins as
-//! digests), so a login made on one node opens the console on every node, and a
-//! logout or a new password reaches them all at once.
+//! A stored password's hash is in the [`Library`]'s settings and the logins are in a
+//! [`Logins`] port: on one machine in its database and memory, in cluster mode in the
+//! cluster (the logins as digests), so a login made on one node opens the console on
+//! every node, and a logout or a new password reaches them all at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,23 +14,19 @@ use anyhow::{Context, Result};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use async_trait::async_trait;
 use dashmap::DashMap;
 use rand::Rng;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-use crate::cluster::console::{digest, SharedLogin};
-use crate::cluster::Cluster;
-use crate::library::Library;
+pub use crate::library::LOGIN_LIFETIME;
+use crate::library::{Library, Logins};
 use crate::limits::TokenBucket;
-use crate::store::now_ms;
 
 /// The cookie that carries a login.
 pub const COOKIE: &str = "stemzaal_admin";
-
-/// How long a login lasts: a council day with its evening.
-pub const LOGIN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 /// Login attempts an address may make in a row before it must wait.
 pub const ATTEMPT_BURST: f64 = 10.0;
@@ -53,22 +50,63 @@ const PASSWORD_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 /// The admin password and who is logged in.
 pub struct Admin {
-    /// The password's PHC string (Argon2id, salted); `None` in cluster mode without
-    /// `--admin-password`: then the one the cluster keeps, read at every attempt.
-    hash: Option<String>,
-    /// Logins by the token's public half; the secret half is compared in constant time.
-    /// In cluster mode they are in the cluster instead.
-    logins: DashMap<String, Login>,
-    /// In cluster mode, where the logins (and the stored hash) are kept.
-    shared: Option<Arc<Cluster>>,
+    password: Password,
+    /// Where the logins are kept.
+    logins: Arc<dyn Logins>,
     /// Attempts per address. The lock is never held across an `.await`.
     attempts: Mutex<HashMap<IpAddr, TokenBucket>>,
     checks: Semaphore,
 }
 
+/// Where the password's hash is.
+enum Password {
+    /// Given at the start (`--admin-password`), or empty (no password opens): held in
+    /// memory.
+    Held(String),
+    /// Stored in the library's settings: read at every attempt, so a new password
+    /// (`admin reset-password` against a cluster) reaches every node at once.
+    Stored(Arc<dyn Library>),
+}
+
+/// Logins kept in this process's memory (a server on one machine): a restart logs
+/// everyone out.
+#[derive(Default)]
+pub struct MemoryLogins {
+    /// By the token's public half; the secret half is compared in constant time.
+    logins: DashMap<String, Login>,
+}
+
 struct Login {
     secret: String,
     expires: Instant,
+}
+
+#[async_trait]
+impl Logins for MemoryLogins {
+    async fn start(&self, id: &str, secret: &str, lifetime: Duration) -> Result<()> {
+        let now = Instant::now();
+        self.logins.retain(|_, login| login.expires > now);
+        self.logins.insert(
+            id.to_owned(),
+            Login {
+                secret: secret.to_owned(),
+                expires: now + lifetime,
+            },
+        );
+        Ok(())
+    }
+
+    async fn check(&self, id: &str, secret: &str) -> Result<bool> {
+        Ok(self.logins.get(id).is_some_and(|login| {
+            login.expires > Instant::now()
+                && bool::from(login.secret.as_bytes().ct_eq(secret.as_bytes()))
+        }))
+    }
+
+    async fn end(&self, id: &str) -> Result<()> {
+        self.logins.remove(id);
+        Ok(())
+    }
 }
 
 /// How a login attempt ended.
@@ -86,21 +124,25 @@ pub enum Attempt {
 }
 
 impl Admin {
-    /// An admin whose password is `password` (hashed here, kept in memory only).
+    /// An admin whose password is `password` (hashed here, kept in memory only), with
+    /// logins in memory.
     pub fn with_password(password: &str) -> Result<Admin> {
-        Ok(Admin::with_hash(Some(hash(password)?), None))
+        let logins = Arc::new(MemoryLogins::default());
+        Ok(Admin::new(Password::Held(hash(password)?), logins))
     }
 
     /// An admin no password opens: the console of a server that has none set up.
     pub fn locked() -> Admin {
-        Admin::with_hash(Some(String::new()), None)
+        Admin::new(
+            Password::Held(String::new()),
+            Arc::new(MemoryLogins::default()),
+        )
     }
 
-    fn with_hash(hash: Option<String>, shared: Option<Arc<Cluster>>) -> Admin {
+    fn new(password: Password, logins: Arc<dyn Logins>) -> Admin {
         Admin {
-            hash,
-            logins: DashMap::new(),
-            shared,
+            password,
+            logins,
             attempts: Mutex::new(HashMap::new()),
             checks: Semaphore::new(CHECKS_AT_ONCE),
         }
@@ -108,46 +150,28 @@ impl Admin {
 
     /// The admin for a server: the password given (`--admin-password`), else the hash
     /// stored in the library, else a new password, whose hash is stored and which is
-    /// returned to be shown once. Of cluster nodes starting at once on an empty
-    /// cluster, one makes the password and shows it.
-    pub async fn set_up(library: &Library, given: Option<&str>) -> Result<(Admin, Option<String>)> {
-        let shared = library.cluster().cloned();
+    /// returned to be shown once. Of nodes starting at once on an empty cluster, one
+    /// makes the password and shows it. Logins are kept in `logins`.
+    pub async fn set_up(
+        library: Arc<dyn Library>,
+        logins: Arc<dyn Logins>,
+        given: Option<&str>,
+    ) -> Result<(Admin, Option<String>)> {
         if let Some(password) = given {
             if password.is_empty() {
                 anyhow::bail!("the admin password is empty");
             }
-            return Ok((Admin::with_hash(Some(hash(password)?), shared), None));
+            return Ok((Admin::new(Password::Held(hash(password)?), logins), None));
         }
-        let mut shown = None;
-        let stored = match library.setting(HASH_SETTING).await? {
-            Some(stored) => stored,
-            None => {
-                let password = generate_password();
-                let hashed = hash(&password)?;
-                if library
-                    .create_setting(HASH_SETTING, &hashed)
-                    .await
-                    .context("storing the admin password's hash")?
-                {
-                    shown = Some(password);
-                    hashed
-                } else {
-                    library
-                        .setting(HASH_SETTING)
-                        .await?
-                        .context("the admin password's hash went away")?
-                }
-            }
-        };
+        let (stored, shown) = stored_or_new(library.as_ref()).await?;
         PasswordHash::new(&stored)
             .map_err(|e| anyhow::anyhow!("the stored admin password hash: {e}"))?;
-        let hash = if shared.is_some() { None } else { Some(stored) };
-        Ok((Admin::with_hash(hash, shared), shown))
+        Ok((Admin::new(Password::Stored(library), logins), shown))
     }
 
     /// Makes a new password and stores its hash in place of any before; returns the
     /// password.
-    pub async fn reset(library: &Library) -> Result<String> {
+    pub async fn reset(library: &dyn Library) -> Result<String> {
         let password = generate_password();
         let hashed = hash(&password)?;
         library
@@ -160,18 +184,8 @@ impl Admin {
     /// Checks a password from `peer`: at most [`ATTEMPT_BURST`] wrong ones in a row,
     /// then one per [`ATTEMPT_EVERY_SECS`].
     pub async fn log_in(&self, peer: IpAddr, password: &str) -> Attempt {
-        let now = Instant::now();
-        {
-            let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-            if attempts.len() >= MAX_ADDRESSES {
-                attempts.retain(|_, bucket| !bucket.is_full(now));
-            }
-            let bucket = attempts
-                .entry(peer)
-                .or_insert_with(|| TokenBucket::new(1.0 / ATTEMPT_EVERY_SECS, ATTEMPT_BURST));
-            if !bucket.try_take(now) {
-                return Attempt::TooMany(bucket.wait(now).max(Duration::from_secs(1)));
-            }
+        if let Some(wait) = self.take_attempt(peer) {
+            return Attempt::TooMany(wait);
         }
         let right = match self.verify(password).await {
             Ok(right) => right,
@@ -200,15 +214,30 @@ impl Admin {
         }
     }
 
+    /// Takes an attempt from `peer`'s bucket; how long to wait if it is empty.
+    fn take_attempt(&self, peer: IpAddr) -> Option<Duration> {
+        let now = Instant::now();
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        if attempts.len() >= MAX_ADDRESSES {
+            attempts.retain(|_, bucket| !bucket.is_full(now));
+        }
+        let bucket = attempts
+            .entry(peer)
+            .or_insert_with(|| TokenBucket::new(1.0 / ATTEMPT_EVERY_SECS, ATTEMPT_BURST));
+        if bucket.try_take(now) {
+            None
+        } else {
+            Some(bucket.wait(now).max(Duration::from_secs(1)))
+        }
+    }
+
     async fn verify(&self, password: &str) -> Result<bool> {
-        let hash = match (&self.hash, &self.shared) {
-            (Some(hash), _) => hash.clone(),
-            (None, Some(cluster)) => cluster
-                .console()
+        let hash = match &self.password {
+            Password::Held(hash) => hash.clone(),
+            Password::Stored(library) => library
                 .setting(HASH_SETTING)
                 .await?
-                .context("the cluster keeps no admin password")?,
-            (None, None) => return Ok(false),
+                .context("no admin password is stored")?,
         };
         // The semaphore is never closed.
         let Ok(_permit) = self.checks.acquire().await else {
@@ -234,68 +263,55 @@ impl Admin {
                 format!("{:032x}", rng.gen::<u128>()),
             )
         };
-        if let Some(cluster) = &self.shared {
-            let login = SharedLogin {
-                digest: digest(secret.as_bytes()),
-                expires_ms: now_ms() + LOGIN_LIFETIME.as_millis() as u64,
-            };
-            cluster.console().put_login(&id, &login).await?;
-        } else {
-            let now = Instant::now();
-            self.logins.retain(|_, login| login.expires > now);
-            self.logins.insert(
-                id.clone(),
-                Login {
-                    secret: secret.clone(),
-                    expires: now + LOGIN_LIFETIME,
-                },
-            );
-        }
+        self.logins.start(&id, &secret, LOGIN_LIFETIME).await?;
         Ok(format!("{id}.{secret}"))
     }
 
     /// Whether a cookie's value is a login that has not expired; an error if the
-    /// cluster that keeps the logins cannot be read.
+    /// logins cannot be read (the cluster that keeps them is not reachable).
     pub async fn is_logged_in(&self, cookie: &str) -> Result<bool> {
         let Some((id, secret)) = cookie.split_once('.') else {
             return Ok(false);
-        };
-        let Some(cluster) = &self.shared else {
-            return Ok(self.logins.get(id).is_some_and(|login| {
-                login.expires > Instant::now()
-                    && bool::from(login.secret.as_bytes().ct_eq(secret.as_bytes()))
-            }));
         };
         // A cookie cannot name a key of its choosing: the id is what `new_login` makes.
         if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(false);
         }
-        let Some(login) = cluster.console().login(id).await? else {
-            return Ok(false);
-        };
-        Ok(login.expires_ms > now_ms()
-            && bool::from(
-                login
-                    .digest
-                    .as_bytes()
-                    .ct_eq(digest(secret.as_bytes()).as_bytes()),
-            ))
+        self.logins.check(id, secret).await
     }
 
     /// Ends a login, on every node.
     pub async fn log_out(&self, cookie: &str) -> Result<()> {
         if self.is_logged_in(cookie).await? {
             if let Some((id, _)) = cookie.split_once('.') {
-                match &self.shared {
-                    Some(cluster) => cluster.console().end_login(id).await?,
-                    None => {
-                        self.logins.remove(id);
-                    }
-                }
+                self.logins.end(id).await?;
             }
         }
         Ok(())
     }
+}
+
+/// The stored password's hash, or a new password's, stored now and returned with the
+/// password to be shown once; a node that lost the race to store one reads the
+/// winner's.
+async fn stored_or_new(library: &dyn Library) -> Result<(String, Option<String>)> {
+    if let Some(stored) = library.setting(HASH_SETTING).await? {
+        return Ok((stored, None));
+    }
+    let password = generate_password();
+    let hashed = hash(&password)?;
+    let created = library
+        .create_setting(HASH_SETTING, &hashed)
+        .await
+        .context("storing the admin password's hash")?;
+    if created {
+        return Ok((hashed, Some(password)));
+    }
+    let stored = library
+        .setting(HASH_SETTING)
+        .await?
+        .context("the admin password's hash went away")?;
+    Ok((stored, None))
 }
 
 fn hash(password: &str) -> Result<String> {

@@ -529,8 +529,7 @@ fn parse_deck(name: &str, source: &str, en: bool) -> Result<Deck, ApiError> {
 async fn list_decks(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
     let en = english(&headers);
     let decks = state
-        .hub
-        .library()
+        .library
         .list()
         .await
         .map_err(|e| ApiError::internal(en, "listing decks", &e))?;
@@ -547,7 +546,7 @@ async fn create_deck(
     let (name, source) = deck_body(&headers, query, body, en).await?;
     let name = deck_name(name, en)?;
     parse_deck(&name, &source, en)?;
-    let library = state.hub.library();
+    let library = state.library.as_ref();
     let id = library
         .create(&name, &source)
         .await
@@ -574,8 +573,7 @@ async fn get_deck(
     let en = english(&headers);
     let id = deck_id(&id, en)?;
     let stored = state
-        .hub
-        .library()
+        .library
         .get(id, query.version)
         .await
         .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
@@ -596,7 +594,7 @@ async fn save_deck(
     let en = english(&headers);
     let id = deck_id(&id, en)?;
     let DeckBody { name, source } = json_body(&headers, body, en).await?;
-    let library = state.hub.library();
+    let library = state.library.as_ref();
     let current = library
         .get(id, None)
         .await
@@ -635,8 +633,7 @@ async fn delete_deck(
     let en = english(&headers);
     let id = deck_id(&id, en)?;
     match state
-        .hub
-        .library()
+        .library
         .delete(id)
         .await
         .map_err(|e| ApiError::internal(en, "deleting a deck", &e))?
@@ -901,8 +898,7 @@ async fn start_session(State(state): State<AppState>, headers: HeaderMap, body: 
         return Err(ApiError::new(en, "bad_card_count"));
     }
     let stored = state
-        .hub
-        .library()
+        .library
         .get(id, version)
         .await
         .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
@@ -956,8 +952,7 @@ async fn edit_session_deck(
         (Some(source), None) => (record.deck_name.clone(), source, None),
         (None, Some(id)) => {
             let stored = state
-                .hub
-                .library()
+                .library
                 .get(id, None)
                 .await
                 .map_err(|e| ApiError::internal(en, "reading a deck", &e))?

@@ -1,5 +1,6 @@
-//! Start-up for the binary: opens the store, brings back stored sessions, opens the
-//! session for the chosen deck and prints how to reach it.
+//! Start-up for the binary: opens the store, picks the adapters (SQLite on one
+//! machine, NATS in cluster mode) once for the hub and the console, brings back stored
+//! sessions, opens the session for the chosen deck and prints how to reach it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -8,9 +9,11 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
-use crate::admin::Admin;
+use crate::admin::{Admin, MemoryLogins};
+use crate::cluster::Cluster;
 use crate::deck::{self, Deck};
 use crate::hub::{Hub, Opened, SessionHandle};
+use crate::library::{Library, Logins};
 use crate::limits::Limits;
 use crate::store::{Durability, Store};
 
@@ -91,24 +94,18 @@ pub async fn run(config: Config) -> Result<()> {
             .context("handling SIGXFSZ")?;
     // The store holds the data directory until the server has stopped.
     let store = Store::open(&config.data, config.durability)?;
-    let hub = match &config.nats {
-        None => Hub::new(store, base_url),
-        Some(nats) => {
-            let cluster = crate::cluster::Cluster::connect(&nats.urls, nats.replicas).await?;
-            tracing::info!(
-                node = cluster.node(),
-                "cluster mode: sessions live in NATS JetStream"
-            );
-            Hub::clustered(store, base_url, Arc::new(cluster))
-        }
-    };
+    let Adapters {
+        hub,
+        library,
+        logins,
+    } = adapters(&store, base_url, config.nats.as_ref()).await?;
     let hub = Arc::new(hub);
-    hub.library()
+    library
         .seed()
         .await
         .context("putting the built-in deck in the library")?;
     let (admin, new_password) =
-        Admin::set_up(hub.library(), config.admin_password.as_deref()).await?;
+        Admin::set_up(library.clone(), logins, config.admin_password.as_deref()).await?;
     let open = hub.restore_open()?;
     let (handle, opened) = hub
         .open_or_reuse(Arc::new(deck), &source, config.new_session)
@@ -122,7 +119,42 @@ pub async fn run(config: Config) -> Result<()> {
         new_password.as_deref(),
     );
     let limits = config.limits;
-    crate::web::serve_until(listener, hub, limits, Arc::new(admin), stop_signal()).await
+    let admin = Arc::new(admin);
+    let served = crate::web::serve_until(listener, hub, library, limits, admin, stop_signal());
+    let served = served.await;
+    // Held to here: in cluster mode nothing else holds the data directory.
+    drop(store);
+    served
+}
+
+/// The hub and the console's ports over the storage a server runs on.
+struct Adapters {
+    hub: Hub,
+    library: Arc<dyn Library>,
+    logins: Arc<dyn Logins>,
+}
+
+/// Picks the adapters, once: the SQLite store of this machine, or with `nats` the
+/// cluster, where sessions, decks, settings and logins are shared by every node.
+async fn adapters(store: &Store, base_url: String, nats: Option<&Nats>) -> Result<Adapters> {
+    let Some(nats) = nats else {
+        return Ok(Adapters {
+            hub: Hub::new(store.clone(), base_url),
+            library: Arc::new(store.clone()),
+            logins: Arc::new(MemoryLogins::default()),
+        });
+    };
+    let cluster = Arc::new(Cluster::connect(&nats.urls, nats.replicas).await?);
+    tracing::info!(
+        node = cluster.node(),
+        "cluster mode: sessions live in NATS JetStream"
+    );
+    let console = Arc::new(cluster.console().clone());
+    Ok(Adapters {
+        hub: Hub::new(cluster, base_url),
+        library: console.clone(),
+        logins: console,
+    })
 }
 
 /// Resolves on SIGTERM (a service manager's stop) or SIGINT (Ctrl-C).
@@ -285,13 +317,16 @@ pub fn list_sessions(data: &std::path::Path) -> Result<String> {
 /// place of the old one (in the data directory, or with `nats` in the cluster, where
 /// every node takes it at once) and returns it.
 pub async fn reset_admin_password(data: &std::path::Path, nats: Option<&Nats>) -> Result<String> {
-    let library = match nats {
-        None => crate::library::Library::Local(Store::open(data, Durability::Normal)?),
-        Some(nats) => crate::library::Library::Cluster(Arc::new(
-            crate::cluster::Cluster::connect(&nats.urls, nats.replicas).await?,
-        )),
+    let library: Box<dyn Library> = match nats {
+        None => Box::new(Store::open(data, Durability::Normal)?),
+        Some(nats) => Box::new(
+            Cluster::connect(&nats.urls, nats.replicas)
+                .await?
+                .console()
+                .clone(),
+        ),
     };
-    Admin::reset(&library).await
+    Admin::reset(library.as_ref()).await
 }
 
 /// `stemzaal sessions delete CODE`: removes the session and all its events.

@@ -6,18 +6,23 @@
 //! - [`cards`]: voting cards: their codes, who holds which, one phone per card, the sheet.
 //! - [`protocol`]: every message on the WebSocket.
 //! - [`report`]: results for the council: rounds, switches, groups; CSV, JSON, HTML.
-//! - [`store`]: the SQLite event log with group commit.
 //! - [`view`]: what each role sees: the `state` view, the host's outline, own votes.
-//! - [`hub`]: live sessions, one actor task each, publishing shared views.
+//! - [`hub`]: live sessions, one actor task each, publishing shared views; it owns its
+//!   storage ports ([`hub::ports`]: a log per session, a catalog of sessions).
+//! - [`library`]: the console's ports: stored decks with their versions, settings,
+//!   shared logins.
+//! - [`store`]: the SQLite adapter: the event log with group commit, the catalog, the
+//!   library.
+//! - [`cluster`]: the NATS JetStream adapter: the same ports, shared by every node.
 //! - [`limits`]: connection caps per address and in all, per-connection rate limits,
 //!   the rate of new participants per address.
 //! - [`connection`]: one WebSocket client from `hello` to close.
 //! - [`web`]: HTTP routes, embedded pages, QR codes, security headers.
 //! - [`hosts`]: the `Host` names the server answers to (against DNS rebinding).
-//! - [`library`]: the console's stored decks with their versions, and settings.
 //! - [`admin`]: the admin password (hashed), logins and the rate of login attempts.
 //! - [`api`]: the HTTP API under `/api/` that the console uses (docs/api.md).
-//! - [`app`]: start-up for the binary: store, recovery, default session, banner.
+//! - [`app`]: start-up for the binary: picks the adapters once, recovery, default
+//!   session, banner.
 
 //!
 //! The room logic needs no server: a deck, a session, commands in, events out.

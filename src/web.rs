@@ -24,6 +24,7 @@ use tower::{Service, ServiceExt};
 use crate::admin::Admin;
 use crate::hosts::AllowedHosts;
 use crate::hub::Hub;
+use crate::library::Library;
 use crate::limits::{ConnectionCounter, ConnectionSlot, JoinLimiter, Limits, Refusal};
 use crate::protocol::Role;
 
@@ -71,6 +72,8 @@ pub struct AppState {
     hosts: Arc<AllowedHosts>,
     joins: Arc<JoinLimiter>,
     pub(crate) admin: Arc<Admin>,
+    /// The console's decks and settings.
+    pub(crate) library: Arc<dyn Library>,
 }
 
 /// The router with every route, the `Host` check and the security headers.
@@ -100,14 +103,27 @@ fn router(state: AppState) -> Router {
 }
 
 /// Serves with the default [`Limits`]; the caller binds (tests use port 0).
-pub async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
-    serve_with(listener, hub, Limits::default()).await
+pub async fn serve(listener: TcpListener, hub: Arc<Hub>, library: Arc<dyn Library>) -> Result<()> {
+    serve_with(listener, hub, library, Limits::default()).await
 }
 
 /// Serves forever with the given [`Limits`], with a console no password opens.
-pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) -> Result<()> {
+pub async fn serve_with(
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    library: Arc<dyn Library>,
+    limits: Limits,
+) -> Result<()> {
     let admin = Arc::new(Admin::locked());
-    serve_until(listener, hub, limits, admin, std::future::pending()).await
+    serve_until(
+        listener,
+        hub,
+        library,
+        limits,
+        admin,
+        std::future::pending(),
+    )
+    .await
 }
 
 /// How long sessions get at a stop to store and answer what they took.
@@ -126,6 +142,7 @@ pub const STOP_CONNECTIONS_WITHIN: Duration = Duration::from_millis(2500);
 pub async fn serve_until(
     listener: TcpListener,
     hub: Arc<Hub>,
+    library: Arc<dyn Library>,
     limits: Limits,
     admin: Arc<Admin>,
     shutdown: impl std::future::Future<Output = ()>,
@@ -143,6 +160,7 @@ pub async fn serve_until(
         hosts: Arc::new(hosts),
         joins,
         admin,
+        library,
     };
     let mut make_service = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let mut shutdown = std::pin::pin!(shutdown);

@@ -13,18 +13,22 @@
 //! reader never meets a head that names text not yet stored, and of two saves at once
 //! one wins and the other reads again. The bucket `stemzaal_logins` holds each login's
 //! digest, and forgets it when the login expires.
+//!
+//! [`Console`] implements the console's ports, [`Library`] and [`Logins`].
 
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use async_nats::jetstream::{self, kv};
+use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
-use crate::library::{summary, DeckSummary, Refusal, StoredDeck, VersionInfo};
-use crate::store::now_ms;
+use crate::hub::now_ms;
+use crate::library::{summary, DeckSummary, Library, Logins, Refusal, StoredDeck, VersionInfo};
 
 const CONSOLE: &str = "stemzaal_console";
 const LOGINS: &str = "stemzaal_logins";
@@ -60,14 +64,15 @@ struct Version {
 
 /// A login as the cluster keeps it: the digest of its secret, never the secret.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct SharedLogin {
+struct SharedLogin {
     /// SHA-256 of the secret half of the cookie, hexadecimal.
-    pub digest: String,
+    digest: String,
     /// When it expires.
-    pub expires_ms: u64,
+    expires_ms: u64,
 }
 
-/// The console's buckets.
+/// The console's buckets; cheap to clone.
+#[derive(Clone)]
 pub struct Console {
     client: async_nats::Client,
     kv: kv::Store,
@@ -412,7 +417,7 @@ impl Console {
     }
 
     /// Keeps a login for every node.
-    pub async fn put_login(&self, id: &str, login: &SharedLogin) -> Result<()> {
+    async fn put_login(&self, id: &str, login: &SharedLogin) -> Result<()> {
         self.connected()?;
         self.logins
             .put(id, serde_json::to_vec(login)?.into())
@@ -422,7 +427,7 @@ impl Console {
     }
 
     /// A login, if it was made and not ended (it may have expired: see `expires_ms`).
-    pub async fn login(&self, id: &str) -> Result<Option<SharedLogin>> {
+    async fn login(&self, id: &str) -> Result<Option<SharedLogin>> {
         self.connected()?;
         let value = self.logins.get(id).await.context("reading a login")?;
         value
@@ -435,5 +440,72 @@ impl Console {
         self.connected()?;
         self.logins.purge(id).await.context("ending a login")?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Library for Console {
+    async fn list(&self) -> Result<Vec<DeckSummary>> {
+        Console::list(self).await
+    }
+
+    async fn get(&self, id: i64, version: Option<i64>) -> Result<Option<StoredDeck>> {
+        Console::get(self, id, version).await
+    }
+
+    async fn create(&self, name: &str, source: &str) -> Result<i64> {
+        Console::create(self, name, source, false).await
+    }
+
+    async fn save(&self, id: i64, name: Option<&str>, source: &str) -> Result<Result<(), Refusal>> {
+        Console::save(self, id, name, source).await
+    }
+
+    async fn delete(&self, id: i64) -> Result<Result<(), Refusal>> {
+        Console::delete(self, id).await
+    }
+
+    async fn seed(&self) -> Result<()> {
+        let (name, source) = (
+            crate::deck::DEFAULT_DECK_NAME,
+            crate::deck::DEFAULT_DECK_SOURCE,
+        );
+        Console::seed(self, name, source).await
+    }
+
+    async fn setting(&self, name: &str) -> Result<Option<String>> {
+        Console::setting(self, name).await
+    }
+
+    async fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        Console::set_setting(self, name, value).await
+    }
+
+    async fn create_setting(&self, name: &str, value: &str) -> Result<bool> {
+        Console::create_setting(self, name, value).await
+    }
+}
+
+#[async_trait]
+impl Logins for Console {
+    async fn start(&self, id: &str, secret: &str, lifetime: Duration) -> Result<()> {
+        let login = SharedLogin {
+            digest: digest(secret.as_bytes()),
+            expires_ms: now_ms() + lifetime.as_millis() as u64,
+        };
+        self.put_login(id, &login).await
+    }
+
+    async fn check(&self, id: &str, secret: &str) -> Result<bool> {
+        let Some(login) = self.login(id).await? else {
+            return Ok(false);
+        };
+        let presented = digest(secret.as_bytes());
+        Ok(login.expires_ms > now_ms()
+            && bool::from(login.digest.as_bytes().ct_eq(presented.as_bytes())))
+    }
+
+    async fn end(&self, id: &str) -> Result<()> {
+        self.end_login(id).await
     }
 }

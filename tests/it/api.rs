@@ -701,7 +701,7 @@ async fn a_console_write_the_disk_refuses_changes_nothing_and_says_so() {
     let (_, decks) = console.call("GET", "/api/decks", None).await;
     let builtin = decks["decks"][0]["id"].as_i64().unwrap();
 
-    server.hub.store().fail_commits(true);
+    server.store.fail_commits(true);
     let (status, error) = console.post_deck("nieuw.md", "## S\n\nA) a\nB) b\n").await;
     assert_error(status, &error, 503, "storage_unavailable");
     let (status, error) = console
@@ -719,7 +719,7 @@ async fn a_console_write_the_disk_refuses_changes_nothing_and_says_so() {
     let typo = stemzaal::deck::DEFAULT_DECK_SOURCE.replacen("Ambitie", "Ambities", 1);
     let (status, error) = console.edit_deck(&code, &typo).await;
     assert_error(status, &error, 503, "storage_unavailable");
-    server.hub.store().fail_commits(false);
+    server.store.fail_commits(false);
 
     // Nothing changed: the same decks, one session, still open and live, its phone
     // still connected, its deck the old one.

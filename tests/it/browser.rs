@@ -1623,7 +1623,7 @@ async fn storage_warning(tools: Tools) {
     control.wait_state(|s| s["slide"]["phase"] == "open").await;
 
     let mut phone = server.participant().await;
-    server.hub.store().fail_commits(true);
+    server.store.fail_commits(true);
     let refused = phone.vote(slide, 1, 0).await;
     assert_eq!(refused["code"], "storage_unavailable");
     let shown = host.wait("the storage warning", alert).await;
@@ -1643,7 +1643,7 @@ async fn storage_warning(tools: Tools) {
     host.screenshot("host-storage-failing-390x844").await;
     host.viewport(1366, 768).await;
 
-    server.hub.store().fail_commits(false);
+    server.store.fail_commits(false);
     assert_eq!(phone.vote(slide, 1, 0).await["type"], "ack");
     host.wait(
         "the warning gone once votes are stored again",

@@ -214,7 +214,7 @@ async fn the_console_issues_cards_only_in_a_session_that_has_them_from_its_start
     assert_eq!(html.matches("<svg").count(), 3);
     assert!(!html.contains("<?xml"));
     let handle = server.hub.find(&code).await.unwrap().unwrap();
-    let cards = server.hub.store().cards(handle.code()).unwrap();
+    let cards = server.hub.cards(handle.code()).await.unwrap();
     for card in cards.all() {
         assert!(html.contains(&stemzaal::cards::display(card)), "{card}");
     }
@@ -312,7 +312,7 @@ async fn a_restarted_hub_keeps_the_cards_and_who_holds_them() {
         .unwrap()
         .expect("the unused card still joins");
     assert_ne!(unused.participant.to_string(), id);
-    let stored = hub.store().cards(&code).unwrap();
+    let stored = hub.cards(&code).await.unwrap();
     assert_eq!((stored.issued(), stored.used()), (2, 2));
 }
 
@@ -455,7 +455,7 @@ async fn cards_in_chromium(tools: Tools) {
         .await;
     axe_clean(&admin, &axe, "the printed voting cards").await;
     admin.screenshot("cards-sheet-1440x1000").await;
-    let cards: Vec<String> = server.hub.store().cards(&code).unwrap().all().to_vec();
+    let cards: Vec<String> = server.hub.cards(&code).await.unwrap().all().to_vec();
     let typed: Vec<String> = cards.iter().map(|c| stemzaal::cards::display(c)).collect();
     assert_eq!(printed, json!(typed));
 

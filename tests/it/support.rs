@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use stemzaal::admin::Admin;
 use stemzaal::deck::Deck;
 use stemzaal::hub::{Hub, SessionHandle};
+use stemzaal::library::Library as _;
 use stemzaal::limits::Limits;
 use stemzaal::store::{Durability, Store};
 use tokio::net::TcpStream;
@@ -26,6 +27,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub hub: Arc<Hub>,
+    /// The store the hub runs on, also the console's library.
+    pub store: Store,
     pub session: SessionHandle,
     pub data: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
@@ -62,8 +65,7 @@ impl TestServer {
         let source = stemzaal::deck::DEFAULT_DECK_SOURCE;
         let server = Self::start_full(deck, source, Limits::default(), admin).await;
         server
-            .hub
-            .library()
+            .store
             .seed()
             .await
             .expect("the built-in deck in the library");
@@ -77,16 +79,18 @@ impl TestServer {
             .expect("bind port 0");
         let addr = listener.local_addr().unwrap();
         let store = Store::open(data.path(), Durability::Normal).expect("open store");
-        let hub = Arc::new(Hub::new(store, format!("http://{addr}")));
+        let hub = Arc::new(Hub::new(store.clone(), format!("http://{addr}")));
         let session = hub
             .create(Arc::new(deck), source)
             .await
             .expect("create session");
         let task = tokio::spawn({
             let hub = hub.clone();
+            let library = Arc::new(store.clone());
             async move {
                 let admin = Arc::new(admin);
-                stemzaal::web::serve_until(listener, hub, limits, admin, std::future::pending())
+                let pending = std::future::pending();
+                stemzaal::web::serve_until(listener, hub, library, limits, admin, pending)
                     .await
                     .expect("serve");
             }
@@ -94,6 +98,7 @@ impl TestServer {
         TestServer {
             addr,
             hub,
+            store,
             session,
             data,
             task,

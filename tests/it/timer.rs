@@ -88,7 +88,7 @@ async fn a_countdown_that_ends_on_a_full_disk_closes_the_vote_once_it_can_be_sto
         .await;
     host.wait_for("ok").await;
     // The `ok` says the countdown's start is stored; its end, 2 s on, will not be.
-    let store = server.hub.store();
+    let store = &server.store;
     store.fail_commits(true);
     let before = store.health().failed_writes();
     let mut published = server.session.subscribe(Role::Host);

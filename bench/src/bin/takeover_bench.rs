@@ -79,9 +79,10 @@ async fn run(args: &Args, url: &str, dir: &Path) -> Result<()> {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        let store = Store::open(&dir.join(format!("node{run}")), Durability::Normal)?;
+        // A data directory per node, as the server holds one in cluster mode too.
+        let _store = Store::open(&dir.join(format!("node{run}")), Durability::Normal)?;
         let node = Arc::new(Cluster::connect(url, replicas).await?);
-        let hub = Hub::clustered(store, "http://127.0.0.1".into(), node);
+        let hub = Hub::new(node, "http://127.0.0.1".into());
         let handle = hub
             .find(&code)
             .await?

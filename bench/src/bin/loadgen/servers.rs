@@ -101,7 +101,7 @@ pub fn serve_stemzaal(data: &Path, durability: Durability, max_secs: u64) -> Res
         let listener = stemzaal::app::listen("127.0.0.1:0".parse()?)?;
         let addr = listener.local_addr()?;
         let store = Store::open(data, durability)?;
-        let hub = Arc::new(Hub::new(store, format!("http://{addr}")));
+        let hub = Arc::new(Hub::new(store.clone(), format!("http://{addr}")));
         let session = hub
             .create(Arc::new(Deck::default_deck()), DEFAULT_DECK_SOURCE)
             .await?;
@@ -119,7 +119,7 @@ pub fn serve_stemzaal(data: &Path, durability: Durability, max_secs: u64) -> Res
             ..Limits::default()
         };
         tokio::select! {
-            served = stemzaal::web::serve_with(listener, hub, limits) => served,
+            served = stemzaal::web::serve_with(listener, hub, Arc::new(store), limits) => served,
             _ = tokio::time::sleep(Duration::from_secs(max_secs)) => Ok(()),
         }
     })

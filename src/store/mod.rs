@@ -4,17 +4,28 @@
 //! them in one transaction and only then runs their completions (which acknowledge
 //! votes to the phones). While one transaction commits, the next batch queues up, so
 //! the batch grows with the load without a fixed wait.
+//!
+//! The store is the adapter of one machine: it implements the hub's ports
+//! ([`crate::hub::ports`]: a log and a catalog of sessions, in `sessions`) and the
+//! console's library ([`crate::library::Library`], in `library`), all in one database
+//! written through the one writer, so a full disk refuses a save as it refuses a vote.
 
-use std::collections::HashMap;
+mod library;
+mod sessions;
+
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection};
 
-use crate::session::{Event, Session, Unfit};
+pub use crate::hub::now_ms;
+pub use crate::hub::ports::{
+    Completion, Meeting, SessionRecord, Status, StoredSession, WriteFailed,
+};
+use crate::session::Event;
 
 /// The schema version this build writes; older databases are migrated forward.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -40,121 +51,41 @@ pub enum Durability {
     Full,
 }
 
-/// Whether a session is running or over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Live: phones may join and vote; restored at start (when first used).
-    #[default]
-    Open,
-    /// Over: no more votes; its report and exports stay.
-    Closed,
-}
-
-impl Status {
-    fn as_str(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Closed => "closed",
-        }
-    }
-}
-
-/// What the console says of a session's meeting, for the report; a field left out
-/// leaves the deck's front matter to stand in.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Meeting {
-    /// The meeting's name ("Raadsvergadering").
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Its date as the facilitator writes it ("2026-12-01").
-    #[serde(default)]
-    pub date: Option<String>,
-    /// Where it is held ("Raadzaal").
-    #[serde(default)]
-    pub place: Option<String>,
-}
-
-/// What is kept of a session besides its events.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct SessionRecord {
-    /// The join code.
-    pub code: String,
-    /// The deck's source name.
-    pub deck_name: String,
-    /// The deck's full text, so the session recovers even if the file changed.
-    pub deck_source: String,
-    /// The facilitator's key.
-    pub host_key: String,
-    /// The projector's key.
-    pub screen_key: String,
-    /// When it was created, in milliseconds since the Unix epoch.
-    pub created_ms: u64,
-    /// Open or closed.
-    pub status: Status,
-    /// When it was closed.
-    pub closed_ms: Option<u64>,
-    /// The meeting, as the console gave it.
-    pub meeting: Meeting,
-    /// The stored deck it was started from, if any.
-    pub deck_id: Option<i64>,
-}
-
-/// The columns [`SessionRecord::from_row`] reads, in order.
+/// The columns [`record_from_row`] reads, in order.
 const RECORD_COLUMNS: &str = "code, deck_name, deck_source, host_key, screen_key, created_ms, \
      status, closed_ms, meeting, meeting_date, place, deck_id";
 
-impl SessionRecord {
-    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
-        let status: String = r.get(6)?;
-        Ok(SessionRecord {
-            code: r.get(0)?,
-            deck_name: r.get(1)?,
-            deck_source: r.get(2)?,
-            host_key: r.get(3)?,
-            screen_key: r.get(4)?,
-            created_ms: r.get::<_, i64>(5)? as u64,
-            status: if status == "closed" {
-                Status::Closed
-            } else {
-                Status::Open
-            },
-            closed_ms: r.get::<_, Option<i64>>(7)?.map(|ms| ms as u64),
-            meeting: Meeting {
-                name: r.get(8)?,
-                date: r.get(9)?,
-                place: r.get(10)?,
-            },
-            deck_id: r.get(11)?,
-        })
+/// How a status is stored.
+fn status_text(status: Status) -> &'static str {
+    match status {
+        Status::Open => "open",
+        Status::Closed => "closed",
     }
 }
 
-/// A stored session with its events, as read at start-up.
-#[derive(Debug, Clone)]
-pub struct StoredSession {
-    /// The session's record.
-    pub record: SessionRecord,
-    /// Its events in the order they happened.
-    pub events: Vec<Event>,
-}
-
-impl StoredSession {
-    /// Rebuilds the session by replaying its events on its stored deck: what a restart
-    /// runs. Returns the session and the events that did not fit (their index, why),
-    /// which replay refused and skipped.
-    pub fn replay(&self) -> Result<(Session, Vec<(usize, Unfit)>)> {
-        let deck = crate::deck::parse(&self.record.deck_name, &self.record.deck_source)
-            .with_context(|| format!("the stored deck of session {}", self.record.code))?;
-        let mut session = Session::new(std::sync::Arc::new(deck));
-        let unfit = self
-            .events
-            .iter()
-            .enumerate()
-            .filter_map(|(i, event)| session.replay(event).err().map(|why| (i, why)))
-            .collect();
-        Ok((session, unfit))
-    }
+/// A session's record from a row of [`RECORD_COLUMNS`].
+fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let status: String = r.get(6)?;
+    Ok(SessionRecord {
+        code: r.get(0)?,
+        deck_name: r.get(1)?,
+        deck_source: r.get(2)?,
+        host_key: r.get(3)?,
+        screen_key: r.get(4)?,
+        created_ms: r.get::<_, i64>(5)? as u64,
+        status: if status == "closed" {
+            Status::Closed
+        } else {
+            Status::Open
+        },
+        closed_ms: r.get::<_, Option<i64>>(7)?.map(|ms| ms as u64),
+        meeting: Meeting {
+            name: r.get(8)?,
+            date: r.get(9)?,
+            place: r.get(10)?,
+        },
+        deck_id: r.get(11)?,
+    })
 }
 
 /// A summary line for `stemzaal sessions list`.
@@ -171,24 +102,6 @@ pub struct SessionSummary {
     /// Whether it is closed.
     pub closed: bool,
 }
-
-/// Why a write was not stored. Whatever it carried is not acknowledged to anyone.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct WriteFailed {
-    /// What went wrong, for the log.
-    pub reason: String,
-}
-
-impl std::fmt::Display for WriteFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the store could not write: {}", self.reason)
-    }
-}
-
-impl std::error::Error for WriteFailed {}
-
-/// Runs on the writer thread once a write is committed (`Ok`) or given up (`Err`).
-pub type Completion = Box<dyn FnOnce(Result<(), WriteFailed>) + Send>;
 
 /// A write the caller spells out; see [`Store::write`].
 type Run = Box<dyn Fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()> + Send>;
@@ -246,6 +159,10 @@ pub struct Store {
     writer: std::sync::Arc<Writer>,
     path: PathBuf,
     health: std::sync::Arc<Health>,
+    /// Open sessions that are stored but not running in this process: each is loaded
+    /// when first asked for (see [`crate::hub::Sessions::restore_open`]). The lock is
+    /// never held across an `.await`.
+    dormant: std::sync::Arc<std::sync::Mutex<HashSet<String>>>,
 }
 
 /// The writer thread and its queue, shared by every [`Store`] handle.
@@ -316,6 +233,7 @@ impl Store {
             writer,
             path,
             health,
+            dormant: Default::default(),
         })
     }
 
@@ -361,7 +279,7 @@ impl Store {
             "SELECT {RECORD_COLUMNS} FROM sessions ORDER BY created_ms DESC, code"
         ))?;
         let rows = stmt
-            .query_map([], SessionRecord::from_row)?
+            .query_map([], record_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -390,7 +308,7 @@ impl Store {
         let mut stmt = conn.prepare(&format!(
             "SELECT {RECORD_COLUMNS} FROM sessions WHERE code = ?1"
         ))?;
-        let mut rows = stmt.query_map([code], SessionRecord::from_row)?;
+        let mut rows = stmt.query_map([code], record_from_row)?;
         Ok(rows.next().transpose()?)
     }
 
@@ -405,7 +323,7 @@ impl Store {
             "SELECT {RECORD_COLUMNS} FROM sessions WHERE {filter} ORDER BY created_ms, code"
         ))?;
         let records = stmt
-            .query_map(params, SessionRecord::from_row)?
+            .query_map(params, record_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut events = conn.prepare("SELECT data FROM events WHERE session = ?1 ORDER BY id")?;
         for record in records {
@@ -899,7 +817,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> rusqlite::Result<()> 
                     r.host_key,
                     r.screen_key,
                     r.created_ms as i64,
-                    r.status.as_str(),
+                    status_text(r.status),
                     r.closed_ms.map(|ms| ms as i64),
                     r.meeting.name,
                     r.meeting.date,
@@ -927,14 +845,6 @@ fn fence_all(batch: &[Op], fenced: &mut HashMap<String, u64>) {
     for op in batch {
         fence(&op.write, fenced);
     }
-}
-
-/// Milliseconds since the Unix epoch, for records.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// The lock file that marks a data directory as in use by a running server.

@@ -1,0 +1,215 @@
+//! A session's log in JetStream: one stream per session, one message per group
+//! commit, each append fenced by the sequence the stream ends at, so a node that lost
+//! the session cannot append after the one that took it over.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+use async_nats::jetstream;
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::{log_subject, Cluster, APPEND_ACK_WAIT, APPEND_RETRY_FOR, MAX_BATCH_EVENTS};
+use crate::hub::{Completion, Log, WriteFailed};
+use crate::session::Event;
+
+/// Appends the new owner's marker (an empty batch) where the log ends now.
+pub(super) async fn take_over(
+    js: &jetstream::Context,
+    code: &str,
+    node: &str,
+    revision: u64,
+    last: u64,
+) -> Result<u64> {
+    let id = format!("{node}.{revision}.{last}.owner");
+    match publish_fenced(js, code, b"[]".to_vec().into(), last, &id).await {
+        Ok(seq) => Ok(seq),
+        Err(Fenced::Deposed) => bail!("another node appended first"),
+        Err(Fenced::Failed(reason)) => bail!("{reason}"),
+    }
+}
+
+/// Why a fenced append was not stored.
+enum Fenced {
+    /// The log goes on past where this node thinks it ends: another node owns it.
+    Deposed,
+    /// JetStream did not take it in time.
+    Failed(String),
+}
+
+async fn publish_fenced(
+    js: &jetstream::Context,
+    code: &str,
+    payload: Bytes,
+    last: u64,
+    id: &str,
+) -> Result<u64, Fenced> {
+    let deadline = Instant::now() + APPEND_RETRY_FOR;
+    let mut why = String::new();
+    while Instant::now() < deadline {
+        let message = jetstream::message::PublishMessage::build()
+            .payload(payload.clone())
+            .expected_last_sequence(last)
+            .message_id(id);
+        // Both the publish (waiting for a connection) and its acknowledgement (waiting
+        // for a leader) are bounded, so a retry comes.
+        let ack = tokio::time::timeout(APPEND_ACK_WAIT, async {
+            js.send_publish(log_subject(code), message).await?.await
+        })
+        .await;
+        match ack {
+            Ok(Ok(ack)) => return Ok(ack.sequence),
+            Ok(Err(e)) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                return Err(Fenced::Deposed)
+            }
+            Ok(Err(e)) => why = e.to_string(),
+            Err(_) => why = "no acknowledgement in time".to_owned(),
+        }
+        tracing::debug!(code, "appending to the log: {why}; trying again");
+        // A leader election or a reconnect: the same message again, soon.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(Fenced::Failed(format!(
+        "the log did not take the events: {why}"
+    )))
+}
+
+/// A session's writer to its log: group commit, one message in flight, each fenced by
+/// the sequence the log ends at.
+#[derive(Clone)]
+pub struct LogWriter {
+    tx: mpsc::UnboundedSender<Append>,
+    deposed: watch::Receiver<bool>,
+}
+
+struct Append {
+    epoch: u64,
+    events: Vec<Event>,
+    done: Completion,
+}
+
+impl LogWriter {
+    /// A writer for the session `code` whose log ends at `last`, owned by this node
+    /// under lease `revision`.
+    pub fn start(cluster: &Cluster, code: &str, revision: u64, last: u64) -> LogWriter {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (deposed_tx, deposed) = watch::channel(false);
+        let writer = Writer {
+            js: cluster.js.clone(),
+            code: code.to_owned(),
+            prefix: format!("{}.{revision}", cluster.node),
+            batches: 0,
+            last,
+            fenced: None,
+            deposed: deposed_tx,
+        };
+        tokio::spawn(writer.run(rx));
+        LogWriter { tx, deposed }
+    }
+
+    /// Queues events; `done` hears once the log has them (or not).
+    pub fn append(&self, epoch: u64, events: Vec<Event>, done: Completion) -> Result<()> {
+        self.tx
+            .send(Append {
+                epoch,
+                events,
+                done,
+            })
+            .map_err(|_| anyhow!("the log writer has stopped"))
+    }
+
+    /// Turns `true` when another node appended to the log: this node no longer owns
+    /// the session.
+    pub fn deposed(&self) -> watch::Receiver<bool> {
+        self.deposed.clone()
+    }
+}
+
+struct Writer {
+    js: jetstream::Context,
+    code: String,
+    /// Node and lease revision: with `batches`, each batch's message id.
+    prefix: String,
+    /// Batches sent so far. A retry of a batch keeps its id, so JetStream stores it
+    /// once; every other batch has an id of its own, so a batch that reached the log
+    /// after it was given up on is never taken for a later one.
+    batches: u64,
+    last: u64,
+    /// The newest epoch in which an append failed: the rest of it is refused, as the
+    /// local store does.
+    fenced: Option<u64>,
+    deposed: watch::Sender<bool>,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Append>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            let mut count = batch[0].events.len();
+            while count < MAX_BATCH_EVENTS {
+                match rx.try_recv() {
+                    Ok(next) => {
+                        count += next.events.len();
+                        batch.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            self.write(batch).await;
+        }
+    }
+
+    async fn write(&mut self, batch: Vec<Append>) {
+        // Appends arrive in epoch order, so the refused ones come first.
+        let (refused, taken): (Vec<Append>, Vec<Append>) = batch
+            .into_iter()
+            .partition(|a| *self.deposed.borrow() || self.fenced.is_some_and(|f| f >= a.epoch));
+        for append in refused {
+            (append.done)(Err(self.refusal()));
+        }
+        if taken.is_empty() {
+            return;
+        }
+        let events: Vec<&Event> = taken.iter().flat_map(|a| &a.events).collect();
+        let payload = Bytes::from(serde_json::to_vec(&events).expect("events serialize"));
+        self.batches += 1;
+        let id = format!("{}.{}", self.prefix, self.batches);
+        let outcome = publish_fenced(&self.js, &self.code, payload, self.last, &id).await;
+        let result = match outcome {
+            Ok(seq) => {
+                self.last = seq;
+                Ok(())
+            }
+            Err(Fenced::Deposed) => {
+                tracing::warn!(code = %self.code, "another node took this session over");
+                self.deposed.send_replace(true);
+                Err(self.refusal())
+            }
+            Err(Fenced::Failed(reason)) => {
+                self.fenced = taken.iter().map(|a| a.epoch).max();
+                Err(WriteFailed { reason })
+            }
+        };
+        for append in taken {
+            (append.done)(result.clone());
+        }
+    }
+
+    fn refusal(&self) -> WriteFailed {
+        WriteFailed {
+            reason: if *self.deposed.borrow() {
+                "another node owns the session now".to_owned()
+            } else {
+                "an earlier append of this epoch failed".to_owned()
+            },
+        }
+    }
+}
+
+impl Log for LogWriter {
+    /// The writer serves one session, so the code is its own.
+    fn append(&self, _code: &str, epoch: u64, events: Vec<Event>, done: Completion) -> Result<()> {
+        LogWriter::append(self, epoch, events, done)
+    }
+}
