@@ -12,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -20,9 +21,10 @@ use crate::deck::{self, Deck, LineError, SlideKind};
 use crate::hub::Refused;
 use crate::library::Refusal;
 use crate::protocol::{Role, ServerMsg, WireLimits};
+use crate::request::cookie;
 use crate::session::{Command, Session};
+use crate::state::AppState;
 use crate::store::{Meeting, SessionRecord, Status};
-use crate::web::{cookie, AppState};
 
 /// The largest request body: a deck of the largest size, in JSON with every character
 /// escaped, fits twice.
@@ -333,7 +335,7 @@ pub(crate) async fn logged_in(headers: &HeaderMap, state: &AppState) -> anyhow::
 /// A browser always sends it on a changing request; without it the request is refused,
 /// so no page of another site can ride on the admin's cookie, whatever the browser.
 fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
-    headers.contains_key(header::ORIGIN) && crate::web::origin_allowed(headers, state)
+    headers.contains_key(header::ORIGIN) && crate::request::origin_allowed(headers, state)
 }
 
 // ----- logging in -----
@@ -1041,7 +1043,7 @@ async fn issue_cards(
     count: usize,
     en: bool,
 ) -> Result<(), ApiError> {
-    let cards = crate::cards::generate(count);
+    let cards = new_cards(count);
     match handle
         .command(Command::IssueCards { cards })
         .await
@@ -1054,6 +1056,13 @@ async fn issue_cards(
             _ => ApiError::new(en, "storage_unavailable"),
         }),
     }
+}
+
+/// `count` new voting cards from the thread's random generator: the randomness is drawn
+/// here, at the edge, and goes into the session with the command.
+fn new_cards(count: usize) -> Vec<String> {
+    let mut rng = rand::thread_rng();
+    crate::cards::generate(count, |len| rng.gen_range(0..len))
 }
 
 async fn close_session(
@@ -1111,7 +1120,7 @@ async fn session_qr(
     .ok_or_else(|| ApiError::new(en, "not_found"))?;
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml")],
-        crate::web::qr_svg(&url),
+        crate::qr::svg(&url),
     )
         .into_response())
 }

@@ -20,11 +20,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
-use crate::cards::{Seat, Seats};
 use crate::cluster::{self, Attached, Cluster, LogWriter, ProxyParts};
 use crate::deck::{Deck, StructureChange};
 use crate::library::Library;
 use crate::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg, StateView, Storage};
+use crate::seats::{Seat, Seats};
 use crate::session::{Command, Event, ParticipantId, Reach, Rejection, Session};
 use crate::store::{self, Meeting, SessionRecord, Status, Store, StoredSession, WriteFailed};
 use crate::view;
@@ -372,7 +372,7 @@ impl SessionHandle {
     /// Takes the seat of a card's participant for a new connection: an older one
     /// hears that its card is used elsewhere.
     pub fn seat(&self, participant: ParticipantId) -> Seat {
-        self.inner.seats.take(participant)
+        self.inner.seats.take(participant, self.now_ms())
     }
 
     /// The seats of the session's card holders on this node.

@@ -26,6 +26,8 @@ use crate::hosts::AllowedHosts;
 use crate::hub::Hub;
 use crate::limits::{ConnectionCounter, ConnectionSlot, JoinLimiter, Limits, Refusal};
 use crate::protocol::Role;
+use crate::request::{cookie, origin_allowed};
+use crate::state::AppState;
 
 pub use crate::connection::{MAX_MESSAGE_BYTES, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
 
@@ -62,16 +64,6 @@ struct Assets;
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not
 /// spin while connections close and free descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// Shared state of the HTTP layer.
-#[derive(Clone)]
-pub struct AppState {
-    pub(crate) hub: Arc<Hub>,
-    pub(crate) limits: Arc<Limits>,
-    hosts: Arc<AllowedHosts>,
-    joins: Arc<JoinLimiter>,
-    pub(crate) admin: Arc<Admin>,
-}
 
 /// The router with every route, the `Host` check and the security headers.
 fn router(state: AppState) -> Router {
@@ -384,11 +376,11 @@ async fn cards_sheet(
     };
     let all = cards.all();
     let from = query.from.unwrap_or(1).clamp(1, all.len().max(1)) - 1;
-    let html = crate::cards::sheet(
+    let html = crate::sheet::sheet(
         &handle.deck().title,
         &state.hub.join_url(handle.code()),
         &all[from.min(all.len())..],
-        qr_svg,
+        crate::qr::svg,
     );
     no_store(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
@@ -596,18 +588,6 @@ async fn keyed_page(
     response
 }
 
-/// The value of cookie `name` in a request, if present.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 /// A page of a live session; for an unknown code the join page with status 404, which
 /// tells the visitor the code is unknown and lets them type another.
 async fn page_for(state: &AppState, code: &str, page: &str, headers: &HeaderMap) -> Response {
@@ -672,7 +652,7 @@ async fn qr(State(state): State<AppState>, Path(file): Path<String>) -> Response
     let Some(handle) = find(&state, code).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let svg = qr_svg(&state.hub.join_url(handle.code()));
+    let svg = crate::qr::svg(&state.hub.join_url(handle.code()));
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
@@ -681,27 +661,6 @@ async fn qr(State(state): State<AppState>, Path(file): Path<String>) -> Response
         svg,
     )
         .into_response()
-}
-
-/// A QR code of `text` as SVG, dark on light with a quiet zone, for the join banner.
-pub fn qr_svg(text: &str) -> String {
-    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
-        .expect("a URL fits in a QR code");
-    code.render::<qrcode::render::svg::Color>()
-        .min_dimensions(256, 256)
-        .quiet_zone(true)
-        .build()
-}
-
-/// A QR code of `text` drawn with Unicode half blocks, for the terminal.
-pub fn qr_terminal(text: &str) -> String {
-    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::L)
-        .expect("a URL fits in a QR code");
-    code.render::<qrcode::render::unicode::Dense1x2>()
-        .dark_color(qrcode::render::unicode::Dense1x2::Light)
-        .light_color(qrcode::render::unicode::Dense1x2::Dark)
-        .quiet_zone(true)
-        .build()
 }
 
 async fn ws(
@@ -740,34 +699,4 @@ async fn ws(
             crate::connection::serve(socket, handle, context).await;
             drop(slot);
         })
-}
-
-/// Whether a WebSocket upgrade comes from one of our own pages (or an allowed origin).
-/// Browsers always send `Origin` on a WebSocket; a request without one is not from a
-/// browser page, so no other site can be riding on a visitor's cookies.
-pub(crate) fn origin_allowed(headers: &HeaderMap, state: &AppState) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-    let own_host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_ascii_lowercase);
-    if let Some(host) = own_host {
-        if origin == format!("http://{host}") || origin == format!("https://{host}") {
-            return true;
-        }
-    }
-    if origin == state.hub.base_url().to_ascii_lowercase() {
-        return true;
-    }
-    state
-        .limits
-        .allowed_origins
-        .iter()
-        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&origin))
 }
