@@ -13,6 +13,7 @@ mod cluster;
 mod console;
 mod deck_format;
 mod fuzz;
+mod layers;
 mod logging;
 mod nats;
 mod page_weight;
