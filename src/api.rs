@@ -28,13 +28,13 @@ use crate::store::{Meeting, SessionRecord, Status};
 
 /// The largest request body: a deck of the largest size, in JSON with every character
 /// escaped, fits twice.
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// The longest meeting name, date or place.
-pub const MAX_MEETING_CHARS: usize = 200;
+pub(crate) const MAX_MEETING_CHARS: usize = 200;
 
 /// The longest deck name.
-pub const MAX_DECK_NAME_CHARS: usize = 100;
+pub(crate) const MAX_DECK_NAME_CHARS: usize = 100;
 
 /// Every error code of the API: its status and its message in Dutch and English. One
 /// table, which docs/api.md repeats (and a test compares).
@@ -177,7 +177,7 @@ pub const ERRORS: &[(&str, u16, &str, &str)] = &[
 /// An API error: a code from [`ERRORS`], its message in the asker's language (or one
 /// that says more), and a deck's errors with their lines.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     code: &'static str,
     english: bool,
     message: Option<String>,

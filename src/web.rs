@@ -35,7 +35,7 @@ pub use crate::connection::{MAX_MESSAGE_BYTES, WS_MAX_WRITE_BUFFER, WS_READ_BUFF
 /// and its connection is closed. A browser's request here is under 1 KiB (a few key
 /// cookies included); without a cap hyper buffers about 400 KB per connection, so 100
 /// half-sent headers held some 30 MB.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Refused connections answered with a 503 at the same time; past it a refused
 /// connection is closed unanswered. Each answer holds a descriptor for up to
@@ -53,7 +53,7 @@ const REFUSAL_RETRY_AFTER_SECS: u32 = 5;
 
 /// The Content-Security-Policy of every response: nothing from other hosts, no inline
 /// script or style, no framing.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
@@ -103,11 +103,11 @@ pub async fn serve_with(listener: TcpListener, hub: Arc<Hub>, limits: Limits) ->
 }
 
 /// How long sessions get at a stop to store and answer what they took.
-pub const STOP_SESSIONS_WITHIN: Duration = Duration::from_millis(2000);
+pub(crate) const STOP_SESSIONS_WITHIN: Duration = Duration::from_millis(2000);
 
 /// How long open connections get at a stop to receive their close frame and answer it
 /// (a WebSocket's close handshake takes up to two seconds).
-pub const STOP_CONNECTIONS_WITHIN: Duration = Duration::from_millis(2500);
+pub(crate) const STOP_CONNECTIONS_WITHIN: Duration = Duration::from_millis(2500);
 
 /// Serves until `shutdown` resolves, then stops gracefully: no new connections; each
 /// session stores and answers what it took; every WebSocket is closed with 1001
@@ -300,7 +300,7 @@ async fn trace_request(request: Request<Body>, next: Next) -> Response {
 
 /// The CSP of the preview pages: [`CSP`], except that the console (this origin) may
 /// show them in a frame.
-pub const PREVIEW_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub(crate) const PREVIEW_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
     frame-ancestors 'self'; base-uri 'none'; form-action 'self'";
 
@@ -534,7 +534,7 @@ async fn export(
 const KEY_COOKIE_SECONDS: u32 = 16 * 3600;
 
 /// The cookie that holds a role's key for one session.
-pub fn key_cookie_name(role: Role, code: &str) -> String {
+pub(crate) fn key_cookie_name(role: Role, code: &str) -> String {
     let role = match role {
         Role::Host => "host",
         Role::Screen => "screen",
