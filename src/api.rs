@@ -12,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -20,19 +21,20 @@ use crate::deck::{self, Deck, LineError, SlideKind};
 use crate::hub::Refused;
 use crate::library::Refusal;
 use crate::protocol::{Role, ServerMsg, WireLimits};
+use crate::request::cookie;
 use crate::session::{Command, Session};
+use crate::state::AppState;
 use crate::store::{Meeting, SessionRecord, Status};
-use crate::web::{cookie, AppState};
 
 /// The largest request body: a deck of the largest size, in JSON with every character
 /// escaped, fits twice.
-pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// The longest meeting name, date or place.
-pub const MAX_MEETING_CHARS: usize = 200;
+pub(crate) const MAX_MEETING_CHARS: usize = 200;
 
 /// The longest deck name.
-pub const MAX_DECK_NAME_CHARS: usize = 100;
+pub(crate) const MAX_DECK_NAME_CHARS: usize = 100;
 
 /// Every error code of the API: its status and its message in Dutch and English. One
 /// table, which docs/api.md repeats (and a test compares).
@@ -175,7 +177,7 @@ pub const ERRORS: &[(&str, u16, &str, &str)] = &[
 /// An API error: a code from [`ERRORS`], its message in the asker's language (or one
 /// that says more), and a deck's errors with their lines.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     code: &'static str,
     english: bool,
     message: Option<String>,
@@ -333,7 +335,7 @@ pub(crate) async fn logged_in(headers: &HeaderMap, state: &AppState) -> anyhow::
 /// A browser always sends it on a changing request; without it the request is refused,
 /// so no page of another site can ride on the admin's cookie, whatever the browser.
 fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
-    headers.contains_key(header::ORIGIN) && crate::web::origin_allowed(headers, state)
+    headers.contains_key(header::ORIGIN) && crate::request::origin_allowed(headers, state)
 }
 
 // ----- logging in -----
@@ -1036,7 +1038,7 @@ async fn issue_cards(
     count: usize,
     en: bool,
 ) -> Result<(), ApiError> {
-    let cards = crate::cards::generate(count);
+    let cards = new_cards(count);
     match handle
         .command(Command::IssueCards { cards })
         .await
@@ -1049,6 +1051,13 @@ async fn issue_cards(
             _ => ApiError::new(en, "storage_unavailable"),
         }),
     }
+}
+
+/// `count` new voting cards from the thread's random generator: the randomness is drawn
+/// here, at the edge, and goes into the session with the command.
+fn new_cards(count: usize) -> Vec<String> {
+    let mut rng = rand::thread_rng();
+    crate::cards::generate(count, |len| rng.gen_range(0..len))
 }
 
 async fn close_session(
@@ -1106,7 +1115,7 @@ async fn session_qr(
     .ok_or_else(|| ApiError::new(en, "not_found"))?;
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml")],
-        crate::web::qr_svg(&url),
+        crate::qr::svg(&url),
     )
         .into_response())
 }

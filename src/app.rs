@@ -281,7 +281,7 @@ fn print_banner(
         "  Data:                       {} ({open} open sessions)\n",
         config.data.display()
     );
-    out.push_str(&crate::web::qr_terminal(&join));
+    out.push_str(&crate::qr::terminal(&join));
     out.push('\n');
     // A closed stdout (a supervisor that stopped reading) must not stop the server.
     let mut stdout = std::io::stdout().lock();

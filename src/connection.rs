@@ -10,10 +10,10 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::cards::Seat;
 use crate::hub::{NotAdmitted, Notice, Outbox, Published, Request, SessionHandle};
 use crate::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
 use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
+use crate::seats::Seat;
 use crate::session::{Command, ParticipantId, Rejection};
 
 /// The largest message a client may send. The biggest real one (a `hello` with a key

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use crate::session::Phase;
+pub use crate::tally::{Moved, ScaleStats, Suppressed};
 
 /// The protocol version a server speaks; sent in [`ServerMsg::Welcome`].
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -525,7 +526,7 @@ pub struct GroupRowView {
     /// Why the counts are absent: `few` (fewer than `min_group_size` voted) or
     /// `complement` (shown, it would give away the one small group); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub suppressed: Option<crate::report::Suppressed>,
+    pub suppressed: Option<Suppressed>,
 }
 
 /// Two rounds of a statement side by side and how those who voted in both moved.
@@ -561,29 +562,6 @@ pub struct ShiftView {
     /// On a scale, how the paired moved along it: with `matrix`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub moved: Option<Moved>,
-}
-
-/// Where a scale round's votes lie, phones and hands together (`report::scale_stats`
-/// computes it).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ScaleStats {
-    /// The median as a point of the scale (1 is the first): the middle vote, or with an
-    /// even number of votes the lower of the two middle ones, so it is always a point
-    /// somebody chose.
-    pub median: usize,
-    /// The mean in points, rounded to one decimal.
-    pub mean: f64,
-}
-
-/// How the participants who voted in two rounds of a scale moved along it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Moved {
-    /// Chose a higher point (towards the last) the second time.
-    pub up: u64,
-    /// Chose a lower point.
-    pub down: u64,
-    /// Chose the same point.
-    pub stayed: u64,
 }
 
 /// Whether the store can write, as the host sees it.

@@ -3,12 +3,13 @@
 //! small groups suppressed. Rendered as CSV, JSON and a printable HTML page with a bar
 //! chart per statement.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::deck::{option_name, SlideKind};
 use crate::protocol::Lang;
-pub use crate::protocol::{Moved, ScaleStats};
-use crate::session::{Round, Session};
+use crate::session::Session;
+use crate::tally::{group_rows, moved, scale_stats, switches};
+pub use crate::tally::{GroupRow, Moved, ScaleStats, Suppressed, Switches};
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -98,50 +99,6 @@ pub struct RoundReport {
     /// On a scale, the median and mean of `counts`; absent when nobody voted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<ScaleStats>,
-}
-
-/// How the participants who voted in both the first and the last round moved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Switches {
-    /// The first round.
-    pub from_round: u32,
-    /// The last round.
-    pub to_round: u32,
-    /// Participants who voted in both.
-    pub paired: u64,
-    /// `matrix[i][j]`: chose option i first and option j last; `None` when fewer than
-    /// the deck's `min_group_size` participants are paired.
-    pub matrix: Option<Vec<Vec<u64>>>,
-    /// Of the paired, how many chose differently.
-    pub switched: Option<u64>,
-    /// On a scale, the paired by direction, from `matrix` (so absent when it is).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub moved: Option<Moved>,
-}
-
-/// The last round's result within one group.
-#[derive(Debug, Clone, Serialize)]
-pub struct GroupRow {
-    /// The group's name, or `None` for participants who chose no group.
-    pub group: Option<String>,
-    /// Votes per option; `None` when suppressed.
-    pub counts: Option<Vec<u64>>,
-    /// Voters in the group; `None` when suppressed.
-    pub voted: Option<u64>,
-    /// Why the counts are not shown, when they are not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suppressed: Option<Suppressed>,
-}
-
-/// Why a group's result is left out of the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Suppressed {
-    /// Fewer than the deck's `min_group_size` voted in it.
-    Few,
-    /// The group is large enough, but it is the only other group left out with a small
-    /// one: shown, it would let the small group be worked out from the total.
-    Complement,
 }
 
 /// Builds the report of a session.
@@ -244,122 +201,6 @@ fn cards_report(session: &Session) -> Option<CardsReport> {
         used: cards.used() as u64,
         voted: voted as u64,
     })
-}
-
-/// How the participants who voted in both rounds moved from `from` to `to` (each a
-/// round number with its round): the switch matrix, shown only when at least
-/// `min_group_size` participants voted in both. The report compares the first and the
-/// last round; the screen and host compare the current round with the one before.
-pub fn switches(
-    options: usize,
-    from: (u32, &Round),
-    to: (u32, &Round),
-    min_group_size: u64,
-) -> Switches {
-    let mut matrix = vec![vec![0u64; options]; options];
-    let mut paired = 0;
-    for (participant, &before) in &from.1.votes {
-        if let Some(&after) = to.1.votes.get(participant) {
-            matrix[before][after] += 1;
-            paired += 1;
-        }
-    }
-    let shown = paired >= min_group_size;
-    let switched: u64 = (0..options)
-        .flat_map(|i| (0..options).map(move |j| (i, j)))
-        .filter(|(i, j)| i != j)
-        .map(|(i, j)| matrix[i][j])
-        .sum();
-    Switches {
-        from_round: from.0,
-        to_round: to.0,
-        paired,
-        matrix: shown.then_some(matrix),
-        switched: shown.then_some(switched),
-        moved: None,
-    }
-}
-
-/// The median and mean of a scale's votes per point (the first point first), or `None`
-/// when nobody voted. The report, the host and the screen all take them from here.
-pub fn scale_stats(tally: &[u64]) -> Option<ScaleStats> {
-    let total: u64 = tally.iter().sum();
-    if total == 0 {
-        return None;
-    }
-    // The middle vote: the ceil(total / 2)-th from the bottom, the lower one of two.
-    let middle = total.div_ceil(2);
-    let mut below = 0;
-    let median = tally.iter().position(|&n| {
-        below += n;
-        below >= middle
-    })? + 1;
-    let sum: f64 = (1..)
-        .zip(tally)
-        .map(|(point, &n)| point as f64 * n as f64)
-        .sum();
-    let mean = (sum / total as f64 * 10.0).round() / 10.0;
-    Some(ScaleStats { median, mean })
-}
-
-/// Of the participants in a switch matrix (`matrix[i][j]`: point i + 1 before, point
-/// j + 1 after), how many moved up the scale, down it, or stayed.
-pub fn moved(matrix: &[Vec<u64>]) -> Moved {
-    let mut moved = Moved {
-        up: 0,
-        down: 0,
-        stayed: 0,
-    };
-    for (i, row) in matrix.iter().enumerate() {
-        for (j, &n) in row.iter().enumerate() {
-            match j.cmp(&i) {
-                std::cmp::Ordering::Greater => moved.up += n,
-                std::cmp::Ordering::Less => moved.down += n,
-                std::cmp::Ordering::Equal => moved.stayed += n,
-            }
-        }
-    }
-    moved
-}
-
-/// Per group a round's phone counts. Groups under the deck's `min_group_size` are
-/// suppressed; if exactly one is, the next smallest is too, or the total would give it
-/// away.
-pub fn group_rows(session: &Session, round: &Round, options: usize) -> Vec<GroupRow> {
-    let deck = session.deck();
-    if deck.groups.is_empty() {
-        return vec![];
-    }
-    // Index groups.len() stands for "no group chosen"; the round keeps the counts.
-    let counts: Vec<Vec<u64>> = (0..=deck.groups.len())
-        .map(|g| round.group_counts((g < deck.groups.len()).then_some(g)))
-        .map(|mut c| {
-            c.resize(options, 0);
-            c
-        })
-        .collect();
-    let voted: Vec<u64> = counts.iter().map(|c| c.iter().sum()).collect();
-    let mut hidden: Vec<Option<Suppressed>> = voted
-        .iter()
-        .map(|&v| (v > 0 && v < deck.min_group_size).then_some(Suppressed::Few))
-        .collect();
-    if hidden.iter().flatten().count() == 1 {
-        let next = (0..voted.len())
-            .filter(|&i| hidden[i].is_none() && voted[i] > 0)
-            .min_by_key(|&i| voted[i]);
-        if let Some(i) = next {
-            hidden[i] = Some(Suppressed::Complement);
-        }
-    }
-    (0..counts.len())
-        .filter(|&i| voted[i] > 0 || i < deck.groups.len())
-        .map(|i| GroupRow {
-            group: deck.groups.get(i).cloned(),
-            counts: hidden[i].is_none().then(|| counts[i].clone()),
-            voted: hidden[i].is_none().then_some(voted[i]),
-            suppressed: hidden[i],
-        })
-        .collect()
 }
 
 /// Option labels: A, B, C, …
@@ -1045,67 +886,5 @@ fn html_groups(h: &mut String, s: &StatementReport, min_group_size: u64, lang: L
             h.push_str("</tr>\n");
         }
         h.push_str("</tbody>\n</table>\n");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn stats(tally: &[u64]) -> Option<(usize, f64)> {
-        scale_stats(tally).map(|s| (s.median, s.mean))
-    }
-
-    #[test]
-    fn nobody_voted_has_no_median_and_no_mean() {
-        assert_eq!(stats(&[0, 0, 0, 0, 0]), None);
-        assert_eq!(stats(&[]), None);
-    }
-
-    #[test]
-    fn the_median_is_the_middle_vote_as_a_point() {
-        // 1, 2, 4, 4, 5: the third vote is a 4.
-        assert_eq!(stats(&[1, 1, 0, 2, 1]), Some((4, 3.2)));
-        // One vote is its own median and mean.
-        assert_eq!(stats(&[0, 0, 0, 0, 0, 0, 1]), Some((7, 7.0)));
-        assert_eq!(stats(&[3, 0, 0, 0, 0]), Some((1, 1.0)));
-    }
-
-    #[test]
-    fn an_even_count_takes_the_lower_of_the_two_middle_votes() {
-        // 2, 2, 4, 4: the middle pair is 2 and 4.
-        assert_eq!(stats(&[0, 2, 0, 2, 0]), Some((2, 3.0)));
-        // 1, 5: the lower end.
-        assert_eq!(stats(&[1, 0, 0, 0, 1]), Some((1, 3.0)));
-    }
-
-    #[test]
-    fn the_mean_is_rounded_to_one_decimal_and_counts_every_vote() {
-        // (1 + 2 + 2) / 3 = 1.666…
-        assert_eq!(stats(&[1, 2, 0, 0, 0]), Some((2, 1.7)));
-        // (4·3 + 5·4) / 7 = 4.571…; hands and phones are one tally.
-        assert_eq!(stats(&[0, 0, 0, 3, 4, 0, 0]), Some((5, 4.6)));
-        // (1 + 3 + 3 + 4) / 4 = 2.75: a half rounds away from zero.
-        assert_eq!(stats(&[1, 0, 2, 1, 0]).map(|s| s.1), Some(2.8));
-        assert_eq!(stats(&[3, 0, 1, 0, 0]).map(|s| s.1), Some(1.5));
-    }
-
-    #[test]
-    fn moved_reads_the_switch_matrix_above_below_and_on_its_diagonal() {
-        let matrix = vec![
-            vec![2, 1, 0, 0, 0],
-            vec![0, 1, 3, 0, 0],
-            vec![0, 1, 4, 0, 1],
-            vec![0, 0, 2, 0, 0],
-            vec![0, 0, 0, 0, 5],
-        ];
-        assert_eq!(
-            moved(&matrix),
-            Moved {
-                up: 5,
-                down: 3,
-                stayed: 12
-            }
-        );
     }
 }

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::arguments::{self, Argument, Arguments};
 use crate::cards::Cards;
@@ -27,8 +26,7 @@ pub enum Phase {
     Closed,
 }
 
-/// A participant's random, anonymous id.
-pub type ParticipantId = Uuid;
+pub use crate::ids::ParticipantId;
 
 /// The largest hand count per option: more people than any hall holds, small enough
 /// that no sum of counts can overflow.
@@ -279,6 +277,23 @@ impl Event {
             | Event::ArgumentModerated { .. } => Reach::Arguments,
             Event::ArgumentUpvoted { .. } => Reach::Upvote,
             _ => Reach::Stage,
+        }
+    }
+}
+
+/// The cards follow the session's card events; the fold lives beside the events, so
+/// `cards` knows nothing of the session. The store reads a session's cards this way
+/// without loading the session.
+impl Cards {
+    /// Follows a stored event: the card events change the cards, the rest do not. A
+    /// card event that does not fit is passed over, as replay refuses it.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::CardsIssued { cards } => self.issue(cards),
+            Event::CardTaken { card, participant } => {
+                self.take(card, *participant).ok();
+            }
+            _ => {}
         }
     }
 }

@@ -9,8 +9,8 @@ use crate::protocol::{
     SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag,
     UpvotesView, Welcome, WireLimits, PROTOCOL_VERSION,
 };
-use crate::report;
 use crate::session::{ParticipantId, Phase, Session};
+use crate::tally;
 
 /// The `welcome` a role gets on a deck, before what is personal to a connection (a
 /// phone's id, group and votes; the host's outline and screen link).
@@ -77,7 +77,7 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
             .map(|s| s.current().hands.clone()),
         stats: statement
             .filter(|_| show_tally && slide.scale)
-            .and_then(|s| report::scale_stats(&s.current().tally())),
+            .and_then(|s| tally::scale_stats(&s.current().tally())),
         // The host always hears it, from its first state on; `publish` says `failing`.
         storage: (role == Role::Host).then_some(Storage::Ok),
         timer: session.timer().map(|t| TimerView {
@@ -211,7 +211,7 @@ fn groups(session: &Session) -> Option<GroupsView> {
     }
     let statement = session.statement(session.current())?;
     let round = statement.current();
-    let rows = report::group_rows(session, round, round.counts.len())
+    let rows = tally::group_rows(session, round, round.counts.len())
         .into_iter()
         .map(|r| GroupRowView {
             group: r.group,
@@ -239,10 +239,10 @@ fn shift(session: &Session) -> Option<ShiftView> {
     let options = after.counts.len();
     let to = statement.round_number();
     let k = session.deck().min_group_size;
-    let switches = report::switches(options, (to - 1, before), (to, after), k);
+    let switches = tally::switches(options, (to - 1, before), (to, after), k);
     let scale = session.deck().slides[index].scale;
     let (before, after_tally) = (before.tally(), after.tally());
-    let stats = |tally: &[u64]| scale.then(|| report::scale_stats(tally)).flatten();
+    let stats = |counts: &[u64]| scale.then(|| tally::scale_stats(counts)).flatten();
     Some(ShiftView {
         shown: after.shift_shown,
         from_round: switches.from_round,
@@ -253,7 +253,7 @@ fn shift(session: &Session) -> Option<ShiftView> {
             .matrix
             .as_deref()
             .filter(|_| scale)
-            .map(report::moved),
+            .map(tally::moved),
         before,
         after: after_tally,
         paired: switches.paired,

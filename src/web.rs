@@ -27,6 +27,8 @@ use crate::hub::Hub;
 use crate::library::Library;
 use crate::limits::{ConnectionCounter, ConnectionSlot, JoinLimiter, Limits, Refusal};
 use crate::protocol::Role;
+use crate::request::{cookie, origin_allowed};
+use crate::state::AppState;
 
 pub use crate::connection::{MAX_MESSAGE_BYTES, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
 
@@ -34,7 +36,7 @@ pub use crate::connection::{MAX_MESSAGE_BYTES, WS_MAX_WRITE_BUFFER, WS_READ_BUFF
 /// and its connection is closed. A browser's request here is under 1 KiB (a few key
 /// cookies included); without a cap hyper buffers about 400 KB per connection, so 100
 /// half-sent headers held some 30 MB.
-pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// Refused connections answered with a 503 at the same time; past it a refused
 /// connection is closed unanswered. Each answer holds a descriptor for up to
@@ -52,7 +54,7 @@ const REFUSAL_RETRY_AFTER_SECS: u32 = 5;
 
 /// The Content-Security-Policy of every response: nothing from other hosts, no inline
 /// script or style, no framing.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
@@ -63,18 +65,6 @@ struct Assets;
 /// Pause after a failed `accept` (e.g. out of file descriptors), so the loop does not
 /// spin while connections close and free descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// Shared state of the HTTP layer.
-#[derive(Clone)]
-pub struct AppState {
-    pub(crate) hub: Arc<Hub>,
-    pub(crate) limits: Arc<Limits>,
-    hosts: Arc<AllowedHosts>,
-    joins: Arc<JoinLimiter>,
-    pub(crate) admin: Arc<Admin>,
-    /// The console's decks and settings.
-    pub(crate) library: Arc<dyn Library>,
-}
 
 /// The router with every route, the `Host` check and the security headers.
 fn router(state: AppState) -> Router {
@@ -127,11 +117,11 @@ pub async fn serve_with(
 }
 
 /// How long sessions get at a stop to store and answer what they took.
-pub const STOP_SESSIONS_WITHIN: Duration = Duration::from_millis(2000);
+pub(crate) const STOP_SESSIONS_WITHIN: Duration = Duration::from_millis(2000);
 
 /// How long open connections get at a stop to receive their close frame and answer it
 /// (a WebSocket's close handshake takes up to two seconds).
-pub const STOP_CONNECTIONS_WITHIN: Duration = Duration::from_millis(2500);
+pub(crate) const STOP_CONNECTIONS_WITHIN: Duration = Duration::from_millis(2500);
 
 /// Serves until `shutdown` resolves, then stops gracefully: no new connections; each
 /// session stores and answers what it took; every WebSocket is closed with 1001
@@ -326,7 +316,7 @@ async fn trace_request(request: Request<Body>, next: Next) -> Response {
 
 /// The CSP of the preview pages: [`CSP`], except that the console (this origin) may
 /// show them in a frame.
-pub const PREVIEW_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub(crate) const PREVIEW_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
     frame-ancestors 'self'; base-uri 'none'; form-action 'self'";
 
@@ -402,11 +392,11 @@ async fn cards_sheet(
     };
     let all = cards.all();
     let from = query.from.unwrap_or(1).clamp(1, all.len().max(1)) - 1;
-    let html = crate::cards::sheet(
+    let html = crate::sheet::sheet(
         &handle.deck().title,
         &state.hub.join_url(handle.code()),
         &all[from.min(all.len())..],
-        qr_svg,
+        crate::qr::svg,
     );
     no_store(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
@@ -560,7 +550,7 @@ async fn export(
 const KEY_COOKIE_SECONDS: u32 = 16 * 3600;
 
 /// The cookie that holds a role's key for one session.
-pub fn key_cookie_name(role: Role, code: &str) -> String {
+pub(crate) fn key_cookie_name(role: Role, code: &str) -> String {
     let role = match role {
         Role::Host => "host",
         Role::Screen => "screen",
@@ -612,18 +602,6 @@ async fn keyed_page(
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     }
     response
-}
-
-/// The value of cookie `name` in a request, if present.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// A page of a live session; for an unknown code the join page with status 404, which
@@ -690,7 +668,7 @@ async fn qr(State(state): State<AppState>, Path(file): Path<String>) -> Response
     let Some(handle) = find(&state, code).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let svg = qr_svg(&state.hub.join_url(handle.code()));
+    let svg = crate::qr::svg(&state.hub.join_url(handle.code()));
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
@@ -699,27 +677,6 @@ async fn qr(State(state): State<AppState>, Path(file): Path<String>) -> Response
         svg,
     )
         .into_response()
-}
-
-/// A QR code of `text` as SVG, dark on light with a quiet zone, for the join banner.
-pub fn qr_svg(text: &str) -> String {
-    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
-        .expect("a URL fits in a QR code");
-    code.render::<qrcode::render::svg::Color>()
-        .min_dimensions(256, 256)
-        .quiet_zone(true)
-        .build()
-}
-
-/// A QR code of `text` drawn with Unicode half blocks, for the terminal.
-pub fn qr_terminal(text: &str) -> String {
-    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::L)
-        .expect("a URL fits in a QR code");
-    code.render::<qrcode::render::unicode::Dense1x2>()
-        .dark_color(qrcode::render::unicode::Dense1x2::Light)
-        .light_color(qrcode::render::unicode::Dense1x2::Dark)
-        .quiet_zone(true)
-        .build()
 }
 
 async fn ws(
@@ -758,34 +715,4 @@ async fn ws(
             crate::connection::serve(socket, handle, context).await;
             drop(slot);
         })
-}
-
-/// Whether a WebSocket upgrade comes from one of our own pages (or an allowed origin).
-/// Browsers always send `Origin` on a WebSocket; a request without one is not from a
-/// browser page, so no other site can be riding on a visitor's cookies.
-pub(crate) fn origin_allowed(headers: &HeaderMap, state: &AppState) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-    let own_host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_ascii_lowercase);
-    if let Some(host) = own_host {
-        if origin == format!("http://{host}") || origin == format!("https://{host}") {
-            return true;
-        }
-    }
-    if origin == state.hub.base_url().to_ascii_lowercase() {
-        return true;
-    }
-    state
-        .limits
-        .allowed_origins
-        .iter()
-        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(&origin))
 }

@@ -13,9 +13,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::ports::{Meeting, SessionRecord, WriteFailed};
-use crate::cards::{Seat, Seats};
 use crate::deck::Deck;
 use crate::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg};
+use crate::seats::{Seat, Seats};
 use crate::session::{Command, ParticipantId, Rejection};
 
 /// A secret that grants a role: 128 random bits, hex-encoded.
@@ -369,7 +369,7 @@ impl SessionHandle {
     /// Takes the seat of a card's participant for a new connection: an older one
     /// hears that its card is used elsewhere.
     pub fn seat(&self, participant: ParticipantId) -> Seat {
-        self.inner.seats.take(participant)
+        self.inner.seats.take(participant, self.now_ms())
     }
 
     /// The seats of the session's card holders on this node.

@@ -18,9 +18,15 @@ use crate::console::{axe_clean, log_in, shown};
 use crate::support::{first_statement, http_get, TestClient, TestServer, WAIT};
 use fantoccini::key::Key;
 
+/// `count` new random cards, drawn as the console draws them.
+fn new_cards(count: usize) -> Vec<String> {
+    let mut rng = rand::thread_rng();
+    stemzaal::cards::generate(count, |len| rand::Rng::gen_range(&mut rng, 0..len))
+}
+
 /// Issues `count` cards in the test server's session and returns them.
 async fn issue(server: &TestServer, count: usize) -> Vec<String> {
-    let cards = stemzaal::cards::generate(count);
+    let cards = new_cards(count);
     server
         .session
         .command(Command::IssueCards {
@@ -325,7 +331,7 @@ async fn guessing_cards_is_held_to_the_rate_of_new_participants() {
     };
     let server = TestServer::start_limited(limits).await;
     let cards = issue(&server, 1).await;
-    for guess in stemzaal::cards::generate(3) {
+    for guess in new_cards(3) {
         let (error, code, _) = refused(&server, json!({"type": "hello", "card": guess})).await;
         assert_eq!(
             (error["code"].as_str(), code),
@@ -333,7 +339,7 @@ async fn guessing_cards_is_held_to_the_rate_of_new_participants() {
         );
     }
     // The burst is spent: every further card waits, the right one too.
-    for card in [stemzaal::cards::generate(1).remove(0), cards[0].clone()] {
+    for card in [new_cards(1).remove(0), cards[0].clone()] {
         let (error, code, _) = refused(&server, json!({"type": "hello", "card": card})).await;
         assert_eq!(
             (error["code"].as_str(), code),
@@ -348,7 +354,7 @@ fn a_session_takes_cards_only_before_a_phone_joins_without_one_and_replays_them(
     let mut session = Session::new(deck.clone());
     let phone = uuid::Uuid::new_v4();
     session.apply(Command::Join { participant: phone }).unwrap();
-    let cards = stemzaal::cards::generate(2);
+    let cards = new_cards(2);
     assert_eq!(
         session.apply(Command::IssueCards {
             cards: cards.clone()
@@ -386,7 +392,7 @@ fn a_session_takes_cards_only_before_a_phone_joins_without_one_and_replays_them(
         session.card_participant("ABCDEFGHJK", None, phone),
         Err(Rejection::UnknownCard)
     );
-    let too_many = stemzaal::cards::generate(stemzaal::cards::MAX_CARDS - 1);
+    let too_many = new_cards(stemzaal::cards::MAX_CARDS - 1);
     assert_eq!(
         session.apply(Command::IssueCards { cards: too_many }),
         Err(Rejection::TooManyCards)

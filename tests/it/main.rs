@@ -14,6 +14,7 @@ mod console;
 mod deck_format;
 mod fuzz;
 mod host_page;
+mod layers;
 mod logging;
 mod nats;
 mod page_weight;
