@@ -10,7 +10,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::hub::{NotAdmitted, Notice, Outbox, Published, Request, SessionHandle};
+use crate::hub::{JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle};
 use crate::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
 use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
 use crate::seats::Seat;
@@ -151,6 +151,14 @@ fn close_code_for(error: &anyhow::Error) -> Option<(u16, &'static str)> {
     }
 }
 
+/// What a connection's phase ends in: `Err` for a failure, `Ok(Err(ending))` when the
+/// connection ends here (the client was told why), `Ok(Ok(value))` to go on.
+type Step<T> = Result<Result<T, Ending>>;
+
+/// A connection's acks and errors: made on the first command, since a channel
+/// allocates a block of slots up front and most phones sit idle most of the session.
+type Replies = Option<(Outbox, mpsc::UnboundedReceiver<ServerMsg>)>;
+
 async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -> Result<Ending> {
     let mut peer = match handshake(socket, handle, &context).await? {
         Ok(peer) => peer,
@@ -166,9 +174,7 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
     let first = view.borrow_and_update().clone();
     send_view(socket, &mut sent, first).await?;
 
-    // Made on the first command: a channel allocates a block of slots up front, and
-    // most phones sit idle most of the session.
-    let mut outbox: Option<(Outbox, mpsc::UnboundedReceiver<ServerMsg>)> = None;
+    let mut replies: Replies = None;
     let mut guard = MessageGuard::new(limits, Instant::now());
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(limits.ping_interval);
@@ -177,49 +183,16 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
         tokio::select! {
             incoming = socket.recv() => {
                 last_heard = Instant::now();
-                let text = match incoming {
-                    None | Some(Ok(Message::Close(_))) => return Ok(Ending::Gone),
-                    Some(Err(e)) => return Err(e).context("reading from the socket"),
-                    // Pings are answered by the socket itself; a pong is proof of life.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Text(text))) => Some(text),
-                    Some(Ok(Message::Binary(_))) => None,
-                };
-                match guard.check(last_heard) {
-                    Verdict::Take => {}
-                    Verdict::Drop => {
-                        let id = text.as_deref().and_then(message_id);
-                        send(socket, &error(peer.lang, "rate_limited", id)).await?;
-                        continue;
-                    }
-                    Verdict::Close => {
-                        return Ok(Ending::Close(CLOSE_POLICY, "too many messages"));
-                    }
-                }
-                let reply = match text {
-                    Some(text) => {
-                        let (tx, _) = outbox.get_or_insert_with(mpsc::unbounded_channel);
-                        on_text(&text, &peer, handle, tx).await?
-                    }
-                    None => Some(error(peer.lang, "bad_message", None)),
-                };
-                if let Some(reply) = reply {
-                    send(socket, &reply).await?;
+                let answered = on_message(
+                    socket, incoming, last_heard, &mut guard, &peer, handle, &mut replies,
+                );
+                if let Some(ending) = answered.await? {
+                    return Ok(ending);
                 }
             }
             changed = view.changed() => {
                 if changed.is_err() {
-                    // The session's task ended (the server is stopping) after it
-                    // answered everything it took: deliver those answers first.
-                    if let Some((_, rx)) = &mut outbox {
-                        while let Ok(msg) = rx.try_recv() {
-                            send(socket, &msg).await?;
-                        }
-                    }
-                    if handle.notice() == Notice::Closed {
-                        return Ok(Ending::Close(CLOSE_SESSION_CLOSED, "session closed"));
-                    }
-                    return Ok(Ending::Close(CLOSE_GOING_AWAY, "server stopping"));
+                    return session_ended(socket, handle, &mut replies).await;
                 }
                 let now = view.borrow_and_update().clone();
                 send_view(socket, &mut sent, now).await?;
@@ -231,7 +204,7 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                     return Ok(Ending::Close(CLOSE_DECK_EDITED, "deck edited"));
                 }
             }
-            Some(msg) = next_reply(&mut outbox) => send(socket, &msg).await?,
+            Some(msg) = next_reply(&mut replies) => send(socket, &msg).await?,
             () = seat_taken(&mut seat) => {
                 return Ok(Ending::Close(CLOSE_CARD_ELSEWHERE, "card used elsewhere"));
             }
@@ -243,6 +216,67 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
             }
         }
     }
+}
+
+/// Answers one message from the client within its rate (`incoming`, heard at
+/// `heard`); `Some(ending)` when the connection ends with it.
+async fn on_message(
+    socket: &mut WebSocket,
+    incoming: Option<Result<Message, axum::Error>>,
+    heard: Instant,
+    guard: &mut MessageGuard,
+    peer: &Peer,
+    handle: &SessionHandle,
+    replies: &mut Replies,
+) -> Result<Option<Ending>> {
+    let text = match incoming {
+        None | Some(Ok(Message::Close(_))) => return Ok(Some(Ending::Gone)),
+        Some(Err(e)) => return Err(e).context("reading from the socket"),
+        // Pings are answered by the socket itself; a pong is proof of life.
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => return Ok(None),
+        Some(Ok(Message::Text(text))) => Some(text),
+        Some(Ok(Message::Binary(_))) => None,
+    };
+    match guard.check(heard) {
+        Verdict::Take => {}
+        Verdict::Drop => {
+            let id = text.as_deref().and_then(message_id);
+            send(socket, &error(peer.lang, "rate_limited", id)).await?;
+            return Ok(None);
+        }
+        Verdict::Close => {
+            return Ok(Some(Ending::Close(CLOSE_POLICY, "too many messages")));
+        }
+    }
+    let reply = match text {
+        Some(text) => {
+            let (tx, _) = replies.get_or_insert_with(mpsc::unbounded_channel);
+            on_text(&text, peer, handle, tx).await?
+        }
+        None => Some(error(peer.lang, "bad_message", None)),
+    };
+    if let Some(reply) = reply {
+        send(socket, &reply).await?;
+    }
+    Ok(None)
+}
+
+/// The session's task ended (the server is stopping, or the session was closed) after
+/// it answered everything it took: delivers those answers first, then says why.
+async fn session_ended(
+    socket: &mut WebSocket,
+    handle: &SessionHandle,
+    replies: &mut Replies,
+) -> Result<Ending> {
+    if let Some((_, rx)) = replies {
+        while let Ok(msg) = rx.try_recv() {
+            send(socket, &msg).await?;
+        }
+    }
+    if handle.notice() == Notice::Closed {
+        return Ok(Ending::Close(CLOSE_SESSION_CLOSED, "session closed"));
+    }
+    Ok(Ending::Close(CLOSE_GOING_AWAY, "server stopping"))
 }
 
 /// Sends what of a session's published view this connection has not sent yet: a new
@@ -297,51 +331,31 @@ fn message_id(text: &str) -> Option<u64> {
     serde_json::from_str::<MessageId>(text).ok()?.id
 }
 
+/// What a client's `hello` says.
+struct Hello {
+    key: Option<String>,
+    asked: Option<Role>,
+    participant_id: Option<ParticipantId>,
+    card: Option<String>,
+    lang: Lang,
+}
+
 /// Waits for `hello`, decides the role and sends `welcome`; `Err(ending)` if the
 /// client was refused (and told why).
 async fn handshake(
     socket: &mut WebSocket,
     handle: &SessionHandle,
     context: &Context,
-) -> Result<Result<Peer, Ending>> {
-    let refused = Ending::Close(CLOSE_POLICY, "hello expected");
-    let text = match tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await {
-        Err(_) => return Ok(Err(refused)),
-        Ok(None | Some(Ok(Message::Close(_)))) => return Ok(Err(Ending::Gone)),
-        Ok(Some(Err(e))) => return Err(e).context("reading hello"),
-        Ok(Some(Ok(Message::Text(text)))) => text,
-        Ok(Some(Ok(_))) => Utf8Bytes::from_static(""),
+) -> Step<Peer> {
+    let hello = match read_hello(socket).await? {
+        Ok(hello) => hello,
+        Err(ending) => return Ok(Err(ending)),
     };
-    let (key, asked, participant_id, card, lang) = match serde_json::from_str::<ClientMsg>(&text) {
-        Ok(ClientMsg::Hello {
-            key,
-            role,
-            participant_id,
-            card,
-            lang,
-        }) => (key, role, participant_id, card, lang),
-        _ if is_hello(&text) => {
-            // A hello with a field of the wrong kind: say so, not "hello expected".
-            send(socket, &error(Lang::Nl, "bad_message", None)).await?;
-            return Ok(Err(Ending::Close(CLOSE_POLICY, "bad hello")));
-        }
-        _ => {
-            send(socket, &error(Lang::Nl, "hello_expected", None)).await?;
-            return Ok(Err(refused));
-        }
+    let role = match role_for(socket, handle, context, &hello).await? {
+        Ok(role) => role,
+        Err(ending) => return Ok(Err(ending)),
     };
-    let key = key.or_else(|| match asked {
-        Some(Role::Host) => context.cookies.host.clone(),
-        Some(Role::Screen) => context.cookies.screen.clone(),
-        _ => None,
-    });
-    let role = match handle.role_for(key.as_deref()) {
-        Some(role) if asked.is_none() || asked == Some(role) => role,
-        _ => {
-            send(socket, &error(lang, "bad_key", None)).await?;
-            return Ok(Err(Ending::Close(CLOSE_POLICY, "bad key")));
-        }
-    };
+    let lang = hello.lang;
     let deck = handle.deck();
     let wire_limits = WireLimits {
         ping_interval_ms: context.limits.ping_interval.as_millis() as u64,
@@ -356,37 +370,9 @@ async fn handshake(
     let mut seat = None;
     match role {
         Role::Participant => {
-            let card = card.filter(|c| !c.is_empty());
-            // Only a hello that creates a participant counts: a returning phone presents
-            // an id the limiter saw, or (after a restart) one the session has stored. A
-            // card always counts, so cards cannot be guessed faster than phones join.
-            let returning = card.is_none()
-                && match participant_id {
-                    Some(id) if context.joins.is_welcomed(&id) => true,
-                    Some(id) => handle.knows(id).await?,
-                    None => false,
-                };
-            if !returning && !context.joins.admit(context.peer, None, Instant::now()) {
-                send(socket, &error(lang, "too_many_joins", None)).await?;
-                return Ok(Err(Ending::Close(CLOSE_TRY_AGAIN_LATER, "too many joins")));
-            }
-            let info = match handle.join_with_card(participant_id, card).await? {
+            let info = match admit(socket, handle, context, hello).await? {
                 Ok(info) => info,
-                Err(NotAdmitted::Storage(_)) => {
-                    send(socket, &error(lang, "storage_unavailable", None)).await?;
-                    return Ok(Err(Ending::Close(
-                        CLOSE_TRY_AGAIN_LATER,
-                        "storage unavailable",
-                    )));
-                }
-                Err(NotAdmitted::Refused(rejection)) => {
-                    send(socket, &error(lang, rejection.code(), None)).await?;
-                    return Ok(Err(if rejection == Rejection::CardRequired {
-                        Ending::Close(CLOSE_CARD, "card required")
-                    } else {
-                        Ending::Close(CLOSE_CARD, "unknown card")
-                    }));
-                }
+                Err(ending) => return Ok(Err(ending)),
             };
             context.joins.welcomed(info.participant);
             if info.holds_card {
@@ -412,6 +398,107 @@ async fn handshake(
         participant,
         seat,
     }))
+}
+
+/// Waits for the client's first message, which must be a `hello`.
+async fn read_hello(socket: &mut WebSocket) -> Step<Hello> {
+    let refused = Ending::Close(CLOSE_POLICY, "hello expected");
+    let text = match tokio::time::timeout(HELLO_TIMEOUT, socket.recv()).await {
+        Err(_) => return Ok(Err(refused)),
+        Ok(None | Some(Ok(Message::Close(_)))) => return Ok(Err(Ending::Gone)),
+        Ok(Some(Err(e))) => return Err(e).context("reading hello"),
+        Ok(Some(Ok(Message::Text(text)))) => text,
+        Ok(Some(Ok(_))) => Utf8Bytes::from_static(""),
+    };
+    match serde_json::from_str::<ClientMsg>(&text) {
+        Ok(ClientMsg::Hello {
+            key,
+            role,
+            participant_id,
+            card,
+            lang,
+        }) => Ok(Ok(Hello {
+            key,
+            asked: role,
+            participant_id,
+            card,
+            lang,
+        })),
+        _ if is_hello(&text) => {
+            // A hello with a field of the wrong kind: say so, not "hello expected".
+            send(socket, &error(Lang::Nl, "bad_message", None)).await?;
+            Ok(Err(Ending::Close(CLOSE_POLICY, "bad hello")))
+        }
+        _ => {
+            send(socket, &error(Lang::Nl, "hello_expected", None)).await?;
+            Ok(Err(refused))
+        }
+    }
+}
+
+/// The role the hello's key (or, without one, the cookie for the role it asks for)
+/// opens; a key for another role than the one asked for is refused.
+async fn role_for(
+    socket: &mut WebSocket,
+    handle: &SessionHandle,
+    context: &Context,
+    hello: &Hello,
+) -> Step<Role> {
+    let key = hello.key.clone().or_else(|| match hello.asked {
+        Some(Role::Host) => context.cookies.host.clone(),
+        Some(Role::Screen) => context.cookies.screen.clone(),
+        _ => None,
+    });
+    match handle.role_for(key.as_deref()) {
+        Some(role) if hello.asked.is_none() || hello.asked == Some(role) => Ok(Ok(role)),
+        _ => {
+            send(socket, &error(hello.lang, "bad_key", None)).await?;
+            Ok(Err(Ending::Close(CLOSE_POLICY, "bad key")))
+        }
+    }
+}
+
+/// Joins a participant (new, returning, or by its card) within the limit on new
+/// participants per address.
+async fn admit(
+    socket: &mut WebSocket,
+    handle: &SessionHandle,
+    context: &Context,
+    hello: Hello,
+) -> Step<JoinInfo> {
+    let lang = hello.lang;
+    let card = hello.card.filter(|c| !c.is_empty());
+    // Only a hello that creates a participant counts: a returning phone presents an id
+    // the limiter saw, or (after a restart) one the session has stored. A card always
+    // counts, so cards cannot be guessed faster than phones join.
+    let returning = card.is_none()
+        && match hello.participant_id {
+            Some(id) if context.joins.is_welcomed(&id) => true,
+            Some(id) => handle.knows(id).await?,
+            None => false,
+        };
+    if !returning && !context.joins.admit(context.peer, None, Instant::now()) {
+        send(socket, &error(lang, "too_many_joins", None)).await?;
+        return Ok(Err(Ending::Close(CLOSE_TRY_AGAIN_LATER, "too many joins")));
+    }
+    match handle.join_with_card(hello.participant_id, card).await? {
+        Ok(info) => Ok(Ok(info)),
+        Err(NotAdmitted::Storage(_)) => {
+            send(socket, &error(lang, "storage_unavailable", None)).await?;
+            Ok(Err(Ending::Close(
+                CLOSE_TRY_AGAIN_LATER,
+                "storage unavailable",
+            )))
+        }
+        Err(NotAdmitted::Refused(rejection)) => {
+            send(socket, &error(lang, rejection.code(), None)).await?;
+            Ok(Err(if rejection == Rejection::CardRequired {
+                Ending::Close(CLOSE_CARD, "card required")
+            } else {
+                Ending::Close(CLOSE_CARD, "unknown card")
+            }))
+        }
+    }
 }
 
 /// The command a decoded message asks for, or the error code refusing it. The role

@@ -428,15 +428,8 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
         file: source_name.to_string(),
         errors,
     };
-    if text.len() > MAX_SOURCE_BYTES {
-        return Err(fail(vec![LineError {
-            line: 1,
-            message: format!(
-                "the deck is {} bytes; a deck may be at most {} bytes (1 MiB)",
-                text.len(),
-                MAX_SOURCE_BYTES
-            ),
-        }]));
+    if let Some(error) = size_error(text) {
+        return Err(fail(vec![error]));
     }
     // Editors on Windows like to start UTF-8 files with a byte order mark.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -446,60 +439,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
     let Some((front, body_start)) = front_matter(&lines, &mut errors) else {
         return Err(fail(errors));
     };
-
-    let chunks = split_slides(&lines, body_start);
-    let filled: Vec<usize> = (0..chunks.len())
-        .filter(|&i| !is_blank_chunk(&lines, &chunks[i]))
-        .collect();
-    let mut slides = Vec::new();
-    let mut warnings = Vec::new();
-    if let (Some(&first), Some(&last)) = (filled.first(), filled.last()) {
-        // Empty slides at the very start or end are harmless leftovers; in between, a
-        // facilitator would step onto a blank screen, so say where.
-        for chunk in &chunks[first..=last] {
-            if is_blank_chunk(&lines, chunk) {
-                // The chunk lies strictly between two `---` lines: 0-based `start - 1` and
-                // `end`, that is 1-based `start` and `end + 1`.
-                let open = chunk.start;
-                errors.push(LineError {
-                    line: open,
-                    message: format!(
-                        "empty slide: two `---` lines with nothing between (lines {} and {}); \
-                         remove one of them",
-                        open,
-                        chunk.end + 1
-                    ),
-                });
-            }
-        }
-        for &i in &filled {
-            if let Some(slide) = parse_slide(
-                &lines,
-                chunks[i].clone(),
-                front.results,
-                &mut errors,
-                &mut warnings,
-            ) {
-                slides.push(slide);
-            }
-        }
-        if filled.len() > MAX_SLIDES {
-            let extra = &chunks[filled[MAX_SLIDES]];
-            errors.push(LineError {
-                line: first_filled_line(&lines, extra.clone()) + 1,
-                message: format!(
-                    "too many slides: this is slide {}, a deck may have at most {}",
-                    MAX_SLIDES + 1,
-                    MAX_SLIDES
-                ),
-            });
-        }
-    } else {
-        errors.push(LineError {
-            line: 1,
-            message: "the deck has no slides: write at least one slide of Markdown".to_string(),
-        });
-    }
+    let (slides, mut warnings) = parse_body(&lines, body_start, front.results, &mut errors);
 
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.line);
@@ -520,6 +460,87 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
         slides,
         warnings,
     })
+}
+
+/// The error for a source over [`MAX_SOURCE_BYTES`], which is not read at all.
+fn size_error(text: &str) -> Option<LineError> {
+    (text.len() > MAX_SOURCE_BYTES).then(|| LineError {
+        line: 1,
+        message: format!(
+            "the deck is {} bytes; a deck may be at most {} bytes (1 MiB)",
+            text.len(),
+            MAX_SOURCE_BYTES
+        ),
+    })
+}
+
+/// Parses the slides after the front matter: every slide's problems go to `errors`;
+/// returns the slides that parsed and the warnings (unsorted).
+fn parse_body(
+    lines: &[&str],
+    body_start: usize,
+    default_results: Results,
+    errors: &mut Vec<LineError>,
+) -> (Vec<Slide>, Vec<LineError>) {
+    let chunks = split_slides(lines, body_start);
+    let filled: Vec<usize> = (0..chunks.len())
+        .filter(|&i| !is_blank_chunk(lines, &chunks[i]))
+        .collect();
+    let mut slides = Vec::new();
+    let mut warnings = Vec::new();
+    let (Some(&first), Some(&last)) = (filled.first(), filled.last()) else {
+        errors.push(LineError {
+            line: 1,
+            message: "the deck has no slides: write at least one slide of Markdown".to_string(),
+        });
+        return (slides, warnings);
+    };
+    empty_slide_errors(lines, &chunks[first..=last], errors);
+    for &i in &filled {
+        if let Some(slide) = parse_slide(
+            lines,
+            chunks[i].clone(),
+            default_results,
+            errors,
+            &mut warnings,
+        ) {
+            slides.push(slide);
+        }
+    }
+    if filled.len() > MAX_SLIDES {
+        let extra = &chunks[filled[MAX_SLIDES]];
+        errors.push(LineError {
+            line: first_filled_line(lines, extra.clone()) + 1,
+            message: format!(
+                "too many slides: this is slide {}, a deck may have at most {}",
+                MAX_SLIDES + 1,
+                MAX_SLIDES
+            ),
+        });
+    }
+    (slides, warnings)
+}
+
+/// Reports each empty slide among `chunks` (from the first filled slide to the last).
+/// Empty slides at the very start or end are harmless leftovers; in between, a
+/// facilitator would step onto a blank screen, so say where.
+fn empty_slide_errors(lines: &[&str], chunks: &[Range<usize>], errors: &mut Vec<LineError>) {
+    for chunk in chunks {
+        if is_blank_chunk(lines, chunk) {
+            // The chunk lies strictly between two `---` lines: 0-based `start - 1` and
+            // `end`, that is 1-based `start` and `end + 1`.
+            let open = chunk.start;
+            errors.push(LineError {
+                line: open,
+                message: format!(
+                    "empty slide: two `---` lines with nothing between (lines {} and {}); \
+                     remove one of them",
+                    open,
+                    chunk.end + 1
+                ),
+            });
+        }
+    }
 }
 
 /// Renders a slide's Markdown to HTML that is safe to put in a page: raw HTML shows as
@@ -648,105 +669,130 @@ fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMat
     for (idx, raw) in lines.iter().enumerate().take(close).skip(1) {
         let line = idx + 1;
         let mut error = |message: String| errors.push(LineError { line, message });
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let Some((key, value)) = raw.split_once(':') else {
-            error(format!(
-                "front matter line without a colon: expected `key: value` ({FRONT_KEYS}), \
-                 found `{}`",
-                raw.trim()
-            ));
-            continue;
-        };
-        let (key, value) = (key.trim(), value.trim());
-        let name = key.to_ascii_lowercase();
-        if !matches!(
-            name.as_str(),
-            "title"
-                | "groups"
-                | "results"
-                | "lang"
-                | "meeting"
-                | "date"
-                | "place"
-                | "min_group_size"
-                | "arguments"
-                | "upvotes"
-        ) {
-            error(format!(
-                "unknown front matter key `{key}`: expected {FRONT_KEYS}"
-            ));
-            continue;
-        }
-        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == name) {
-            error(format!("`{key}` is set twice (first on line {first})"));
-            continue;
-        }
-        seen.push((name.clone(), line));
-        match name.as_str() {
-            "title" if value.is_empty() => {
-                error("`title` is empty: write the deck's title after the colon".to_string())
-            }
-            "title" => front.title = Some(value.to_string()),
-            "lang" if is_language_tag(value) => front.lang = Some(value.to_string()),
-            "lang" => error(format!(
-                "`lang` must be a language tag such as `nl`, `en`, `fy` or `nl-BE`, found \
-                 `{value}`"
-            )),
-            "meeting" | "date" | "place" if value.is_empty() => error(format!(
-                "`{key}` is empty: write it after the colon, or remove the line"
-            )),
-            "meeting" => front.meeting = Some(value.to_string()),
-            "date" => front.date = Some(value.to_string()),
-            "place" => front.place = Some(value.to_string()),
-            "min_group_size" => match value.parse::<u64>() {
-                Ok(k) if MIN_GROUP_SIZE_RANGE.contains(&k) => front.min_group_size = k,
-                _ => error(format!(
-                    "`min_group_size` must be a whole number from {} to {}, found `{value}`",
-                    MIN_GROUP_SIZE_RANGE.start(),
-                    MIN_GROUP_SIZE_RANGE.end()
-                )),
-            },
-            "arguments" | "upvotes" => match value.to_ascii_lowercase().as_str() {
-                "on" | "off" => {
-                    let on = value.eq_ignore_ascii_case("on");
-                    if name == "arguments" {
-                        front.arguments = on;
-                    } else {
-                        front.upvotes = on;
-                    }
-                }
-                _ => error(format!("`{key}` must be `on` or `off`, found `{value}`")),
-            },
-            "results" => match parse_results(value) {
-                Some(results) => front.results = results,
-                None => error(format!(
-                    "`results` must be `hidden` or `live`, found `{value}`"
-                )),
-            },
-            "groups" if value.is_empty() => {}
-            _ => {
-                for name in value.split(',').map(str::trim) {
-                    if name.is_empty() {
-                        error(
-                            "empty group name in `groups`: separate names with single commas"
-                                .to_string(),
-                        );
-                    } else if front
-                        .groups
-                        .iter()
-                        .any(|g| g.to_lowercase() == name.to_lowercase())
-                    {
-                        error(format!("group `{name}` is listed twice in `groups`"));
-                    } else {
-                        front.groups.push(name.to_string());
-                    }
-                }
-            }
+        match front_entry(raw, line, &mut seen) {
+            Ok(Some(entry)) => set_front_key(&mut front, entry, &mut error),
+            Ok(None) => {}
+            Err(message) => error(message),
         }
     }
     Some((front, close + 1))
+}
+
+/// One `key: value` line of the front matter: the key as written, its lower-case name
+/// and the value, both trimmed.
+struct FrontEntry<'a> {
+    key: &'a str,
+    name: String,
+    value: &'a str,
+}
+
+/// Reads a front matter line on `line`: `None` for a blank line, the entry for a known
+/// key not set before (recorded in `seen`), else what is wrong with the line.
+fn front_entry<'a>(
+    raw: &'a str,
+    line: usize,
+    seen: &mut Vec<(String, usize)>,
+) -> Result<Option<FrontEntry<'a>>, String> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    let Some((key, value)) = raw.split_once(':') else {
+        return Err(format!(
+            "front matter line without a colon: expected `key: value` ({FRONT_KEYS}), \
+             found `{}`",
+            raw.trim()
+        ));
+    };
+    let (key, value) = (key.trim(), value.trim());
+    let name = key.to_ascii_lowercase();
+    if !matches!(
+        name.as_str(),
+        "title"
+            | "groups"
+            | "results"
+            | "lang"
+            | "meeting"
+            | "date"
+            | "place"
+            | "min_group_size"
+            | "arguments"
+            | "upvotes"
+    ) {
+        return Err(format!(
+            "unknown front matter key `{key}`: expected {FRONT_KEYS}"
+        ));
+    }
+    if let Some((_, first)) = seen.iter().find(|(k, _)| *k == name) {
+        return Err(format!("`{key}` is set twice (first on line {first})"));
+    }
+    seen.push((name.clone(), line));
+    Ok(Some(FrontEntry { key, name, value }))
+}
+
+/// Sets what a known front matter key says, or reports why its value is wrong.
+fn set_front_key(front: &mut FrontMatter, entry: FrontEntry, error: &mut impl FnMut(String)) {
+    let FrontEntry { key, name, value } = entry;
+    match name.as_str() {
+        "title" if value.is_empty() => {
+            error("`title` is empty: write the deck's title after the colon".to_string())
+        }
+        "title" => front.title = Some(value.to_string()),
+        "lang" if is_language_tag(value) => front.lang = Some(value.to_string()),
+        "lang" => error(format!(
+            "`lang` must be a language tag such as `nl`, `en`, `fy` or `nl-BE`, found \
+             `{value}`"
+        )),
+        "meeting" | "date" | "place" if value.is_empty() => error(format!(
+            "`{key}` is empty: write it after the colon, or remove the line"
+        )),
+        "meeting" => front.meeting = Some(value.to_string()),
+        "date" => front.date = Some(value.to_string()),
+        "place" => front.place = Some(value.to_string()),
+        "min_group_size" => match value.parse::<u64>() {
+            Ok(k) if MIN_GROUP_SIZE_RANGE.contains(&k) => front.min_group_size = k,
+            _ => error(format!(
+                "`min_group_size` must be a whole number from {} to {}, found `{value}`",
+                MIN_GROUP_SIZE_RANGE.start(),
+                MIN_GROUP_SIZE_RANGE.end()
+            )),
+        },
+        "arguments" | "upvotes" => match value.to_ascii_lowercase().as_str() {
+            "on" | "off" => {
+                let on = value.eq_ignore_ascii_case("on");
+                if name == "arguments" {
+                    front.arguments = on;
+                } else {
+                    front.upvotes = on;
+                }
+            }
+            _ => error(format!("`{key}` must be `on` or `off`, found `{value}`")),
+        },
+        "results" => match parse_results(value) {
+            Some(results) => front.results = results,
+            None => error(format!(
+                "`results` must be `hidden` or `live`, found `{value}`"
+            )),
+        },
+        "groups" if value.is_empty() => {}
+        _ => add_groups(front, value, error),
+    }
+}
+
+/// Adds the comma-separated group names of `groups:`, each once.
+fn add_groups(front: &mut FrontMatter, value: &str, error: &mut impl FnMut(String)) {
+    for name in value.split(',').map(str::trim) {
+        if name.is_empty() {
+            error("empty group name in `groups`: separate names with single commas".to_string());
+        } else if front
+            .groups
+            .iter()
+            .any(|g| g.to_lowercase() == name.to_lowercase())
+        {
+            error(format!("group `{name}` is listed twice in `groups`"));
+        } else {
+            front.groups.push(name.to_string());
+        }
+    }
 }
 
 /// A language tag as HTML's `lang` takes it: a primary language of two or three
@@ -908,19 +954,75 @@ fn parse_slide(
     warnings: &mut Vec<LineError>,
 ) -> Option<Slide> {
     let first_line = first_filled_line(lines, range.clone());
-    // A `results:` line is a setting, not text: it is taken out, and the other lines
-    // keep their numbers.
+    let (slide_lines, results) = take_results_lines(&lines[range.clone()], range.start, errors);
+    let slide_lines = slide_lines.as_slice();
+    let full_title = slide_title(slide_lines);
+    warn_long_title(slide_lines, &full_title, first_line + 1, warnings);
+    let head = SlideHead {
+        line: first_line + 1,
+        title: short_title(&full_title),
+        full_title,
+    };
+    let Some(first_option) = slide_lines.iter().position(|l| option_line(l).is_some()) else {
+        if let Some((line, _)) = results {
+            errors.push(LineError {
+                line,
+                message: "`results:` on a slide without options: only a statement has results \
+                          (remove the line, or add the `A)` and `B)` options)"
+                    .to_string(),
+            });
+            return None;
+        }
+        return Some(content_slide(slide_lines, head, warnings));
+    };
+    let statement = Statement {
+        lines: slide_lines,
+        start: range.start,
+        first_option,
+        results: results.map_or(default_results, |(_, mode)| mode),
+    };
+    statement_slide(statement, head, errors, warnings)
+}
+
+/// What every slide has before its kind is known: where it starts and its title.
+struct SlideHead {
+    /// 1-based line of the slide's first non-blank line.
+    line: usize,
+    title: String,
+    full_title: String,
+}
+
+/// A statement slide's lines, as [`parse_slide`] found them.
+struct Statement<'a> {
+    /// The slide's lines, `results:` lines blanked.
+    lines: &'a [&'a str],
+    /// The 0-based source line of `lines[0]`.
+    start: usize,
+    /// The index in `lines` of the first option.
+    first_option: usize,
+    /// How the statement's results show.
+    results: Results,
+}
+
+/// Takes the `results:` lines out of a slide's `lines` (from 0-based source line
+/// `start`). A `results:` line is a setting, not text: it becomes blank, so the other
+/// lines keep their numbers. Returns the lines and the first valid setting with its
+/// 1-based line; a bad or repeated one goes to `errors`.
+fn take_results_lines<'a>(
+    lines: &[&'a str],
+    start: usize,
+    errors: &mut Vec<LineError>,
+) -> (Vec<&'a str>, Option<(usize, Results)>) {
     let mut results = None;
-    let mut results_errors = Vec::new();
-    let slide_lines: Vec<&str> = lines[range.clone()]
+    let slide_lines = lines
         .iter()
         .enumerate()
         .map(|(offset, raw)| {
             let Some(value) = results_line(raw) else {
                 return *raw;
             };
-            let line = range.start + offset + 1;
-            let mut error = |message| results_errors.push(LineError { line, message });
+            let line = start + offset + 1;
+            let mut error = |message| errors.push(LineError { line, message });
             match (parse_results(value), results) {
                 (_, Some((first, _))) => error(format!(
                     "`results:` is set twice on this slide (first on line {first})"
@@ -933,11 +1035,16 @@ fn parse_slide(
             ""
         })
         .collect();
-    let slide_lines = slide_lines.as_slice();
-    errors.extend(results_errors);
-    let full_title = slide_title(slide_lines);
-    let title = short_title(&full_title);
-    let mut warn = |line: usize, message: String| warnings.push(LineError { line, message });
+    (slide_lines, results)
+}
+
+/// Warns when the title (on 1-based `line`) is longer than the screen shows in full.
+fn warn_long_title(
+    slide_lines: &[&str],
+    full_title: &str,
+    line: usize,
+    warnings: &mut Vec<LineError>,
+) {
     let statement = slide_lines.iter().any(|l| option_line(l).is_some());
     let (title_limit, heading) = if top_heading(slide_lines) {
         (FIT_TOP_TITLE_CHARS, "a `#` heading")
@@ -953,89 +1060,116 @@ fn parse_slide(
         .find(|l| !is_blank(l))
         .is_some_and(|l| option_line(l).is_some());
     if !titled_by_option && full_title.chars().count() > title_limit {
-        warn(
-            first_line + 1,
-            format!(
+        warnings.push(LineError {
+            line,
+            message: format!(
                 "the title has {} characters; the screen shows at most {title_limit} of {heading} \
                  in full at the minimum text size (shorten the heading)",
                 full_title.chars().count()
             ),
-        );
-    }
-    let Some(first_option) = slide_lines.iter().position(|l| option_line(l).is_some()) else {
-        if let Some((line, _)) = results {
-            errors.push(LineError {
-                line,
-                message: "`results:` on a slide without options: only a statement has results \
-                          (remove the line, or add the `A)` and `B)` options)"
-                    .to_string(),
-            });
-            return None;
-        }
-        let markdown = slide_lines.join("\n");
-        let blocks = text_blocks(&markdown);
-        let lines = screen_lines(&blocks);
-        if blocks.len() > FIT_CONTENT_BLOCKS {
-            warn(
-                first_line + 1,
-                format!(
-                    "{} bullets or paragraphs; the screen shows at most {FIT_CONTENT_BLOCKS} in \
-                     full at the minimum text size (split the slide with `---`)",
-                    blocks.len()
-                ),
-            );
-        } else if lines > FIT_CONTENT_LINES {
-            warn(
-                first_line + 1,
-                format!(
-                    "the text takes about {lines} lines of {FIT_LINE_CHARS} characters; the \
-                     screen shows at most {FIT_CONTENT_LINES} in full at the minimum text size \
-                     (shorten it, or split the slide with `---`)"
-                ),
-            );
-        }
-        return Some(Slide {
-            line: first_line + 1,
-            title,
-            full_title,
-            html: render_markdown(&markdown),
-            kind: SlideKind::Content,
-            scale: false,
-            results: Results::Hidden,
         });
-    };
-    let results = results.map_or(default_results, |(_, mode)| mode);
+    }
+}
 
+/// A content slide (no options), with a warning when its text does not fit.
+fn content_slide(slide_lines: &[&str], head: SlideHead, warnings: &mut Vec<LineError>) -> Slide {
+    let markdown = slide_lines.join("\n");
+    let blocks = text_blocks(&markdown);
+    let lines = screen_lines(&blocks);
+    let mut warn = |message: String| {
+        warnings.push(LineError {
+            line: head.line,
+            message,
+        })
+    };
+    if blocks.len() > FIT_CONTENT_BLOCKS {
+        warn(format!(
+            "{} bullets or paragraphs; the screen shows at most {FIT_CONTENT_BLOCKS} in \
+             full at the minimum text size (split the slide with `---`)",
+            blocks.len()
+        ));
+    } else if lines > FIT_CONTENT_LINES {
+        warn(format!(
+            "the text takes about {lines} lines of {FIT_LINE_CHARS} characters; the \
+             screen shows at most {FIT_CONTENT_LINES} in full at the minimum text size \
+             (shorten it, or split the slide with `---`)"
+        ));
+    }
+    Slide {
+        line: head.line,
+        title: head.title,
+        full_title: head.full_title,
+        html: render_markdown(&markdown),
+        kind: SlideKind::Content,
+        scale: false,
+        results: Results::Hidden,
+    }
+}
+
+/// A statement slide, or `None` when its options have errors (pushed to `errors`).
+fn statement_slide(
+    statement: Statement,
+    head: SlideHead,
+    errors: &mut Vec<LineError>,
+    warnings: &mut Vec<LineError>,
+) -> Option<Slide> {
     let errors_before = errors.len();
     // The first option decides the kind: letters, or the points of a scale.
-    let scale = option_line(slide_lines[first_option]).is_some_and(|(_, point, _)| point);
+    let scale =
+        option_line(statement.lines[statement.first_option]).is_some_and(|(_, point, _)| point);
+    let options = read_options(&statement, scale, errors);
+    if scale {
+        scale_errors(&options, errors.len() > errors_before, errors);
+    } else {
+        letter_errors(&options, errors);
+    }
+    if errors.len() > errors_before {
+        return None;
+    }
+    let context = statement.lines[..statement.first_option].join("\n");
+    warn_statement_fit(&options, scale, &context, head.line, warnings);
+    Some(Slide {
+        line: head.line,
+        title: head.title,
+        full_title: head.full_title,
+        html: render_markdown(&context),
+        kind: SlideKind::Statement {
+            options: options.into_iter().map(|(_, text)| text).collect(),
+        },
+        scale,
+        results: statement.results,
+    })
+}
+
+/// Reads a statement's option lines (letters, or points when `scale`) from its first
+/// option on: (1-based line, text) per option in source order, a wrapped option's
+/// lines joined. What is out of order, mixed, too many or after the options goes to
+/// `errors`.
+fn read_options(
+    statement: &Statement,
+    scale: bool,
+    errors: &mut Vec<LineError>,
+) -> Vec<(usize, String)> {
     let (first, most) = if scale {
         (1, SCALE_POINTS[SCALE_POINTS.len() - 1])
     } else {
         (0, MAX_OPTIONS)
     };
-    // (line, text) per option, in source order.
     let mut options: Vec<(usize, String)> = Vec::new();
     let mut expected = first;
     let mut continuing = false;
     let mut reported_trailing = false;
     let mut reported_mixed = false;
-    for (offset, raw) in slide_lines.iter().enumerate().skip(first_option) {
-        let line = range.start + offset + 1;
+    let lines = statement.lines.iter().enumerate();
+    for (offset, raw) in lines.skip(statement.first_option) {
+        let line = statement.start + offset + 1;
         if let Some((found, point, rest)) = option_line(raw) {
             continuing = true;
             if point != scale {
                 if !reported_mixed {
                     reported_mixed = true;
-                    let name = written(point, found);
-                    errors.push(LineError {
-                        line,
-                        message: format!(
-                            "`{name})` mixes option letters and scale points: a statement has \
-                             either letters (`A)`, `B)`, …) or the points of a scale (`1)` to \
-                             `5)`, or `1)` to `7)`)"
-                        ),
-                    });
+                    let message = mixed_options_message(point, found);
+                    errors.push(LineError { line, message });
                 }
                 continue;
             }
@@ -1045,11 +1179,7 @@ fn parse_slide(
             expected = expected.max(found + 1);
             options.push((line, rest.trim().to_string()));
             if options.len() == most + 1 {
-                let message = if scale {
-                    format!("too many points: a scale has {most} at most (1 to {most})")
-                } else {
-                    format!("too many options: a statement has at most {most} (A to H)")
-                };
+                let message = too_many_options_message(scale, most);
                 errors.push(LineError { line, message });
             }
         } else if is_blank(raw) {
@@ -1064,37 +1194,70 @@ fn parse_slide(
             }
         } else if !reported_trailing {
             reported_trailing = true;
-            let first_name = if scale { "1)" } else { "A)" };
-            errors.push(LineError {
-                line,
-                message: format!(
-                    "text after the options: options must come last on a statement slide \
-                     (move this text above `{first_name}`, or start a new slide with `---`)"
-                ),
-            });
+            let message = trailing_text_message(scale);
+            errors.push(LineError { line, message });
         }
     }
+    options
+}
+
+/// Why an option line of the other kind (`point` or letter, as [`option_line`] read it)
+/// may not follow the first option.
+fn mixed_options_message(point: bool, found: usize) -> String {
+    let name = written(point, found);
+    format!(
+        "`{name})` mixes option letters and scale points: a statement has \
+         either letters (`A)`, `B)`, …) or the points of a scale (`1)` to \
+         `5)`, or `1)` to `7)`)"
+    )
+}
+
+/// Why the option after the `most`-th is one too many.
+fn too_many_options_message(scale: bool, most: usize) -> String {
     if scale {
-        scale_errors(&options, errors.len() > errors_before, errors);
+        format!("too many points: a scale has {most} at most (1 to {most})")
     } else {
-        for (i, (line, text)) in options.iter().enumerate() {
-            if text.is_empty() {
-                errors.push(LineError {
-                    line: *line,
-                    message: format!("option `{})` has no text", option_name(false, i)),
-                });
-            }
-        }
-        if options.len() == 1 {
+        format!("too many options: a statement has at most {most} (A to H)")
+    }
+}
+
+/// Why text may not follow a statement's options.
+fn trailing_text_message(scale: bool) -> String {
+    let first_name = if scale { "1)" } else { "A)" };
+    format!(
+        "text after the options: options must come last on a statement slide \
+         (move this text above `{first_name}`, or start a new slide with `---`)"
+    )
+}
+
+/// What is wrong with a lettered statement's options as a whole: an option without
+/// text, or one option alone.
+fn letter_errors(options: &[(usize, String)], errors: &mut Vec<LineError>) {
+    for (i, (line, text)) in options.iter().enumerate() {
+        if text.is_empty() {
             errors.push(LineError {
-                line: options[0].0,
-                message: "a statement needs at least two options, `A)` and `B)`".to_string(),
+                line: *line,
+                message: format!("option `{})` has no text", option_name(false, i)),
             });
         }
     }
-    if errors.len() > errors_before {
-        return None;
+    if options.len() == 1 {
+        errors.push(LineError {
+            line: options[0].0,
+            message: "a statement needs at least two options, `A)` and `B)`".to_string(),
+        });
     }
+}
+
+/// Warns about each option, and the `context` above the options, that the screen
+/// cannot show in full; `line` is the slide's first line.
+fn warn_statement_fit(
+    options: &[(usize, String)],
+    scale: bool,
+    context: &str,
+    line: usize,
+    warnings: &mut Vec<LineError>,
+) {
     let (limit, what) = if scale {
         (fit_point_chars(options.len()), "points")
     } else {
@@ -1104,20 +1267,19 @@ fn parse_slide(
         let length = text.chars().count();
         if length > limit {
             let kind = if scale { "point" } else { "option" };
-            warn(
-                *line,
-                format!(
+            warnings.push(LineError {
+                line: *line,
+                message: format!(
                     "{kind} `{})` has {length} characters; with {} {what} the screen shows at \
                      most {limit} in full at the minimum text size (shorten it, or split the \
                      statement)",
                     option_name(scale, i),
                     options.len()
                 ),
-            );
+            });
         }
     }
-    let context = slide_lines[..first_option].join("\n");
-    let context_lines = screen_lines(&text_blocks(&context));
+    let context_lines = screen_lines(&text_blocks(context));
     let room = fit_context_lines(options.len());
     if context_lines > room {
         let room = match room {
@@ -1125,27 +1287,16 @@ fn parse_slide(
             1 => "room for 1 line".to_string(),
             n => format!("room for {n} lines"),
         };
-        warn(
-            first_line + 1,
-            format!(
+        warnings.push(LineError {
+            line,
+            message: format!(
                 "the text above the {what} takes about {context_lines} lines of \
                  {FIT_LINE_CHARS} characters; with {} {what} the screen has {room} (put the \
                  detail on a content slide before the statement)",
                 options.len()
             ),
-        );
+        });
     }
-    Some(Slide {
-        line: first_line + 1,
-        title,
-        full_title,
-        html: render_markdown(&context),
-        kind: SlideKind::Statement {
-            options: options.into_iter().map(|(_, text)| text).collect(),
-        },
-        scale,
-        results,
-    })
 }
 
 /// What is wrong with a scale's points as a whole, once each is in order (`disordered`

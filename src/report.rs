@@ -3,7 +3,8 @@
 //! small groups suppressed. Rendered as CSV, JSON and a printable HTML page with a bar
 //! chart per statement.
 
-use serde::Serialize;
+use maud::{html, Markup, PreEscaped};
+use serde::{Deserialize, Serialize};
 
 use crate::deck::{option_name, SlideKind};
 use crate::protocol::Lang;
@@ -230,72 +231,11 @@ pub fn to_csv(report: &Report) -> String {
     let mut out =
         String::from("slide,statement,round,group,option,option_text,votes,hands,note\r\n");
     for s in &report.statements {
-        for r in &s.rounds {
-            for (i, count) in r.counts.iter().enumerate() {
-                let hands = r.hands.get(i).copied().unwrap_or(0).to_string();
-                row(
-                    &mut out,
-                    s,
-                    &r.round.to_string(),
-                    "",
-                    i,
-                    [count.to_string().as_str(), &hands, ""],
-                );
-            }
-            if let Some(stats) = r.stats {
-                let note = format!("mediaan; gemiddelde {:.1}", stats.mean);
-                let round = r.round.to_string();
-                row(&mut out, s, &round, "", stats.median - 1, ["", "", &note]);
-            }
-        }
+        csv_rounds(&mut out, s);
         let last = s.rounds.last().map_or(1, |r| r.round).to_string();
-        if let Some(sw) = s.switches.as_ref().filter(|_| s.scale) {
-            let from = sw.from_round;
-            let note = match sw.moved {
-                Some(m) => format!(
-                    "verschuiving vanaf ronde {from}: {} hoger, {} lager, {} gelijk",
-                    m.up, m.down, m.stayed
-                ),
-                None => format!(
-                    "verschuiving vanaf ronde {from}: <{} stemden in beide rondes",
-                    report.min_group_size
-                ),
-            };
-            row(&mut out, s, &last, "", usize::MAX, ["", "", &note]);
-        }
-        for g in &s.groups {
-            let name = g.group.as_deref().unwrap_or("(geen groep)");
-            for i in 0..s.options.len() {
-                let note = match g.suppressed {
-                    None => String::new(),
-                    Some(Suppressed::Few) => format!("<{}", report.min_group_size),
-                    Some(Suppressed::Complement) => format!(
-                        "verborgen: zou een groep <{} verraden",
-                        report.min_group_size
-                    ),
-                };
-                let votes = g.counts.as_ref().map(|c| c[i].to_string());
-                let votes = votes.as_deref().unwrap_or("");
-                row(&mut out, s, &last, name, i, [votes, "", &note]);
-            }
-        }
-        // Approved arguments: `votes` holds the upvotes, `note` the text.
-        for a in &s.arguments {
-            let kind = if a.highlighted {
-                "uitgelicht argument"
-            } else {
-                "argument"
-            };
-            let note = format!("{kind}: {}", a.text);
-            row(
-                &mut out,
-                s,
-                "",
-                "",
-                a.option,
-                [&a.upvotes.to_string(), "", &note],
-            );
-        }
+        csv_scale_shift(&mut out, s, &last, report.min_group_size);
+        csv_groups(&mut out, s, &last, report.min_group_size);
+        csv_arguments(&mut out, s);
     }
     if let Some(cards) = report.cards {
         for (what, n) in [
@@ -307,6 +247,86 @@ pub fn to_csv(report: &Report) -> String {
         }
     }
     out
+}
+
+/// A statement's rows per round and option, each scale round followed by its median.
+fn csv_rounds(out: &mut String, s: &StatementReport) {
+    for r in &s.rounds {
+        for (i, count) in r.counts.iter().enumerate() {
+            let hands = r.hands.get(i).copied().unwrap_or(0).to_string();
+            row(
+                out,
+                s,
+                &r.round.to_string(),
+                "",
+                i,
+                [count.to_string().as_str(), &hands, ""],
+            );
+        }
+        if let Some(stats) = r.stats {
+            let note = format!("mediaan; gemiddelde {:.1}", stats.mean);
+            let round = r.round.to_string();
+            row(out, s, &round, "", stats.median - 1, ["", "", &note]);
+        }
+    }
+}
+
+/// After a scale's re-vote, the row that says how many moved up and down by the `last`
+/// round (or that too few voted in both).
+fn csv_scale_shift(out: &mut String, s: &StatementReport, last: &str, min_group_size: u64) {
+    let Some(sw) = s.switches.as_ref().filter(|_| s.scale) else {
+        return;
+    };
+    let from = sw.from_round;
+    let note = match sw.moved {
+        Some(m) => format!(
+            "verschuiving vanaf ronde {from}: {} hoger, {} lager, {} gelijk",
+            m.up, m.down, m.stayed
+        ),
+        None => {
+            format!("verschuiving vanaf ronde {from}: <{min_group_size} stemden in beide rondes")
+        }
+    };
+    row(out, s, last, "", usize::MAX, ["", "", &note]);
+}
+
+/// The `last` round's rows per group and option, a suppressed group's counts empty.
+fn csv_groups(out: &mut String, s: &StatementReport, last: &str, min_group_size: u64) {
+    for g in &s.groups {
+        let name = g.group.as_deref().unwrap_or("(geen groep)");
+        for i in 0..s.options.len() {
+            let note = match g.suppressed {
+                None => String::new(),
+                Some(Suppressed::Few) => format!("<{min_group_size}"),
+                Some(Suppressed::Complement) => {
+                    format!("verborgen: zou een groep <{min_group_size} verraden")
+                }
+            };
+            let votes = g.counts.as_ref().map(|c| c[i].to_string());
+            let votes = votes.as_deref().unwrap_or("");
+            row(out, s, last, name, i, [votes, "", &note]);
+        }
+    }
+}
+
+/// Approved arguments: `votes` holds the upvotes, `note` the text.
+fn csv_arguments(out: &mut String, s: &StatementReport) {
+    for a in &s.arguments {
+        let kind = if a.highlighted {
+            "uitgelicht argument"
+        } else {
+            "argument"
+        };
+        let note = format!("{kind}: {}", a.text);
+        row(
+            out,
+            s,
+            "",
+            "",
+            a.option,
+            [&a.upvotes.to_string(), "", &note],
+        );
+    }
 }
 
 /// One CSV row; `[votes, hands, note]` last. Option `i` past the options leaves
@@ -348,21 +368,6 @@ fn csv_field(field: &str) -> String {
     } else {
         field
     }
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn percent(part: u64, total: u64) -> String {
@@ -445,12 +450,13 @@ fn text(lang: Lang, key: &str) -> &'static str {
     }
 }
 
-/// Fills `{a}`, `{b}`, … in a template with escaped values.
+/// Fills `{a}`, `{b}`, … in a template with values: plain text, which the page escapes
+/// like any other (one rule, maud's, for every text on the page).
 fn fill(template: &str, values: &[&str]) -> String {
     values
         .iter()
         .zip(["{a}", "{b}", "{c}", "{d}", "{e}", "{f}"])
-        .fold(template.to_owned(), |t, (v, k)| t.replace(k, &escape(v)))
+        .fold(template.to_owned(), |t, (v, k)| t.replace(k, v))
 }
 
 /// Colours of the bars of round 1, round 2 and later rounds: light to dark, so rounds
@@ -460,20 +466,50 @@ const ROUND_FILLS: [&str; 3] = ["#6b8fb8", "#1f4e8c", "#0b2545"];
 /// Width of the chart's bar area, in SVG units (the whole chart is 640 wide).
 const BAR_WIDTH: f64 = 380.0;
 
+/// Height of one bar's row in the chart, in SVG units (the bar is 4 less).
+const BAR_ROW: f64 = 22.0;
+
+/// Height of the chart's legend above the bars, in SVG units.
+const LEGEND_HEIGHT: f64 = 30.0;
+
+/// Space after each option's bars, in SVG units.
+const OPTION_GAP: f64 = 12.0;
+
 /// A bar chart of one statement's rounds as inline SVG: per option one bar per round,
 /// as a share of that round's voters, with the part counted by hand hatched and the
 /// count and percentage written beside each bar. Drawn with attributes only (the page
 /// allows no inline style); `role="img"` with a title that gives every number as text,
 /// for screen readers.
-fn chart(s: &StatementReport, lang: Lang) -> String {
-    let tx = |key| text(lang, key);
-    let rounds = s.rounds.len();
-    let any_hands = s.rounds.iter().any(|r| r.hands.iter().any(|&h| h > 0));
-    let row = 22.0;
-    let legend = 30.0;
-    let group_gap = 12.0;
-    let height = legend + s.options.len() as f64 * (rounds as f64 * row + group_gap);
+fn chart(s: &StatementReport, lang: Lang) -> Markup {
+    let per_option = s.rounds.len() as f64 * BAR_ROW + OPTION_GAP;
+    let height = LEGEND_HEIGHT + s.options.len() as f64 * per_option;
     let id = format!("chart-{}", s.slide + 1);
+    html! {
+        svg class="chart" role="img" aria-labelledby={ (id) "-title" }
+            viewBox={ "0 0 640 " (height) } width="640" height=(height)
+            xmlns="http://www.w3.org/2000/svg" {
+            title id={ (id) "-title" } { (chart_summary(s, lang)) }
+            defs {
+                pattern id={ (id) "-hands" } width="6" height="6" patternUnits="userSpaceOnUse"
+                    patternTransform="rotate(45)" {
+                    rect width="6" height="6" fill="#ffffff" {}
+                    rect width="3" height="6" fill="#1a1a1a" {}
+                }
+            }
+            (chart_legend(s, &id, lang))
+            @for option in 0..s.options.len() {
+                @for (k, r) in s.rounds.iter().enumerate() {
+                    @let y = LEGEND_HEIGHT + option as f64 * per_option + k as f64 * BAR_ROW;
+                    (chart_bar(s, &id, option, (k, r), y, lang))
+                }
+            }
+        }
+    }
+}
+
+/// The chart's title: every number of the chart as a sentence per round.
+fn chart_summary(s: &StatementReport, lang: Lang) -> String {
+    let tx = |key| text(lang, key);
     let mut summary = vec![tx("chart").to_owned()];
     for r in &s.rounds {
         let mut sentence = fill(
@@ -494,92 +530,79 @@ fn chart(s: &StatementReport, lang: Lang) -> String {
             })
             .collect();
         sentence.push(' ');
-        sentence.push_str(&escape(&parts.join("; ")));
+        sentence.push_str(&parts.join("; "));
         summary.push(sentence);
     }
-    let mut h = format!(
-        "<svg class=\"chart\" role=\"img\" aria-labelledby=\"{id}-title\" viewBox=\"0 0 640 {height}\" \
-         width=\"640\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">\n<title id=\"{id}-title\">{}</title>\n",
-        summary.join(" ")
-    );
-    h.push_str(&format!(
-        "<defs><pattern id=\"{id}-hands\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" \
-         patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#ffffff\"/>\
-         <rect width=\"3\" height=\"6\" fill=\"#1a1a1a\"/></pattern></defs>\n"
-    ));
-    // The legend: one swatch per round, and the hatching if anything was counted by hand.
-    let mut x = 0.0;
-    for r in &s.rounds {
-        let fill_colour = ROUND_FILLS[(r.round as usize - 1).min(ROUND_FILLS.len() - 1)];
-        h.push_str(&format!(
-            "<rect x=\"{x}\" y=\"4\" width=\"16\" height=\"16\" fill=\"{fill_colour}\"/>\
-             <text x=\"{}\" y=\"17\" font-size=\"14\" fill=\"#1a1a1a\">{}</text>\n",
-            x + 22.0,
-            fill(tx("chart_round"), &[&r.round.to_string()])
-        ));
-        x += 100.0;
-    }
-    if any_hands {
-        h.push_str(&format!(
-            "<rect x=\"{x}\" y=\"4\" width=\"16\" height=\"16\" fill=\"url(#{id}-hands)\" \
-             stroke=\"#1a1a1a\"/><text x=\"{}\" y=\"17\" font-size=\"14\" fill=\"#1a1a1a\">{}</text>\n",
-            x + 22.0,
-            tx("legend_hands")
-        ));
-    }
-    let mut y = legend;
-    for i in 0..s.options.len() {
-        for (k, r) in s.rounds.iter().enumerate() {
-            let count = r.counts.get(i).copied().unwrap_or(0);
-            let hands = r.hands.get(i).copied().unwrap_or(0);
-            let share = |n: u64| {
-                if r.voted == 0 {
-                    0.0
-                } else {
-                    (n as f64 / r.voted as f64 * BAR_WIDTH).round()
-                }
-            };
-            let fill_colour = ROUND_FILLS[k.min(ROUND_FILLS.len() - 1)];
-            let caption = if rounds > 1 {
-                format!(
-                    "{}) {}",
-                    s.name(i),
-                    fill(tx("chart_round"), &[&r.round.to_string()])
-                )
-            } else {
-                format!("{})", s.name(i))
-            };
-            let weight = if k == 0 { "700" } else { "400" };
-            h.push_str(&format!(
-                "<g class=\"bar\"><text x=\"0\" y=\"{}\" font-size=\"14\" font-weight=\"{weight}\" \
-                 fill=\"#1a1a1a\">{caption}</text>\
-                 <rect x=\"110\" y=\"{y}\" width=\"{BAR_WIDTH}\" height=\"{}\" fill=\"#f0f0f0\"/>\
-                 <rect class=\"count\" x=\"110\" y=\"{y}\" width=\"{}\" height=\"{}\" fill=\"{fill_colour}\"/>",
-                y + 15.0,
-                row - 4.0,
-                share(count),
-                row - 4.0,
-            ));
-            if hands > 0 {
-                h.push_str(&format!(
-                    "<rect class=\"hands\" x=\"110\" y=\"{y}\" width=\"{}\" height=\"{}\" \
-                     fill=\"url(#{id}-hands)\" stroke=\"#1a1a1a\"/>",
-                    share(hands),
-                    row - 4.0
-                ));
+    summary.join(" ")
+}
+
+/// The chart's legend: one swatch per round, and the hatching if anything was counted
+/// by hand.
+fn chart_legend(s: &StatementReport, id: &str, lang: Lang) -> Markup {
+    let tx = |key| text(lang, key);
+    let any_hands = s.rounds.iter().any(|r| r.hands.iter().any(|&h| h > 0));
+    let hands_x = 100.0 * s.rounds.len() as f64;
+    html! {
+        @for (k, r) in s.rounds.iter().enumerate() {
+            @let x = 100.0 * k as f64;
+            @let colour = ROUND_FILLS[(r.round as usize - 1).min(ROUND_FILLS.len() - 1)];
+            rect x=(x) y="4" width="16" height="16" fill=(colour) {}
+            text x=(x + 22.0) y="17" font-size="14" fill="#1a1a1a" {
+                (fill(tx("chart_round"), &[&r.round.to_string()]))
             }
-            h.push_str(&format!(
-                "<text x=\"{}\" y=\"{}\" font-size=\"14\" fill=\"#1a1a1a\">{count} ({})</text></g>\n",
-                110.0 + BAR_WIDTH + 10.0,
-                y + 15.0,
-                percent(count, r.voted)
-            ));
-            y += row;
         }
-        y += group_gap;
+        @if any_hands {
+            rect x=(hands_x) y="4" width="16" height="16" fill={ "url(#" (id) "-hands)" }
+                stroke="#1a1a1a" {}
+            text x=(hands_x + 22.0) y="17" font-size="14" fill="#1a1a1a" { (tx("legend_hands")) }
+        }
     }
-    h.push_str("</svg>\n");
-    h
+}
+
+/// One bar of the chart at height `y`: option `option` in round `r` (the `k`-th), its
+/// part by hand hatched over it, its count and percentage beside it.
+fn chart_bar(
+    s: &StatementReport,
+    id: &str,
+    option: usize,
+    (k, r): (usize, &RoundReport),
+    y: f64,
+    lang: Lang,
+) -> Markup {
+    let count = r.counts.get(option).copied().unwrap_or(0);
+    let hands = r.hands.get(option).copied().unwrap_or(0);
+    let share = |n: u64| {
+        if r.voted == 0 {
+            0.0
+        } else {
+            (n as f64 / r.voted as f64 * BAR_WIDTH).round()
+        }
+    };
+    let caption = if s.rounds.len() > 1 {
+        let round = fill(text(lang, "chart_round"), &[&r.round.to_string()]);
+        format!("{}) {round}", s.name(option))
+    } else {
+        format!("{})", s.name(option))
+    };
+    let weight = if k == 0 { "700" } else { "400" };
+    let colour = ROUND_FILLS[k.min(ROUND_FILLS.len() - 1)];
+    let bar = BAR_ROW - 4.0;
+    html! {
+        g class="bar" {
+            text x="0" y=(y + 15.0) font-size="14" font-weight=(weight) fill="#1a1a1a" {
+                (caption)
+            }
+            rect x="110" y=(y) width=(BAR_WIDTH) height=(bar) fill="#f0f0f0" {}
+            rect class="count" x="110" y=(y) width=(share(count)) height=(bar) fill=(colour) {}
+            @if hands > 0 {
+                rect class="hands" x="110" y=(y) width=(share(hands)) height=(bar)
+                    fill={ "url(#" (id) "-hands)" } stroke="#1a1a1a" {}
+            }
+            text x=(110.0 + BAR_WIDTH + 10.0) y=(y + 15.0) font-size="14" fill="#1a1a1a" {
+                (count) " (" (percent(count, r.voted)) ")"
+            }
+        }
+    }
 }
 
 /// The report as a printable HTML page in Dutch or English (styles from
@@ -587,120 +610,122 @@ fn chart(s: &StatementReport, lang: Lang) -> String {
 pub fn to_html(report: &Report, lang: Lang) -> String {
     let tx = |key| text(lang, key);
     let code = if lang == Lang::Nl { "nl" } else { "en" };
-    let mut h = String::new();
-    h.push_str(&format!(
-        "<!doctype html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n"
-    ));
-    h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    // The print button is wired by a module: the page's policy allows no inline script.
-    h.push_str(&format!(
-        "<title>{} — {}</title>\n<link rel=\"stylesheet\" href=\"/assets/css/report.css\">\n\
-         <script type=\"module\" src=\"/assets/js/report.js\"></script>\n</head>\n<body>\n<main>\n",
-        tx("title"),
-        escape(&report.title)
-    ));
-    h.push_str(&format!("<h1>{}</h1>\n", escape(&report.title)));
-    let meeting: Vec<String> = [&report.meeting, &report.date, &report.place]
+    let page = html! {
+        (PreEscaped("<!doctype html>\n"))
+        html lang=(code) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (tx("title")) " — " (report.title) }
+                link rel="stylesheet" href="/assets/css/report.css";
+                // The print button is wired by a module: the page's policy allows no
+                // inline script.
+                script type="module" src="/assets/js/report.js" {}
+            }
+            body {
+                main {
+                    (html_heading(report, lang))
+                    @for s in &report.statements {
+                        section {
+                            h2 { (fill(tx("statement"), &[&(s.slide + 1).to_string(), &s.title])) }
+                            (chart(s, lang))
+                            (html_rounds(s, lang))
+                            @if s.scale {
+                                (html_scale(s, lang))
+                            }
+                            (html_switches(s, lang))
+                            (html_groups(s, report.min_group_size, lang))
+                            (html_arguments(s, lang))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page.into_string()
+}
+
+/// The page's heading: the title, the meeting, the print button, the caveat and the
+/// session's numbers.
+fn html_heading(report: &Report, lang: Lang) -> Markup {
+    let tx = |key| text(lang, key);
+    let meeting: Vec<&str> = [&report.meeting, &report.date, &report.place]
         .into_iter()
         .flatten()
-        .map(|v| escape(v))
+        .map(String::as_str)
         .collect();
-    if !meeting.is_empty() {
-        h.push_str(&format!(
-            "<p class=\"meeting\">{}</p>\n",
-            meeting.join(" · ")
-        ));
-    }
-    h.push_str(&format!(
-        "<p class=\"actions\"><button type=\"button\" id=\"print\" hidden>{}</button> \
-         <span class=\"hint\">{}</span></p>\n<p class=\"caveat\">{}</p>\n",
-        tx("print"),
-        tx("print_hint"),
-        tx("caveat")
-    ));
-    h.push_str(&format!(
-        "<p class=\"meta\">{}</p>\n",
-        fill(
-            tx("meta"),
-            &[
-                &report.code,
-                &report.joined.to_string(),
-                &report.min_group_size.to_string()
-            ]
-        )
-    ));
-    if let Some(cards) = report.cards {
-        h.push_str(&format!(
-            "<p class=\"meta\">{}</p>\n",
-            fill(
-                tx("cards"),
-                &[
+    let session = [
+        report.code.clone(),
+        report.joined.to_string(),
+        report.min_group_size.to_string(),
+    ];
+    html! {
+        h1 { (report.title) }
+        @if !meeting.is_empty() {
+            p class="meeting" { (meeting.join(" · ")) }
+        }
+        p class="actions" {
+            button type="button" id="print" hidden { (tx("print")) }
+            " "
+            span class="hint" { (tx("print_hint")) }
+        }
+        p class="caveat" { (tx("caveat")) }
+        p class="meta" { (fill(tx("meta"), &session.each_ref().map(String::as_str))) }
+        @if let Some(cards) = report.cards {
+            p class="meta" {
+                (fill(tx("cards"), &[
                     &cards.issued.to_string(),
                     &cards.used.to_string(),
-                    &cards.voted.to_string()
-                ]
-            )
-        ));
-    }
-    for s in &report.statements {
-        h.push_str(&format!(
-            "<section>\n<h2>{}</h2>\n",
-            fill(tx("statement"), &[&(s.slide + 1).to_string(), &s.title])
-        ));
-        h.push_str(&chart(s, lang));
-        html_rounds(&mut h, s, lang);
-        if s.scale {
-            html_scale(&mut h, s, lang);
+                    &cards.voted.to_string(),
+                ]))
+            }
         }
-        html_switches(&mut h, s, lang);
-        html_groups(&mut h, s, report.min_group_size, lang);
-        html_arguments(&mut h, s, lang);
-        h.push_str("</section>\n");
     }
-    h.push_str("</main>\n</body>\n</html>\n");
-    h
 }
 
 /// The table of counts per round, hand counts in a row of their own.
-fn html_rounds(h: &mut String, s: &StatementReport, lang: Lang) {
+fn html_rounds(s: &StatementReport, lang: Lang) -> Markup {
     let tx = |key| text(lang, key);
-    h.push_str(&format!(
-        "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
-        tx("per_round"),
-        tx("round")
-    ));
-    for (i, o) in s.options.iter().enumerate() {
-        h.push_str(&format!(
-            "<th scope=\"col\">{}) {}</th>",
-            s.name(i),
-            escape(o)
-        ));
-    }
-    h.push_str(&format!(
-        "<th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
-        tx("voted")
-    ));
-    for r in &s.rounds {
-        h.push_str(&format!("<tr><th scope=\"row\">{}</th>", r.round));
-        for c in &r.counts {
-            h.push_str(&format!("<td>{c} ({})</td>", percent(*c, r.voted)));
+    let hands = |r: &RoundReport| {
+        let hands: Vec<String> = r
+            .hands
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{} {n}", s.name(i)))
+            .collect();
+        fill(tx("hands"), &[&hands.join(", ")])
+    };
+    html! {
+        table {
+            caption { (tx("per_round")) }
+            thead {
+                tr {
+                    th scope="col" { (tx("round")) }
+                    @for (i, o) in s.options.iter().enumerate() {
+                        th scope="col" { (s.name(i)) ") " (o) }
+                    }
+                    th scope="col" { (tx("voted")) }
+                }
+            }
+            tbody {
+                @for r in &s.rounds {
+                    tr {
+                        th scope="row" { (r.round) }
+                        @for c in &r.counts {
+                            td { (c) " (" (percent(*c, r.voted)) ")" }
+                        }
+                        td { (r.voted) }
+                    }
+                    @if r.hands.iter().any(|&n| n > 0) {
+                        tr {
+                            td {}
+                            td colspan=(s.options.len() + 1) { (hands(r)) }
+                        }
+                    }
+                }
+            }
         }
-        h.push_str(&format!("<td>{}</td></tr>\n", r.voted));
-        if r.hands.iter().any(|&n| n > 0) {
-            let hands: Vec<String> = r
-                .hands
-                .iter()
-                .enumerate()
-                .map(|(i, n)| format!("{} {n}", s.name(i)))
-                .collect();
-            h.push_str(&format!(
-                "<tr><td></td><td colspan=\"{}\">{}</td></tr>\n",
-                s.options.len() + 1,
-                fill(tx("hands"), &[&hands.join(", ")])
-            ));
-        }
     }
-    h.push_str("</tbody>\n</table>\n");
 }
 
 /// A number of points with one decimal, as the reader writes it (`3,6` in Dutch).
@@ -713,11 +738,9 @@ fn decimal(value: f64, lang: Lang) -> String {
     }
 }
 
-/// A scale's median and mean per round and, after a re-vote, how they and the voters
-/// moved from the first round to the last.
-fn html_scale(h: &mut String, s: &StatementReport, lang: Lang) {
-    let tx = |key| text(lang, key);
-    let median = |r: &RoundReport| match r.stats {
+/// A scale round's median point, with its label if it has one.
+fn median_text(s: &StatementReport, r: &RoundReport) -> String {
+    match r.stats {
         Some(stats) => {
             let label = &s.options[stats.median - 1];
             let point = format!("{}", stats.median);
@@ -728,38 +751,61 @@ fn html_scale(h: &mut String, s: &StatementReport, lang: Lang) {
             }
         }
         None => "–".to_owned(),
-    };
-    let mean = |r: &RoundReport| r.stats.map_or("–".to_owned(), |st| decimal(st.mean, lang));
-    h.push_str(&format!(
-        "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>\
-         <th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
-        tx("scale_stats"),
-        tx("round"),
-        tx("median"),
-        tx("mean")
-    ));
-    for r in &s.rounds {
-        h.push_str(&format!(
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td></tr>\n",
-            r.round,
-            escape(&median(r)),
-            mean(r)
-        ));
     }
-    h.push_str("</tbody>\n</table>\n");
+}
+
+/// A scale round's mean, as the reader writes it.
+fn mean_text(r: &RoundReport, lang: Lang) -> String {
+    r.stats.map_or("–".to_owned(), |st| decimal(st.mean, lang))
+}
+
+/// A scale's median and mean per round and, after a re-vote, how they and the voters
+/// moved from the first round to the last.
+fn html_scale(s: &StatementReport, lang: Lang) -> Markup {
+    let tx = |key| text(lang, key);
+    html! {
+        table {
+            caption { (tx("scale_stats")) }
+            thead {
+                tr {
+                    th scope="col" { (tx("round")) }
+                    th scope="col" { (tx("median")) }
+                    th scope="col" { (tx("mean")) }
+                }
+            }
+            tbody {
+                @for r in &s.rounds {
+                    tr {
+                        th scope="row" { (r.round) }
+                        td { (median_text(s, r)) }
+                        td { (mean_text(r, lang)) }
+                    }
+                }
+            }
+        }
+        @if let Some(shift) = scale_shift(s, lang) {
+            p class="scale-shift" { (shift) }
+        }
+    }
+}
+
+/// How a scale's median and mean, and its voters, moved from the first round to the
+/// last; `None` before a re-vote.
+fn scale_shift(s: &StatementReport, lang: Lang) -> Option<String> {
+    let tx = |key| text(lang, key);
     let (Some(first), Some(last), Some(sw)) = (s.rounds.first(), s.rounds.last(), &s.switches)
     else {
-        return;
+        return None;
     };
     let mut shift = fill(
         tx("scale_shift"),
         &[
             &first.round.to_string(),
             &last.round.to_string(),
-            &median(first),
-            &median(last),
-            &mean(first),
-            &mean(last),
+            &median_text(s, first),
+            &median_text(s, last),
+            &mean_text(first, lang),
+            &mean_text(last, lang),
         ],
     );
     if let Some(m) = sw.moved {
@@ -774,117 +820,122 @@ fn html_scale(h: &mut String, s: &StatementReport, lang: Lang) {
             ],
         ));
     }
-    h.push_str(&format!("<p class=\"scale-shift\">{shift}</p>\n"));
+    Some(shift)
 }
 
 /// Who switched between the first and the last round, when enough voted in both.
-fn html_switches(h: &mut String, s: &StatementReport, lang: Lang) {
+fn html_switches(s: &StatementReport, lang: Lang) -> Markup {
     let tx = |key| text(lang, key);
-    if let Some(sw) = &s.switches {
-        let (from, to) = (sw.from_round.to_string(), sw.to_round.to_string());
-        match (&sw.matrix, sw.switched) {
-            (Some(matrix), Some(switched)) => {
-                h.push_str(&format!(
-                    "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
-                    fill(
-                        tx("switch"),
-                        &[&from, &to, &switched.to_string(), &sw.paired.to_string()]
-                    ),
-                    escape(tx("first_then"))
-                ));
-                for i in 0..s.options.len() {
-                    h.push_str(&format!("<th scope=\"col\">{}</th>", s.name(i)));
+    let Some(sw) = &s.switches else {
+        return html! {};
+    };
+    let (from, to) = (sw.from_round.to_string(), sw.to_round.to_string());
+    html! {
+        @if let (Some(matrix), Some(switched)) = (&sw.matrix, sw.switched) {
+            table {
+                caption {
+                    (fill(tx("switch"), &[&from, &to, &switched.to_string(), &sw.paired.to_string()]))
                 }
-                h.push_str("</tr></thead>\n<tbody>\n");
-                for (i, row) in matrix.iter().enumerate() {
-                    h.push_str(&format!("<tr><th scope=\"row\">{}</th>", s.name(i)));
-                    for c in row {
-                        h.push_str(&format!("<td>{c}</td>"));
+                thead {
+                    tr {
+                        th scope="col" { (tx("first_then")) }
+                        @for i in 0..s.options.len() {
+                            th scope="col" { (s.name(i)) }
+                        }
                     }
-                    h.push_str("</tr>\n");
                 }
-                h.push_str("</tbody>\n</table>\n");
+                tbody {
+                    @for (i, row) in matrix.iter().enumerate() {
+                        tr {
+                            th scope="row" { (s.name(i)) }
+                            @for c in row {
+                                td { (c) }
+                            }
+                        }
+                    }
+                }
             }
-            _ => h.push_str(&format!(
-                "<p>{}</p>\n",
-                fill(tx("few_paired"), &[&from, &to])
-            )),
+        } @else {
+            p { (fill(tx("few_paired"), &[&from, &to])) }
         }
     }
 }
 
-/// Counts per group, small groups hidden with the reason.
 /// The approved arguments per option, as plain text.
-fn html_arguments(h: &mut String, s: &StatementReport, lang: Lang) {
-    if s.arguments.is_empty() {
-        return;
-    }
+fn html_arguments(s: &StatementReport, lang: Lang) -> Markup {
     let tx = |key| text(lang, key);
-    h.push_str(&format!("<h3>{}</h3>\n", tx("arguments")));
-    for (i, option) in s.options.iter().enumerate() {
-        let mine: Vec<&ArgumentReport> = s.arguments.iter().filter(|a| a.option == i).collect();
-        if mine.is_empty() {
-            continue;
+    let of = |i: usize| -> Vec<&ArgumentReport> {
+        s.arguments.iter().filter(|a| a.option == i).collect()
+    };
+    html! {
+        @if !s.arguments.is_empty() {
+            h3 { (tx("arguments")) }
+            @for (i, option) in s.options.iter().enumerate() {
+                @let mine = of(i);
+                @if !mine.is_empty() {
+                    h4 { (s.name(i)) ") " (option) }
+                    ul class="arguments" {
+                        @for a in mine {
+                            li {
+                                (a.text) " "
+                                span class="upvotes" { "(" (a.upvotes) " " (tx("upvotes")) ")" }
+                                @if a.highlighted {
+                                    " " strong { "(" (tx("highlighted")) ")" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
-        h.push_str(&format!(
-            "<h4>{}) {}</h4>\n<ul class=\"arguments\">\n",
-            s.name(i),
-            escape(option)
-        ));
-        for a in mine {
-            let mark = if a.highlighted {
-                format!(" <strong>({})</strong>", tx("highlighted"))
-            } else {
-                String::new()
-            };
-            h.push_str(&format!(
-                "<li>{} <span class=\"upvotes\">({} {})</span>{mark}</li>\n",
-                escape(&a.text),
-                a.upvotes,
-                tx("upvotes")
-            ));
-        }
-        h.push_str("</ul>\n");
     }
 }
 
-fn html_groups(h: &mut String, s: &StatementReport, min_group_size: u64, lang: Lang) {
+/// Counts per group in the last round, small groups hidden with the reason.
+fn html_groups(s: &StatementReport, min_group_size: u64, lang: Lang) -> Markup {
     let tx = |key| text(lang, key);
-    if !s.groups.is_empty() {
-        h.push_str(&format!(
-            "<table>\n<caption>{}</caption>\n<thead><tr><th scope=\"col\">{}</th>",
-            tx("per_group"),
-            tx("group")
-        ));
-        for i in 0..s.options.len() {
-            h.push_str(&format!("<th scope=\"col\">{}</th>", s.name(i)));
-        }
-        h.push_str(&format!(
-            "<th scope=\"col\">{}</th></tr></thead>\n<tbody>\n",
-            tx("voted")
-        ));
-        for g in &s.groups {
-            let name = g.group.as_deref().unwrap_or(tx("no_group"));
-            h.push_str(&format!("<tr><th scope=\"row\">{}</th>", escape(name)));
-            let hidden = match g.suppressed {
-                Some(Suppressed::Complement) => "hidden_complement",
-                _ => "hidden",
-            };
-            match (&g.counts, g.voted) {
-                (Some(counts), Some(voted)) => {
-                    for c in counts {
-                        h.push_str(&format!("<td>{c} ({})</td>", percent(*c, voted)));
+    html! {
+        @if !s.groups.is_empty() {
+            table {
+                caption { (tx("per_group")) }
+                thead {
+                    tr {
+                        th scope="col" { (tx("group")) }
+                        @for i in 0..s.options.len() {
+                            th scope="col" { (s.name(i)) }
+                        }
+                        th scope="col" { (tx("voted")) }
                     }
-                    h.push_str(&format!("<td>{voted}</td>"));
                 }
-                _ => h.push_str(&format!(
-                    "<td colspan=\"{}\">{}</td>",
-                    s.options.len() + 1,
-                    fill(tx(hidden), &[&min_group_size.to_string()])
-                )),
+                tbody {
+                    @for g in &s.groups {
+                        tr {
+                            th scope="row" { (g.group.as_deref().unwrap_or(tx("no_group"))) }
+                            (group_cells(s, g, min_group_size, lang))
+                        }
+                    }
+                }
             }
-            h.push_str("</tr>\n");
         }
-        h.push_str("</tbody>\n</table>\n");
+    }
+}
+
+/// A group's counts and voters, or one cell saying why they are not shown.
+fn group_cells(s: &StatementReport, g: &GroupRow, min_group_size: u64, lang: Lang) -> Markup {
+    let hidden = match g.suppressed {
+        Some(Suppressed::Complement) => "hidden_complement",
+        _ => "hidden",
+    };
+    html! {
+        @if let (Some(counts), Some(voted)) = (&g.counts, g.voted) {
+            @for c in counts {
+                td { (c) " (" (percent(*c, voted)) ")" }
+            }
+            td { (voted) }
+        } @else {
+            td colspan=(s.options.len() + 1) {
+                (fill(text(lang, hidden), &[&min_group_size.to_string()]))
+            }
+        }
     }
 }

@@ -671,15 +671,7 @@ impl Session {
     /// What a command would change, without changing anything.
     fn decide(&self, command: Command) -> Result<Vec<Event>, Rejection> {
         match command {
-            Command::Join { participant } => {
-                if self.has_participant(&participant) {
-                    Ok(vec![])
-                } else if self.cards.required() {
-                    Err(Rejection::CardRequired)
-                } else {
-                    Ok(vec![Event::Joined { participant }])
-                }
-            }
+            Command::Join { participant } => self.decide_join(participant),
             Command::ChooseGroup { participant, group } => self.decide_group(participant, group),
             Command::Vote {
                 participant,
@@ -687,39 +679,11 @@ impl Session {
                 round,
                 option,
             } => self.decide_vote(participant, slide, round, option),
-            Command::GoTo { slide } => {
-                if slide >= self.deck.slides.len() {
-                    return Err(Rejection::UnknownSlide);
-                }
-                Ok(self.leave_for(slide))
-            }
-            Command::Next => {
-                let next = self.current + 1;
-                Ok(if next < self.deck.slides.len() {
-                    self.leave_for(next)
-                } else {
-                    vec![]
-                })
-            }
-            Command::Prev => Ok(match self.current.checked_sub(1) {
-                Some(prev) => self.leave_for(prev),
-                None => vec![],
-            }),
-            Command::OpenVote => {
-                let slide = self.current;
-                match self.statement_at(slide)?.phase {
-                    Phase::Open => Err(Rejection::AlreadyOpen),
-                    // Reopening a closed round keeps its votes: the host closed too early.
-                    Phase::Pending | Phase::Closed => Ok(vec![Event::VoteOpened { slide }]),
-                }
-            }
-            Command::CloseVote => {
-                let slide = self.current;
-                Ok(match self.statement_at(slide)?.phase {
-                    Phase::Open => self.close_events(slide),
-                    Phase::Pending | Phase::Closed => vec![],
-                })
-            }
+            Command::GoTo { slide } => self.decide_go_to(slide),
+            Command::Next => Ok(self.decide_next()),
+            Command::Prev => Ok(self.decide_prev()),
+            Command::OpenVote => self.decide_open(),
+            Command::CloseVote => self.decide_close(),
             Command::Reveal { visible } => self.decide_reveal(visible),
             Command::Revote => self.decide_revote(),
             Command::ShowShift { visible } => self.decide_shift(visible),
@@ -734,62 +698,144 @@ impl Session {
                 participant,
                 slide,
                 now_ms,
-            } => {
-                self.check_argue(participant, slide, now_ms)?;
-                Ok(self
-                    .arguments
-                    .of(&participant, slide)
-                    .map(|a| Event::ArgumentRemoved { argument: a.number })
-                    .into_iter()
-                    .collect())
-            }
+            } => self.decide_withdraw(participant, slide, now_ms),
             Command::Upvote {
                 participant,
                 argument,
             } => self.decide_upvote(participant, argument),
             Command::Moderate { argument, status } => self.decide_moderation(argument, status),
-            Command::ShowArguments { visible } => {
-                let slide = self.current;
-                self.statement_at(slide)?;
-                Ok(if visible == self.arguments.shown(slide) {
-                    vec![]
-                } else {
-                    vec![Event::ArgumentsShown { slide, visible }]
-                })
-            }
+            Command::ShowArguments { visible } => self.decide_show_arguments(visible),
             Command::HandCount { counts } => self.decide_hands(counts),
-            Command::StartTimer { seconds, now_ms } => {
-                if seconds == 0 || seconds > MAX_TIMER_SECONDS {
-                    return Err(Rejection::BadTimer);
-                }
-                Ok(vec![Event::TimerStarted {
-                    slide: self.current,
-                    ends_at_ms: now_ms + u64::from(seconds) * 1000,
-                }])
-            }
-            Command::StopTimer => Ok(if self.timer.is_some() {
-                vec![Event::TimerStopped]
-            } else {
-                vec![]
-            }),
+            Command::StartTimer { seconds, now_ms } => self.decide_start_timer(seconds, now_ms),
+            Command::StopTimer => Ok(self.decide_stop_timer()),
             Command::TimerExpired { now_ms } => Ok(self.timer_expired(now_ms)),
             Command::IssueCards { cards } => self.decide_cards(cards),
-            Command::UseCard { card, participant } => {
-                if !self
-                    .cards
-                    .can_take(&card, &participant)
-                    .map_err(|_| Rejection::UnknownCard)?
-                {
-                    return Ok(vec![]);
-                }
-                let mut events = vec![];
-                if !self.has_participant(&participant) {
-                    events.push(Event::Joined { participant });
-                }
-                events.push(Event::CardTaken { card, participant });
-                Ok(events)
-            }
+            Command::UseCard { card, participant } => self.decide_use_card(card, participant),
         }
+    }
+
+    /// A participant joins once; in a session with cards, only by taking a card.
+    fn decide_join(&self, participant: ParticipantId) -> Result<Vec<Event>, Rejection> {
+        if self.has_participant(&participant) {
+            Ok(vec![])
+        } else if self.cards.required() {
+            Err(Rejection::CardRequired)
+        } else {
+            Ok(vec![Event::Joined { participant }])
+        }
+    }
+
+    /// The host goes to a slide of the deck.
+    fn decide_go_to(&self, slide: usize) -> Result<Vec<Event>, Rejection> {
+        if slide >= self.deck.slides.len() {
+            return Err(Rejection::UnknownSlide);
+        }
+        Ok(self.leave_for(slide))
+    }
+
+    /// The next slide, if there is one.
+    fn decide_next(&self) -> Vec<Event> {
+        let next = self.current + 1;
+        if next < self.deck.slides.len() {
+            self.leave_for(next)
+        } else {
+            vec![]
+        }
+    }
+
+    /// The previous slide, if there is one.
+    fn decide_prev(&self) -> Vec<Event> {
+        match self.current.checked_sub(1) {
+            Some(prev) => self.leave_for(prev),
+            None => vec![],
+        }
+    }
+
+    /// Opens the vote on the statement on show.
+    fn decide_open(&self) -> Result<Vec<Event>, Rejection> {
+        let slide = self.current;
+        match self.statement_at(slide)?.phase {
+            Phase::Open => Err(Rejection::AlreadyOpen),
+            // Reopening a closed round keeps its votes: the host closed too early.
+            Phase::Pending | Phase::Closed => Ok(vec![Event::VoteOpened { slide }]),
+        }
+    }
+
+    /// Closes the vote on the statement on show, if it is open.
+    fn decide_close(&self) -> Result<Vec<Event>, Rejection> {
+        let slide = self.current;
+        Ok(match self.statement_at(slide)?.phase {
+            Phase::Open => self.close_events(slide),
+            Phase::Pending | Phase::Closed => vec![],
+        })
+    }
+
+    /// A participant withdraws its argument on a slide, at the arguments' pace.
+    fn decide_withdraw(
+        &self,
+        participant: ParticipantId,
+        slide: usize,
+        now_ms: u64,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.check_argue(participant, slide, now_ms)?;
+        Ok(self
+            .arguments
+            .of(&participant, slide)
+            .map(|a| Event::ArgumentRemoved { argument: a.number })
+            .into_iter()
+            .collect())
+    }
+
+    /// Shows or hides the arguments of the statement on show.
+    fn decide_show_arguments(&self, visible: bool) -> Result<Vec<Event>, Rejection> {
+        let slide = self.current;
+        self.statement_at(slide)?;
+        Ok(if visible == self.arguments.shown(slide) {
+            vec![]
+        } else {
+            vec![Event::ArgumentsShown { slide, visible }]
+        })
+    }
+
+    /// Starts a countdown of `seconds` on the slide on show.
+    fn decide_start_timer(&self, seconds: u32, now_ms: u64) -> Result<Vec<Event>, Rejection> {
+        if seconds == 0 || seconds > MAX_TIMER_SECONDS {
+            return Err(Rejection::BadTimer);
+        }
+        Ok(vec![Event::TimerStarted {
+            slide: self.current,
+            ends_at_ms: now_ms + u64::from(seconds) * 1000,
+        }])
+    }
+
+    /// Stops the countdown, if one runs.
+    fn decide_stop_timer(&self) -> Vec<Event> {
+        if self.timer.is_some() {
+            vec![Event::TimerStopped]
+        } else {
+            vec![]
+        }
+    }
+
+    /// A participant takes a card (joining with it if it had not joined).
+    fn decide_use_card(
+        &self,
+        card: String,
+        participant: ParticipantId,
+    ) -> Result<Vec<Event>, Rejection> {
+        if !self
+            .cards
+            .can_take(&card, &participant)
+            .map_err(|_| Rejection::UnknownCard)?
+        {
+            return Ok(vec![]);
+        }
+        let mut events = vec![];
+        if !self.has_participant(&participant) {
+            events.push(Event::Joined { participant });
+        }
+        events.push(Event::CardTaken { card, participant });
+        Ok(events)
     }
 
     /// Cards are for a session that has them from its start: issuing is refused once a
@@ -1151,7 +1197,32 @@ impl Session {
     /// database) is refused, and nothing changes: a session that skipped it would go on
     /// with a tally nobody voted for.
     pub fn replay(&mut self, event: &Event) -> Result<(), Unfit> {
-        let unfit = |why: &str| Err(Unfit(why.to_owned()));
+        match event {
+            Event::Joined { .. }
+            | Event::GroupChosen { .. }
+            | Event::CardsIssued { .. }
+            | Event::CardTaken { .. } => self.replay_membership(event),
+            Event::Voted { .. }
+            | Event::VoteOpened { .. }
+            | Event::VoteClosed { .. }
+            | Event::RoundStarted { .. }
+            | Event::HandCounted { .. } => self.replay_round(event),
+            Event::SlideShown { .. }
+            | Event::ResultsShown { .. }
+            | Event::ShiftShown { .. }
+            | Event::GroupsShown { .. }
+            | Event::TimerStarted { .. }
+            | Event::TimerStopped => self.replay_display(event),
+            Event::ArgumentAdded { .. }
+            | Event::ArgumentRemoved { .. }
+            | Event::ArgumentModerated { .. }
+            | Event::ArgumentUpvoted { .. }
+            | Event::ArgumentsShown { .. } => self.replay_argument(event),
+        }
+    }
+
+    /// Replays who is in the room: joins, group choices and cards.
+    fn replay_membership(&mut self, event: &Event) -> Result<(), Unfit> {
         match *event {
             Event::Joined { participant } => {
                 self.participants.entry(participant).or_insert(None);
@@ -1179,6 +1250,27 @@ impl Session {
                     }
                 }
             }
+            Event::CardsIssued { ref cards } => self.cards.issue(cards),
+            Event::CardTaken {
+                ref card,
+                participant,
+            } => {
+                if !self.participants.contains_key(&participant) {
+                    return unfit("the participant never joined");
+                }
+                if self.cards.take(card, participant).is_err() {
+                    return unfit("the card was not issued, or is held by another participant");
+                }
+            }
+            _ => unreachable!("replay_membership given {event:?}"),
+        }
+        Ok(())
+    }
+
+    /// Replays the rounds of a statement: votes, opening and closing, a new round and
+    /// counted hands.
+    fn replay_round(&mut self, event: &Event) -> Result<(), Unfit> {
+        match *event {
             Event::Voted {
                 participant,
                 slide,
@@ -1206,14 +1298,50 @@ impl Session {
                 current.counts[option] += 1;
                 current.count_group(group, option, true);
             }
+            Event::VoteOpened { slide } => self.set_phase(slide, Phase::Open)?,
+            Event::VoteClosed { slide } => self.set_phase(slide, Phase::Closed)?,
+            Event::RoundStarted { slide, round } => {
+                let Some(Some(statement)) = self.statements.get_mut(slide) else {
+                    return unfit("the slide is not a statement of the deck");
+                };
+                if round != statement.round_number() + 1 {
+                    return unfit("the round does not follow the statement's current round");
+                }
+                let options = statement.current().counts.len();
+                let revealed = self.deck.starts_revealed(slide);
+                statement.rounds.push(Round::new(options, revealed));
+                statement.phase = Phase::Pending;
+            }
+            Event::HandCounted {
+                slide,
+                round,
+                ref counts,
+            } => {
+                let Some(Some(statement)) = self.statements.get_mut(slide) else {
+                    return unfit("the slide is not a statement of the deck");
+                };
+                let number = statement.round_number();
+                let current = statement.rounds.last_mut().expect("a round");
+                if round != number || counts.len() != current.hands.len() {
+                    return unfit("the counts do not fit the statement's current round");
+                }
+                current.hands.clone_from(counts);
+            }
+            _ => unreachable!("replay_round given {event:?}"),
+        }
+        Ok(())
+    }
+
+    /// Replays what the screen shows: the slide, a round's results, shift and groups,
+    /// and the countdown.
+    fn replay_display(&mut self, event: &Event) -> Result<(), Unfit> {
+        match *event {
             Event::SlideShown { slide } => {
                 if slide >= self.deck.slides.len() {
                     return unfit("the deck has no such slide");
                 }
                 self.current = slide;
             }
-            Event::VoteOpened { slide } => self.set_phase(slide, Phase::Open)?,
-            Event::VoteClosed { slide } => self.set_phase(slide, Phase::Closed)?,
             Event::ResultsShown {
                 visible,
                 slide,
@@ -1252,6 +1380,21 @@ impl Session {
                 round,
                 visible,
             } => self.round_mut(slide, round)?.groups_shown = visible,
+            Event::TimerStarted { slide, ends_at_ms } => {
+                if slide >= self.deck.slides.len() {
+                    return unfit("the deck has no such slide");
+                }
+                self.timer = Some(Timer { slide, ends_at_ms });
+            }
+            Event::TimerStopped => self.timer = None,
+            _ => unreachable!("replay_display given {event:?}"),
+        }
+        Ok(())
+    }
+
+    /// Replays the arguments: added, removed, moderated, upvoted and shown.
+    fn replay_argument(&mut self, event: &Event) -> Result<(), Unfit> {
+        match *event {
             Event::ArgumentAdded {
                 argument,
                 participant,
@@ -1303,52 +1446,7 @@ impl Session {
                 }
                 self.arguments.show(slide, visible);
             }
-            Event::RoundStarted { slide, round } => {
-                let Some(Some(statement)) = self.statements.get_mut(slide) else {
-                    return unfit("the slide is not a statement of the deck");
-                };
-                if round != statement.round_number() + 1 {
-                    return unfit("the round does not follow the statement's current round");
-                }
-                let options = statement.current().counts.len();
-                let revealed = self.deck.starts_revealed(slide);
-                statement.rounds.push(Round::new(options, revealed));
-                statement.phase = Phase::Pending;
-            }
-            Event::HandCounted {
-                slide,
-                round,
-                ref counts,
-            } => {
-                let Some(Some(statement)) = self.statements.get_mut(slide) else {
-                    return unfit("the slide is not a statement of the deck");
-                };
-                let number = statement.round_number();
-                let current = statement.rounds.last_mut().expect("a round");
-                if round != number || counts.len() != current.hands.len() {
-                    return unfit("the counts do not fit the statement's current round");
-                }
-                current.hands.clone_from(counts);
-            }
-            Event::TimerStarted { slide, ends_at_ms } => {
-                if slide >= self.deck.slides.len() {
-                    return unfit("the deck has no such slide");
-                }
-                self.timer = Some(Timer { slide, ends_at_ms });
-            }
-            Event::TimerStopped => self.timer = None,
-            Event::CardsIssued { ref cards } => self.cards.issue(cards),
-            Event::CardTaken {
-                ref card,
-                participant,
-            } => {
-                if !self.participants.contains_key(&participant) {
-                    return unfit("the participant never joined");
-                }
-                if self.cards.take(card, participant).is_err() {
-                    return unfit("the card was not issued, or is held by another participant");
-                }
-            }
+            _ => unreachable!("replay_argument given {event:?}"),
         }
         Ok(())
     }
@@ -1362,4 +1460,9 @@ impl Session {
             _ => Err(Unfit("the slide is not a statement of the deck".into())),
         }
     }
+}
+
+/// Why an event does not fit the session, as an `Err` for [`Session::replay`].
+fn unfit<T>(why: &str) -> Result<T, Unfit> {
+    Err(Unfit(why.to_owned()))
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use axum::body::Body;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::extract::{ConnectInfo, Path, Query, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
@@ -141,8 +142,6 @@ pub async fn serve_until(
     let joins = Arc::new(JoinLimiter::new(limits.joins_per_second, limits.join_burst));
     tokio::spawn(crate::limits::prune_joins(Arc::downgrade(&joins)));
     let limits = Arc::new(limits);
-    let counter = Arc::new(ConnectionCounter::default());
-    let refusals = Arc::new(Semaphore::new(MAX_REFUSAL_ANSWERS));
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let state = AppState {
         hub: hub.clone(),
@@ -152,33 +151,59 @@ pub async fn serve_until(
         admin,
         library,
     };
-    let mut make_service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut acceptor = Acceptor {
+        limits,
+        counter: Arc::new(ConnectionCounter::default()),
+        refusals: Arc::new(Semaphore::new(MAX_REFUSAL_ANSWERS)),
+        make_service: router(state).into_make_service_with_connect_info::<SocketAddr>(),
+        stopping,
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
-        let (stream, addr) = match accepted {
-            Ok(accepted) => accepted,
+        match accepted {
+            Ok((stream, addr)) => acceptor.take(stream, addr).await,
             Err(e) => {
                 tracing::warn!("accept failed: {e}");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
             }
-        };
+        }
+    }
+    drop(listener);
+    stop_serving(&hub, &acceptor.counter, stopping_tx).await
+}
+
+/// What every accepted connection is served with.
+struct Acceptor {
+    limits: Arc<Limits>,
+    /// Open connections, against the caps.
+    counter: Arc<ConnectionCounter>,
+    /// Answers to refused connections in flight.
+    refusals: Arc<Semaphore>,
+    make_service: IntoMakeServiceWithConnectInfo<Router, SocketAddr>,
+    /// Turns true when the server stops.
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Acceptor {
+    /// Admits an accepted connection against the caps (or answers it with a refusal)
+    /// and serves its HTTP in a task of its own.
+    async fn take(&mut self, stream: TcpStream, addr: SocketAddr) {
         // Small frames (welcome, state, ack) must not wait for the peer's delayed ACK.
         // A socket that refuses the option still works, only slower.
         stream.set_nodelay(true).ok();
-        let slot = match counter.admit(addr.ip(), &limits) {
+        let slot = match self.counter.admit(addr.ip(), &self.limits) {
             Ok(slot) => Arc::new(slot),
             Err(refusal) => {
                 tracing::debug!(?refusal, "connection refused");
                 // Past the answers in flight, dropping the stream closes it bare.
-                if let Ok(permit) = refusals.clone().try_acquire_owned() {
+                if let Ok(permit) = self.refusals.clone().try_acquire_owned() {
                     tokio::spawn(refuse(stream, refusal, permit));
                 }
-                continue;
+                return;
             }
         };
         // The address the client connected to: for a wildcard bind, the interface.
@@ -186,10 +211,10 @@ pub async fn serve_until(
             Ok(local) => LocalAddr(local),
             Err(e) => {
                 tracing::debug!("a connection without a local address: {e}");
-                continue;
+                return;
             }
         };
-        let service = match make_service.call(addr).await {
+        let service = match self.make_service.call(addr).await {
             Ok(service) => service,
             Err(never) => match never {},
         };
@@ -201,8 +226,8 @@ pub async fn serve_until(
             request
         });
         let service = hyper_util::service::TowerToHyperService::new(service);
-        let header_timeout = limits.header_read_timeout;
-        let mut stopping = stopping.clone();
+        let header_timeout = self.limits.header_read_timeout;
+        let mut stopping = self.stopping.clone();
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);
             let mut http = hyper::server::conn::http1::Builder::new();
@@ -224,10 +249,19 @@ pub async fn serve_until(
             }
         });
     }
-    drop(listener);
+}
+
+/// The graceful stop, once no new connection is taken: each session stores and
+/// answers what it took, open connections close (within [`STOP_CONNECTIONS_WITHIN`]),
+/// and the WAL is checkpointed into the database.
+async fn stop_serving(
+    hub: &Hub,
+    counter: &ConnectionCounter,
+    stopping: tokio::sync::watch::Sender<bool>,
+) -> Result<()> {
     tracing::info!("stopping: no new connections; storing what the sessions took");
     // Sending fails only if no connection is left to hear it.
-    stopping_tx.send(true).ok();
+    stopping.send(true).ok();
     hub.stop_all(STOP_SESSIONS_WITHIN).await;
     let deadline = tokio::time::Instant::now() + STOP_CONNECTIONS_WITHIN;
     while counter.total() > 0 && tokio::time::Instant::now() < deadline {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use stemzaal::arguments::ARGUE_EVERY_MS;
 use stemzaal::hub::Hub;
 use stemzaal::store::{Durability, Store};
 
@@ -46,6 +47,20 @@ async fn argue(phone: &mut TestClient, id: u64, text: &str) -> Value {
             return msg;
         }
     }
+}
+
+/// Lets the argument pace pass (one `argue` or `withdraw_argument` per participant per
+/// [`ARGUE_EVERY_MS`]) without waiting five real seconds. The server runs on this test's
+/// current-thread runtime, and the hub's clock, which stamps every command's `now_ms`,
+/// reads tokio's clock. So pausing that clock, advancing it just past the pace and
+/// resuming moves the server's time forward at once, as the wait would (every timer
+/// due meanwhile fires), through the same sockets, connection and hub as a real phone;
+/// before and after, everything runs on real time. The tests still see the server
+/// refuse the change made too soon (`too_fast`) and take it after the pace.
+async fn let_the_pace_pass() {
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_millis(ARGUE_EVERY_MS + 100)).await;
+    tokio::time::resume();
 }
 
 fn items(state: &Value) -> Vec<Value> {
@@ -158,7 +173,7 @@ async fn an_argument_goes_from_a_phone_through_the_host_to_the_screen_and_the_re
     let shown = screen.wait_state(|s| s["arguments"]["shown"] == true).await;
     assert_eq!(texts(&shown), ["Bomen koelen de straat in de zomer."]);
     assert_eq!(items(&shown)[0]["upvotes"], 2);
-    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let_the_pace_pass().await;
     let second = argue(
         &mut nee,
         13,
@@ -273,7 +288,7 @@ async fn a_removed_argument_leaves_every_file_and_a_restart_keeps_the_rest() {
         .send(json!({"type": "withdraw_argument", "slide": 0, "id": 6}))
         .await;
     assert_eq!(withdrawn.wait_for("error").await["code"], "too_fast");
-    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let_the_pace_pass().await;
     withdrawn
         .send(json!({"type": "withdraw_argument", "slide": 0, "id": 6}))
         .await;
