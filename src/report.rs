@@ -4,7 +4,7 @@
 //! chart per statement.
 
 use maud::{html, Markup, PreEscaped};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::deck::{option_name, SlideKind};
 use crate::protocol::Lang;
