@@ -9,13 +9,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
-use crate::admin::{Admin, MemoryLogins};
 use crate::cluster::Cluster;
-use crate::deck::{self, Deck};
+use crate::core::deck::{self, Deck};
+use crate::hub::library::{Library, Logins};
 use crate::hub::{Hub, Opened, SessionHandle};
-use crate::library::{Library, Logins};
-use crate::limits::Limits;
 use crate::store::{Durability, Store};
+use crate::web::admin::{Admin, MemoryLogins};
+use crate::web::limits::Limits;
 
 /// What the server needs to start.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ pub async fn run(config: Config) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("http://{}", display_addr(local)));
     // Checked before the banner, so a public URL without a host stops the start at once.
-    crate::hosts::AllowedHosts::new(&base_url, &config.limits.allowed_hosts)?;
+    crate::web::hosts::AllowedHosts::new(&base_url, &config.limits.allowed_hosts)?;
     // A write past a file-size limit (`ulimit -f`) must fail, so the store refuses the
     // votes and says so, instead of SIGXFSZ ending the process: a handler replaces the
     // default action for as long as the process runs.
@@ -237,7 +237,7 @@ fn print_banner(
     let statements = deck
         .slides
         .iter()
-        .filter(|s| matches!(s.kind, crate::deck::SlideKind::Statement { .. }))
+        .filter(|s| matches!(s.kind, crate::core::deck::SlideKind::Statement { .. }))
         .count();
     let status = match opened {
         Opened::Resumed => "Sessie hervat / session resumed",
@@ -281,7 +281,7 @@ fn print_banner(
         "  Data:                       {} ({open} open sessions)\n",
         config.data.display()
     );
-    out.push_str(&crate::qr::terminal(&join));
+    out.push_str(&crate::web::qr::terminal(&join));
     out.push('\n');
     // A closed stdout (a supervisor that stopped reading) must not stop the server.
     let mut stdout = std::io::stdout().lock();

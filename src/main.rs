@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use stemzaal::app::{self, Config};
-use stemzaal::hosts;
-use stemzaal::limits::{self, Limits};
 use stemzaal::store::Durability;
+use stemzaal::web::hosts;
+use stemzaal::web::limits::{self, Limits};
 
 /// Live polling for council sessions: one binary, no account, no cloud.
 #[derive(Parser, Debug)]

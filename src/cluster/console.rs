@@ -27,8 +27,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::hub::library::{
+    summary, DeckSummary, Library, Logins, Refusal, StoredDeck, VersionInfo,
+};
 use crate::hub::now_ms;
-use crate::library::{summary, DeckSummary, Library, Logins, Refusal, StoredDeck, VersionInfo};
 
 const CONSOLE: &str = "stemzaal_console";
 const LOGINS: &str = "stemzaal_logins";
@@ -467,8 +469,8 @@ impl Library for Console {
 
     async fn seed(&self) -> Result<()> {
         let (name, source) = (
-            crate::deck::DEFAULT_DECK_NAME,
-            crate::deck::DEFAULT_DECK_SOURCE,
+            crate::core::deck::DEFAULT_DECK_NAME,
+            crate::core::deck::DEFAULT_DECK_SOURCE,
         );
         Console::seed(self, name, source).await
     }

@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::{log_subject, Cluster, APPEND_ACK_WAIT, APPEND_RETRY_FOR, MAX_BATCH_EVENTS};
+use crate::core::session::Event;
 use crate::hub::{Completion, Log, WriteFailed};
-use crate::session::Event;
 
 /// Appends the new owner's marker (an empty batch) where the log ends now.
 pub(super) async fn take_over(

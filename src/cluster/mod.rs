@@ -45,9 +45,9 @@ use tokio::time::Instant;
 use log::take_over;
 pub use log::LogWriter;
 
+use crate::core::session::Event;
 use crate::hub::{Notice, Published, SessionRecord, StoredSession};
-use crate::protocol::Role;
-use crate::session::Event;
+use crate::wire::protocol::Role;
 
 /// How long a lease lives after its last renewal: after this much silence from its
 /// owner another node may take the session.
@@ -106,7 +106,7 @@ pub struct Cluster {
     replicas: usize,
     /// Each session's cards as read from its log, with the sequence read up to: the
     /// next read goes on from there.
-    cards: DashMap<String, (u64, crate::cards::Cards)>,
+    cards: DashMap<String, (u64, crate::core::cards::Cards)>,
 }
 
 /// How [`Cluster::claim`] found a session's lease.
@@ -137,7 +137,8 @@ impl Cluster {
         let catalog = ensure_bucket(&js, CATALOG, replicas, Duration::ZERO).await?;
         let leases = ensure_bucket(&js, LEASES, replicas, LEASE_TTL).await?;
         let console =
-            console::Console::open(&client, &js, replicas, crate::library::LOGIN_LIFETIME).await?;
+            console::Console::open(&client, &js, replicas, crate::hub::library::LOGIN_LIFETIME)
+                .await?;
         Ok(Cluster {
             node,
             client,

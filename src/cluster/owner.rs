@@ -16,9 +16,9 @@ use super::{
     cmd_subject, notice_subject, upvotes_subject, view_subject, views_subject, Claim, Cluster,
     LEASE_RENEW, OWNER_HEADER, ROLES, VIEW_REPEAT,
 };
+use crate::core::session::{Command, ParticipantId};
 use crate::hub::{JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle};
-use crate::protocol::{Lang, ServerMsg};
-use crate::session::{Command, ParticipantId};
+use crate::wire::protocol::{Lang, ServerMsg};
 
 /// What a proxy asks of the owner.
 #[derive(Serialize, Deserialize)]

@@ -21,7 +21,7 @@ use super::{
 use crate::hub::{
     JoinInfo, NotAdmitted, Notice, Outbox, ProxyParts, Published, Request, SessionHandle, Status,
 };
-use crate::protocol::{Lang, ServerMsg};
+use crate::wire::protocol::{Lang, ServerMsg};
 
 /// A proxy of a session another node owns: forwards requests in order, feeds the
 /// views, and ends (so its connections reconnect) when the owner is gone.

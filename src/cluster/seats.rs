@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::{seat_subject, Cluster};
+use crate::core::session::ParticipantId;
 use crate::hub::SessionHandle;
-use crate::session::ParticipantId;
 
 /// A card's seat taken on a node.
 #[derive(Serialize, Deserialize)]

@@ -97,7 +97,7 @@ impl Sessions for Arc<Cluster> {
         Ok(self.load(code).await?.map(|(stored, _)| stored))
     }
 
-    async fn cards(&self, code: &str) -> Result<crate::cards::Cards> {
+    async fn cards(&self, code: &str) -> Result<crate::core::cards::Cards> {
         // Read from the log, each read going on from where the last ended.
         let (after, mut cards) = self
             .cards

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::handle::{Clock, JoinInfo, NotAdmitted, Outbox, Published, Request, SessionHandle};
 use super::ports::{Log, SessionRecord, WriteFailed};
-use crate::protocol::{Lang, Role, ServerMsg, StateView, Storage};
-use crate::session::{Command, Event, ParticipantId, Reach, Session};
-use crate::view;
+use crate::core::session::{Command, Event, ParticipantId, Reach, Session};
+use crate::wire::protocol::{Lang, Role, ServerMsg, StateView, Storage};
+use crate::wire::view;
 
 /// How often a session publishes what changed. 50 ms keeps the projector's bars
 /// fluid (20 frames a second) while a burst of thousands of votes per second costs

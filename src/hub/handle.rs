@@ -13,10 +13,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::ports::{Meeting, SessionRecord, WriteFailed};
-use crate::deck::Deck;
-use crate::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg};
-use crate::seats::{Seat, Seats};
-use crate::session::{Command, ParticipantId, Rejection};
+use crate::core::deck::Deck;
+use crate::core::session::{Command, ParticipantId, Rejection};
+use crate::hub::seats::{Seat, Seats};
+use crate::wire::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg};
 
 /// A secret that grants a role: 128 random bits, hex-encoded.
 #[derive(Clone, PartialEq, Eq)]

@@ -12,7 +12,9 @@
 
 mod actor;
 mod handle;
+pub mod library;
 pub mod ports;
+pub(crate) mod seats;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -31,12 +33,12 @@ pub use ports::{
     StoredSession, WriteFailed,
 };
 
-use crate::deck::{Deck, StructureChange};
-use crate::session::Session;
+use crate::core::deck::{Deck, StructureChange};
+use crate::core::session::Session;
 
 /// Join codes use letters and digits that cannot be mistaken for each other when read
 /// off a projector (no 0/O, 1/I/L), as voting cards do.
-const CODE_ALPHABET: &[u8] = crate::cards::ALPHABET;
+const CODE_ALPHABET: &[u8] = crate::core::cards::ALPHABET;
 
 /// Stored events that cannot be applied are logged one by one up to this many; the
 /// rest only in the count.
@@ -109,7 +111,7 @@ impl Hub {
 
     /// A session's voting cards as stored (a session need not be loaded for its list
     /// entry or its printed cards).
-    pub async fn cards(&self, code: &str) -> Result<crate::cards::Cards> {
+    pub async fn cards(&self, code: &str) -> Result<crate::core::cards::Cards> {
         self.catalog.cards(code).await
     }
 
@@ -232,7 +234,7 @@ impl Hub {
         } = proxied;
         let code = record.code.clone();
         // A session served through proxies never has its deck edited while it runs.
-        let deck = crate::deck::parse(&record.deck_name, &record.deck_source)
+        let deck = crate::core::deck::parse(&record.deck_name, &record.deck_source)
             .with_context(|| format!("the stored deck of session {code}"))?;
         let (tx, requests) = mpsc::channel(COMMAND_QUEUE);
         let [p, s, h] = views;
@@ -388,7 +390,7 @@ impl Hub {
             return Ok(None);
         };
         let code = record.code.clone();
-        let stored = crate::deck::parse(&record.deck_name, &record.deck_source)
+        let stored = crate::core::deck::parse(&record.deck_name, &record.deck_source)
             .with_context(|| format!("the stored deck of session {code}"))?;
         if stored == **deck {
             return Ok(self.find(&code).await?.map(|h| (h, Opened::Resumed)));

@@ -25,7 +25,7 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 
 use super::handle::{ProxyParts, Published, SessionHandle};
-use crate::session::{Event, Session, Unfit};
+use crate::core::session::{Event, Session, Unfit};
 
 /// Where a session's events are stored.
 pub trait Log: Send + Sync {
@@ -123,7 +123,7 @@ pub trait Sessions: Send + Sync {
     async fn stored(&self, code: &str) -> Result<Option<StoredSession>>;
 
     /// A session's voting cards as stored (it need not be loaded).
-    async fn cards(&self, code: &str) -> Result<crate::cards::Cards>;
+    async fn cards(&self, code: &str) -> Result<crate::core::cards::Cards>;
 
     /// Stores that an open session is closed, and tells whoever else serves it;
     /// returns the closed record.
@@ -218,7 +218,7 @@ impl StoredSession {
     /// runs. Returns the session and the events that did not fit (their index, why),
     /// which replay refused and skipped.
     pub fn replay(&self) -> Result<(Session, Vec<(usize, Unfit)>)> {
-        let deck = crate::deck::parse(&self.record.deck_name, &self.record.deck_source)
+        let deck = crate::core::deck::parse(&self.record.deck_name, &self.record.deck_source)
             .with_context(|| format!("the stored deck of session {}", self.record.code))?;
         let mut session = Session::new(Arc::new(deck));
         let unfit = self

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use super::{now_ms, Store};
-use crate::deck;
-use crate::library::{summary, DeckSummary, Library, Refusal, StoredDeck, VersionInfo};
+use crate::core::deck;
+use crate::hub::library::{summary, DeckSummary, Library, Refusal, StoredDeck, VersionInfo};
 
 #[async_trait]
 impl Library for Store {

@@ -7,7 +7,7 @@
 //!
 //! The store is the adapter of one machine: it implements the hub's ports
 //! ([`crate::hub::ports`]: a log and a catalog of sessions, in `sessions`) and the
-//! console's library ([`crate::library::Library`], in `library`), all in one database
+//! console's library ([`crate::hub::library::Library`], in `library`), all in one database
 //! written through the one writer, so a full disk refuses a save as it refuses a vote.
 
 mod library;
@@ -21,11 +21,11 @@ use std::thread;
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection};
 
+use crate::core::session::Event;
 pub use crate::hub::now_ms;
 pub use crate::hub::ports::{
     Completion, Meeting, SessionRecord, Status, StoredSession, WriteFailed,
 };
-use crate::session::Event;
 
 /// The schema version this build writes; older databases are migrated forward.
 pub const SCHEMA_VERSION: i64 = 3;
@@ -286,13 +286,13 @@ impl Store {
 
     /// A session's voting cards as stored, read from their events alone (a session
     /// need not be loaded for its list entry or its printed cards).
-    pub fn cards(&self, code: &str) -> Result<crate::cards::Cards> {
+    pub fn cards(&self, code: &str) -> Result<crate::core::cards::Cards> {
         let conn = self.reader()?;
         // Serde writes the tag first, so the prefix finds the two kinds of card event.
         let mut stmt = conn.prepare_cached(
             "SELECT data FROM events WHERE session = ?1 AND data LIKE '{\"type\":\"card%' ORDER BY id",
         )?;
-        let mut cards = crate::cards::Cards::default();
+        let mut cards = crate::core::cards::Cards::default();
         for row in stmt.query_map([code], |r| r.get::<_, String>(0))? {
             let text = row?;
             let event: Event = serde_json::from_str(&text)

@@ -8,10 +8,10 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 
 use super::Store;
+use crate::core::session::Event;
 use crate::hub::ports::{
     Completion, Log, Owned, Placement, SessionRecord, Sessions, Status, StoredSession,
 };
-use crate::session::Event;
 
 impl Log for Store {
     fn append(&self, code: &str, epoch: u64, events: Vec<Event>, done: Completion) -> Result<()> {
@@ -75,7 +75,7 @@ impl Sessions for Store {
             .context("loading a session")?
     }
 
-    async fn cards(&self, code: &str) -> Result<crate::cards::Cards> {
+    async fn cards(&self, code: &str) -> Result<crate::core::cards::Cards> {
         Store::cards(self, code)
     }
 

@@ -635,7 +635,7 @@ async fn docs_api_md_names_every_error_and_every_call_the_server_has() {
         .into_iter()
         .map(|row| (row[0].clone(), row[1].parse().unwrap()))
         .collect();
-    let source: Vec<(String, u16)> = stemzaal::api::ERRORS
+    let source: Vec<(String, u16)> = stemzaal::web::api::ERRORS
         .iter()
         .map(|(code, status, _, _)| (code.to_string(), *status))
         .collect();
@@ -716,7 +716,7 @@ async fn a_console_write_the_disk_refuses_changes_nothing_and_says_so() {
         .call("DELETE", &format!("/api/sessions/{code}"), None)
         .await;
     assert_error(status, &error, 503, "storage_unavailable");
-    let typo = stemzaal::deck::DEFAULT_DECK_SOURCE.replacen("Ambitie", "Ambities", 1);
+    let typo = stemzaal::core::deck::DEFAULT_DECK_SOURCE.replacen("Ambitie", "Ambities", 1);
     let (status, error) = console.edit_deck(&code, &typo).await;
     assert_error(status, &error, 503, "storage_unavailable");
     server.store.fail_commits(false);

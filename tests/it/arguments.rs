@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use stemzaal::arguments::ARGUE_EVERY_MS;
+use stemzaal::core::arguments::ARGUE_EVERY_MS;
 use stemzaal::hub::Hub;
 use stemzaal::store::{Durability, Store};
 
@@ -24,7 +24,7 @@ B) Nee, parkeren gaat voor
 ";
 
 async fn server_with(source: &str) -> TestServer {
-    let deck = stemzaal::deck::parse("argumenten.md", source).unwrap();
+    let deck = stemzaal::core::deck::parse("argumenten.md", source).unwrap();
     TestServer::start_with(deck, source).await
 }
 
@@ -219,7 +219,7 @@ async fn an_argument_goes_from_a_phone_through_the_host_to_the_screen_and_the_re
         csv.contains("argument: Bomen koelen de straat in de zomer."),
         "{csv}"
     );
-    let html = stemzaal::report::to_html(&report, stemzaal::protocol::Lang::Nl);
+    let html = stemzaal::report::to_html(&report, stemzaal::wire::protocol::Lang::Nl);
     assert!(html
         .contains("Bomen koelen de straat in de zomer. <span class=\"upvotes\">(2 steun)</span>"));
     for text in [&csv, &html] {
@@ -335,7 +335,7 @@ async fn a_removed_argument_leaves_every_file_and_a_restart_keeps_the_rest() {
     let again = hub.find(server.code()).await.unwrap().unwrap();
     let view: Value = serde_json::from_str(
         &again
-            .subscribe(stemzaal::protocol::Role::Host)
+            .subscribe(stemzaal::wire::protocol::Role::Host)
             .borrow()
             .state,
     )
@@ -506,7 +506,7 @@ async fn an_upvote_that_changes_which_arguments_are_listed_sends_phones_a_new_st
     let mut host = server.host().await;
     host.send(json!({"type": "open_vote"})).await;
     host.wait_state(|s| s["slide"]["phase"] == "open").await;
-    let max = stemzaal::arguments::MAX_LISTED;
+    let max = stemzaal::core::arguments::MAX_LISTED;
     let authors = approved_arguments(&server, &mut host, max + 1).await;
     let last = authors.last().unwrap().1;
     let mut observer = voter(&server, 1).await;

@@ -1283,19 +1283,20 @@ async fn screen_fits(tools: Tools) {
     let mut checks = 0;
     for (deck_name, source) in decks {
         // The host here steps faster than a person: no rate limit in the way.
-        let limits = stemzaal::limits::Limits {
+        let limits = stemzaal::web::limits::Limits {
             messages_per_second: 1000.0,
             burst: 1000.0,
             ..Default::default()
         };
         let server = match source {
             None => {
-                let deck = stemzaal::deck::Deck::default_deck();
-                TestServer::start_custom(deck, stemzaal::deck::DEFAULT_DECK_SOURCE, limits).await
+                let deck = stemzaal::core::deck::Deck::default_deck();
+                TestServer::start_custom(deck, stemzaal::core::deck::DEFAULT_DECK_SOURCE, limits)
+                    .await
             }
             Some(text) => {
-                let deck =
-                    stemzaal::deck::parse("stress-deck.md", text).expect("the stress deck parses");
+                let deck = stemzaal::core::deck::parse("stress-deck.md", text)
+                    .expect("the stress deck parses");
                 TestServer::start_custom(deck, text, limits).await
             }
         };
@@ -1401,7 +1402,7 @@ async fn leaving_an_open_vote_asks_first_and_every_page_counts_down() {
 /// of the session said, the deck's text marked Dutch on an English page.
 async fn leave_and_countdown(tools: Tools) {
     let deck =
-        stemzaal::deck::parse("stress-deck.md", STRESS_DECK).expect("the stress deck parses");
+        stemzaal::core::deck::parse("stress-deck.md", STRESS_DECK).expect("the stress deck parses");
     let server = TestServer::start_with(deck, STRESS_DECK).await;
     let code = server.code().to_owned();
     let host_key = server.session.host_key().expose().to_owned();
@@ -1668,7 +1669,7 @@ async fn reconnect_after_restart(tools: Tools) {
     let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (server, code, key) = start_binary(addr, data.path());
     let ws = format!("ws://{addr}/ws/{code}");
-    let slide = crate::support::first_statement(&stemzaal::deck::Deck::default_deck());
+    let slide = crate::support::first_statement(&stemzaal::core::deck::Deck::default_deck());
     let mut host =
         crate::support::TestClient::hello(&ws, json!({"type": "hello", "key": key})).await;
     host.send(json!({"type": "go_to", "slide": slide})).await;
@@ -1755,7 +1756,7 @@ async fn the_host_puts_the_shift_between_rounds_on_the_screen() {
 /// screen: for two and four options, whole at every size, axe-clean in both languages.
 async fn shift_on_screen(tools: Tools) {
     let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
-    let deck = stemzaal::deck::parse("shift.md", SHIFT_DECK).expect("the deck parses");
+    let deck = stemzaal::core::deck::parse("shift.md", SHIFT_DECK).expect("the deck parses");
     let server = TestServer::start_with(deck, SHIFT_DECK).await;
     let code = server.code().to_owned();
     let host_key = server.session.host_key().expose().to_owned();
@@ -2000,7 +2001,7 @@ return { broken, overlap, outside };";
 /// show how the distribution moved. Axe-clean in each of those states.
 async fn scale_vote(tools: Tools) {
     let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
-    let deck = stemzaal::deck::parse("schaal.md", SCALE_DECK).expect("the deck parses");
+    let deck = stemzaal::core::deck::parse("schaal.md", SCALE_DECK).expect("the deck parses");
     let server = TestServer::start_with(deck, SCALE_DECK).await;
     let code = server.code().to_owned();
     let host_key = server.session.host_key().expose().to_owned();

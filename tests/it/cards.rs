@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use stemzaal::core::session::{Command, Rejection, Session};
 use stemzaal::hub::NotAdmitted;
-use stemzaal::limits::Limits;
-use stemzaal::session::{Command, Rejection, Session};
+use stemzaal::web::limits::Limits;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::api::Console;
@@ -21,7 +21,7 @@ use fantoccini::key::Key;
 /// `count` new random cards, drawn as the console draws them.
 fn new_cards(count: usize) -> Vec<String> {
     let mut rng = rand::thread_rng();
-    stemzaal::cards::generate(count, |len| rand::Rng::gen_range(&mut rng, 0..len))
+    stemzaal::core::cards::generate(count, |len| rand::Rng::gen_range(&mut rng, 0..len))
 }
 
 /// Issues `count` cards in the test server's session and returns them.
@@ -40,7 +40,7 @@ async fn issue(server: &TestServer, count: usize) -> Vec<String> {
 
 /// A phone presenting `card` (as typed on the card, lower case).
 async fn phone_with(server: &TestServer, card: &str) -> TestClient {
-    let typed = stemzaal::cards::display(card).to_ascii_lowercase();
+    let typed = stemzaal::core::cards::display(card).to_ascii_lowercase();
     TestClient::hello(
         &server.ws_url(),
         json!({"type": "hello", "card": typed, "lang": "en"}),
@@ -222,7 +222,10 @@ async fn the_console_issues_cards_only_in_a_session_that_has_them_from_its_start
     let handle = server.hub.find(&code).await.unwrap().unwrap();
     let cards = server.hub.cards(handle.code()).await.unwrap();
     for card in cards.all() {
-        assert!(html.contains(&stemzaal::cards::display(card)), "{card}");
+        assert!(
+            html.contains(&stemzaal::core::cards::display(card)),
+            "{card}"
+        );
     }
 
     // More cards for the session, printed from the first new one; at most 10,000.
@@ -275,7 +278,7 @@ async fn the_report_says_how_many_cards_were_issued_used_and_voted() {
     ] {
         assert!(csv.contains(row), "{row} in {csv}");
     }
-    let html = stemzaal::report::to_html(&report, stemzaal::protocol::Lang::En);
+    let html = stemzaal::report::to_html(&report, stemzaal::wire::protocol::Lang::En);
     assert!(
         html.contains("Voting cards: 4 issued, 2 used, 1 voted."),
         "{html}"
@@ -350,7 +353,7 @@ async fn guessing_cards_is_held_to_the_rate_of_new_participants() {
 
 #[test]
 fn a_session_takes_cards_only_before_a_phone_joins_without_one_and_replays_them() {
-    let deck = Arc::new(stemzaal::deck::Deck::default_deck());
+    let deck = Arc::new(stemzaal::core::deck::Deck::default_deck());
     let mut session = Session::new(deck.clone());
     let phone = uuid::Uuid::new_v4();
     session.apply(Command::Join { participant: phone }).unwrap();
@@ -377,7 +380,7 @@ fn a_session_takes_cards_only_before_a_phone_joins_without_one_and_replays_them(
         session.apply(Command::Join { participant: phone }),
         Err(Rejection::CardRequired)
     );
-    let typed = stemzaal::cards::display(&cards[0]).to_ascii_lowercase();
+    let typed = stemzaal::core::cards::display(&cards[0]).to_ascii_lowercase();
     let holder = session.card_participant(&typed, Some(phone), uuid::Uuid::new_v4());
     assert_eq!(holder, Ok((phone, cards[0].clone())));
     log.extend(
@@ -392,7 +395,7 @@ fn a_session_takes_cards_only_before_a_phone_joins_without_one_and_replays_them(
         session.card_participant("ABCDEFGHJK", None, phone),
         Err(Rejection::UnknownCard)
     );
-    let too_many = new_cards(stemzaal::cards::MAX_CARDS - 1);
+    let too_many = new_cards(stemzaal::core::cards::MAX_CARDS - 1);
     assert_eq!(
         session.apply(Command::IssueCards { cards: too_many }),
         Err(Rejection::TooManyCards)
@@ -462,7 +465,10 @@ async fn cards_in_chromium(tools: Tools) {
     axe_clean(&admin, &axe, "the printed voting cards").await;
     admin.screenshot("cards-sheet-1440x1000").await;
     let cards: Vec<String> = server.hub.cards(&code).await.unwrap().all().to_vec();
-    let typed: Vec<String> = cards.iter().map(|c| stemzaal::cards::display(c)).collect();
+    let typed: Vec<String> = cards
+        .iter()
+        .map(|c| stemzaal::core::cards::display(c))
+        .collect();
     assert_eq!(printed, json!(typed));
 
     // The host opens the first statement.

@@ -12,7 +12,7 @@ fn stemzaal() -> Command {
 fn check_lists_the_default_deck_and_names_file_and_line_of_errors() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.md");
-    std::fs::write(&good, stemzaal::deck::DEFAULT_DECK_SOURCE).unwrap();
+    std::fs::write(&good, stemzaal::core::deck::DEFAULT_DECK_SOURCE).unwrap();
     let out = stemzaal().arg("check").arg(&good).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use stemzaal::deck::Deck;
+use stemzaal::core::deck::Deck;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{first_statement, TestClient};
@@ -324,7 +324,7 @@ async fn three_nodes_serve_one_session_with_host_screen_and_phones_on_different_
     assert_eq!(list["sessions"][0]["status"], "open");
     // A running session's deck is not edited in cluster mode: the console offers a new
     // session, as for a changed structure.
-    let text = stemzaal::deck::DEFAULT_DECK_SOURCE.replacen("Stelling", "Stelling:", 1);
+    let text = stemzaal::core::deck::DEFAULT_DECK_SOURCE.replacen("Stelling", "Stelling:", 1);
     let path = format!("/api/sessions/{}/deck", nodes[0].code);
     let (status, refused) = console
         .call("PUT", &path, Some(json!({ "source": text })))
@@ -694,7 +694,7 @@ async fn killing_the_owner_or_a_nats_server_in_a_burst_loses_no_acknowledged_vot
 async fn append(
     writer: &stemzaal::cluster::LogWriter,
     epoch: u64,
-    events: Vec<stemzaal::session::Event>,
+    events: Vec<stemzaal::core::session::Event>,
 ) -> Result<(), stemzaal::store::WriteFailed> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     writer
@@ -710,7 +710,7 @@ async fn append(
 #[tokio::test]
 async fn a_node_that_lost_its_session_cannot_append_to_the_log() {
     use stemzaal::cluster::{Attached, Claim, Cluster, LogWriter, LEASE_TTL};
-    use stemzaal::session::Event;
+    use stemzaal::core::session::Event;
     let Some(bin) = nats_or_skip("a_node_that_lost_its_session_cannot_append") else {
         return;
     };
@@ -725,7 +725,7 @@ async fn a_node_that_lost_its_session_cannot_append_to_the_log() {
     let record = stemzaal::store::SessionRecord {
         code: code.into(),
         deck_name: "ingebouwd".into(),
-        deck_source: stemzaal::deck::DEFAULT_DECK_SOURCE.into(),
+        deck_source: stemzaal::core::deck::DEFAULT_DECK_SOURCE.into(),
         ..Default::default()
     };
     assert!(a.create_record(&record).await.unwrap());
@@ -791,7 +791,7 @@ fn the_nats_password_is_shown_neither_by_help_nor_when_the_connection_fails() {
 #[tokio::test]
 async fn an_append_the_log_cannot_take_is_refused_and_nothing_unstored_is_acknowledged() {
     use stemzaal::cluster::{Claim, Cluster, LogWriter};
-    use stemzaal::session::Event;
+    use stemzaal::core::session::Event;
     let Some(bin) = nats_or_skip("an_append_the_log_cannot_take_is_refused") else {
         return;
     };
@@ -997,7 +997,7 @@ async fn every_node_serves_the_same_console_and_a_failed_write_changes_nothing()
     assert_eq!(status, 200);
     let printed: Vec<String> = sheet
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .filter(|w| w.len() == 11 && stemzaal::cards::normalize(w).is_some())
+        .filter(|w| w.len() == 11 && stemzaal::core::cards::normalize(w).is_some())
         .map(str::to_owned)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()

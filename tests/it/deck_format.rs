@@ -2,7 +2,7 @@
 //! public API: the built-in deck, every error a facilitator can make, safe rendering.
 
 use proptest::prelude::*;
-use stemzaal::deck::{
+use stemzaal::core::deck::{
     fit_context_lines, fit_option_chars, fit_point_chars, parse, render_markdown, Deck, DeckError,
     Results, SlideKind, StructureChange, FIT_CONTENT_BLOCKS, FIT_CONTENT_LINES,
     FIT_CONTENT_TITLE_CHARS, FIT_LINE_CHARS, FIT_TITLE_CHARS, FIT_TOP_TITLE_CHARS, MAX_OPTIONS,

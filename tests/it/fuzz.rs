@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use stemzaal::connection::command_for;
-use stemzaal::deck::{self, Deck};
-use stemzaal::protocol::{ClientMsg, Role};
-use stemzaal::session::{Command, Session};
+use stemzaal::core::deck::{self, Deck};
+use stemzaal::core::session::{Command, Session};
+use stemzaal::web::socket::command_for;
+use stemzaal::wire::protocol::{ClientMsg, Role};
 use uuid::Uuid;
 
 const CASES: usize = 100_000;

@@ -31,7 +31,7 @@ async fn the_host_asks_in_the_page_lists_every_switch_and_words_turnout_as_the_s
 
 async fn host_last_mile(tools: Tools) {
     let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
-    let deck = stemzaal::deck::parse("vier.md", DECK).expect("the deck parses");
+    let deck = stemzaal::core::deck::parse("vier.md", DECK).expect("the deck parses");
     let server = TestServer::start_with(deck, DECK).await;
     let mut control = server.host().await;
     let driver = Driver::start(&tools).await;

@@ -70,7 +70,7 @@ async fn a_phone_names_its_choice_keeps_its_place_and_counts_as_the_server_does(
 async fn phone_last_mile(tools: Tools) {
     let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
     let source = long_deck();
-    let deck = stemzaal::deck::parse("lang.md", &source).expect("the deck parses");
+    let deck = stemzaal::core::deck::parse("lang.md", &source).expect("the deck parses");
     let server = TestServer::start_with(deck, &source).await;
     let mut control = server.host().await;
     let driver = Driver::start(&tools).await;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use stemzaal::limits::Limits;
-use stemzaal::protocol::{
+use stemzaal::web::limits::Limits;
+use stemzaal::wire::protocol::{
     ClientMsg, Lang, Moved, OwnVote, Phase, Role, ScaleStats, ServerMsg, ShiftView, SlideKindName,
     SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag, UpvotesView,
     Welcome, WireLimits,
@@ -690,7 +690,7 @@ const SCALE_DECK: &str = "## Welkom\n---\n## Kiezen\n\nA) ja\nB) nee\n---\n## Sc
 
 #[tokio::test]
 async fn a_scale_statement_is_sent_with_scale_and_stats_where_the_tally_is() {
-    let deck = stemzaal::deck::parse("schaal.md", SCALE_DECK).unwrap();
+    let deck = stemzaal::core::deck::parse("schaal.md", SCALE_DECK).unwrap();
     let server = TestServer::start_with(deck, SCALE_DECK).await;
     let mut host = server.host().await;
     assert_eq!(
@@ -903,17 +903,17 @@ fn codes_after(text: &str, prefix: &str) -> BTreeSet<String> {
 /// and every code that has a sentence in `protocol::error_message` (where each error's
 /// text comes from), and the codes the connection names itself.
 fn error_codes_in_source() -> BTreeSet<String> {
-    let session = source("src/session.rs");
+    let session = source("src/core/session.rs");
     let refusals = &session[session.find("pub fn code(self)").expect("Rejection::code")..];
     let refusals = &refusals[..refusals.find("\n    }\n").unwrap()];
     let mut codes = codes_after(refusals, "=> ");
-    let protocol = source("src/protocol.rs");
+    let protocol = source("src/wire/protocol.rs");
     let table = &protocol[protocol
         .find("pub fn error_message(")
         .expect("protocol::error_message")..];
     let table = &table[..table.find("\n}\n").unwrap()];
     codes.extend(codes_after(table, "("));
-    let connection = source("src/connection.rs");
+    let connection = source("src/web/socket.rs");
     for prefix in ["error(", "Err(", "ok_or("] {
         codes.extend(codes_after(&connection, prefix));
     }
@@ -951,9 +951,9 @@ fn the_error_table_lists_exactly_the_codes_the_server_sends() {
     assert_eq!(unique, from_source, "docs/protocol.md's error table vs src");
 }
 
-/// `(code, reason)` of every close the server makes, from src/connection.rs.
+/// `(code, reason)` of every close the server makes, from src/web/socket.rs.
 fn closes_in_source() -> (BTreeSet<u16>, BTreeSet<(u16, String)>) {
-    let connection = source("src/connection.rs");
+    let connection = source("src/web/socket.rs");
     let mut values = BTreeMap::new();
     for line in connection.lines() {
         if let Some(rest) = line.strip_prefix("pub const CLOSE_") {

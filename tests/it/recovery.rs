@@ -50,7 +50,7 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
         .unwrap()
         .expect("the session is back under its code");
     assert_eq!(again.host_key().expose(), host_key);
-    let mut state = again.subscribe(stemzaal::protocol::Role::Host);
+    let mut state = again.subscribe(stemzaal::wire::protocol::Role::Host);
     let view: Value = serde_json::from_str(&state.borrow_and_update().state).unwrap();
     assert_eq!(view["slide"]["index"], slide);
     assert_eq!(view["slide"]["phase"], "open");
@@ -68,13 +68,17 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
     // Opening the default deck again reuses the restored session instead of a new one.
     let deck = again.deck().clone();
     let (reused, was_reused) = hub
-        .open_or_reuse(deck.clone(), stemzaal::deck::DEFAULT_DECK_SOURCE, false)
+        .open_or_reuse(
+            deck.clone(),
+            stemzaal::core::deck::DEFAULT_DECK_SOURCE,
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(was_reused, stemzaal::hub::Opened::Resumed);
     assert_eq!(reused.code(), code);
     let (fresh, was_reused) = hub
-        .open_or_reuse(deck, stemzaal::deck::DEFAULT_DECK_SOURCE, true)
+        .open_or_reuse(deck, stemzaal::core::deck::DEFAULT_DECK_SOURCE, true)
         .await
         .unwrap();
     assert_eq!(was_reused, stemzaal::hub::Opened::New);
@@ -86,7 +90,7 @@ async fn a_restarted_hub_rebuilds_slide_phase_votes_and_keys_from_the_log() {
 async fn only_open_sessions_come_back_and_each_loads_when_first_used() {
     let server = TestServer::start().await;
     let deck = server.session.deck();
-    let source = stemzaal::deck::DEFAULT_DECK_SOURCE;
+    let source = stemzaal::core::deck::DEFAULT_DECK_SOURCE;
     let second = server.hub.create(deck.clone(), source).await.unwrap();
     let third = server.hub.create(deck, source).await.unwrap();
     let mut phone = TestClient::hello(
@@ -325,7 +329,7 @@ async fn sigkill_during_a_burst_loses_no_acknowledged_vote() {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (mut server, code, key) = start_binary(addr, data.path());
     let url = format!("ws://{addr}/ws/{code}");
-    let deck = stemzaal::deck::Deck::default_deck();
+    let deck = stemzaal::core::deck::Deck::default_deck();
     let slide = first_statement(&deck) as u64;
 
     let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
@@ -551,7 +555,7 @@ async fn a_failed_write_is_never_acknowledged_and_nothing_acknowledged_is_lost()
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (server, code, key) = start_binary(addr, data.path());
     let url = format!("ws://{addr}/ws/{code}");
-    let slide = first_statement(&stemzaal::deck::Deck::default_deck()) as u64;
+    let slide = first_statement(&stemzaal::core::deck::Deck::default_deck()) as u64;
     let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
     host.send(json!({"type": "go_to", "slide": slide})).await;
     host.send(json!({"type": "open_vote"})).await;
@@ -649,7 +653,7 @@ async fn sigterm_closes_every_socket_with_1001_checkpoints_and_exits_0_within_5_
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (mut server, code, key) = start_binary(addr, data.path());
     let url = format!("ws://{addr}/ws/{code}");
-    let slide = first_statement(&stemzaal::deck::Deck::default_deck()) as u64;
+    let slide = first_statement(&stemzaal::core::deck::Deck::default_deck()) as u64;
     let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
     host.send(json!({"type": "go_to", "slide": slide})).await;
     host.send(json!({"type": "open_vote", "id": 1})).await;
@@ -700,7 +704,7 @@ async fn a_log_file_on_the_full_disk_does_not_bring_the_server_down() {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let (server, code, key) = start_binary_logging(addr, data.path(), log.into());
     let url = format!("ws://{addr}/ws/{code}");
-    let slide = first_statement(&stemzaal::deck::Deck::default_deck()) as u64;
+    let slide = first_statement(&stemzaal::core::deck::Deck::default_deck()) as u64;
     let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
     host.send(json!({"type": "go_to", "slide": slide})).await;
     host.send(json!({"type": "open_vote"})).await;

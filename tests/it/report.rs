@@ -4,7 +4,7 @@
 use crate::support;
 
 use serde_json::{json, Value};
-use stemzaal::deck::SlideKind;
+use stemzaal::core::deck::SlideKind;
 use support::{TestClient, TestServer};
 
 #[tokio::test]
@@ -157,7 +157,7 @@ async fn fetch(server: &TestServer, path: &str) -> String {
 #[tokio::test]
 async fn the_report_names_the_meeting_counts_slides_from_one_keeps_titles_whole_and_charts_rounds()
 {
-    let deck = stemzaal::deck::parse("raad.md", COUNCIL_DECK).expect("the deck parses");
+    let deck = stemzaal::core::deck::parse("raad.md", COUNCIL_DECK).expect("the deck parses");
     let title = deck.slides[1].full_title.clone();
     assert!(title.chars().count() > 80, "longer than a list shows");
     let server = TestServer::start_with(deck, COUNCIL_DECK).await;
@@ -331,7 +331,7 @@ B) nee
 
 /// A server on [`SCALE_DECK`] with the scale's vote open and `phones` phones that see it.
 async fn scale_vote_open(phones: usize) -> (TestServer, TestClient, Vec<TestClient>) {
-    let deck = stemzaal::deck::parse("schaal.md", SCALE_DECK).unwrap();
+    let deck = stemzaal::core::deck::parse("schaal.md", SCALE_DECK).unwrap();
     let server = TestServer::start_with(deck, SCALE_DECK).await;
     let mut host = server.host().await;
     host.send(json!({"type": "go_to", "slide": 1})).await;

@@ -159,12 +159,12 @@ struct Room {
 }
 
 impl Room {
-    async fn open(tools: &Tools, limits: stemzaal::limits::Limits) -> Room {
+    async fn open(tools: &Tools, limits: stemzaal::web::limits::Limits) -> Room {
         Self::open_deck(tools, &room_deck(), limits).await
     }
 
-    async fn open_deck(tools: &Tools, source: &str, limits: stemzaal::limits::Limits) -> Room {
-        let deck = stemzaal::deck::parse("room.md", source).expect("the room deck parses");
+    async fn open_deck(tools: &Tools, source: &str, limits: stemzaal::web::limits::Limits) -> Room {
+        let deck = stemzaal::core::deck::parse("room.md", source).expect("the room deck parses");
         let server = TestServer::start_custom(deck, source, limits).await;
         let control = server.host().await;
         let driver = Driver::start(tools).await;
@@ -761,7 +761,7 @@ async fn the_screen_shows_many_long_arguments_whole_in_pages() {
 /// four, some highlighted and upvoted: at every size each page shows whole, and the
 /// pages turn by themselves.
 async fn arguments_fit(tools: Tools) {
-    let limits = stemzaal::limits::Limits {
+    let limits = stemzaal::web::limits::Limits {
         messages_per_second: 1000.0,
         burst: 1000.0,
         ..Default::default()

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use stemzaal::deck::{self, SlideKind};
-use stemzaal::limits::Limits;
+use stemzaal::core::deck::{self, SlideKind};
+use stemzaal::web::limits::Limits;
 use support::{TestClient, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

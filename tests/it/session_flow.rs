@@ -3,7 +3,7 @@
 use crate::support;
 
 use serde_json::{json, Value};
-use stemzaal::deck::{Deck, SlideKind};
+use stemzaal::core::deck::{Deck, SlideKind};
 use support::{TestClient, TestServer};
 
 const PHONES: usize = 24;
@@ -531,7 +531,7 @@ async fn every_statement_round_starts_hidden_on_screen_and_phones_until_the_host
 async fn a_statement_marked_live_shows_its_results_from_the_first_vote() {
     let source =
         "## Live\n\nresults: live\n\nA) ja\nB) nee\n\n---\n\n## Verborgen\n\nA) ja\nB) nee\n";
-    let deck = stemzaal::deck::parse("live.md", source).expect("the deck parses");
+    let deck = stemzaal::core::deck::parse("live.md", source).expect("the deck parses");
     let server = TestServer::start_with(deck, source).await;
     let mut host = server.host().await;
     let mut screen = server.screen().await;
@@ -632,7 +632,7 @@ async fn welcome_names_the_language_of_the_slides_from_the_deck() {
     let phone = server.participant().await;
     assert_eq!(phone.welcome["lang"], "nl", "the built-in deck is Dutch");
     let source = "---\nlang: en\n---\n## Findings\n";
-    let deck = stemzaal::deck::parse("en.md", source).expect("the deck parses");
+    let deck = stemzaal::core::deck::parse("en.md", source).expect("the deck parses");
     let english = TestServer::start_with(deck, source).await;
     for client in [
         english.participant().await,
@@ -658,7 +658,7 @@ B) Nee
 #[tokio::test]
 async fn results_per_group_reach_the_host_always_the_screen_when_shown_and_revealed_never_a_phone()
 {
-    let deck = stemzaal::deck::parse("groepen.md", GROUPS_DECK).unwrap();
+    let deck = stemzaal::core::deck::parse("groepen.md", GROUPS_DECK).unwrap();
     let server = TestServer::start_with(deck, GROUPS_DECK).await;
     let mut host = server.host().await;
     let mut screen = server.screen().await;
@@ -727,7 +727,7 @@ async fn results_per_group_reach_the_host_always_the_screen_when_shown_and_revea
 #[tokio::test]
 async fn groups_cannot_be_shown_for_a_deck_without_groups() {
     let source = "## Stelling\n\nA) Ja\nB) Nee\n";
-    let deck = stemzaal::deck::parse("zonder.md", source).unwrap();
+    let deck = stemzaal::core::deck::parse("zonder.md", source).unwrap();
     let server = TestServer::start_with(deck, source).await;
     let mut host = server.host().await;
     host.send(json!({"type": "show_groups", "visible": true, "id": 3}))

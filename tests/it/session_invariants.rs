@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use stemzaal::deck::{Deck, Results, Slide, SlideKind};
-use stemzaal::protocol::Phase;
-use stemzaal::session::{Command, Event, Rejection, Session, Statement};
+use stemzaal::core::deck::{Deck, Results, Slide, SlideKind};
+use stemzaal::core::session::{Command, Event, Rejection, Session, Statement};
+use stemzaal::wire::protocol::Phase;
 use uuid::Uuid;
 
 /// Slides: content, A/B statement, content, A/B/C statement with live results, A/B
@@ -164,9 +164,9 @@ fn command(session: &Session, people: &[Uuid], action: &Action) -> Command {
             argument,
             status: status.map(|highlight| {
                 if highlight {
-                    stemzaal::arguments::Status::Highlighted
+                    stemzaal::core::arguments::Status::Highlighted
                 } else {
-                    stemzaal::arguments::Status::Approved
+                    stemzaal::core::arguments::Status::Approved
                 }
             }),
         },

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use stemzaal::admin::Admin;
-use stemzaal::deck::Deck;
+use stemzaal::core::deck::Deck;
+use stemzaal::hub::library::Library as _;
 use stemzaal::hub::{Hub, SessionHandle};
-use stemzaal::library::Library as _;
-use stemzaal::limits::Limits;
 use stemzaal::store::{Durability, Store};
+use stemzaal::web::admin::Admin;
+use stemzaal::web::limits::Limits;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -37,7 +37,11 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server on 127.0.0.1:0 with the built-in deck.
     pub async fn start() -> TestServer {
-        Self::start_with(Deck::default_deck(), stemzaal::deck::DEFAULT_DECK_SOURCE).await
+        Self::start_with(
+            Deck::default_deck(),
+            stemzaal::core::deck::DEFAULT_DECK_SOURCE,
+        )
+        .await
     }
 
     /// Starts a server on 127.0.0.1:0 running `deck`.
@@ -48,21 +52,21 @@ impl TestServer {
     /// Starts a server with the built-in deck and these limits.
     pub async fn start_limited(limits: Limits) -> TestServer {
         let deck = Deck::default_deck();
-        Self::start_custom(deck, stemzaal::deck::DEFAULT_DECK_SOURCE, limits).await
+        Self::start_custom(deck, stemzaal::core::deck::DEFAULT_DECK_SOURCE, limits).await
     }
 
     /// Starts a server on 127.0.0.1:0 running `deck` with `limits`; its console opens
     /// with no password.
     pub async fn start_custom(deck: Deck, source: &str, limits: Limits) -> TestServer {
-        Self::start_full(deck, source, limits, stemzaal::admin::Admin::locked()).await
+        Self::start_full(deck, source, limits, stemzaal::web::admin::Admin::locked()).await
     }
 
     /// Starts a server with the built-in deck whose console opens with
     /// [`ADMIN_PASSWORD`].
     pub async fn start_console() -> TestServer {
-        let admin = stemzaal::admin::Admin::with_password(ADMIN_PASSWORD).expect("a hash");
+        let admin = stemzaal::web::admin::Admin::with_password(ADMIN_PASSWORD).expect("a hash");
         let deck = Deck::default_deck();
-        let source = stemzaal::deck::DEFAULT_DECK_SOURCE;
+        let source = stemzaal::core::deck::DEFAULT_DECK_SOURCE;
         let server = Self::start_full(deck, source, Limits::default(), admin).await;
         server
             .store
@@ -414,6 +418,6 @@ impl TestClient {
 pub fn first_statement(deck: &Deck) -> usize {
     deck.slides
         .iter()
-        .position(|s| matches!(s.kind, stemzaal::deck::SlideKind::Statement { .. }))
+        .position(|s| matches!(s.kind, stemzaal::core::deck::SlideKind::Statement { .. }))
         .expect("a statement")
 }

@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use stemzaal::deck::{Deck, SlideKind, DEFAULT_DECK_SOURCE};
+use stemzaal::core::deck::{Deck, SlideKind, DEFAULT_DECK_SOURCE};
+use stemzaal::core::session::Command;
 use stemzaal::hub::{Hub, Request};
-use stemzaal::protocol::{Lang, Role};
-use stemzaal::session::Command;
 use stemzaal::store::{Durability, Store};
+use stemzaal::wire::protocol::{Lang, Role};
 
 type ViewRx = tokio::sync::watch::Receiver<stemzaal::hub::Published>;
 

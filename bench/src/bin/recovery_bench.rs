@@ -20,11 +20,11 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use stemzaal::app::{self, Config};
-use stemzaal::deck::{Deck, SlideKind, DEFAULT_DECK_SOURCE};
+use stemzaal::core::deck::{Deck, SlideKind, DEFAULT_DECK_SOURCE};
+use stemzaal::core::session::Event;
 use stemzaal::hub::Hub;
-use stemzaal::limits::Limits;
-use stemzaal::session::Event;
 use stemzaal::store::{Completion, Durability, Store};
+use stemzaal::web::limits::Limits;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 

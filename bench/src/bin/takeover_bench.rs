@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use stemzaal::cluster::{Claim, Cluster, LogWriter, LEASE_TTL};
-use stemzaal::deck::{Deck, SlideKind, DEFAULT_DECK_SOURCE};
+use stemzaal::core::deck::{Deck, SlideKind, DEFAULT_DECK_SOURCE};
+use stemzaal::core::session::{Command as SessionCommand, Event};
 use stemzaal::hub::{Hub, Request};
-use stemzaal::protocol::{Lang, ServerMsg};
-use stemzaal::session::{Command as SessionCommand, Event};
 use stemzaal::store::{Completion, Durability, SessionRecord, Store};
+use stemzaal::wire::protocol::{Lang, ServerMsg};
 use uuid::Uuid;
 
 /// Time a takeover of a session with many stored votes.
@@ -156,7 +156,7 @@ async fn write_session(owner: &Cluster, votes: usize) -> Result<(String, usize, 
         .position(|s| matches!(s.kind, SlideKind::Statement { .. }))
         .context("the default deck has a statement")?;
     // A code the server could have made: nodes look up no other.
-    let alphabet = stemzaal::cards::ALPHABET;
+    let alphabet = stemzaal::core::cards::ALPHABET;
     let code: String =
         std::iter::repeat_with(|| alphabet[usize::from(rand_u16()) % alphabet.len()] as char)
             .take(stemzaal::hub::CODE_LEN)

@@ -26,10 +26,10 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
-use stemzaal::deck::{Deck, DEFAULT_DECK_SOURCE};
+use stemzaal::core::deck::{Deck, DEFAULT_DECK_SOURCE};
 use stemzaal::hub::Hub;
-use stemzaal::limits::Limits;
 use stemzaal::store::{Durability, Store};
+use stemzaal::web::limits::Limits;
 use tokio::sync::{watch, Notify};
 use tokio::time::MissedTickBehavior;
 
@@ -60,7 +60,7 @@ pub struct ServerInfo {
 /// Raises this process's soft file limit to its hard limit, as the server does;
 /// returns the new limit.
 pub fn raise_nofile() -> u64 {
-    stemzaal::limits::raise_fd_limit()
+    stemzaal::web::limits::raise_fd_limit()
 }
 
 /// Ends the process when the parent closes our stdin (or dies): a child never

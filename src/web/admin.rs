@@ -21,9 +21,9 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
-pub use crate::library::LOGIN_LIFETIME;
-use crate::library::{Library, Logins};
-use crate::limits::TokenBucket;
+pub use crate::hub::library::LOGIN_LIFETIME;
+use crate::hub::library::{Library, Logins};
+use crate::web::limits::TokenBucket;
 
 /// The cookie that carries a login.
 pub const COOKIE: &str = "stemzaal_admin";

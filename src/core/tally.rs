@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::session::{Round, Session};
+use crate::core::session::{Round, Session};
 
 /// Where a scale round's votes lie, phones and hands together ([`scale_stats`]
 /// computes it).

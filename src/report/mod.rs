@@ -6,11 +6,11 @@
 use maud::{html, Markup, PreEscaped};
 use serde::Serialize;
 
-use crate::deck::{option_name, SlideKind};
-use crate::protocol::Lang;
-use crate::session::Session;
-use crate::tally::{group_rows, moved, scale_stats, switches};
-pub use crate::tally::{GroupRow, Moved, ScaleStats, Suppressed, Switches};
+use crate::core::deck::{option_name, SlideKind};
+use crate::core::session::Session;
+use crate::core::tally::{group_rows, moved, scale_stats, switches};
+pub use crate::core::tally::{GroupRow, Moved, ScaleStats, Suppressed, Switches};
+use crate::wire::protocol::Lang;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -154,7 +154,7 @@ pub fn build(session: &Session, code: &str) -> Report {
                     option: a.option,
                     text: a.text.clone(),
                     upvotes: a.upvoters.len() as u64,
-                    highlighted: a.status == crate::arguments::Status::Highlighted,
+                    highlighted: a.status == crate::core::arguments::Status::Highlighted,
                 })
                 .collect();
             Some(StatementReport {

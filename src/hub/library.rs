@@ -11,7 +11,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use crate::deck::{self, Deck};
+use crate::core::deck::{self, Deck};
 
 /// How long a login lasts: a council day with its evening.
 pub const LOGIN_LIFETIME: Duration = Duration::from_secs(12 * 3600);

@@ -12,7 +12,7 @@ use pulldown_cmark::{html, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 pub const DEFAULT_DECK_NAME: &str = "gebiedsgericht-werken.md";
 
 /// The built-in default deck's text, embedded in the binary.
-pub const DEFAULT_DECK_SOURCE: &str = include_str!("../decks/gebiedsgericht-werken.md");
+pub const DEFAULT_DECK_SOURCE: &str = include_str!("../../decks/gebiedsgericht-werken.md");
 
 /// Most options a statement may have (`A)` to `H)`): more do not fit on a phone or a tally.
 pub const MAX_OPTIONS: usize = 8;

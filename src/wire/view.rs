@@ -2,15 +2,15 @@
 //! the host's slide outline and a participant's own votes. One place, so the hub (which
 //! publishes views) and the connection (which sends `welcome`) say the same thing.
 
-use crate::arguments::Argument;
-use crate::deck::{Deck, SlideKind};
-use crate::protocol::{
+use crate::core::arguments::Argument;
+use crate::core::deck::{Deck, SlideKind};
+use crate::core::session::{ParticipantId, Phase, Session};
+use crate::core::tally;
+use crate::wire::protocol::{
     ArgumentView, ArgumentsView, GroupRowView, GroupsView, OwnArgument, OwnVote, Role, ShiftView,
     SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag,
     UpvotesView, Welcome, WireLimits, PROTOCOL_VERSION,
 };
-use crate::session::{ParticipantId, Phase, Session};
-use crate::tally;
 
 /// The `welcome` a role gets on a deck, before what is personal to a connection (a
 /// phone's id, group and votes; the host's outline and screen link).
@@ -144,13 +144,13 @@ fn arguments(session: &Session, role: Role) -> Option<ArgumentsView> {
 /// What phones were last sent of the arguments listed on the statement on show, so
 /// that the hub sends them a whole `state` only when the list itself changes (an
 /// argument approved, highlighted or removed, or one upvoted into or out of the
-/// [`crate::arguments::MAX_LISTED`]), and a small `upvotes` message when only counts
+/// [`crate::core::arguments::MAX_LISTED`]), and a small `upvotes` message when only counts
 /// moved.
 #[derive(Debug, Default)]
 pub struct PhoneArguments {
     /// The statement and its listed arguments with their status, by number; `None`
     /// where phones see no arguments.
-    listed: Option<(usize, Vec<(u32, crate::arguments::Status)>)>,
+    listed: Option<(usize, Vec<(u32, crate::core::arguments::Status)>)>,
     /// `[argument, upvotes]` as phones last heard them, in listed order.
     upvotes: Vec<(u32, u64)>,
 }
@@ -192,7 +192,7 @@ impl PhoneArguments {
 fn listed(
     session: &Session,
     view: Option<&ArgumentsView>,
-) -> Option<(usize, Vec<(u32, crate::arguments::Status)>)> {
+) -> Option<(usize, Vec<(u32, crate::core::arguments::Status)>)> {
     let mut listed: Vec<_> = view?.items.iter().map(|a| (a.argument, a.status)).collect();
     listed.sort_unstable_by_key(|&(number, _)| number);
     Some((session.current(), listed))

@@ -1,6 +1,16 @@
 //! HTTP: the pages and assets embedded from `web/`, the WebSocket endpoint, the QR
 //! code and the security headers every response carries.
 
+pub mod admin;
+pub mod api;
+pub mod hosts;
+pub mod limits;
+pub(crate) mod qr;
+pub(crate) mod request;
+pub(crate) mod sheet;
+pub mod socket;
+pub(crate) mod state;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,16 +32,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 
-use crate::admin::Admin;
-use crate::hosts::AllowedHosts;
+use crate::hub::library::Library;
 use crate::hub::Hub;
-use crate::library::Library;
-use crate::limits::{ConnectionCounter, ConnectionSlot, JoinLimiter, Limits, Refusal};
-use crate::protocol::Role;
-use crate::request::{cookie, origin_allowed};
-use crate::state::AppState;
+use crate::web::admin::Admin;
+use crate::web::hosts::AllowedHosts;
+use crate::web::limits::{ConnectionCounter, ConnectionSlot, JoinLimiter, Limits, Refusal};
+use crate::web::request::{cookie, origin_allowed};
+use crate::web::state::AppState;
+use crate::wire::protocol::Role;
 
-pub use crate::connection::{MAX_MESSAGE_BYTES, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
+pub use crate::web::socket::{MAX_MESSAGE_BYTES, WS_MAX_WRITE_BUFFER, WS_READ_BUFFER};
 
 /// The largest request line and headers a client may send; a larger request gets 431
 /// and its connection is closed. A browser's request here is under 1 KiB (a few key
@@ -70,7 +80,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// The router with every route, the `Host` check and the security headers.
 fn router(state: AppState) -> Router {
     Router::new()
-        .merge(crate::api::router(state.clone()))
+        .merge(crate::web::api::router(state.clone()))
         .route("/admin", get(console))
         .route("/admin/poster/{code}", get(poster))
         .route("/admin/cards/{code}", get(cards_sheet))
@@ -140,7 +150,7 @@ pub async fn serve_until(
 ) -> Result<()> {
     let hosts = AllowedHosts::new(hub.base_url(), &limits.allowed_hosts)?;
     let joins = Arc::new(JoinLimiter::new(limits.joins_per_second, limits.join_burst));
-    tokio::spawn(crate::limits::prune_joins(Arc::downgrade(&joins)));
+    tokio::spawn(crate::web::limits::prune_joins(Arc::downgrade(&joins)));
     let limits = Arc::new(limits);
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let state = AppState {
@@ -385,7 +395,7 @@ async fn console(headers: HeaderMap) -> Response {
 /// The printable join poster of a session, for a logged-in admin; others are sent to
 /// the console's login.
 async fn poster(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !crate::api::logged_in(&headers, &state)
+    if !crate::web::api::logged_in(&headers, &state)
         .await
         .unwrap_or(false)
     {
@@ -408,7 +418,7 @@ async fn cards_sheet(
     Query(query): Query<CardsQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if !crate::api::logged_in(&headers, &state)
+    if !crate::web::api::logged_in(&headers, &state)
         .await
         .unwrap_or(false)
     {
@@ -426,11 +436,11 @@ async fn cards_sheet(
     };
     let all = cards.all();
     let from = query.from.unwrap_or(1).clamp(1, all.len().max(1)) - 1;
-    let html = crate::sheet::sheet(
+    let html = crate::web::sheet::sheet(
         &handle.deck().title,
         &state.hub.join_url(handle.code()),
         &all[from.min(all.len())..],
-        crate::qr::svg,
+        crate::web::qr::svg,
     );
     no_store(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
@@ -469,7 +479,7 @@ async fn participant_page(
 struct KeyQuery {
     key: Option<String>,
     #[serde(default)]
-    lang: Option<crate::protocol::Lang>,
+    lang: Option<crate::wire::protocol::Lang>,
 }
 
 async fn host_page(
@@ -702,7 +712,7 @@ async fn qr(State(state): State<AppState>, Path(file): Path<String>) -> Response
     let Some(handle) = find(&state, code).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let svg = crate::qr::svg(&state.hub.join_url(handle.code()));
+    let svg = crate::web::qr::svg(&state.hub.join_url(handle.code()));
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
@@ -727,11 +737,11 @@ async fn ws(
     if !origin_allowed(&headers, &state) {
         return (StatusCode::FORBIDDEN, "foreign origin").into_response();
     }
-    let cookies = crate::connection::CookieKeys {
+    let cookies = crate::web::socket::CookieKeys {
         host: cookie(&headers, &key_cookie_name(Role::Host, handle.code())).map(str::to_owned),
         screen: cookie(&headers, &key_cookie_name(Role::Screen, handle.code())).map(str::to_owned),
     };
-    let context = crate::connection::Context {
+    let context = crate::web::socket::Context {
         join_url: state.hub.join_url(handle.code()),
         screen_url: state.hub.screen_url(&handle),
         limits: state.limits.clone(),
@@ -746,7 +756,7 @@ async fn ws(
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
-            crate::connection::serve(socket, handle, context).await;
+            crate::web::socket::serve(socket, handle, context).await;
             drop(slot);
         })
 }

@@ -5,7 +5,7 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use crate::cards::display;
+use crate::core::cards::display;
 
 /// Cards per printed A4 page: two columns of four, each about a business card.
 pub const CARDS_PER_PAGE: usize = 8;
@@ -86,7 +86,7 @@ mod tests {
 
     fn cards(count: usize) -> Vec<String> {
         let mut next = 0;
-        crate::cards::generate(count, |len| {
+        crate::core::cards::generate(count, |len| {
             next += 7;
             next % len
         })

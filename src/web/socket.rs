@@ -10,11 +10,11 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::core::session::{Command, ParticipantId, Rejection};
+use crate::hub::seats::Seat;
 use crate::hub::{JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle};
-use crate::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
-use crate::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
-use crate::seats::Seat;
-use crate::session::{Command, ParticipantId, Rejection};
+use crate::web::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
+use crate::wire::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
 
 /// The largest message a client may send. The biggest real one (a `hello` with a key
 /// and id) is under 200 bytes; 16 KiB leaves room for future fields and nothing more.
@@ -365,7 +365,7 @@ async fn handshake(
         burst: context.limits.burst,
     };
     let mut welcome =
-        crate::view::welcome(handle.code(), &deck, role, &context.join_url, wire_limits);
+        crate::wire::view::welcome(handle.code(), &deck, role, &context.join_url, wire_limits);
     let mut participant = None;
     let mut seat = None;
     match role {
@@ -386,7 +386,7 @@ async fn handshake(
             welcome.upvoted = info.upvoted;
         }
         Role::Host => {
-            welcome.slides = crate::view::outline(&deck);
+            welcome.slides = crate::wire::view::outline(&deck);
             welcome.screen_url = Some(context.screen_url.clone());
         }
         Role::Screen => {}
@@ -555,8 +555,8 @@ pub fn command_for(
         ClientMsg::Moderate { argument, status } => Command::Moderate {
             argument,
             status: match status.as_str() {
-                "approved" => Some(crate::arguments::Status::Approved),
-                "highlighted" => Some(crate::arguments::Status::Highlighted),
+                "approved" => Some(crate::core::arguments::Status::Approved),
+                "highlighted" => Some(crate::core::arguments::Status::Highlighted),
                 "hidden" => None,
                 _ => return Err("bad_status"),
             },

@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use crate::session::Phase;
-pub use crate::tally::{Moved, ScaleStats, Suppressed};
+pub use crate::core::session::Phase;
+pub use crate::core::tally::{Moved, ScaleStats, Suppressed};
 
 /// The protocol version a server speaks; sent in [`ServerMsg::Welcome`].
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -420,7 +420,7 @@ pub struct ArgumentView {
     /// Its text, to be shown as plain text.
     pub text: String,
     /// `pending` (host only), `approved` or `highlighted`.
-    pub status: crate::arguments::Status,
+    pub status: crate::core::arguments::Status,
     /// How many participants upvoted it.
     pub upvotes: u64,
 }

@@ -16,15 +16,15 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::admin::{self, Attempt};
-use crate::deck::{self, Deck, LineError, SlideKind};
+use crate::core::deck::{self, Deck, LineError, SlideKind};
+use crate::core::session::{Command, Session};
+use crate::hub::library::Refusal;
 use crate::hub::Refused;
-use crate::library::Refusal;
-use crate::protocol::{Role, ServerMsg, WireLimits};
-use crate::request::cookie;
-use crate::session::{Command, Session};
-use crate::state::AppState;
 use crate::store::{Meeting, SessionRecord, Status};
+use crate::web::admin::{self, Attempt};
+use crate::web::request::cookie;
+use crate::web::state::AppState;
+use crate::wire::protocol::{Role, ServerMsg, WireLimits};
 
 /// The largest request body: a deck of the largest size, in JSON with every character
 /// escaped, fits twice.
@@ -335,7 +335,7 @@ pub(crate) async fn logged_in(headers: &HeaderMap, state: &AppState) -> anyhow::
 /// A browser always sends it on a changing request; without it the request is refused,
 /// so no page of another site can ride on the admin's cookie, whatever the browser.
 fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
-    headers.contains_key(header::ORIGIN) && crate::request::origin_allowed(headers, state)
+    headers.contains_key(header::ORIGIN) && crate::web::request::origin_allowed(headers, state)
 }
 
 // ----- logging in -----
@@ -700,12 +700,12 @@ fn preview(state: &AppState, deck: Arc<Deck>) -> Value {
     let limits = WireLimits {
         ping_interval_ms: state.limits.ping_interval.as_millis() as u64,
         idle_timeout_ms: state.limits.idle_timeout.as_millis() as u64,
-        max_message_bytes: crate::connection::MAX_MESSAGE_BYTES,
+        max_message_bytes: crate::web::socket::MAX_MESSAGE_BYTES,
         messages_per_second: state.limits.messages_per_second,
         burst: state.limits.burst,
     };
     let welcome = |role| {
-        let w = crate::view::welcome(code, &deck, role, &join_url, limits);
+        let w = crate::wire::view::welcome(code, &deck, role, &join_url, limits);
         serde_json::to_value(ServerMsg::Welcome(Box::new(w))).expect("a welcome serializes")
     };
     let now = crate::store::now_ms();
@@ -719,7 +719,7 @@ fn preview(state: &AppState, deck: Arc<Deck>) -> Value {
                 session.apply(Command::OpenVote).ok();
             }
             let view = |role| {
-                serde_json::to_value(crate::view::state(&session, role, now))
+                serde_json::to_value(crate::wire::view::state(&session, role, now))
                     .expect("a state serializes")
             };
             json!({"screen": view(Role::Screen), "participant": view(Role::Participant)})
@@ -896,7 +896,7 @@ async fn start_session(State(state): State<AppState>, headers: HeaderMap, body: 
         cards,
     } = json_body(&headers, body, en).await?;
     let meeting = meeting(given, en)?;
-    if cards > crate::cards::MAX_CARDS_AT_ONCE {
+    if cards > crate::core::cards::MAX_CARDS_AT_ONCE {
         return Err(ApiError::new(en, "bad_card_count"));
     }
     let stored = state
@@ -1013,7 +1013,7 @@ async fn add_cards(
 ) -> ApiResult {
     let en = english(&headers);
     let CardsBody { count } = json_body(&headers, body, en).await?;
-    if !(1..=crate::cards::MAX_CARDS_AT_ONCE).contains(&count) {
+    if !(1..=crate::core::cards::MAX_CARDS_AT_ONCE).contains(&count) {
         return Err(ApiError::new(en, "bad_card_count"));
     }
     let record = record_of(&state, &code, en).await?;
@@ -1057,7 +1057,7 @@ async fn issue_cards(
 /// here, at the edge, and goes into the session with the command.
 fn new_cards(count: usize) -> Vec<String> {
     let mut rng = rand::thread_rng();
-    crate::cards::generate(count, |len| rng.gen_range(0..len))
+    crate::core::cards::generate(count, |len| rng.gen_range(0..len))
 }
 
 async fn close_session(
@@ -1115,7 +1115,7 @@ async fn session_qr(
     .ok_or_else(|| ApiError::new(en, "not_found"))?;
     Ok((
         [(header::CONTENT_TYPE, "image/svg+xml")],
-        crate::qr::svg(&url),
+        crate::web::qr::svg(&url),
     )
         .into_response())
 }

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::arguments::{self, Argument, Arguments};
-use crate::cards::Cards;
-use crate::deck::Deck;
+use crate::core::arguments::{self, Argument, Arguments};
+use crate::core::cards::Cards;
+use crate::core::deck::Deck;
 
 /// Where a statement's vote stands in its current round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +26,7 @@ pub enum Phase {
     Closed,
 }
 
-pub use crate::ids::ParticipantId;
+pub use crate::core::ids::ParticipantId;
 
 /// The largest hand count per option: more people than any hall holds, small enough
 /// that no sum of counts can overflow.
@@ -599,7 +599,7 @@ impl Session {
         presented: Option<ParticipantId>,
         fresh: ParticipantId,
     ) -> Result<(ParticipantId, String), Rejection> {
-        let card = crate::cards::normalize(typed).ok_or(Rejection::UnknownCard)?;
+        let card = crate::core::cards::normalize(typed).ok_or(Rejection::UnknownCard)?;
         let participant = self
             .cards
             .participant_for(&card, presented, |p| self.has_participant(p), fresh)
@@ -853,7 +853,7 @@ impl Session {
             .into_iter()
             .filter(|c| !self.cards.is_issued(c) && seen.insert(c.clone()))
             .collect();
-        if self.cards.issued() + new.len() > crate::cards::MAX_CARDS {
+        if self.cards.issued() + new.len() > crate::core::cards::MAX_CARDS {
             return Err(Rejection::TooManyCards);
         }
         Ok(if new.is_empty() {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::ParticipantId;
+use crate::core::ids::ParticipantId;
 
 /// The longest argument, in characters: a tweet's length, read aloud in ten seconds.
 pub const MAX_ARGUMENT_CHARS: usize = 280;

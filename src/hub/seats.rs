@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::ids::ParticipantId;
+use crate::core::ids::ParticipantId;
 
 /// The seats of one session's card holders on this node. In cluster mode a take is
 /// announced to the other nodes, whose older connections of the same participant hear

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::admin::Admin;
-use crate::hosts::AllowedHosts;
+use crate::hub::library::Library;
 use crate::hub::Hub;
-use crate::library::Library;
-use crate::limits::{JoinLimiter, Limits};
+use crate::web::admin::Admin;
+use crate::web::hosts::AllowedHosts;
+use crate::web::limits::{JoinLimiter, Limits};
 
 /// Shared state of the HTTP layer.
 #[derive(Clone)]

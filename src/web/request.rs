@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderMap};
 
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 /// The value of cookie `name` in a request, if present.
 pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
