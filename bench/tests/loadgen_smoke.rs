@@ -1,7 +1,8 @@
 //! The load generator keeps working: a small run (300 phones, a couple of seconds)
 //! against stemzaal and the floor must end with every vote acknowledged and an exact
-//! tally on the screen and in SQLite. Speed is not checked here; docs/PERFORMANCE.md
-//! has the real measurement.
+//! tally on the screen and in SQLite, and with the upvote workload every upvote
+//! answered and every phone's bytes counted. Speed is not checked here;
+//! docs/PERFORMANCE.md has the real measurement.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -93,6 +94,69 @@ fn phones_spread_over_worker_processes_give_one_exact_report() {
     );
 }
 
+/// The first number in the table row labelled `label`.
+fn table_value(stdout: &str, label: &str) -> Option<f64> {
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("| {label} |")))?;
+    row.split('|').nth(2)?.trim().replace(',', "").parse().ok()
+}
+
+#[test]
+fn upvotes_during_the_votes_are_all_answered_and_every_phone_counts_what_it_receives() {
+    let stdout = small_run(&[
+        "--target",
+        "stemzaal",
+        "--arguments",
+        "10",
+        "--upvotes-per-sec",
+        "200",
+        "--upvote-secs",
+        "2",
+    ]);
+    // 200/s for 2 s: 400 upvotes, each phone at most once per argument.
+    for (run, ok) in [("without upvotes", 0), ("with upvotes", 400)] {
+        assert!(
+            stdout.contains(&format!(
+                "RESULT stemzaal {run}: tally exact, every vote acked, every upvote answered ok ({ok})"
+            )),
+            "no exact result for the run {run}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("upvotes scheduled 400, sent 400, ok 400, refused 0"),
+        "{stdout}"
+    );
+    // Every upvote answered ok is on the host's list and in SQLite.
+    assert!(
+        stdout.contains("the host lists 400 upvotes, 400 were answered ok (exact)")
+            && stdout.contains("replayed from SQLite: 400 upvotes, 400 answered ok (exact)"),
+        "{stdout}"
+    );
+    // The 10 arguers voted before the burst, the 290 others in it: all 300 count.
+    assert!(
+        stdout.contains("replayed from SQLite after SIGKILL: voted 300"),
+        "{stdout}"
+    );
+    // The phones counted what they received in the window (at least their acks).
+    for label in [
+        "received per phone in the window, median (kB/s)",
+        "messages per phone per s in the window, median",
+        "server → phones in the window, all phones (MB/s)",
+    ] {
+        let value = table_value(&stdout, label);
+        assert!(
+            value.is_some_and(|v| v > 0.0),
+            "{label}: {value:?}\n{stdout}"
+        );
+    }
+    assert_eq!(
+        table_value(&stdout, "upvotes answered ok"),
+        Some(400.0),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn loadgen_help_documents_every_option() {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
@@ -124,6 +188,10 @@ fn loadgen_help_documents_every_option() {
         "--quiet-wait-secs",
         "--deadline-secs",
         "--report",
+        "--arguments",
+        "--upvotes-per-sec",
+        "--upvote-secs",
+        "--no-upvote-baseline",
     ] {
         assert!(help.contains(option), "--help does not mention {option}");
     }

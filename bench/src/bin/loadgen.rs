@@ -12,6 +12,12 @@
 //! SIGKILL, equals what the phones last chose. It exits non-zero if any of that is not
 //! exact; speed is reported, never asserted. `docs/PERFORMANCE.md` has the results.
 //!
+//! With `--arguments A` it measures what upvotes cost during the votes instead: the
+//! last A phones vote and argue before the burst, the host approves every argument,
+//! and from the burst's start phones upvote them open-loop (`--upvotes-per-sec`,
+//! `--upvote-secs`) while every phone counts the bytes and messages it receives. Each
+//! repeat then runs stemzaal twice, without and with the upvotes (see `upvotes`).
+//!
 //! With `--nodes N` it measures the real `stemzaal` binary in cluster mode instead:
 //! one `nats-server` with JetStream and N nodes serving one session (host on node 0,
 //! screen on node 1, phone `i` on node `i % N`). The stored-tally check then kills
@@ -32,30 +38,28 @@ mod cluster;
 mod phones;
 #[path = "loadgen/report.rs"]
 mod report;
+#[path = "loadgen/run.rs"]
+mod run;
 #[path = "loadgen/servers.rs"]
 mod servers;
+#[path = "loadgen/upvotes.rs"]
+mod upvotes;
 #[path = "loadgen/workers.rs"]
 mod workers;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::json;
 use stemzaal::store::Durability;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
-use client::{Plan, ScreenObs};
-use cluster::Cluster;
-use phones::{Clock, GroupSpec};
 use report::Metrics;
-use servers::{Kind, ServerProc};
-use workers::Fleet;
+use run::Outcome;
+use servers::Kind;
 
 /// Load generator for stemzaal: holds N phones on WebSockets, drives votes open-loop
 /// and reports latency, memory and correctness against a bare fan-out floor.
@@ -116,6 +120,18 @@ enum TargetArg {
     Floor,
     /// Both, alternating (stemzaal first), with ratios in the table.
     Both,
+}
+
+/// What the phones do in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    /// Vote (the default workload).
+    Votes,
+    /// Vote, with `--arguments` approved before the burst and nobody upvoting: the
+    /// upvote workload's baseline.
+    Arguments,
+    /// Vote, and upvote the approved arguments from the burst's start.
+    Upvotes,
 }
 
 /// The workload. Every option has a default that reproduces docs/PERFORMANCE.md.
@@ -210,6 +226,25 @@ struct Args {
     /// Also append the results as Markdown to this file.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// The upvote workload: before the burst the last this-many phones vote and argue
+    /// and the host approves every argument (at most 50, what phones list); then phones
+    /// upvote them during the votes, and every phone counts what it receives. Each
+    /// repeat runs stemzaal without, then with the upvotes (not the floor, which knows
+    /// no arguments; not with `--nodes`). 0 (the default) leaves it out.
+    #[arg(long, default_value_t = 0)]
+    arguments: usize,
+    /// Upvotes per second, all phones together, from the burst's start (open-loop,
+    /// round-robin over the phones, each phone upvoting an argument at most once).
+    #[arg(long, default_value_t = 500.0)]
+    upvotes_per_sec: f64,
+    /// Length of the upvote window in seconds: upvotes are sent, and every phone counts
+    /// the bytes and messages it receives, from the burst's start for this long. The
+    /// sustained phase is lengthened if the votes would end sooner.
+    #[arg(long, default_value_t = 30.0)]
+    upvote_secs: f64,
+    /// With `--arguments`, skip the run without upvotes (half the time, no comparison).
+    #[arg(long)]
+    no_upvote_baseline: bool,
 }
 
 fn main() -> ExitCode {
@@ -233,17 +268,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// How often the WAL's size is read during a run.
-const WAL_SAMPLE_EVERY: Duration = Duration::from_millis(100);
-
-/// One finished run.
-struct Outcome {
-    kind: Kind,
-    metrics: Metrics,
-    /// Everything that was not exact; empty when the run is correct.
-    problems: Vec<String>,
 }
 
 fn generate(args: Args) -> ExitCode {
@@ -317,8 +341,8 @@ fn check_args(args: &Args) -> Result<()> {
         bail!("rates must be positive");
     }
     if let Some(secs) = args.burst_secs {
-        if secs * args.burst_rate > args.phones as f64 + 0.5 {
-            bail!("a burst of {secs} s at {} votes/s needs more phones than --phones (each votes once)", args.burst_rate);
+        if secs * args.burst_rate > (args.phones - args.arguments.min(args.phones)) as f64 + 0.5 {
+            bail!("a burst of {secs} s at {} votes/s needs more phones than --phones less --arguments (each votes once)", args.burst_rate);
         }
     }
     if args.nodes == Some(0) {
@@ -330,18 +354,55 @@ fn check_args(args: &Args) -> Result<()> {
     if args.repeat == 0 || args.connect_concurrency == 0 {
         bail!("--repeat and --connect-concurrency must be at least 1");
     }
+    check_upvote_args(args)
+}
+
+/// The upvote workload's options fit the run.
+fn check_upvote_args(args: &Args) -> Result<()> {
+    if args.arguments == 0 {
+        return Ok(());
+    }
+    if args.arguments > upvotes::MAX_ARGUMENTS || args.arguments >= args.phones {
+        bail!(
+            "--arguments must be at most {} and fewer than --phones",
+            upvotes::MAX_ARGUMENTS
+        );
+    }
+    if args.nodes.is_some() || args.target == TargetArg::Floor {
+        bail!("--arguments measures stemzaal only: not with --nodes or --target floor");
+    }
+    if args.upvotes_per_sec <= 0.0 || args.upvote_secs <= 0.0 {
+        bail!("--upvotes-per-sec and --upvote-secs must be positive");
+    }
+    let most = (args.phones * args.arguments) as u64;
+    if upvote_count(args) > most {
+        bail!(
+            "{} upvotes, but {} phones can upvote {} arguments only {most} times (each once)",
+            upvote_count(args),
+            args.phones,
+            args.arguments
+        );
+    }
     Ok(())
+}
+
+/// Votes in the burst: each phone's first vote, from the phones that did not vote
+/// before it (the arguers did), or as many as `--burst-secs` holds.
+fn burst_votes(args: &Args) -> u64 {
+    let voters = (args.phones - args.arguments) as u64;
+    match args.burst_secs {
+        Some(secs) => ((secs * args.burst_rate).round() as u64).min(voters),
+        None => voters,
+    }
+}
+
+/// Upvotes scheduled in the upvote window.
+fn upvote_count(args: &Args) -> u64 {
+    (args.upvotes_per_sec * args.upvote_secs).round() as u64
 }
 
 /// 127.0.0.0: the source addresses are counted from it.
 const LOOPBACK: u32 = 0x7f00_0000;
-
-/// How long before the first vote the plan is handed out: every phone must have it
-/// before its first vote is due (a worker's phones get it over a pipe).
-const PLAN_LEAD: Duration = Duration::from_millis(300);
-
-/// The same with worker processes: each first reads the plan and wakes its phones.
-const WORKERS_PLAN_LEAD: Duration = Duration::from_millis(1_000);
 
 /// Files a process of the run needs besides one per phone.
 const OWN_FILES: u64 = 64;
@@ -360,6 +421,67 @@ fn workers_for(args: &Args, limit: u64) -> usize {
 }
 
 async fn run_all(args: &Args) -> Result<bool> {
+    let args = &adjust_args(args)?;
+    let runs = runs_per_repeat(args);
+    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+    println!("loadgen: {command_line}");
+    println!("machine: {}", report::machine());
+    let mut outcomes: Vec<Outcome> = vec![];
+    let mut slot = 0u32;
+    for repeat in 0..args.repeat {
+        for &(kind, workload) in &runs {
+            // A fresh block of source addresses per run: 127.0.0.2 and up.
+            let sources: Vec<Ipv4Addr> = (0..u32::from(args.sources))
+                .map(|i| Ipv4Addr::from(LOOPBACK + 2 + slot * u32::from(args.sources) + i))
+                .collect();
+            slot += 1;
+            let name = run_name(kind, workload);
+            println!(
+                "\n== run {}/{} against {name} ({} phones, sources {}..{}) ==",
+                repeat + 1,
+                args.repeat,
+                args.phones,
+                sources[0],
+                sources[sources.len() - 1]
+            );
+            let noise = wait_quiet(args).await;
+            let mut outcome = run::run_once(args, kind, workload, sources)
+                .await
+                .with_context(|| format!("run {} against {name}", repeat + 1))?;
+            outcome.metrics.insert("other_cpu_before", noise);
+            print_run(&outcome);
+            outcomes.push(outcome);
+            // Let the kernel finish closing the last run's sockets.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    let table = results_table(args, &outcomes);
+    println!(
+        "\n== medians of {} run(s) per target ==\n\n{table}",
+        args.repeat
+    );
+    let all_exact = outcomes.iter().all(|o| o.problems.is_empty());
+    for o in &outcomes {
+        println!(
+            "RESULT {}: {}",
+            run_name(o.kind, o.workload),
+            if o.problems.is_empty() {
+                exact_text(o)
+            } else {
+                format!("NOT EXACT: {}", o.problems.join("; "))
+            }
+        );
+    }
+    if let Some(path) = &args.report {
+        write_report(path, args, &command_line, &table, &outcomes)?;
+    }
+    Ok(all_exact)
+}
+
+/// The arguments as the runs use them: `--sources` raised where the nodes or the
+/// workers need more, `--workers` decided, and the sustained phase long enough to
+/// cover the upvote window.
+fn adjust_args(args: &Args) -> Result<Args> {
     let mut args = args.clone();
     if args.nodes.is_some() {
         // Each node lets one address create 600 participants at once, then 50/s.
@@ -388,115 +510,145 @@ async fn run_all(args: &Args) -> Result<bool> {
             "loadgen: the phones are held by {workers} worker processes, phone i in worker i % {workers}"
         );
     }
-    let args = &args;
+    if args.arguments > 0 {
+        // The upvotes start with the burst; the votes go on at least as long.
+        let burst = burst_votes(&args) as f64 / args.burst_rate;
+        let needed = args.upvote_secs - burst - args.gap_secs;
+        if args.sustain_secs < needed {
+            let secs = needed.ceil();
+            println!(
+                "loadgen: --sustain-secs raised from {} to {secs}, so the votes last the whole upvote window",
+                args.sustain_secs
+            );
+            args.sustain_secs = secs;
+        }
+    }
+    Ok(args)
+}
+
+/// The runs of one repeat, in order: stemzaal and the floor (or the cluster); with
+/// `--arguments`, stemzaal without and with upvotes.
+fn runs_per_repeat(args: &Args) -> Vec<(Kind, Workload)> {
+    if args.arguments > 0 {
+        let mut runs = vec![];
+        if !args.no_upvote_baseline {
+            runs.push((Kind::Stemzaal, Workload::Arguments));
+        }
+        runs.push((Kind::Stemzaal, Workload::Upvotes));
+        return runs;
+    }
     let kinds: &[Kind] = match (args.nodes, args.target) {
         (Some(_), _) => &[Kind::Cluster],
         (None, TargetArg::Stemzaal) => &[Kind::Stemzaal],
         (None, TargetArg::Floor) => &[Kind::Floor],
         (None, TargetArg::Both) => &[Kind::Stemzaal, Kind::Floor],
     };
-    let command_line = std::env::args().collect::<Vec<_>>().join(" ");
-    println!("loadgen: {command_line}");
-    println!("machine: {}", report::machine());
-    let mut outcomes: Vec<Outcome> = vec![];
-    let mut slot = 0u32;
-    for repeat in 0..args.repeat {
-        for &kind in kinds {
-            // A fresh block of source addresses per run: 127.0.0.2 and up.
-            let sources: Vec<Ipv4Addr> = (0..u32::from(args.sources))
-                .map(|i| Ipv4Addr::from(LOOPBACK + 2 + slot * u32::from(args.sources) + i))
-                .collect();
-            slot += 1;
-            println!(
-                "\n== run {}/{} against {} ({} phones, sources {}..{}) ==",
-                repeat + 1,
-                args.repeat,
-                kind.name(),
-                args.phones,
-                sources[0],
-                sources[sources.len() - 1]
-            );
-            let noise = wait_quiet(args).await;
-            let outcome = run_once(args, kind, sources)
-                .await
-                .with_context(|| format!("run {} against {}", repeat + 1, kind.name()))?;
-            let mut outcome = outcome;
-            outcome.metrics.insert("other_cpu_before", noise);
-            print_run(&outcome);
-            outcomes.push(outcome);
-            // Let the kernel finish closing the last run's sockets.
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+    kinds.iter().map(|&k| (k, Workload::Votes)).collect()
+}
+
+/// A run's name in the output: the server, and with `--arguments` the workload.
+fn run_name(kind: Kind, workload: Workload) -> String {
+    match workload {
+        Workload::Votes => kind.name().to_owned(),
+        Workload::Arguments => format!("{} without upvotes", kind.name()),
+        Workload::Upvotes => format!("{} with upvotes", kind.name()),
     }
-    let pick = |k: Kind| -> Vec<&Metrics> {
+}
+
+/// What a run without problems confirmed.
+fn exact_text(o: &Outcome) -> String {
+    match o.workload {
+        Workload::Votes => "tally exact, every vote acked".to_owned(),
+        Workload::Arguments | Workload::Upvotes => format!(
+            "tally exact, every vote acked, every upvote answered ok ({})",
+            report::fmt_num(o.metrics.get("upvotes_ok").copied().unwrap_or(0.0))
+        ),
+    }
+}
+
+/// The table of medians over the runs.
+fn results_table(args: &Args, outcomes: &[Outcome]) -> String {
+    let pick = |k: Kind, w: Workload| -> Vec<&Metrics> {
         outcomes
             .iter()
-            .filter(|o| o.kind == k)
+            .filter(|o| o.kind == k && o.workload == w)
             .map(|o| &o.metrics)
             .collect()
     };
-    let table = match args.nodes {
-        Some(_) => report::table("cluster", &pick(Kind::Cluster), &[]),
-        None => report::table("stemzaal", &pick(Kind::Stemzaal), &pick(Kind::Floor)),
+    match (args.nodes, args.arguments) {
+        (Some(_), _) => report::table("cluster", &pick(Kind::Cluster, Workload::Votes), "", &[]),
+        (None, 0) => report::table(
+            "stemzaal",
+            &pick(Kind::Stemzaal, Workload::Votes),
+            "floor",
+            &pick(Kind::Floor, Workload::Votes),
+        ),
+        (None, _) => report::table(
+            "with upvotes",
+            &pick(Kind::Stemzaal, Workload::Upvotes),
+            "without upvotes",
+            &pick(Kind::Stemzaal, Workload::Arguments),
+        ),
+    }
+}
+
+/// Appends the table and every run's metrics to `path` as Markdown.
+fn write_report(
+    path: &Path,
+    args: &Args,
+    command_line: &str,
+    table: &str,
+    outcomes: &[Outcome],
+) -> Result<()> {
+    let nodes = match args.nodes {
+        Some(n) => format!(
+            "- nodes: {n} of the release `stemzaal` binary on one `nats-server -js` (replicas 1)\n"
+        ),
+        None => String::new(),
     };
-    println!(
-        "\n== medians of {} run(s) per target ==\n\n{table}",
+    let upvotes = match args.arguments {
+        0 => String::new(),
+        a => format!(
+            "- upvote workload: {a} approved arguments, {} upvotes/s for {} s from the burst's start; \
+             \"without upvotes\" is the same run with the arguments approved and no upvotes\n",
+            args.upvotes_per_sec, args.upvote_secs
+        ),
+    };
+    let mut md = format!(
+        "\n### loadgen run\n\n- command: `{command_line}`\n- machine: {}\n{nodes}{upvotes}- runs per target: {}\n\n{table}\n",
+        report::machine(),
         args.repeat
     );
-    let all_exact = outcomes.iter().all(|o| o.problems.is_empty());
-    for o in &outcomes {
-        println!(
-            "RESULT {}: {}",
-            o.kind.name(),
-            if o.problems.is_empty() {
-                "tally exact, every vote acked".to_owned()
-            } else {
-                format!("NOT EXACT: {}", o.problems.join("; "))
-            }
-        );
+    for (i, o) in outcomes.iter().enumerate() {
+        md.push_str(&format!(
+            "- run {} {}: {}\n",
+            i + 1,
+            run_name(o.kind, o.workload),
+            o.metrics
+                .iter()
+                .map(|(k, v)| format!("{k}={}", report::fmt_num(*v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
-    if let Some(path) = &args.report {
-        let nodes = match args.nodes {
-            Some(n) => format!(
-                "- nodes: {n} of the release `stemzaal` binary on one `nats-server -js` (replicas 1)\n"
-            ),
-            None => String::new(),
-        };
-        let mut md = format!(
-            "\n### loadgen run\n\n- command: `{command_line}`\n- machine: {}\n{nodes}- runs per target: {}\n\n{table}\n",
-            report::machine(),
-            args.repeat
-        );
-        for (i, o) in outcomes.iter().enumerate() {
-            md.push_str(&format!(
-                "- run {} {}: {}\n",
-                i + 1,
-                o.kind.name(),
-                o.metrics
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", report::fmt_num(*v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        file.write_all(md.as_bytes())?;
-        println!("appended to {}", path.display());
-    }
-    Ok(all_exact)
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.write_all(md.as_bytes())?;
+    println!("appended to {}", path.display());
+    Ok(())
 }
 
 fn print_run(o: &Outcome) {
     let get = |k: &str| o.metrics.get(k).copied().unwrap_or(f64::NAN);
     println!(
         "{}: {} phones at {:.0}/s; RSS {:.2} kB/phone; burst vote→screen p50 {:.1} p99 {:.1} max {:.1} ms, vote→ack p50 {:.1} p99 {:.1} ms; \
-         sustained {:.0} votes/s, ack p50 {:.1} p99 {:.1} ms; send lag p99 {:.1} ms; {}",
-        o.kind.name(),
+         sustained {:.0} votes/s, ack p50 {:.1} p99 {:.1} ms; send lag p99 {:.1} ms; \
+         others used {:.2} / {:.2} / {:.2} cores (before / burst / sustained); {}",
+        run_name(o.kind, o.workload),
         get("phones_held"),
         get("ramp_per_s"),
         get("rss_per_conn_kb"),
@@ -509,12 +661,29 @@ fn print_run(o: &Outcome) {
         get("sustain_ack_p50_ms"),
         get("sustain_ack_p99_ms"),
         get("send_lag_p99_ms"),
+        get("other_cpu_before"),
+        get("other_cpu_burst"),
+        get("other_cpu_sustain"),
         if o.problems.is_empty() {
             "exact".to_owned()
         } else {
             format!("NOT EXACT: {}", o.problems.join("; "))
         }
     );
+    if o.workload != Workload::Votes {
+        println!(
+            "  per phone in the upvote window: {:.1} kB/s median, {:.1} max; {:.1} messages/s median ({:.1} states/s); \
+             all phones {:.1} MB/s; upvotes ok {}, refused {}, upvote→ok p99 {:.1} ms",
+            get("phone_kb_per_s_p50"),
+            get("phone_kb_per_s_max"),
+            get("phone_msgs_per_s_p50"),
+            get("phone_states_per_s_p50"),
+            get("egress_mb_per_s"),
+            get("upvotes_ok"),
+            get("upvotes_refused"),
+            get("upvote_ok_p99_ms"),
+        );
+    }
 }
 
 /// Cores the machine used over the last two seconds (nothing of ours runs then).
@@ -544,629 +713,4 @@ async fn wait_quiet(args: &Args) -> f64 {
         }
         println!("  waiting for a quiet machine: others use {load:.2} cores");
     }
-}
-
-/// CPU seconds used so far by each watched process, the generator (this process and
-/// its workers) and the machine.
-struct Cpu {
-    each: Vec<f64>,
-    me: f64,
-    machine: f64,
-}
-
-fn cpu_of(pids: &[String], workers: &[String]) -> Cpu {
-    let secs = |p: &String| report::cpu_secs(p).unwrap_or(f64::NAN);
-    Cpu {
-        each: pids.iter().map(secs).collect(),
-        me: report::cpu_secs("self").unwrap_or(f64::NAN) + workers.iter().map(secs).sum::<f64>(),
-        machine: report::machine_busy_secs().unwrap_or(f64::NAN),
-    }
-}
-
-/// The server(s) of one run: a child of this binary, or a cluster of real nodes.
-enum Under {
-    One(ServerProc),
-    Many(Cluster),
-}
-
-impl Under {
-    /// Kills every server process (SIGKILL, like a crash).
-    fn kill(&mut self) {
-        match self {
-            Under::One(s) => s.kill(),
-            Under::Many(c) => c.kill(),
-        }
-    }
-
-    /// The SQLite directory of a single stemzaal server.
-    fn data_dir(&self) -> Option<&Path> {
-        match self {
-            Under::One(s) => s.data_dir(),
-            Under::Many(_) => None,
-        }
-    }
-}
-
-/// Sum of `field` (kB) of `/proc/PID/status` over the processes.
-fn status_sum_kb(pids: &[String], field: &str) -> u64 {
-    pids.iter()
-        .filter_map(|p| report::proc_status_kb(p, field))
-        .sum()
-}
-
-/// The name of watched process `i` in the metrics: `node0`, …, then `nats`.
-fn proc_key(i: usize, nodes: usize, what: &str) -> &'static str {
-    let name = if i < nodes {
-        format!("node{i}_{what}")
-    } else {
-        format!("nats_{what}")
-    };
-    // A handful of keys per run, for a table whose keys are static strings.
-    Box::leak(name.into_boxed_str())
-}
-
-/// One run of the whole workload against one server.
-async fn run_once(args: &Args, kind: Kind, sources: Vec<Ipv4Addr>) -> Result<Outcome> {
-    let mut problems: Vec<String> = vec![];
-    let mut metrics = Metrics::new();
-    let max_secs = args.deadline_secs + 60;
-    // `pids`: the server processes (one, or the nodes); `watched`: also the nats-server.
-    let (mut server, code, host_key, screen_key, addrs, pids, watched) = match args.nodes {
-        None => {
-            let server = ServerProc::start(
-                kind,
-                args.durability,
-                args.floor_nodelay,
-                args.server_wrap.as_deref(),
-                max_secs,
-            )?;
-            let info = server.info.clone();
-            println!("  server pid {} listening on {}", info.pid, info.addr);
-            let pids = vec![info.pid.to_string()];
-            (
-                Under::One(server),
-                info.code,
-                info.host_key,
-                info.screen_key,
-                vec![info.addr],
-                pids.clone(),
-                pids,
-            )
-        }
-        Some(nodes) => {
-            let cluster = tokio::task::spawn_blocking(move || Cluster::start(nodes))
-                .await
-                .context("starting the cluster")??;
-            let addrs = cluster.addrs();
-            let pids: Vec<String> = cluster.node_pids().iter().map(u32::to_string).collect();
-            for (i, (pid, addr)) in pids.iter().zip(&addrs).enumerate() {
-                println!("  node {i} pid {pid} listening on {addr}");
-            }
-            println!("  nats-server pid {}", cluster.nats_pid());
-            let mut watched = pids.clone();
-            watched.push(cluster.nats_pid().to_string());
-            let (code, host_key, screen_key) = (
-                cluster.code.clone(),
-                cluster.host_key.clone(),
-                cluster.screen_key.clone(),
-            );
-            (
-                Under::Many(cluster),
-                code,
-                host_key,
-                screen_key,
-                addrs,
-                pids,
-                watched,
-            )
-        }
-    };
-    let urls: Vec<String> = addrs
-        .iter()
-        .map(|a| format!("ws://{a}/ws/{code}"))
-        .collect();
-    let nodes = pids.len();
-    let screen_node = usize::from(addrs.len() > 1);
-    let n = args.phones;
-    let workers = args.workers.unwrap_or(1);
-
-    // Host: show the first statement with results visible.
-    let (ws, welcome, first) =
-        client::hello(addrs[0], &urls[0], sources[0], Some(&host_key)).await?;
-    let slide = welcome["slides"]
-        .as_array()
-        .and_then(|s| s.iter().find(|s| s["kind"] == "statement"))
-        .and_then(|s| s["index"].as_u64())
-        .context("the host's welcome lists no statement")? as usize;
-    let mut host = client::Host::new(ws, first);
-    host.send(json!({"type": "go_to", "slide": slide})).await?;
-    host.send(json!({"type": "reveal", "visible": true}))
-        .await?;
-    let state = host
-        .wait("the statement with results visible", |s| {
-            s.slide.index == slide && s.revealed
-        })
-        .await?;
-    let round = state.slide.round.unwrap_or(1);
-
-    // Screen: records every state it gets.
-    let (ws, _, first) = client::hello(
-        addrs[screen_node],
-        &urls[screen_node],
-        sources[0],
-        Some(&screen_key),
-    )
-    .await?;
-    let (latest_tx, mut latest) = watch::channel(ScreenObs::default());
-    let (stop_screen, stop_rx) = watch::channel(false);
-    let screen_task = tokio::spawn(client::screen(ws, first, latest_tx, stop_rx));
-
-    let rss_base = status_sum_kb(&pids, "VmRSS");
-
-    // Ramp, pausing at the checkpoint to read the RSS.
-    let clock = Clock::start();
-    let spec = GroupSpec {
-        phones: n,
-        groups: workers,
-        index: 0,
-        addrs: addrs.clone(),
-        urls: urls.clone(),
-        sources: sources.clone(),
-        connect_concurrency: args.connect_concurrency,
-    };
-    let mut fleet = Fleet::start(spec, &clock, max_secs).await?;
-    let generator = fleet.pids();
-    if !generator.is_empty() {
-        println!("  worker pids {}", generator.join(" "));
-    }
-    let low = args.rss_at.min(n / 2);
-    let checkpoints: Vec<usize> = if low > 0 && low < n {
-        vec![low, n]
-    } else {
-        vec![n]
-    };
-    let mut connect_us: Vec<u32> = Vec::with_capacity(n);
-    let mut ramp_time = Duration::ZERO;
-    let mut readings: Vec<(usize, u64, u64, u64)> = vec![]; // (phones, rss, tcp, slab) kB
-    let mut failed = 0usize;
-    for &target in &checkpoints {
-        let start = Instant::now();
-        let step = fleet.ramp_to(target).await?;
-        ramp_time += start.elapsed();
-        connect_us.extend(step.connect_us);
-        if let Some(e) = step.first_error {
-            if failed == 0 {
-                problems.push(format!("a phone could not connect: {e}"));
-            }
-        }
-        failed += step.failed;
-        if step.finished < step.attempts {
-            problems.push(format!(
-                "only {} of {} connection attempts finished in time",
-                step.finished, step.attempts
-            ));
-        }
-        if failed > 0 {
-            return Err(fail(&mut server, &problems));
-        }
-        let joined_target = target as u64;
-        // The watch's read guard must not outlive this statement: the screen task
-        // could not publish while we sleep below, and would block a worker thread.
-        let joined = tokio::time::timeout(
-            client::STEP_TIMEOUT,
-            latest.wait_for(|o| o.joined >= joined_target),
-        )
-        .await
-        .is_ok_and(|r| r.is_ok());
-        if !joined {
-            problems.push(format!("the screen never showed {target} joined"));
-            return Err(fail(&mut server, &problems));
-        }
-        tokio::time::sleep(Duration::from_millis(args.settle_ms)).await;
-        let rss = status_sum_kb(&pids, "VmRSS");
-        let tcp = report::tcp_mem_kb().unwrap_or(0);
-        let slab = report::meminfo_kb("Slab:").unwrap_or(0);
-        println!(
-            "  {target:>6} phones connected (ramp so far {:.0}/s): server RSS {rss} kB, kernel TCP memory {tcp} kB, slab {slab} kB",
-            target as f64 / ramp_time.as_secs_f64()
-        );
-        readings.push((target, rss, tcp, slab));
-    }
-    if args.nodes.is_some() {
-        // Each node's (and the nats-server's) share of the memory, all phones held.
-        for (i, p) in watched.iter().enumerate() {
-            let kb = report::proc_status_kb(p, "VmRSS").unwrap_or(0);
-            metrics.insert(proc_key(i, nodes, "rss_mb"), kb as f64 / 1024.0);
-        }
-    }
-    metrics.insert("ramp_per_s", n as f64 / ramp_time.as_secs_f64());
-    metrics.insert("connect_p99_ms", report::summarize(&connect_us).p99);
-    if let [(p0, r0, t0, s0), .., (p1, r1, t1, s1)] = readings[..] {
-        let d = (p1 - p0) as f64;
-        metrics.insert("rss_per_conn_kb", (r1 as f64 - r0 as f64) / d);
-        metrics.insert("sock_per_conn_kb", (t1 as f64 - t0 as f64) / d);
-        metrics.insert("slab_per_conn_kb", (s1 as f64 - s0 as f64) / d);
-    }
-    if let Some(&(_, r, _, _)) = readings.last() {
-        metrics.insert("rss_full_mb", r as f64 / 1024.0);
-    }
-    println!("  server RSS with host and screen only: {rss_base} kB");
-
-    // Open the vote: every phone gets one state.
-    let open_at = Instant::now();
-    host.send(json!({"type": "open_vote"})).await?;
-    let opened = fleet.wait_open().await?;
-    if opened < n {
-        problems.push(format!("only {opened} of {n} phones saw the vote open"));
-    }
-    host.wait("the vote open", |s| {
-        s.slide.phase.as_deref() == Some("open")
-    })
-    .await?;
-
-    // The schedule.
-    let burst_votes = match args.burst_secs {
-        Some(secs) => ((secs * args.burst_rate).round() as u64).min(n as u64),
-        None => n as u64,
-    };
-    let sustain_votes = (args.sustain_secs * args.sustain_rate).round() as u64;
-    let lead = if workers > 1 {
-        WORKERS_PLAN_LEAD
-    } else {
-        PLAN_LEAD
-    };
-    let burst_t0 = Instant::now() + lead;
-    let burst_len = Duration::from_secs_f64(burst_votes as f64 / args.burst_rate);
-    let sustain_t0 = burst_t0 + burst_len + Duration::from_secs_f64(args.gap_secs);
-    let sustain_len = Duration::from_secs_f64(sustain_votes as f64 / args.sustain_rate);
-    let plan = Arc::new(Plan {
-        slide,
-        round,
-        phones: n as u64,
-        burst_t0,
-        burst_rate: args.burst_rate,
-        burst_votes,
-        sustain_t0,
-        sustain_rate: args.sustain_rate,
-        sustain_votes,
-    });
-    fleet.run(&plan, &clock).await?;
-    // The WAL's size through the run: it must stay bounded under a sustained load.
-    let wal_sampler = server.data_dir().map(|dir| {
-        let wal = dir.join(format!("{}-wal", stemzaal::store::DB_FILE));
-        let db = dir.join(stemzaal::store::DB_FILE);
-        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let db_before = size(&db) + size(&wal);
-        let until = sustain_t0 + sustain_len;
-        tokio::spawn(async move {
-            let mut peak = 0u64;
-            while Instant::now() < until {
-                peak = peak.max(size(&wal));
-                tokio::time::sleep(WAL_SAMPLE_EVERY).await;
-            }
-            (peak, db_before, size(&db) + size(&wal))
-        })
-    });
-    tokio::time::sleep_until(burst_t0).await;
-    println!(
-        "  burst: {burst_votes} first votes at {}/s",
-        args.burst_rate
-    );
-    let cpu0 = cpu_of(&watched, &generator);
-    tokio::time::sleep_until(burst_t0 + burst_len + Duration::from_millis(200)).await;
-    let cpu1 = cpu_of(&watched, &generator);
-    let burst_cpu_secs = (burst_len + Duration::from_millis(200)).as_secs_f64();
-    // Per watched process, in cores; "server" is the sum over the server processes.
-    let used = |a: &Cpu, b: &Cpu, secs: f64| -> Vec<f64> {
-        a.each
-            .iter()
-            .zip(&b.each)
-            .map(|(a, b)| (b - a) / secs)
-            .collect()
-    };
-    let burst_each = used(&cpu0, &cpu1, burst_cpu_secs);
-    metrics.insert("server_cpu_burst", burst_each[..nodes].iter().sum());
-    let me = (cpu1.me - cpu0.me) / burst_cpu_secs;
-    metrics.insert("loadgen_cpu_burst", me);
-    let machine = (cpu1.machine - cpu0.machine) / burst_cpu_secs;
-    let others = machine - burst_each.iter().sum::<f64>() - me;
-    metrics.insert("other_cpu_burst", others.max(0.0));
-    if args.nodes.is_some() {
-        for (i, c) in burst_each.iter().enumerate() {
-            metrics.insert(proc_key(i, nodes, "cpu_burst"), *c);
-        }
-    }
-    tokio::time::sleep_until(sustain_t0).await;
-    println!(
-        "  sustained: {sustain_votes} changed votes at {}/s",
-        args.sustain_rate
-    );
-    let cpu2 = cpu_of(&watched, &generator);
-    tokio::time::sleep_until(sustain_t0 + sustain_len).await;
-    let cpu3 = cpu_of(&watched, &generator);
-    if sustain_votes > 0 {
-        let secs = sustain_len.as_secs_f64();
-        let each = used(&cpu2, &cpu3, secs);
-        metrics.insert("server_cpu_sustain", each[..nodes].iter().sum());
-        if args.nodes.is_some() {
-            for (i, c) in each.iter().enumerate() {
-                metrics.insert(proc_key(i, nodes, "cpu_sustain"), *c);
-            }
-        }
-        let me = (cpu3.me - cpu2.me) / secs;
-        metrics.insert("loadgen_cpu_sustain", me);
-        let machine = (cpu3.machine - cpu2.machine) / secs;
-        let others = machine - each.iter().sum::<f64>() - me;
-        metrics.insert("other_cpu_sustain", others.max(0.0));
-    }
-
-    if let Some(sampler) = wal_sampler {
-        let (peak, before, after) = sampler.await.context("the WAL sampler")?;
-        let votes = (plan.burst_votes + sustain_votes).max(1);
-        metrics.insert("wal_peak_mb", peak as f64 / 1_048_576.0);
-        metrics.insert(
-            "stored_bytes_per_vote",
-            after.saturating_sub(before) as f64 / votes as f64,
-        );
-        println!(
-            "  WAL peak {:.1} MiB; database + WAL grew {:.0} bytes per vote",
-            peak as f64 / 1_048_576.0,
-            after.saturating_sub(before) as f64 / votes as f64
-        );
-    }
-
-    // Drain: every vote sent and answered (or a connection lost).
-    let total = plan.total();
-    let counts = fleet
-        .drain(Duration::from_secs_f64(args.drain_secs))
-        .await?;
-    if !counts.drained
-        || counts.sent != total
-        || counts.acked != total
-        || counts.errors > 0
-        || counts.lost > 0
-    {
-        problems.push(format!(
-            "votes scheduled {total}, sent {}, acked {}, refused {}; connections lost {}",
-            counts.sent, counts.acked, counts.errors, counts.lost
-        ));
-    }
-    if let Some(p) = counts.first_problem {
-        problems.push(p);
-    }
-
-    // Stop the phones and collect what they saw (they keep their sockets open).
-    let seen = match fleet.finish(&clock).await {
-        Ok(seen) => seen,
-        Err(e) => {
-            problems.push(format!("{e:#}"));
-            return Err(fail(&mut server, &problems));
-        }
-    };
-    if seen.phones != n {
-        problems.push(format!(
-            "{} phone tasks failed",
-            n.saturating_sub(seen.phones)
-        ));
-    }
-    // What the phones last chose, as the server acknowledged it.
-    let (expected, voters) = (seen.tally, seen.voters);
-    if seen.unacked > 0 {
-        problems.push(format!("{} votes never acknowledged", seen.unacked));
-    }
-    metrics.insert("phones_held", n.saturating_sub(counts.lost) as f64);
-    metrics.insert("generator_processes", workers as f64);
-
-    // The screen must settle on exactly what the phones last chose.
-    let tally_exact = tokio::time::timeout(
-        Duration::from_secs(5),
-        latest.wait_for(|o| o.revealed && o.voted == voters && o.tally == expected),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok());
-    let last_screen = *latest.borrow();
-    if !tally_exact {
-        problems.push(format!(
-            "screen shows voted {} tally {:?}, expected voted {voters} tally {expected:?}",
-            last_screen.voted, last_screen.tally
-        ));
-    }
-    metrics.insert("tally_exact", f64::from(u8::from(tally_exact)));
-    println!(
-        "  final tally A={} B={} from {voters} phones: screen shows A={} B={} ({})",
-        expected[0],
-        expected[1],
-        last_screen.tally[0],
-        last_screen.tally[1],
-        if tally_exact { "exact" } else { "NOT exact" }
-    );
-    stop_screen.send_replace(true);
-    let (screen_obs, _screen_ws) = screen_task.await.context("the screen task")?;
-    host.abort();
-
-    for (i, p) in watched.iter().enumerate() {
-        if let Some(peak) = report::proc_status_kb(p, "VmHWM") {
-            let who = match (args.nodes, i < nodes) {
-                (None, _) => "server".to_owned(),
-                (Some(_), true) => format!("node {i}"),
-                (Some(_), false) => "nats-server".to_owned(),
-            };
-            println!("  {who} peak RSS {peak} kB");
-        }
-    }
-    // Kill the server like a crash; only then close our sockets.
-    match &mut server {
-        Under::One(s) => s.kill(),
-        Under::Many(cluster) => {
-            // Every node dies; a fresh one must find every acked vote in the log.
-            cluster.kill_nodes();
-            let exported = tokio::task::block_in_place(|| cluster.exported_counts());
-            let counts = match exported {
-                Ok(c) => c,
-                Err(e) => {
-                    problems.push(format!("the export from a fresh node failed: {e:#}"));
-                    vec![]
-                }
-            };
-            let exact = counts == expected;
-            metrics.insert("exported_exact", f64::from(u8::from(exact)));
-            println!(
-                "  exported by a fresh node after SIGKILL of every node: counts {counts:?} ({})",
-                if exact { "exact" } else { "NOT exact" }
-            );
-            if !exact && !counts.is_empty() {
-                problems.push(format!(
-                    "the fresh node exports counts {counts:?}, expected {expected:?}"
-                ));
-            }
-            cluster.kill();
-        }
-    }
-
-    if let Some(dir) = server.data_dir() {
-        let stored = stored_tally(dir, &code, slide)?;
-        let exact = stored == (voters, expected);
-        metrics.insert("stored_exact", f64::from(u8::from(exact)));
-        println!(
-            "  replayed from SQLite after {}: voted {} A={} B={} ({})",
-            if args.server_wrap.is_some() {
-                "it stopped"
-            } else {
-                "SIGKILL"
-            },
-            stored.0,
-            stored.1[0],
-            stored.1[1],
-            if exact { "exact" } else { "NOT exact" }
-        );
-        if !exact {
-            problems.push(format!(
-                "SQLite holds voted {} tally {:?}, expected {voters} {expected:?}",
-                stored.0, stored.1
-            ));
-        }
-    }
-
-    // Latencies.
-    let (burst_ack, sustain_ack, send_lag) =
-        (&seen.burst_ack_us, &seen.sustain_ack_us, &seen.send_lag_us);
-    let open_us = clock.us(open_at);
-    let fanout: Vec<u32> = seen
-        .opened_at_us
-        .iter()
-        .map(|&t| (t - open_us).clamp(0, i64::from(u32::MAX)) as u32)
-        .collect();
-    let fan = report::summarize(&fanout);
-    metrics.insert("open_fanout_p99_ms", fan.p99);
-    metrics.insert("open_fanout_max_ms", fan.max);
-    metrics.insert("burst_rate", args.burst_rate);
-    let screen_us = vote_to_screen(&plan, &screen_obs);
-    if (screen_us.len() as u64) < burst_votes {
-        problems.push(format!(
-            "the screen showed only {} of {burst_votes} burst votes",
-            screen_us.len()
-        ));
-    }
-    let s = report::summarize(&screen_us);
-    metrics.insert("burst_screen_p50_ms", s.p50);
-    metrics.insert("burst_screen_p99_ms", s.p99);
-    metrics.insert("burst_screen_p999_ms", s.p999);
-    metrics.insert("burst_screen_max_ms", s.max);
-    let a = report::summarize(burst_ack);
-    metrics.insert("burst_ack_p50_ms", a.p50);
-    metrics.insert("burst_ack_p99_ms", a.p99);
-    metrics.insert("burst_ack_max_ms", a.max);
-    if sustain_votes > 0 {
-        let a = report::summarize(sustain_ack);
-        metrics.insert("sustain_ack_p50_ms", a.p50);
-        metrics.insert("sustain_ack_p99_ms", a.p99);
-        metrics.insert("sustain_ack_max_ms", a.max);
-        // Throughput between the first and the last ack of the sustained phase: equal
-        // to the offered rate while the server keeps up, lower when acks fall behind.
-        let first = seen.first_sustain_ack_us;
-        let last = seen.last_sustain_ack_us;
-        if let (Some(first), Some(last)) = (first, last) {
-            let secs = (last - first).max(0) as f64 / 1e6;
-            if a.count > 1 && secs > 0.0 {
-                metrics.insert(
-                    "sustain_rate",
-                    report::three_digits((a.count - 1) as f64 / secs),
-                );
-            }
-        }
-        let window: Vec<Instant> = screen_obs
-            .iter()
-            .filter_map(|o| o.at)
-            .filter(|&t| t >= sustain_t0 && t <= sustain_t0 + sustain_len)
-            .collect();
-        let gap = window
-            .windows(2)
-            .map(|w| w[1] - w[0])
-            .max()
-            .unwrap_or_default();
-        metrics.insert("sustain_screen_gap_max_ms", gap.as_secs_f64() * 1000.0);
-    }
-    metrics.insert("send_lag_p99_ms", report::summarize(send_lag).p99);
-    Ok(Outcome {
-        kind,
-        metrics,
-        problems,
-    })
-}
-
-/// Kills the server(s) and turns the problems so far into an error.
-fn fail(server: &mut Under, problems: &[String]) -> anyhow::Error {
-    server.kill();
-    anyhow::anyhow!("{}", problems.join("; "))
-}
-
-/// vote→screen latency of each burst vote, µs. Vote `k` counts as on screen at the
-/// first screen state whose `voted` reaches `k + 1`: the number of votes scheduled up
-/// to and including `k`. Votes are scheduled in order, so that state is the first in
-/// which the screen can account for vote `k`; latency runs from `k`'s scheduled time.
-fn vote_to_screen(plan: &Plan, obs: &[ScreenObs]) -> Vec<u32> {
-    let mut out = Vec::with_capacity(plan.burst_votes as usize);
-    let mut i = 0usize;
-    for k in 0..plan.burst_votes {
-        while i < obs.len() && (obs[i].voted < k + 1 || obs[i].at.is_none()) {
-            i += 1;
-        }
-        let Some(at) = obs.get(i).and_then(|o| o.at) else {
-            break;
-        };
-        let due = plan.due(k);
-        out.push(
-            at.saturating_duration_since(due)
-                .as_micros()
-                .min(u32::MAX as u128) as u32,
-        );
-    }
-    out
-}
-
-/// Voters and tally of `slide` in the current round, replayed from the stored events.
-/// Call it once the server is gone: until then its store holds the directory.
-fn stored_tally(dir: &std::path::Path, code: &str, slide: usize) -> Result<(u64, [u64; 2])> {
-    let store = stemzaal::store::Store::open(dir, Durability::Normal)?;
-    let stored = store
-        .load_all()?
-        .into_iter()
-        .find(|s| s.record.code == code)
-        .context("the session is not in the database")?;
-    let (session, unfit) = stored.replay()?;
-    if let Some((number, why)) = unfit.first() {
-        anyhow::bail!("stored event {} cannot be applied: {why}", number + 1);
-    }
-    let round = session
-        .statement(slide)
-        .context("the slide is not a statement")?
-        .current();
-    let counts = &round.counts;
-    Ok((
-        round.votes.len() as u64,
-        [
-            counts.first().copied().unwrap_or(0),
-            counts.get(1).copied().unwrap_or(0),
-        ],
-    ))
 }

@@ -2,7 +2,9 @@
 //! address, the phones (one task each, open-loop), the screen and the host.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,16 +15,31 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
+
+use crate::upvotes::{self, Setup, UpvotePlan};
 
 /// A client WebSocket over plain TCP.
 pub type Ws = WebSocketStream<TcpStream>;
 
 /// How long any single handshake step may take before the run fails.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Ids of the messages that are not scheduled votes, far above any vote's id (the
+/// vote ids count from 0): an arguer's setup vote is `SETUP_VOTE_ID + phone`, its
+/// argument `ARGUE_ID + phone`, upvote `u` of the schedule `UPVOTE_ID + u`.
+pub const SETUP_VOTE_ID: u64 = 1 << 40;
+/// See [`SETUP_VOTE_ID`].
+pub const ARGUE_ID: u64 = 2 << 40;
+/// See [`SETUP_VOTE_ID`].
+pub const UPVOTE_ID: u64 = 3 << 40;
+
+/// How a `state` begins as the server writes it (the tag first): a phone that has seen
+/// the vote open reads nothing more from a state, so it skips parsing it.
+const STATE_HEAD: &str = "{\"type\":\"state\"";
 
 /// Small buffers: a phone reads a few tiny messages, and 19,000 of them share the box.
 fn ws_config() -> WebSocketConfig {
@@ -83,6 +100,30 @@ pub struct StateIn {
     /// Count per option, when visible.
     #[serde(default)]
     pub tally: Option<Vec<u64>>,
+    /// The statement's arguments (the host: every one not removed).
+    #[serde(default)]
+    pub arguments: Option<ArgumentsIn>,
+}
+
+/// The parts of a state's `arguments` the generator looks at.
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct ArgumentsIn {
+    /// The arguments listed.
+    #[serde(default)]
+    pub items: Vec<ArgumentIn>,
+}
+
+/// One listed argument (its text skipped).
+#[derive(Deserialize, Debug, Clone)]
+pub struct ArgumentIn {
+    /// Its number in the session.
+    pub argument: u32,
+    /// `pending`, `approved` or `highlighted` (to the host).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Its upvotes.
+    #[serde(default)]
+    pub upvotes: u64,
 }
 
 /// The parts of a state's slide the generator looks at.
@@ -102,6 +143,10 @@ pub struct SlideIn {
 enum Incoming {
     State(StateIn),
     Ack(u64),
+    /// An `ok` (to an upvote).
+    Ok(u64),
+    /// An `argued` (to an argument).
+    Argued(u64),
     Error(Option<u64>, String),
     Other,
 }
@@ -110,11 +155,14 @@ fn classify(text: &str) -> Incoming {
     let Ok(head) = serde_json::from_str::<Head>(text) else {
         return Incoming::Other;
     };
+    let id = || match serde_json::from_str::<Reply>(text) {
+        Ok(Reply { id: Some(id), .. }) => Some(id),
+        _ => None,
+    };
     match &*head.kind {
-        "ack" => match serde_json::from_str::<Reply>(text) {
-            Ok(Reply { id: Some(id), .. }) => Incoming::Ack(id),
-            _ => Incoming::Other,
-        },
+        "ack" => id().map_or(Incoming::Other, Incoming::Ack),
+        "ok" => id().map_or(Incoming::Other, Incoming::Ok),
+        "argued" => id().map_or(Incoming::Other, Incoming::Argued),
         "error" => match serde_json::from_str::<Reply>(text) {
             Ok(r) => Incoming::Error(r.id, r.code.unwrap_or_default().into_owned()),
             Err(_) => Incoming::Error(None, "unparsable error".into()),
@@ -197,6 +245,11 @@ pub struct Plan {
     pub sustain_rate: f64,
     /// Votes in the sustained phase.
     pub sustain_votes: u64,
+    /// Phones that voted before the burst (the arguers); the burst's votes come from
+    /// the others.
+    pub voters_before: u64,
+    /// The upvotes, with `--arguments`.
+    pub upvotes: Option<UpvotePlan>,
 }
 
 impl Plan {
@@ -208,6 +261,11 @@ impl Plan {
             let j = id - self.burst_votes;
             self.sustain_t0 + Duration::from_secs_f64(j as f64 / self.sustain_rate)
         }
+    }
+
+    /// When the sustained phase ends.
+    pub fn sustain_end(&self) -> Instant {
+        self.sustain_t0 + Duration::from_secs_f64(self.sustain_votes as f64 / self.sustain_rate)
     }
 
     /// Total votes.
@@ -237,11 +295,15 @@ impl Plan {
 
     /// The message of vote `id` with `option`.
     fn message(&self, id: u64, option: u8) -> String {
-        format!(
-            "{{\"type\":\"vote\",\"id\":{id},\"slide\":{},\"round\":{},\"option\":{option}}}",
-            self.slide, self.round
-        )
+        vote_message(id, self.slide, self.round, option)
     }
+}
+
+/// A `vote` message.
+fn vote_message(id: u64, slide: usize, round: u32, option: u8) -> String {
+    format!(
+        "{{\"type\":\"vote\",\"id\":{id},\"slide\":{slide},\"round\":{round},\"option\":{option}}}"
+    )
 }
 
 /// The first option a phone picks: a fixed pseudo-random bit, so the tally is not a
@@ -258,6 +320,8 @@ pub fn first_option(p: u64) -> u8 {
 pub enum Control {
     /// Connected; wait.
     Wait,
+    /// The arguers among the phones vote and argue.
+    Setup(Arc<Setup>),
     /// Vote on this schedule.
     Run(Arc<Plan>),
     /// Stop and report.
@@ -277,6 +341,16 @@ pub struct Shared {
     pub opened: AtomicUsize,
     /// Phones whose connection ended early.
     pub lost: AtomicUsize,
+    /// Arguers whose argument is stored.
+    pub argued: AtomicUsize,
+    /// Arguers whose setup vote or argument was refused.
+    pub setup_failed: AtomicUsize,
+    /// Upvotes sent.
+    pub upvotes_sent: AtomicU64,
+    /// Upvotes answered `ok`.
+    pub upvotes_ok: AtomicU64,
+    /// Upvotes refused, counted by error code.
+    pub upvotes_refused: Mutex<BTreeMap<String, u64>>,
     /// The first problem a phone met, for the report.
     pub first_problem: Mutex<Option<String>>,
 }
@@ -287,6 +361,15 @@ impl Shared {
         if first.is_none() {
             *first = Some(text);
         }
+    }
+
+    /// Upvotes refused so far, all codes together.
+    pub fn refused_upvotes(&self) -> u64 {
+        self.upvotes_refused
+            .lock()
+            .expect("refusals lock")
+            .values()
+            .sum()
     }
 }
 
@@ -315,11 +398,28 @@ pub struct PhoneResult {
     pub first_sustain_ack: Option<Instant>,
     /// Time of the last ack of a sustained vote.
     pub last_sustain_ack: Option<Instant>,
+    /// upvote→ok latency of each upvote, µs from the scheduled time.
+    pub upvote_ok_us: Vec<u32>,
+    /// What the phone received in the upvote window.
+    pub window: Received,
+}
+
+/// Text frames a phone received in the upvote window.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Received {
+    /// Payload bytes.
+    pub bytes: u64,
+    /// Messages, of any type.
+    pub messages: u32,
+    /// Of which `state`.
+    pub states: u32,
 }
 
 impl PhoneResult {
     fn empty() -> PhoneResult {
         PhoneResult {
+            upvote_ok_us: Vec::new(),
+            window: Received::default(),
             ws: None,
             opened_at: None,
             burst_ack_us: Vec::new(),
@@ -346,120 +446,299 @@ fn micros(d: Duration) -> u32 {
 /// Runs one phone from its connected socket until [`Control::Stop`].
 pub async fn phone(
     index: u64,
-    mut ws: Ws,
+    ws: Ws,
     opened: bool,
     shared: Arc<Shared>,
     mut control: watch::Receiver<Control>,
 ) -> PhoneResult {
-    let mut result = PhoneResult::empty();
-    let mut seen_open = opened;
-    if opened {
-        shared.opened.fetch_add(1, Ordering::Relaxed);
-        result.opened_at = Some(Instant::now());
-    }
-    let mut plan: Option<Arc<Plan>> = None;
-    let mut next: Option<u64> = None;
-    // The id of the newest vote sent: its ack makes `last_option` the acked choice.
-    let mut newest: Option<u64> = None;
-    let far = Instant::now() + Duration::from_secs(86_400);
-    let sleep = tokio::time::sleep_until(far);
-    tokio::pin!(sleep);
-    let mut alive = true;
+    let mut p = Phone::new(index, ws, opened, shared);
     loop {
         tokio::select! {
-            incoming = ws.next(), if alive => match incoming {
-                Some(Ok(Message::Text(text))) => match classify(text.as_str()) {
-                    Incoming::Ack(id) => {
-                        let now = Instant::now();
-                        result.unacked = result.unacked.saturating_sub(1);
-                        shared.acked.fetch_add(1, Ordering::Relaxed);
-                        if newest == Some(id) {
-                            result.last_acked = result.last_option;
-                        }
-                        if let Some(plan) = &plan {
-                            let lat = micros(now.saturating_duration_since(plan.due(id)));
-                            if id < plan.burst_votes {
-                                result.burst_ack_us.push(lat);
-                            } else {
-                                result.sustain_ack_us.push(lat);
-                                result.first_sustain_ack.get_or_insert(now);
-                                result.last_sustain_ack = Some(now);
-                            }
-                        }
-                    }
-                    Incoming::Error(id, code) => {
-                        result.unacked = result.unacked.saturating_sub(u64::from(id.is_some()));
-                        shared.errors.fetch_add(1, Ordering::Relaxed);
-                        shared.problem(format!("phone {index}: vote {id:?} refused: {code}"));
-                    }
-                    Incoming::State(state) => {
-                        if !seen_open && state.slide.phase.as_deref() == Some("open") {
-                            seen_open = true;
-                            result.opened_at = Some(Instant::now());
-                            shared.opened.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Incoming::Other => {}
-                },
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    alive = false;
-                    shared.lost.fetch_add(1, Ordering::Relaxed);
-                    shared.problem(format!("phone {index}: connection failed: {e}"));
-                }
-                None => {
-                    alive = false;
-                    shared.lost.fetch_add(1, Ordering::Relaxed);
-                    shared.problem(format!("phone {index}: the server closed the connection"));
-                }
-            },
-            () = &mut sleep, if next.is_some() && alive => {
-                let (Some(id), Some(p)) = (next, plan.as_ref()) else { continue };
-                let option = match result.last_option {
-                    None => first_option(index),
-                    Some(o) => 1 - o,
-                };
-                let lag = Instant::now().saturating_duration_since(p.due(id));
-                result.send_lag_us.push(micros(lag));
-                match ws.send(Message::text(p.message(id, option))).await {
-                    Ok(()) => {
-                        result.last_option = Some(option);
-                        newest = Some(id);
-                        result.unacked += 1;
-                        shared.sent.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        alive = false;
-                        shared.lost.fetch_add(1, Ordering::Relaxed);
-                        shared.problem(format!("phone {index}: sending vote {id} failed: {e}"));
-                    }
-                }
-                next = p.next_for(index, Some(id));
-                if let Some(n) = next {
-                    sleep.as_mut().reset(p.due(n));
-                }
+            incoming = p.ws.next(), if p.alive => p.on_incoming(incoming).await,
+            () = &mut p.vote_timer, if p.alive && p.next.is_some() => p.send_vote().await,
+            () = &mut p.upvote_timer, if p.alive && p.next_upvote.is_some() => {
+                p.send_upvote().await;
             }
             changed = control.changed() => {
                 if changed.is_err() {
                     break;
                 }
                 let now = control.borrow_and_update().clone();
-                match now {
-                    Control::Wait => {}
-                    Control::Run(p) => {
-                        next = p.next_for(index, None);
-                        if let Some(n) = next {
-                            sleep.as_mut().reset(p.due(n));
-                        }
-                        plan = Some(p);
-                    }
-                    Control::Stop => break,
+                if !p.on_control(now).await {
+                    break;
                 }
             }
         }
     }
-    result.ws = alive.then_some(ws);
+    let mut result = p.result;
+    result.ws = p.alive.then_some(p.ws);
     result
+}
+
+/// One phone between messages: its socket, what it saw, and what it sends next.
+struct Phone {
+    index: u64,
+    ws: Ws,
+    shared: Arc<Shared>,
+    result: PhoneResult,
+    seen_open: bool,
+    alive: bool,
+    plan: Option<Arc<Plan>>,
+    /// The next vote to send; due when `vote_timer` fires.
+    next: Option<u64>,
+    vote_timer: Pin<Box<Sleep>>,
+    /// The next upvote to send (its number in the schedule); due when `upvote_timer`
+    /// fires.
+    next_upvote: Option<u64>,
+    upvote_timer: Pin<Box<Sleep>>,
+    /// The id of the newest vote sent: its ack makes `last_option` the acked choice.
+    newest: Option<u64>,
+    /// The setup, while this phone argues: its argument goes once its vote is acked.
+    setup: Option<Arc<Setup>>,
+}
+
+impl Phone {
+    fn new(index: u64, ws: Ws, opened: bool, shared: Arc<Shared>) -> Phone {
+        let mut result = PhoneResult::empty();
+        if opened {
+            shared.opened.fetch_add(1, Ordering::Relaxed);
+            result.opened_at = Some(Instant::now());
+        }
+        let far = Instant::now() + Duration::from_secs(86_400);
+        Phone {
+            index,
+            ws,
+            shared,
+            result,
+            seen_open: opened,
+            alive: true,
+            plan: None,
+            next: None,
+            vote_timer: Box::pin(tokio::time::sleep_until(far)),
+            next_upvote: None,
+            upvote_timer: Box::pin(tokio::time::sleep_until(far)),
+            newest: None,
+            setup: None,
+        }
+    }
+
+    /// The connection is gone (or failed): the phone stops sending.
+    fn lose(&mut self, why: String) {
+        self.alive = false;
+        self.shared.lost.fetch_add(1, Ordering::Relaxed);
+        self.shared.problem(format!("phone {}: {why}", self.index));
+    }
+
+    /// Sends one text frame; a failure loses the connection.
+    async fn send(&mut self, text: String, what: &str) -> bool {
+        match self.ws.send(Message::text(text)).await {
+            Ok(()) => true,
+            Err(e) => {
+                self.lose(format!("sending {what} failed: {e}"));
+                false
+            }
+        }
+    }
+
+    async fn on_incoming(
+        &mut self,
+        incoming: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    ) {
+        match incoming {
+            Some(Ok(Message::Text(text))) => self.on_text(text.as_str()).await,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => self.lose(format!("connection failed: {e}")),
+            None => self.lose("the server closed the connection".into()),
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        let state = text.starts_with(STATE_HEAD);
+        if let Some(up) = self.plan.as_ref().and_then(|p| p.upvotes.as_ref()) {
+            if up.in_window(Instant::now()) {
+                let w = &mut self.result.window;
+                w.bytes += text.len() as u64;
+                w.messages += 1;
+                w.states += u32::from(state);
+            }
+        }
+        if state && self.seen_open {
+            // Nothing more to learn from a state, and with arguments it is long.
+            return;
+        }
+        match classify(text) {
+            Incoming::Ack(id) if id >= SETUP_VOTE_ID => self.on_setup_ack(id).await,
+            Incoming::Ack(id) => self.on_ack(id),
+            Incoming::Ok(id) => self.on_ok(id),
+            Incoming::Argued(id) => {
+                if id == ARGUE_ID + self.index {
+                    self.setup = None;
+                    self.shared.argued.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Incoming::Error(id, code) => self.on_error(id, code),
+            Incoming::State(state) => {
+                if !self.seen_open && state.slide.phase.as_deref() == Some("open") {
+                    self.seen_open = true;
+                    self.result.opened_at = Some(Instant::now());
+                    self.shared.opened.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Incoming::Other => {}
+        }
+    }
+
+    fn on_ack(&mut self, id: u64) {
+        let now = Instant::now();
+        let result = &mut self.result;
+        result.unacked = result.unacked.saturating_sub(1);
+        self.shared.acked.fetch_add(1, Ordering::Relaxed);
+        if self.newest == Some(id) {
+            result.last_acked = result.last_option;
+        }
+        if let Some(plan) = &self.plan {
+            let lat = micros(now.saturating_duration_since(plan.due(id)));
+            if id < plan.burst_votes {
+                result.burst_ack_us.push(lat);
+            } else {
+                result.sustain_ack_us.push(lat);
+                result.first_sustain_ack.get_or_insert(now);
+                result.last_sustain_ack = Some(now);
+            }
+        }
+    }
+
+    /// The arguer's vote is stored: it counts from now on, and the argument follows.
+    async fn on_setup_ack(&mut self, id: u64) {
+        let Some(setup) = self.setup.clone() else {
+            return;
+        };
+        if id != SETUP_VOTE_ID + self.index {
+            return;
+        }
+        let option = first_option(self.index);
+        self.result.last_option = Some(option);
+        self.result.last_acked = Some(option);
+        let text = upvotes::argue_message(
+            ARGUE_ID + self.index,
+            setup.slide,
+            option,
+            self.index - setup.first,
+        );
+        self.send(text, "an argument").await;
+    }
+
+    fn on_ok(&mut self, id: u64) {
+        let Some(up) = self.plan.as_ref().and_then(|p| p.upvotes.as_ref()) else {
+            return;
+        };
+        if id >= UPVOTE_ID {
+            let lat = Instant::now().saturating_duration_since(up.due(id - UPVOTE_ID));
+            self.result.upvote_ok_us.push(micros(lat));
+            self.shared.upvotes_ok.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn on_error(&mut self, id: Option<u64>, code: String) {
+        let index = self.index;
+        match id {
+            Some(id) if id >= UPVOTE_ID => {
+                let mut refused = self.shared.upvotes_refused.lock().expect("refusals lock");
+                *refused.entry(code.clone()).or_default() += 1;
+                drop(refused);
+                self.shared.problem(format!(
+                    "phone {index}: upvote {} refused: {code}",
+                    id - UPVOTE_ID
+                ));
+            }
+            Some(id) if id >= SETUP_VOTE_ID => {
+                self.setup = None;
+                self.shared.setup_failed.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .problem(format!("phone {index}: setup message {id} refused: {code}"));
+            }
+            _ => {
+                let result = &mut self.result;
+                result.unacked = result.unacked.saturating_sub(u64::from(id.is_some()));
+                self.shared.errors.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .problem(format!("phone {index}: vote {id:?} refused: {code}"));
+            }
+        }
+    }
+
+    async fn send_vote(&mut self) {
+        let (Some(id), Some(p)) = (self.next, self.plan.clone()) else {
+            return;
+        };
+        let option = match self.result.last_option {
+            None => first_option(self.index),
+            Some(o) => 1 - o,
+        };
+        let lag = Instant::now().saturating_duration_since(p.due(id));
+        self.result.send_lag_us.push(micros(lag));
+        if self
+            .send(p.message(id, option), &format!("vote {id}"))
+            .await
+        {
+            self.result.last_option = Some(option);
+            self.newest = Some(id);
+            self.result.unacked += 1;
+            self.shared.sent.fetch_add(1, Ordering::Relaxed);
+        }
+        self.next = p.next_for(self.index, Some(id));
+        if let Some(n) = self.next {
+            self.vote_timer.as_mut().reset(p.due(n));
+        }
+    }
+
+    async fn send_upvote(&mut self) {
+        let Some(u) = self.next_upvote else {
+            return;
+        };
+        let Some(plan) = self.plan.clone() else {
+            return;
+        };
+        let Some(up) = plan.upvotes.as_ref() else {
+            return;
+        };
+        if self.send(up.message(u), &format!("upvote {u}")).await {
+            self.shared.upvotes_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        self.next_upvote = up.after(u);
+        if let Some(n) = self.next_upvote {
+            self.upvote_timer.as_mut().reset(up.due(n));
+        }
+    }
+
+    /// Follows the controller; `false` when told to stop.
+    async fn on_control(&mut self, control: Control) -> bool {
+        match control {
+            Control::Wait => {}
+            Control::Setup(setup) => {
+                if setup.holds(self.index) {
+                    let option = first_option(self.index);
+                    let vote =
+                        vote_message(SETUP_VOTE_ID + self.index, setup.slide, setup.round, option);
+                    self.setup = Some(setup);
+                    self.send(vote, "a setup vote").await;
+                }
+            }
+            Control::Run(p) => {
+                self.next = p.next_for(self.index, None);
+                if let Some(n) = self.next {
+                    self.vote_timer.as_mut().reset(p.due(n));
+                }
+                self.next_upvote = p.upvotes.as_ref().and_then(|up| up.first_for(self.index));
+                if let (Some(u), Some(up)) = (self.next_upvote, p.upvotes.as_ref()) {
+                    self.upvote_timer.as_mut().reset(up.due(u));
+                }
+                self.plan = Some(p);
+            }
+            Control::Stop => return false,
+        }
+        true
+    }
 }
 
 /// One state as the screen saw it.

@@ -7,6 +7,7 @@
 //! every latency sample is kept, and times are microseconds on a [`Clock`] every
 //! process of the run shares.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::client::{self, Control, PhoneResult, Plan, Shared, Ws};
+use crate::upvotes::{ArgueReport, Setup};
 
 /// How long the phones may take to hand in their results once told to stop.
 const STOP_WITHIN: Duration = Duration::from_secs(30);
@@ -144,7 +146,16 @@ pub struct Counts {
     pub errors: u64,
     /// Connections lost.
     pub lost: usize,
-    /// Whether every vote was sent and answered (or a connection lost) in time.
+    /// Upvotes the plan gives these phones.
+    pub upvotes_scheduled: u64,
+    /// Upvotes sent.
+    pub upvotes_sent: u64,
+    /// Upvotes answered `ok`.
+    pub upvotes_ok: u64,
+    /// Upvotes refused, by error code.
+    pub upvotes_refused: BTreeMap<String, u64>,
+    /// Whether every vote and upvote was sent and answered (or a connection lost) in
+    /// time.
     pub drained: bool,
     /// The first problem a phone met.
     pub first_problem: Option<String>,
@@ -158,6 +169,12 @@ impl Counts {
         self.acked += other.acked;
         self.errors += other.errors;
         self.lost += other.lost;
+        self.upvotes_scheduled += other.upvotes_scheduled;
+        self.upvotes_sent += other.upvotes_sent;
+        self.upvotes_ok += other.upvotes_ok;
+        for (code, n) in other.upvotes_refused {
+            *self.upvotes_refused.entry(code).or_default() += n;
+        }
         self.drained &= other.drained;
         self.first_problem = self.first_problem.take().or(other.first_problem);
     }
@@ -186,6 +203,15 @@ pub struct GroupReport {
     pub first_sustain_ack_us: Option<i64>,
     /// The last ack of a sustained vote, µs on the run's clock.
     pub last_sustain_ack_us: Option<i64>,
+    /// upvote→ok of each upvote, µs from its scheduled time.
+    pub upvote_ok_us: Vec<u32>,
+    /// Per phone, payload bytes of the text frames received in the upvote window
+    /// (empty without one).
+    pub window_bytes: Vec<u64>,
+    /// Per phone, messages received in the upvote window.
+    pub window_messages: Vec<u32>,
+    /// Per phone, `state` messages received in the upvote window.
+    pub window_states: Vec<u32>,
 }
 
 impl GroupReport {
@@ -205,6 +231,10 @@ impl GroupReport {
             (a, b) => a.or(b),
         };
         self.last_sustain_ack_us = self.last_sustain_ack_us.max(other.last_sustain_ack_us);
+        self.upvote_ok_us.extend(other.upvote_ok_us);
+        self.window_bytes.extend(other.window_bytes);
+        self.window_messages.extend(other.window_messages);
+        self.window_states.extend(other.window_states);
     }
 }
 
@@ -319,6 +349,26 @@ impl PhoneGroup {
         }
     }
 
+    /// Lets the arguers among the group's phones vote and argue, and waits (bounded)
+    /// until each argument is stored or refused.
+    pub async fn argue(&mut self, setup: Setup) -> ArgueReport {
+        let arguers = self.phones.iter().filter(|(i, _)| setup.holds(*i)).count();
+        self.control.send_replace(Control::Setup(Arc::new(setup)));
+        let s = &self.shared;
+        let end = Instant::now() + client::STEP_TIMEOUT;
+        loop {
+            let report = ArgueReport {
+                arguers,
+                argued: s.argued.load(Ordering::Relaxed),
+                failed: s.setup_failed.load(Ordering::Relaxed) + s.lost.load(Ordering::Relaxed),
+            };
+            if report.argued + report.failed >= arguers || Instant::now() >= end {
+                return report;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Lets the phones vote on `plan` (each sleeps until its own votes' times).
     pub fn run(&mut self, plan: Arc<Plan>) {
         self.plan = Some(plan.clone());
@@ -328,17 +378,22 @@ impl PhoneGroup {
     /// Waits (polling, at most `within`) until every vote of the group's phones was
     /// sent and answered, or a connection was lost.
     pub async fn drain(&self, within: Duration) -> Counts {
-        let scheduled = match &self.plan {
-            Some(plan) => self.phones.iter().map(|(i, _)| plan.votes_of(*i)).sum(),
-            None => 0,
+        let (scheduled, upvotes_scheduled) = match &self.plan {
+            Some(plan) => self.phones.iter().fold((0, 0), |(v, u), (i, _)| {
+                let up = plan.upvotes.as_ref().map_or(0, |up| up.count_of(*i));
+                (v + plan.votes_of(*i), u + up)
+            }),
+            None => (0, 0),
         };
         let s = &self.shared;
         let end = Instant::now() + within;
         let drained = loop {
             let answered = s.acked.load(Ordering::Relaxed) + s.errors.load(Ordering::Relaxed);
-            if s.sent.load(Ordering::Relaxed) >= scheduled && answered >= scheduled
-                || s.lost.load(Ordering::Relaxed) > 0
-            {
+            let upvoted = s.upvotes_ok.load(Ordering::Relaxed) + s.refused_upvotes();
+            let votes_done = s.sent.load(Ordering::Relaxed) >= scheduled && answered >= scheduled;
+            let upvotes_done = s.upvotes_sent.load(Ordering::Relaxed) >= upvotes_scheduled
+                && upvoted >= upvotes_scheduled;
+            if votes_done && upvotes_done || s.lost.load(Ordering::Relaxed) > 0 {
                 break true;
             }
             if Instant::now() >= end {
@@ -352,6 +407,10 @@ impl PhoneGroup {
             acked: s.acked.load(Ordering::Relaxed),
             errors: s.errors.load(Ordering::Relaxed),
             lost: s.lost.load(Ordering::Relaxed),
+            upvotes_scheduled,
+            upvotes_sent: s.upvotes_sent.load(Ordering::Relaxed),
+            upvotes_ok: s.upvotes_ok.load(Ordering::Relaxed),
+            upvotes_refused: s.upvotes_refused.lock().expect("refusals lock").clone(),
             drained,
             first_problem: s.first_problem.lock().expect("problem lock").clone(),
         }
@@ -378,7 +437,14 @@ impl PhoneGroup {
             ..GroupReport::default()
         };
         let at = |t: Option<Instant>| t.map(|t| clock.us(t));
+        let window = self.plan.as_ref().is_some_and(|p| p.upvotes.is_some());
         for r in results {
+            if window {
+                report.window_bytes.push(r.window.bytes);
+                report.window_messages.push(r.window.messages);
+                report.window_states.push(r.window.states);
+            }
+            report.upvote_ok_us.extend(r.upvote_ok_us);
             report.burst_ack_us.extend(r.burst_ack_us);
             report.sustain_ack_us.extend(r.sustain_ack_us);
             report.send_lag_us.extend(r.send_lag_us);

@@ -315,6 +315,59 @@ pub const METRICS: &[MetricDef] = &[
         false,
     ),
     m(
+        "arguments",
+        "approved arguments listed on every phone",
+        None,
+        false,
+    ),
+    m(
+        "upvote_rate",
+        "upvotes scheduled per second, from the burst's start",
+        None,
+        false,
+    ),
+    m("upvote_window_s", "upvote window (s)", None, false),
+    m("upvotes_ok", "upvotes answered ok", None, true),
+    m("upvotes_refused", "upvotes refused", None, false),
+    m("upvote_ok_p50_ms", "upvote→ok p50 (ms)", None, true),
+    m("upvote_ok_p99_ms", "upvote→ok p99 (ms)", None, true),
+    m(
+        "phone_kb_per_s_p50",
+        "received per phone in the window, median (kB/s)",
+        None,
+        true,
+    ),
+    m(
+        "phone_kb_per_s_max",
+        "received per phone in the window, max (kB/s)",
+        None,
+        true,
+    ),
+    m(
+        "phone_msgs_per_s_p50",
+        "messages per phone per s in the window, median",
+        None,
+        true,
+    ),
+    m(
+        "phone_msgs_per_s_max",
+        "messages per phone per s in the window, max",
+        None,
+        true,
+    ),
+    m(
+        "phone_states_per_s_p50",
+        "of which `state`, per phone per s, median",
+        None,
+        true,
+    ),
+    m(
+        "egress_mb_per_s",
+        "server → phones in the window, all phones (MB/s)",
+        None,
+        true,
+    ),
+    m(
         "server_cpu_burst",
         "server CPU during burst (cores)",
         None,
@@ -369,12 +422,51 @@ pub const METRICS: &[MetricDef] = &[
         false,
     ),
     m(
+        "host_upvotes_exact",
+        "upvotes on the host's list = upvotes ok (1 = yes)",
+        None,
+        false,
+    ),
+    m(
+        "stored_upvotes_exact",
+        "upvotes replayed from SQLite = upvotes ok (1 = yes)",
+        None,
+        false,
+    ),
+    m(
         "exported_exact",
         "tally exported by a fresh node after every node was killed exact (1 = yes)",
         None,
         false,
     ),
 ];
+
+/// The per-process rows of a cluster run, after the fixed ones: by node number, the
+/// nats-server last.
+fn process_rows(out: &mut String, runs: &[&Metrics], two_columns: bool) {
+    let mut extra: Vec<&'static str> = runs
+        .iter()
+        .flat_map(|m| m.keys().copied())
+        .filter(|k| process_label(k).is_some())
+        .collect();
+    extra.sort_by_key(|k| {
+        let (who, what) = k.split_once('_').unwrap_or((k, ""));
+        let node = who
+            .strip_prefix("node")
+            .and_then(|i| i.parse::<usize>().ok());
+        (node.unwrap_or(usize::MAX), what)
+    });
+    extra.dedup();
+    for key in extra {
+        let label = process_label(key).unwrap_or_default();
+        let value = median(runs, key).map(fmt_num).unwrap_or("–".into());
+        if two_columns {
+            writeln!(out, "| {label} | {value} | – | | | |").ok();
+        } else {
+            writeln!(out, "| {label} | {value} | | |").ok();
+        }
+    }
+}
 
 /// The label of a per-process row of a cluster run (`node0_rss_mb`, `nats_cpu_sustain`).
 fn process_label(key: &str) -> Option<String> {
@@ -422,10 +514,11 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
-/// The Markdown table of medians: `name` (stemzaal or the cluster), floor, ratio,
-/// target, verdict. Without floor runs the floor and ratio columns are left out;
-/// per-process rows of a cluster run follow the fixed ones.
-pub fn table(name: &str, stemzaal: &[&Metrics], floor: &[&Metrics]) -> String {
+/// The Markdown table of medians: `name` (stemzaal or the cluster), `other` (the
+/// floor, or stemzaal without upvotes), ratio, target, verdict. Without runs of `other`
+/// its column and the ratio are left out; per-process rows of a cluster run follow the
+/// fixed ones.
+pub fn table(name: &str, stemzaal: &[&Metrics], other: &str, floor: &[&Metrics]) -> String {
     let mut out = String::new();
     let cell = |runs: &[&Metrics], key: &str| median(runs, key).map(fmt_num).unwrap_or("–".into());
     if floor.is_empty() {
@@ -437,7 +530,7 @@ pub fn table(name: &str, stemzaal: &[&Metrics], floor: &[&Metrics]) -> String {
     } else {
         writeln!(
             out,
-            "| metric | {name} | floor | {name} ÷ floor | target | met |\n|---|---:|---:|---:|---|---|"
+            "| metric | {name} | {other} | {name} ÷ {other} | target | met |\n|---|---:|---:|---:|---|---|"
         )
         .ok();
     }
@@ -480,28 +573,6 @@ pub fn table(name: &str, stemzaal: &[&Metrics], floor: &[&Metrics]) -> String {
             .ok();
         }
     }
-    let mut extra: Vec<&'static str> = stemzaal
-        .iter()
-        .flat_map(|m| m.keys().copied())
-        .filter(|k| process_label(k).is_some())
-        .collect();
-    // By node number, the nats-server last.
-    extra.sort_by_key(|k| {
-        let (who, what) = k.split_once('_').unwrap_or((k, ""));
-        let node = who
-            .strip_prefix("node")
-            .and_then(|i| i.parse::<usize>().ok());
-        (node.unwrap_or(usize::MAX), what)
-    });
-    extra.dedup();
-    for key in extra {
-        let label = process_label(key).unwrap_or_default();
-        let value = cell(stemzaal, key);
-        if floor.is_empty() {
-            writeln!(out, "| {label} | {value} | | |").ok();
-        } else {
-            writeln!(out, "| {label} | {value} | – | | | |").ok();
-        }
-    }
+    process_rows(&mut out, stemzaal, !floor.is_empty());
     out
 }

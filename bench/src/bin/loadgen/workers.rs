@@ -18,6 +18,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use crate::client::{Plan, STEP_TIMEOUT};
 use crate::phones::{Clock, Counts, GroupReport, GroupSpec, PhoneGroup, RampReport};
+use crate::upvotes::{ArgueReport, Setup, UpvotePlan};
 
 /// How long a worker may take to answer a command beyond the work the command asks
 /// for (reading 18,000 phones' samples back takes well under a second).
@@ -35,6 +36,43 @@ pub struct PlanWire {
     sustain_t0_us: i64,
     sustain_rate: f64,
     sustain_votes: u64,
+    voters_before: u64,
+    upvotes: Option<UpvoteWire>,
+}
+
+/// The upvote schedule as it travels.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UpvoteWire {
+    arguments: Vec<u32>,
+    phones: u64,
+    t0_us: i64,
+    rate: f64,
+    count: u64,
+    end_us: i64,
+}
+
+impl UpvoteWire {
+    fn new(up: &UpvotePlan, clock: &Clock) -> UpvoteWire {
+        UpvoteWire {
+            arguments: up.arguments.clone(),
+            phones: up.phones,
+            t0_us: clock.us(up.t0),
+            rate: up.rate,
+            count: up.count,
+            end_us: clock.us(up.end),
+        }
+    }
+
+    fn plan(&self, clock: &Clock) -> UpvotePlan {
+        UpvotePlan {
+            arguments: self.arguments.clone(),
+            phones: self.phones,
+            t0: clock.at(self.t0_us),
+            rate: self.rate,
+            count: self.count,
+            end: clock.at(self.end_us),
+        }
+    }
 }
 
 impl PlanWire {
@@ -49,6 +87,8 @@ impl PlanWire {
             sustain_t0_us: clock.us(plan.sustain_t0),
             sustain_rate: plan.sustain_rate,
             sustain_votes: plan.sustain_votes,
+            voters_before: plan.voters_before,
+            upvotes: plan.upvotes.as_ref().map(|up| UpvoteWire::new(up, clock)),
         }
     }
 
@@ -63,6 +103,8 @@ impl PlanWire {
             sustain_t0: clock.at(self.sustain_t0_us),
             sustain_rate: self.sustain_rate,
             sustain_votes: self.sustain_votes,
+            voters_before: self.voters_before,
+            upvotes: self.upvotes.as_ref().map(|up| up.plan(clock)),
         }
     }
 }
@@ -77,6 +119,8 @@ enum Command {
     Ramp { upto: usize },
     /// Wait until the group's phones saw the vote open.
     AwaitOpen,
+    /// The group's arguers vote and argue.
+    Argue { setup: Setup },
     /// Vote on this plan.
     Run { plan: PlanWire },
     /// Wait at most `secs` for every vote to be answered.
@@ -92,6 +136,7 @@ enum Reply {
     Ready,
     Ramped { report: RampReport },
     Opened { count: usize },
+    Argued { report: ArgueReport },
     Running,
     Drained { counts: Counts },
     Finished { report: GroupReport },
@@ -141,6 +186,9 @@ async fn worker_loop() -> Result<()> {
             },
             (Command::AwaitOpen, Some((group, _))) => Reply::Opened {
                 count: group.wait_open().await,
+            },
+            (Command::Argue { setup }, Some((group, _))) => Reply::Argued {
+                report: group.argue(setup).await,
             },
             (Command::Run { plan }, Some((group, clock))) => {
                 group.run(Arc::new(plan.plan(clock)));
@@ -326,6 +374,25 @@ impl Fleet {
                     count += c;
                 }
                 Ok(count)
+            }
+        }
+    }
+
+    /// Lets the arguers vote and argue; waits (bounded) until every argument is stored
+    /// or refused.
+    pub async fn argue(&mut self, setup: Setup) -> Result<ArgueReport> {
+        match self {
+            Fleet::Local(group) => Ok(group.argue(setup).await),
+            Fleet::Workers(w) => {
+                let mut merged = ArgueReport::default();
+                let command = Command::Argue { setup };
+                for reply in w.ask(&command, STEP_TIMEOUT + REPLY_SLACK).await? {
+                    let Reply::Argued { report } = reply else {
+                        bail!("a worker answered the arguments with {reply:?}");
+                    };
+                    merged.merge(report);
+                }
+                Ok(merged)
             }
         }
     }
