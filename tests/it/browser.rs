@@ -1965,7 +1965,7 @@ fn text_is(id: &str, text: &str) -> String {
 }
 
 /// Serious or critical axe violations on a page, named by `what`.
-async fn axe_blocking(b: &Browser, axe: &str, what: &str) -> Vec<String> {
+pub(crate) async fn axe_blocking(b: &Browser, axe: &str, what: &str) -> Vec<String> {
     b.axe(axe, WCAG_21_AA)
         .await
         .into_iter()

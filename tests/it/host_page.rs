@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::browser::harness::{Browser, Driver, Tools};
-use crate::browser::{conn_is, js_str, run, WCAG_21_AA};
+use crate::browser::{axe_blocking, conn_is, js_str, run};
 use crate::support::{TestClient, TestServer};
 
 const DECK: &str = "---
@@ -130,13 +130,7 @@ async fn host_last_mile(tools: Tools) {
             ),
         )
         .await;
-    let blocking: Vec<String> = host
-        .axe(&axe, WCAG_21_AA)
-        .await
-        .into_iter()
-        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
-        .map(|v| format!("host with the shift: {v:#}"))
-        .collect();
+    let blocking = axe_blocking(&host, &axe, "host with the shift").await;
     assert!(blocking.is_empty(), "{}", blocking.join("\n"));
     host.screenshot("host-shift-1366x768").await;
     for b in [host, screen] {

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::browser::harness::{Browser, Driver, Tools};
-use crate::browser::{conn_is, js_str, run, WCAG_21_AA, WHOLE_WORDS};
+use crate::browser::{axe_blocking, conn_is, js_str, run, WHOLE_WORDS};
 use crate::support::TestServer;
 
 /// Four options long enough that a 390 × 844 phone shows the last one near the bottom
@@ -46,16 +46,6 @@ async fn paste(phone: &Browser, text: &str) {
             js_str(text)
         ))
         .await;
-}
-
-/// Serious or critical axe violations on a page.
-async fn blocking(b: &Browser, axe: &str, what: &str) -> Vec<String> {
-    b.axe(axe, WCAG_21_AA)
-        .await
-        .into_iter()
-        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
-        .map(|v| format!("{what}: {v:#}"))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,7 +131,7 @@ async fn phone_last_mile(tools: Tools) {
         over,
         json!({"length": 285, "invalid": "true", "disabled": true})
     );
-    problems.extend(blocking(&phone, &axe, "phone, argument too long").await);
+    problems.extend(axe_blocking(&phone, &axe, "phone, argument too long").await);
     paste(&phone, "Eerst de evaluatie lezen, dan pas kiezen.").await;
     phone.click("#arg-send").await;
     phone
@@ -199,7 +189,7 @@ async fn phone_last_mile(tools: Tools) {
         )
         .await;
     assert_eq!(top, json!({"y": 0, "question": true}));
-    problems.extend(blocking(&phone, &axe, "phone, round 2").await);
+    problems.extend(axe_blocking(&phone, &axe, "phone, round 2").await);
     phone.screenshot("participant-round2-390x844").await;
 
     // The built-in deck's scale of five: its labels break between words only, at 390

@@ -7,7 +7,7 @@ use fantoccini::key::Key;
 use serde_json::json;
 
 use crate::browser::harness::{Browser, Driver, Tools};
-use crate::browser::{check_screen, conn_is, js_str, run, WCAG_21_AA};
+use crate::browser::{axe_blocking, check_screen, conn_is, js_str, run};
 use crate::support::{TestClient, TestServer};
 
 /// The group names of the room deck: five, as a council session has them.
@@ -127,16 +127,6 @@ async fn vote_all(control: &mut TestClient, phones: &mut [TestClient], slide: u6
         let answer = phone.vote(slide, 1, i as u64 % options).await;
         assert_eq!(answer["type"], "ack", "{answer}");
     }
-}
-
-/// axe-core's serious and critical violations on the page as it is now.
-async fn axe_blocking(b: &Browser, axe: &str, label: &str) -> Vec<String> {
-    b.axe(axe, WCAG_21_AA)
-        .await
-        .into_iter()
-        .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
-        .map(|v| format!("{label}: {v:#}"))
-        .collect()
 }
 
 /// Script: the screen is connected and its QR code loaded.
