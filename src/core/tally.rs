@@ -15,7 +15,7 @@ pub struct ScaleStats {
     /// even number of votes the lower of the two middle ones, so it is always a point
     /// somebody chose.
     pub median: usize,
-    /// The mean in points, rounded to one decimal.
+    /// The mean in points, rounded half up to one decimal (2.25 is 2.3).
     pub mean: f64,
 }
 
@@ -56,6 +56,8 @@ pub struct GroupRow {
     pub group: Option<String>,
     /// Votes per option; `None` when suppressed.
     pub counts: Option<Vec<u64>>,
+    /// `counts` as percentages by [`percent`]; `None` when suppressed.
+    pub percents: Option<Vec<u64>>,
     /// Voters in the group; `None` when suppressed.
     pub voted: Option<u64>,
     /// Why the counts are not shown, when they are not.
@@ -108,6 +110,24 @@ pub fn switches(
     }
 }
 
+/// `count` of `total` as a whole percentage, rounded half up (12.5 % is 13 %): the one
+/// rounding rule of every page and export. Equal counts always get equal percentages, so
+/// the percentages of a tally add up to about 100, not always to 100 exactly (3, 3, 2
+/// and 3 of 11 give 27, 27, 18 and 27: 99). `None` when nobody voted.
+pub fn percent(count: u64, total: u64) -> Option<u64> {
+    (total > 0).then(|| (200 * count + total) / (2 * total))
+}
+
+/// Each count of a tally as a percentage of their sum by [`percent`]; all 0 when the
+/// sum is 0.
+pub fn percents(counts: &[u64]) -> Vec<u64> {
+    let total = counts.iter().sum();
+    counts
+        .iter()
+        .map(|&n| percent(n, total).unwrap_or(0))
+        .collect()
+}
+
 /// The median and mean of a scale's votes per point (the first point first), or `None`
 /// when nobody voted. The report, the host and the screen all take them from here.
 pub fn scale_stats(tally: &[u64]) -> Option<ScaleStats> {
@@ -122,11 +142,10 @@ pub fn scale_stats(tally: &[u64]) -> Option<ScaleStats> {
         below += n;
         below >= middle
     })? + 1;
-    let sum: f64 = (1..)
-        .zip(tally)
-        .map(|(point, &n)| point as f64 * n as f64)
-        .sum();
-    let mean = (sum / total as f64 * 10.0).round() / 10.0;
+    let sum: u64 = (1..).zip(tally).map(|(point, &n)| point * n).sum();
+    // In tenths, rounded half up in whole numbers (no binary fraction decides a half).
+    let tenths = (20 * sum + total) / (2 * total);
+    let mean = tenths as f64 / 10.0;
     Some(ScaleStats { median, mean })
 }
 
@@ -184,6 +203,7 @@ pub fn group_rows(session: &Session, round: &Round, options: usize) -> Vec<Group
         .map(|i| GroupRow {
             group: deck.groups.get(i).cloned(),
             counts: hidden[i].is_none().then(|| counts[i].clone()),
+            percents: hidden[i].is_none().then(|| percents(&counts[i])),
             voted: hidden[i].is_none().then_some(voted[i]),
             suppressed: hidden[i],
         })
@@ -196,6 +216,34 @@ mod tests {
 
     fn stats(tally: &[u64]) -> Option<(usize, f64)> {
         scale_stats(tally).map(|s| (s.median, s.mean))
+    }
+
+    #[test]
+    fn equal_counts_get_equal_percentages_rounded_half_up() {
+        // The room of 11: 3, 3, 2 and 3 votes; the sum is 99, not 100.
+        assert_eq!(percents(&[3, 3, 2, 3]), [27, 27, 18, 27]);
+        // A group of 6 with 2, 2, 0 and 2: 33 each, 99 in all.
+        assert_eq!(percents(&[2, 2, 0, 2]), [33, 33, 0, 33]);
+        // 1 of 6 is 16.67: 17 on every page and in the report.
+        assert_eq!(percent(1, 6), Some(17));
+        // Halves go up: 1 of 8 is 12.5, 1 of 200 is 0.5.
+        assert_eq!(percent(1, 8), Some(13));
+        assert_eq!(percent(1, 200), Some(1));
+        // Three equal thirds: 99 in all, no third gets 34.
+        assert_eq!(percents(&[1, 1, 1]), [33, 33, 33]);
+        // 3, 3 and 2 of 8 (37.5, 37.5, 25): 101 in all.
+        assert_eq!(percents(&[3, 3, 2]), [38, 38, 25]);
+        assert_eq!(percent(0, 0), None);
+        assert_eq!(percents(&[0, 0]), [0, 0]);
+    }
+
+    #[test]
+    fn the_mean_rounds_its_halves_up() {
+        // 2, 2, 2, 3: 2.25 → 2.3; 1, 2, 2, 2, 2, 2, 2, 2: 1.875 → 1.9.
+        assert_eq!(stats(&[0, 3, 1, 0, 0]), Some((2, 2.3)));
+        assert_eq!(stats(&[1, 7, 0, 0, 0]), Some((2, 1.9)));
+        // 1, 2: 1.5 stays 1.5.
+        assert_eq!(stats(&[1, 1, 0, 0, 0]), Some((1, 1.5)));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::core::deck::{option_name, SlideKind};
 use crate::core::session::Session;
-use crate::core::tally::{group_rows, moved, scale_stats, switches};
+use crate::core::tally::{self, group_rows, moved, scale_stats, switches};
 pub use crate::core::tally::{GroupRow, Moved, ScaleStats, Suppressed, Switches};
 use crate::wire::protocol::Lang;
 
@@ -95,6 +95,8 @@ pub struct RoundReport {
     pub counts: Vec<u64>,
     /// Of those, counted by hand in the room.
     pub hands: Vec<u64>,
+    /// `counts` as whole percentages of `voted`, rounded half up as on every page.
+    pub percents: Vec<u64>,
     /// Everybody who voted, phones and hands.
     pub voted: u64,
     /// On a scale, the median and mean of `counts`; absent when nobody voted.
@@ -125,6 +127,7 @@ pub fn build(session: &Session, code: &str) -> Report {
                     RoundReport {
                         round: i as u32 + 1,
                         stats: s.scale.then(|| scale_stats(&counts)).flatten(),
+                        percents: tally::percents(&counts),
                         counts,
                         hands: r.hands.clone(),
                         voted: r.voted(),
@@ -370,12 +373,9 @@ fn csv_field(field: &str) -> String {
     }
 }
 
+/// `part` of `total` as the pages show it, by the product's one rounding rule.
 fn percent(part: u64, total: u64) -> String {
-    if total == 0 {
-        "–".to_owned()
-    } else {
-        format!("{:.0}%", part as f64 * 100.0 / total as f64)
-    }
+    tally::percent(part, total).map_or_else(|| "–".to_owned(), |p| format!("{p}%"))
 }
 
 /// A report sentence in the reader's language; `{a}`, `{b}`, … are filled in by [`fill`].

@@ -472,6 +472,10 @@ pub struct StateView {
     /// the screen when revealed; for participants when revealed and closed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tally: Option<Vec<u64>>,
+    /// The `tally` as whole percentages of its sum, rounded half up (equal counts, equal
+    /// percentages; they may add up to 99–101): with the tally.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub percents: Option<Vec<u64>>,
     /// The hand counts within the tally, per option: to host and screen with the tally,
     /// when any were entered.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -521,6 +525,10 @@ pub struct GroupRowView {
     pub group: Option<String>,
     /// Votes per option; `null` when suppressed.
     pub counts: Option<Vec<u64>>,
+    /// `counts` as percentages of `voted`, rounded as the `tally`'s; `null` when
+    /// suppressed.
+    #[serde(default)]
+    pub percents: Option<Vec<u64>>,
     /// Voters in the group; `null` when suppressed.
     pub voted: Option<u64>,
     /// Why the counts are absent: `few` (fewer than `min_group_size` voted) or
@@ -542,6 +550,12 @@ pub struct ShiftView {
     pub before: Vec<u64>,
     /// The current round's votes per option, phones and hand counts together.
     pub after: Vec<u64>,
+    /// `before` as percentages, rounded as the `tally`'s.
+    #[serde(default)]
+    pub before_percents: Vec<u64>,
+    /// `after` as percentages, rounded as the `tally`'s.
+    #[serde(default)]
+    pub after_percents: Vec<u64>,
     /// Participants who voted (by phone) in both rounds.
     pub paired: u64,
     /// True when fewer than the report's smallest group size (5) voted in both: then

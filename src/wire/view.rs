@@ -71,6 +71,9 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
         tally: statement
             .filter(|_| show_tally)
             .map(|s| s.current().tally()),
+        percents: statement
+            .filter(|_| show_tally)
+            .map(|s| tally::percents(&s.current().tally())),
         hands: statement
             .filter(|_| show_tally && role != Role::Participant)
             .filter(|s| s.current().hands.iter().any(|&h| h > 0))
@@ -215,6 +218,7 @@ fn groups(session: &Session) -> Option<GroupsView> {
         .into_iter()
         .map(|r| GroupRowView {
             group: r.group,
+            percents: r.percents,
             counts: r.counts,
             voted: r.voted,
             suppressed: r.suppressed,
@@ -254,6 +258,8 @@ fn shift(session: &Session) -> Option<ShiftView> {
             .as_deref()
             .filter(|_| scale)
             .map(tally::moved),
+        before_percents: tally::percents(&before),
+        after_percents: tally::percents(&after_tally),
         before,
         after: after_tally,
         paired: switches.paired,

@@ -2143,13 +2143,13 @@ async fn scale_vote(tools: Tools) {
         .await;
     assert_eq!(columns["counts"], "1|1|1|2|1|1|0");
     assert_eq!(columns["numbers"], "1234567");
-    // Point 4 has 29 %, point 1 15 %: the bars in that proportion (after their
-    // half-second transition).
+    // Point 4 has 29 %, point 1 14 % (2 and 1 of 7, each rounded half up): the bars in
+    // that proportion (after their half-second transition).
     screen
         .wait(
             "bars in proportion",
             "const h = [...document.querySelectorAll('#cols .now .fill')].map((x) => x.getBoundingClientRect().height);
-             return h[6] === 0 && h[0] > 0 && Math.abs(h[3] / h[0] - 29 / 15) < 0.05;",
+             return h[6] === 0 && h[0] > 0 && Math.abs(h[3] / h[0] - 29 / 14) < 0.05;",
         )
         .await;
     for (w, h) in [(1920, 1080), (1280, 720), (1024, 768)] {

@@ -17,6 +17,7 @@ mod host_page;
 mod layers;
 mod logging;
 mod nats;
+mod numbers;
 mod page_weight;
 mod phone;
 mod protocol;

@@ -358,6 +358,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         joined: Some(42),
         voted: Some(30),
         tally: Some(vec![18, 12]),
+        percents: Some(vec![60, 40]),
         hands: Some(vec![3, 1]),
         stats: None,
         storage: None,
@@ -374,7 +375,8 @@ fn the_state_view_encodes_to_its_documented_json() {
             "type": "state",
             "slide": {"index": 3, "count": 16, "kind": "statement", "html": "<h2>S</h2>",
                       "options": ["a", "b"], "phase": "open", "round": 1},
-            "revealed": true, "joined": 42, "voted": 30, "tally": [18, 12], "hands": [3, 1],
+            "revealed": true, "joined": 42, "voted": 30, "tally": [18, 12], "percents": [60, 40],
+            "hands": [3, 1],
             "timer": {"remaining_ms": 41500}
         })
     );
@@ -394,6 +396,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         joined: None,
         voted: None,
         tally: None,
+        percents: None,
         hands: None,
         stats: None,
         storage: None,
@@ -520,6 +523,8 @@ fn the_shift_encodes_to_its_documented_json() {
         to_round: 2,
         before: vec![20, 10],
         after: vec![14, 16],
+        before_percents: vec![67, 33],
+        after_percents: vec![47, 53],
         paired: 28,
         suppressed: false,
         matrix: Some(vec![vec![12, 7], vec![1, 8]]),
@@ -531,7 +536,8 @@ fn the_shift_encodes_to_its_documented_json() {
     assert_eq!(
         serde_json::to_value(&shown).unwrap(),
         json!({"shown": true, "from_round": 1, "to_round": 2, "before": [20, 10],
-               "after": [14, 16], "paired": 28, "suppressed": false,
+               "after": [14, 16], "before_percents": [67, 33], "after_percents": [47, 53],
+               "paired": 28, "suppressed": false,
                "matrix": [[12, 7], [1, 8]], "switched": 8})
     );
     let few = ShiftView {
@@ -544,7 +550,8 @@ fn the_shift_encodes_to_its_documented_json() {
     assert_eq!(
         serde_json::to_value(&few).unwrap(),
         json!({"shown": true, "from_round": 1, "to_round": 2, "before": [20, 10],
-               "after": [14, 16], "paired": 3, "suppressed": true})
+               "after": [14, 16], "before_percents": [67, 33], "after_percents": [47, 53],
+               "paired": 3, "suppressed": true})
     );
 }
 
@@ -569,6 +576,7 @@ fn a_scale_state_encodes_to_its_documented_json() {
         joined: Some(12),
         voted: Some(10),
         tally: Some(vec![1, 1, 2, 4, 2]),
+        percents: Some(vec![10, 10, 20, 40, 20]),
         hands: None,
         stats: Some(ScaleStats {
             median: 4,
@@ -586,6 +594,7 @@ fn a_scale_state_encodes_to_its_documented_json() {
                   "options": ["Helemaal oneens", "", "Neutraal", "", "Helemaal eens"],
                   "scale": true, "phase": "closed", "round": 1},
         "revealed": true, "joined": 12, "voted": 10, "tally": [1, 1, 2, 4, 2],
+        "percents": [10, 10, 20, 40, 20],
         "stats": {"median": 4, "mean": 3.5}
     });
     assert_eq!(serde_json::to_value(&state).unwrap(), expected);
@@ -618,6 +627,8 @@ fn a_scale_shift_encodes_its_stats_and_who_moved_up_and_down() {
         to_round: 2,
         before: vec![3, 2, 1, 0, 0],
         after: vec![1, 1, 2, 2, 0],
+        before_percents: vec![50, 33, 17, 0, 0],
+        after_percents: vec![17, 17, 33, 33, 0],
         paired: 6,
         suppressed: false,
         matrix: Some(vec![
@@ -644,7 +655,9 @@ fn a_scale_shift_encodes_its_stats_and_who_moved_up_and_down() {
     };
     let expected = json!({
         "shown": true, "from_round": 1, "to_round": 2,
-        "before": [3, 2, 1, 0, 0], "after": [1, 1, 2, 2, 0], "paired": 6, "suppressed": false,
+        "before": [3, 2, 1, 0, 0], "after": [1, 1, 2, 2, 0],
+        "before_percents": [50, 33, 17, 0, 0], "after_percents": [17, 17, 33, 33, 0],
+        "paired": 6, "suppressed": false,
         "matrix": [[1, 1, 1, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]],
         "switched": 5,
         "before_stats": {"median": 1, "mean": 1.7}, "after_stats": {"median": 3, "mean": 2.8},
@@ -655,6 +668,59 @@ fn a_scale_shift_encodes_its_stats_and_who_moved_up_and_down() {
         serde_json::from_value::<ShiftView>(expected).unwrap(),
         shift
     );
+}
+
+/// Every percentage in docs/protocol.md's examples is what the server would send for
+/// the counts beside it: the one rounding rule, not numbers typed by hand.
+///
+/// The rule as the document states it: a count's share, rounded half up to a whole
+/// percent.
+fn percents(counts: &[u64]) -> Vec<u64> {
+    let total: u64 = counts.iter().sum();
+    let half_up = |n: u64| (n as f64 * 100.0 / total as f64 + 0.5).floor() as u64;
+    counts
+        .iter()
+        .map(|&n| if total == 0 { 0 } else { half_up(n) })
+        .collect()
+}
+
+#[test]
+fn the_percentages_in_the_protocol_document_follow_the_one_rounding_rule() {
+    let doc = source("docs/protocol.md");
+    let ints = |v: &Value| -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect()
+    };
+    let mut checked = 0;
+    let mut check = |counts: &Value, pct: &Value| {
+        assert!(pct.is_array(), "percents beside {counts}");
+        assert_eq!(ints(pct), percents(&ints(counts)), "percents of {counts}");
+        checked += 1;
+    };
+    for block in doc.split("```json").skip(1) {
+        let v: Value = serde_json::from_str(block.split("```").next().unwrap()).unwrap();
+        if v["tally"].is_array() {
+            check(&v["tally"], &v["percents"]);
+        }
+        if v["shift"].is_object() {
+            check(&v["shift"]["before"], &v["shift"]["before_percents"]);
+            check(&v["shift"]["after"], &v["shift"]["after_percents"]);
+        }
+        for row in v["groups"]["rows"].as_array().into_iter().flatten() {
+            if row["counts"].is_array() {
+                check(&row["counts"], &row["percents"]);
+            } else {
+                assert!(
+                    row["percents"].is_null(),
+                    "a suppressed row has no percents"
+                );
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked} percentages checked");
 }
 
 /// The scale examples in docs/protocol.md say what the server's types say, field for
@@ -735,6 +801,7 @@ async fn a_scale_statement_is_sent_with_scale_and_stats_where_the_tally_is() {
         .await;
     let state = host.wait_state(|s| s["voted"] == 5).await;
     assert_eq!(state["tally"], json!([2, 1, 0, 1, 1]));
+    assert_eq!(state["percents"], json!([40, 20, 0, 20, 20]));
     assert_eq!(state["stats"], json!({"median": 2, "mean": 2.6}));
     // The screen hears it only with the tally, the phones once the vote is closed too.
     let screen_state = screen.wait_state(|s| s["slide"]["index"] == 2).await;
@@ -760,7 +827,9 @@ async fn a_scale_statement_is_sent_with_scale_and_stats_where_the_tally_is() {
     assert_eq!(
         state["shift"],
         json!({"shown": false, "from_round": 1, "to_round": 2,
-               "before": [2, 1, 0, 1, 1], "after": [0, 0, 1, 1, 1], "paired": 3,
+               "before": [2, 1, 0, 1, 1], "after": [0, 0, 1, 1, 1],
+               "before_percents": [40, 20, 0, 20, 20], "after_percents": [0, 0, 33, 33, 33],
+               "paired": 3,
                "suppressed": true,
                "before_stats": {"median": 2, "mean": 2.6},
                "after_stats": {"median": 4, "mean": 4.0}})
@@ -786,6 +855,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             joined: Some(3),
             voted: None,
             tally: None,
+            percents: None,
             hands: None,
             stats: None,
             storage: Some(storage),

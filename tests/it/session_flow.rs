@@ -297,7 +297,8 @@ async fn the_host_shows_the_shift_between_rounds_on_the_screen_only_in_totals() 
     host.send(json!({"type": "revote"})).await;
     vote_all(&mut phones, first, 2, &[a, b, b, a, b, None]).await;
     let expected = json!({"shown": false, "from_round": 1, "to_round": 2,
-        "before": [3, 3], "after": [2, 3], "paired": 5, "suppressed": false,
+        "before": [3, 3], "after": [2, 3], "before_percents": [50, 50],
+        "after_percents": [40, 60], "paired": 5, "suppressed": false,
         "matrix": [[1, 2], [1, 1]], "switched": 3});
     let state = host.wait_state(|s| s["shift"] == expected).await;
     assert_eq!(state["slide"]["round"], 2);
@@ -337,7 +338,8 @@ async fn the_host_shows_the_shift_between_rounds_on_the_screen_only_in_totals() 
         .await;
     host.send(json!({"type": "reveal", "visible": true})).await;
     let few = json!({"shown": true, "from_round": 1, "to_round": 2,
-        "before": [2, 2], "after": [3, 2], "paired": 3, "suppressed": true});
+        "before": [2, 2], "after": [3, 2], "before_percents": [50, 50],
+        "after_percents": [60, 40], "paired": 3, "suppressed": true});
     screen.wait_state(|s| s["shift"] == few).await;
     host.wait_state(|s| s["shift"] == few).await;
     // Back on the first statement, its round still shows its shift; hidden, it is gone.
@@ -692,10 +694,10 @@ async fn results_per_group_reach_the_host_always_the_screen_when_shown_and_revea
     // The one small group (the ambtenaar) is hidden, and so is the next smallest with a
     // vote (the one without a group): together they would give it away from the total.
     let expected = json!({"shown": false, "min_group_size": 3, "rows": [
-        {"group": "Raadslid", "counts": [3, 1], "voted": 4},
-        {"group": "Inwoner", "counts": [1, 2], "voted": 3},
-        {"group": "Ambtenaar", "counts": null, "voted": null, "suppressed": "few"},
-        {"group": null, "counts": null, "voted": null, "suppressed": "few"},
+        {"group": "Raadslid", "counts": [3, 1], "percents": [75, 25], "voted": 4},
+        {"group": "Inwoner", "counts": [1, 2], "percents": [33, 67], "voted": 3},
+        {"group": "Ambtenaar", "counts": null, "percents": null, "voted": null, "suppressed": "few"},
+        {"group": null, "counts": null, "percents": null, "voted": null, "suppressed": "few"},
     ]});
     host.wait_state(|s| s["groups"] == expected).await;
     assert!(screen.wait_state(|_| true).await.get("groups").is_none());

@@ -94,17 +94,6 @@ export function switchSentence(shift) {
   return t('shift.switched', { n: shift.switched ?? 0, m: shift.paired }) + (list ? ': ' + list : '');
 }
 
-// Whole percentages that add up to 100 (largest remainder).
-export function percents(tally) {
-  const sum = tally.reduce((a, b) => a + b, 0);
-  if (!sum) return tally.map(() => 0);
-  const raw = tally.map((n) => (n * 100) / sum);
-  const out = raw.map(Math.floor);
-  const left = 100 - out.reduce((a, b) => a + b, 0);
-  raw.map((r, i) => [r - out[i], i]).sort((a, b) => b[0] - a[0]).slice(0, left).forEach(([, i]) => out[i]++);
-  return out;
-}
-
 export const votes = (n) => (n === 1 ? t('tally.votes_one', { n }) : t('tally.votes_other', { n }));
 
 export function showConn(node, s) {

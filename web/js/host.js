@@ -1,7 +1,7 @@
 // Host page: the facilitator's remote (laptop or phone).
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, optName, percents, votes, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, turnout } from './common.js';
+import { $, el, pathCode, optName, votes, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, turnout } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 import { pressAgain } from './admin-ui.js';
 
@@ -279,7 +279,7 @@ function render() {
   setText($('turnout'), statement ? turnout(st) : (joined === 1 ? t('host.joined_one', { n: joined }) : t('host.joined', { n: joined })));
   setText($('shown'), statement ? onScreen() : '');
   const tally = statement ? st.tally || options.map(() => 0) : [];
-  const pct = percents(tally);
+  const pct = statement ? st.percents || options.map(() => 0) : [];
   $('tally').replaceChildren(...tally.map((n, i) => {
     const li = el('li', 'row-t c' + (s.scale ? 0 : i % 8));
     const bar = el('span', 'bar');
@@ -340,7 +340,7 @@ function renderGroups(groups, options, online) {
     if (r.group != null) th.lang = contentLang;
     tr.append(th);
     if (r.counts) {
-      const pct = percents(r.counts);
+      const pct = r.percents;
       tr.append(...r.counts.map((n, i) => el('td', null, t('groups.cell', { n, p: pct[i] }))), el('td', null, String(r.voted)));
     } else {
       const td = el('td', 'gwhy', groupWhy(r, groups.min_group_size));

@@ -1,7 +1,7 @@
 // Participant page: one phone, one vote per statement and round.
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, store, pathCode, letter, optName, percents, votes, showConn, setText, clock, countdown, deckLang, statsText, pointLabels } from './common.js';
+import { $, el, store, pathCode, letter, optName, votes, showConn, setText, clock, countdown, deckLang, statsText, pointLabels } from './common.js';
 
 const code = pathCode();
 const pidKey = 'stemzaal:pid:' + code;
@@ -381,15 +381,15 @@ function render() {
     });
   }
   if (tally) {
-    const pct = percents(tally);
+    const pct = st.percents || [];
     listEl.replaceChildren(...tally.map((n, i) => {
       const li = el('li', 'res c' + (s.scale ? 0 : i % 8));
       const bar = el('span', 'bar');
       const fill = el('span', 'fill');
-      fill.style.width = pct[i] + '%';
+      fill.style.width = (pct[i] ?? 0) + '%';
       bar.append(fill);
       li.append(el('span', 'letter', optName(s, i)), el('span', 'otext', options[i] || ''),
-        el('span', 'pct', t('tally.percent', { p: pct[i] })), el('span', 'cnt', votes(n)), bar);
+        el('span', 'pct', t('tally.percent', { p: pct[i] ?? 0 })), el('span', 'cnt', votes(n)), bar);
       return li;
     }));
   }

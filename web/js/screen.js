@@ -1,7 +1,7 @@
 // Screen page: the projector, read from the back of the room.
 import { init, t, lang, setLang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, optName, percents, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, pointLabels, turnout } from './common.js';
+import { $, el, pathCode, optName, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, pointLabels, turnout } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 
 const code = pathCode();
@@ -108,8 +108,9 @@ function render() {
   const tally = args || groups ? null : shift ? shift.after : statement && st.revealed && st.tally ? st.tally : null;
   cols.classList.toggle('revealed', !!tally);
   cols.classList.toggle('shift', !!shift);
-  const pct = tally ? percents(tally) : [];
-  const pct0 = shift ? percents(shift.before) : [];
+  // Percentages come from the server, rounded by the one rule of every page and export.
+  const pct = !tally ? [] : shift ? shift.after_percents : st.percents || [];
+  const pct0 = shift ? shift.before_percents : [];
   cols.querySelectorAll('.col').forEach((col, i) => {
     // The bar of the round before is there only while the shift is shown.
     let before = col.querySelector('.before');
@@ -153,7 +154,8 @@ function renderGroups(groups, options) {
   }), el('td')];
   head.forEach((c) => { if (c.tagName === 'TH') c.scope = 'col'; });
   $('groups-head').replaceChildren(...head);
-  const all = { counts: st.tally || options.map(() => 0), voted: st.voted ?? 0, everyone: true };
+  const zeros = options.map(() => 0);
+  const all = { counts: st.tally || zeros, percents: st.percents || zeros, voted: st.voted ?? 0, everyone: true };
   $('groups-rows').replaceChildren(...[all, ...groups.rows].map((r) => {
     const tr = el('tr', r.everyone ? 'gall' : null);
     const th = el('th', null, r.everyone ? t('groups.all') : groupName(r));
@@ -167,7 +169,7 @@ function renderGroups(groups, options) {
       tr.append(td);
       return tr;
     }
-    const pct = percents(r.counts);
+    const pct = r.percents;
     const bar = el('span', 'gbar');
     bar.append(...pct.map((p, i) => {
       const seg = el('span', 'gseg c' + (i % 8));
