@@ -35,6 +35,7 @@ pub use ports::{
 
 use crate::core::deck::{Deck, StructureChange};
 use crate::core::session::Session;
+use crate::wire::protocol::EndedView;
 
 /// Join codes use letters and digits that cannot be mistaken for each other when read
 /// off a projector (no 0/O, 1/I/L), as voting cards do.
@@ -503,6 +504,28 @@ impl Hub {
             Some(r) if r.status == Status::Closed => Refused::Closed,
             _ => Refused::Unknown,
         })
+    }
+
+    /// The ending of a closed session (see [`crate::wire::view::ended`]); `None` for a
+    /// session that is open or unknown.
+    pub async fn ended(&self, code: &str) -> Result<Option<EndedView>> {
+        let code = normalize(code);
+        if self.get(&code).is_some() {
+            return Ok(None);
+        }
+        match self.catalog.record(&code).await? {
+            Some(r) if r.status == Status::Closed => {}
+            _ => return Ok(None),
+        }
+        let Some(stored) = self.catalog.stored(&code).await? else {
+            return Ok(None);
+        };
+        tokio::task::spawn_blocking(move || {
+            let (session, _) = stored.replay()?;
+            Ok(Some(crate::wire::view::ended(&session)))
+        })
+        .await
+        .context("reading a closed session")?
     }
 
     /// The report of a session, open or closed.

@@ -648,10 +648,11 @@ async fn keyed_page(
     response
 }
 
-/// A page of a live session; for an unknown code the join page with status 404, which
-/// tells the visitor the code is unknown and lets them type another.
+/// A page of a live or a closed session (whose socket says it ended); for an unknown
+/// code the join page with status 404, which tells the visitor the code is unknown and
+/// lets them type another.
 async fn page_for(state: &AppState, code: &str, page: &str, headers: &HeaderMap) -> Response {
-    if find(state, code).await.is_some() {
+    if find(state, code).await.is_some() || is_closed(state, code).await {
         embedded(page, headers)
     } else {
         let mut response = embedded("index.html", headers);
@@ -667,6 +668,29 @@ async fn find(state: &AppState, code: &str) -> Option<crate::hub::SessionHandle>
         Ok(found) => found,
         Err(e) => {
             tracing::error!("loading session {}: {e:#}", code.trim());
+            None
+        }
+    }
+}
+
+/// Whether `code` is a closed session's (its report and ending remain).
+async fn is_closed(state: &AppState, code: &str) -> bool {
+    match state.hub.record(code).await {
+        Ok(record) => record.is_some_and(|r| r.status == crate::hub::Status::Closed),
+        Err(e) => {
+            tracing::error!("reading session {}: {e:#}", code.trim());
+            false
+        }
+    }
+}
+
+/// A closed session's ending; `None` for any other code, or when the store cannot be
+/// read (logged).
+async fn ended(state: &AppState, code: &str) -> Option<crate::wire::protocol::EndedView> {
+    match state.hub.ended(code).await {
+        Ok(ended) => ended,
+        Err(e) => {
+            tracing::error!("reading closed session {}: {e:#}", code.trim());
             None
         }
     }
@@ -731,12 +755,22 @@ async fn ws(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let Some(handle) = find(&state, &code).await else {
-        return (StatusCode::NOT_FOUND, "unknown session").into_response();
-    };
     if !origin_allowed(&headers, &state) {
         return (StatusCode::FORBIDDEN, "foreign origin").into_response();
     }
+    let Some(handle) = find(&state, &code).await else {
+        return match ended(&state, &code).await {
+            Some(ended) => {
+                upgrade
+                    .max_message_size(MAX_MESSAGE_BYTES)
+                    .on_upgrade(move |socket| async move {
+                        crate::web::socket::serve_ended(socket, ended).await;
+                        drop(slot);
+                    })
+            }
+            None => (StatusCode::NOT_FOUND, "unknown session").into_response(),
+        };
+    };
     let cookies = crate::web::socket::CookieKeys {
         host: cookie(&headers, &key_cookie_name(Role::Host, handle.code())).map(str::to_owned),
         screen: cookie(&headers, &key_cookie_name(Role::Screen, handle.code())).map(str::to_owned),

@@ -136,6 +136,26 @@ pub async fn serve(mut socket: WebSocket, handle: SessionHandle, context: Contex
     }
 }
 
+/// A connection to a closed session: after its `hello`, the `ended` message, then close
+/// 4001 "session closed", so a page reloaded after the close can show the ending.
+pub async fn serve_ended(mut socket: WebSocket, ended: crate::wire::protocol::EndedView) {
+    match read_hello(&mut socket).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(Ending::Close(code, reason))) => return close(&mut socket, code, reason).await,
+        Ok(Err(Ending::Gone)) | Err(_) => return,
+    }
+    let sent = match serde_json::to_string(&ended) {
+        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
+        Err(e) => {
+            tracing::error!("serializing an ending: {e}");
+            true
+        }
+    };
+    if sent {
+        close(&mut socket, CLOSE_SESSION_CLOSED, "session closed").await;
+    }
+}
+
 /// The close code that tells a client why its input ended the connection.
 fn close_code_for(error: &anyhow::Error) -> Option<(u16, &'static str)> {
     use tokio_tungstenite::tungstenite::error::{CapacityError, Error as WsError};

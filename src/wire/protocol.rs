@@ -611,6 +611,52 @@ pub enum UpvotesTag {
     Upvotes,
 }
 
+/// What a client hears after its `hello` to a closed session, before the close 4001
+/// "session closed": the session has ended, with the results the host revealed to the
+/// room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndedView {
+    /// Always `"ended"`.
+    #[serde(rename = "type")]
+    pub kind: EndedTag,
+    /// The deck's title.
+    pub title: String,
+    /// Per statement whose last round's results were revealed, those results; a result
+    /// the host kept hidden is never here.
+    pub results: Vec<EndResult>,
+}
+
+/// The last round of one statement, as the room saw it revealed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndResult {
+    /// The statement's slide, from 0 as in `state`.
+    pub slide: usize,
+    /// The statement's title.
+    pub title: String,
+    /// Its options (a scale's point labels).
+    pub options: Vec<String>,
+    /// `true` on a scale; absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scale: bool,
+    /// The round shown, from 1.
+    pub round: u32,
+    /// Votes per option, phones and hand counts together.
+    pub tally: Vec<u64>,
+    /// The tally as percentages, by the rule of `state.percents`.
+    pub percents: Vec<u64>,
+    /// On a scale, the median and mean, once somebody voted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stats: Option<ScaleStats>,
+}
+
+/// The constant tag of an [`EndedView`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedTag {
+    /// `"ended"`.
+    Ended,
+}
+
 /// The constant tag of a [`StateView`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

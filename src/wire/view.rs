@@ -7,9 +7,9 @@ use crate::core::deck::{Deck, SlideKind};
 use crate::core::session::{ParticipantId, Phase, Session};
 use crate::core::tally;
 use crate::wire::protocol::{
-    ArgumentView, ArgumentsView, GroupRowView, GroupsView, OwnArgument, OwnVote, Role, ShiftView,
-    SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag,
-    UpvotesView, Welcome, WireLimits, PROTOCOL_VERSION,
+    ArgumentView, ArgumentsView, EndResult, EndedTag, EndedView, GroupRowView, GroupsView,
+    OwnArgument, OwnVote, Role, ShiftView, SlideKindName, SlideOutline, SlideView, StateTag,
+    StateView, Storage, TimerView, UpvotesTag, UpvotesView, Welcome, WireLimits, PROTOCOL_VERSION,
 };
 
 /// The `welcome` a role gets on a deck, before what is personal to a connection (a
@@ -141,6 +141,40 @@ fn arguments(session: &Session, role: Role) -> Option<ArgumentsView> {
             counts: None,
             items: all.listed(slide).into_iter().map(view).collect(),
         }),
+    }
+}
+
+/// The ending of a closed session: the last round of every statement whose results
+/// were revealed when it closed.
+pub fn ended(session: &Session) -> EndedView {
+    let deck = session.deck();
+    let results = deck
+        .slides
+        .iter()
+        .enumerate()
+        .filter_map(|(slide, s)| {
+            let SlideKind::Statement { options } = &s.kind else {
+                return None;
+            };
+            let statement = session.statement(slide)?;
+            let round = statement.current();
+            let tally = round.tally();
+            (round.revealed && round.voted() > 0).then(|| EndResult {
+                slide,
+                title: s.title.clone(),
+                options: options.clone(),
+                scale: s.scale,
+                round: statement.round_number(),
+                percents: tally::percents(&tally),
+                stats: s.scale.then(|| tally::scale_stats(&tally)).flatten(),
+                tally,
+            })
+        })
+        .collect();
+    EndedView {
+        kind: EndedTag::Ended,
+        title: deck.title.clone(),
+        results,
     }
 }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use serde_json::{json, Value};
 
-use crate::support::{self, http_request, TestServer, ADMIN_PASSWORD};
+use crate::support::{self, http_request, TestClient, TestServer, ADMIN_PASSWORD};
 
 /// A logged-in console: the cookie and the server's own origin.
 pub(crate) struct Console {
@@ -526,7 +526,8 @@ async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
         "{error}"
     );
 
-    // Closing: connected pages hear 4001; the code is gone for phones; the report stays.
+    // Closing: connected pages hear 4001; the code's page and socket say it ended; the
+    // report stays.
     let (status, closed) = console
         .call("POST", &format!("/api/sessions/{code}/close"), None)
         .await;
@@ -540,14 +541,12 @@ async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
     );
     assert_eq!(host.closed().await, Some(4001));
     assert!(server.hub.get(&code).is_none(), "no longer in memory");
-    let (status, _, _) = server.get(&format!("/{code}")).await;
-    assert_eq!(status, 404, "the join page says the code is unknown");
-    match tokio_tungstenite::connect_async(&ws).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status(), 404)
-        }
-        other => panic!("a socket to a closed session: {other:?}"),
-    }
+    let (status, _, page) = server.get(&format!("/{code}")).await;
+    assert_eq!(status, 200, "the phone's page, which shows the ending");
+    assert!(page.contains("id=\"ended\""));
+    let mut late = TestClient::connect(&ws, json!({"type": "hello", "lang": "nl"})).await;
+    assert_eq!(late.next_message().await.unwrap()["type"], "ended");
+    assert_eq!(late.closed().await, Some(4001));
     let (status, _, report) = server
         .get(closed["links"]["report"].as_str().unwrap())
         .await;

@@ -1965,6 +1965,36 @@ fn text_is(id: &str, text: &str) -> String {
 }
 
 /// Serious or critical axe violations on a page, named by `what`.
+/// A host (1366×768), a screen (1920×1080) and a phone (390×844) on `server`'s session,
+/// each online, and the URLs they opened.
+pub(crate) async fn room_pages(
+    driver: &harness::Driver,
+    server: &crate::support::TestServer,
+) -> ([harness::Browser; 3], [String; 3]) {
+    let (host, screen, phone) = tokio::join!(
+        harness::Browser::open(driver, server.addr, "host", (1366, 768)),
+        harness::Browser::open(driver, server.addr, "screen", (1920, 1080)),
+        harness::Browser::open(driver, server.addr, "phone", (390, 844)),
+    );
+    let code = server.code().to_owned();
+    let host_key = server.session.host_key().expose().to_owned();
+    let screen_key = server.session.screen_key().expose().to_owned();
+    let urls = [
+        server.url(&format!("/host/{code}?key={host_key}")),
+        server.url(&format!("/screen/{code}?key={screen_key}")),
+        server.url(&format!("/{code}")),
+    ];
+    tokio::join!(
+        host.goto(&urls[0]),
+        screen.goto(&urls[1]),
+        phone.goto(&urls[2])
+    );
+    for b in [&host, &screen, &phone] {
+        b.wait("the page online", &conn_is("online")).await;
+    }
+    ([host, screen, phone], urls)
+}
+
 pub(crate) async fn axe_blocking(b: &Browser, axe: &str, what: &str) -> Vec<String> {
     b.axe(axe, WCAG_21_AA)
         .await

@@ -357,6 +357,14 @@ async fn three_nodes_serve_one_session_with_host_screen_and_phones_on_different_
         Some(4001),
         "a phone on another node"
     );
+    // A page opened later on any node hears the ending, read from the session's log.
+    for node in &nodes {
+        let mut late = TestClient::connect(&node.ws_url(), json!({"type": "hello"})).await;
+        let ended = late.next_message().await.expect("an ending");
+        assert_eq!(ended["type"], "ended", "{ended}");
+        assert!(ended["results"].is_array(), "{ended}");
+        assert_eq!(late.closed().await, Some(4001));
+    }
     // Closed, its report is still there, read from its log.
     let report = report_json(&nodes[1], &nodes[1].host_key).await;
     assert_eq!(

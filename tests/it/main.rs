@@ -12,6 +12,7 @@ mod cli;
 mod cluster;
 mod console;
 mod deck_format;
+mod ending;
 mod fuzz;
 mod host_page;
 mod layers;

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::browser::harness::{Browser, Driver, Tools};
-use crate::browser::{conn_is, run};
+use crate::browser::{room_pages, run};
 use crate::support::{http_get, TestClient, TestServer};
 
 const DECK: &str = "---
@@ -91,27 +91,9 @@ async fn equal_counts(tools: Tools) {
         .await;
 
     let driver = Driver::start(&tools).await;
-    let (host, screen, phone) = tokio::join!(
-        Browser::open(&driver, server.addr, "host", (1366, 768)),
-        Browser::open(&driver, server.addr, "screen", (1920, 1080)),
-        Browser::open(&driver, server.addr, "phone", (390, 844)),
-    );
+    let ([host, screen, phone], _) = room_pages(&driver, &server).await;
     let code = server.code().to_owned();
     let host_key = server.session.host_key().expose().to_owned();
-    let screen_key = server.session.screen_key().expose().to_owned();
-    let urls = [
-        server.url(&format!("/host/{code}?key={host_key}")),
-        server.url(&format!("/screen/{code}?key={screen_key}")),
-        server.url(&format!("/{code}")),
-    ];
-    tokio::join!(
-        host.goto(&urls[0]),
-        screen.goto(&urls[1]),
-        phone.goto(&urls[2])
-    );
-    for b in [&host, &screen, &phone] {
-        b.wait("the page online", &conn_is("online")).await;
-    }
     let room = ["27%", "27%", "18%", "27%"];
     reads(&screen, "the screen's columns", "#cols .pct", &room).await;
     reads(&host, "the host's tally", "#tally .pct", &room).await;

@@ -11,9 +11,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use stemzaal::web::limits::Limits;
 use stemzaal::wire::protocol::{
-    ClientMsg, Lang, Moved, OwnVote, Phase, Role, ScaleStats, ServerMsg, ShiftView, SlideKindName,
-    SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag, UpvotesView,
-    Welcome, WireLimits,
+    ClientMsg, EndedView, Lang, Moved, OwnVote, Phase, Role, ScaleStats, ServerMsg, ShiftView,
+    SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag,
+    UpvotesView, Welcome, WireLimits,
 };
 use support::{http_get, TestServer};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -427,7 +427,8 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
         let decodes = serde_json::from_value::<ClientMsg>(value.clone()).is_ok()
             || serde_json::from_value::<ServerMsg>(value.clone()).is_ok()
             || serde_json::from_value::<StateView>(value.clone()).is_ok()
-            || serde_json::from_value::<UpvotesView>(value.clone()).is_ok();
+            || serde_json::from_value::<UpvotesView>(value.clone()).is_ok()
+            || serde_json::from_value::<EndedView>(value.clone()).is_ok();
         assert!(decodes, "example does not decode: {text}");
         types.insert(kind);
     }
@@ -455,6 +456,7 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
         "welcome",
         "state",
         "upvotes",
+        "ended",
         "ack",
         "ok",
         "error",
@@ -708,6 +710,9 @@ fn the_percentages_in_the_protocol_document_follow_the_one_rounding_rule() {
         if v["shift"].is_object() {
             check(&v["shift"]["before"], &v["shift"]["before_percents"]);
             check(&v["shift"]["after"], &v["shift"]["after_percents"]);
+        }
+        for result in v["results"].as_array().into_iter().flatten() {
+            check(&result["tally"], &result["percents"]);
         }
         for row in v["groups"]["rows"].as_array().into_iter().flatten() {
             if row["counts"].is_array() {

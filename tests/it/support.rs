@@ -247,8 +247,8 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    /// Connects, sends `hello`, and waits for `welcome` and the first `state`.
-    pub async fn hello(url: &str, hello: Value) -> TestClient {
+    /// Connects and sends `hello`, waiting for nothing.
+    pub async fn connect(url: &str, hello: Value) -> TestClient {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("connect");
@@ -260,6 +260,12 @@ impl TestClient {
             next_id: 1,
         };
         client.send(hello).await;
+        client
+    }
+
+    /// Connects, sends `hello`, and waits for `welcome` and the first `state`.
+    pub async fn hello(url: &str, hello: Value) -> TestClient {
+        let mut client = TestClient::connect(url, hello).await;
         let welcome = client.next_message().await.expect("a welcome");
         assert_eq!(
             welcome["type"], "welcome",

@@ -190,5 +190,12 @@ export default {
   "part.card_unknown": "This code does not belong to this session. Check the code and try again.",
   "part.card_elsewhere": "Your voting card is now used on another phone",
   "part.card_elsewhere_help": "You can go on voting there; your vote stays. One card works on one phone at a time.",
-  "part.card_back": "Vote on this phone instead"
+  "part.card_back": "Vote on this phone instead",
+  "host.ended": "This session is closed",
+  "host.ended_help": "Voting has ended. The report and the exports stay available below.",
+  "screen.ended": "Thank you for taking part!",
+  "screen.ended_title": "{title} has ended.",
+  "part.ended": "This session has ended",
+  "part.ended_thanks": "Thank you for taking part. Voting is closed.",
+  "part.ended_results": "Results"
 };

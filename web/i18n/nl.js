@@ -190,5 +190,12 @@ export default {
   "part.card_unknown": "Deze code hoort niet bij deze sessie. Kijk de code na en probeer het opnieuw.",
   "part.card_elsewhere": "Je stemkaart wordt nu op een andere telefoon gebruikt",
   "part.card_elsewhere_help": "Daar kun je verder stemmen; je stem blijft staan. Eén kaart werkt op één telefoon tegelijk.",
-  "part.card_back": "Toch hier verder stemmen"
+  "part.card_back": "Toch hier verder stemmen",
+  "host.ended": "Deze sessie is gesloten",
+  "host.ended_help": "Er kan niet meer gestemd worden. Het verslag en de exports blijven hieronder beschikbaar.",
+  "screen.ended": "Bedankt voor het meedoen!",
+  "screen.ended_title": "{title} is afgelopen.",
+  "part.ended": "Deze sessie is afgelopen",
+  "part.ended_thanks": "Bedankt voor het meedoen. Stemmen kan niet meer.",
+  "part.ended_results": "Uitslagen"
 };

@@ -50,7 +50,13 @@ start();
 
 function start() {
   sock = connect({ code, hello: () => ({ key, role: 'host', participant_id: null, lang }) });
-  sock.on('status', (s) => { showConn($('conn'), s); render(); });
+  sock.on('status', (s) => {
+    showConn($('conn'), s);
+    $('ended').hidden = s !== 'ended';
+    $('app').classList.toggle('ended', s === 'ended');
+    render();
+  });
+  sock.on('ended', (m) => { setText($('title'), m.title || ''); setText($('code'), code); });
   sock.on('welcome', (m) => {
     if (m.role !== 'host') { deny(); return; }
     setText($('title'), m.title || '');

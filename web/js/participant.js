@@ -86,7 +86,27 @@ cardForm.addEventListener('submit', (e) => {
 });
 $('card-back').addEventListener('click', () => { cardBox(null); sock.restart(); });
 
-sock.on('status', (s) => showConn(conn, s));
+sock.on('status', (s) => {
+  showConn(conn, s);
+  if (s === 'ended') { main.dataset.ended = '1'; $('ended').hidden = false; }
+});
+// The session has ended: its title and the results the host revealed, each as the room
+// saw it last.
+sock.on('ended', (m) => {
+  setText($('title'), m.title || '');
+  const results = m.results || [];
+  const list = results.map((r) => {
+    const box = el('section', 'eres');
+    const rows = r.tally.map((n, i) => resultRow(r, i, n, r.percents[i] ?? 0, r.options[i] || ''));
+    const ol = el('ol', 'results');
+    ol.append(...rows);
+    box.append(el('h3', null, r.title), ol);
+    if (r.scale && r.stats) box.append(el('p', 'rstats', statsText(r.stats, r.options)));
+    return box;
+  });
+  if (list.length) list.unshift(el('h2', null, t('part.ended_results')));
+  $('ended-results').replaceChildren(...list);
+});
 sock.on('welcome', (m) => {
   if (m.participant_id) { pid = m.participant_id; store.set(pidKey, pid); }
   card = null;
@@ -382,18 +402,21 @@ function render() {
   }
   if (tally) {
     const pct = st.percents || [];
-    listEl.replaceChildren(...tally.map((n, i) => {
-      const li = el('li', 'res c' + (s.scale ? 0 : i % 8));
-      const bar = el('span', 'bar');
-      const fill = el('span', 'fill');
-      fill.style.width = (pct[i] ?? 0) + '%';
-      bar.append(fill);
-      li.append(el('span', 'letter', optName(s, i)), el('span', 'otext', options[i] || ''),
-        el('span', 'pct', t('tally.percent', { p: pct[i] ?? 0 })), el('span', 'cnt', votes(n)), bar);
-      return li;
-    }));
+    listEl.replaceChildren(...tally.map((n, i) => resultRow(s, i, n, pct[i] ?? 0, options[i] || '')));
   }
   setText($('result-stats'), tally && s.scale ? statsText(st.stats, options) : '');
+}
+
+// One option's result: its letter (or point), text, percentage, count and bar.
+function resultRow(slide, i, n, pct, text) {
+  const li = el('li', 'res c' + (slide.scale ? 0 : i % 8));
+  const bar = el('span', 'bar');
+  const fill = el('span', 'fill');
+  fill.style.width = pct + '%';
+  bar.append(fill);
+  li.append(el('span', 'letter', optName(slide, i)), el('span', 'otext', text),
+    el('span', 'pct', t('tally.percent', { p: pct })), el('span', 'cnt', votes(n)), bar);
+  return li;
 }
 
 function option(text, i) {

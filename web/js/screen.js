@@ -41,7 +41,14 @@ start();
 
 function start() {
   sock = connect({ code, hello: () => ({ key, role: 'screen', participant_id: null, lang }) });
-  sock.on('status', (s) => showConn($('conn'), s));
+  sock.on('status', (s) => {
+    showConn($('conn'), s);
+    if (s !== 'ended') return;
+    $('main').dataset.ended = '1';
+    $('ended').hidden = false;
+    if (!$('ended-title').textContent) setText($('ended-title'), t('screen.ended_title', { title: $('title').textContent || code }));
+  });
+  sock.on('ended', (m) => setText($('ended-title'), t('screen.ended_title', { title: m.title || code })));
   sock.on('welcome', (m) => {
     if (m.role !== 'screen' && m.role !== 'host') { deny(); return; }
     setText($('title'), m.title || '');

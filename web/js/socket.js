@@ -7,6 +7,8 @@
 // ('host'/'screen') so the server may take the key from its cookie. A close for a voting
 // card (4003 asks for one, 4004: used on another phone) emits 'card' and waits for
 // restart() instead of reconnecting. Reconnects back off exponentially with full jitter.
+// A closed session answers the hello with 'ended' (its title and the results the host
+// revealed) and closes with 4001; a close while the page is open asks for it once more.
 // Votes stay pending (and in localStorage) until their ack or an error naming their id,
 // and are resent after every welcome. Under /preview/ there is no socket: see preview().
 import { store } from './common.js';
@@ -37,7 +39,7 @@ export function connect({ code, hello }) {
     pending = (JSON.parse(store.get(pendKey)) || []).filter((v) => [v.id, v.slide, v.round, v.option].every(Number.isInteger));
   } catch { /* none */ }
   let lastId = Math.max(0, ...pending.map((v) => v.id));
-  let ws = null, welcomed = false, everOnline = false, stopped = false, status = '';
+  let ws = null, welcomed = false, everOnline = false, stopped = false, status = '', ended = false;
   let attempt = 0, busy = 0, hiddenAt = 0;
   let retryT = 0, waitT = 0, stableT = 0, quietT = 0, flushT = 0;
 
@@ -62,23 +64,16 @@ export function connect({ code, hello }) {
     if (stopped || ws) return;
     let s;
     try {
-      s = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/' + encodeURIComponent(code));
+      s = new WebSocket(url());
     } catch { schedule(); return; }
     ws = s;
     welcomed = false;
     waitT = setTimeout(() => { s.close(); if (ws === s) lost(); }, WAIT);
-    s.onopen = () => {
-      if (ws !== s) return;
-      const h = hello();
-      const msg = { type: 'hello', key: h.key || null, participant_id: UUID.test(h.participant_id) ? h.participant_id : null, lang: h.lang === 'en' ? 'en' : 'nl' };
-      if (h.role) msg.role = h.role;
-      if (h.card) msg.card = h.card;
-      raw(msg);
-    };
+    s.onopen = () => { if (ws === s) raw(helloMsg()); };
     s.onmessage = (e) => { if (ws === s) receive(e.data); };
     s.onclose = (e) => {
       if (ws !== s) return;
-      if (e.code === ENDED) { stopped = true; forget(); setStatus('ended'); } // closed for good: stop
+      if (e.code === ENDED) { stopped = true; forget(); setStatus('ended'); if (!ended) askEnding(); } // closed for good
       else if (e.code === EDITED) { attempt = 0; restart(); } // new texts: fetch them at once
       else if (e.code === CARD || e.code === ELSEWHERE) { // wait for the person
         forget();
@@ -86,6 +81,26 @@ export function connect({ code, hello }) {
         emit('card', e.code);
       } else lost();
     };
+  }
+  function url() {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/' + encodeURIComponent(code);
+  }
+  function helloMsg() {
+    const h = hello();
+    const msg = { type: 'hello', key: h.key || null, participant_id: UUID.test(h.participant_id) ? h.participant_id : null, lang: h.lang === 'en' ? 'en' : 'nl' };
+    if (h.role) msg.role = h.role;
+    if (h.card) msg.card = h.card;
+    return msg;
+  }
+  // Closed while open: the ending comes as after a reload, once, within 3 s (so a room
+  // of phones does not ask in the same instant).
+  function askEnding() {
+    setTimeout(() => {
+      let s;
+      try { s = new WebSocket(url()); } catch { return; }
+      s.onopen = () => s.send(JSON.stringify(helloMsg()));
+      s.onmessage = (e) => receive(e.data);
+    }, Math.random() * 3000);
   }
   function forget() {
     const old = ws;
@@ -120,7 +135,10 @@ export function connect({ code, hello }) {
     let m;
     try { m = JSON.parse(data); } catch { return; }
     if (!m || typeof m.type !== 'string') return;
-    if (m.type === 'welcome') {
+    if (m.type === 'ended') {
+      ended = true;
+      emit('ended', m);
+    } else if (m.type === 'welcome') {
       welcomed = everOnline = true;
       clearTimeout(waitT);
       clearTimeout(stableT);
