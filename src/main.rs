@@ -93,6 +93,10 @@ enum Cmd {
     Check {
         /// The deck file.
         file: PathBuf,
+        /// The language of the problems: `nl` or `en` (default: from LC_ALL,
+        /// LC_MESSAGES or LANG, Dutch unless one starts with `en`).
+        #[arg(long)]
+        lang: Option<CheckLang>,
     },
     /// Stored sessions in the data directory (stop the server first).
     Sessions {
@@ -136,7 +140,7 @@ fn main() -> ExitCode {
         .log_internal_errors(false)
         .init();
     match cli.command {
-        Some(Cmd::Check { file }) => check(&file),
+        Some(Cmd::Check { file, lang }) => check(&file, lang.unwrap_or_else(CheckLang::from_env)),
         Some(Cmd::Sessions { action }) => sessions(&cli.data, action),
         Some(Cmd::Admin {
             action: AdminCmd::ResetPassword,
@@ -185,16 +189,41 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(file: &std::path::Path) -> ExitCode {
+/// The language `stemzaal check` says a deck's problems in.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CheckLang {
+    Nl,
+    En,
+}
+
+impl CheckLang {
+    /// English when the first of LC_ALL, LC_MESSAGES and LANG that is set starts with
+    /// `en`; Dutch otherwise, as the product is.
+    fn from_env() -> CheckLang {
+        let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()));
+        match locale {
+            Some(l) if l.to_ascii_lowercase().starts_with("en") => CheckLang::En,
+            _ => CheckLang::Nl,
+        }
+    }
+}
+
+fn check(file: &std::path::Path, lang: CheckLang) -> ExitCode {
+    let english = lang == CheckLang::En;
     match app::load_deck(Some(file)) {
         Ok((deck, _)) => {
             print!("{}", deck.outline());
             // Warnings do not fail the check: the deck runs, a slide may not fit.
-            eprint!("{}", deck.warnings_text());
+            eprint!("{}", deck.warnings_text(english));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{e:#}");
+            match e.downcast_ref::<stemzaal::core::deck::DeckError>() {
+                Some(deck) => eprintln!("{}", deck.text(english)),
+                None => eprintln!("{e:#}"),
+            }
             ExitCode::FAILURE
         }
     }

@@ -166,14 +166,112 @@ pub enum SlideKind {
     },
 }
 
-/// One problem in a deck, with the line it is on.
+/// One problem in a deck, with the line it is on, in both languages of the product.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError {
     /// 1-based line number.
     pub line: usize,
-    /// What is wrong and what was expected.
+    /// A stable name of the problem, one of [`PROBLEMS`].
+    pub code: &'static str,
+    /// What is wrong and how to fix it, in English.
     pub message: String,
+    /// The same in Dutch.
+    pub dutch: String,
 }
+
+impl LineError {
+    fn new(line: usize, text: Text) -> LineError {
+        LineError {
+            line,
+            code: text.code,
+            message: text.en,
+            dutch: text.nl,
+        }
+    }
+
+    /// A deck file whose byte `byte` (from 1) on `line` is not UTF-8.
+    pub fn not_utf8(line: usize, byte: usize) -> LineError {
+        LineError::new(
+            line,
+            text(
+                "not_utf8",
+                format!("byte {byte} is not UTF-8: save the deck as UTF-8 text"),
+                format!("byte {byte} is geen UTF-8: sla het deck op als UTF-8-tekst"),
+            ),
+        )
+    }
+
+    /// The message in English, or in Dutch.
+    pub fn text(&self, english: bool) -> &str {
+        if english {
+            &self.message
+        } else {
+            &self.dutch
+        }
+    }
+}
+
+/// A problem's code with its text in English and Dutch, before it has a line.
+struct Text {
+    code: &'static str,
+    en: String,
+    nl: String,
+}
+
+fn text(code: &'static str, en: impl Into<String>, nl: impl Into<String>) -> Text {
+    debug_assert!(PROBLEMS.contains(&code), "{code} is in PROBLEMS");
+    Text {
+        code,
+        en: en.into(),
+        nl: nl.into(),
+    }
+}
+
+/// Every problem `check` can report (errors and warnings), by code.
+pub const PROBLEMS: &[&str] = &[
+    "too_large",
+    "no_slides",
+    "too_many_slides",
+    "empty_slide",
+    "front_matter_open",
+    "front_matter_colon",
+    "front_matter_key",
+    "front_matter_twice",
+    "title_empty",
+    "lang_tag",
+    "meeting_empty",
+    "min_group_size",
+    "on_off",
+    "results_value",
+    "group_empty",
+    "group_twice",
+    "results_not_statement",
+    "results_twice",
+    "title_long",
+    "content_blocks",
+    "content_lines",
+    "first_option",
+    "first_point",
+    "option_twice",
+    "point_twice",
+    "option_skipped",
+    "point_skipped",
+    "options_mixed",
+    "too_many_options",
+    "too_many_points",
+    "text_after_options",
+    "option_empty",
+    "one_option",
+    "option_long",
+    "context_long",
+    "scale_points",
+    "point_label",
+    "small_letter",
+    "small_letters",
+    "dot_for_parenthesis",
+    "scale_as_letters",
+    "not_utf8",
+];
 
 /// Why a deck could not be read: every problem found, each with its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +291,18 @@ impl fmt::Display for DeckError {
             write!(f, "{}:{}: {}", self.file, e.line, e.message)?;
         }
         Ok(())
+    }
+}
+
+impl DeckError {
+    /// Every problem as `file:line: message`, one a line, in English or Dutch.
+    pub fn text(&self, english: bool) -> String {
+        let lines: Vec<String> = self
+            .errors
+            .iter()
+            .map(|e| format!("{}:{}: {}", self.file, e.line, e.text(english)))
+            .collect();
+        lines.join("\n")
     }
 }
 
@@ -368,11 +478,20 @@ impl Deck {
         }
     }
 
-    /// The warnings as `stemzaal check` prints them, one `file:line: warning: …` a line.
-    pub fn warnings_text(&self) -> String {
+    /// The warnings as `stemzaal check` prints them, one `file:line: warning: …` (or
+    /// `waarschuwing: …`) a line.
+    pub fn warnings_text(&self, english: bool) -> String {
+        let label = if english { "warning" } else { "waarschuwing" };
         self.warnings
             .iter()
-            .map(|w| format!("{}:{}: warning: {}\n", self.source_name, w.line, w.message))
+            .map(|w| {
+                format!(
+                    "{}:{}: {label}: {}\n",
+                    self.source_name,
+                    w.line,
+                    w.text(english)
+                )
+            })
             .collect()
     }
 
@@ -464,13 +583,18 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
 
 /// The error for a source over [`MAX_SOURCE_BYTES`], which is not read at all.
 fn size_error(text: &str) -> Option<LineError> {
-    (text.len() > MAX_SOURCE_BYTES).then(|| LineError {
-        line: 1,
-        message: format!(
-            "the deck is {} bytes; a deck may be at most {} bytes (1 MiB)",
-            text.len(),
-            MAX_SOURCE_BYTES
-        ),
+    let (size, most) = (text.len(), MAX_SOURCE_BYTES);
+    (size > most).then(|| {
+        LineError::new(
+            1,
+            self::text(
+                "too_large",
+                format!("the deck is {size} bytes; a deck may be at most {most} bytes (1 MiB)"),
+                format!(
+                    "het deck is {size} bytes; een deck mag hoogstens {most} bytes (1 MiB) zijn"
+                ),
+            ),
+        )
     })
 }
 
@@ -489,10 +613,14 @@ fn parse_body(
     let mut slides = Vec::new();
     let mut warnings = Vec::new();
     let (Some(&first), Some(&last)) = (filled.first(), filled.last()) else {
-        errors.push(LineError {
-            line: 1,
-            message: "the deck has no slides: write at least one slide of Markdown".to_string(),
-        });
+        errors.push(LineError::new(
+            1,
+            text(
+                "no_slides",
+                "the deck has no slides: write at least one slide of Markdown",
+                "het deck heeft geen dia's: schrijf ten minste één dia in Markdown",
+            ),
+        ));
         return (slides, warnings);
     };
     empty_slide_errors(lines, &chunks[first..=last], errors);
@@ -509,14 +637,15 @@ fn parse_body(
     }
     if filled.len() > MAX_SLIDES {
         let extra = &chunks[filled[MAX_SLIDES]];
-        errors.push(LineError {
-            line: first_filled_line(lines, extra.clone()) + 1,
-            message: format!(
-                "too many slides: this is slide {}, a deck may have at most {}",
-                MAX_SLIDES + 1,
-                MAX_SLIDES
+        let (this, most) = (MAX_SLIDES + 1, MAX_SLIDES);
+        errors.push(LineError::new(
+            first_filled_line(lines, extra.clone()) + 1,
+            text(
+                "too_many_slides",
+                format!("too many slides: this is slide {this}, a deck may have at most {most}"),
+                format!("te veel dia's: dit is dia {this}, een deck heeft er hoogstens {most}"),
             ),
-        });
+        ));
     }
     (slides, warnings)
 }
@@ -529,16 +658,21 @@ fn empty_slide_errors(lines: &[&str], chunks: &[Range<usize>], errors: &mut Vec<
         if is_blank_chunk(lines, chunk) {
             // The chunk lies strictly between two `---` lines: 0-based `start - 1` and
             // `end`, that is 1-based `start` and `end + 1`.
-            let open = chunk.start;
-            errors.push(LineError {
-                line: open,
-                message: format!(
-                    "empty slide: two `---` lines with nothing between (lines {} and {}); \
-                     remove one of them",
-                    open,
-                    chunk.end + 1
+            let (open, close) = (chunk.start, chunk.end + 1);
+            errors.push(LineError::new(
+                open,
+                text(
+                    "empty_slide",
+                    format!(
+                        "empty slide: two `---` lines with nothing between (lines {open} and \
+                         {close}); remove one of them"
+                    ),
+                    format!(
+                        "lege dia: twee regels `---` zonder iets ertussen (regels {open} en \
+                         {close}); haal er een weg"
+                    ),
                 ),
-            });
+            ));
         }
     }
 }
@@ -656,19 +790,24 @@ fn front_matter(lines: &[&str], errors: &mut Vec<LineError>) -> Option<(FrontMat
         .position(|l| is_separator(l))
         .map(|p| p + 1)
     else {
-        errors.push(LineError {
-            line: 1,
-            message: "front matter is not closed: a file whose first line is `---` starts with \
-                      `key: value` lines that end with another `---` line"
-                .to_string(),
-        });
+        errors.push(LineError::new(
+            1,
+            text(
+                "front_matter_open",
+                "front matter is not closed: a file whose first line is `---` starts with \
+                 `key: value` lines that end with another `---` line",
+                "de kop (front matter) is niet afgesloten: een bestand waarvan de eerste \
+                 regel `---` is, begint met regels `sleutel: waarde` die eindigen met nog \
+                 een regel `---`",
+            ),
+        ));
         return None;
     };
     // The line each key was first set on.
     let mut seen: Vec<(String, usize)> = Vec::new();
     for (idx, raw) in lines.iter().enumerate().take(close).skip(1) {
         let line = idx + 1;
-        let mut error = |message: String| errors.push(LineError { line, message });
+        let mut error = |problem: Text| errors.push(LineError::new(line, problem));
         match front_entry(raw, line, &mut seen) {
             Ok(Some(entry)) => set_front_key(&mut front, entry, &mut error),
             Ok(None) => {}
@@ -692,15 +831,22 @@ fn front_entry<'a>(
     raw: &'a str,
     line: usize,
     seen: &mut Vec<(String, usize)>,
-) -> Result<Option<FrontEntry<'a>>, String> {
+) -> Result<Option<FrontEntry<'a>>, Text> {
     if raw.trim().is_empty() {
         return Ok(None);
     }
     let Some((key, value)) = raw.split_once(':') else {
-        return Err(format!(
-            "front matter line without a colon: expected `key: value` ({FRONT_KEYS}), \
-             found `{}`",
-            raw.trim()
+        let found = raw.trim();
+        return Err(text(
+            "front_matter_colon",
+            format!(
+                "front matter line without a colon: expected `key: value` ({FRONT_KEYS}), \
+                 found `{found}`"
+            ),
+            format!(
+                "regel in de kop zonder dubbele punt: verwacht `sleutel: waarde` \
+                 ({FRONT_KEYS}), gevonden `{found}`"
+            ),
         ));
     };
     let (key, value) = (key.trim(), value.trim());
@@ -718,43 +864,69 @@ fn front_entry<'a>(
             | "arguments"
             | "upvotes"
     ) {
-        return Err(format!(
-            "unknown front matter key `{key}`: expected {FRONT_KEYS}"
+        return Err(text(
+            "front_matter_key",
+            format!("unknown front matter key `{key}`: expected {FRONT_KEYS}"),
+            format!("onbekende sleutel `{key}` in de kop: verwacht {FRONT_KEYS}"),
         ));
     }
     if let Some((_, first)) = seen.iter().find(|(k, _)| *k == name) {
-        return Err(format!("`{key}` is set twice (first on line {first})"));
+        return Err(text(
+            "front_matter_twice",
+            format!("`{key}` is set twice (first on line {first})"),
+            format!("`{key}` staat er twee keer (eerst op regel {first})"),
+        ));
     }
     seen.push((name.clone(), line));
     Ok(Some(FrontEntry { key, name, value }))
 }
 
 /// Sets what a known front matter key says, or reports why its value is wrong.
-fn set_front_key(front: &mut FrontMatter, entry: FrontEntry, error: &mut impl FnMut(String)) {
+fn set_front_key(front: &mut FrontMatter, entry: FrontEntry, error: &mut impl FnMut(Text)) {
     let FrontEntry { key, name, value } = entry;
     match name.as_str() {
-        "title" if value.is_empty() => {
-            error("`title` is empty: write the deck's title after the colon".to_string())
-        }
+        "title" if value.is_empty() => error(text(
+            "title_empty",
+            "`title` is empty: write the deck's title after the colon",
+            "`title` is leeg: schrijf de titel van het deck na de dubbele punt",
+        )),
         "title" => front.title = Some(value.to_string()),
         "lang" if is_language_tag(value) => front.lang = Some(value.to_string()),
-        "lang" => error(format!(
-            "`lang` must be a language tag such as `nl`, `en`, `fy` or `nl-BE`, found \
-             `{value}`"
+        "lang" => error(text(
+            "lang_tag",
+            format!(
+                "`lang` must be a language tag such as `nl`, `en`, `fy` or `nl-BE`, found \
+                 `{value}`"
+            ),
+            format!(
+                "`lang` moet een taalcode zijn zoals `nl`, `en`, `fy` of `nl-BE`, gevonden \
+                 `{value}`"
+            ),
         )),
-        "meeting" | "date" | "place" if value.is_empty() => error(format!(
-            "`{key}` is empty: write it after the colon, or remove the line"
+        "meeting" | "date" | "place" if value.is_empty() => error(text(
+            "meeting_empty",
+            format!("`{key}` is empty: write it after the colon, or remove the line"),
+            format!("`{key}` is leeg: vul het in na de dubbele punt, of haal de regel weg"),
         )),
         "meeting" => front.meeting = Some(value.to_string()),
         "date" => front.date = Some(value.to_string()),
         "place" => front.place = Some(value.to_string()),
         "min_group_size" => match value.parse::<u64>() {
             Ok(k) if MIN_GROUP_SIZE_RANGE.contains(&k) => front.min_group_size = k,
-            _ => error(format!(
-                "`min_group_size` must be a whole number from {} to {}, found `{value}`",
-                MIN_GROUP_SIZE_RANGE.start(),
-                MIN_GROUP_SIZE_RANGE.end()
-            )),
+            _ => {
+                let (low, high) = (MIN_GROUP_SIZE_RANGE.start(), MIN_GROUP_SIZE_RANGE.end());
+                error(text(
+                    "min_group_size",
+                    format!(
+                        "`min_group_size` must be a whole number from {low} to {high}, found \
+                         `{value}`"
+                    ),
+                    format!(
+                        "`min_group_size` moet een heel getal van {low} tot en met {high} zijn, \
+                         gevonden `{value}`"
+                    ),
+                ))
+            }
         },
         "arguments" | "upvotes" => match value.to_ascii_lowercase().as_str() {
             "on" | "off" => {
@@ -765,13 +937,15 @@ fn set_front_key(front: &mut FrontMatter, entry: FrontEntry, error: &mut impl Fn
                     front.upvotes = on;
                 }
             }
-            _ => error(format!("`{key}` must be `on` or `off`, found `{value}`")),
+            _ => error(text(
+                "on_off",
+                format!("`{key}` must be `on` or `off`, found `{value}`"),
+                format!("`{key}` moet `on` (aan) of `off` (uit) zijn, gevonden `{value}`"),
+            )),
         },
         "results" => match parse_results(value) {
             Some(results) => front.results = results,
-            None => error(format!(
-                "`results` must be `hidden` or `live`, found `{value}`"
-            )),
+            None => error(results_value(value)),
         },
         "groups" if value.is_empty() => {}
         _ => add_groups(front, value, error),
@@ -779,16 +953,24 @@ fn set_front_key(front: &mut FrontMatter, entry: FrontEntry, error: &mut impl Fn
 }
 
 /// Adds the comma-separated group names of `groups:`, each once.
-fn add_groups(front: &mut FrontMatter, value: &str, error: &mut impl FnMut(String)) {
+fn add_groups(front: &mut FrontMatter, value: &str, error: &mut impl FnMut(Text)) {
     for name in value.split(',').map(str::trim) {
         if name.is_empty() {
-            error("empty group name in `groups`: separate names with single commas".to_string());
+            error(text(
+                "group_empty",
+                "empty group name in `groups`: separate names with single commas",
+                "lege groepsnaam in `groups`: scheid de namen met één komma",
+            ));
         } else if front
             .groups
             .iter()
             .any(|g| g.to_lowercase() == name.to_lowercase())
         {
-            error(format!("group `{name}` is listed twice in `groups`"));
+            error(text(
+                "group_twice",
+                format!("group `{name}` is listed twice in `groups`"),
+                format!("groep `{name}` staat twee keer in `groups`"),
+            ));
         } else {
             front.groups.push(name.to_string());
         }
@@ -914,34 +1096,53 @@ fn written(point: bool, number: usize) -> String {
 
 /// Why an option line is out of order, if it is: `found` after the options up to
 /// `expected` (both in [`option_line`]'s terms).
-fn order_error(scale: bool, found: usize, expected: usize) -> Option<String> {
+fn order_error(scale: bool, found: usize, expected: usize) -> Option<Text> {
     let first = if scale { 1 } else { 0 };
     let name = |n: usize| written(scale, n);
     let (got, want) = (name(found), name(expected));
     if found == expected {
         None
     } else if expected == first && scale {
-        Some(format!(
-            "`{got})` without `1)`: the points of a scale start at 1)"
+        Some(text(
+            "first_point",
+            format!("`{got})` without `1)`: the points of a scale start at 1)"),
+            format!("`{got})` zonder `1)`: de punten van een schaal beginnen bij 1)"),
         ))
     } else if expected == first {
-        Some(format!(
-            "`{got})` without `A)`: the options of a statement start at A)"
+        Some(text(
+            "first_option",
+            format!("`{got})` without `A)`: the options of a statement start at A)"),
+            format!("`{got})` zonder `A)`: de opties van een stelling beginnen bij A)"),
         ))
     } else if found < expected && scale {
-        Some(format!(
-            "duplicate point `{got})`: each number is used once"
+        Some(text(
+            "point_twice",
+            format!("duplicate point `{got})`: each number is used once"),
+            format!("punt `{got})` staat er twee keer: elk nummer komt één keer voor"),
         ))
     } else if found < expected {
-        Some(format!(
-            "duplicate option `{got})`: each letter is used once"
+        Some(text(
+            "option_twice",
+            format!("duplicate option `{got})`: each letter is used once"),
+            format!("optie `{got})` staat er twee keer: elke letter komt één keer voor"),
         ))
     } else {
         let before = name(expected - 1);
-        let what = if scale { "point" } else { "option letter" };
-        Some(format!(
-            "skipped {what}: `{got})` follows `{before})`, expected `{want})`"
-        ))
+        Some(if scale {
+            text(
+                "point_skipped",
+                format!("skipped point: `{got})` follows `{before})`, expected `{want})`"),
+                format!("punt overgeslagen: `{got})` volgt op `{before})`, verwacht `{want})`"),
+            )
+        } else {
+            text(
+                "option_skipped",
+                format!("skipped option letter: `{got})` follows `{before})`, expected `{want})`"),
+                format!(
+                    "optieletter overgeslagen: `{got})` volgt op `{before})`, verwacht `{want})`"
+                ),
+            )
+        })
     }
 }
 
@@ -965,12 +1166,16 @@ fn parse_slide(
     };
     let Some(first_option) = slide_lines.iter().position(|l| option_line(l).is_some()) else {
         if let Some((line, _)) = results {
-            errors.push(LineError {
+            errors.push(LineError::new(
                 line,
-                message: "`results:` on a slide without options: only a statement has results \
-                          (remove the line, or add the `A)` and `B)` options)"
-                    .to_string(),
-            });
+                text(
+                    "results_not_statement",
+                    "`results:` on a slide without options: only a statement has results \
+                     (remove the line, or add the `A)` and `B)` options)",
+                    "`results:` op een dia zonder opties: alleen een stelling heeft een \
+                     uitslag (haal de regel weg, of voeg de opties `A)` en `B)` toe)",
+                ),
+            ));
             return None;
         }
         return Some(content_slide(slide_lines, head, warnings));
@@ -1022,20 +1227,29 @@ fn take_results_lines<'a>(
                 return *raw;
             };
             let line = start + offset + 1;
-            let mut error = |message| errors.push(LineError { line, message });
+            let mut error = |problem| errors.push(LineError::new(line, problem));
             match (parse_results(value), results) {
-                (_, Some((first, _))) => error(format!(
-                    "`results:` is set twice on this slide (first on line {first})"
+                (_, Some((first, _))) => error(text(
+                    "results_twice",
+                    format!("`results:` is set twice on this slide (first on line {first})"),
+                    format!("`results:` staat twee keer op deze dia (eerst op regel {first})"),
                 )),
                 (Some(mode), None) => results = Some((line, mode)),
-                (None, None) => error(format!(
-                    "`results:` must be `hidden` or `live`, found `{value}`"
-                )),
+                (None, None) => error(results_value(value)),
             }
             ""
         })
         .collect();
     (slide_lines, results)
+}
+
+/// Why a `results` value is not one.
+fn results_value(value: &str) -> Text {
+    text(
+        "results_value",
+        format!("`results` must be `hidden` or `live`, found `{value}`"),
+        format!("`results` moet `hidden` (verborgen) of `live` zijn, gevonden `{value}`"),
+    )
 }
 
 /// Warns when the title (on 1-based `line`) is longer than the screen shows in full.
@@ -1046,12 +1260,20 @@ fn warn_long_title(
     warnings: &mut Vec<LineError>,
 ) {
     let statement = slide_lines.iter().any(|l| option_line(l).is_some());
-    let (title_limit, heading) = if top_heading(slide_lines) {
-        (FIT_TOP_TITLE_CHARS, "a `#` heading")
+    let (title_limit, heading, kop) = if top_heading(slide_lines) {
+        (FIT_TOP_TITLE_CHARS, "a `#` heading", "een kop met `#`")
     } else if statement {
-        (FIT_TITLE_CHARS, "a statement's title")
+        (
+            FIT_TITLE_CHARS,
+            "a statement's title",
+            "de titel van een stelling",
+        )
     } else {
-        (FIT_CONTENT_TITLE_CHARS, "a content slide's title")
+        (
+            FIT_CONTENT_TITLE_CHARS,
+            "a content slide's title",
+            "de titel van een inhoudsdia",
+        )
     };
     // A statement without text above its options is named by its first option, which
     // the screen shows as an option, under that option's limit.
@@ -1060,14 +1282,21 @@ fn warn_long_title(
         .find(|l| !is_blank(l))
         .is_some_and(|l| option_line(l).is_some());
     if !titled_by_option && full_title.chars().count() > title_limit {
-        warnings.push(LineError {
+        let length = full_title.chars().count();
+        warnings.push(LineError::new(
             line,
-            message: format!(
-                "the title has {} characters; the screen shows at most {title_limit} of {heading} \
-                 in full at the minimum text size (shorten the heading)",
-                full_title.chars().count()
+            text(
+                "title_long",
+                format!(
+                    "the title has {length} characters; the screen shows at most {title_limit} \
+                     of {heading} in full at the minimum text size (shorten the heading)"
+                ),
+                format!(
+                    "de titel heeft {length} tekens; het scherm toont van {kop} hoogstens \
+                     {title_limit} helemaal bij de kleinste tekstgrootte (maak de kop korter)"
+                ),
             ),
-        });
+        ));
     }
 }
 
@@ -1076,25 +1305,37 @@ fn content_slide(slide_lines: &[&str], head: SlideHead, warnings: &mut Vec<LineE
     let markdown = slide_lines.join("\n");
     let blocks = text_blocks(&markdown);
     let lines = screen_lines(&blocks);
-    let mut warn = |message: String| {
-        warnings.push(LineError {
-            line: head.line,
-            message,
-        })
-    };
-    if blocks.len() > FIT_CONTENT_BLOCKS {
-        warn(format!(
-            "{} bullets or paragraphs; the screen shows at most {FIT_CONTENT_BLOCKS} in \
-             full at the minimum text size (split the slide with `---`)",
-            blocks.len()
+    let mut warn = |problem: Text| warnings.push(LineError::new(head.line, problem));
+    let count = blocks.len();
+    if count > FIT_CONTENT_BLOCKS {
+        warn(text(
+            "content_blocks",
+            format!(
+                "{count} bullets or paragraphs; the screen shows at most {FIT_CONTENT_BLOCKS} \
+                 in full at the minimum text size (split the slide with `---`)"
+            ),
+            format!(
+                "{count} opsommingstekens of alinea's; het scherm toont er hoogstens \
+                 {FIT_CONTENT_BLOCKS} helemaal bij de kleinste tekstgrootte (splits de dia \
+                 met `---`)"
+            ),
         ));
     } else if lines > FIT_CONTENT_LINES {
-        warn(format!(
-            "the text takes about {lines} lines of {FIT_LINE_CHARS} characters; the \
-             screen shows at most {FIT_CONTENT_LINES} in full at the minimum text size \
-             (shorten it, or split the slide with `---`)"
+        warn(text(
+            "content_lines",
+            format!(
+                "the text takes about {lines} lines of {FIT_LINE_CHARS} characters; the \
+                 screen shows at most {FIT_CONTENT_LINES} in full at the minimum text size \
+                 (shorten it, or split the slide with `---`)"
+            ),
+            format!(
+                "de tekst beslaat ongeveer {lines} regels van {FIT_LINE_CHARS} tekens; het \
+                 scherm toont er hoogstens {FIT_CONTENT_LINES} helemaal bij de kleinste \
+                 tekstgrootte (maak hem korter, of splits de dia met `---`)"
+            ),
         ));
     }
+    slip_warnings(slide_lines, head.line, warnings);
     Slide {
         line: head.line,
         title: head.title,
@@ -1128,6 +1369,9 @@ fn statement_slide(
     }
     let context = statement.lines[..statement.first_option].join("\n");
     warn_statement_fit(&options, scale, &context, head.line, warnings);
+    if !scale {
+        scale_as_letters(&options, warnings);
+    }
     Some(Slide {
         line: head.line,
         title: head.title,
@@ -1168,20 +1412,22 @@ fn read_options(
             if point != scale {
                 if !reported_mixed {
                     reported_mixed = true;
-                    let message = mixed_options_message(point, found);
-                    errors.push(LineError { line, message });
+                    errors.push(LineError::new(line, mixed_options(point, found)));
                 }
                 continue;
             }
-            if let Some(message) = order_error(scale, found, expected) {
-                errors.push(LineError { line, message });
+            if let Some(problem) = order_error(scale, found, expected) {
+                errors.push(LineError::new(line, problem));
             }
             expected = expected.max(found + 1);
             options.push((line, rest.trim().to_string()));
             if options.len() == most + 1 {
-                let message = too_many_options_message(scale, most);
-                errors.push(LineError { line, message });
+                errors.push(LineError::new(line, too_many_options(scale, most)));
             }
+        } else if let Some(problem) = small_letter(raw, scale) {
+            // `b)` where `B)` was meant: said here, not taken for a wrapped option.
+            errors.push(LineError::new(line, problem));
+            continuing = false;
         } else if is_blank(raw) {
             continuing = false;
         } else if continuing {
@@ -1194,8 +1440,7 @@ fn read_options(
             }
         } else if !reported_trailing {
             reported_trailing = true;
-            let message = trailing_text_message(scale);
-            errors.push(LineError { line, message });
+            errors.push(LineError::new(line, trailing_text(scale)));
         }
     }
     options
@@ -1203,31 +1448,127 @@ fn read_options(
 
 /// Why an option line of the other kind (`point` or letter, as [`option_line`] read it)
 /// may not follow the first option.
-fn mixed_options_message(point: bool, found: usize) -> String {
+fn mixed_options(point: bool, found: usize) -> Text {
     let name = written(point, found);
-    format!(
-        "`{name})` mixes option letters and scale points: a statement has \
-         either letters (`A)`, `B)`, …) or the points of a scale (`1)` to \
-         `5)`, or `1)` to `7)`)"
+    text(
+        "options_mixed",
+        format!(
+            "`{name})` mixes option letters and scale points: a statement has either \
+             letters (`A)`, `B)`, …) or the points of a scale (`1)` to `5)`, or `1)` to `7)`)"
+        ),
+        format!(
+            "`{name})` mengt optieletters en schaalpunten: een stelling heeft óf letters \
+             (`A)`, `B)`, …) óf de punten van een schaal (`1)` tot en met `5)`, of `1)` tot \
+             en met `7)`)"
+        ),
     )
 }
 
 /// Why the option after the `most`-th is one too many.
-fn too_many_options_message(scale: bool, most: usize) -> String {
+fn too_many_options(scale: bool, most: usize) -> Text {
     if scale {
-        format!("too many points: a scale has {most} at most (1 to {most})")
+        text(
+            "too_many_points",
+            format!("too many points: a scale has {most} at most (1 to {most})"),
+            format!("te veel punten: een schaal heeft er hoogstens {most} (1 tot en met {most})"),
+        )
     } else {
-        format!("too many options: a statement has at most {most} (A to H)")
+        text(
+            "too_many_options",
+            format!("too many options: a statement has at most {most} (A to H)"),
+            format!("te veel opties: een stelling heeft er hoogstens {most} (A tot en met H)"),
+        )
     }
 }
 
 /// Why text may not follow a statement's options.
-fn trailing_text_message(scale: bool) -> String {
-    let first_name = if scale { "1)" } else { "A)" };
-    format!(
-        "text after the options: options must come last on a statement slide \
-         (move this text above `{first_name}`, or start a new slide with `---`)"
+fn trailing_text(scale: bool) -> Text {
+    let first = if scale { "1)" } else { "A)" };
+    text(
+        "text_after_options",
+        format!(
+            "text after the options: options must come last on a statement slide (move this \
+             text above `{first}`, or start a new slide with `---`)"
+        ),
+        format!(
+            "tekst na de opties: de opties staan als laatste op een stellingdia (zet deze \
+             tekst boven `{first}`, of begin een nieuwe dia met `---`)"
+        ),
     )
+}
+
+/// An option written with a small letter (`b)`) in a statement with letters: the hint
+/// to write the capital.
+fn small_letter(raw: &str, scale: bool) -> Option<Text> {
+    let letter = small_option_letter(raw).filter(|_| !scale)?;
+    let capital = letter.to_ascii_uppercase();
+    Some(text(
+        "small_letter",
+        format!(
+            "`{letter})` is written with a small letter: an option starts with a capital, \
+             `{capital})` (this line now belongs to no option)"
+        ),
+        format!(
+            "`{letter})` staat met een kleine letter: een optie begint met een hoofdletter, \
+             `{capital})` (deze regel hoort nu bij geen enkele optie)"
+        ),
+    ))
+}
+
+/// The letter of a line that reads like an option with a small letter, `a)` to `h)`.
+fn small_option_letter(raw: &str) -> Option<char> {
+    let line = raw.trim_start();
+    let mut chars = line.chars();
+    let letter = chars.next().filter(|c| ('a'..='h').contains(c))?;
+    (chars.next() == Some(')') && chars.next().is_none_or(char::is_whitespace)).then_some(letter)
+}
+
+/// Hints for a content slide that reads like a statement written wrongly: options with
+/// small letters, `A.` or `1.` for `A)` or `1)`.
+fn slip_warnings(slide_lines: &[&str], line: usize, warnings: &mut Vec<LineError>) {
+    let smalls = slide_lines
+        .iter()
+        .filter_map(|l| small_option_letter(l))
+        .count();
+    if smalls >= 2 {
+        warnings.push(LineError::new(
+            line,
+            text(
+                "small_letters",
+                "this slide has lines like `a)` and `b)`: if they are options, write capitals \
+                 (`A)`, `B)`), or it shows as text and nobody can vote",
+                "deze dia heeft regels als `a)` en `b)`: zijn het opties, schrijf dan \
+                 hoofdletters (`A)`, `B)`), anders toont hij als tekst en kan niemand stemmen",
+            ),
+        ));
+    }
+    let item = |p: &str| {
+        slide_lines
+            .iter()
+            .find_map(|l| l.trim_start().strip_prefix(p))
+            .map(str::to_lowercase)
+    };
+    let letters = item("A. ").is_some() && item("B. ").is_some();
+    // A numbered list is a list, unless it runs from disagree to agree: a scale.
+    let numbers = item("1. ").is_some_and(|t| t.contains("oneens") || t.contains("disagree"));
+    if letters || numbers {
+        let (wrote, meant) = if letters { ("A.", "A)") } else { ("1.", "1)") };
+        warnings.push(LineError::new(
+            line,
+            text(
+                "dot_for_parenthesis",
+                format!(
+                    "this slide has lines starting `{wrote}`: a statement's options are \
+                     written `{meant}`, with a parenthesis (a list stays a list)"
+                ),
+                format!(
+                    "deze dia heeft regels die beginnen met `{wrote}`: de opties van een \
+                     stelling schrijf je als `{meant}`, met een haakje (een opsomming blijft \
+                     een opsomming)"
+                ),
+            ),
+        ));
+    }
 }
 
 /// What is wrong with a lettered statement's options as a whole: an option without
@@ -1235,17 +1576,30 @@ fn trailing_text_message(scale: bool) -> String {
 fn letter_errors(options: &[(usize, String)], errors: &mut Vec<LineError>) {
     for (i, (line, text)) in options.iter().enumerate() {
         if text.is_empty() {
-            errors.push(LineError {
-                line: *line,
-                message: format!("option `{})` has no text", option_name(false, i)),
-            });
+            let name = option_name(false, i);
+            errors.push(LineError::new(
+                *line,
+                self::text(
+                    "option_empty",
+                    format!("option `{name})` has no text"),
+                    format!("optie `{name})` heeft geen tekst"),
+                ),
+            ));
         }
     }
-    if options.len() == 1 {
-        errors.push(LineError {
-            line: options[0].0,
-            message: "a statement needs at least two options, `A)` and `B)`".to_string(),
-        });
+    // With a `b)` reported, the one option is already explained.
+    let small = errors
+        .iter()
+        .any(|e| e.code == "small_letter" && e.line > options[0].0);
+    if options.len() == 1 && !small {
+        errors.push(LineError::new(
+            options[0].0,
+            self::text(
+                "one_option",
+                "a statement needs at least two options, `A)` and `B)`",
+                "een stelling heeft ten minste twee opties nodig, `A)` en `B)`",
+            ),
+        ));
     }
 }
 
@@ -1263,39 +1617,67 @@ fn warn_statement_fit(
     } else {
         (fit_option_chars(options.len()), "options")
     };
-    for (i, (line, text)) in options.iter().enumerate() {
-        let length = text.chars().count();
+    let (count, wat) = (options.len(), if scale { "punten" } else { "opties" });
+    for (i, (line, option)) in options.iter().enumerate() {
+        let length = option.chars().count();
         if length > limit {
-            let kind = if scale { "point" } else { "option" };
-            warnings.push(LineError {
-                line: *line,
-                message: format!(
-                    "{kind} `{})` has {length} characters; with {} {what} the screen shows at \
-                     most {limit} in full at the minimum text size (shorten it, or split the \
-                     statement)",
-                    option_name(scale, i),
-                    options.len()
+            let (kind, soort) = if scale {
+                ("point", "punt")
+            } else {
+                ("option", "optie")
+            };
+            let name = option_name(scale, i);
+            warnings.push(LineError::new(
+                *line,
+                text(
+                    "option_long",
+                    format!(
+                        "{kind} `{name})` has {length} characters; with {count} {what} the \
+                         screen shows at most {limit} in full at the minimum text size \
+                         (shorten it, or split the statement)"
+                    ),
+                    format!(
+                        "{soort} `{name})` heeft {length} tekens; met {count} {wat} toont het \
+                         scherm er hoogstens {limit} helemaal bij de kleinste tekstgrootte \
+                         (maak hem korter, of splits de stelling)"
+                    ),
                 ),
-            });
+            ));
         }
     }
     let context_lines = screen_lines(&text_blocks(context));
     let room = fit_context_lines(options.len());
     if context_lines > room {
-        let room = match room {
-            0 => "no room for text above them".to_string(),
-            1 => "room for 1 line".to_string(),
-            n => format!("room for {n} lines"),
-        };
-        warnings.push(LineError {
-            line,
-            message: format!(
-                "the text above the {what} takes about {context_lines} lines of \
-                 {FIT_LINE_CHARS} characters; with {} {what} the screen has {room} (put the \
-                 detail on a content slide before the statement)",
-                options.len()
+        let (room, ruimte) = match room {
+            0 => (
+                "no room for text above them".to_string(),
+                "geen ruimte voor tekst erboven".to_string(),
             ),
-        });
+            1 => (
+                "room for 1 line".to_string(),
+                "ruimte voor 1 regel".to_string(),
+            ),
+            n => (
+                format!("room for {n} lines"),
+                format!("ruimte voor {n} regels"),
+            ),
+        };
+        warnings.push(LineError::new(
+            line,
+            text(
+                "context_long",
+                format!(
+                    "the text above the {what} takes about {context_lines} lines of \
+                     {FIT_LINE_CHARS} characters; with {count} {what} the screen has {room} \
+                     (put the detail on a content slide before the statement)"
+                ),
+                format!(
+                    "de tekst boven de {wat} beslaat ongeveer {context_lines} regels van \
+                     {FIT_LINE_CHARS} tekens; met {count} {wat} heeft het scherm {ruimte} (zet \
+                     de uitleg op een inhoudsdia vóór de stelling)"
+                ),
+            ),
+        ));
     }
 }
 
@@ -1309,30 +1691,78 @@ fn scale_errors(points: &[(usize, String)], disordered: bool, errors: &mut Vec<L
     if disordered {
         return;
     }
-    if !SCALE_POINTS.contains(&points.len()) {
-        errors.push(LineError {
-            line: *last_line,
-            message: format!(
-                "a scale has 5 or 7 points, `1)` to `5)` or `1)` to `7)`; this one has {} \
-                 (for a numbered list, write `1.` instead of `1)`)",
-                points.len()
+    let count = points.len();
+    if !SCALE_POINTS.contains(&count) {
+        errors.push(LineError::new(
+            *last_line,
+            text(
+                "scale_points",
+                format!(
+                    "a scale has 5 or 7 points, `1)` to `5)` or `1)` to `7)`; this one has \
+                     {count} (for a numbered list, write `1.` instead of `1)`)"
+                ),
+                format!(
+                    "een schaal heeft 5 of 7 punten, `1)` tot en met `5)` of `1)` tot en met \
+                     `7)`; deze heeft er {count} (voor een genummerde opsomming schrijf je \
+                     `1.` in plaats van `1)`)"
+                ),
             ),
-        });
+        ));
         return;
     }
     let (first_line, first) = &points[0];
-    for (line, text, end) in [(first_line, first, "first"), (last_line, last, "last")] {
-        if text.is_empty() {
-            let number = if end == "first" { 1 } else { points.len() };
-            errors.push(LineError {
-                line: *line,
-                message: format!(
-                    "point `{number})` has no label: the {end} point of a scale says what the \
-                     numbers mean (`1) Helemaal oneens`, `{}) Helemaal eens`)",
-                    points.len()
+    let ends = [
+        (first_line, first, 1, "first", "eerste"),
+        (last_line, last, count, "last", "laatste"),
+    ];
+    for (line, label, number, end, eind) in ends {
+        if label.is_empty() {
+            errors.push(LineError::new(
+                *line,
+                text(
+                    "point_label",
+                    format!(
+                        "point `{number})` has no label: the {end} point of a scale says what \
+                         the numbers mean (`1) Helemaal oneens`, `{count}) Helemaal eens`)"
+                    ),
+                    format!(
+                        "punt `{number})` heeft geen omschrijving: het {eind} punt van een \
+                         schaal zegt wat de getallen betekenen (`1) Helemaal oneens`, \
+                         `{count}) Helemaal eens`)"
+                    ),
                 ),
-            });
+            ));
         }
+    }
+}
+
+/// Hints that a lettered statement of 5 or 7 options running from disagree to agree is a
+/// scale written as `A)` to `E)`: as points it gets a median and a mean.
+fn scale_as_letters(options: &[(usize, String)], warnings: &mut Vec<LineError>) {
+    let (Some((line, first)), Some((_, last))) = (options.first(), options.last()) else {
+        return;
+    };
+    let (first, last) = (first.to_lowercase(), last.to_lowercase());
+    let disagree = first.contains("oneens") || first.contains("disagree");
+    let agree = (last.contains("eens") && !last.contains("oneens"))
+        || (last.contains("agree") && !last.contains("disagree"));
+    let count = options.len();
+    if SCALE_POINTS.contains(&count) && disagree && agree {
+        warnings.push(LineError::new(
+            *line,
+            text(
+                "scale_as_letters",
+                format!(
+                    "these {count} options run from disagree to agree: write them as a scale, \
+                     `1)` to `{count})`, so the screen and the report show its median and mean"
+                ),
+                format!(
+                    "deze {count} opties lopen van oneens naar eens: schrijf ze als schaal, \
+                     `1)` tot en met `{count})`, dan tonen het scherm en het verslag de \
+                     mediaan en het gemiddelde"
+                ),
+            ),
+        ));
     }
 }
 

@@ -222,7 +222,7 @@ impl IntoResponse for ApiError {
             .unwrap_or_else(|| if self.english { en } else { nl }.to_owned());
         let mut body = json!({"code": self.code, "message": message});
         if !self.errors.is_empty() {
-            body["errors"] = line_errors(&self.errors);
+            body["errors"] = line_errors(&self.errors, self.english);
         }
         let mut response = (
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
@@ -240,10 +240,12 @@ impl IntoResponse for ApiError {
 
 type ApiResult = Result<Response, ApiError>;
 
-fn line_errors(errors: &[LineError]) -> Value {
+/// A deck's problems as the API lists them: line, code, and the message in the asker's
+/// language.
+fn line_errors(errors: &[LineError], english: bool) -> Value {
     errors
         .iter()
-        .map(|e| json!({"line": e.line, "message": e.message}))
+        .map(|e| json!({"line": e.line, "code": e.code, "message": e.text(english)}))
         .collect()
 }
 
@@ -489,10 +491,7 @@ async fn deck_body(
                     let at = e.utf8_error().valid_up_to();
                     let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
                     let mut error = ApiError::new(en, "deck_not_utf8");
-                    error.errors = vec![LineError {
-                        line,
-                        message: format!("byte {} is not UTF-8", at + 1),
-                    }];
+                    error.errors = vec![LineError::not_utf8(line, at + 1)];
                     Err(error)
                 }
             }
@@ -661,7 +660,7 @@ async fn check(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
             return Ok(Json(json!({
                 "ok": false,
                 "title": Value::Null,
-                "errors": line_errors(&e.errors),
+                "errors": line_errors(&e.errors, en),
                 "warnings": [],
                 "slides": [],
                 "preview": Value::Null,
@@ -685,7 +684,7 @@ async fn check(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
         "ok": true,
         "title": deck.title,
         "errors": [],
-        "warnings": line_errors(&deck.warnings),
+        "warnings": line_errors(&deck.warnings, en),
         "slides": slides,
         "preview": preview(&state, Arc::new(deck)),
     }))

@@ -321,6 +321,11 @@ async fn bad_decks_get_a_clear_error_and_nothing_is_stored() {
     assert_eq!(status, 422, "{error}");
     assert_eq!(error["code"], "deck_not_utf8");
     assert_eq!(error["errors"][0]["line"], 3, "{error}");
+    assert_eq!(error["errors"][0]["code"], "not_utf8", "{error}");
+    assert_eq!(
+        error["errors"][0]["message"], "byte 20 is geen UTF-8: sla het deck op als UTF-8-tekst",
+        "{error}"
+    );
     // A deck with an error names its line; the check says the same without storing.
     let broken = "## Stelling\n\nA) Ja\n";
     let (status, error) = console.post_deck("kapot.md", broken).await;
@@ -330,6 +335,11 @@ async fn bad_decks_get_a_clear_error_and_nothing_is_stored() {
     assert_eq!(status, 200);
     assert_eq!(checked["ok"], false);
     assert_eq!(checked["errors"], error["errors"]);
+    assert_eq!(
+        checked["errors"][0],
+        serde_json::json!({"line": 3, "code": "one_option",
+            "message": "een stelling heeft ten minste twee opties nodig, `A)` en `B)`"})
+    );
     // Not JSON, or JSON of the wrong shape.
     let (status, error) = console
         .send_bytes("/api/decks", "application/json", b"{\"source\": 5")

@@ -155,6 +155,34 @@ async fn console(tools: Tools) {
         .js("return [...document.querySelectorAll('#gutter .err')].map((e) => e.textContent);")
         .await;
     assert_eq!(marked, serde_json::json!([ERROR_LINE.to_string()]));
+    assert_eq!(
+        problem,
+        serde_json::json!(format!("Regel {ERROR_LINE}: optie `B)` heeft geen tekst"))
+    );
+    // The check speaks the page's language: English after the switch, Dutch again after.
+    let said = |text: String| {
+        format!(
+            "const b = document.querySelector('#problems button[data-line=\"{ERROR_LINE}\"]'); return !!b && b.textContent === {};",
+            serde_json::to_string(&text).unwrap()
+        )
+    };
+    admin.click("[data-lang-toggle]").await;
+    admin
+        .wait(
+            "the error in English",
+            &said(format!("Line {ERROR_LINE}: option `B)` has no text")),
+        )
+        .await;
+    admin.click("[data-lang-toggle]").await;
+    admin
+        .wait(
+            "the error in Dutch again",
+            &said(format!("Regel {ERROR_LINE}: optie `B)` heeft geen tekst")),
+        )
+        .await;
+    admin
+        .js("document.getElementById('source').focus(); return true;")
+        .await;
     axe_clean(&admin, &axe, "the editor with an error").await;
     // By keyboard: from the text on to the error, Enter.
     admin

@@ -2,11 +2,12 @@
 //! public API: the built-in deck, every error a facilitator can make, safe rendering.
 
 use proptest::prelude::*;
+use stemzaal::core::deck::LineError;
 use stemzaal::core::deck::{
     fit_context_lines, fit_option_chars, fit_point_chars, parse, render_markdown, Deck, DeckError,
     Results, SlideKind, StructureChange, FIT_CONTENT_BLOCKS, FIT_CONTENT_LINES,
     FIT_CONTENT_TITLE_CHARS, FIT_LINE_CHARS, FIT_TITLE_CHARS, FIT_TOP_TITLE_CHARS, MAX_OPTIONS,
-    MAX_SLIDES, MAX_SOURCE_BYTES, SCALE_POINTS,
+    MAX_SLIDES, MAX_SOURCE_BYTES, PROBLEMS, SCALE_POINTS,
 };
 
 /// The errors of a deck that must not parse, as (line, message) pairs.
@@ -915,17 +916,47 @@ fn stemzaal_check_names_a_scale_error_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("schaal.md");
     std::fs::write(&path, "## Schaal\n\n1) Oneens\n2)\n3)\n4) Eens\n").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_stemzaal"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("schaal.md:6: a scale has 5 or 7 points"),
-        "{stderr}"
-    );
+    // `--lang`, else the locale's language, else Dutch.
+    for (args, locale, said) in [
+        (
+            &["--lang", "en"][..],
+            "nl_NL.UTF-8",
+            "schaal.md:6: a scale has 5 or 7 points",
+        ),
+        (
+            &[][..],
+            "en_GB.UTF-8",
+            "schaal.md:6: a scale has 5 or 7 points",
+        ),
+        (
+            &[][..],
+            "nl_NL.UTF-8",
+            "schaal.md:6: een schaal heeft 5 of 7 punten",
+        ),
+        (
+            &[][..],
+            "C.UTF-8",
+            "schaal.md:6: een schaal heeft 5 of 7 punten",
+        ),
+        (
+            &["--lang", "nl"][..],
+            "en_US.UTF-8",
+            "schaal.md:6: een schaal heeft 5 of 7 punten",
+        ),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+            .arg("check")
+            .args(args)
+            .arg(&path)
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", locale)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(said), "{args:?} {locale}: {stderr}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1316,17 +1347,24 @@ fn stemzaal_check_prints_warnings_with_file_and_line_and_still_succeeds() {
     let path = dir.path().join("lang.md");
     let deck = format!("## Stelling\n\nA) {}\nB) nee\n", text_of(141));
     std::fs::write(&path, deck).unwrap();
+    for (lang, said) in [
+        ("en", "lang.md:3: warning: option `A)` has 141 characters"),
+        ("nl", "lang.md:3: waarschuwing: optie `A)` heeft 141 tekens"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_stemzaal"))
+            .args(["check", "--lang", lang])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains(said), "{stderr}");
+    }
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_stemzaal"))
         .arg("check")
         .arg(&path)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("lang.md:3: warning: option `A)` has 141 characters"),
-        "{stderr}"
-    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("1 slides, 1 statements"));
 }
 
@@ -1397,4 +1435,350 @@ fn front_matter_sets_the_group_floor_and_the_argument_settings() {
         assert_eq!(errors[0].0, 3, "{line}");
         assert!(errors[0].1.contains(want), "{line}: {errors:?}");
     }
+}
+
+/// Every problem `check` reports, by code: a deck that makes it, the line it must name,
+/// and a phrase its English and its Dutch message must hold.
+fn problem_table() -> Vec<(&'static str, String, usize, &'static str, &'static str)> {
+    let slides: Vec<String> = (0..=MAX_SLIDES).map(|i| format!("Dia {i}")).collect();
+    let options = |labels: &str| {
+        labels
+            .split(' ')
+            .map(|l| format!("{l}) optie"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let words = |n: usize| "woord ".repeat(n);
+    vec![
+        (
+            "too_large",
+            "x".repeat(MAX_SOURCE_BYTES + 1),
+            1,
+            "at most",
+            "hoogstens",
+        ),
+        ("no_slides", String::new(), 1, "no slides", "geen dia's"),
+        (
+            "too_many_slides",
+            slides.join("\n---\n"),
+            2 * MAX_SLIDES + 1,
+            "too many slides",
+            "te veel dia's",
+        ),
+        (
+            "empty_slide",
+            "A\n---\n---\nB\n".into(),
+            2,
+            "empty slide",
+            "lege dia",
+        ),
+        (
+            "front_matter_open",
+            "---\ntitle: x\n".into(),
+            1,
+            "not closed",
+            "niet afgesloten",
+        ),
+        (
+            "front_matter_colon",
+            "---\ntitel x\n---\nA\n".into(),
+            2,
+            "without a colon",
+            "zonder dubbele punt",
+        ),
+        (
+            "front_matter_key",
+            "---\ntitel: x\n---\nA\n".into(),
+            2,
+            "unknown front matter key",
+            "onbekende sleutel",
+        ),
+        (
+            "front_matter_twice",
+            "---\ntitle: a\ntitle: b\n---\nA\n".into(),
+            3,
+            "set twice",
+            "twee keer",
+        ),
+        (
+            "title_empty",
+            "---\ntitle:\n---\nA\n".into(),
+            2,
+            "is empty",
+            "is leeg",
+        ),
+        (
+            "lang_tag",
+            "---\nlang: nederlands\n---\nA\n".into(),
+            2,
+            "language tag",
+            "taalcode",
+        ),
+        (
+            "meeting_empty",
+            "---\nmeeting:\n---\nA\n".into(),
+            2,
+            "after the colon",
+            "vul het in",
+        ),
+        (
+            "min_group_size",
+            "---\nmin_group_size: vijf\n---\nA\n".into(),
+            2,
+            "whole number",
+            "heel getal",
+        ),
+        (
+            "on_off",
+            "---\narguments: ja\n---\nA\n".into(),
+            2,
+            "`on` or `off`",
+            "(aan)",
+        ),
+        (
+            "results_value",
+            "---\nresults: zichtbaar\n---\nA\n".into(),
+            2,
+            "`hidden` or `live`",
+            "verborgen",
+        ),
+        (
+            "group_empty",
+            "---\ngroups: a,,b\n---\nA\n".into(),
+            2,
+            "empty group name",
+            "lege groepsnaam",
+        ),
+        (
+            "group_twice",
+            "---\ngroups: Raad, raad\n---\nA\n".into(),
+            2,
+            "listed twice",
+            "twee keer",
+        ),
+        (
+            "results_not_statement",
+            "## Dia\nresults: live\n".into(),
+            2,
+            "without options",
+            "zonder opties",
+        ),
+        (
+            "results_twice",
+            "## S\nresults: live\nresults: hidden\nA) a\nB) b\n".into(),
+            3,
+            "set twice",
+            "twee keer",
+        ),
+        (
+            "title_long",
+            format!("# {}\n", "x".repeat(200)),
+            1,
+            "the title has",
+            "de titel heeft",
+        ),
+        (
+            "content_blocks",
+            "- punt\n".repeat(FIT_CONTENT_BLOCKS + 1),
+            1,
+            "bullets or paragraphs",
+            "opsommingstekens",
+        ),
+        (
+            "content_lines",
+            words(FIT_LINE_CHARS * FIT_CONTENT_LINES / 6 + 40),
+            1,
+            "lines of",
+            "regels van",
+        ),
+        (
+            "first_option",
+            format!("## S\n{}\n", options("B C")),
+            2,
+            "without `A)`",
+            "zonder `A)`",
+        ),
+        (
+            "first_point",
+            format!("## S\n{}\n", options("2 3 4 5 6")),
+            2,
+            "without `1)`",
+            "zonder `1)`",
+        ),
+        (
+            "option_twice",
+            format!("## S\n{}\n", options("A A")),
+            3,
+            "duplicate option",
+            "twee keer",
+        ),
+        (
+            "point_twice",
+            format!("## S\n{}\n", options("1 1 2 3 4 5")),
+            3,
+            "duplicate point",
+            "twee keer",
+        ),
+        (
+            "option_skipped",
+            format!("## S\n{}\n", options("A C")),
+            3,
+            "skipped option letter",
+            "overgeslagen",
+        ),
+        (
+            "point_skipped",
+            format!("## S\n{}\n", options("1 3 4 5 6")),
+            3,
+            "skipped point",
+            "overgeslagen",
+        ),
+        (
+            "options_mixed",
+            format!("## S\n{}\n", options("A 2 B")),
+            3,
+            "mixes",
+            "mengt",
+        ),
+        (
+            "too_many_options",
+            format!("## S\n{}\n", options("A B C D E F G H I")),
+            10,
+            "too many options",
+            "te veel opties",
+        ),
+        (
+            "too_many_points",
+            format!("## S\n{}\n", options("1 2 3 4 5 6 7 8")),
+            9,
+            "too many points",
+            "te veel punten",
+        ),
+        (
+            "text_after_options",
+            "## S\nA) a\nB) b\n\ntekst\n".into(),
+            5,
+            "text after the options",
+            "tekst na de opties",
+        ),
+        (
+            "option_empty",
+            "## S\nA)\nB) b\n".into(),
+            2,
+            "has no text",
+            "geen tekst",
+        ),
+        (
+            "one_option",
+            "## S\nA) a\n".into(),
+            2,
+            "at least two options",
+            "ten minste twee",
+        ),
+        (
+            "option_long",
+            format!("## S\nA) {}\nB) b\n", "x".repeat(300)),
+            2,
+            "300 characters",
+            "300 tekens",
+        ),
+        (
+            "context_long",
+            format!("## S\n\n{}\n\nA) a\nB) b\n", words(300)),
+            1,
+            "the text above",
+            "de tekst boven",
+        ),
+        (
+            "scale_points",
+            "## S\n1) oneens\n2)\n3) eens\n".into(),
+            4,
+            "5 or 7 points",
+            "5 of 7 punten",
+        ),
+        (
+            "point_label",
+            "## S\n1)\n2)\n3)\n4)\n5) eens\n".into(),
+            2,
+            "no label",
+            "geen omschrijving",
+        ),
+        (
+            "small_letter",
+            "## S\nA) ja\nb) nee\n".into(),
+            3,
+            "capital, `B)`",
+            "hoofdletter, `B)`",
+        ),
+        (
+            "small_letters",
+            "## S\na) ja\nb) nee\n".into(),
+            1,
+            "write capitals",
+            "hoofdletters",
+        ),
+        (
+            "dot_for_parenthesis",
+            "## S\n\n1. Helemaal oneens\n2. Oneens\n3. Neutraal\n4. Eens\n5. Helemaal eens\n"
+                .into(),
+            1,
+            "written `1)`",
+            "als `1)`",
+        ),
+        (
+            "scale_as_letters",
+            "## S\nA) Helemaal oneens\nB) Oneens\nC) Neutraal\nD) Eens\nE) Helemaal eens\n".into(),
+            2,
+            "`1)` to `5)`",
+            "`1)` tot en met `5)`",
+        ),
+    ]
+}
+
+/// The problems of `text`, errors or warnings.
+fn problems_of(text: &str) -> Vec<LineError> {
+    match parse("test.md", text) {
+        Ok(deck) => deck.warnings,
+        Err(err) => err.errors,
+    }
+}
+
+#[test]
+fn every_problem_of_check_speaks_dutch_and_english_and_names_its_line() {
+    let table = problem_table();
+    for (code, text, line, en, nl) in &table {
+        let problems = problems_of(text);
+        let Some(problem) = problems.iter().find(|p| p.code == *code) else {
+            panic!("{code}: not reported, got {problems:#?}");
+        };
+        assert_eq!(problem.line, *line, "{code}: {problem:#?}");
+        assert!(problem.text(true).contains(en), "{code}: {problem:#?}");
+        assert!(problem.text(false).contains(nl), "{code}: {problem:#?}");
+        assert_ne!(problem.message, problem.dutch, "{code}");
+    }
+    // Every code is in the table (but the one only an upload can make, which the API
+    // test of a file that is not UTF-8 drives), and every code reported is a known one.
+    let mut tested: Vec<&str> = table.iter().map(|row| row.0).collect();
+    tested.push("not_utf8");
+    tested.sort_unstable();
+    let mut known = PROBLEMS.to_vec();
+    known.sort_unstable();
+    assert_eq!(tested, known);
+    let bad = LineError::not_utf8(3, 17);
+    assert!(bad.text(true).contains("byte 17") && bad.text(false).contains("byte 17"));
+}
+
+#[test]
+fn a_small_letter_is_named_on_its_own_line_and_a_scale_as_letters_gets_its_hint() {
+    // `b)` on line 3: the error names line 3 and the capital, not "one option" on 2.
+    assert_single_error("## Stelling\n\nA) ja\nb) nee\n", 4, "`B)`");
+    let deck =
+        parse_ok("## S\n\nA) Helemaal oneens\nB) Oneens\nC) Neutraal\nD) Eens\nE) Helemaal eens\n");
+    assert_eq!(deck.warnings.len(), 1, "{:#?}", deck.warnings);
+    assert_eq!(deck.warnings[0].code, "scale_as_letters");
+    // A plain list is no slip.
+    let deck = parse_ok("## Bevindingen\n\n1. Eerste\n2. Tweede\n3. Derde\n");
+    assert_eq!(deck.warnings, []);
+    let deck = parse_ok("## Stelling\n\nA. Ja\nB. Nee\n");
+    assert_eq!(deck.warnings[0].code, "dot_for_parenthesis");
 }

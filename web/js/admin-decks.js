@@ -72,7 +72,8 @@ export function initDecks(h) {
       say(saveState, err.message, true);
     }
   });
-  onLangChange(() => { renderDecks(); renderVersions(); renderCheck(); showSaved(); });
+  // The check's messages come from the server in the page's language: ask again.
+  onLangChange(() => { renderDecks(); renderVersions(); renderCheck(); showSaved(); if (check && !check.failed) runCheck(); });
   show({ id: null, name: '', source: '' });
 }
 

@@ -215,7 +215,7 @@ function preview() {
   const emit = (type, m) => (subs[type] || []).forEach((f) => f(m));
   const api = {
     on(type, f) { (subs[type] ||= []).push(f); return api; },
-    status: 'online',
+    status: 'preview',
     online: true,
     send: () => false,
     vote(slide, round, option) { const v = { slide, round, option }; emit('ack', v); return v; },
