@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub(crate) mod boot;
 pub mod hosts;
 pub mod limits;
 pub(crate) mod qr;
@@ -466,12 +467,24 @@ async fn index(headers: HeaderMap) -> Response {
     embedded("index.html", &headers)
 }
 
+/// The phone's page; for an open session with the slide on show already in it (see
+/// [`crate::web::boot`]), so it is never cached.
 async fn participant_page(
     State(state): State<AppState>,
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    page_for(&state, &code, "participant.html", &headers).await
+    let Some(handle) = find(&state, &code).await else {
+        return page_for(&state, &code, "participant.html", &headers).await;
+    };
+    let Some(file) = Assets::get("participant.html") else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let template = String::from_utf8_lossy(&file.data);
+    let deck = handle.deck();
+    let published = handle.subscribe(Role::Participant).borrow().state.clone();
+    let page = crate::web::boot::participant_page(&template, &deck.title, &deck.lang, &published);
+    no_store(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }
 
 /// The `?key=` of a host or screen link (and `?lang=` of the report).

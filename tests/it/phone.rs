@@ -230,3 +230,95 @@ fn text_is(id: &str, text: &str) -> String {
         js_str(text)
     )
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_response_shows_the_open_statement_and_a_tap_waits_for_the_socket() {
+    run(
+        "the_first_response_shows_the_open_statement_and_a_tap_waits_for_the_socket",
+        first_response,
+    )
+    .await;
+}
+
+async fn first_response(tools: Tools) {
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let source = long_deck();
+    let deck = stemzaal::core::deck::parse("lang.md", &source).expect("the deck parses");
+    let server = TestServer::start_with(deck, &source).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.wait_state(|s| s["slide"]["phase"] == "open").await;
+    let code = server.code().to_owned();
+
+    // The page as the server sends it: title, statement and options already in it, and
+    // the phones' state for the script; a `</` in the state cannot end its element.
+    let (status, _, page) = server.get(&format!("/{code}")).await;
+    assert_eq!(status, 200);
+    for part in [
+        r#"<h1 class="deck" id="title" lang="nl">Lange keuzes</h1>"#,
+        "<h2>Hoe verder met gebiedsgericht werken?</h2>",
+        r#"<button class="opt" type="button" data-i="3"><span class="letter">D</span><span class="otext">Wachten op de evaluatie"#,
+        r#"<script type="application/json" id="boot">{"type":"state""#,
+    ] {
+        assert!(page.contains(part), "the page has {part}:\n{page}");
+    }
+    let boot = page.split(r#"id="boot">"#).nth(1).unwrap();
+    let boot = boot.split("</script>").next().unwrap();
+    assert!(!boot.contains("</"), "{boot}");
+    let state: serde_json::Value = serde_json::from_str(boot).unwrap();
+    assert_eq!(state["slide"]["phase"], "open");
+
+    // In Chromium, with every WebSocket refused: the statement shows and takes a tap,
+    // which waits and is sent once the socket opens.
+    let driver = Driver::start(&tools).await;
+    let phone = Browser::open(&driver, server.addr, "phone", (390, 844)).await;
+    phone.proxy.block(true);
+    phone.goto(&server.url(&format!("/{code}"))).await;
+    phone
+        .wait(
+            "the options before any socket",
+            "return document.querySelectorAll('#options .opt:not([disabled])').length === 4 && document.getElementById('conn').dataset.state !== 'online';",
+        )
+        .await;
+    let blocking = axe_blocking(&phone, &axe, "phone before its socket").await;
+    assert!(blocking.is_empty(), "{}", blocking.join("\n"));
+    phone.click("#options .opt[data-i=\"1\"]").await;
+    phone
+        .wait(
+            "the tap waiting",
+            &text_is("vote-status", "Je keuze B wordt verstuurd…"),
+        )
+        .await;
+    assert_eq!(
+        host.state["voted"], 0,
+        "nothing reached the server yet: {}",
+        host.state
+    );
+    phone.proxy.block(false);
+    phone.wait("the page online", &conn_is("online")).await;
+    let voted = host.wait_state(|s| s["voted"] == 1).await;
+    assert_eq!(voted["tally"], json!([0, 1, 0, 0]));
+    phone
+        .wait(
+            "the vote confirmed",
+            "return document.getElementById('vote-status').textContent.startsWith('Je keuze B is ontvangen');",
+        )
+        .await;
+    phone.close().await;
+
+    // On an emulated slow link (400 ms round trip, 50 KB/s, as the benchmark in
+    // docs/PERFORMANCE.md measures it) the page marks the moment a tap first counts, and
+    // a tap then is stored.
+    let slow = Browser::open(&driver, server.addr, "slow", (390, 844)).await;
+    slow.emulate_network(400, 50 * 1024).await;
+    slow.goto(&server.url(&format!("/{code}"))).await;
+    slow.wait_for(
+        "the mark of the first tap that counts",
+        "return performance.getEntriesByName('votable').length === 1;",
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    slow.click("#options .opt[data-i=\"2\"]").await;
+    host.wait_state(|s| s["voted"] == 2).await;
+    slow.close().await;
+}

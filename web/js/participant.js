@@ -65,6 +65,14 @@ const showTimer = () => {
 const tick = countdown((ms) => { timerMs = ms; showTimer(); });
 
 const sock = connect({ code, hello: () => ({ key: null, participant_id: pid, card, lang }) });
+// The state the server put in the page: the statement shows and takes a tap at once; the
+// socket sends the vote when it is open, and its own state replaces this one.
+const boot = $('boot');
+if (boot) {
+  try { st = JSON.parse(boot.textContent); } catch { st = null; }
+  boot.remove();
+  if (st) queueMicrotask(render); // once the whole module has run
+}
 const cardForm = $('card-form');
 const cardIn = $('card');
 const elsewhere = $('elsewhere');
@@ -88,6 +96,7 @@ $('card-back').addEventListener('click', () => { cardBox(null); sock.restart(); 
 
 sock.on('status', (s) => {
   showConn(conn, s);
+  if (s === 'online' && !performance.getEntriesByName('online').length) performance.mark('online');
   if (s === 'ended') { main.dataset.ended = '1'; $('ended').hidden = false; }
 });
 // The session has ended: its title and the results the host revealed, each as the room
@@ -378,6 +387,8 @@ function render() {
     b.setAttribute('aria-pressed', String(mine === i));
     b.classList.toggle('sending', !!p && mine === i);
   });
+  // The moment a tap first counts, for the slow-link benchmark (docs/PERFORMANCE.md).
+  if (open && optsEl.children.length && !performance.getEntriesByName('votable').length) performance.mark('votable');
   voteEl.classList.toggle('sending', !!p);
   voteEl.classList.toggle('none', !p && mine == null);
   renderArgs(s, options, mine);

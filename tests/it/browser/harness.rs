@@ -671,6 +671,28 @@ impl Browser {
         self.requests.lock().unwrap().clone()
     }
 
+    /// Slows this browser's network as a poor link would: `latency_ms` added to every
+    /// request's round trip, and `bytes_per_second` each way (Chromium's own network
+    /// emulation, through chromedriver's DevTools endpoint).
+    pub async fn emulate_network(&self, latency_ms: u64, bytes_per_second: u64) {
+        let session = self.log_url.trim_end_matches("/se/log");
+        let cdp = format!("{session}/goog/cdp/execute");
+        let params = json!({"offline": false, "latency": latency_ms,
+            "downloadThroughput": bytes_per_second, "uploadThroughput": bytes_per_second});
+        for (cmd, params) in [
+            ("Network.enable", json!({})),
+            ("Network.setCacheDisabled", json!({"cacheDisabled": true})),
+            ("Network.emulateNetworkConditions", params),
+        ] {
+            let answer = driver_post(&cdp, &json!({"cmd": cmd, "params": params})).await;
+            assert!(
+                answer.get("error").is_none(),
+                "{}: {cmd}: {answer}",
+                self.name
+            );
+        }
+    }
+
     /// Sets the page's viewport (not the window) to exactly `width`×`height`.
     pub async fn viewport(&self, width: u32, height: u32) {
         let want = json!([width, height]);
