@@ -1,5 +1,5 @@
 //! The council's report through the real server: rounds, who switched, groups with
-//! small ones suppressed; CSV, JSON and HTML for the host only.
+//! small ones suppressed; CSV, JSON, an Excel workbook and HTML for the host only.
 
 use crate::support;
 
