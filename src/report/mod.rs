@@ -1,7 +1,13 @@
 //! The results of a session for the council: per statement and round the counts, who
 //! switched between the first and last round, and results per participant group with
-//! small groups suppressed. Rendered as CSV, JSON and a printable HTML page with a bar
-//! chart per statement.
+//! small groups suppressed. Rendered as CSV, JSON, an Excel workbook and a printable
+//! HTML page with a bar chart per statement.
+
+mod csv;
+mod xlsx;
+
+pub use csv::to_csv;
+pub use xlsx::to_xlsx;
 
 use maud::{html, Markup, PreEscaped};
 use serde::Serialize;
@@ -50,7 +56,7 @@ pub struct CardsReport {
 /// The results of one statement.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatementReport {
-    /// Slide index, from 0 (the host and the report say "dia 4" for index 3).
+    /// The slide's number, from 1, as the host and the report say it ("dia 4").
     pub slide: usize,
     /// The slide's title, uncut.
     pub title: String,
@@ -161,7 +167,7 @@ pub fn build(session: &Session, code: &str) -> Report {
                 })
                 .collect();
             Some(StatementReport {
-                slide,
+                slide: slide + 1,
                 title: s.full_title.clone(),
                 options: options.clone(),
                 scale: s.scale,
@@ -216,160 +222,6 @@ impl StatementReport {
     /// How option `index` is named: `A`, `B`, … or on a scale `1`, `2`, …
     pub fn name(&self, index: usize) -> String {
         option_name(self.scale, index)
-    }
-}
-
-/// The report as CSV (RFC 4180, UTF-8): one row per statement, round or group, and
-/// option. `slide` counts from 1, as the host and the report do. Round rows count phones
-/// and hands together in `votes`, and the part counted by hand in `hands`. Group rows
-/// have phones only (a hand has no group) and an empty `hands`; a suppressed group's
-/// counts are empty, with `<5` in `note` for a small group, or a note saying it protects
-/// a small group. A scale's `option` is the point's number; after each round's points a
-/// row names the median point in `option`, with `mediaan; gemiddelde 3.6` in `note`, and
-/// after a re-vote a row without `option` says in `note` how many moved up and down
-/// between the first and the last round. A session with voting cards ends with three
-/// rows, `stemkaarten` in `statement`, `uitgegeven`, `gebruikt` and `gestemd` in
-/// `option_text`, the number in `votes`.
-pub fn to_csv(report: &Report) -> String {
-    let mut out =
-        String::from("slide,statement,round,group,option,option_text,votes,hands,note\r\n");
-    for s in &report.statements {
-        csv_rounds(&mut out, s);
-        let last = s.rounds.last().map_or(1, |r| r.round).to_string();
-        csv_scale_shift(&mut out, s, &last, report.min_group_size);
-        csv_groups(&mut out, s, &last, report.min_group_size);
-        csv_arguments(&mut out, s);
-    }
-    if let Some(cards) = report.cards {
-        for (what, n) in [
-            ("uitgegeven", cards.issued),
-            ("gebruikt", cards.used),
-            ("gestemd", cards.voted),
-        ] {
-            out.push_str(&format!(",stemkaarten,,,,{what},{n},,\r\n"));
-        }
-    }
-    out
-}
-
-/// A statement's rows per round and option, each scale round followed by its median.
-fn csv_rounds(out: &mut String, s: &StatementReport) {
-    for r in &s.rounds {
-        for (i, count) in r.counts.iter().enumerate() {
-            let hands = r.hands.get(i).copied().unwrap_or(0).to_string();
-            row(
-                out,
-                s,
-                &r.round.to_string(),
-                "",
-                i,
-                [count.to_string().as_str(), &hands, ""],
-            );
-        }
-        if let Some(stats) = r.stats {
-            let note = format!("mediaan; gemiddelde {:.1}", stats.mean);
-            let round = r.round.to_string();
-            row(out, s, &round, "", stats.median - 1, ["", "", &note]);
-        }
-    }
-}
-
-/// After a scale's re-vote, the row that says how many moved up and down by the `last`
-/// round (or that too few voted in both).
-fn csv_scale_shift(out: &mut String, s: &StatementReport, last: &str, min_group_size: u64) {
-    let Some(sw) = s.switches.as_ref().filter(|_| s.scale) else {
-        return;
-    };
-    let from = sw.from_round;
-    let note = match sw.moved {
-        Some(m) => format!(
-            "verschuiving vanaf ronde {from}: {} hoger, {} lager, {} gelijk",
-            m.up, m.down, m.stayed
-        ),
-        None => {
-            format!("verschuiving vanaf ronde {from}: <{min_group_size} stemden in beide rondes")
-        }
-    };
-    row(out, s, last, "", usize::MAX, ["", "", &note]);
-}
-
-/// The `last` round's rows per group and option, a suppressed group's counts empty.
-fn csv_groups(out: &mut String, s: &StatementReport, last: &str, min_group_size: u64) {
-    for g in &s.groups {
-        let name = g.group.as_deref().unwrap_or("(geen groep)");
-        for i in 0..s.options.len() {
-            let note = match g.suppressed {
-                None => String::new(),
-                Some(Suppressed::Few) => format!("<{min_group_size}"),
-                Some(Suppressed::Complement) => {
-                    format!("verborgen: zou een groep <{min_group_size} verraden")
-                }
-            };
-            let votes = g.counts.as_ref().map(|c| c[i].to_string());
-            let votes = votes.as_deref().unwrap_or("");
-            row(out, s, last, name, i, [votes, "", &note]);
-        }
-    }
-}
-
-/// Approved arguments: `votes` holds the upvotes, `note` the text.
-fn csv_arguments(out: &mut String, s: &StatementReport) {
-    for a in &s.arguments {
-        let kind = if a.highlighted {
-            "uitgelicht argument"
-        } else {
-            "argument"
-        };
-        let note = format!("{kind}: {}", a.text);
-        row(
-            out,
-            s,
-            "",
-            "",
-            a.option,
-            [&a.upvotes.to_string(), "", &note],
-        );
-    }
-}
-
-/// One CSV row; `[votes, hands, note]` last. Option `i` past the options leaves
-/// `option` and `option_text` empty.
-fn row(
-    out: &mut String,
-    s: &StatementReport,
-    round: &str,
-    group: &str,
-    i: usize,
-    [votes, hands, note]: [&str; 3],
-) {
-    let fields = [
-        (s.slide + 1).to_string(),
-        s.title.clone(),
-        round.to_owned(),
-        group.to_owned(),
-        s.options.get(i).map(|_| s.name(i)).unwrap_or_default(),
-        s.options.get(i).cloned().unwrap_or_default(),
-        votes.to_owned(),
-        hands.to_owned(),
-        note.to_owned(),
-    ];
-    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    out.push_str(&line.join(","));
-    out.push_str("\r\n");
-}
-
-/// Quotes a CSV field when needed, and defuses spreadsheet formulas (a field starting
-/// with `=`, `+`, `-` or `@` is prefixed with `'`), since decks are free text.
-fn csv_field(field: &str) -> String {
-    let field = if field.starts_with(['=', '+', '-', '@']) {
-        format!("'{field}")
-    } else {
-        field.to_owned()
-    };
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field
     }
 }
 
@@ -483,7 +335,7 @@ const OPTION_GAP: f64 = 12.0;
 fn chart(s: &StatementReport, lang: Lang) -> Markup {
     let per_option = s.rounds.len() as f64 * BAR_ROW + OPTION_GAP;
     let height = LEGEND_HEIGHT + s.options.len() as f64 * per_option;
-    let id = format!("chart-{}", s.slide + 1);
+    let id = format!("chart-{}", s.slide);
     html! {
         svg class="chart" role="img" aria-labelledby={ (id) "-title" }
             viewBox={ "0 0 640 " (height) } width="640" height=(height)
@@ -627,7 +479,7 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
                     (html_heading(report, lang))
                     @for s in &report.statements {
                         section {
-                            h2 { (fill(tx("statement"), &[&(s.slide + 1).to_string(), &s.title])) }
+                            h2 { (fill(tx("statement"), &[&s.slide.to_string(), &s.title])) }
                             (chart(s, lang))
                             (html_rounds(s, lang))
                             @if s.scale {

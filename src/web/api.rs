@@ -766,6 +766,7 @@ struct Links {
     report: String,
     csv: String,
     json: String,
+    xlsx: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     poster: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -813,6 +814,7 @@ async fn session_json(state: &AppState, record: &SessionRecord) -> SessionJson {
             report: format!("/report/{code}?key={key}"),
             csv: format!("/export/{code}.csv?key={key}"),
             json: format!("/export/{code}.json?key={key}"),
+            xlsx: format!("/export/{code}.xlsx?key={key}"),
             poster: open.then(|| format!("/admin/poster/{code}")),
             join_qr: open.then(|| format!("/api/sessions/{code}/qr/join.svg")),
             host_qr: open.then(|| format!("/api/sessions/{code}/qr/host.svg")),

@@ -554,7 +554,7 @@ async fn report_page(
     }
 }
 
-/// `CODE.csv` or `CODE.json` (host only), as a download.
+/// `CODE.csv`, `CODE.json` or `CODE.xlsx` (host only), as a download.
 async fn export(
     State(state): State<AppState>,
     Path(file): Path<String>,
@@ -564,7 +564,7 @@ async fn export(
     let Some((code, format)) = file.rsplit_once('.') else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if format != "csv" && format != "json" {
+    if !matches!(format, "csv" | "json" | "xlsx") {
         return StatusCode::NOT_FOUND.into_response();
     }
     let Some(code) = host_access(&state, code, query.key.as_deref(), &headers).await else {
@@ -578,13 +578,25 @@ async fn export(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let (mime, body) = if format == "csv" {
-        ("text/csv; charset=utf-8", crate::report::to_csv(&report))
-    } else {
-        (
+    let (mime, body) = match format {
+        "csv" => (
+            "text/csv; charset=utf-8",
+            crate::report::to_csv(&report).into(),
+        ),
+        "json" => (
             "application/json",
-            serde_json::to_string_pretty(&report).expect("a report serializes"),
-        )
+            serde_json::to_vec_pretty(&report).expect("a report serializes"),
+        ),
+        _ => {
+            let lang = query.lang.unwrap_or_default();
+            match crate::report::to_xlsx(&report, lang, crate::hub::now_ms()) {
+                Ok(book) => (XLSX_MIME, book),
+                Err(e) => {
+                    tracing::error!("workbook of {code}: {e:#}");
+                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                }
+            }
+        }
     };
     let disposition = format!("attachment; filename=\"stemzaal-{code}.{format}\"");
     let mut response = (
@@ -602,6 +614,9 @@ async fn export(
     }
     response
 }
+
+/// The media type of an Excel workbook.
+const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Lifetime of a key cookie: a long council day and its evening.
 const KEY_COOKIE_SECONDS: u32 = 16 * 3600;

@@ -577,6 +577,11 @@ async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
         json!([0, 1]),
         "{exported}"
     );
+    let xlsx = closed["links"]["xlsx"].as_str().unwrap();
+    assert_eq!(xlsx, format!("/export/{code}.xlsx?key={host_key}"));
+    let (status, head, book) = support::http_get_bytes(server.addr, xlsx, &[]).await;
+    assert_eq!(status, 200, "{head}");
+    assert!(book.starts_with(b"PK"), "a zip file, as every workbook is");
     let (_, sessions) = console.call("GET", "/api/sessions", None).await;
     let statuses: Vec<&str> = sessions["sessions"]
         .as_array()

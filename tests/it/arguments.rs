@@ -216,8 +216,11 @@ async fn an_argument_goes_from_a_phone_through_the_host_to_the_screen_and_the_re
     );
     let csv = stemzaal::report::to_csv(&report);
     assert!(
-        csv.contains("argument: Bomen koelen de straat in de zomer."),
-        "{csv}"
+        csv.contains(
+            "\nargument,1,Meer groen in de wijk,,,A,\"Ja, ook als er parkeerplaatsen verdwijnen\",\
+             ,,,2,argument: Bomen koelen de straat in de zomer.\r\n"
+        ),
+        "upvotes in their own column, votes empty: {csv}"
     );
     let html = stemzaal::report::to_html(&report, stemzaal::wire::protocol::Lang::Nl);
     assert!(html

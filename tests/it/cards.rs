@@ -25,7 +25,7 @@ fn new_cards(count: usize) -> Vec<String> {
 }
 
 /// Issues `count` cards in the test server's session and returns them.
-async fn issue(server: &TestServer, count: usize) -> Vec<String> {
+pub(crate) async fn issue(server: &TestServer, count: usize) -> Vec<String> {
     let cards = new_cards(count);
     server
         .session
@@ -39,7 +39,7 @@ async fn issue(server: &TestServer, count: usize) -> Vec<String> {
 }
 
 /// A phone presenting `card` (as typed on the card, lower case).
-async fn phone_with(server: &TestServer, card: &str) -> TestClient {
+pub(crate) async fn phone_with(server: &TestServer, card: &str) -> TestClient {
     let typed = stemzaal::core::cards::display(card).to_ascii_lowercase();
     TestClient::hello(
         &server.ws_url(),
@@ -272,9 +272,9 @@ async fn the_report_says_how_many_cards_were_issued_used_and_voted() {
     assert_eq!(json["cards"], json!({"issued": 4, "used": 2, "voted": 1}));
     let csv = stemzaal::report::to_csv(&report);
     for row in [
-        ",stemkaarten,,,,uitgegeven,4,,",
-        ",stemkaarten,,,,gebruikt,2,,",
-        ",stemkaarten,,,,gestemd,1,,",
+        "\ncards,,stemkaarten,,,,uitgegeven,4,,,,\r\n",
+        "\ncards,,stemkaarten,,,,gebruikt,2,,,,\r\n",
+        "\ncards,,stemkaarten,,,,gestemd,1,,,,\r\n",
     ] {
         assert!(csv.contains(row), "{row} in {csv}");
     }

@@ -423,6 +423,27 @@ async fn console(tools: Tools) {
         "no reconnecting after the end"
     );
     axe_clean(&admin, &axe, "sessions, one closed").await;
+    // The closed session's workbook, named in the page's language, downloads.
+    let workbook = admin
+        .client
+        .execute_async(
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 {} const a = [...li.querySelectorAll('a[download]')].find((a) => a.textContent === 'Excel');
+                 fetch(a.href).then((r) => done([a.getAttribute('href'), r.status]), (e) => done(String(e)));",
+                session(&code)
+            ),
+            vec![],
+        )
+        .await
+        .expect("fetch the workbook");
+    assert!(
+        workbook[0].as_str().is_some_and(|href| href
+            .starts_with(&format!("/export/{code}.xlsx?key="))
+            && href.ends_with("&lang=nl")),
+        "{workbook}"
+    );
+    assert_eq!(workbook[1], 200, "{workbook}");
     let report = admin
         .js(&format!(
             "{} return li.querySelector('a[href*=\"/report/\"]').href;",

@@ -1252,6 +1252,10 @@ async fn report_and_exports_want_the_host_key_by_query_or_cookie() {
         (format!("/report/{code}"), "text/html; charset=utf-8"),
         (format!("/export/{code}.csv"), "text/csv; charset=utf-8"),
         (format!("/export/{code}.json"), "application/json"),
+        (
+            format!("/export/{code}.xlsx"),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
     ] {
         let (status, _, body) = server.get(&path).await;
         assert_eq!(
@@ -1279,9 +1283,16 @@ async fn report_and_exports_want_the_host_key_by_query_or_cookie() {
     let filename = format!("filename=\"stemzaal-{code}.csv\"").to_ascii_lowercase();
     assert!(head.contains(&filename), "{head}");
     assert!(
-        body.starts_with("slide,statement,round,group,option,option_text,votes,hands,note\r\n"),
+        body.starts_with(
+            "\u{feff}table,slide,statement,round,group,option,option_text,votes,hands,percent,\
+             upvotes,note\r\n"
+        ),
         "{body}"
     );
-    let (status, _, _) = server.get(&format!("/export/{code}.CSV?key={key}")).await;
-    assert_eq!(status, 404);
+    for upper in ["CSV", "XLSX"] {
+        let (status, _, _) = server
+            .get(&format!("/export/{code}.{upper}?key={key}"))
+            .await;
+        assert_eq!(status, 404, "{upper}");
+    }
 }

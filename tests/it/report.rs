@@ -1,8 +1,11 @@
 //! The council's report through the real server: rounds, who switched, groups with
-//! small ones suppressed; CSV, JSON and HTML for the host only.
+//! small ones suppressed; CSV, JSON, an Excel workbook and HTML for the host only.
 
 use crate::support;
 
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx};
 use serde_json::{json, Value};
 use stemzaal::core::deck::SlideKind;
 use support::{TestClient, TestServer};
@@ -63,7 +66,11 @@ async fn the_report_pairs_rounds_counts_switches_and_suppresses_small_groups() {
     let report: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(report["joined"], 12);
     let s = &report["statements"][0];
-    assert_eq!(s["slide"], slide);
+    assert_eq!(
+        s["slide"],
+        slide + 1,
+        "slides count from 1, as the host says"
+    );
     assert_eq!(s["rounds"][0]["counts"], json!([8, 4]));
     assert_eq!(s["rounds"][1]["counts"], json!([6, 5]));
     assert_eq!(s["rounds"][1]["voted"], 11);
@@ -85,7 +92,7 @@ async fn the_report_pairs_rounds_counts_switches_and_suppresses_small_groups() {
 
     let (status, _, csv) = server.get(&format!("/export/{code}.csv?key={key}")).await;
     assert_eq!(status, 200);
-    assert!(csv.starts_with("slide,statement,round,group,option,option_text,votes,hands,note\r\n"));
+    assert!(csv.starts_with(&format!("{BOM}{CSV_HEADER}\r\n")));
     assert!(csv.contains(",2,,A,"), "round 2 rows: {csv}");
     assert!(csv.contains(&format!(",{},A,", groups[1])) && csv.contains("<5"));
 
@@ -144,6 +151,13 @@ place: Raadzaal, Stadhuis
 A) ja, doorgaan
 B) nee, herzien
 ";
+
+/// The byte order mark the CSV starts with.
+const BOM: char = '\u{feff}';
+
+/// The CSV's columns.
+const CSV_HEADER: &str =
+    "table,slide,statement,round,group,option,option_text,votes,hands,percent,upvotes,note";
 
 /// Everything the report export gives, fetched with the host key.
 async fn fetch(server: &TestServer, path: &str) -> String {
@@ -207,7 +221,10 @@ async fn the_report_names_the_meeting_counts_slides_from_one_keeps_titles_whole_
     assert!(raad.contains("af te leiden"), "{raad}");
     let csv = fetch(&server, &format!("/export/{code}.csv")).await;
     assert!(
-        csv.contains(",Raad,A,\"ja, doorgaan\",,,verborgen"),
+        csv.contains(
+            "\r\ngroup,2,\"Moet de gemeente doorgaan met gebiedsgericht werken in de \
+             huidige vorm, met dezelfde structuur?\",1,Raad,A,\"ja, doorgaan\",,,,,verborgen"
+        ),
         "{csv}"
     );
 
@@ -242,19 +259,17 @@ async fn the_report_names_the_meeting_counts_slides_from_one_keeps_titles_whole_
     assert_eq!(round2["hands"], json!([4, 1]));
     assert_eq!(a + b, 21);
 
-    // CSV: slide 2 as the host says "dia 2", the whole title, hands in their own column.
+    // CSV: slide 2 as the host says "dia 2", the whole title, hands in their own column,
+    // the percentage of the JSON export.
     let csv = fetch(&server, &format!("/export/{code}.csv")).await;
     let mut lines = csv.lines();
-    assert_eq!(
-        lines.next(),
-        Some("slide,statement,round,group,option,option_text,votes,hands,note")
-    );
+    assert_eq!(lines.next(), Some(format!("{BOM}{CSV_HEADER}").as_str()));
     let quoted_title = format!("\"{title}\"");
-    let expected = format!("2,{quoted_title},2,,A,\"ja, doorgaan\",{a},4,");
+    let percent = &round2["percents"][0];
+    let expected = format!("round,2,{quoted_title},2,,A,\"ja, doorgaan\",{a},4,{percent},,");
     assert!(csv.lines().any(|l| l == expected), "{expected} in {csv}");
     assert!(
-        csv.lines()
-            .all(|l| l.starts_with("slide,") || l.starts_with("2,")),
+        lines.all(|l| l.starts_with("round,2,") || l.starts_with("group,2,")),
         "{csv}"
     );
     assert!(!csv.contains('…'), "{csv}");
@@ -389,18 +404,19 @@ async fn a_scale_reports_its_distribution_median_mean_and_shift_in_every_format(
 
     let csv = fetch(&server, &format!("/export/{code}.csv")).await;
     for row in [
-        "2,Eén werkwijze,1,,1,Helemaal oneens,1,0,\r\n",
-        "2,Eén werkwijze,1,,2,,1,0,\r\n",
-        "2,Eén werkwijze,1,,4,Eens,2,1,\r\n",
-        "2,Eén werkwijze,1,,3,Neutraal,,,mediaan; gemiddelde 3.1\r\n",
-        "2,Eén werkwijze,2,,3,Neutraal,,,mediaan; gemiddelde 3.5\r\n",
-        "2,Eén werkwijze,2,,,,,,\"verschuiving vanaf ronde 1: 4 hoger, 1 lager, 1 gelijk\"\r\n",
-        "1,Kiezen,1,,A,ja,0,0,\r\n",
+        "\nround,2,Eén werkwijze,1,,1,Helemaal oneens,1,0,14,,\r\n",
+        "\nround,2,Eén werkwijze,1,,2,,1,0,14,,\r\n",
+        "\nround,2,Eén werkwijze,1,,4,Eens,2,1,29,,\r\n",
+        "\nmedian,2,Eén werkwijze,1,,3,Neutraal,,,,,mediaan; gemiddelde 3.1\r\n",
+        "\nmedian,2,Eén werkwijze,2,,3,Neutraal,,,,,mediaan; gemiddelde 3.5\r\n",
+        "\nshift,2,Eén werkwijze,2,,,,,,,,\"verschuiving vanaf ronde 1: 4 hoger, 1 lager, 1 gelijk\"\r\n",
+        "\nround,1,Kiezen,1,,A,ja,0,0,0,,\r\n",
     ] {
         assert!(csv.contains(row), "{row:?} missing in\n{csv}");
     }
+    assert_eq!(s["rounds"][0]["percents"], json!([14, 14, 29, 29, 14]));
     assert!(
-        !csv.contains("1,Kiezen,1,,,"),
+        !csv.contains("median,1,Kiezen") && !csv.contains("shift,1,Kiezen"),
         "no stats rows for A/B:\n{csv}"
     );
 
@@ -447,11 +463,407 @@ async fn a_scale_shift_with_fewer_than_five_in_both_rounds_says_only_that() {
     assert!(switches["matrix"].is_null() && switches.get("moved").is_none());
     let csv = fetch(&server, &format!("/export/{code}.csv")).await;
     assert!(
-        csv.contains(",2,,,,,,verschuiving vanaf ronde 1: <5 stemden in beide rondes\r\n"),
+        csv.contains(
+            "\nshift,2,Eén werkwijze,2,,,,,,,,verschuiving vanaf ronde 1: <5 stemden in beide rondes\r\n"
+        ),
         "{csv}"
     );
     let html = fetch(&server, &format!("/report/{code}")).await;
     assert!(html.contains("ging de mediaan van 1 (Helemaal oneens) naar 5 (Helemaal eens)"));
     assert!(!html.contains("een hoger punt"), "{html}");
     assert!(html.contains("te weinig deelnemers stemden in beide rondes"));
+}
+
+/// A deck for the workbook: meeting details, a content slide first, a statement whose
+/// title and first option look like spreadsheet formulas.
+const WORKBOOK_DECK: &str = "---
+title: Werkmap
+groups: Raad, Inwoner, Ambtenaar
+meeting: Wijkraad Noord
+date: 3 april 2025
+place: Buurthuis De Linde
+---
+## Welkom
+
+---
+
+## =SUM(1;2) meer groen in de wijk?
+
+A) +ja, meer bomen
+B) nee, parkeren
+";
+
+/// A workbook's sheets by name, each as its rows of cells, read by `calamine`; panics
+/// if any cell holds a formula.
+fn read_workbook(book: &[u8]) -> Vec<(String, Vec<Vec<Data>>)> {
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(book.to_vec())).expect("an xlsx file");
+    let names = book.sheet_names();
+    names
+        .into_iter()
+        .map(|name| {
+            let formulas = book.worksheet_formula(&name).unwrap();
+            assert!(
+                formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+                "no formulas in {name}"
+            );
+            let range = book.worksheet_range(&name).unwrap();
+            assert_eq!(range.start(), Some((0, 0)), "{name} starts at A1");
+            let rows = range.rows().map(<[Data]>::to_vec).collect();
+            (name, rows)
+        })
+        .collect()
+}
+
+/// A JSON number as the workbook holds it.
+fn number(v: &Value) -> Data {
+    Data::Float(v.as_f64().unwrap_or_else(|| panic!("a number: {v}")))
+}
+
+/// A JSON whole percentage as the workbook holds it: a fraction shown as a percentage.
+fn percent(v: &Value) -> Data {
+    Data::Float(v.as_f64().unwrap_or_else(|| panic!("a percentage: {v}")) / 100.0)
+}
+
+/// A text cell.
+fn text(v: impl ToString) -> Data {
+    Data::String(v.to_string())
+}
+
+/// A JSON text as the workbook holds it.
+fn string(v: &Value) -> Data {
+    text(v.as_str().unwrap_or_else(|| panic!("a string: {v}")))
+}
+
+/// Each row of `rows` begins with the matching row of `expected`, the rest empty.
+fn assert_rows(sheet: &str, rows: &[Vec<Data>], expected: &[Vec<Data>]) {
+    assert_eq!(rows.len(), expected.len(), "{sheet}: {rows:?}");
+    for (row, want) in rows.iter().zip(expected) {
+        assert_eq!(&row[..want.len()], &want[..], "{sheet}");
+        assert!(
+            row[want.len()..].iter().all(|c| *c == Data::Empty),
+            "{sheet}: {row:?}"
+        );
+    }
+}
+
+/// The rows the JSON export gives the sheet of votes per round.
+fn expected_rounds(report: &Value) -> Vec<Vec<Data>> {
+    let mut rows = vec![];
+    for s in report["statements"].as_array().unwrap() {
+        for r in s["rounds"].as_array().unwrap() {
+            for (i, option) in s["options"].as_array().unwrap().iter().enumerate() {
+                rows.push(vec![
+                    number(&s["slide"]),
+                    string(&s["title"]),
+                    number(&r["round"]),
+                    text(["A", "B"][i]),
+                    string(option),
+                    number(&r["counts"][i]),
+                    number(&r["hands"][i]),
+                    percent(&r["percents"][i]),
+                    number(&r["voted"]),
+                ]);
+            }
+        }
+    }
+    rows
+}
+
+/// The rows the JSON export gives the sheet of groups (of the last round).
+fn expected_groups(report: &Value) -> Vec<Vec<Data>> {
+    let mut rows = vec![];
+    for s in report["statements"].as_array().unwrap() {
+        let round = s["rounds"].as_array().unwrap().last().unwrap()["round"].clone();
+        for g in s["groups"].as_array().unwrap() {
+            let name = g["group"].as_str().unwrap_or("(geen groep gekozen)");
+            for (i, option) in s["options"].as_array().unwrap().iter().enumerate() {
+                let note = match g["suppressed"].as_str() {
+                    None => Data::Empty,
+                    Some("few") => text("niet getoond (minder dan 5 stemmen)"),
+                    Some(_) => text(
+                        "niet getoond (anders is een groep met minder dan 5 stemmen af te leiden)",
+                    ),
+                };
+                let shown = |f: fn(&Value) -> Data, v: &Value| {
+                    if v.is_null() {
+                        Data::Empty
+                    } else {
+                        f(v)
+                    }
+                };
+                rows.push(vec![
+                    number(&s["slide"]),
+                    string(&s["title"]),
+                    number(&round),
+                    text(name),
+                    text(["A", "B"][i]),
+                    string(option),
+                    shown(number, &g["counts"][i]),
+                    shown(percent, &g["percents"][i]),
+                    shown(number, &g["voted"]),
+                    note,
+                ]);
+            }
+        }
+    }
+    rows
+}
+
+/// The rows the JSON export gives the sheets of switches and of arguments.
+fn expected_switches_and_arguments(report: &Value) -> (Vec<Vec<Data>>, Vec<Vec<Data>>) {
+    let (mut switches, mut arguments) = (vec![], vec![]);
+    for s in report["statements"].as_array().unwrap() {
+        let sw = &s["switches"];
+        for (i, row) in sw["matrix"].as_array().unwrap().iter().enumerate() {
+            for (j, n) in row.as_array().unwrap().iter().enumerate() {
+                switches.push(vec![
+                    number(&s["slide"]),
+                    string(&s["title"]),
+                    number(&sw["from_round"]),
+                    number(&sw["to_round"]),
+                    number(&sw["paired"]),
+                    number(&sw["switched"]),
+                    text(["A", "B"][i]),
+                    text(["A", "B"][j]),
+                    number(n),
+                ]);
+            }
+        }
+        for a in s["arguments"].as_array().unwrap() {
+            let option = a["option"].as_u64().unwrap() as usize;
+            arguments.push(vec![
+                number(&s["slide"]),
+                string(&s["title"]),
+                text(["A", "B"][option]),
+                string(&s["options"][option]),
+                string(&a["text"]),
+                number(&a["upvotes"]),
+                Data::Bool(a["highlighted"].as_bool().unwrap()),
+            ]);
+        }
+    }
+    (switches, arguments)
+}
+
+#[tokio::test]
+async fn the_workbook_holds_the_numbers_of_the_json_export_and_the_csv_tells_its_tables_apart() {
+    let deck = stemzaal::core::deck::parse("werkmap.md", WORKBOOK_DECK).expect("the deck parses");
+    let server = TestServer::start_with(deck, WORKBOOK_DECK).await;
+    let cards = crate::cards::issue(&server, 12).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "go_to", "slide": 1})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    // Eleven of the twelve cards join: six in Raad, three in Inwoner (too few to show),
+    // two in no group.
+    let mut phones = vec![];
+    for (i, card) in cards.iter().take(11).enumerate() {
+        let mut phone = crate::cards::phone_with(&server, card).await;
+        let group = ["Raad"; 6].into_iter().chain(["Inwoner"; 3]).nth(i);
+        if let Some(group) = group {
+            phone
+                .send(json!({"type": "choose_group", "group": group}))
+                .await;
+        }
+        phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+        assert_eq!(phone.vote(1, 1, u64::from(i % 3 == 0)).await["type"], "ack");
+        phones.push(phone);
+    }
+    // Two arguments, one highlighted; three upvotes for the other one.
+    for (id, (phone, argument)) in [(0, "+meer schaduw"), (1, "=HYPERLINK(\"x\") bomen")]
+        .into_iter()
+        .enumerate()
+    {
+        phones[phone]
+            .send(json!({"type": "argue", "id": 100 + id, "slide": 1, "text": argument}))
+            .await;
+        assert_eq!(phones[phone].wait_for("argued").await["argument"], id + 1);
+    }
+    for (argument, status) in [(1, "highlighted"), (2, "approved")] {
+        let moderate = json!({"type": "moderate", "argument": argument, "status": status});
+        host.send(moderate).await;
+    }
+    for phone in &mut phones[4..7] {
+        phone
+            .wait_state(|s| {
+                s["arguments"]["items"]
+                    .as_array()
+                    .is_some_and(|a| a.len() == 2)
+            })
+            .await;
+        phone
+            .send(json!({"type": "upvote", "argument": 2, "id": 200}))
+            .await;
+        assert_eq!(phone.wait_for("ok").await["id"], 200);
+    }
+    // Round 2: ten vote again, the first three switch, and hands are counted.
+    host.send(json!({"type": "revote"})).await;
+    for (i, phone) in phones.iter_mut().enumerate().take(10) {
+        phone.wait_state(|s| s["slide"]["round"] == 2).await;
+        let option = u64::from(i % 3 == 0) ^ u64::from(i < 3);
+        assert_eq!(phone.vote(1, 2, option).await["type"], "ack");
+    }
+    host.send(json!({"type": "hand_count", "counts": [2, 1]}))
+        .await;
+    host.wait_state(|s| s["voted"] == 13 && s["slide"]["round"] == 2)
+        .await;
+
+    let code = server.code().to_owned();
+    let report: Value =
+        serde_json::from_str(&fetch(&server, &format!("/export/{code}.json")).await).unwrap();
+    let s = &report["statements"][0];
+    assert_eq!(s["slide"], 2, "the second slide, counted from 1");
+    assert_eq!(s["rounds"][0]["counts"], json!([7, 4]));
+    assert_eq!(s["rounds"][1]["hands"], json!([2, 1]));
+    assert_eq!(s["switches"]["switched"], 3);
+    assert_eq!(s["groups"][1]["suppressed"], "few");
+    assert_eq!(s["arguments"][1]["upvotes"], 3);
+    assert_eq!(
+        report["cards"],
+        json!({"issued": 12, "used": 11, "voted": 11})
+    );
+
+    let key = server.session.host_key().expose().to_owned();
+    let path = format!("/export/{code}.xlsx?key={key}");
+    let (status, head, book) = support::http_get_bytes(server.addr, &path, &[]).await;
+    assert_eq!(status, 200, "{head}");
+    assert!(head.contains(
+        "content-type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    ));
+    assert!(head.contains(&format!(
+        "content-disposition: attachment; filename=\"stemzaal-{}.xlsx\"",
+        code.to_lowercase()
+    )));
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    let sheets = read_workbook(&book);
+    let names: Vec<&str> = sheets.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Stemmen per ronde",
+            "Groepen",
+            "Wisselingen",
+            "Argumenten",
+            "Stemkaarten"
+        ]
+    );
+    let rows = &sheets[0].1;
+    for (row, [label, value]) in rows.iter().zip([
+        ["Titel", "Werkmap"],
+        ["Bijeenkomst", "Wijkraad Noord"],
+        ["Datum", "3 april 2025"],
+        ["Plaats", "Buurthuis De Linde"],
+        ["Sessie", &code],
+    ]) {
+        assert_eq!(row[..2], [text(label), text(value)]);
+    }
+    assert_eq!(report["meeting"], "Wijkraad Noord");
+    assert_eq!(
+        rows[5][..2],
+        [text("Deelnemers"), number(&report["joined"])]
+    );
+    assert_eq!(
+        rows[7],
+        [
+            "Dia",
+            "Stelling",
+            "Ronde",
+            "Keuze",
+            "Tekst van de keuze",
+            "Stemmen",
+            "Waarvan met handopsteking",
+            "Percentage",
+            "Gestemd"
+        ]
+        .map(text)
+    );
+    assert_eq!(
+        rows[8][1],
+        text("=SUM(1;2) meer groen in de wijk?"),
+        "text, not a formula"
+    );
+    assert_rows("votes", &rows[8..], &expected_rounds(&report));
+    let groups = &sheets[1].1;
+    assert_eq!(groups[0][3], text("Groep"));
+    assert_rows("groups", &groups[1..], &expected_groups(&report));
+    let (switches, arguments) = expected_switches_and_arguments(&report);
+    assert_eq!(sheets[2].1[0][4], text("In beide rondes gestemd"));
+    assert_rows("switches", &sheets[2].1[1..], &switches);
+    assert_eq!(sheets[3].1[0][5], text("Steun"));
+    assert_rows("arguments", &sheets[3].1[1..], &arguments);
+    let cards = &report["cards"];
+    assert_rows(
+        "cards",
+        &sheets[4].1,
+        &[
+            ["Uitgegeven", "Gebruikt", "Gestemd"].map(text).to_vec(),
+            [&cards["issued"], &cards["used"], &cards["voted"]]
+                .map(number)
+                .to_vec(),
+        ],
+    );
+
+    // In English on asking; a session without cards has no sheet of them.
+    let (_, _, english) =
+        support::http_get_bytes(server.addr, &format!("{path}&lang=en"), &[]).await;
+    let english = read_workbook(&english);
+    let names: Vec<&str> = english.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "Votes per round",
+            "Groups",
+            "Switches",
+            "Arguments",
+            "Voting cards"
+        ]
+    );
+    assert_eq!(english[0].1[1][0], text("Meeting"));
+    assert_eq!(english[3].1[0][5], text("Upvotes"));
+
+    // The CSV: a byte order mark, the table of each row first, arguments' upvotes in
+    // their own column and `votes` empty, formulas defused.
+    let csv = fetch(&server, &format!("/export/{code}.csv")).await;
+    assert!(csv.starts_with(&format!("{BOM}{CSV_HEADER}\r\n")), "{csv}");
+    let title = "'=SUM(1;2) meer groen in de wijk?";
+    for row in [
+        format!("\nround,2,{title},2,,A,\"'+ja, meer bomen\",7,2,{},,\r\n", s["rounds"][1]["percents"][0]),
+        format!("\ngroup,2,{title},2,Raad,A,\"'+ja, meer bomen\",{},,{},,\r\n",
+            s["groups"][0]["counts"][0], s["groups"][0]["percents"][0]),
+        format!("\ngroup,2,{title},2,Inwoner,B,\"nee, parkeren\",,,,,<5\r\n"),
+        format!("\nargument,2,{title},,,A,\"'+ja, meer bomen\",,,,3,\"argument: =HYPERLINK(\"\"x\"\") bomen\"\r\n"),
+        "\ncards,,stemkaarten,,,,gebruikt,11,,,,\r\n".to_owned(),
+    ] {
+        assert!(csv.contains(&row), "{row:?} in\n{csv}");
+    }
+    let tables: std::collections::BTreeSet<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(tables, ["argument", "cards", "group", "round"].into());
+
+    // Only for the host.
+    for path in [
+        format!("/export/{code}.xlsx"),
+        format!(
+            "/export/{code}.xlsx?key={}",
+            server.session.screen_key().expose()
+        ),
+    ] {
+        let (status, _, body) = server.get(&path).await;
+        assert_eq!(
+            (status, body.as_str()),
+            (403, "host key required"),
+            "{path}"
+        );
+    }
+    let cookie = format!("stemzaal_host_{code}={key}");
+    let (status, _, cookied) = support::http_get_bytes(
+        server.addr,
+        &format!("/export/{}.xlsx", code.to_lowercase()),
+        &[("Cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(read_workbook(&cookied)[0].1[8..], sheets[0].1[8..]);
 }

@@ -807,6 +807,7 @@ async fn no_spelling_of_a_path_outside_the_assets_reaches_a_file() {
                 (format!("/export/{spelled}"), one_segment(404, "")),
                 (format!("/export/{spelled}.csv?key={key}"), keyed),
                 (format!("/export/{spelled}.json?key={key}"), keyed),
+                (format!("/export/{spelled}.xlsx?key={key}"), keyed),
                 (format!("/report/{spelled}?key={key}"), keyed),
             ] {
                 let (status, _, body) = server.get(&url).await;
@@ -817,7 +818,7 @@ async fn no_spelling_of_a_path_outside_the_assets_reaches_a_file() {
             }
         }
     }
-    assert_eq!(tried, 3 * 9 * 8);
+    assert_eq!(tried, 3 * 9 * 9);
 }
 
 #[tokio::test]

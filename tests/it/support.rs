@@ -178,6 +178,16 @@ pub async fn http_get(
     path: &str,
     extra: &[(&str, &str)],
 ) -> (u16, String, String) {
+    let (status, head, body) = http_get_bytes(addr, path, extra).await;
+    (status, head, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// [`http_get`] with the body as bytes, for a file that is not text.
+pub async fn http_get_bytes(
+    addr: SocketAddr,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> (u16, String, Vec<u8>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -191,7 +201,10 @@ pub async fn http_get(
         .await
         .expect("response in time")
         .unwrap();
-    parse_response(&raw)
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n");
+    let (head, body) = at.map_or((&raw[..], &[][..]), |at| (&raw[..at], &raw[at + 4..]));
+    let (status, head, _) = parse_response(head);
+    (status, head, body.to_vec())
 }
 
 /// Status, lower-cased head and body of a raw HTTP/1.1 response (status 0 if none).

@@ -91,6 +91,7 @@ export default {
   "admin.open": "Open",
   "admin.open_named": "Open {what}",
   "admin.report": "Report",
+  "admin.export_xlsx": "Excel",
   "admin.export_csv": "CSV",
   "admin.export_json": "JSON",
   "admin.poster": "Poster (A4)",

@@ -91,6 +91,7 @@ export default {
   "admin.open": "Openen",
   "admin.open_named": "{what} openen",
   "admin.report": "Verslag",
+  "admin.export_xlsx": "Excel",
   "admin.export_csv": "CSV",
   "admin.export_json": "JSON",
   "admin.poster": "Poster (A4)",

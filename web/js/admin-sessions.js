@@ -203,6 +203,7 @@ function item(s) {
     files.append(fli);
   };
   file(links.report && links.report + (links.report.includes('?') ? '&' : '?') + 'lang=' + lang, t('admin.report'), false);
+  file(links.xlsx && links.xlsx + (links.xlsx.includes('?') ? '&' : '?') + 'lang=' + lang, t('admin.export_xlsx'), true);
   file(links.csv, t('admin.export_csv'), true);
   file(links.json, t('admin.export_json'), true);
   file(links.poster, t('admin.poster'), false);

@@ -21,7 +21,10 @@ let contentLang = 'nl';
 await init();
 setText($('code'), code);
 // Report and exports: plain links, authorised by the host cookie the host link set.
-const reportLink = () => { $('report-link').href = '/report/' + encodeURIComponent(code) + '?lang=' + lang; };
+const reportLink = () => {
+  $('report-link').href = '/report/' + encodeURIComponent(code) + '?lang=' + lang;
+  $('xlsx-link').href = '/export/' + encodeURIComponent(code) + '.xlsx?lang=' + lang;
+};
 reportLink();
 $('csv-link').href = '/export/' + encodeURIComponent(code) + '.csv';
 $('json-link').href = '/export/' + encodeURIComponent(code) + '.json';

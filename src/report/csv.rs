@@ -1,0 +1,196 @@
+//! The report as CSV: one file, its tables told apart by the first column.
+
+use super::{Report, StatementReport, Suppressed};
+
+/// The columns, in order.
+const HEADER: &str =
+    "table,slide,statement,round,group,option,option_text,votes,hands,percent,upvotes,note";
+
+/// The byte order mark a CSV file starts with, so that a spreadsheet opens it as UTF-8.
+const BOM: char = '\u{feff}';
+
+/// The report as CSV (RFC 4180, UTF-8 with a byte order mark): one row per statement,
+/// round or group, and option, its table in the first column. `slide` counts from 1, as
+/// the host and the report do.
+///
+/// - `round`: per round and option, phones and hands together in `votes`, the part
+///   counted by hand in `hands`, `percent` from the report's `percents`.
+/// - `median`: after each scale round, the median point in `option`, with
+///   `mediaan; gemiddelde 3.6` in `note`.
+/// - `shift`: after a scale's re-vote, a row without `option` that says in `note` how
+///   many moved up and down between the first and the last round.
+/// - `group`: per group and option in the last round, phones only (a hand has no group,
+///   so `hands` is empty); a suppressed group's `votes` and `percent` are empty, with
+///   `<5` in `note` for a small group, or a note saying it protects a small group.
+/// - `argument`: an approved argument, its upvotes in `upvotes` (never in `votes`), its
+///   text in `note` after `argument: ` or `uitgelicht argument: `.
+/// - `cards`: for a session with voting cards, three rows, `stemkaarten` in
+///   `statement`, `uitgegeven`, `gebruikt` and `gestemd` in `option_text`, the number
+///   in `votes`.
+pub fn to_csv(report: &Report) -> String {
+    let mut out = format!("{BOM}{HEADER}\r\n");
+    for s in &report.statements {
+        csv_rounds(&mut out, s);
+        let last = s.rounds.last().map_or(1, |r| r.round).to_string();
+        csv_scale_shift(&mut out, s, &last, report.min_group_size);
+        csv_groups(&mut out, s, &last, report.min_group_size);
+        csv_arguments(&mut out, s);
+    }
+    if let Some(cards) = report.cards {
+        for (what, n) in [
+            ("uitgegeven", cards.issued),
+            ("gebruikt", cards.used),
+            ("gestemd", cards.voted),
+        ] {
+            out.push_str(&format!("cards,,stemkaarten,,,,{what},{n},,,,\r\n"));
+        }
+    }
+    out
+}
+
+/// The cells of a row after its option: empty unless given.
+#[derive(Default)]
+struct Cells<'a> {
+    votes: String,
+    hands: String,
+    percent: String,
+    upvotes: String,
+    note: &'a str,
+}
+
+/// A statement's rows per round and option, each scale round followed by its median.
+fn csv_rounds(out: &mut String, s: &StatementReport) {
+    for r in &s.rounds {
+        let round = r.round.to_string();
+        for (i, count) in r.counts.iter().enumerate() {
+            let cells = Cells {
+                votes: count.to_string(),
+                hands: r.hands.get(i).copied().unwrap_or(0).to_string(),
+                percent: r.percents.get(i).map(u64::to_string).unwrap_or_default(),
+                ..Cells::default()
+            };
+            row(out, ("round", s), [&round, ""], i, cells);
+        }
+        if let Some(stats) = r.stats {
+            let note = format!("mediaan; gemiddelde {:.1}", stats.mean);
+            let cells = Cells {
+                note: &note,
+                ..Cells::default()
+            };
+            row(out, ("median", s), [&round, ""], stats.median - 1, cells);
+        }
+    }
+}
+
+/// After a scale's re-vote, the row that says how many moved up and down by the `last`
+/// round (or that too few voted in both).
+fn csv_scale_shift(out: &mut String, s: &StatementReport, last: &str, min_group_size: u64) {
+    let Some(sw) = s.switches.as_ref().filter(|_| s.scale) else {
+        return;
+    };
+    let from = sw.from_round;
+    let note = match sw.moved {
+        Some(m) => format!(
+            "verschuiving vanaf ronde {from}: {} hoger, {} lager, {} gelijk",
+            m.up, m.down, m.stayed
+        ),
+        None => {
+            format!("verschuiving vanaf ronde {from}: <{min_group_size} stemden in beide rondes")
+        }
+    };
+    let cells = Cells {
+        note: &note,
+        ..Cells::default()
+    };
+    row(out, ("shift", s), [last, ""], usize::MAX, cells);
+}
+
+/// The `last` round's rows per group and option, a suppressed group's counts empty.
+fn csv_groups(out: &mut String, s: &StatementReport, last: &str, min_group_size: u64) {
+    for g in &s.groups {
+        let name = g.group.as_deref().unwrap_or("(geen groep)");
+        let note = match g.suppressed {
+            None => String::new(),
+            Some(Suppressed::Few) => format!("<{min_group_size}"),
+            Some(Suppressed::Complement) => {
+                format!("verborgen: zou een groep <{min_group_size} verraden")
+            }
+        };
+        for i in 0..s.options.len() {
+            let cell = |values: &Option<Vec<u64>>| {
+                values
+                    .as_ref()
+                    .map(|v| v[i].to_string())
+                    .unwrap_or_default()
+            };
+            let cells = Cells {
+                votes: cell(&g.counts),
+                percent: cell(&g.percents),
+                note: &note,
+                ..Cells::default()
+            };
+            row(out, ("group", s), [last, name], i, cells);
+        }
+    }
+}
+
+/// Approved arguments: `upvotes` holds the upvotes, `note` the text.
+fn csv_arguments(out: &mut String, s: &StatementReport) {
+    for a in &s.arguments {
+        let kind = if a.highlighted {
+            "uitgelicht argument"
+        } else {
+            "argument"
+        };
+        let note = format!("{kind}: {}", a.text);
+        let cells = Cells {
+            upvotes: a.upvotes.to_string(),
+            note: &note,
+            ..Cells::default()
+        };
+        row(out, ("argument", s), ["", ""], a.option, cells);
+    }
+}
+
+/// One CSV row of `table` for statement `s`, in `[round, group]`. Option `i` past the
+/// options leaves `option` and `option_text` empty.
+fn row(
+    out: &mut String,
+    (table, s): (&str, &StatementReport),
+    [round, group]: [&str; 2],
+    i: usize,
+    cells: Cells,
+) {
+    let fields = [
+        table,
+        &s.slide.to_string(),
+        &s.title,
+        round,
+        group,
+        &s.options.get(i).map(|_| s.name(i)).unwrap_or_default(),
+        s.options.get(i).map_or("", String::as_str),
+        &cells.votes,
+        &cells.hands,
+        &cells.percent,
+        &cells.upvotes,
+        cells.note,
+    ];
+    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    out.push_str(&line.join(","));
+    out.push_str("\r\n");
+}
+
+/// Quotes a CSV field when needed, and defuses spreadsheet formulas (a field starting
+/// with `=`, `+`, `-` or `@` is prefixed with `'`), since decks are free text.
+fn csv_field(field: &str) -> String {
+    let field = if field.starts_with(['=', '+', '-', '@']) {
+        format!("'{field}")
+    } else {
+        field.to_owned()
+    };
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field
+    }
+}
