@@ -89,6 +89,20 @@ const READ_ATTEMPT: Duration = Duration::from_secs(5);
 /// How long a node tries to reach or take over a session before it gives up.
 const ATTACH_FOR: Duration = Duration::from_secs(15);
 
+/// How long a starting node waits for JetStream: a cluster that has just started elects
+/// the leaders of its streams first, and nodes started at once make the same buckets
+/// and the same session. What it waits for is logged.
+pub const START_FOR: Duration = Duration::from_secs(60);
+
+/// How long a node waits for JetStream to answer a request (instead of the client's
+/// five seconds). A request that reached no leader (a cluster that has just started,
+/// or is electing one) is never answered; asked again, the next one is.
+const JETSTREAM_ASK: Duration = Duration::from_secs(2);
+
+/// How long a node that took the start of a session holds it (renewing the key as a
+/// lease), so no other node starts a second session while it makes the first.
+const START_HOLD: Duration = Duration::from_secs(10);
+
 /// The bucket of session records.
 const CATALOG: &str = "stemzaal_sessions";
 
@@ -133,7 +147,8 @@ impl Cluster {
             .connect(addrs)
             .await
             .with_context(|| format!("connecting to NATS at {}", without_secrets(urls)))?;
-        let js = jetstream::new(client.clone());
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(JETSTREAM_ASK);
         let catalog = ensure_bucket(&js, CATALOG, replicas, Duration::ZERO).await?;
         let leases = ensure_bucket(&js, LEASES, replicas, LEASE_TTL).await?;
         let console =
@@ -161,13 +176,22 @@ impl Cluster {
         &self.node
     }
 
-    /// Stores a new session's record; `false` if the code is taken.
+    /// Stores a new session's record; `false` if the code is taken. Retried while
+    /// JetStream elects leaders: a create that was stored although its answer was lost
+    /// finds its own record the next time, and counts as made.
     pub async fn create_record(&self, record: &SessionRecord) -> Result<bool> {
         let value = Bytes::from(serde_json::to_vec(record)?);
-        created(
-            self.catalog.create(&record.code, value).await,
-            "storing a session in the catalog",
-        )
+        let made = retrying("storing a session in the catalog", || async {
+            match self.catalog.create(&record.code, value.clone()).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    let stored = self.catalog.get(&record.code).await?;
+                    Ok(stored.as_ref() == Some(&value))
+                }
+                Err(e) => Err(anyhow::Error::from(e)),
+            }
+        });
+        made.await
     }
 
     /// Replaces a session's record.
@@ -234,16 +258,16 @@ impl Cluster {
 
     /// Makes a session's log.
     pub async fn create_log(&self, code: &str) -> Result<()> {
-        self.js
-            .create_stream(stream::Config {
-                name: log_stream(code),
-                subjects: vec![log_subject(code)],
-                num_replicas: self.replicas,
-                storage: stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .with_context(|| format!("making the log of session {code}"))?;
+        let config = stream::Config {
+            name: log_stream(code),
+            subjects: vec![log_subject(code)],
+            num_replicas: self.replicas,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        };
+        // Making a stream that is there with the same configuration changes nothing.
+        let what = format!("making the log of session {code}");
+        retrying(&what, || self.js.create_stream(config.clone())).await?;
         Ok(())
     }
 
@@ -312,11 +336,20 @@ impl Cluster {
         Ok(Some((StoredSession { record, events }, last)))
     }
 
-    /// Takes the session's lease if nobody holds it.
+    /// Takes the session's lease if nobody holds it. A lease that names this node is
+    /// its own (a create whose answer was lost, retried): taken at its revision.
     pub async fn claim(&self, code: &str) -> Result<Claim> {
         match self.leases.create(code, self.node.clone().into()).await {
             Ok(revision) => Ok(Claim::Owner(revision)),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(Claim::Held),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                let entry = live_entry(self.leases.entry(code).await?);
+                match entry {
+                    Some(e) if e.value.as_ref() == self.node.as_bytes() => {
+                        Ok(Claim::Owner(e.revision))
+                    }
+                    _ => Ok(Claim::Held),
+                }
+            }
             Err(e) => Err(e).context("taking a lease"),
         }
     }
@@ -327,15 +360,32 @@ impl Cluster {
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// Takes the right to start a session on the deck whose text has this digest, for
-    /// a lease's lifetime, if nobody holds it: of nodes starting at once on the same
-    /// deck, one starts a session and the others find it.
+    /// Takes the right to start a session on the deck whose text has this digest, if
+    /// nobody holds it: of nodes starting at once on the same deck, one starts a
+    /// session and the others find it. The right is a lease, renewed for
+    /// [`START_HOLD`] (making a session on a cluster that has just started can take
+    /// longer than a lease lives), then left to expire.
     pub async fn claim_start(&self, digest: &str) -> Result<bool> {
         let key = format!("start.{digest}");
-        created(
-            self.leases.create(&key, self.node.clone().into()).await,
-            "taking the start of a session",
-        )
+        let Claim::Owner(revision) =
+            retrying("taking the start of a session", || self.claim(&key)).await?
+        else {
+            return Ok(false);
+        };
+        let leases = self.leases.clone();
+        let node = Bytes::from(self.node.clone());
+        tokio::spawn(async move {
+            let until = Instant::now() + START_HOLD;
+            let mut revision = revision;
+            while Instant::now() < until {
+                tokio::time::sleep(LEASE_RENEW).await;
+                match leases.update(&key, node.clone(), revision).await {
+                    Ok(next) => revision = next,
+                    Err(_) => return,
+                }
+            }
+        });
+        Ok(true)
     }
 
     /// Lets a lease go (a graceful stop), so another node need not wait for it to expire.
@@ -445,24 +495,95 @@ pub enum Attached {
 /// Runs `op` until it succeeds, for at most [`ATTACH_FOR`]: after a NATS server of
 /// the cluster went away, JetStream answers with errors until it has elected new
 /// leaders (4–9 s on 2.9).
-async fn retrying<T, E, F, Fut>(what: &str, mut op: F) -> Result<T>
+async fn retrying<T, E, F, Fut>(what: &str, op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
     E: Into<anyhow::Error>,
 {
-    let deadline = Instant::now() + ATTACH_FOR;
+    retry_for(what, ATTACH_FOR, op).await
+}
+
+/// Runs `op` until it succeeds, for at most `within`. The first failure is logged
+/// (what the node waits for, and why), and so is the success after it; an error no
+/// retry heals ([`Misconfigured`]) ends the wait at once.
+pub async fn retry_for<T, E, F, Fut>(what: &str, within: Duration, mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: Into<anyhow::Error>,
+{
+    let started = Instant::now();
+    let mut failures = 0u32;
     loop {
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(e) if Instant::now() >= deadline => return Err(e.into()).context(what.to_owned()),
-            Err(e) => {
-                let e: anyhow::Error = e.into();
-                tracing::debug!("{what}: {e:#}; trying again");
-                tokio::time::sleep(Duration::from_millis(250)).await;
+        let e: anyhow::Error = match op().await {
+            Ok(value) => {
+                if failures > 0 {
+                    tracing::info!("{what}: done after {:.1?}", started.elapsed());
+                }
+                return Ok(value);
             }
+            Err(e) => e.into(),
+        };
+        if e.chain().any(|e| e.is::<Misconfigured>()) {
+            return Err(e);
         }
+        if let Some(why) = unfixable(&e) {
+            return Err(anyhow!(Misconfigured(format!("{what}: {why}"))));
+        }
+        if started.elapsed() >= within {
+            return Err(e).context(format!("{what} (tried for {within:?})"));
+        }
+        if failures == 0 {
+            tracing::warn!("waiting for NATS JetStream: {what}: {e:#}; trying again");
+        } else {
+            tracing::debug!("{what}: {e:#}; trying again");
+        }
+        failures += 1;
+        // Spread, so nodes started together do not ask again in step.
+        let pause = rand::random::<u64>() % 200 + 150;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
+}
+
+/// An error of the cluster's set-up that no retry heals: JetStream refuses what the
+/// node asks of it (more replicas than servers, a configuration it does not take).
+/// The node stops at once and says why; `main` exits with [`Misconfigured::EXIT`].
+#[derive(Debug)]
+pub struct Misconfigured(pub String);
+
+impl Misconfigured {
+    /// The exit status (`EX_CONFIG` of sysexits.h), so a service manager can tell a
+    /// set-up to correct from a failure worth a restart.
+    pub const EXIT: u8 = 78;
+}
+
+impl std::fmt::Display for Misconfigured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Misconfigured {}
+
+/// What JetStream said, if it is an error that waiting does not heal.
+fn unfixable(e: &anyhow::Error) -> Option<String> {
+    use async_nats::jetstream::context::{CreateStreamError, CreateStreamErrorKind};
+    use async_nats::jetstream::ErrorCode;
+    let refused = e
+        .chain()
+        .find_map(|e| e.downcast_ref::<CreateStreamError>())?;
+    let CreateStreamErrorKind::JetStream(error) = refused.kind() else {
+        return None;
+    };
+    let code = error.error_code();
+    if code == ErrorCode::STREAM_REPLICAS_NOT_SUPPORTED {
+        return Some(format!(
+            "{error}: a single NATS server (not a cluster) keeps one copy; \
+             start every node with --nats-replicas 1"
+        ));
+    }
+    (code == ErrorCode::STREAM_INVALID_CONFIG).then(|| error.to_string())
 }
 
 async fn ensure_bucket(
@@ -493,14 +614,17 @@ async fn ensure_bucket(
         ..Default::default()
     };
     // A cluster that has just started elects its leaders first.
-    let what = format!(
-        "making the bucket {bucket} with {replicas} replica(s) \
-         (a single NATS server needs --nats-replicas 1)"
-    );
-    retrying(&what, || js.get_or_create_stream(config.clone())).await?;
-    js.get_key_value(bucket)
-        .await
-        .with_context(|| format!("opening the bucket {bucket}"))
+    let what = format!("making the bucket {bucket} with {replicas} replica(s)");
+    retry_for(&what, START_FOR, || js.get_or_create_stream(config.clone())).await?;
+    retry_for(&format!("opening the bucket {bucket}"), START_FOR, || {
+        js.get_key_value(bucket)
+    })
+    .await
+}
+
+/// An entry that holds a value (not a delete or purge marker).
+fn live_entry(entry: Option<kv::Entry>) -> Option<kv::Entry> {
+    entry.filter(|e| e.operation == kv::Operation::Put)
 }
 
 /// Whether a key-value `create` made its key: `false` if the key was there already.
