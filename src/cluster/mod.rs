@@ -399,8 +399,9 @@ impl Cluster {
         }
     }
 
-    /// The owner's views of a session, or `None` when no owner answers.
-    async fn views_of(&self, code: &str) -> Result<Option<[Published; 3]>> {
+    /// The owner's views of a session and the node that sent them, or `None` when no
+    /// owner answers.
+    async fn views_of(&self, code: &str) -> Result<Option<OwnerViews>> {
         let asked = tokio::time::timeout(
             Duration::from_secs(2),
             self.client.request(views_subject(code), Bytes::new()),
@@ -410,10 +411,13 @@ impl Cluster {
             Ok(Ok(reply)) => {
                 let views: [(String, Option<String>); 3] =
                     serde_json::from_slice(&reply.payload).context("reading an owner's views")?;
-                Ok(Some(views.map(|(state, upvotes)| Published {
-                    state: state.into(),
-                    upvotes: upvotes.map(Into::into),
-                })))
+                Ok(Some(OwnerViews {
+                    owner: sender(&reply),
+                    views: views.map(|(state, upvotes)| Published {
+                        state: state.into(),
+                        upvotes: upvotes.map(Into::into),
+                    }),
+                }))
             }
             // No responders, a timeout, a reconnect: no owner answers now.
             Ok(Err(e)) => {
@@ -489,7 +493,22 @@ pub enum Attached {
         revision: u64,
     },
     /// Another node owns it; these are its views now.
-    Proxy(Box<[Published; 3]>),
+    Proxy(Box<OwnerViews>),
+}
+
+/// An owner's views, and the node that owns the session (from [`OWNER_HEADER`]).
+pub struct OwnerViews {
+    pub owner: Option<String>,
+    pub views: [Published; 3],
+}
+
+/// The node a view (or the answer with the views) came from.
+fn sender(message: &async_nats::Message) -> Option<String> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(OWNER_HEADER))
+        .map(|v| v.to_string())
 }
 
 /// Runs `op` until it succeeds, for at most [`ATTACH_FOR`]: after a NATS server of

@@ -116,7 +116,8 @@ async fn serve(
             }
             Some(message) = asks.next() => {
                 if let Some(reply) = message.reply {
-                    client.publish(reply, current_views(&views)).await?;
+                    let headers = owner_header(cluster);
+                    client.publish_with_headers(reply, headers, current_views(&views)).await?;
                 }
             }
             Some(message) = notices.next() => {
@@ -269,8 +270,7 @@ async fn publish_view(
         .chain([(upvotes_subject(code), view.upvotes.as_ref())]);
     for (subject, text) in subjects {
         let Some(text) = text else { continue };
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(OWNER_HEADER, cluster.node.as_str());
+        let headers = owner_header(cluster);
         let payload = Bytes::copy_from_slice(text.as_bytes());
         cluster
             .client
@@ -278,6 +278,13 @@ async fn publish_view(
             .await?;
     }
     Ok(())
+}
+
+/// The header that names this node as the session's owner.
+fn owner_header(cluster: &Cluster) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(OWNER_HEADER, cluster.node.as_str());
+    headers
 }
 
 /// Hands a forwarded request to the session in order, and answers it from a task of

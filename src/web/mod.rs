@@ -731,12 +731,24 @@ async fn ws(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let Some(handle) = find(&state, &code).await else {
-        return (StatusCode::NOT_FOUND, "unknown session").into_response();
+    let found = match state.hub.find(&code).await {
+        Ok(Some(handle)) => Some(handle),
+        Ok(None) => return (StatusCode::NOT_FOUND, "unknown session").into_response(),
+        Err(e) => {
+            tracing::error!("loading session {}: {e:#}", code.trim());
+            None
+        }
     };
     if !origin_allowed(&headers, &state) {
         return (StatusCode::FORBIDDEN, "foreign origin").into_response();
     }
+    // Not unknown, only out of reach now: the page hears so and tries again.
+    let Some(handle) = found else {
+        return limited(upgrade).on_upgrade(move |socket| async move {
+            crate::web::socket::serve_unavailable(socket).await;
+            drop(slot);
+        });
+    };
     let cookies = crate::web::socket::CookieKeys {
         host: cookie(&headers, &key_cookie_name(Role::Host, handle.code())).map(str::to_owned),
         screen: cookie(&headers, &key_cookie_name(Role::Screen, handle.code())).map(str::to_owned),
@@ -749,14 +761,18 @@ async fn ws(
         peer: peer.ip(),
         joins: state.joins.clone(),
     };
+    limited(upgrade).on_upgrade(move |socket| async move {
+        crate::web::socket::serve(socket, handle, context).await;
+        drop(slot);
+    })
+}
+
+/// A WebSocket upgrade with the socket's limits.
+fn limited(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
         .read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| async move {
-            crate::web::socket::serve(socket, handle, context).await;
-            drop(slot);
-        })
 }

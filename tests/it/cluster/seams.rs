@@ -219,3 +219,139 @@ fn replicas_a_single_nats_server_cannot_keep_are_reported_at_once() {
     assert!(said.contains("10074"), "{said}");
     assert_eq!(log.count("waiting for NATS JetStream"), 0, "{said}");
 }
+
+/// Three nodes on one NATS server; the first started the session and owns it.
+fn three_nodes(bin: &Path, dir: &Path) -> (super::Nats, Vec<Node>) {
+    let nats = super::single_nats(bin, dir);
+    let nodes = (0..3)
+        .map(|i| Node::start(&nats.url, 1, &dir.join(format!("node{i}"))))
+        .collect();
+    (nats, nodes)
+}
+
+/// Says `hello` on `urls` in turn (as the phone `id`, or as a new one) until welcomed;
+/// returns the welcome and every refusal on the way.
+async fn hello_until_welcomed(
+    urls: &[String],
+    id: Option<String>,
+) -> (Value, Vec<(Vec<Value>, Option<u16>)>) {
+    let hello = match id {
+        Some(id) => json!({"type": "hello", "participant_id": id}),
+        None => json!({"type": "hello"}),
+    };
+    let mut refused = vec![];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for url in urls.iter().cycle() {
+        assert!(Instant::now() < deadline, "never welcomed: {refused:?}");
+        match try_hello(url, hello.clone()).await {
+            Ok(welcome) => return (welcome, refused),
+            Err(refusal) => refused.push(refusal),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    unreachable!("the urls cycle")
+}
+
+/// While the owner is dead and no node has taken its session over, the other nodes
+/// answer every phone's `hello`: with `session_unavailable` and the close 1013, never
+/// by dropping the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_cannot_serve_a_phone_yet_says_so_and_closes_with_1013() {
+    let Some(bin) = nats_or_skip("a_node_that_cannot_serve_a_phone_yet") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_nats, mut nodes) = three_nodes(&bin, dir.path());
+    let mut ids = vec![];
+    for _ in 0..10 {
+        let welcome = try_hello(&nodes[0].ws_url(), json!({"type": "hello"})).await;
+        ids.push(
+            welcome.unwrap()["participant_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let others = vec![nodes[1].ws_url(), nodes[2].ws_url()];
+    nodes[0].child.kill();
+    // The dead node's phones come back on the others, and new phones arrive.
+    let mut phones = tokio::task::JoinSet::new();
+    for id in ids.into_iter().map(Some).chain([None, None, None, None]) {
+        let urls = others.clone();
+        phones.spawn(async move { hello_until_welcomed(&urls, id).await });
+    }
+    let mut refusals = vec![];
+    while let Some(joined) = phones.join_next().await {
+        let (welcome, refused) = joined.unwrap();
+        assert_eq!(welcome["type"], "welcome");
+        refusals.extend(refused);
+    }
+    assert!(
+        !refusals.is_empty(),
+        "no phone came while the session had no owner"
+    );
+    for (said, close) in &refusals {
+        let codes: Vec<&Value> = said.iter().map(|m| &m["code"]).collect();
+        assert_eq!(
+            (codes, *close),
+            (vec![&json!("session_unavailable")], Some(1013)),
+            "{refusals:?}"
+        );
+    }
+    eprintln!("{} hellos refused while the owner changed", refusals.len());
+}
+
+/// When the owner dies, the pages on every other node are closed with 1001 (the
+/// proxies end: a connection never hears answers from two owners), come back and
+/// vote on, also where a node took the session over while the others still proxied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_owner_dies_every_other_node_closes_its_pages_with_1001_and_they_come_back() {
+    let Some(bin) = nats_or_skip("when_the_owner_dies_every_other_node") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_nats, mut nodes) = three_nodes(&bin, dir.path());
+    let mut host = nodes[1].host().await;
+    let slide = super::open_first_statement(&mut host).await;
+    let mut screen = nodes[2].screen().await;
+    let dead = try_hello(&nodes[0].ws_url(), json!({"type": "hello"})).await;
+    let dead = dead.unwrap()["participant_id"].as_str().unwrap().to_owned();
+    let mut phones = vec![];
+    for node in [1, 2, 1, 2] {
+        let url = nodes[node].ws_url();
+        let phone = crate::support::TestClient::hello(&url, json!({"type": "hello"})).await;
+        phones.push((node, phone));
+    }
+    nodes[0].child.kill();
+    // The dead node's phone is back first on node 1, which takes the session over
+    // while node 2 may still proxy the dead owner.
+    let back = vec![nodes[1].ws_url()];
+    let (welcome, _) = hello_until_welcomed(&back, Some(dead)).await;
+    assert_eq!(welcome["type"], "welcome");
+    let server_stopping = (Some(1001), "server stopping".to_owned());
+    assert_eq!(host.closed_with_reason().await, server_stopping, "host");
+    assert_eq!(screen.closed_with_reason().await, server_stopping, "screen");
+    for (node, phone) in &mut phones {
+        assert_eq!(
+            phone.closed_with_reason().await,
+            server_stopping,
+            "a phone on node {node}"
+        );
+    }
+    // Every page comes back on its node, and the room votes on.
+    let mut host = nodes[1].host().await;
+    let mut screen = nodes[2].screen().await;
+    for (i, (node, phone)) in phones.iter().enumerate() {
+        let mut phone = crate::support::TestClient::hello(
+            &nodes[*node].ws_url(),
+            json!({"type": "hello", "participant_id": phone.participant_id()}),
+        )
+        .await;
+        phone
+            .send(json!({"type": "vote", "id": 1, "slide": slide, "round": 1, "option": i % 2}))
+            .await;
+        assert_eq!(phone.wait_for("ack").await["option"], json!(i % 2));
+    }
+    host.wait_state(|s| super::tally(s) == vec![2, 2]).await;
+    screen.wait_state(|s| super::tally(s) == vec![2, 2]).await;
+}
