@@ -141,9 +141,14 @@ impl Cluster {
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("reading the NATS addresses {}", without_secrets(urls)))?;
         let node = format!("{:08x}", rand::random::<u32>());
+        let outage = std::sync::Arc::new(std::sync::Mutex::new(Outage::default()));
         let client = async_nats::ConnectOptions::new()
             .name(format!("stemzaal-{node}"))
             .connection_timeout(Duration::from_secs(5))
+            .event_callback(move |event| {
+                log_connection(event, &outage);
+                async {}
+            })
             .connect(addrs)
             .await
             .with_context(|| format!("connecting to NATS at {}", without_secrets(urls)))?;
@@ -481,6 +486,51 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// Something that fails for a while (the connection to NATS, a session's appends or
+/// lease): logged once when it starts failing and once when it works again, not at
+/// every try.
+#[derive(Default)]
+struct Outage {
+    since: Option<Instant>,
+}
+
+impl Outage {
+    /// A failure; `true` if it is the first since the thing last worked.
+    fn failed(&mut self) -> bool {
+        let first = self.since.is_none();
+        self.since.get_or_insert_with(Instant::now);
+        first
+    }
+
+    /// A success; how long it had failed, if it had.
+    fn ended(&mut self) -> Option<Duration> {
+        self.since.take().map(|since| since.elapsed())
+    }
+}
+
+/// Logs the connection's news: an outage once when it starts and once when it ends.
+fn log_connection(event: async_nats::Event, outage: &std::sync::Mutex<Outage>) {
+    let mut outage = outage.lock().unwrap_or_else(|p| p.into_inner());
+    match event {
+        async_nats::Event::Disconnected => {
+            if outage.failed() {
+                tracing::warn!(
+                    "lost the connection to NATS; reconnecting. Until it is back, changes \
+                     wait (and are refused after {APPEND_RETRY_FOR:?}), phones of sessions \
+                     this node cannot reach are refused, and the console answers 503"
+                );
+            }
+        }
+        async_nats::Event::Connected => {
+            if let Some(lasted) = outage.ended() {
+                tracing::warn!("connected to NATS again, after {lasted:.1?}");
+            }
+        }
+        async_nats::Event::ServerError(e) => tracing::warn!("NATS: {e}"),
+        event => tracing::debug!("NATS: {event}"),
     }
 }
 

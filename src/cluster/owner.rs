@@ -14,7 +14,7 @@ use super::log::LogWriter;
 use super::seats::share_seats;
 use super::{
     cmd_subject, notice_subject, upvotes_subject, view_subject, views_subject, Claim, Cluster,
-    LEASE_RENEW, OWNER_HEADER, ROLES, VIEW_REPEAT,
+    Outage, LEASE_RENEW, OWNER_HEADER, ROLES, VIEW_REPEAT,
 };
 use crate::core::session::{Command, ParticipantId};
 use crate::hub::{JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle};
@@ -168,6 +168,7 @@ async fn keep_lease(
     lost: oneshot::Sender<()>,
 ) {
     let mut renew = tokio::time::interval(LEASE_RENEW);
+    let mut outage = Outage::default();
     loop {
         renew.tick().await;
         let current = *revision.borrow();
@@ -177,6 +178,12 @@ async fn keep_lease(
             .await
         {
             Ok(next) => {
+                if let Some(lasted) = outage.ended() {
+                    tracing::warn!(
+                        code,
+                        "the session's lease is renewed again, after {lasted:.1?}"
+                    );
+                }
                 revision.send_replace(next);
             }
             Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
@@ -198,6 +205,11 @@ async fn keep_lease(
             }
             // NATS is electing a leader or reconnecting: the lease is renewed at the
             // next tick, and the log fences whatever happens meanwhile.
+            Err(e) if outage.failed() => tracing::warn!(
+                code,
+                "cannot renew the session's lease ({e}); this node serves it on, and \
+                 the log refuses its appends if another node takes it over"
+            ),
             Err(e) => tracing::debug!(code, "renewing the lease: {e}"),
         }
     }

@@ -231,8 +231,17 @@ impl Proxy {
     /// Refuses requests that waited too long, and ends the proxy when the owner has
     /// gone silent (unless the session closed: then its connections hear so).
     async fn check_owner(&mut self) -> Result<bool> {
+        let before = self.waiting.len();
         self.waiting
             .retain(|_, (sent, _)| sent.elapsed() < FORWARD_TIMEOUT);
+        let unanswered = before - self.waiting.len();
+        if unanswered > 0 {
+            tracing::warn!(
+                code = self.code,
+                "refused {unanswered} request(s) the owner did not answer within \
+                 {FORWARD_TIMEOUT:?}"
+            );
+        }
         let cluster = &self.cluster;
         let code = &self.code;
         if self.heard.elapsed() >= OWNER_SILENT {

@@ -355,3 +355,55 @@ async fn when_the_owner_dies_every_other_node_closes_its_pages_with_1001_and_the
     host.wait_state(|s| super::tally(s) == vec![2, 2]).await;
     screen.wait_state(|s| super::tally(s) == vec![2, 2]).await;
 }
+
+/// Waits until a node's log has a line with `needle`.
+async fn logged(log: &Log, needle: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    while log.count(needle) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no `{needle}` in:\n{}",
+            log.text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The NATS server goes away while a phone votes and comes back: the node logs the
+/// outage once when it starts and once when it ends, and what it refused meanwhile;
+/// the vote is stored once NATS is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_outage_is_logged_once_as_it_starts_and_once_as_it_ends_with_what_was_refused() {
+    let Some(bin) = nats_or_skip("a_nats_outage_is_logged") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut nats = super::single_nats_on(&bin, dir.path(), port);
+    let (child, node_port, log) = spawn_node(&nats.url, 1, &dir.path().join("node"));
+    let node = banner(child, node_port, &log, Duration::from_secs(60)).unwrap();
+    let mut host = node.host().await;
+    let slide = super::open_first_statement(&mut host).await;
+    let mut phone = super::Phone::connect(vec![node.ws_url()], 0).await;
+    phone.vote(slide, 0).await;
+
+    nats.child.kill();
+    let voting = tokio::spawn(async move {
+        phone.vote(slide, 1).await;
+    });
+    logged(&log, "refused 1 change(s)", Duration::from_secs(40)).await;
+    let _nats = super::single_nats_on(&bin, dir.path(), port);
+    tokio::time::timeout(Duration::from_secs(60), voting)
+        .await
+        .expect("the vote is stored once NATS is back")
+        .unwrap();
+    let mut host = node.host().await;
+    host.wait_state(|s| super::tally(s) == vec![0, 1]).await;
+    logged(&log, "connected to NATS again", Duration::from_secs(10)).await;
+    let said = log.text();
+    assert_eq!(log.count("lost the connection to NATS"), 1, "{said}");
+    assert_eq!(log.count("connected to NATS again"), 1, "{said}");
+    assert_eq!(log.count("does not take appends"), 1, "{said}");
+    assert!(log.count("refused 1 change(s)") >= 1, "{said}");
+    eprintln!("{said}");
+}
