@@ -341,22 +341,31 @@ impl Cluster {
         Ok(Some((StoredSession { record, events }, last)))
     }
 
-    /// Takes the session's lease if nobody holds it. A lease that names this node is
-    /// its own (a create whose answer was lost, retried): taken at its revision.
+    /// Takes the session's lease if nobody holds it.
     pub async fn claim(&self, code: &str) -> Result<Claim> {
         match self.leases.create(code, self.node.clone().into()).await {
             Ok(revision) => Ok(Claim::Owner(revision)),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                let entry = live_entry(self.leases.entry(code).await?);
-                match entry {
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(Claim::Held),
+            Err(e) => Err(e).context("taking a lease"),
+        }
+    }
+
+    /// Takes a new lease, retrying while JetStream elects leaders. A create whose
+    /// answer was lost may have stored the lease: one that names this node is its own,
+    /// taken at its revision.
+    async fn claim_new(&self, key: &str) -> Result<Claim> {
+        retrying("taking a lease", || async {
+            match self.claim(key).await? {
+                Claim::Owner(revision) => Ok(Claim::Owner(revision)),
+                Claim::Held => match live_entry(self.leases.entry(key).await?) {
                     Some(e) if e.value.as_ref() == self.node.as_bytes() => {
                         Ok(Claim::Owner(e.revision))
                     }
-                    _ => Ok(Claim::Held),
-                }
+                    _ => Ok::<_, anyhow::Error>(Claim::Held),
+                },
             }
-            Err(e) => Err(e).context("taking a lease"),
-        }
+        })
+        .await
     }
 
     /// The node that holds a session's lease, if any.
@@ -372,9 +381,7 @@ impl Cluster {
     /// longer than a lease lives), then left to expire.
     pub async fn claim_start(&self, digest: &str) -> Result<bool> {
         let key = format!("start.{digest}");
-        let Claim::Owner(revision) =
-            retrying("taking the start of a session", || self.claim(&key)).await?
-        else {
+        let Claim::Owner(revision) = self.claim_new(&key).await? else {
             return Ok(false);
         };
         let leases = self.leases.clone();

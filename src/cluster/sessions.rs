@@ -72,7 +72,7 @@ impl Sessions for Arc<Cluster> {
         if !cluster.create_record(record).await? {
             return Ok(None);
         }
-        let revision = match super::retrying("taking a lease", || cluster.claim(code)).await? {
+        let revision = match cluster.claim_new(code).await? {
             Claim::Owner(revision) => revision,
             Claim::Held => bail!("session {code} was claimed before it started"),
         };
