@@ -100,16 +100,25 @@ pub async fn run(config: Config) -> Result<()> {
         logins,
     } = adapters(&store, base_url, config.nats.as_ref()).await?;
     let hub = Arc::new(hub);
-    library
-        .seed()
-        .await
-        .context("putting the built-in deck in the library")?;
-    let (admin, new_password) =
-        Admin::set_up(library.clone(), logins, config.admin_password.as_deref()).await?;
+    let cluster = config.nats.is_some();
+    step(cluster, "putting the built-in deck in the library", || {
+        library.seed()
+    })
+    .await?;
+    let (admin, new_password) = step(cluster, "setting up the console's password", || {
+        Admin::set_up(
+            library.clone(),
+            logins.clone(),
+            config.admin_password.as_deref(),
+        )
+    })
+    .await?;
     let open = hub.restore_open()?;
-    let (handle, opened) = hub
-        .open_or_reuse(Arc::new(deck), &source, config.new_session)
-        .await?;
+    let deck = Arc::new(deck);
+    let (handle, opened) = step(cluster, "opening the session", || {
+        hub.open_or_reuse(deck.clone(), &source, config.new_session)
+    })
+    .await?;
     print_banner(
         &hub,
         &handle,
@@ -125,6 +134,22 @@ pub async fn run(config: Config) -> Result<()> {
     // Held to here: in cluster mode nothing else holds the data directory.
     drop(store);
     served
+}
+
+/// Runs a step of the start-up. On one machine once; in a cluster until it succeeds,
+/// for at most [`crate::cluster::START_FOR`]: nodes started at once on a cluster that
+/// has just started meet streams without leaders yet and each other's creates, and
+/// none may stop for that. Each step can be run again: what it stored the first time
+/// is found the next.
+async fn step<T, F, Fut>(cluster: bool, what: &str, mut run: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    if !cluster {
+        return run().await.context(what.to_owned());
+    }
+    crate::cluster::retry_for(what, crate::cluster::START_FOR, run).await
 }
 
 /// The hub and the console's ports over the storage a server runs on.

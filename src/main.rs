@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use stemzaal::app::{self, Config};
+use stemzaal::cluster::Misconfigured;
 use stemzaal::store::Durability;
 use stemzaal::web::hosts;
 use stemzaal::web::limits::{self, Limits};
@@ -182,10 +183,20 @@ fn main() -> ExitCode {
                 Err(e) => {
                     // Even with stderr unwritable the exit code says it failed.
                     let _ = writeln!(std::io::stderr(), "stemzaal: {e:#}");
-                    ExitCode::FAILURE
+                    failure(&e)
                 }
             }
         }
+    }
+}
+
+/// The exit status of a failed run: [`Misconfigured::EXIT`] for a set-up that no
+/// restart mends (a service manager need not try again), 1 for anything else.
+fn failure(e: &anyhow::Error) -> ExitCode {
+    if e.chain().any(|e| e.is::<Misconfigured>()) {
+        ExitCode::from(Misconfigured::EXIT)
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -238,7 +249,7 @@ fn reset_password(data: &std::path::Path, nats: Option<app::Nats>) -> ExitCode {
         }
         Err(e) => {
             eprintln!("stemzaal: {e:#}");
-            ExitCode::FAILURE
+            failure(&e)
         }
     }
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::{log_subject, Cluster, APPEND_ACK_WAIT, APPEND_RETRY_FOR, MAX_BATCH_EVENTS};
+use super::{log_subject, Cluster, Outage, APPEND_ACK_WAIT, APPEND_RETRY_FOR, MAX_BATCH_EVENTS};
 use crate::core::session::Event;
 use crate::hub::{Completion, Log, WriteFailed};
 
@@ -23,7 +23,8 @@ pub(super) async fn take_over(
     last: u64,
 ) -> Result<u64> {
     let id = format!("{node}.{revision}.{last}.owner");
-    match publish_fenced(js, code, b"[]".to_vec().into(), last, &id).await {
+    let mut outage = Outage::default();
+    match publish_fenced(js, code, b"[]".to_vec().into(), last, &id, &mut outage).await {
         Ok(seq) => Ok(seq),
         Err(Fenced::Deposed) => bail!("another node appended first"),
         Err(Fenced::Failed(reason)) => bail!("{reason}"),
@@ -38,12 +39,15 @@ enum Fenced {
     Failed(String),
 }
 
+/// Appends a message where the log ends at `last`, retrying for [`APPEND_RETRY_FOR`].
+/// The first failed try of an `outage` is logged, and so is the append that ends it.
 async fn publish_fenced(
     js: &jetstream::Context,
     code: &str,
     payload: Bytes,
     last: u64,
     id: &str,
+    outage: &mut Outage,
 ) -> Result<u64, Fenced> {
     let deadline = Instant::now() + APPEND_RETRY_FOR;
     let mut why = String::new();
@@ -59,14 +63,30 @@ async fn publish_fenced(
         })
         .await;
         match ack {
-            Ok(Ok(ack)) => return Ok(ack.sequence),
+            Ok(Ok(ack)) => {
+                if let Some(lasted) = outage.ended() {
+                    tracing::warn!(
+                        code,
+                        "the session's log takes appends again, after {lasted:.1?}"
+                    );
+                }
+                return Ok(ack.sequence);
+            }
             Ok(Err(e)) if e.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
                 return Err(Fenced::Deposed)
             }
             Ok(Err(e)) => why = e.to_string(),
             Err(_) => why = "no acknowledgement in time".to_owned(),
         }
-        tracing::debug!(code, "appending to the log: {why}; trying again");
+        if outage.failed() {
+            tracing::warn!(
+                code,
+                "the session's log does not take appends ({why}); changes wait, \
+                 each for up to {APPEND_RETRY_FOR:?}"
+            );
+        } else {
+            tracing::debug!(code, "appending to the log: {why}; trying again");
+        }
         // A leader election or a reconnect: the same message again, soon.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -103,6 +123,7 @@ impl LogWriter {
             last,
             fenced: None,
             deposed: deposed_tx,
+            outage: Outage::default(),
         };
         tokio::spawn(writer.run(rx));
         LogWriter { tx, deposed }
@@ -140,6 +161,8 @@ struct Writer {
     /// local store does.
     fenced: Option<u64>,
     deposed: watch::Sender<bool>,
+    /// Since when appends fail, if they do.
+    outage: Outage,
 }
 
 impl Writer {
@@ -165,6 +188,15 @@ impl Writer {
         let (refused, taken): (Vec<Append>, Vec<Append>) = batch
             .into_iter()
             .partition(|a| *self.deposed.borrow() || self.fenced.is_some_and(|f| f >= a.epoch));
+        if !refused.is_empty() {
+            let events: usize = refused.iter().map(|a| a.events.len()).sum();
+            tracing::warn!(
+                code = %self.code,
+                "refused {events} change(s) of {} write(s): {}",
+                refused.len(),
+                self.refusal().reason
+            );
+        }
         for append in refused {
             (append.done)(Err(self.refusal()));
         }
@@ -175,7 +207,15 @@ impl Writer {
         let payload = Bytes::from(serde_json::to_vec(&events).expect("events serialize"));
         self.batches += 1;
         let id = format!("{}.{}", self.prefix, self.batches);
-        let outcome = publish_fenced(&self.js, &self.code, payload, self.last, &id).await;
+        let outcome = publish_fenced(
+            &self.js,
+            &self.code,
+            payload,
+            self.last,
+            &id,
+            &mut self.outage,
+        )
+        .await;
         let result = match outcome {
             Ok(seq) => {
                 self.last = seq;
@@ -187,6 +227,12 @@ impl Writer {
                 Err(self.refusal())
             }
             Err(Fenced::Failed(reason)) => {
+                tracing::warn!(
+                    code = %self.code,
+                    "refused {} change(s) of {} write(s): {reason}",
+                    events.len(),
+                    taken.len()
+                );
                 self.fenced = taken.iter().map(|a| a.epoch).max();
                 Err(WriteFailed { reason })
             }

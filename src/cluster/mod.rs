@@ -89,6 +89,20 @@ const READ_ATTEMPT: Duration = Duration::from_secs(5);
 /// How long a node tries to reach or take over a session before it gives up.
 const ATTACH_FOR: Duration = Duration::from_secs(15);
 
+/// How long a starting node waits for JetStream: a cluster that has just started elects
+/// the leaders of its streams first, and nodes started at once make the same buckets
+/// and the same session. What it waits for is logged.
+pub const START_FOR: Duration = Duration::from_secs(60);
+
+/// How long a node waits for JetStream to answer a request (instead of the client's
+/// five seconds). A request that reached no leader (a cluster that has just started,
+/// or is electing one) is never answered; asked again, the next one is.
+const JETSTREAM_ASK: Duration = Duration::from_secs(2);
+
+/// How long a node that took the start of a session holds it (renewing the key as a
+/// lease), so no other node starts a second session while it makes the first.
+const START_HOLD: Duration = Duration::from_secs(10);
+
 /// The bucket of session records.
 const CATALOG: &str = "stemzaal_sessions";
 
@@ -127,13 +141,19 @@ impl Cluster {
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("reading the NATS addresses {}", without_secrets(urls)))?;
         let node = format!("{:08x}", rand::random::<u32>());
+        let outage = std::sync::Arc::new(std::sync::Mutex::new(Outage::default()));
         let client = async_nats::ConnectOptions::new()
             .name(format!("stemzaal-{node}"))
             .connection_timeout(Duration::from_secs(5))
+            .event_callback(move |event| {
+                log_connection(event, &outage);
+                async {}
+            })
             .connect(addrs)
             .await
             .with_context(|| format!("connecting to NATS at {}", without_secrets(urls)))?;
-        let js = jetstream::new(client.clone());
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(JETSTREAM_ASK);
         let catalog = ensure_bucket(&js, CATALOG, replicas, Duration::ZERO).await?;
         let leases = ensure_bucket(&js, LEASES, replicas, LEASE_TTL).await?;
         let console =
@@ -161,13 +181,22 @@ impl Cluster {
         &self.node
     }
 
-    /// Stores a new session's record; `false` if the code is taken.
+    /// Stores a new session's record; `false` if the code is taken. Retried while
+    /// JetStream elects leaders: a create that was stored although its answer was lost
+    /// finds its own record the next time, and counts as made.
     pub async fn create_record(&self, record: &SessionRecord) -> Result<bool> {
         let value = Bytes::from(serde_json::to_vec(record)?);
-        created(
-            self.catalog.create(&record.code, value).await,
-            "storing a session in the catalog",
-        )
+        let made = retrying("storing a session in the catalog", || async {
+            match self.catalog.create(&record.code, value.clone()).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                    let stored = self.catalog.get(&record.code).await?;
+                    Ok(stored.as_ref() == Some(&value))
+                }
+                Err(e) => Err(anyhow::Error::from(e)),
+            }
+        });
+        made.await
     }
 
     /// Replaces a session's record.
@@ -234,16 +263,16 @@ impl Cluster {
 
     /// Makes a session's log.
     pub async fn create_log(&self, code: &str) -> Result<()> {
-        self.js
-            .create_stream(stream::Config {
-                name: log_stream(code),
-                subjects: vec![log_subject(code)],
-                num_replicas: self.replicas,
-                storage: stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .with_context(|| format!("making the log of session {code}"))?;
+        let config = stream::Config {
+            name: log_stream(code),
+            subjects: vec![log_subject(code)],
+            num_replicas: self.replicas,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        };
+        // Making a stream that is there with the same configuration changes nothing.
+        let what = format!("making the log of session {code}");
+        retrying(&what, || self.js.create_stream(config.clone())).await?;
         Ok(())
     }
 
@@ -321,21 +350,54 @@ impl Cluster {
         }
     }
 
+    /// Takes a new lease, retrying while JetStream elects leaders. A create whose
+    /// answer was lost may have stored the lease: one that names this node is its own,
+    /// taken at its revision.
+    async fn claim_new(&self, key: &str) -> Result<Claim> {
+        retrying("taking a lease", || async {
+            match self.claim(key).await? {
+                Claim::Owner(revision) => Ok(Claim::Owner(revision)),
+                Claim::Held => match live_entry(self.leases.entry(key).await?) {
+                    Some(e) if e.value.as_ref() == self.node.as_bytes() => {
+                        Ok(Claim::Owner(e.revision))
+                    }
+                    _ => Ok::<_, anyhow::Error>(Claim::Held),
+                },
+            }
+        })
+        .await
+    }
+
     /// The node that holds a session's lease, if any.
     async fn lease_holder(&self, code: &str) -> Result<Option<String>> {
         let value = self.leases.get(code).await.context("reading a lease")?;
         Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// Takes the right to start a session on the deck whose text has this digest, for
-    /// a lease's lifetime, if nobody holds it: of nodes starting at once on the same
-    /// deck, one starts a session and the others find it.
+    /// Takes the right to start a session on the deck whose text has this digest, if
+    /// nobody holds it: of nodes starting at once on the same deck, one starts a
+    /// session and the others find it. The right is a lease, renewed for
+    /// [`START_HOLD`] (making a session on a cluster that has just started can take
+    /// longer than a lease lives), then left to expire.
     pub async fn claim_start(&self, digest: &str) -> Result<bool> {
         let key = format!("start.{digest}");
-        created(
-            self.leases.create(&key, self.node.clone().into()).await,
-            "taking the start of a session",
-        )
+        let Claim::Owner(revision) = self.claim_new(&key).await? else {
+            return Ok(false);
+        };
+        let leases = self.leases.clone();
+        let node = Bytes::from(self.node.clone());
+        tokio::spawn(async move {
+            let until = Instant::now() + START_HOLD;
+            let mut revision = revision;
+            while Instant::now() < until {
+                tokio::time::sleep(LEASE_RENEW).await;
+                match leases.update(&key, node.clone(), revision).await {
+                    Ok(next) => revision = next,
+                    Err(_) => return,
+                }
+            }
+        });
+        Ok(true)
     }
 
     /// Lets a lease go (a graceful stop), so another node need not wait for it to expire.
@@ -349,8 +411,9 @@ impl Cluster {
         }
     }
 
-    /// The owner's views of a session, or `None` when no owner answers.
-    async fn views_of(&self, code: &str) -> Result<Option<[Published; 3]>> {
+    /// The owner's views of a session and the node that sent them, or `None` when no
+    /// owner answers.
+    async fn views_of(&self, code: &str) -> Result<Option<OwnerViews>> {
         let asked = tokio::time::timeout(
             Duration::from_secs(2),
             self.client.request(views_subject(code), Bytes::new()),
@@ -360,10 +423,13 @@ impl Cluster {
             Ok(Ok(reply)) => {
                 let views: [(String, Option<String>); 3] =
                     serde_json::from_slice(&reply.payload).context("reading an owner's views")?;
-                Ok(Some(views.map(|(state, upvotes)| Published {
-                    state: state.into(),
-                    upvotes: upvotes.map(Into::into),
-                })))
+                Ok(Some(OwnerViews {
+                    owner: sender(&reply),
+                    views: views.map(|(state, upvotes)| Published {
+                        state: state.into(),
+                        upvotes: upvotes.map(Into::into),
+                    }),
+                }))
             }
             // No responders, a timeout, a reconnect: no owner answers now.
             Ok(Err(e)) => {
@@ -430,6 +496,51 @@ impl Cluster {
     }
 }
 
+/// Something that fails for a while (the connection to NATS, a session's appends or
+/// lease): logged once when it starts failing and once when it works again, not at
+/// every try.
+#[derive(Default)]
+struct Outage {
+    since: Option<Instant>,
+}
+
+impl Outage {
+    /// A failure; `true` if it is the first since the thing last worked.
+    fn failed(&mut self) -> bool {
+        let first = self.since.is_none();
+        self.since.get_or_insert_with(Instant::now);
+        first
+    }
+
+    /// A success; how long it had failed, if it had.
+    fn ended(&mut self) -> Option<Duration> {
+        self.since.take().map(|since| since.elapsed())
+    }
+}
+
+/// Logs the connection's news: an outage once when it starts and once when it ends.
+fn log_connection(event: async_nats::Event, outage: &std::sync::Mutex<Outage>) {
+    let mut outage = outage.lock().unwrap_or_else(|p| p.into_inner());
+    match event {
+        async_nats::Event::Disconnected => {
+            if outage.failed() {
+                tracing::warn!(
+                    "lost the connection to NATS; reconnecting. Until it is back, changes \
+                     wait (and are refused after {APPEND_RETRY_FOR:?}), phones of sessions \
+                     this node cannot reach are refused, and the console answers 503"
+                );
+            }
+        }
+        async_nats::Event::Connected => {
+            if let Some(lasted) = outage.ended() {
+                tracing::warn!("connected to NATS again, after {lasted:.1?}");
+            }
+        }
+        async_nats::Event::ServerError(e) => tracing::warn!("NATS: {e}"),
+        event => tracing::debug!("NATS: {event}"),
+    }
+}
+
 /// How a node serves a session (see [`Cluster::attach`]).
 pub enum Attached {
     /// It owns the session from this log sequence on, under this lease revision.
@@ -439,30 +550,116 @@ pub enum Attached {
         revision: u64,
     },
     /// Another node owns it; these are its views now.
-    Proxy(Box<[Published; 3]>),
+    Proxy(Box<OwnerViews>),
+}
+
+/// An owner's views, and the node that owns the session (from [`OWNER_HEADER`]).
+pub struct OwnerViews {
+    pub owner: Option<String>,
+    pub views: [Published; 3],
+}
+
+/// The node a view (or the answer with the views) came from.
+fn sender(message: &async_nats::Message) -> Option<String> {
+    message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(OWNER_HEADER))
+        .map(|v| v.to_string())
 }
 
 /// Runs `op` until it succeeds, for at most [`ATTACH_FOR`]: after a NATS server of
 /// the cluster went away, JetStream answers with errors until it has elected new
 /// leaders (4–9 s on 2.9).
-async fn retrying<T, E, F, Fut>(what: &str, mut op: F) -> Result<T>
+async fn retrying<T, E, F, Fut>(what: &str, op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
     E: Into<anyhow::Error>,
 {
-    let deadline = Instant::now() + ATTACH_FOR;
+    retry_for(what, ATTACH_FOR, op).await
+}
+
+/// Runs `op` until it succeeds, for at most `within`. The first failure is logged
+/// (what the node waits for, and why), and so is the success after it; an error no
+/// retry heals ([`Misconfigured`]) ends the wait at once.
+pub async fn retry_for<T, E, F, Fut>(what: &str, within: Duration, mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: Into<anyhow::Error>,
+{
+    let started = Instant::now();
+    let mut failures = 0u32;
     loop {
-        match op().await {
-            Ok(value) => return Ok(value),
-            Err(e) if Instant::now() >= deadline => return Err(e.into()).context(what.to_owned()),
-            Err(e) => {
-                let e: anyhow::Error = e.into();
-                tracing::debug!("{what}: {e:#}; trying again");
-                tokio::time::sleep(Duration::from_millis(250)).await;
+        let e: anyhow::Error = match op().await {
+            Ok(value) => {
+                if failures > 0 {
+                    tracing::info!("{what}: done after {:.1?}", started.elapsed());
+                }
+                return Ok(value);
             }
+            Err(e) => e.into(),
+        };
+        if e.chain().any(|e| e.is::<Misconfigured>()) {
+            return Err(e);
         }
+        if let Some(why) = unfixable(&e) {
+            return Err(anyhow!(Misconfigured(format!("{what}: {why}"))));
+        }
+        if started.elapsed() >= within {
+            return Err(e).context(format!("{what} (tried for {within:?})"));
+        }
+        if failures == 0 {
+            tracing::warn!("waiting for NATS JetStream: {what}: {e:#}; trying again");
+        } else {
+            tracing::debug!("{what}: {e:#}; trying again");
+        }
+        failures += 1;
+        // Spread, so nodes started together do not ask again in step.
+        let pause = rand::random::<u64>() % 200 + 150;
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
+}
+
+/// An error of the cluster's set-up that no retry heals: JetStream refuses what the
+/// node asks of it (more replicas than servers, a configuration it does not take).
+/// The node stops at once and says why; `main` exits with [`Misconfigured::EXIT`].
+#[derive(Debug)]
+pub struct Misconfigured(pub String);
+
+impl Misconfigured {
+    /// The exit status (`EX_CONFIG` of sysexits.h), so a service manager can tell a
+    /// set-up to correct from a failure worth a restart.
+    pub const EXIT: u8 = 78;
+}
+
+impl std::fmt::Display for Misconfigured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Misconfigured {}
+
+/// What JetStream said, if it is an error that waiting does not heal.
+fn unfixable(e: &anyhow::Error) -> Option<String> {
+    use async_nats::jetstream::context::{CreateStreamError, CreateStreamErrorKind};
+    use async_nats::jetstream::ErrorCode;
+    let refused = e
+        .chain()
+        .find_map(|e| e.downcast_ref::<CreateStreamError>())?;
+    let CreateStreamErrorKind::JetStream(error) = refused.kind() else {
+        return None;
+    };
+    let code = error.error_code();
+    if code == ErrorCode::STREAM_REPLICAS_NOT_SUPPORTED {
+        return Some(format!(
+            "{error}: a single NATS server (not a cluster) keeps one copy; \
+             start every node with --nats-replicas 1"
+        ));
+    }
+    (code == ErrorCode::STREAM_INVALID_CONFIG).then(|| error.to_string())
 }
 
 async fn ensure_bucket(
@@ -493,14 +690,17 @@ async fn ensure_bucket(
         ..Default::default()
     };
     // A cluster that has just started elects its leaders first.
-    let what = format!(
-        "making the bucket {bucket} with {replicas} replica(s) \
-         (a single NATS server needs --nats-replicas 1)"
-    );
-    retrying(&what, || js.get_or_create_stream(config.clone())).await?;
-    js.get_key_value(bucket)
-        .await
-        .with_context(|| format!("opening the bucket {bucket}"))
+    let what = format!("making the bucket {bucket} with {replicas} replica(s)");
+    retry_for(&what, START_FOR, || js.get_or_create_stream(config.clone())).await?;
+    retry_for(&format!("opening the bucket {bucket}"), START_FOR, || {
+        js.get_key_value(bucket)
+    })
+    .await
+}
+
+/// An entry that holds a value (not a delete or purge marker).
+fn live_entry(entry: Option<kv::Entry>) -> Option<kv::Entry> {
+    entry.filter(|e| e.operation == kv::Operation::Put)
 }
 
 /// Whether a key-value `create` made its key: `false` if the key was there already.

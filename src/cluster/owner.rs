@@ -14,7 +14,7 @@ use super::log::LogWriter;
 use super::seats::share_seats;
 use super::{
     cmd_subject, notice_subject, upvotes_subject, view_subject, views_subject, Claim, Cluster,
-    LEASE_RENEW, OWNER_HEADER, ROLES, VIEW_REPEAT,
+    Outage, LEASE_RENEW, OWNER_HEADER, ROLES, VIEW_REPEAT,
 };
 use crate::core::session::{Command, ParticipantId};
 use crate::hub::{JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle};
@@ -116,7 +116,8 @@ async fn serve(
             }
             Some(message) = asks.next() => {
                 if let Some(reply) = message.reply {
-                    client.publish(reply, current_views(&views)).await?;
+                    let headers = owner_header(cluster);
+                    client.publish_with_headers(reply, headers, current_views(&views)).await?;
                 }
             }
             Some(message) = notices.next() => {
@@ -167,6 +168,7 @@ async fn keep_lease(
     lost: oneshot::Sender<()>,
 ) {
     let mut renew = tokio::time::interval(LEASE_RENEW);
+    let mut outage = Outage::default();
     loop {
         renew.tick().await;
         let current = *revision.borrow();
@@ -176,6 +178,12 @@ async fn keep_lease(
             .await
         {
             Ok(next) => {
+                if let Some(lasted) = outage.ended() {
+                    tracing::warn!(
+                        code,
+                        "the session's lease is renewed again, after {lasted:.1?}"
+                    );
+                }
                 revision.send_replace(next);
             }
             Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => {
@@ -197,6 +205,11 @@ async fn keep_lease(
             }
             // NATS is electing a leader or reconnecting: the lease is renewed at the
             // next tick, and the log fences whatever happens meanwhile.
+            Err(e) if outage.failed() => tracing::warn!(
+                code,
+                "cannot renew the session's lease ({e}); this node serves it on, and \
+                 the log refuses its appends if another node takes it over"
+            ),
             Err(e) => tracing::debug!(code, "renewing the lease: {e}"),
         }
     }
@@ -269,8 +282,7 @@ async fn publish_view(
         .chain([(upvotes_subject(code), view.upvotes.as_ref())]);
     for (subject, text) in subjects {
         let Some(text) = text else { continue };
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(OWNER_HEADER, cluster.node.as_str());
+        let headers = owner_header(cluster);
         let payload = Bytes::copy_from_slice(text.as_bytes());
         cluster
             .client
@@ -278,6 +290,13 @@ async fn publish_view(
             .await?;
     }
     Ok(())
+}
+
+/// The header that names this node as the session's owner.
+fn owner_header(cluster: &Cluster) -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(OWNER_HEADER, cluster.node.as_str());
+    headers
 }
 
 /// Hands a forwarded request to the session in order, and answers it from a task of

@@ -15,8 +15,7 @@ use super::owner::{Answer, Forward};
 use super::report_from_log;
 use super::seats::share_seats;
 use super::{
-    cmd_subject, notice_subject, role_name, Cluster, FORWARD_TIMEOUT, OWNER_HEADER, OWNER_SILENT,
-    ROLES,
+    cmd_subject, notice_subject, role_name, sender, Cluster, FORWARD_TIMEOUT, OWNER_SILENT, ROLES,
 };
 use crate::hub::{
     JoinInfo, NotAdmitted, Notice, Outbox, ProxyParts, Published, Request, SessionHandle, Status,
@@ -25,15 +24,25 @@ use crate::wire::protocol::{Lang, ServerMsg};
 
 /// A proxy of a session another node owns: forwards requests in order, feeds the
 /// views, and ends (so its connections reconnect) when the owner is gone.
-pub async fn run_proxy(cluster: Arc<Cluster>, handle: SessionHandle, parts: ProxyParts) {
+pub async fn run_proxy(
+    cluster: Arc<Cluster>,
+    handle: SessionHandle,
+    parts: ProxyParts,
+    owner: Option<String>,
+) {
     let code = handle.code().to_owned();
     share_seats(&cluster, &handle);
-    if let Err(e) = proxy(&cluster, &handle, parts).await {
+    if let Err(e) = proxy(&cluster, &handle, parts, owner).await {
         tracing::warn!(code, "the session's owner is gone: {e:#}");
     }
 }
 
-async fn proxy(cluster: &Arc<Cluster>, handle: &SessionHandle, parts: ProxyParts) -> Result<()> {
+async fn proxy(
+    cluster: &Arc<Cluster>,
+    handle: &SessionHandle,
+    parts: ProxyParts,
+    owner: Option<String>,
+) -> Result<()> {
     let code = handle.code().to_owned();
     let client = &cluster.client;
     let ProxyParts {
@@ -51,7 +60,7 @@ async fn proxy(cluster: &Arc<Cluster>, handle: &SessionHandle, parts: ProxyParts
         inbox,
         views,
         waiting: HashMap::new(),
-        owner: None,
+        owner,
         next_id: 0,
         heard: Instant::now(),
     };
@@ -165,19 +174,14 @@ impl Proxy {
         true
     }
 
-    /// Takes a view (or the phones' upvotes) from the owner.
+    /// Takes a view (or the phones' upvotes) from the owner. A view from another node
+    /// ends the proxy: the session was taken over.
     fn on_view(&mut self, message: &async_nats::Message) -> bool {
         self.heard = Instant::now();
-        let from = message
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(OWNER_HEADER))
-            .map(|v| v.to_string());
+        let from = sender(message);
         if from != self.owner {
-            // A new owner: what the old one took and never answered died with it.
-            // Refused, those requests are sent again.
             if self.owner.is_some() {
-                self.waiting.clear();
+                return self.moved(from.as_deref());
             }
             self.owner = from;
         }
@@ -194,6 +198,19 @@ impl Proxy {
             },
         };
         true
+    }
+
+    /// The session has a new owner: the proxy ends (returns `false`), so this node's
+    /// connections close with 1001 and reconnect to it. Requests the old owner took and
+    /// never answered are refused (`storage_unavailable`) first; a connection never
+    /// hears answers from two owners.
+    fn moved(&self, to: Option<&str>) -> bool {
+        tracing::info!(
+            code = self.code,
+            to = to.unwrap_or("?"),
+            "the session moved to another node; this node's pages reconnect"
+        );
+        false
     }
 
     /// Passes a session's news on to its connections; a close ends the proxy.
@@ -214,13 +231,27 @@ impl Proxy {
     /// Refuses requests that waited too long, and ends the proxy when the owner has
     /// gone silent (unless the session closed: then its connections hear so).
     async fn check_owner(&mut self) -> Result<bool> {
+        let before = self.waiting.len();
         self.waiting
             .retain(|_, (sent, _)| sent.elapsed() < FORWARD_TIMEOUT);
+        let unanswered = before - self.waiting.len();
+        if unanswered > 0 {
+            tracing::warn!(
+                code = self.code,
+                "refused {unanswered} request(s) the owner did not answer within \
+                 {FORWARD_TIMEOUT:?}"
+            );
+        }
         let cluster = &self.cluster;
         let code = &self.code;
-        if self.heard.elapsed() >= OWNER_SILENT && cluster.views_of(code).await?.is_some() {
-            // A view was lost on its way; the owner answers.
-            self.heard = Instant::now();
+        if self.heard.elapsed() >= OWNER_SILENT {
+            if let Some(answer) = cluster.views_of(code).await? {
+                if answer.owner != self.owner {
+                    return Ok(self.moved(answer.owner.as_deref()));
+                }
+                // A view was lost on its way; the owner answers.
+                self.heard = Instant::now();
+            }
         }
         let silent = self.heard.elapsed();
         if silent < OWNER_SILENT {

@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 use async_trait::async_trait;
 
 use super::log::LogWriter;
-use super::{console, owner, proxy, Attached, Claim, Cluster};
+use super::{console, owner, proxy, Attached, Claim, Cluster, OwnerViews};
 use crate::hub::ports::{Owned, Placement, Proxied, Sessions};
 use crate::hub::{could_be_code, Notice, Published, SessionRecord, Status, StoredSession};
 
@@ -57,7 +57,8 @@ impl Sessions for Arc<Cluster> {
                     node = cluster.node(),
                     "this node serves the session through its owner"
                 );
-                Placement::Proxy(proxied(self, record, *views))
+                let OwnerViews { owner, views } = *views;
+                Placement::Proxy(proxied(self, record, views, owner))
             }
         };
         Ok(Some(placement))
@@ -71,7 +72,7 @@ impl Sessions for Arc<Cluster> {
         if !cluster.create_record(record).await? {
             return Ok(None);
         }
-        let revision = match cluster.claim(code).await? {
+        let revision = match cluster.claim_new(code).await? {
             Claim::Owner(revision) => revision,
             Claim::Held => bail!("session {code} was claimed before it started"),
         };
@@ -161,14 +162,19 @@ fn owned(cluster: &Arc<Cluster>, writer: LogWriter, revision: u64) -> Owned {
     }
 }
 
-/// A session another node owns, served here through a proxy.
-fn proxied(cluster: &Arc<Cluster>, record: SessionRecord, views: [Published; 3]) -> Proxied {
+/// A session another node (`owner`) owns, served here through a proxy.
+fn proxied(
+    cluster: &Arc<Cluster>,
+    record: SessionRecord,
+    views: [Published; 3],
+    owner: Option<String>,
+) -> Proxied {
     let cluster = cluster.clone();
     Proxied {
         record,
         views,
         forwarder: Box::new(move |handle, parts| {
-            tokio::spawn(proxy::run_proxy(cluster, handle, parts));
+            tokio::spawn(proxy::run_proxy(cluster, handle, parts, owner));
         }),
     }
 }

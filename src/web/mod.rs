@@ -786,18 +786,29 @@ async fn ws(
     if !origin_allowed(&headers, &state) {
         return (StatusCode::FORBIDDEN, "foreign origin").into_response();
     }
-    let Some(handle) = find(&state, &code).await else {
-        return match ended(&state, &code).await {
-            Some(ended) => {
-                upgrade
-                    .max_message_size(MAX_MESSAGE_BYTES)
-                    .on_upgrade(move |socket| async move {
-                        crate::web::socket::serve_ended(socket, ended).await;
-                        drop(slot);
-                    })
+    let found = match state.hub.find(&code).await {
+        Ok(Some(handle)) => Some(handle),
+        // A closed session's socket says it ended; a code that never was is unknown.
+        Ok(None) => {
+            return match ended(&state, &code).await {
+                Some(ended) => limited(upgrade).on_upgrade(move |socket| async move {
+                    crate::web::socket::serve_ended(socket, ended).await;
+                    drop(slot);
+                }),
+                None => (StatusCode::NOT_FOUND, "unknown session").into_response(),
             }
-            None => (StatusCode::NOT_FOUND, "unknown session").into_response(),
-        };
+        }
+        Err(e) => {
+            tracing::error!("loading session {}: {e:#}", code.trim());
+            None
+        }
+    };
+    // Not unknown, only out of reach now: the page hears so and tries again.
+    let Some(handle) = found else {
+        return limited(upgrade).on_upgrade(move |socket| async move {
+            crate::web::socket::serve_unavailable(socket).await;
+            drop(slot);
+        });
     };
     let cookies = crate::web::socket::CookieKeys {
         host: cookie(&headers, &key_cookie_name(Role::Host, handle.code())).map(str::to_owned),
@@ -811,14 +822,18 @@ async fn ws(
         peer: peer.ip(),
         joins: state.joins.clone(),
     };
+    limited(upgrade).on_upgrade(move |socket| async move {
+        crate::web::socket::serve(socket, handle, context).await;
+        drop(slot);
+    })
+}
+
+/// A WebSocket upgrade with the socket's limits.
+fn limited(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
         .read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
         .max_write_buffer_size(WS_MAX_WRITE_BUFFER)
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| async move {
-            crate::web::socket::serve(socket, handle, context).await;
-            drop(slot);
-        })
 }

@@ -41,7 +41,8 @@ pub const CLOSE_POLICY: u16 = 1008;
 pub const CLOSE_GOING_AWAY: u16 = 1001;
 
 /// Close code for "try again later" (RFC 6455): the store could not write the phone's
-/// joining, or its address made too many new participants; it reconnects after a pause.
+/// joining, its address made too many new participants, or the session cannot take it
+/// now (its owner in a cluster is changing); it reconnects after a pause.
 pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 
 /// Close code for a client that sent nothing, not even a pong, for the idle timeout:
@@ -523,14 +524,21 @@ async fn admit(
     let returning = card.is_none()
         && match hello.participant_id {
             Some(id) if context.joins.is_welcomed(&id) => true,
-            Some(id) => handle.knows(id).await?,
+            Some(id) => match handle.knows(id).await {
+                Ok(knows) => knows,
+                Err(e) => return unavailable(socket, lang, &e).await,
+            },
             None => false,
         };
     if !returning && !context.joins.admit(context.peer, None, Instant::now()) {
         send(socket, &error(lang, "too_many_joins", None)).await?;
         return Ok(Err(Ending::Close(CLOSE_TRY_AGAIN_LATER, "too many joins")));
     }
-    match handle.join_with_card(hello.participant_id, card).await? {
+    let joined = match handle.join_with_card(hello.participant_id, card).await {
+        Ok(joined) => joined,
+        Err(e) => return unavailable(socket, lang, &e).await,
+    };
+    match joined {
         Ok(info) => Ok(Ok(info)),
         Err(NotAdmitted::Storage(_)) => {
             send(socket, &error(lang, "storage_unavailable", None)).await?;
@@ -547,6 +555,35 @@ async fn admit(
                 Ending::Close(CLOSE_CARD, "unknown card")
             }))
         }
+    }
+}
+
+/// Refuses a phone the session cannot take now: its task ended while asked (the
+/// server stops, or in a cluster the owner died and no node has taken the session
+/// over yet). The client hears why and tries again after a pause.
+async fn unavailable<T>(socket: &mut WebSocket, lang: Lang, why: &anyhow::Error) -> Step<T> {
+    tracing::debug!("a hello the session cannot answer now: {why:#}");
+    send(socket, &error(lang, "session_unavailable", None)).await?;
+    Ok(Err(Ending::Close(
+        CLOSE_TRY_AGAIN_LATER,
+        "session unavailable",
+    )))
+}
+
+/// A connection to a session this node cannot reach now (in a cluster: NATS is
+/// away, or the session's owner does not answer and keeps its lease): the `hello` is
+/// answered with `session_unavailable` and the close "try again later".
+pub async fn serve_unavailable(mut socket: WebSocket) {
+    let lang = match read_hello(&mut socket).await {
+        Ok(Ok(hello)) => hello.lang,
+        Ok(Err(Ending::Close(code, reason))) => return close(&mut socket, code, reason).await,
+        Ok(Err(Ending::Gone)) | Err(_) => return,
+    };
+    if send(&mut socket, &error(lang, "session_unavailable", None))
+        .await
+        .is_ok()
+    {
+        close(&mut socket, CLOSE_TRY_AGAIN_LATER, "session unavailable").await;
     }
 }
 

@@ -298,6 +298,12 @@ pub fn error_message(code: &str, lang: Lang) -> &'static str {
         ("storage_unavailable", Lang::En) => {
             "This could not be stored just now; try again shortly."
         }
+        ("session_unavailable", Lang::Nl) => {
+            "De sessie is even niet bereikbaar; je wordt zo opnieuw verbonden."
+        }
+        ("session_unavailable", Lang::En) => {
+            "The session cannot be reached just now; reconnecting shortly."
+        }
         (_, Lang::Nl) => "Dit bericht wordt niet begrepen.",
         (_, Lang::En) => "This message is not understood.",
     }

@@ -1201,3 +1201,5 @@ async fn an_owner_flooded_with_forwarded_votes_keeps_its_lease_and_its_views_flo
     assert_eq!(tally(&state), vec![0, 400]);
     drop((owner, other));
 }
+
+mod seams;

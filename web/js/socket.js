@@ -6,7 +6,8 @@
 // participant_id, card, lang} on every (re)connect; host and screen pass role
 // ('host'/'screen') so the server may take the key from its cookie. A close for a voting
 // card (4003 asks for one, 4004: used on another phone) emits 'card' and waits for
-// restart() instead of reconnecting. Reconnects back off exponentially with full jitter.
+// restart() instead of reconnecting. Reconnects back off exponentially with full jitter;
+// after 1013 ("try again later") they never start with an immediate retry.
 // A closed session answers the hello with 'ended' (its title and the results the host
 // revealed) and closes with 4001; a close while the page is open asks for it once more.
 // Votes stay pending (and in localStorage) until their ack or an error naming their id,
@@ -19,6 +20,8 @@ const WAIT = 10000; // no welcome this soon: try again
 const QUIET = 1500; // a deliberate reconnect shows no "reconnecting" this long
 const SLEPT = 20000; // hidden this long (phone locked): reconnect fresh
 const CROWDED = 3; // refused as one of too many new phones on one address: next try within 4 s
+const LATER = 1013; // "try again later" (storage, too many joins, the session moving between nodes)
+const PAUSE = 1; // after 1013: the next try within 1 s, then 2, 4… s
 const TRANSIENT = new Set(['rate_limited', 'storage_unavailable']);
 const ID_KEY = 'stemzaal:vote-id';
 const ENDED = 4001; // the session was closed from the console
@@ -75,6 +78,7 @@ export function connect({ code, hello }) {
       if (ws !== s) return;
       if (e.code === ENDED) { stopped = true; forget(); setStatus('ended'); if (!ended) askEnding(); } // closed for good
       else if (e.code === EDITED) { attempt = 0; restart(); } // new texts: fetch them at once
+      else if (e.code === LATER) { attempt = Math.max(attempt, PAUSE); lost(); } // back off, then again
       else if (e.code === CARD || e.code === ELSEWHERE) { // wait for the person
         forget();
         setStatus(e.code === ELSEWHERE ? 'elsewhere' : 'card');
