@@ -99,6 +99,22 @@ pub enum Request {
     },
 }
 
+/// A request came after the session stopped taking them: the server is stopping, or
+/// the session was closed. A connection then ends the way the session's end says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// The session's code.
+    pub code: String,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "session {} has stopped", self.code)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
 /// The answer to [`Request::Join`].
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct JoinInfo {
@@ -321,13 +337,12 @@ impl SessionHandle {
         }
     }
 
-    /// Sends a request to the actor, waiting if its queue is full.
-    pub async fn request(&self, request: Request) -> Result<()> {
-        self.inner
-            .tx
-            .send(request)
-            .await
-            .map_err(|_| anyhow::anyhow!("session {} has stopped", self.inner.code))
+    /// Sends a request to the actor, waiting if its queue is full; [`Stopped`] once the
+    /// session takes no more requests (the server is stopping, or it was closed).
+    pub async fn request(&self, request: Request) -> Result<(), Stopped> {
+        self.inner.tx.send(request).await.map_err(|_| Stopped {
+            code: self.inner.code.clone(),
+        })
     }
 
     /// The session's report, built by its actor.
@@ -362,8 +377,10 @@ impl SessionHandle {
             reply,
         })
         .await?;
-        rx.await
-            .with_context(|| format!("session {} stopped while joining", self.inner.code))
+        // A task that ended without an answer has stopped.
+        Ok(rx.await.map_err(|_| Stopped {
+            code: self.inner.code.clone(),
+        })?)
     }
 
     /// Takes the seat of a card's participant for a new connection: an older one
@@ -399,11 +416,14 @@ impl SessionHandle {
     pub async fn knows(&self, participant: ParticipantId) -> Result<bool> {
         let (reply, rx) = oneshot::channel();
         self.request(Request::Knows { participant, reply }).await?;
-        rx.await
-            .with_context(|| format!("session {} stopped while asked", self.inner.code))
+        // A task that ended without an answer has stopped.
+        Ok(rx.await.map_err(|_| Stopped {
+            code: self.inner.code.clone(),
+        })?)
     }
 
-    /// Resolves once the session's task has ended (or, for a proxy, its forwarding).
+    /// Resolves once the session takes no more requests (its task has ended or is
+    /// ending, or for a proxy, its forwarding).
     pub async fn stopped(&self) {
         self.inner.tx.closed().await
     }

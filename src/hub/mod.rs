@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, watch};
 pub use actor::{COMMAND_QUEUE, SNAPSHOT_TICK, UPVOTES_TICK};
 pub use handle::{
     JoinInfo, Key, NotAdmitted, Notice, Outbox, ProxyParts, Published, Request, SessionHandle,
+    Stopped,
 };
 pub use ports::{
     Completion, Log, Meeting, Owned, Placement, Proxied, SessionRecord, Sessions, Status,

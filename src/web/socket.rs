@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::core::session::{Command, ParticipantId, Rejection};
 use crate::hub::seats::Seat;
 use crate::hub::{
-    JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle, UPVOTES_TICK,
+    JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle, Stopped, UPVOTES_TICK,
 };
 use crate::web::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
 use crate::wire::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
@@ -128,6 +128,14 @@ pub async fn serve(mut socket: WebSocket, handle: SessionHandle, context: Contex
     match run(&mut socket, &handle, context).await {
         Ok(Ending::Gone) => {}
         Ok(Ending::Close(code, reason)) => close(&mut socket, code, reason).await,
+        Err(e) if stopped(&e) => {
+            // A message met the session's end before the connection saw it: said the
+            // same way as when the views close.
+            let Ending::Close(code, reason) = end_of_session(&handle) else {
+                unreachable!("a session's end is said with a close frame")
+            };
+            close(&mut socket, code, reason).await;
+        }
         Err(e) => {
             tracing::debug!(code = %handle.code(), "connection ended: {e:#}");
             if let Some((code, reason)) = close_code_for(&e) {
@@ -155,6 +163,11 @@ pub async fn serve_ended(mut socket: WebSocket, ended: crate::wire::protocol::En
     if sent {
         close(&mut socket, CLOSE_SESSION_CLOSED, "session closed").await;
     }
+}
+
+/// Whether `error` is a request that came after the session stopped taking them.
+fn stopped(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| e.is::<Stopped>())
 }
 
 /// The close code that tells a client why its input ended the connection.
@@ -209,15 +222,21 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(limits.ping_interval);
     ping.reset();
+    // Set when a message met the session's end: nothing more is read, and the
+    // connection waits for the views to close, after the answers to what it took.
+    let mut stopping = false;
     loop {
         tokio::select! {
-            incoming = socket.recv() => {
+            incoming = socket.recv(), if !stopping => {
                 last_heard = Instant::now();
                 let answered = on_message(
                     socket, incoming, last_heard, &mut guard, &peer, handle, &mut replies,
                 );
-                if let Some(ending) = answered.await? {
-                    return Ok(ending);
+                match answered.await {
+                    Err(e) if stopped(&e) => stopping = true,
+                    answered => if let Some(ending) = answered? {
+                        return Ok(ending);
+                    }
                 }
             }
             changed = view.changed() => {
@@ -313,10 +332,17 @@ async fn session_ended(
             send(socket, &msg).await?;
         }
     }
+    Ok(end_of_session(handle))
+}
+
+/// How a connection ends when its session's task has ended: 4001 for a session the
+/// console closed, 1001 "server stopping" otherwise.
+fn end_of_session(handle: &SessionHandle) -> Ending {
     if handle.notice() == Notice::Closed {
-        return Ok(Ending::Close(CLOSE_SESSION_CLOSED, "session closed"));
+        Ending::Close(CLOSE_SESSION_CLOSED, "session closed")
+    } else {
+        Ending::Close(CLOSE_GOING_AWAY, "server stopping")
     }
-    Ok(Ending::Close(CLOSE_GOING_AWAY, "server stopping"))
 }
 
 /// Sends what of a session's published view this connection has not sent yet: a new
@@ -397,7 +423,12 @@ async fn handshake(
     handle: &SessionHandle,
     context: &Context,
 ) -> Step<Peer> {
-    let hello = match read_hello(socket).await? {
+    // A session that ends before the hello comes ends the wait.
+    let read = tokio::select! {
+        read = read_hello(socket) => read?,
+        () = handle.stopped() => return Ok(Err(end_of_session(handle))),
+    };
+    let hello = match read {
         Ok(hello) => hello,
         Err(ending) => return Ok(Err(ending)),
     };

@@ -28,5 +28,6 @@ mod room;
 mod security;
 mod session_flow;
 mod session_invariants;
+mod stop;
 mod support;
 mod timer;

@@ -650,13 +650,13 @@ async fn a_failed_write_is_never_acknowledged_and_nothing_acknowledged_is_lost()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_closes_every_socket_with_1001_checkpoints_and_exits_0_within_5_s() {
     let data = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let (mut server, code, key) = start_binary(addr, data.path());
-    let url = format!("ws://{addr}/ws/{code}");
-    let slide = first_statement(&stemzaal::core::deck::Deck::default_deck()) as u64;
-    let mut host = TestClient::hello(&url, json!({"type": "hello", "key": key})).await;
-    host.send(json!({"type": "go_to", "slide": slide})).await;
-    host.send(json!({"type": "open_vote", "id": 1})).await;
+    let crate::stop::Voting {
+        mut server,
+        url,
+        slide,
+        mut host,
+        addr,
+    } = crate::stop::voting_on_binary(data.path()).await;
     let mut phone = TestClient::hello(&url, json!({"type": "hello"})).await;
     phone.wait_state(|s| s["slide"]["phase"] == "open").await;
     assert_eq!(phone.vote(slide, 1, 1).await["type"], "ack");
