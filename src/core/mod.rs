@@ -5,6 +5,7 @@
 pub mod arguments;
 pub mod cards;
 pub mod deck;
+pub mod edits;
 pub(crate) mod ids;
 pub mod session;
 pub(crate) mod tally;

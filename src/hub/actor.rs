@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use super::handle::{Clock, JoinInfo, NotAdmitted, Outbox, Published, Request, SessionHandle};
 use super::ports::{Log, SessionRecord, WriteFailed};
+use crate::core::deck::Deck;
+use crate::core::edits::WordingChange;
 use crate::core::session::{Command, Event, ParticipantId, Reach, Session};
 use crate::wire::protocol::{Lang, Role, ServerMsg, StateView, Storage};
 use crate::wire::view;
@@ -248,14 +250,26 @@ impl Actor {
                     .send(crate::report::build(&self.stored, &self.code))
                     .ok();
             }
-            Request::ReplaceDeck { deck } => {
-                self.live.replace_deck(deck.clone());
-                self.stored.replace_deck(deck);
-                self.stage_dirty = true;
-                self.publish();
+            Request::ReplaceDeck { deck, reply } => {
+                // The one asking may have given up waiting; the answer is then lost.
+                reply.send(self.replace_deck(deck)).ok();
             }
             Request::Stop { .. } => unreachable!("handled in run"),
         }
+    }
+
+    /// Runs on an edited deck of the same structure, unless it rewords a statement
+    /// that has votes: checked against `live`, which holds every vote taken, so no
+    /// vote can come between the check and the swap.
+    fn replace_deck(&mut self, deck: Arc<Deck>) -> Result<(), WordingChange> {
+        if let Some(change) = crate::core::edits::wording_change(&self.live, &deck) {
+            return Err(change);
+        }
+        self.live.replace_deck(deck.clone());
+        self.stored.replace_deck(deck);
+        self.stage_dirty = true;
+        self.publish();
+        Ok(())
     }
 
     fn run_command(

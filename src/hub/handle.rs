@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::ports::{Meeting, SessionRecord, WriteFailed};
 use crate::core::deck::Deck;
+use crate::core::edits::WordingChange;
 use crate::core::session::{Command, ParticipantId, Rejection};
 use crate::hub::seats::{Seat, Seats};
 use crate::wire::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg};
@@ -86,10 +87,14 @@ pub enum Request {
         /// Where the report goes.
         reply: oneshot::Sender<crate::report::Report>,
     },
-    /// Run on an edited deck with the same structure (see [`Deck::structure_change`]).
+    /// Run on an edited deck with the same structure (see [`Deck::structure_change`]),
+    /// unless it rewords a statement people voted on (see
+    /// [`crate::core::edits::wording_change`]); answers which, then.
     ReplaceDeck {
         /// The edited deck.
         deck: Arc<Deck>,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Result<(), WordingChange>>,
     },
     /// Stop taking commands, wait until everything taken is stored and answered, then
     /// end the session's task (its views close, so its connections end).
@@ -252,11 +257,20 @@ impl SessionHandle {
         }
     }
 
-    /// Runs the session on an edited deck (same structure) and tells its pages, which
-    /// reconnect for the new titles.
-    pub(super) async fn replace_deck(&self, deck: Arc<Deck>) -> Result<()> {
-        *self.inner.deck.write().unwrap_or_else(|p| p.into_inner()) = deck.clone();
-        self.request(Request::ReplaceDeck { deck }).await?;
+    /// Runs the session on an edited deck (same structure) if it keeps the words of
+    /// every statement with votes; the pages are told by [`Self::announce_deck`].
+    pub(super) async fn swap_deck(&self, deck: Arc<Deck>) -> Result<Result<(), WordingChange>> {
+        let (reply, rx) = oneshot::channel();
+        self.request(Request::ReplaceDeck { deck, reply }).await?;
+        Ok(rx.await.map_err(|_| Stopped {
+            code: self.inner.code.clone(),
+        })?)
+    }
+
+    /// Tells the session's pages that it runs on `deck` now: they reconnect for the
+    /// new titles.
+    pub(super) fn announce_deck(&self, deck: Arc<Deck>) {
+        *self.inner.deck.write().unwrap_or_else(|p| p.into_inner()) = deck;
         self.inner.notice.send_modify(|notice| {
             let edits = match notice {
                 Notice::DeckEdited(n) => *n + 1,
@@ -264,7 +278,6 @@ impl SessionHandle {
             };
             *notice = Notice::DeckEdited(edits);
         });
-        Ok(())
     }
 
     /// The join code.

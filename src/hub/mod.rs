@@ -35,6 +35,7 @@ pub use ports::{
 };
 
 use crate::core::deck::{Deck, StructureChange};
+use crate::core::edits::WordingChange;
 use crate::core::session::Session;
 use crate::wire::protocol::EndedView;
 
@@ -92,6 +93,8 @@ pub enum Refused {
     Closed,
     /// The edited deck differs in what the votes rest on.
     Structure(StructureChange),
+    /// The edited deck rewords a statement people voted on.
+    Wording(WordingChange),
     /// The catalog runs sessions on several nodes, where a running session's deck is
     /// not edited (see [`Sessions::edits_running_decks`]).
     Clustered,
@@ -407,6 +410,16 @@ impl Hub {
                 deck.source_name,
                 change.describe(true)
             ),
+            // Neither kept nor left behind: the room would find its votes under other
+            // words, or in a session its code no longer reaches.
+            Err(Refused::Wording(change)) => anyhow::bail!(
+                "{name}: {}; herstel de tekst, of start een nieuwe sessie met --new \
+                 (sessie {code} blijft bewaard).\n{name}: {}; restore the text, or start a \
+                 new session with --new (session {code} stays stored).",
+                change.describe(false),
+                change.describe(true),
+                name = deck.source_name,
+            ),
             Err(_) => {}
         }
         Ok(None)
@@ -430,14 +443,31 @@ impl Hub {
         let Some(handle) = self.place(&code).await? else {
             return Ok(Err(self.why_not_open(&code).await?));
         };
-        if let Some(change) = handle.deck().structure_change(&deck) {
+        let running = handle.deck();
+        if let Some(change) = running.structure_change(&deck) {
             return Ok(Err(Refused::Structure(change)));
         }
-        self.catalog
+        // The session checks the words against its votes and swaps in one step, so no
+        // vote comes between; then the text is stored, and put back if it cannot be.
+        if let Err(change) = handle.swap_deck(deck.clone()).await? {
+            return Ok(Err(Refused::Wording(change)));
+        }
+        let stored = self
+            .catalog
             .store_deck(&code, &deck.source_name, deck_source, deck_id)
             .await
-            .with_context(|| format!("storing the edited deck of session {code}"))?;
-        handle.replace_deck(deck).await?;
+            .with_context(|| format!("storing the edited deck of session {code}"));
+        if let Err(e) = stored {
+            // The way back is the same small edit, so the session takes it.
+            if let Err(back) = handle.swap_deck(running).await {
+                tracing::warn!(
+                    code,
+                    "putting back the deck whose edit was not stored: {back:#}"
+                );
+            }
+            return Err(e);
+        }
+        handle.announce_deck(deck);
         tracing::info!(code, "the deck's texts were edited; the session goes on");
         Ok(Ok(handle))
     }

@@ -131,6 +131,12 @@ pub const ERRORS: &[(&str, u16, &str, &str)] = &[
         "The deck's structure changed; start a new session.",
     ),
     (
+        "wording_changed",
+        409,
+        "De bewerking verandert woorden waarover gestemd is; start een nieuwe sessie.",
+        "The edit changes words people voted on; start a new session.",
+    ),
+    (
         "builtin_deck",
         409,
         "Het ingebouwde deck blijft bestaan.",
@@ -986,6 +992,15 @@ async fn edit_session_deck(
                 format!("De opbouw van het deck is veranderd ({what}); start een nieuwe sessie.")
             };
             return Err(ApiError::new(en, "structure_changed").saying(message));
+        }
+        Err(Refused::Wording(change)) => {
+            let what = change.describe(en);
+            let message = if en {
+                format!("The edit changes words people voted on ({what}); fix only typos there, or start a new session.")
+            } else {
+                format!("De bewerking verandert woorden waarover gestemd is ({what}); verbeter daar alleen tikfouten, of start een nieuwe sessie.")
+            };
+            return Err(ApiError::new(en, "wording_changed").saying(message));
         }
         Err(Refused::Clustered) => {
             let message = if en {

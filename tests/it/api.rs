@@ -501,8 +501,9 @@ async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
     assert_eq!(phone.vote(0, 1, 1).await["type"], "ack");
     host.wait_state(|s| s["tally"] == json!([0, 1])).await;
 
-    // A typo fixed: same code, the phone is sent to reconnect and finds its vote.
-    let fixed = source.replace("B) Nee", "B) Nee, niet doen");
+    // A typo fixed (see docs/deck-format.md): same code, the phone is sent to reconnect
+    // and finds its vote.
+    let fixed = source.replace("B) Nee", "B) Neen");
     let (status, edited) = console.edit_deck(&code, &fixed).await;
     assert_eq!(status, 200, "{edited}");
     assert_eq!(edited["code"], code);
@@ -515,7 +516,7 @@ async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
     let welcome = phone.welcome.clone();
     assert_eq!(welcome["votes"][0]["option"], 1, "{welcome}");
     let state = phone
-        .wait_state(|s| s["slide"]["options"][1] == "Nee, niet doen")
+        .wait_state(|s| s["slide"]["options"][1] == "Neen")
         .await;
     assert_eq!(state["slide"]["phase"], "open");
     let mut host = support::TestClient::hello(&ws, json!({"type": "hello", "key": host_key})).await;
@@ -565,10 +566,7 @@ async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
         report.contains("Wijkraad Noord") && report.contains("Buurthuis"),
         "{report}"
     );
-    assert!(
-        report.contains("Nee, niet doen"),
-        "the edited text is reported"
-    );
+    assert!(report.contains("Neen"), "the edited text is reported");
     let (status, _, json_export) = server.get(closed["links"]["json"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     let exported: Value = serde_json::from_str(&json_export).unwrap();

@@ -11,6 +11,7 @@ mod cards;
 mod cli;
 mod cluster;
 mod console;
+mod deck_edits;
 mod deck_format;
 mod ending;
 mod fuzz;

@@ -187,9 +187,20 @@ pub(crate) fn start_binary(addr: SocketAddr, data: &Path) -> (Server, String, St
 
 /// Starts the binary with its log going to `stderr`.
 fn start_binary_logging(addr: SocketAddr, data: &Path, stderr: Stdio) -> (Server, String, String) {
+    start_binary_with(addr, data, &[], stderr)
+}
+
+/// Starts the binary with more arguments (`--deck FILE`) and its log going to `stderr`.
+pub(crate) fn start_binary_with(
+    addr: SocketAddr,
+    data: &Path,
+    args: &[&str],
+    stderr: Stdio,
+) -> (Server, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stemzaal"))
         .args(["--bind", &addr.to_string(), "--data"])
         .arg(data)
+        .args(args)
         .env("STEMZAAL_PUBLIC_URL", format!("http://{addr}"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -105,7 +105,7 @@ async function act(e) {
         await api('PUT', path + '/deck', { source: hooks.source() });
         note(t('admin.deck_replaced'));
       } catch (err) {
-        if (err.code !== 'structure_changed') throw err;
+        if (err.code !== 'structure_changed' && err.code !== 'wording_changed') throw err;
         note(err.message, true, true);
       }
     } else if (b.dataset.act === 'instead') {
