@@ -39,13 +39,19 @@ const STORAGE_RETRY: Duration = Duration::from_secs(1);
 
 /// Starts the actor of the session of `record`, going on from `session`, whose events
 /// go to `log`; returns the handle its connections use.
-pub(super) fn spawn(record: SessionRecord, session: Session, log: Arc<dyn Log>) -> SessionHandle {
+pub(super) fn spawn(
+    record: SessionRecord,
+    session: Session,
+    log: Arc<dyn Log>,
+    skipped: u64,
+) -> SessionHandle {
     let clock = Clock::new();
     let now = clock.now_ms();
     let view = |role| Published::state(serialize(&view::state(&session, role, now)));
     let (participant_tx, participant_rx) = watch::channel(view(Role::Participant));
     let (screen_tx, screen_rx) = watch::channel(view(Role::Screen));
-    let (host_tx, host_rx) = watch::channel(view(Role::Host));
+    let host = host_view(&session, now, false, skipped);
+    let (host_tx, host_rx) = watch::channel(Published::state(serialize(&host)));
     let mut phones = view::PhoneArguments::default();
     phones.sent_state(&session);
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
@@ -61,6 +67,7 @@ pub(super) fn spawn(record: SessionRecord, session: Session, log: Arc<dyn Log>) 
         in_flight: VecDeque::new(),
         outcomes: outcome_tx,
         storage_failing: false,
+        skipped,
         retry_at: Instant::now(),
         log,
         publishers: Publishers {
@@ -77,6 +84,19 @@ pub(super) fn spawn(record: SessionRecord, session: Session, log: Arc<dyn Log>) 
     };
     tokio::spawn(actor.run(rx, outcome_rx));
     handle
+}
+
+/// The host's view: the state, whether the store writes, and how many stored events
+/// were skipped when the session was loaded.
+fn host_view(session: &Session, now: u64, storage_failing: bool, skipped: u64) -> StateView {
+    let mut host = view::state(session, Role::Host, now);
+    host.storage = Some(if storage_failing {
+        Storage::Failing
+    } else {
+        Storage::Ok
+    });
+    host.skipped_events = (skipped > 0).then_some(skipped);
+    host
 }
 
 /// The serialized views a session publishes, one per role.
@@ -104,6 +124,8 @@ struct Actor {
     outcomes: mpsc::UnboundedSender<Outcome>,
     /// The last write of this session failed.
     storage_failing: bool,
+    /// Stored events that could not be applied when the session was loaded.
+    skipped: u64,
     /// No countdown ends before this (see [`STORAGE_RETRY`]).
     retry_at: Instant,
     log: Arc<dyn Log>,
@@ -245,10 +267,10 @@ impl Actor {
                 reply.send(self.stored.has_participant(&participant)).ok();
             }
             Request::Report { reply } => {
+                let mut report = crate::report::build(&self.stored, &self.code);
+                report.skipped_events = self.skipped;
                 // The requester may have given up waiting; then nobody needs it.
-                reply
-                    .send(crate::report::build(&self.stored, &self.code))
-                    .ok();
+                reply.send(report).ok();
             }
             Request::ReplaceDeck { deck, reply } => {
                 // The one asking may have given up waiting; the answer is then lost.
@@ -498,12 +520,7 @@ impl Actor {
                 Role::Screen,
                 now,
             ))));
-        let mut host = view::state(&self.stored, Role::Host, now);
-        host.storage = Some(if self.storage_failing {
-            Storage::Failing
-        } else {
-            Storage::Ok
-        });
+        let host = host_view(&self.stored, now, self.storage_failing, self.skipped);
         self.publishers
             .host
             .send_replace(Published::state(serialize(&host)));

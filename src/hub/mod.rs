@@ -217,13 +217,20 @@ impl Hub {
             );
         }
         tracing::info!(code = %record.code, events = events.len(), "session loaded");
-        Ok(self.start_owned(record, session, owned))
+        Ok(self.start_owned(record, session, owned, unfit.len() as u64))
     }
 
-    /// Starts the actor of a session this process owns, and what runs beside it.
-    fn start_owned(&self, record: SessionRecord, session: Session, owned: Owned) -> SessionHandle {
+    /// Starts the actor of a session this process owns, and what runs beside it;
+    /// `skipped` stored events could not be applied (the host is told).
+    fn start_owned(
+        &self,
+        record: SessionRecord,
+        session: Session,
+        owned: Owned,
+        skipped: u64,
+    ) -> SessionHandle {
         let code = record.code.clone();
-        let handle = actor::spawn(record, session, owned.log);
+        let handle = actor::spawn(record, session, owned.log, skipped);
         self.live.insert(code, handle.clone());
         (owned.companion)(handle.clone());
         handle
@@ -331,7 +338,7 @@ impl Hub {
                 }
             }
         };
-        let handle = self.start_owned(record, Session::new(deck), owned);
+        let handle = self.start_owned(record, Session::new(deck), owned, 0);
         drop(reservation);
         Ok(handle)
     }
@@ -604,8 +611,9 @@ pub(crate) fn could_be_code(code: &str) -> bool {
 
 /// The report of a stored session, replayed from its events.
 pub(crate) fn stored_report(stored: &StoredSession) -> Result<crate::report::Report> {
-    let (session, _) = stored.replay()?;
-    let report = crate::report::build(&session, &stored.record.code);
+    let (session, unfit) = stored.replay()?;
+    let mut report = crate::report::build(&session, &stored.record.code);
+    report.skipped_events = unfit.len() as u64;
     Ok(with_meeting(report, &stored.record.meeting))
 }
 

@@ -27,6 +27,9 @@ const BOM: char = '\u{feff}';
 /// - `cards`: for a session with voting cards, three rows, `stemkaarten` in
 ///   `statement`, `uitgegeven`, `gebruikt` and `gestemd` in `option_text`, the number
 ///   in `votes`.
+/// - `skipped`: when stored events could not be applied, one row, `opgeslagen
+///   gebeurtenissen` in `statement`, `niet gelezen` in `option_text`, the number in
+///   `votes`.
 pub fn to_csv(report: &Report) -> String {
     let mut out = format!("{BOM}{HEADER}\r\n");
     for s in &report.statements {
@@ -44,6 +47,12 @@ pub fn to_csv(report: &Report) -> String {
         ] {
             out.push_str(&format!("cards,,stemkaarten,,,,{what},{n},,,,\r\n"));
         }
+    }
+    if report.skipped_events > 0 {
+        let n = report.skipped_events;
+        out.push_str(&format!(
+            "skipped,,opgeslagen gebeurtenissen,,,,niet gelezen,{n},,,,\r\n"
+        ));
     }
     out
 }

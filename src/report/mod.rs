@@ -40,6 +40,14 @@ pub struct Report {
     pub cards: Option<CardsReport>,
     /// One entry per statement, in deck order.
     pub statements: Vec<StatementReport>,
+    /// Stored events that could not be applied and were skipped: the counts may differ
+    /// from what was voted. Absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped_events: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What became of a session's voting cards: what "one card, one vote" rests on.
@@ -188,6 +196,8 @@ pub fn build(session: &Session, code: &str) -> Report {
         min_group_size: deck.min_group_size,
         cards: cards_report(session),
         statements,
+        // Known to whoever read the log (see `hub`), who sets it.
+        skipped_events: 0,
     }
 }
 
@@ -272,6 +282,10 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "hidden" => "not shown (fewer than {a} votes)",
         "hidden_complement" if nl => "niet getoond (anders is een groep met minder dan {a} stemmen af te leiden)",
         "hidden_complement" => "not shown (it would give away a group with fewer than {a} votes)",
+        "skipped_one" if nl => "{a} opgeslagen gebeurtenis kon niet worden gelezen; de uitslag kan afwijken van wat er gestemd is.",
+        "skipped_one" => "{a} stored event could not be read; the results may differ from what was voted.",
+        "skipped_other" if nl => "{a} opgeslagen gebeurtenissen konden niet worden gelezen; de uitslag kan afwijken van wat er gestemd is.",
+        "skipped_other" => "{a} stored events could not be read; the results may differ from what was voted.",
         "caveat" if nl => "Niet representatief. Wie hier stemde, koos daar zelf voor: de mensen in de zaal die wilden meedoen. Dat is geen steekproef. De uitkomst zegt wat deze groep vond, niet wat inwoners, raadsleden of ambtenaren in het algemeen vinden.",
         "caveat" => "Not representative. The people who voted here chose to: those in the room who wanted to take part. They are not a sample. The result says what this group thought, not what residents, council members or officials think in general.",
         "print" if nl => "Afdrukken",
@@ -522,6 +536,11 @@ fn html_heading(report: &Report, lang: Lang) -> Markup {
             span class="hint" { (tx("print_hint")) }
         }
         p class="caveat" { (tx("caveat")) }
+        @if report.skipped_events > 0 {
+            p class="skipped" role="alert" {
+                (skipped_text(report.skipped_events, lang))
+            }
+        }
         p class="meta" { (fill(tx("meta"), &session.each_ref().map(String::as_str))) }
         @if let Some(cards) = report.cards {
             p class="meta" {
@@ -533,6 +552,16 @@ fn html_heading(report: &Report, lang: Lang) -> Markup {
             }
         }
     }
+}
+
+/// The warning that stored events were skipped, singular or plural.
+fn skipped_text(skipped: u64, lang: Lang) -> String {
+    let key = if skipped == 1 {
+        "skipped_one"
+    } else {
+        "skipped_other"
+    };
+    fill(text(lang, key), &[&skipped.to_string()])
 }
 
 /// The table of counts per round, hand counts in a row of their own.

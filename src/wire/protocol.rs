@@ -493,6 +493,11 @@ pub struct StateView {
     /// with `storage_unavailable` until it can again.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub storage: Option<Storage>,
+    /// Stored events of this session that could not be applied when it was loaded,
+    /// and were skipped (host only; absent when none): its counts may differ from
+    /// what was voted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub skipped_events: Option<u64>,
     /// A running countdown, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer: Option<TimerView>,

@@ -83,6 +83,8 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
             .and_then(|s| tally::scale_stats(&s.current().tally())),
         // The host always hears it, from its first state on; `publish` says `failing`.
         storage: (role == Role::Host).then_some(Storage::Ok),
+        // Known to the actor that loaded the session, which adds it.
+        skipped_events: None,
         timer: session.timer().map(|t| TimerView {
             remaining_ms: t.ends_at_ms.saturating_sub(now_ms),
         }),

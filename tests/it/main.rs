@@ -29,6 +29,7 @@ mod room;
 mod security;
 mod session_flow;
 mod session_invariants;
+mod skipped_events;
 mod stop;
 mod support;
 mod timer;

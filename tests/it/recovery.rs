@@ -667,6 +667,7 @@ async fn sigterm_closes_every_socket_with_1001_checkpoints_and_exits_0_within_5_
         slide,
         mut host,
         addr,
+        ..
     } = crate::stop::voting_on_binary(data.path()).await;
     let mut phone = TestClient::hello(&url, json!({"type": "hello"})).await;
     phone.wait_state(|s| s["slide"]["phase"] == "open").await;

@@ -56,6 +56,10 @@ pub(crate) struct Voting {
     pub(crate) server: Server,
     /// Where it listens.
     pub(crate) addr: SocketAddr,
+    /// The session's join code.
+    pub(crate) code: String,
+    /// Its host key.
+    pub(crate) key: String,
     /// The session's WebSocket URL.
     pub(crate) url: String,
     /// The statement whose vote is open.
@@ -77,6 +81,8 @@ pub(crate) async fn voting_on_binary(data: &Path) -> Voting {
     Voting {
         server,
         addr,
+        code,
+        key,
         url,
         slide,
         host,

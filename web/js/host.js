@@ -235,6 +235,10 @@ function render() {
 
   // The store cannot write: votes are refused until it can (docs/protocol.md, storage).
   $('storage').hidden = st.storage !== 'failing';
+  // Stored events the server could not apply when it loaded the session (protocol.md).
+  const skipped = st.skipped_events || 0;
+  $('skipped').hidden = !skipped;
+  if (skipped) setText($('skipped-h'), skipped === 1 ? t('host.skipped_one', { n: 1 }) : t('host.skipped_other', { n: skipped }));
   setText($('pos'), t('host.slide_pos', { i: s.index + 1, n: s.count }));
   document.body.dataset.view = s.index + ':' + (s.phase || '') + ':' + st.revealed; // what is shown, for tests and styles
   const ph = phase === 'open' ? t('host.phase_open') : phase === 'closed' ? t('host.phase_closed') : t('host.phase_pending');
