@@ -4,6 +4,7 @@
 //! a process of their own (a crash, the log as an operator sees it) run the real
 //! `stemzaal` binary as a child.
 
+mod answer_order;
 mod api;
 mod arguments;
 mod browser;

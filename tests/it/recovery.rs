@@ -541,7 +541,7 @@ async fn patient_phone(
 
 /// Sets the (soft) file-size limit of a running process: past it, a write fails with
 /// EFBIG, as on a full disk. The hard limit stays, so the soft one can be raised again.
-fn limit_file_size(server: &Server, bytes: u64) {
+pub(crate) fn limit_file_size(server: &Server, bytes: u64) {
     let pid = server.child.id() as i32;
     let (mut soft, mut hard) = (0, 0);
     rlimit::prlimit(

@@ -24,17 +24,18 @@ const SILENT: usize = 5;
 /// little.
 const RUNS: usize = 3;
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// A phone that has joined (its `welcome` and first `state` read).
-async fn joined(url: &str) -> Ws {
+/// A phone that has joined (its `welcome` and first `state` read), with its id.
+pub(crate) async fn joined(url: &str) -> (Ws, String) {
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("connect");
     ws.send(Message::text(json!({"type": "hello"}).to_string()))
         .await
         .expect("send hello");
+    let mut id = None;
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
             .await
@@ -43,8 +44,11 @@ async fn joined(url: &str) -> Ws {
             .expect("a message");
         if let Message::Text(text) = msg {
             let value: Value = serde_json::from_str(&text).expect("JSON");
+            if value["type"] == "welcome" {
+                id = value["participant_id"].as_str().map(str::to_owned);
+            }
             if value["type"] == "state" {
-                return ws;
+                return (ws, id.expect("a welcome before the state"));
             }
         }
     }
@@ -141,7 +145,7 @@ async fn stop_with(signal: &str) -> (Vec<Option<u16>>, std::process::ExitStatus)
     } = voting_on_binary(data.path()).await;
     let mut phones = Vec::with_capacity(PHONES);
     for _ in 0..PHONES {
-        phones.push(joined(&url).await);
+        phones.push(joined(&url).await.0);
     }
     let endings: Vec<_> = phones
         .into_iter()
