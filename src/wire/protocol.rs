@@ -515,6 +515,18 @@ pub struct StateView {
     /// listed ones.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub arguments: Option<ArgumentsView>,
+    /// The voting cards of a session that has them: to host and screen.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cards: Option<CardsView>,
+}
+
+/// How many voting cards a session issued, and how many were used to join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardsView {
+    /// Cards issued.
+    pub issued: u64,
+    /// Cards a phone joined with.
+    pub used: u64,
 }
 
 /// Results per group, small groups suppressed as in the report.

@@ -7,9 +7,10 @@ use crate::core::deck::{Deck, SlideKind};
 use crate::core::session::{ParticipantId, Phase, Session};
 use crate::core::tally;
 use crate::wire::protocol::{
-    ArgumentView, ArgumentsView, EndResult, EndedTag, EndedView, GroupRowView, GroupsView,
-    OwnArgument, OwnVote, Role, ShiftView, SlideKindName, SlideOutline, SlideView, StateTag,
-    StateView, Storage, TimerView, UpvotesTag, UpvotesView, Welcome, WireLimits, PROTOCOL_VERSION,
+    ArgumentView, ArgumentsView, CardsView, EndResult, EndedTag, EndedView, GroupRowView,
+    GroupsView, OwnArgument, OwnVote, Role, ShiftView, SlideKindName, SlideOutline, SlideView,
+    StateTag, StateView, Storage, TimerView, UpvotesTag, UpvotesView, Welcome, WireLimits,
+    PROTOCOL_VERSION,
 };
 
 /// The `welcome` a role gets on a deck, before what is personal to a connection (a
@@ -101,6 +102,10 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
             Role::Participant => None,
         },
         arguments: arguments(session, role),
+        cards: (role != Role::Participant && session.cards().required()).then(|| CardsView {
+            issued: session.cards().issued() as u64,
+            used: session.cards().used() as u64,
+        }),
     }
 }
 

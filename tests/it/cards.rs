@@ -471,6 +471,21 @@ async fn cards_in_chromium(tools: Tools) {
         .collect();
     assert_eq!(printed, json!(typed));
 
+    // The poster says a voting card is needed, in Dutch and in English.
+    admin
+        .goto(&server.url(&format!("/admin/poster/{code}")))
+        .await;
+    admin
+        .wait(
+            "the poster's word on the voting card",
+            "const n = document.getElementById('card-note');
+             return !document.getElementById('poster').hidden && n.getClientRects().length > 0
+               && n.textContent.includes('Je hebt een stemkaart nodig') && n.textContent.includes('You need a voting card');",
+        )
+        .await;
+    axe_clean(&admin, &axe, "the poster of a session with cards").await;
+    admin.screenshot("cards-poster-1440x1000").await;
+
     // The host opens the first statement.
     let handle = server.hub.find(&code).await.unwrap().unwrap();
     let slide = first_statement(&handle.deck()) as u64;
@@ -479,9 +494,32 @@ async fn cards_in_chromium(tools: Tools) {
         json!({"type": "hello", "key": handle.host_key().expose()}),
     )
     .await;
+    assert_eq!(host.state["cards"], json!({"issued": 3, "used": 0}));
     host.send(json!({"type": "go_to", "slide": slide})).await;
     host.send(json!({"type": "open_vote"})).await;
     let join = server.url(&format!("/{code}"));
+    // The projector says it where people join.
+    let screen = Browser::open(&driver, server.addr, "screen", (1920, 1080)).await;
+    let screen_key = handle.screen_key().expose().to_owned();
+    screen
+        .goto(&server.url(&format!("/screen/{code}?key={screen_key}")))
+        .await;
+    for (w, h) in [(1920, 1080), (1280, 720), (1024, 768)] {
+        screen.viewport(w, h).await;
+        screen
+            .wait(
+                &format!("the projector's word on the voting card, whole, at {w}×{h}"),
+                "const j = document.getElementById('jcard'), r = j.getBoundingClientRect();
+                 const box = document.getElementById('join').getBoundingClientRect();
+                 return j.getClientRects().length > 0 && j.textContent === 'Scan de QR-code op je stemkaart.'
+                   && r.bottom <= box.bottom && box.bottom <= innerHeight && j.scrollHeight <= j.clientHeight + 1;",
+            )
+            .await;
+    }
+    screen.viewport(1920, 1080).await;
+    let blocking = crate::browser::axe_blocking(&screen, &axe, "the screen with cards").await;
+    assert!(blocking.is_empty(), "{}", blocking.join("\n"));
+    screen.screenshot("cards-screen-1920x1080").await;
     let open = "const o = document.querySelectorAll('#options .opt'); return o.length > 1 && !o[0].disabled;";
 
     // A card's QR link: in, and the card gone from the address bar.
@@ -545,8 +583,22 @@ async fn cards_in_chromium(tools: Tools) {
     )
     .await;
 
+    // The host hears how many cards were used, and its page says so.
+    host.wait_state(|s| s["cards"] == json!({"issued": 3, "used": 2}))
+        .await;
+    let host_page = Browser::open(&driver, server.addr, "host", (1366, 768)).await;
+    let host_key = handle.host_key().expose().to_owned();
+    host_page
+        .goto(&server.url(&format!("/host/{code}?key={host_key}")))
+        .await;
+    host_page
+        .wait(
+            "the cards used on the host page",
+            "const c = document.getElementById('cards-used'); return !c.hidden && c.textContent === 'Stemkaarten: 2 van 3 gebruikt';",
+        )
+        .await;
     host.close().await;
-    for b in [admin, p1, p2, p3] {
+    for b in [admin, screen, host_page, p1, p2, p3] {
         b.close().await;
     }
 }

@@ -369,6 +369,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         shift: None,
         groups: None,
         arguments: None,
+        cards: None,
     };
     assert_eq!(
         serde_json::to_value(&state).unwrap(),
@@ -406,6 +407,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         shift: None,
         groups: None,
         arguments: None,
+        cards: None,
     };
     assert_eq!(
         serde_json::to_value(&content).unwrap(),
@@ -592,6 +594,7 @@ fn a_scale_state_encodes_to_its_documented_json() {
         shift: None,
         groups: None,
         arguments: None,
+        cards: None,
     };
     let expected = json!({
         "type": "state",
@@ -872,6 +875,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             shift: None,
             groups: None,
             arguments: None,
+            cards: None,
         };
         let expected = json!({
             "type": "state",

@@ -121,5 +121,6 @@ export default {
   "poster.address": "Address",
   "poster.step_scan": "Scan the QR code with your phone's camera.",
   "poster.step_type": "Or open the address in your browser and enter the code.",
-  "poster.step_vote": "Choose your answer once voting opens. Your vote is anonymous."
+  "poster.step_vote": "Choose your answer once voting opens. Your vote is anonymous.",
+  "poster.card_needed": "You need a voting card: you got one at the entrance. Scan the QR code on your card, or scan this code and type the code on your card. No card? Ask for one at the entrance."
 };

@@ -121,5 +121,6 @@ export default {
   "poster.address": "Adres",
   "poster.step_scan": "Scan de QR-code met de camera van je telefoon.",
   "poster.step_type": "Of open het adres in je browser en vul de code in.",
-  "poster.step_vote": "Kies je antwoord zodra de stemming opent. Je stem is anoniem."
+  "poster.step_vote": "Kies je antwoord zodra de stemming opent. Je stem is anoniem.",
+  "poster.card_needed": "Je hebt een stemkaart nodig: die kreeg je bij binnenkomst. Scan de QR-code op je kaart, of scan deze code en typ de code van je kaart. Geen kaart? Vraag er een bij de ingang."
 };

@@ -201,5 +201,7 @@ export default {
   "screen.ended_title": "{title} has ended.",
   "part.ended": "This session has ended",
   "part.ended_thanks": "Thank you for taking part. Voting is closed.",
-  "part.ended_results": "Results"
+  "part.ended_results": "Results",
+  "screen.card_needed": "Scan the QR code on your voting card.",
+  "host.cards_used": "Voting cards: {used} of {issued} used"
 };

@@ -201,5 +201,7 @@ export default {
   "screen.ended_title": "{title} is afgelopen.",
   "part.ended": "Deze sessie is afgelopen",
   "part.ended_thanks": "Bedankt voor het meedoen. Stemmen kan niet meer.",
-  "part.ended_results": "Uitslagen"
+  "part.ended_results": "Uitslagen",
+  "screen.card_needed": "Scan de QR-code op je stemkaart.",
+  "host.cards_used": "Stemkaarten: {used} van {issued} gebruikt"
 };

@@ -291,6 +291,8 @@ function render() {
   const hands = statement && st.hands ? st.hands : null;
   setText($('turnout'), statement ? turnout(st) : (joined === 1 ? t('host.joined_one', { n: joined }) : t('host.joined', { n: joined })));
   setText($('shown'), statement ? onScreen() : '');
+  $('cards-used').hidden = !st.cards;
+  setText($('cards-used'), st.cards ? t('host.cards_used', st.cards) : '');
   const tally = statement ? st.tally || options.map(() => 0) : [];
   const pct = statement ? st.percents || options.map(() => 0) : [];
   $('tally').replaceChildren(...tally.map((n, i) => {

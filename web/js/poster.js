@@ -24,6 +24,9 @@ try {
   setText($('code'), s.code);
   setText($('url'), join.replace(/^https?:\/\//, ''));
   $('qr').src = '/api/sessions/' + encodeURIComponent(s.code) + '/qr/join.svg';
+  const cards = !!(s.cards && s.cards.issued > 0); // people without a card would be refused
+  $('card-note').hidden = !cards;
+  $('poster').classList.toggle('cards', cards);
   $('poster').hidden = false;
 } catch (e) {
   setText($('error'), e.message);

@@ -88,6 +88,7 @@ function render() {
     : s.phase === 'open' ? (round > 1 ? t('screen.phase_revote', { n: round }) : t('screen.phase_open'))
     : s.phase === 'closed' ? t('screen.phase_closed') : t('screen.phase_pending'));
   if (s.html !== html) { html = s.html; $('slide').innerHTML = html; }
+  $('jcard').hidden = !st.cards; // a session with voting cards: say so where people join
 
   const options = statement ? s.options || [] : [];
   // A scale is a distribution: a column per point, its bar growing upwards.
