@@ -491,3 +491,44 @@ async fn console(tools: Tools) {
         b.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_wraps_long_lines_and_keeps_each_number_beside_its_line() {
+    run(
+        "the_editor_wraps_long_lines_and_keeps_each_number_beside_its_line",
+        soft_wrap,
+    )
+    .await;
+}
+
+async fn soft_wrap(tools: Tools) {
+    let server = TestServer::start_console().await;
+    let driver = Driver::start(&tools).await;
+    let admin = Browser::open(&driver, server.addr, "console", (1024, 900)).await;
+    admin.goto(&server.url("/admin")).await;
+    admin.wait("the login form", &shown("#password")).await;
+    log_in(&admin).await;
+    admin.click("#new-deck").await;
+    let long = "Een lange alinea die in de editor over meer dan één regel loopt. ".repeat(6);
+    let deck = format!("## Stelling\n\n{long}\n\nA) Ja\nB) Nee\n");
+    admin.fill("#source", &deck).await;
+    // No sideways scrolling; the long line (3) wraps, and every number stands level with
+    // the first row of its own line, also the ones after the wrapped line.
+    let rows = admin
+        .wait(
+            "the gutter beside the wrapped text",
+            "const s = document.getElementById('source');
+             const nums = [...document.querySelectorAll('#gutter span')];
+             const lines = [...document.querySelectorAll('.editor .measure div')];
+             if (nums.length !== 7 || lines.length !== 7 || s.scrollWidth > s.clientWidth) return false;
+             const lh = lines[0].getBoundingClientRect().height;
+             const level = nums.every((n, i) => Math.abs((n.offsetTop - nums[0].offsetTop) - (lines[i].offsetTop - lines[0].offsetTop)) < 1);
+             return level && Math.round(lines[2].getBoundingClientRect().height / lh);",
+        )
+        .await;
+    assert!(
+        rows.as_u64().unwrap() >= 3,
+        "the long line wraps onto several rows: {rows}"
+    );
+    admin.close().await;
+}

@@ -358,7 +358,10 @@ async fn the_host_shows_the_shift_between_rounds_on_the_screen_only_in_totals() 
     // The report counts the same switches.
     let report = server.session.report().await.expect("a report");
     let sw = |slide: u64| {
-        let s = report.statements.iter().find(|s| s.slide as u64 == slide);
+        let s = report
+            .statements
+            .iter()
+            .find(|s| s.slide as u64 == slide + 1);
         serde_json::to_value(&s.unwrap().switches).unwrap()
     };
     assert_eq!(sw(first)["matrix"], expected["matrix"]);

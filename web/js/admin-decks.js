@@ -213,17 +213,35 @@ async function upload() {
 // --- The line numbers beside the textarea -----------------------------------------
 
 function drawGutter() {
-  let n = 1;
-  for (let i = src.value.indexOf('\n'); i !== -1; i = src.value.indexOf('\n', i + 1)) n++;
-  const sig = n + ' ' + [...marks].join(' ');
+  const text = src.value.split('\n');
+  const heights = lineHeights(text);
+  const sig = heights.join(',') + ' ' + [...marks].join(' ');
   if (sig !== gutterSig) {
     gutterSig = sig;
-    const lines = [];
-    for (let i = 1; i <= n; i++) lines.push(el('span', marks.get(i) || null, String(i)));
-    gutter.replaceChildren(...lines);
+    gutter.replaceChildren(...heights.map((h, i) => {
+      const span = el('span', marks.get(i + 1) || null, String(i + 1));
+      span.style.height = h + 'px';
+      return span;
+    }));
   }
   syncScroll();
 }
+
+// How tall each line of the text is as the textarea wraps it, laid out in a hidden
+// copy of the same width, font and wrapping.
+let measure = null;
+function lineHeights(lines) {
+  if (!measure) {
+    measure = el('div', 'measure');
+    measure.setAttribute('aria-hidden', 'true');
+    src.after(measure);
+  }
+  const cs = getComputedStyle(src);
+  measure.style.width = (src.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight)) + 'px';
+  measure.replaceChildren(...lines.map((l) => el('div', null, l || '\u200b')));
+  return [...measure.children].map((d) => d.getBoundingClientRect().height);
+}
+new ResizeObserver(() => drawGutter()).observe(src);
 
 function syncScroll() {
   gutter.scrollTop = src.scrollTop;
