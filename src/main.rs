@@ -47,6 +47,17 @@ struct Cli {
     /// Most connections from one IP address; a whole room may share one NAT address.
     #[arg(long, env = "STEMZAAL_MAX_PER_IP", default_value_t = Limits::default().max_per_ip)]
     max_per_ip: usize,
+    /// New participants one address may add at once (a room behind one NAT address).
+    #[arg(long, env = "STEMZAAL_JOIN_BURST", default_value_t = Limits::default().join_burst)]
+    join_burst: f64,
+    /// New participants one address may add per second once the burst is spent.
+    #[arg(long, env = "STEMZAAL_JOINS_PER_SECOND", default_value_t = Limits::default().joins_per_second)]
+    joins_per_second: f64,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose
+    /// X-Forwarded-For or Forwarded header names the phone's address; nobody else's is
+    /// believed. Example: --trusted-proxy 127.0.0.1,10.0.0.0/8
+    #[arg(long, env = "STEMZAAL_TRUSTED_PROXY", value_delimiter = ',', value_parser = parse_net)]
+    trusted_proxy: Vec<ipnet::IpNet>,
     /// Another origin whose pages may open the WebSocket (e.g. https://stem.example.nl);
     /// repeat for more. The server's own origin is always allowed.
     #[arg(
@@ -156,6 +167,9 @@ fn main() -> ExitCode {
             limits::raise_fd_limit();
             let mut server_limits = Limits {
                 max_per_ip: cli.max_per_ip,
+                join_burst: cli.join_burst,
+                joins_per_second: cli.joins_per_second,
+                trusted_proxies: cli.trusted_proxy,
                 allowed_origins: cli.allowed_origins,
                 allowed_hosts: cli.allowed_hosts,
                 ..Limits::default()
@@ -198,6 +212,14 @@ fn failure(e: &anyhow::Error) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// An address (`10.0.0.7`, a single host) or a CIDR range (`10.0.0.0/8`).
+fn parse_net(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an IP address nor a CIDR range"))
 }
 
 /// The language `stemzaal check` says a deck's problems in.

@@ -362,7 +362,9 @@ async fn login(
 ) -> ApiResult {
     let en = english(&headers);
     let LoginBody { password } = json_body(&headers, body, en).await?;
-    match state.admin.log_in(peer.ip(), &password).await {
+    // Behind a trusted proxy, the attempts are counted per person, not per proxy.
+    let peer = state.limits.client_addr(peer.ip(), &headers);
+    match state.admin.log_in(peer, &password).await {
         Attempt::Accepted(token) => {
             let secure = if state.hub.base_url().starts_with("https://") {
                 "; Secure"
@@ -379,11 +381,11 @@ async fn login(
                 header::SET_COOKIE,
                 HeaderValue::from_str(&cookie).expect("a token is ASCII"),
             );
-            tracing::info!(peer = %peer.ip(), "admin logged in");
+            tracing::info!(peer = %peer, "admin logged in");
             Ok(response)
         }
         Attempt::Refused => {
-            tracing::warn!(peer = %peer.ip(), "wrong admin password");
+            tracing::warn!(peer = %peer, "wrong admin password");
             Err(ApiError::new(en, "bad_password"))
         }
         Attempt::TooMany(wait) => {

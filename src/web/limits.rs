@@ -48,6 +48,10 @@ pub struct Limits {
     /// a room of 1,000 behind one address is in within 8 s, while one script makes at
     /// most 180,000 participants an hour instead of millions.
     pub joins_per_second: f64,
+    /// Reverse proxies (load balancers) whose connections carry the phone's address in
+    /// `X-Forwarded-For` or `Forwarded`: only from these is that header believed, and
+    /// only these are exempt from `max_per_ip` (the whole audience comes through them).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Limits {
@@ -66,8 +70,67 @@ impl Default for Limits {
             allowed_hosts: vec![],
             join_burst: 600.0,
             joins_per_second: 50.0,
+            trusted_proxies: vec![],
         }
     }
+}
+
+impl Limits {
+    /// Whether `ip` is one of the trusted reverse proxies.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The address a request comes from: the connection's `peer`, or, when `peer` is a
+    /// trusted proxy, the nearest address before the trusted proxies in
+    /// `X-Forwarded-For` (else `Forwarded: for=`). A header from anyone else is ignored,
+    /// so no phone can pose as another address.
+    pub fn client_addr(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        if !self.is_trusted_proxy(peer) {
+            return peer;
+        }
+        let listed = |name: &str| -> Vec<IpAddr> {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|part| forwarded_addr(part, name == "forwarded"))
+                .collect()
+        };
+        let mut chain = listed("x-forwarded-for");
+        if chain.is_empty() {
+            chain = listed("forwarded");
+        }
+        // From the right: each trusted proxy added the address it saw.
+        chain
+            .into_iter()
+            .rev()
+            .find(|ip| !self.is_trusted_proxy(*ip))
+            .unwrap_or(peer)
+    }
+}
+
+/// One element of `X-Forwarded-For` (an address) or of `Forwarded` (`for=…`, perhaps
+/// quoted, an IPv6 address in brackets, perhaps with a port).
+fn forwarded_addr(part: &str, rfc7239: bool) -> Option<IpAddr> {
+    let value = if rfc7239 {
+        part.split(';').find_map(|p| {
+            p.trim()
+                .strip_prefix("for=")
+                .or(p.trim().strip_prefix("For="))
+        })?
+    } else {
+        part
+    };
+    let value = value.trim().trim_matches('"');
+    if let Some(v6) = value.strip_prefix('[') {
+        return v6.split(']').next()?.parse().ok();
+    }
+    value
+        .parse()
+        .ok()
+        .or_else(|| value.rsplit_once(':')?.0.parse().ok())
 }
 
 /// File descriptors kept free for the database, the listener and the runtime.
@@ -119,7 +182,7 @@ impl ConnectionCounter {
         // beyond this block (and never across an await: this function is sync).
         {
             let mut count = self.per_ip.entry(ip).or_insert(0);
-            if *count >= limits.max_per_ip {
+            if *count >= limits.max_per_ip && !limits.is_trusted_proxy(ip) {
                 drop(count);
                 self.total.fetch_sub(1, Ordering::AcqRel);
                 return Err(Refusal::TooManyFromAddress);
@@ -352,6 +415,38 @@ impl MessageGuard {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_client_address_comes_from_a_trusted_proxy_only() {
+        use axum::http::{HeaderMap, HeaderValue};
+        let limits = Limits {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()],
+            ..Limits::default()
+        };
+        let headers = |name: &'static str, value: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static(value));
+            h
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let xff = headers("x-forwarded-for", "203.0.113.9, 192.0.2.7, 10.0.0.3");
+        // Not a trusted peer: its header is ignored.
+        assert_eq!(limits.client_addr(ip("192.0.2.50"), &xff), ip("192.0.2.50"));
+        // A trusted peer: the nearest address before the trusted ones (a phone cannot
+        // pick its own by writing the header, the proxy appends what it saw).
+        assert_eq!(limits.client_addr(ip("10.0.0.2"), &xff), ip("192.0.2.7"));
+        let fwd = headers("forwarded", r#"for="[2001:db8::7]:4711";proto=http"#);
+        assert_eq!(limits.client_addr(ip("::1"), &fwd), ip("2001:db8::7"));
+        let fwd = headers("forwarded", "for=192.0.2.8:5000, for=10.0.0.4");
+        assert_eq!(limits.client_addr(ip("10.0.0.1"), &fwd), ip("192.0.2.8"));
+        // Only trusted addresses, or nothing readable: the peer itself.
+        let only = headers("x-forwarded-for", "10.1.2.3");
+        assert_eq!(limits.client_addr(ip("10.0.0.2"), &only), ip("10.0.0.2"));
+        let junk = headers("x-forwarded-for", "unknown, _hidden");
+        assert_eq!(limits.client_addr(ip("10.0.0.2"), &junk), ip("10.0.0.2"));
+        assert!(limits.is_trusted_proxy(ip("10.200.0.1")));
+        assert!(!limits.is_trusted_proxy(ip("11.0.0.1")));
+    }
+
     use super::*;
 
     fn ip(text: &str) -> IpAddr {

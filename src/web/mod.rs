@@ -819,7 +819,7 @@ async fn ws(
         screen_url: state.hub.screen_url(&handle),
         limits: state.limits.clone(),
         cookies,
-        peer: peer.ip(),
+        peer: state.limits.client_addr(peer.ip(), &headers),
         joins: state.joins.clone(),
     };
     limited(upgrade).on_upgrade(move |socket| async move {

@@ -469,9 +469,27 @@ async fn try_join(
     source: &str,
     id: Option<&str>,
 ) -> Result<Value, (Value, Option<u16>)> {
+    try_join_as(server, source, id, None).await
+}
+
+/// As [`try_join`], through a proxy that says the phone came from `forwarded`
+/// (`X-Forwarded-For`), if given.
+async fn try_join_as(
+    server: &TestServer,
+    source: &str,
+    id: Option<&str>,
+    forwarded: Option<&str>,
+) -> Result<Value, (Value, Option<u16>)> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let stream = connect_from(source, server.addr).await;
     let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
-    let (mut ws, _) = tokio_tungstenite::client_async(server.ws_url(), stream)
+    let mut request = server.ws_url().into_client_request().unwrap();
+    if let Some(forwarded) = forwarded {
+        request
+            .headers_mut()
+            .insert("X-Forwarded-For", forwarded.parse().unwrap());
+    }
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .expect("upgraded");
     let hello = json!({"type": "hello", "participant_id": id});
@@ -859,4 +877,43 @@ async fn a_phone_the_session_has_stored_is_never_refused_as_a_new_participant() 
             .expect("a stored phone is never refused");
         assert_eq!(welcome["participant_id"], json!(stored.to_string()));
     }
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_phone_has_its_own_address_and_nobody_else_can_claim_one() {
+    // Two new participants per address, then none for a long while.
+    let limits = |trusted: &str| Limits {
+        join_burst: 2.0,
+        joins_per_second: 0.001,
+        trusted_proxies: vec![trusted.parse().unwrap()],
+        ..Limits::default()
+    };
+    let server = &TestServer::start_limited(limits("127.0.0.9/32")).await;
+    // Through the proxy (127.0.0.9): six phones of six addresses all join.
+    for n in 1..=6 {
+        let phone = format!("192.0.2.{n}, 127.0.0.9");
+        try_join_as(server, "127.0.0.9", None, Some(&phone))
+            .await
+            .unwrap_or_else(|e| panic!("phone {n} through the proxy: {e:?}"));
+    }
+    // One address is still held to its burst: a second new phone from 192.0.2.1
+    // joins, a third waits.
+    try_join_as(server, "127.0.0.9", None, Some("192.0.2.1"))
+        .await
+        .expect("a second new phone of one address");
+    let refused = try_join_as(server, "127.0.0.9", None, Some("192.0.2.1"))
+        .await
+        .expect_err("a third new phone of one address");
+    assert_eq!(refused, (json!("too_many_joins"), Some(1013)));
+    // Anyone else saying X-Forwarded-For is not believed: 127.0.0.20 is one address,
+    // whatever it claims.
+    for n in 1..=2 {
+        try_join_as(server, "127.0.0.20", None, Some(&format!("198.51.100.{n}")))
+            .await
+            .expect("the burst of 127.0.0.20");
+    }
+    let refused = try_join_as(server, "127.0.0.20", None, Some("198.51.100.3"))
+        .await
+        .expect_err("a header from an untrusted peer changes nothing");
+    assert_eq!(refused, (json!("too_many_joins"), Some(1013)));
 }
