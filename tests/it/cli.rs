@@ -32,6 +32,37 @@ fn check_lists_the_default_deck_and_names_file_and_line_of_errors() {
 }
 
 #[test]
+fn check_exits_0_for_a_deck_with_warnings_1_for_errors_or_an_unreadable_file_2_for_bad_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let warned = dir.path().join("warned.md");
+    let long = "lang ".repeat(30);
+    std::fs::write(&warned, format!("## Stelling\n\nA) {long}\nB) nee\n")).unwrap();
+    let out = stemzaal().arg("check").arg(&warned).output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("warned.md:3: "), "a warning: {err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+
+    let latin1 = dir.path().join("latin1.md");
+    std::fs::write(&latin1, b"## Caf\xe9?\n\nA) ja\nB) nee\n").unwrap();
+    for unreadable in [dir.path().join("missing.md"), dir.path().to_owned(), latin1] {
+        let out = stemzaal().arg("check").arg(&unreadable).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}: {err}",
+            unreadable.display()
+        );
+        assert!(err.contains("reading deck"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    for args in [&["check"][..], &["check", "--lang", "fr", "x.md"]] {
+        let out = stemzaal().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
 fn the_server_prints_urls_code_and_a_qr_code_and_resumes_its_session_on_restart() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
