@@ -281,6 +281,22 @@ async fn logins_are_limited_per_address_and_a_logout_ends_the_cookie() {
 }
 
 #[tokio::test]
+async fn a_right_password_takes_no_attempt_but_is_not_checked_during_the_lock_out() {
+    let server = TestServer::start_console().await;
+    for _ in 0..9 {
+        assert_eq!(login(server.addr, "wrong").await.0, 401);
+    }
+    // Accepted, and given back: the tenth wrong one is still checked.
+    assert_eq!(login(server.addr, ADMIN_PASSWORD).await.0, 204);
+    assert_eq!(login(server.addr, "wrong").await.0, 401);
+    // Locked out: the right password is refused unchecked, as often as it is tried.
+    for _ in 0..3 {
+        let (status, _, body) = login(server.addr, ADMIN_PASSWORD).await;
+        assert_eq!(status, 429, "{body}");
+    }
+}
+
+#[tokio::test]
 async fn bad_decks_get_a_clear_error_and_nothing_is_stored() {
     let server = TestServer::start_console().await;
     let console = Console::log_in(&server).await;
