@@ -172,6 +172,10 @@ async fn an_argument_goes_from_a_phone_through_the_host_to_the_screen_and_the_re
         .await;
     let shown = screen.wait_state(|s| s["arguments"]["shown"] == true).await;
     assert_eq!(texts(&shown), ["Bomen koelen de straat in de zomer."]);
+    // While the vote is open and its result hidden: arguments are not counts.
+    assert_eq!(shown["slide"]["phase"], "open");
+    assert_eq!(shown["revealed"], false);
+    assert!(shown["tally"].is_null(), "{shown}");
     assert_eq!(items(&shown)[0]["upvotes"], 2);
     let_the_pace_pass().await;
     let second = argue(
@@ -525,4 +529,80 @@ async fn an_upvote_that_changes_which_arguments_are_listed_sends_phones_a_new_st
     assert_eq!(items(&msg).len(), max);
     assert_eq!(items(&msg)[0]["argument"], last);
     assert_eq!(items(&msg)[0]["upvotes"], 1);
+
+    // The export lists the same 50: the one that climbed in first, the one it pushed
+    // out (the newest of those without upvotes) in no export.
+    let key = server.session.host_key().expose().to_owned();
+    let (status, _, body) = server
+        .get(&format!("/export/{}.json?key={key}", server.code()))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    let exported = report["statements"][0]["arguments"].as_array().unwrap();
+    assert_eq!(exported.len(), max);
+    assert_eq!(exported[0]["upvotes"], 1);
+    assert_eq!(
+        exported[0]["text"],
+        format!("Argument {max}: de wijk weet zelf het best wat er nodig is.")
+    );
+    assert!(!body.contains(&format!("Argument {}: ", max - 1)), "{body}");
+}
+
+/// A server on [`DECK`], its host with the vote open, and a phone that voted A.
+async fn vote_open_with_a_voter() -> (TestServer, TestClient, TestClient) {
+    let server = server_with(DECK).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.wait_state(|s| s["slide"]["phase"] == "open").await;
+    let phone = voter(&server, 0).await;
+    (server, host, phone)
+}
+
+/// Sends `moderate` with `id` and returns its answer.
+async fn moderate(client: &mut TestClient, id: u64, argument: u64, status: &str) -> Value {
+    client
+        .send(json!({"type": "moderate", "argument": argument, "status": status, "id": id}))
+        .await;
+    answer_to(client, id).await
+}
+
+#[tokio::test]
+async fn moderate_reads_its_status_before_it_looks_for_the_argument() {
+    let (_server, mut host, mut phone) = vote_open_with_a_voter().await;
+    assert_eq!(argue(&mut phone, 1, "Bomen koelen").await["argument"], 1);
+
+    // No argument 99 and no such status: the status is refused first.
+    for (id, argument, status, code) in [
+        (1, 99, "weg", "bad_status"),
+        (2, 1, "weg", "bad_status"),
+        (3, 99, "approved", "unknown_argument"),
+    ] {
+        assert_eq!(
+            moderate(&mut host, id, argument, status).await["code"],
+            code
+        );
+    }
+    // A participant is refused before either.
+    assert_eq!(
+        moderate(&mut phone, 4, 99, "weg").await["code"],
+        "not_allowed"
+    );
+    // A hidden argument is gone: moderating it again is `unknown_argument`.
+    assert_eq!(moderate(&mut host, 5, 1, "hidden").await["type"], "ok");
+    assert_eq!(
+        moderate(&mut host, 6, 1, "approved").await["code"],
+        "unknown_argument"
+    );
+}
+
+#[tokio::test]
+async fn an_argument_keeps_its_inner_spaces_and_at_most_two_line_breaks_in_a_row() {
+    let (_server, mut host, mut phone) = vote_open_with_a_voter().await;
+    let sent = "\u{a0} \n Eerst\r\n\r\n\r\nDan  twee\u{a0}spaties\rEind \n\n";
+    assert_eq!(argue(&mut phone, 1, sent).await["argument"], 1);
+    let state = host.wait_state(|s| items(s).len() == 1).await;
+    assert_eq!(
+        items(&state)[0]["text"],
+        "Eerst\n\nDan  twee\u{a0}spaties\nEind"
+    );
 }

@@ -48,6 +48,20 @@ pub(crate) async fn phone_with(server: &TestServer, card: &str) -> TestClient {
     .await
 }
 
+/// The first statement's slide, its vote opened by the host, and a phone that joined with
+/// `card` and voted B there (the host has seen the vote).
+async fn voted_with_card(server: &TestServer, card: &str) -> (u64, TestClient, TestClient) {
+    let slide = first_statement(&server.session.deck()) as u64;
+    let mut host = server.host().await;
+    host.send(json!({"type": "go_to", "slide": slide})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    let mut phone = phone_with(server, card).await;
+    phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+    assert_eq!(phone.vote(slide, 1, 1).await["type"], "ack");
+    host.wait_state(|s| s["voted"] == 1).await;
+    (slide, host, phone)
+}
+
 /// A `hello` the server refuses: its error and the close code and reason.
 async fn refused(server: &TestServer, hello: Value) -> (Value, Option<u16>, String) {
     let (mut ws, _) = tokio_tungstenite::connect_async(server.ws_url())
@@ -116,16 +130,8 @@ async fn a_session_with_cards_admits_no_phone_without_one_and_no_card_it_did_not
 async fn a_card_joins_once_and_a_second_phone_takes_over_its_participant_and_vote() {
     let server = TestServer::start().await;
     let cards = issue(&server, 2).await;
-    let slide = first_statement(&server.session.deck()) as u64;
-    let mut host = server.host().await;
-    host.send(json!({"type": "go_to", "slide": slide})).await;
-    host.send(json!({"type": "open_vote"})).await;
-
-    let mut first = phone_with(&server, &cards[0]).await;
+    let (slide, mut host, mut first) = voted_with_card(&server, &cards[0]).await;
     let id = first.participant_id();
-    first.wait_state(|s| s["slide"]["phase"] == "open").await;
-    assert_eq!(first.vote(slide, 1, 1).await["type"], "ack");
-    host.wait_state(|s| s["voted"] == 1).await;
 
     // The same card on another phone: the same participant, its vote, and the first
     // phone is told its card is used elsewhere.
@@ -601,4 +607,35 @@ async fn cards_in_chromium(tools: Tools) {
     for b in [admin, screen, host_page, p1, p2, p3] {
         b.close().await;
     }
+}
+
+#[tokio::test]
+async fn a_card_participant_returning_by_id_alone_takes_the_seat_until_the_card_takes_it_back() {
+    let server = TestServer::start().await;
+    let cards = issue(&server, 1).await;
+    let (slide, mut host, mut carded) = voted_with_card(&server, &cards[0]).await;
+    let id = carded.participant_id();
+
+    // The id without the card: welcomed as the card's participant, with its vote, and
+    // the phone that brought the card is closed as by a second scan.
+    let mut by_id = server.participant_as(&id).await;
+    assert_eq!(by_id.participant_id(), id);
+    assert_eq!(
+        by_id.welcome["votes"],
+        json!([{"slide": slide, "round": 1, "option": 1}])
+    );
+    assert_eq!(
+        carded.closed_with_reason().await,
+        (Some(4004), "card used elsewhere".to_owned())
+    );
+    assert_eq!(by_id.vote(slide, 1, 0).await["type"], "ack");
+    host.wait_state(|s| s["tally"] == json!([1, 0]) && s["joined"] == 1)
+        .await;
+    // Scanning the card again takes the seat back.
+    let again = phone_with(&server, &cards[0]).await;
+    assert_eq!(again.participant_id(), id);
+    assert_eq!(
+        by_id.closed_with_reason().await,
+        (Some(4004), "card used elsewhere".to_owned())
+    );
 }

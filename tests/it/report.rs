@@ -168,17 +168,23 @@ async fn fetch(server: &TestServer, path: &str) -> String {
     body
 }
 
-#[tokio::test]
-async fn the_report_names_the_meeting_counts_slides_from_one_keeps_titles_whole_and_charts_rounds()
-{
+/// A server on [`COUNCIL_DECK`] and its host, the vote on its statement (slide 1) open.
+async fn council_vote_open() -> (TestServer, TestClient) {
     let deck = stemzaal::core::deck::parse("raad.md", COUNCIL_DECK).expect("the deck parses");
-    let title = deck.slides[1].full_title.clone();
-    assert!(title.chars().count() > 80, "longer than a list shows");
     let server = TestServer::start_with(deck, COUNCIL_DECK).await;
-    let code = server.code().to_owned();
     let mut host = server.host().await;
     host.send(json!({"type": "go_to", "slide": 1})).await;
     host.send(json!({"type": "open_vote"})).await;
+    (server, host)
+}
+
+#[tokio::test]
+async fn the_report_names_the_meeting_counts_slides_from_one_keeps_titles_whole_and_charts_rounds()
+{
+    let (server, mut host) = council_vote_open().await;
+    let title = server.session.deck().slides[1].full_title.clone();
+    assert!(title.chars().count() > 80, "longer than a list shows");
+    let code = server.code().to_owned();
     // Round 1: Raad 5, Ambtenaar 3, Inwoner 6; two phones without a group wait.
     let mut phones = vec![];
     for (i, group) in ["Raad"; 5]
@@ -866,4 +872,65 @@ async fn the_workbook_holds_the_numbers_of_the_json_export_and_the_csv_tells_its
     .await;
     assert_eq!(status, 200);
     assert_eq!(read_workbook(&cookied)[0].1[8..], sheets[0].1[8..]);
+}
+
+#[tokio::test]
+async fn the_complement_rule_hides_nothing_when_one_group_alone_voted_and_breaks_ties_in_deck_order(
+) {
+    let (server, mut host) = council_vote_open().await;
+    let code = server.code().to_owned();
+    let mut phones = vec![];
+    let join = |group: &'static str, option: u64| {
+        let server = &server;
+        async move {
+            let mut phone = server.participant().await;
+            phone
+                .send(json!({"type": "choose_group", "group": group, "id": 1}))
+                .await;
+            assert_eq!(phone.wait_for("ok").await["id"], 1);
+            phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+            assert_eq!(phone.vote(1, 1, option).await["type"], "ack");
+            phone
+        }
+    };
+    // Only Ambtenaar voted, 3 of them: too few, and no other group with voters to hide
+    // beside it, so its counts are the round's tally for anyone to read.
+    for option in [0, 0, 1] {
+        phones.push(join("Ambtenaar", option).await);
+    }
+    let state = host.wait_state(|s| s["voted"] == 3).await;
+    assert_eq!(state["tally"], json!([2, 1]));
+    let rows = &state["groups"]["rows"];
+    let suppressed: Vec<&Value> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["suppressed"])
+        .collect();
+    assert_eq!(
+        suppressed,
+        [&Value::Null, &json!("few"), &Value::Null],
+        "{rows}"
+    );
+    assert_eq!(rows[0]["counts"], json!([0, 0]), "{rows}");
+    assert_eq!(rows[2]["counts"], json!([0, 0]), "{rows}");
+    let report: Value =
+        serde_json::from_str(&fetch(&server, &format!("/export/{code}.json")).await).unwrap();
+    let groups = &report["statements"][0]["groups"];
+    assert_eq!(groups[1]["suppressed"], "few", "{groups}");
+    assert!(groups[0].get("suppressed").is_none(), "{groups}");
+    assert!(groups[2].get("suppressed").is_none(), "{groups}");
+
+    // Raad and Inwoner tie at 5: the first in deck order, Raad, is the complement.
+    for _ in 0..5 {
+        phones.push(join("Inwoner", 0).await);
+    }
+    for _ in 0..5 {
+        phones.push(join("Raad", 1).await);
+    }
+    let state = host.wait_state(|s| s["voted"] == 13).await;
+    let rows = &state["groups"]["rows"];
+    assert_eq!(rows[0]["suppressed"], "complement", "{rows}");
+    assert_eq!(rows[1]["suppressed"], "few", "{rows}");
+    assert_eq!(rows[2]["voted"], 5, "{rows}");
 }
