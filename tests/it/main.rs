@@ -30,3 +30,4 @@ mod session_flow;
 mod session_invariants;
 mod support;
 mod timer;
+mod windows;
