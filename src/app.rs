@@ -88,7 +88,9 @@ pub async fn run(config: Config) -> Result<()> {
     crate::web::hosts::AllowedHosts::new(&base_url, &config.limits.allowed_hosts)?;
     // A write past a file-size limit (`ulimit -f`) must fail, so the store refuses the
     // votes and says so, instead of SIGXFSZ ending the process: a handler replaces the
-    // default action for as long as the process runs.
+    // default action for as long as the process runs. (Windows has no such signal: a
+    // write past a limit fails there anyway.)
+    #[cfg(unix)]
     let _file_size_signal =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
             .context("handling SIGXFSZ")?;
@@ -183,6 +185,7 @@ async fn adapters(store: &Store, base_url: String, nats: Option<&Nats>) -> Resul
 }
 
 /// Resolves on SIGTERM (a service manager's stop) or SIGINT (Ctrl-C).
+#[cfg(unix)]
 async fn stop_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let name = match (
@@ -197,6 +200,26 @@ async fn stop_signal() {
         // store still loses nothing acknowledged.
         (Err(e), _) | (_, Err(e)) => {
             tracing::warn!("cannot handle stop signals: {e}");
+            return std::future::pending().await;
+        }
+    };
+    tracing::warn!("{name} received: stopping");
+}
+
+/// Resolves on Ctrl-C or Ctrl-Break in the console, or when its window is closed: the
+/// same stop as SIGINT on Unix. Windows waits some seconds for a closed console's
+/// process to end, enough to answer the votes in flight and close the sockets.
+#[cfg(windows)]
+async fn stop_signal() {
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+    let name = match (ctrl_c(), ctrl_break(), ctrl_close()) {
+        (Ok(mut c), Ok(mut brk), Ok(mut close)) => tokio::select! {
+            _ = c.recv() => "Ctrl-C",
+            _ = brk.recv() => "Ctrl-Break",
+            _ = close.recv() => "the console window's close",
+        },
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            tracing::warn!("cannot handle Ctrl-C: {e}");
             return std::future::pending().await;
         }
     };

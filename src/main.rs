@@ -12,7 +12,7 @@ use stemzaal::app::{self, Config};
 use stemzaal::cluster::Misconfigured;
 use stemzaal::store::Durability;
 use stemzaal::web::hosts;
-use stemzaal::web::limits::{self, Limits};
+use stemzaal::web::limits::Limits;
 
 /// Live polling for council sessions: one binary, no account, no cloud.
 #[derive(Parser, Debug)]
@@ -28,7 +28,7 @@ struct Cli {
     #[arg(
         long,
         env = "STEMZAAL_DATA",
-        default_value = "stemzaal-data",
+        default_value_os_t = default_data_dir(),
         global = true
     )]
     data: PathBuf,
@@ -142,15 +142,18 @@ enum SessionsCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logger = tracing_subscriber::fmt()
         .with_env_filter(app::log_filter(
             &std::env::var("RUST_LOG").unwrap_or_else(|_| "stemzaal=info,warn".into()),
         ))
         .with_writer(std::io::stderr)
         // A log line that cannot be written (stderr a file on a full disk) is lost; the
         // default would report it with `eprintln!`, which panics on the same full disk.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    // The old Windows console shows colour codes as text.
+    #[cfg(windows)]
+    let logger = logger.with_ansi(false);
+    logger.init();
     match cli.command {
         Some(Cmd::Check { file, lang }) => check(&file, lang.unwrap_or_else(CheckLang::from_env)),
         Some(Cmd::Sessions { action }) => sessions(&cli.data, action),
@@ -164,7 +167,8 @@ fn main() -> ExitCode {
             }),
         ),
         None => {
-            limits::raise_fd_limit();
+            #[cfg(unix)]
+            stemzaal::web::limits::raise_fd_limit();
             let mut server_limits = Limits {
                 max_per_ip: cli.max_per_ip,
                 join_burst: cli.join_burst,
@@ -202,6 +206,17 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Where the database lives unless `--data` says: `stemzaal-data` in the working
+/// directory; on Windows under the user's local app data (`%LOCALAPPDATA%\stemzaal`),
+/// since a double-clicked program starts in whatever folder holds it.
+fn default_data_dir() -> PathBuf {
+    #[cfg(windows)]
+    if let Some(local) = std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
+        return PathBuf::from(local).join("stemzaal");
+    }
+    PathBuf::from("stemzaal-data")
 }
 
 /// The exit status of a failed run: [`Misconfigured::EXIT`] for a set-up that no

@@ -134,17 +134,28 @@ fn forwarded_addr(part: &str, rfc7239: bool) -> Option<IpAddr> {
 }
 
 /// File descriptors kept free for the database, the listener and the runtime.
+#[cfg(unix)]
 const RESERVED_FDS: u64 = 256;
 
 /// The process's open-file limit less a reserve: one connection costs one descriptor,
 /// and running out of them would also fail the database.
+#[cfg(unix)]
 fn default_max_connections() -> usize {
     let (soft, _) = rlimit::Resource::NOFILE.get().unwrap_or((20_000, 20_000));
     soft.saturating_sub(RESERVED_FDS).max(64) as usize
 }
 
+/// On Windows a socket is a handle, and a process may hold some sixteen million: no
+/// open-file limit applies. A fixed cap then, far above any room; memory and the
+/// Wi-Fi access point run out long before.
+#[cfg(windows)]
+fn default_max_connections() -> usize {
+    20_000
+}
+
 /// Raises the soft open-file limit to the hard one, so the server can hold as many
 /// phones as the machine allows; returns the new soft limit.
+#[cfg(unix)]
 pub fn raise_fd_limit() -> u64 {
     let Ok((soft, hard)) = rlimit::Resource::NOFILE.get() else {
         return 1024;

@@ -34,3 +34,4 @@ mod skipped_events;
 mod stop;
 mod support;
 mod timer;
+mod windows;
