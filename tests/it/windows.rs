@@ -3,17 +3,18 @@
 //! report is served, Ctrl-C stops the server as on Linux (the phone hears 1001) and a
 //! restart keeps the vote.
 //!
-//! It needs `stemzaal.exe`, cross-built before the tests (`cargo test` holds the build
-//! directory, so a test cannot build it):
-//! `cargo build --target x86_64-pc-windows-gnu --bin stemzaal`, and Wine with MinGW's C
-//! compiler (`apt-get install gcc-mingw-w64-x86-64 wine64`). Without them it says so
-//! loudly and skips; under `CI=true` it fails.
+//! It cross-builds `stemzaal.exe` itself (`cargo build --target x86_64-pc-windows-gnu`,
+//! into `target/windows`, a build directory of its own, so it does not wait for the one
+//! `cargo test` holds; a no-op when it is up to date) and needs Wine with MinGW's C
+//! compiler (`apt-get install gcc-mingw-w64-x86-64 wine64`) and the Rust target
+//! (`rustup target add x86_64-pc-windows-gnu`). Without them it says so loudly and
+//! skips; under `CI=true` it fails.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::json;
 use stemzaal::core::deck::Deck;
@@ -55,37 +56,35 @@ fn on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The newest change to the server's sources, to tell a stale `stemzaal.exe`.
-fn newest_source() -> SystemTime {
-    fn walk(dir: &Path, newest: &mut SystemTime) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, newest);
-            } else if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                *newest = (*newest).max(modified);
-            }
-        }
-    }
+/// `stemzaal.exe`, cross-built (debug) into `target/windows`; why not, if it cannot be.
+fn cross_build() -> Result<PathBuf, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut newest = SystemTime::UNIX_EPOCH;
-    for dir in ["src", "web", "decks"] {
-        walk(&root.join(dir), &mut newest);
+    let dir = root.join("target").join("windows");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--target", TARGET, "--bin", "stemzaal"])
+        .env("CARGO_TARGET_DIR", &dir)
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cargo: {e}"))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        let last = why
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(format!(
+            "the cross-build (cargo build --target {TARGET}; rustup target add {TARGET}) failed: {last}"
+        ));
     }
-    newest
+    Ok(dir.join(TARGET).join("debug").join("stemzaal.exe"))
 }
 
 impl Wine {
     /// The tools, or `None` after a loud message when one is missing. Under `CI=true` a
     /// missing one fails the test instead: CI must never pass by skipping.
     fn find() -> Option<Wine> {
-        // target/debug/stemzaal → target/x86_64-pc-windows-gnu/debug/stemzaal.exe
-        let target = Path::new(env!("CARGO_BIN_EXE_stemzaal")).ancestors().nth(2);
-        let exe = target.map(|t| t.join(TARGET).join("debug").join("stemzaal.exe"));
-        let built = exe
-            .as_ref()
-            .and_then(|e| e.metadata().ok()?.modified().ok());
-        let exe = exe.filter(|_| built.is_some_and(|b| b >= newest_source()));
         let wine = std::env::var_os("WINE")
             .map(PathBuf::from)
             .or_else(|| on_path("wine64"))
@@ -93,29 +92,29 @@ impl Wine {
             .or_else(|| on_path("wine"));
         let gcc = on_path("x86_64-w64-mingw32-gcc");
         let mut missing = vec![];
-        if exe.is_none() {
-            missing.push(format!(
-                "a stemzaal.exe as new as the sources: cargo build --target {TARGET} --bin stemzaal"
-            ));
-        }
+        let exe = if gcc.is_some() {
+            cross_build().map_err(|e| missing.push(e)).ok()
+        } else {
+            None
+        };
         if wine.is_none() {
             missing.push("wine64 (apt-get install wine64)".to_owned());
         }
         if gcc.is_none() {
             missing.push("MinGW's gcc (apt-get install gcc-mingw-w64-x86-64)".to_owned());
         }
-        if missing.is_empty() {
+        if let (Some(wine), Some(exe), Some(gcc), true) = (&wine, &exe, &gcc, missing.is_empty()) {
             return Some(Wine {
-                wine: wine.unwrap(),
-                exe: exe.unwrap(),
-                gcc: gcc.unwrap(),
+                wine: wine.clone(),
+                exe: exe.clone(),
+                gcc: gcc.clone(),
             });
         }
         let mut text = "\n######## WINDOWS SMOKE TEST SKIPPED; missing:\n".to_owned();
         for m in &missing {
             text.push_str(&format!("########   - {m}\n"));
         }
-        text.push_str("######## (.ci/run installs and builds them; with CI=true this fails)\n");
+        text.push_str("######## (.ci/run installs them; with CI=true this fails)\n");
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("CI=true and the Windows smoke test cannot run:{text}");
         }
