@@ -290,14 +290,25 @@ async fn a_node_that_cannot_serve_a_phone_yet_says_so_and_closes_with_1013() {
         !refusals.is_empty(),
         "no phone came while the session had no owner"
     );
+    // Each refusal is documented: `session_unavailable` and 1013 while no node serves
+    // the session, or 1001 from a node whose forwarding ends as the new owner takes
+    // over (its pages reconnect at once). Never a connection dropped without a frame.
+    let unavailable_code = json!("session_unavailable");
+    let unavailable = vec![&unavailable_code];
     for (said, close) in &refusals {
         let codes: Vec<&Value> = said.iter().map(|m| &m["code"]).collect();
-        assert_eq!(
-            (codes, *close),
-            (vec![&json!("session_unavailable")], Some(1013)),
-            "{refusals:?}"
+        let documented = (codes == unavailable && *close == Some(1013))
+            || (codes.is_empty() && *close == Some(1001));
+        assert!(
+            documented,
+            "{said:?} {close:?} of {} refusals",
+            refusals.len()
         );
     }
+    assert!(
+        refusals.iter().any(|(_, close)| *close == Some(1013)),
+        "some hello met the session without an owner"
+    );
     eprintln!("{} hellos refused while the owner changed", refusals.len());
 }
 
