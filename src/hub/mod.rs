@@ -37,7 +37,6 @@ pub use ports::{
 use crate::core::deck::{Deck, StructureChange};
 use crate::core::edits::WordingChange;
 use crate::core::session::Session;
-use crate::wire::protocol::EndedView;
 
 /// Join codes use letters and digits that cannot be mistaken for each other when read
 /// off a projector (no 0/O, 1/I/L), as voting cards do.
@@ -71,6 +70,11 @@ pub struct Hub {
     /// Where sessions are stored and how this process serves them.
     catalog: Arc<dyn Sessions>,
     base_url: String,
+    /// The `ended` message of each closed session asked for, as JSON: a closed
+    /// session no longer changes, so its log is replayed once, not for every phone
+    /// that reloads. Used only while the catalog still says closed (a deleted session's
+    /// ending is forgotten at the next ask).
+    endings: DashMap<String, Arc<str>>,
 }
 
 /// How [`Hub::open_or_reuse`] found its session.
@@ -111,6 +115,7 @@ impl Hub {
             lifecycle: Default::default(),
             catalog: Arc::new(catalog),
             base_url: base_url.trim_end_matches('/').to_owned(),
+            endings: DashMap::new(),
         }
     }
 
@@ -546,24 +551,34 @@ impl Hub {
 
     /// The ending of a closed session (see [`crate::wire::view::ended`]); `None` for a
     /// session that is open or unknown.
-    pub async fn ended(&self, code: &str) -> Result<Option<EndedView>> {
+    /// As JSON, ready to send.
+    pub async fn ended(&self, code: &str) -> Result<Option<Arc<str>>> {
         let code = normalize(code);
         if self.get(&code).is_some() {
             return Ok(None);
         }
         match self.catalog.record(&code).await? {
             Some(r) if r.status == Status::Closed => {}
-            _ => return Ok(None),
+            _ => {
+                self.endings.remove(&code);
+                return Ok(None);
+            }
+        }
+        if let Some(ended) = self.endings.get(&code) {
+            return Ok(Some(ended.clone()));
         }
         let Some(stored) = self.catalog.stored(&code).await? else {
             return Ok(None);
         };
-        tokio::task::spawn_blocking(move || {
+        let ended: Arc<str> = tokio::task::spawn_blocking(move || -> Result<Arc<str>> {
             let (session, _) = stored.replay()?;
-            Ok(Some(crate::wire::view::ended(&session)))
+            let view = crate::wire::view::ended(&session);
+            Ok(serde_json::to_string(&view)?.into())
         })
         .await
-        .context("reading a closed session")?
+        .context("reading a closed session")??;
+        self.endings.insert(code, ended.clone());
+        Ok(Some(ended))
     }
 
     /// The report of a session, open or closed.

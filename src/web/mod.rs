@@ -475,7 +475,7 @@ async fn participant_page(
     headers: HeaderMap,
 ) -> Response {
     let Some(handle) = find(&state, &code).await else {
-        return page_for(&state, &code, "participant.html", &headers).await;
+        return page_of_closed(&state, &code, "participant.html", &headers).await;
     };
     let Some(file) = Assets::get("participant.html") else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
@@ -647,7 +647,7 @@ async fn keyed_page(
         "screen.html"
     };
     let Some(handle) = find(state, code).await else {
-        return page_for(state, code, page, headers).await;
+        return page_of_closed(state, code, page, headers).await;
     };
     let Some(key) = key else {
         return embedded(page, headers);
@@ -676,17 +676,16 @@ async fn keyed_page(
     response
 }
 
-/// A page of a live or a closed session (whose socket says it ended); for an unknown
-/// code the join page with status 404, which tells the visitor the code is unknown and
+/// The page of a closed session (whose socket says it ended), or for a code no session
+/// has the join page with status 404, which tells the visitor the code is unknown and
 /// lets them type another.
-async fn page_for(state: &AppState, code: &str, page: &str, headers: &HeaderMap) -> Response {
-    if find(state, code).await.is_some() || is_closed(state, code).await {
-        embedded(page, headers)
-    } else {
-        let mut response = embedded("index.html", headers);
-        *response.status_mut() = StatusCode::NOT_FOUND;
-        response
+async fn page_of_closed(state: &AppState, code: &str, page: &str, headers: &HeaderMap) -> Response {
+    if is_closed(state, code).await {
+        return embedded(page, headers);
     }
+    let mut response = embedded("index.html", headers);
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
 }
 
 /// An open session by code, loaded if this is its first use; `None` also when the
@@ -714,7 +713,7 @@ async fn is_closed(state: &AppState, code: &str) -> bool {
 
 /// A closed session's ending; `None` for any other code, or when the store cannot be
 /// read (logged).
-async fn ended(state: &AppState, code: &str) -> Option<crate::wire::protocol::EndedView> {
+async fn ended(state: &AppState, code: &str) -> Option<Arc<str>> {
     match state.hub.ended(code).await {
         Ok(ended) => ended,
         Err(e) => {

@@ -147,20 +147,17 @@ pub async fn serve(mut socket: WebSocket, handle: SessionHandle, context: Contex
 
 /// A connection to a closed session: after its `hello`, the `ended` message, then close
 /// 4001 "session closed", so a page reloaded after the close can show the ending.
-pub async fn serve_ended(mut socket: WebSocket, ended: crate::wire::protocol::EndedView) {
+pub async fn serve_ended(mut socket: WebSocket, ended: Arc<str>) {
     match read_hello(&mut socket).await {
         Ok(Ok(_)) => {}
         Ok(Err(Ending::Close(code, reason))) => return close(&mut socket, code, reason).await,
         Ok(Err(Ending::Gone)) | Err(_) => return,
     }
-    let sent = match serde_json::to_string(&ended) {
-        Ok(text) => socket.send(Message::Text(text.into())).await.is_ok(),
-        Err(e) => {
-            tracing::error!("serializing an ending: {e}");
-            true
-        }
-    };
-    if sent {
+    if socket
+        .send(Message::Text(Utf8Bytes::from(&*ended)))
+        .await
+        .is_ok()
+    {
         close(&mut socket, CLOSE_SESSION_CLOSED, "session closed").await;
     }
 }

@@ -109,6 +109,15 @@ async fn a_closed_session_answers_every_hello_with_its_ending_and_closes_4001() 
         assert_eq!(status, 200, "{path}");
         assert!(body.contains("id=\"ended\""), "{path} has its ending");
     }
+    // Asked again, the same ending; once deleted, no ending is left to tell.
+    assert_eq!(hello_to(&server, &code).await.0, heard);
+    assert!(server.hub.delete(&code).await.unwrap());
+    let url = format!("ws://{}/ws/{code}", server.addr);
+    assert!(tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .is_err());
+    let (status, _, _) = server.get(&format!("/{code}")).await;
+    assert_eq!(status, 404);
     let (status, _, _) = server.get("/ZZZZZZ").await;
     assert_eq!(status, 404);
     let url = format!("ws://{}/ws/ZZZZZZ", server.addr);
