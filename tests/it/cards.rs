@@ -603,6 +603,7 @@ async fn cards_in_chromium(tools: Tools) {
             "const c = document.getElementById('cards-used'); return !c.hidden && c.textContent === 'Stemkaarten: 2 van 3 gebruikt';",
         )
         .await;
+    host_page.screenshot("host-cards-1366x768").await;
     host.close().await;
     for b in [admin, screen, host_page, p1, p2, p3] {
         b.close().await;

@@ -530,5 +530,6 @@ async fn soft_wrap(tools: Tools) {
         rows.as_u64().unwrap() >= 3,
         "the long line wraps onto several rows: {rows}"
     );
+    admin.screenshot("console-editor-wrapped-1024x900").await;
     admin.close().await;
 }

@@ -280,6 +280,7 @@ async fn first_response(tools: Tools) {
             "return document.querySelectorAll('#options .opt:not([disabled])').length === 4 && document.getElementById('conn').dataset.state !== 'online';",
         )
         .await;
+    phone.screenshot("participant-before-socket-390x844").await;
     let blocking = axe_blocking(&phone, &axe, "phone before its socket").await;
     assert!(blocking.is_empty(), "{}", blocking.join("\n"));
     phone.click("#options .opt[data-i=\"1\"]").await;
