@@ -17,6 +17,7 @@ use crate::core::deck::Deck;
 use crate::core::edits::WordingChange;
 use crate::core::session::{Command, ParticipantId, Rejection};
 use crate::hub::seats::{Seat, Seats};
+use crate::hub::spread::Spread;
 use crate::wire::protocol::{Lang, OwnArgument, OwnVote, Role, ServerMsg};
 
 /// A secret that grants a role: 128 random bits, hex-encoded.
@@ -222,6 +223,8 @@ struct HandleInner {
     screen_key: Key,
     tx: mpsc::Sender<Request>,
     participant: watch::Receiver<Published>,
+    /// The participant view, in turns for phones' connections.
+    phones: Spread,
     screen: watch::Receiver<Published>,
     host: watch::Receiver<Published>,
 }
@@ -250,6 +253,7 @@ impl SessionHandle {
                 host_key: Key(record.host_key),
                 screen_key: Key(record.screen_key),
                 tx,
+                phones: Spread::start(participant.clone()),
                 participant,
                 screen,
                 host,
@@ -341,10 +345,20 @@ impl SessionHandle {
         }
     }
 
-    /// A receiver of the serialized view for `role`.
+    /// A receiver of the serialized view for `role`, as the session publishes it.
     pub fn subscribe(&self, role: Role) -> watch::Receiver<Published> {
         match role {
             Role::Participant => self.inner.participant.clone(),
+            Role::Screen => self.inner.screen.clone(),
+            Role::Host => self.inner.host.clone(),
+        }
+    }
+
+    /// A receiver of the serialized view for one connection of `role`: a phone's
+    /// hears new counts in its turn within the tick (see [`super::spread`]).
+    pub fn subscribe_connection(&self, role: Role) -> watch::Receiver<Published> {
+        match role {
+            Role::Participant => self.inner.phones.subscribe(),
             Role::Screen => self.inner.screen.clone(),
             Role::Host => self.inner.host.clone(),
         }

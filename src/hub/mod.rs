@@ -15,6 +15,7 @@ mod handle;
 pub mod library;
 pub mod ports;
 pub(crate) mod seats;
+mod spread;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use rand::Rng;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::core::session::{Command, ParticipantId, Rejection};
 use crate::hub::seats::Seat;
 use crate::hub::{
-    JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle, Stopped, UPVOTES_TICK,
+    JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle, Stopped,
 };
 use crate::web::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
 use crate::wire::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
@@ -201,19 +200,12 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
     let mut seat = peer.seat.take();
     let limits = &context.limits;
     // Subscribed before the first view is read, so no change after it is missed.
-    let mut view = handle.subscribe(peer.role);
+    let mut view = handle.subscribe_connection(peer.role);
     let mut notices = handle.notices();
     notices.borrow_and_update();
     let mut sent = Published::default();
     let first = view.borrow_and_update().clone();
     send_view(socket, &mut sent, first).await?;
-    // Counts alone go out at this connection's own moment within the tick: a session
-    // hands every phone its new `upvotes` in the same instant, and 19,000 socket writes
-    // at once would hold up the votes behind them (docs/PERFORMANCE.md, "Upvotes during
-    // a vote burst"). A new state goes out at once, with the newest counts after it.
-    let spread = rand::thread_rng().gen_range(Duration::ZERO..UPVOTES_TICK);
-    let mut counts_at: Option<Instant> = None;
-
     let mut replies: Replies = None;
     let mut guard = MessageGuard::new(limits, Instant::now());
     let mut last_heard = Instant::now();
@@ -241,16 +233,6 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                     return session_ended(socket, handle, &mut replies).await;
                 }
                 let now = view.borrow_and_update().clone();
-                if same(&now.state, &sent.state) {
-                    counts_at.get_or_insert_with(|| Instant::now() + spread);
-                } else {
-                    counts_at = None;
-                    send_view(socket, &mut sent, now).await?;
-                }
-            }
-            () = sleep_until_some(counts_at) => {
-                counts_at = None;
-                let now = view.borrow().clone();
                 send_view(socket, &mut sent, now).await?;
             }
             Ok(()) = notices.changed() => {
@@ -362,14 +344,6 @@ async fn send_view(socket: &mut WebSocket, sent: &mut Published, now: Published)
 /// Whether two messages of a published view are one (see [`send_view`]).
 fn same(a: &Utf8Bytes, b: &Utf8Bytes) -> bool {
     a.as_str().as_ptr() == b.as_str().as_ptr() && a.len() == b.len()
-}
-
-/// Resolves at `at`; never without one.
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// The next ack or error for this connection; never, while it has sent no command.
