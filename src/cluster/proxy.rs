@@ -2,8 +2,9 @@
 //! owner in order, feeds the owner's views to this node's connections, and ends (so
 //! they reconnect) when the owner is gone.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use axum::extract::ws::Utf8Bytes;
@@ -59,7 +60,8 @@ async fn proxy(
         code,
         inbox,
         views,
-        waiting: HashMap::new(),
+        waiting: BTreeMap::new(),
+        overtaken_below: 0,
         owner,
         next_id: 0,
         heard: Instant::now(),
@@ -91,9 +93,12 @@ struct Proxy {
     inbox: String,
     /// The views this node's connections read (participant, screen, host).
     views: [watch::Sender<Published>; 3],
-    /// Forwarded requests not yet answered, with when they were sent. Dropping one
-    /// refuses its request.
-    waiting: HashMap<u64, (Instant, oneshot::Sender<Answer>)>,
+    /// Forwarded requests not yet answered, by the order they were sent in. Dropping
+    /// one refuses its request.
+    waiting: BTreeMap<u64, Waiting>,
+    /// Every request still waiting below this number was overtaken: a later one was
+    /// answered.
+    overtaken_below: u64,
     /// The node the views come from.
     owner: Option<String>,
     next_id: u64,
@@ -133,7 +138,12 @@ impl Proxy {
             }
         };
         self.next_id += 1;
-        self.waiting.insert(self.next_id, (Instant::now(), waiter));
+        let waiting = Waiting {
+            sent: Instant::now(),
+            overtaken: None,
+            waiter,
+        };
+        self.waiting.insert(self.next_id, waiting);
         let payload = serde_json::to_vec(&forward).expect("requests serialize");
         let reply_to = format!("{}.{}", self.inbox, self.next_id);
         self.cluster
@@ -162,15 +172,24 @@ impl Proxy {
         let Some(id) = id.and_then(|s| s.parse::<u64>().ok()) else {
             return true;
         };
-        let Some((_, waiter)) = self.waiting.remove(&id) else {
+        let Some(Waiting { waiter, .. }) = self.waiting.remove(&id) else {
             return true;
         };
         // No responders (the owner is gone, or this node is reconnecting to NATS): the
         // waiter is dropped, which refuses the request; whether the owner is gone the
         // silence of its views tells.
-        if let Ok(answer) = serde_json::from_slice::<Answer>(&message.payload) {
-            waiter.send(answer).ok();
+        let Ok(answer) = serde_json::from_slice::<Answer>(&message.payload) else {
+            return true;
+        };
+        // The owner answers whether it knows a participant at once, not in line.
+        if !matches!(answer, Answer::Knows(_)) && id > self.overtaken_below {
+            let now = Instant::now();
+            for (_, earlier) in self.waiting.range_mut(self.overtaken_below..id) {
+                earlier.overtaken.get_or_insert(now);
+            }
+            self.overtaken_below = self.overtaken_below.max(id);
         }
+        waiter.send(answer).ok();
         true
     }
 
@@ -233,13 +252,13 @@ impl Proxy {
     async fn check_owner(&mut self) -> Result<bool> {
         let before = self.waiting.len();
         self.waiting
-            .retain(|_, (sent, _)| sent.elapsed() < FORWARD_TIMEOUT);
+            .retain(|_, w| w.sent.elapsed() < FORWARD_TIMEOUT && !w.lost());
         let unanswered = before - self.waiting.len();
         if unanswered > 0 {
             tracing::warn!(
                 code = self.code,
                 "refused {unanswered} request(s) the owner did not answer within \
-                 {FORWARD_TIMEOUT:?}"
+                 {FORWARD_TIMEOUT:?}, or {OVERTAKEN_GRACE:?} after it answered a later one"
             );
         }
         let cluster = &self.cluster;
@@ -274,6 +293,29 @@ impl Proxy {
         // Answers that never came go with the proxy: their connections close,
         // reconnect and send again.
         bail!("no view from the owner for {silent:?}")
+    }
+}
+
+/// How long a forwarded request may stay unanswered after the owner answered one sent
+/// after it. The owner takes a node's requests in order and answers them in order, so
+/// an answer overtaken for this long was lost on its way (a NATS server went down
+/// with it); refused, its connection can answer the later ones (`web::answers` keeps
+/// a connection's answers in the order of its messages).
+const OVERTAKEN_GRACE: Duration = Duration::from_secs(3);
+
+/// A forwarded request waiting for the owner's answer.
+struct Waiting {
+    sent: Instant,
+    /// When an answer to a later request came.
+    overtaken: Option<Instant>,
+    waiter: oneshot::Sender<Answer>,
+}
+
+impl Waiting {
+    /// Whether its answer is taken to be lost.
+    fn lost(&self) -> bool {
+        self.overtaken
+            .is_some_and(|at| at.elapsed() >= OVERTAKEN_GRACE)
     }
 }
 

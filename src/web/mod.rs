@@ -2,6 +2,7 @@
 //! code and the security headers every response carries.
 
 pub mod admin;
+pub(crate) mod answers;
 pub mod api;
 pub(crate) mod boot;
 pub mod hosts;

@@ -15,6 +15,7 @@ use crate::hub::seats::Seat;
 use crate::hub::{
     JoinInfo, NotAdmitted, Notice, Outbox, Published, Request, SessionHandle, Stopped,
 };
+use crate::web::answers::Answers;
 use crate::web::limits::{JoinLimiter, Limits, MessageGuard, Verdict};
 use crate::wire::protocol::{ClientMsg, Lang, Role, ServerMsg, WireLimits};
 
@@ -188,9 +189,24 @@ fn close_code_for(error: &anyhow::Error) -> Option<(u16, &'static str)> {
 /// connection ends here (the client was told why), `Ok(Ok(value))` to go on.
 type Step<T> = Result<Result<T, Ending>>;
 
-/// A connection's acks and errors: made on the first command, since a channel
-/// allocates a block of slots up front and most phones sit idle most of the session.
-type Replies = Option<(Outbox, mpsc::UnboundedReceiver<ServerMsg>)>;
+/// A connection's acks and errors: where the session sends them (made on the first
+/// command, since a channel allocates a block of slots up front and most phones sit
+/// idle most of the session), and the line they go out in.
+#[derive(Default)]
+struct Replies {
+    channel: Option<(Outbox, mpsc::UnboundedReceiver<ServerMsg>)>,
+    line: Answers,
+}
+
+impl Replies {
+    /// Sends the answers whose turn it is.
+    async fn flush(&mut self, socket: &mut WebSocket) -> Result<()> {
+        while let Some(msg) = self.line.next() {
+            send(socket, &msg).await?;
+        }
+        Ok(())
+    }
+}
 
 async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -> Result<Ending> {
     let mut peer = match handshake(socket, handle, &context).await? {
@@ -206,7 +222,7 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
     let mut sent = Published::default();
     let first = view.borrow_and_update().clone();
     send_view(socket, &mut sent, first).await?;
-    let mut replies: Replies = None;
+    let mut replies = Replies::default();
     let mut guard = MessageGuard::new(limits, Instant::now());
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval(limits.ping_interval);
@@ -219,7 +235,7 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
             incoming = socket.recv(), if !stopping => {
                 last_heard = Instant::now();
                 let answered = on_message(
-                    socket, incoming, last_heard, &mut guard, &peer, handle, &mut replies,
+                    incoming, last_heard, &mut guard, &peer, handle, &mut replies,
                 );
                 match answered.await {
                     Err(e) if stopped(&e) => stopping = true,
@@ -227,6 +243,7 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                         return Ok(ending);
                     }
                 }
+                replies.flush(socket).await?;
             }
             changed = view.changed() => {
                 if changed.is_err() {
@@ -242,7 +259,14 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
                     return Ok(Ending::Close(CLOSE_DECK_EDITED, "deck edited"));
                 }
             }
-            Some(msg) = next_reply(&mut replies) => send(socket, &msg).await?,
+            Some(msg) = next_reply(&mut replies.channel) => {
+                replies.line.answered(msg);
+                replies.flush(socket).await?;
+            }
+            () = sleep_until_some(replies.line.overdue_at()) => {
+                replies.line.give_up_overdue(Instant::now());
+                replies.flush(socket).await?;
+            }
             () = seat_taken(&mut seat) => {
                 return Ok(Ending::Close(CLOSE_CARD_ELSEWHERE, "card used elsewhere"));
             }
@@ -259,7 +283,6 @@ async fn run(socket: &mut WebSocket, handle: &SessionHandle, context: Context) -
 /// Answers one message from the client within its rate (`incoming`, heard at
 /// `heard`); `Some(ending)` when the connection ends with it.
 async fn on_message(
-    socket: &mut WebSocket,
     incoming: Option<Result<Message, axum::Error>>,
     heard: Instant,
     guard: &mut MessageGuard,
@@ -279,22 +302,22 @@ async fn on_message(
         Verdict::Take => {}
         Verdict::Drop => {
             let id = text.as_deref().and_then(message_id);
-            send(socket, &error(peer.lang, "rate_limited", id)).await?;
+            replies.line.decided(error(peer.lang, "rate_limited", id));
             return Ok(None);
         }
         Verdict::Close => {
             return Ok(Some(Ending::Close(CLOSE_POLICY, "too many messages")));
         }
     }
-    let reply = match text {
-        Some(text) => {
-            let (tx, _) = replies.get_or_insert_with(mpsc::unbounded_channel);
-            on_text(&text, peer, handle, tx).await?
-        }
-        None => Some(error(peer.lang, "bad_message", None)),
+    let Some(text) = text else {
+        replies.line.decided(error(peer.lang, "bad_message", None));
+        return Ok(None);
     };
-    if let Some(reply) = reply {
-        send(socket, &reply).await?;
+    let (tx, _) = replies.channel.get_or_insert_with(mpsc::unbounded_channel);
+    match on_text(&text, peer, handle, tx).await? {
+        Ok(Some(id)) => replies.line.sent(id, peer.lang, heard),
+        Ok(None) => {}
+        Err(reply) => replies.line.decided(reply),
     }
     Ok(None)
 }
@@ -306,11 +329,13 @@ async fn session_ended(
     handle: &SessionHandle,
     replies: &mut Replies,
 ) -> Result<Ending> {
-    if let Some((_, rx)) = replies {
+    if let Some((_, rx)) = &mut replies.channel {
         while let Ok(msg) = rx.try_recv() {
-            send(socket, &msg).await?;
+            replies.line.answered(msg);
         }
     }
+    // Up to the first message left without an answer: the client sends that again.
+    replies.flush(socket).await?;
     Ok(end_of_session(handle))
 }
 
@@ -352,6 +377,14 @@ async fn next_reply(
 ) -> Option<ServerMsg> {
     match outbox {
         Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves at `at`; never without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
@@ -666,21 +699,22 @@ pub fn command_for(
     })
 }
 
-/// Handles one text message; returns an immediate reply (errors the connection can
-/// answer itself), or forwards a command to the actor, which answers via the outbox.
+/// Handles one text message: forwards a command to the actor, which answers via the
+/// outbox (`Ok(id)`, the message's id if it had one), or returns the error the
+/// connection answers itself.
 async fn on_text(
     text: &str,
     peer: &Peer,
     handle: &SessionHandle,
     outbox: &Outbox,
-) -> Result<Option<ServerMsg>> {
+) -> Result<Result<Option<u64>, ServerMsg>> {
     let id = message_id(text);
     let Ok(msg) = serde_json::from_str::<ClientMsg>(text) else {
-        return Ok(Some(error(peer.lang, "bad_message", id)));
+        return Ok(Err(error(peer.lang, "bad_message", id)));
     };
     let command = match command_for(msg, peer.role, peer.participant, handle.now_ms()) {
         Ok(command) => command,
-        Err(code) => return Ok(Some(error(peer.lang, code, id))),
+        Err(code) => return Ok(Err(error(peer.lang, code, id))),
     };
     handle
         .request(Request::Command {
@@ -690,7 +724,7 @@ async fn on_text(
             outbox: outbox.clone(),
         })
         .await?;
-    Ok(None)
+    Ok(Ok(id))
 }
 
 /// Whether a message that did not decode says it is a `hello`.

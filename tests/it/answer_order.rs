@@ -155,3 +155,49 @@ async fn a_refusal_never_overtakes_a_newer_ack_when_the_disk_fails_mid_burst() {
         "no vote was acked after the disk came back"
     );
 }
+
+/// A refusal the server decides at once waits behind the answers to the messages a
+/// phone sent before it: sent in one go, a vote, a vote for an option that does not
+/// exist, another vote and a host command are answered in that order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_decided_at_once_waits_behind_the_answer_to_an_earlier_vote() {
+    let data = tempfile::tempdir().unwrap();
+    let voting = voting_on_binary(data.path()).await;
+    let slide = voting.slide;
+    for phone in 0..10 {
+        let (mut ws, _) = joined(&voting.url).await;
+        let messages = [
+            json!({"type": "vote", "id": 1, "slide": slide, "round": 1, "option": 0}),
+            json!({"type": "vote", "id": 2, "slide": slide, "round": 1, "option": 99}),
+            json!({"type": "vote", "id": 3, "slide": slide, "round": 1, "option": 1}),
+            json!({"type": "next", "id": 4}),
+        ];
+        let batch = messages.iter().map(|m| Ok(Message::text(m.to_string())));
+        ws.send_all(&mut futures_util::stream::iter(batch))
+            .await
+            .expect("send the messages");
+        let mut answers = vec![];
+        while answers.len() < messages.len() {
+            let next = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
+            let Ok(Some(Ok(Message::Text(text)))) = next else {
+                panic!("phone {phone}: the socket ended or fell silent: {answers:?}");
+            };
+            let m: Value = serde_json::from_str(&text).expect("JSON");
+            match m["type"].as_str() {
+                Some("ack") => answers.push((m["id"].clone(), m["option"].clone())),
+                Some("error") => answers.push((m["id"].clone(), m["code"].clone())),
+                _ => {}
+            }
+        }
+        assert_eq!(
+            answers,
+            vec![
+                (json!(1), json!(0)),
+                (json!(2), json!("unknown_option")),
+                (json!(3), json!(1)),
+                (json!(4), json!("not_allowed")),
+            ],
+            "phone {phone}"
+        );
+    }
+}

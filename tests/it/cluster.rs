@@ -460,6 +460,21 @@ async fn report_json(node: &Node, key: &str) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// Three nodes on a cluster of three NATS servers, everything kept on all three; the
+/// first node started the session and owns it.
+fn replicated_nodes(bin: &Path, dir: &Path) -> (Vec<Nats>, Vec<Node>) {
+    let servers = nats_cluster(bin, dir);
+    let urls = servers
+        .iter()
+        .map(|s| s.url.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    let nodes = (0..3)
+        .map(|i| Node::start(&urls, 3, &dir.join(format!("node{i}"))))
+        .collect();
+    (servers, nodes)
+}
+
 /// Which server (0, 1 or 2) leads the session's log stream.
 async fn log_leader(url: &str, code: &str) -> usize {
     let ask = async {
@@ -599,15 +614,7 @@ async fn killing_the_owner_or_a_nats_server_in_a_burst_loses_no_acknowledged_vot
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut servers = nats_cluster(&bin, dir.path());
-    let urls = servers
-        .iter()
-        .map(|s| s.url.clone())
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut nodes: Vec<Node> = (0..3)
-        .map(|i| Node::start(&urls, 3, &dir.path().join(format!("node{i}"))))
-        .collect();
+    let (mut servers, mut nodes) = replicated_nodes(&bin, dir.path());
     // The first node created the session, so it owns it.
     let mut host = nodes[1].host().await;
     let slide = open_first_statement(&mut host).await;
@@ -1202,4 +1209,5 @@ async fn an_owner_flooded_with_forwarded_votes_keeps_its_lease_and_its_views_flo
     drop((owner, other));
 }
 
+mod order;
 mod seams;
