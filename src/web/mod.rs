@@ -66,7 +66,8 @@ const REFUSAL_LINGER: Duration = Duration::from_secs(2);
 const REFUSAL_RETRY_AFTER_SECS: u32 = 5;
 
 /// The Content-Security-Policy of every response: nothing from other hosts, no inline
-/// script or style, no framing.
+/// script or style (but the participant page's one script, by its hash: `web::boot`),
+/// no framing.
 pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -370,10 +371,15 @@ async fn security_headers(request: Request<Body>, next: Next) -> Response {
     let framed = request.uri().path().starts_with("/preview/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(if framed { PREVIEW_CSP } else { CSP }),
-    );
+    // A page the server rendered may allow its own inline script by hash
+    // (`web::boot::csp`); every other response gets the policy here.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(if framed {
+            PREVIEW_CSP
+        } else {
+            CSP
+        }));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -485,7 +491,11 @@ async fn participant_page(
     let deck = handle.deck();
     let published = handle.subscribe(Role::Participant).borrow().state.clone();
     let page = crate::web::boot::participant_page(&template, &deck.title, &deck.lang, &published);
-    no_store(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CONTENT_SECURITY_POLICY, crate::web::boot::csp()),
+    ];
+    no_store((headers, page).into_response())
 }
 
 /// The `?key=` of a host or screen link (and `?lang=` of the report).

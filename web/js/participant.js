@@ -71,7 +71,10 @@ const boot = $('boot');
 if (boot) {
   try { st = JSON.parse(boot.textContent); } catch { st = null; }
   boot.remove();
-  if (st) queueMicrotask(render); // once the whole module has run
+  // A tap the page's inline script took before this module arrived (web::boot).
+  const early = optsEl.dataset.tap;
+  optsEl.dataset.live = '1';
+  if (st) queueMicrotask(() => { render(); if (early != null) choose(Number(early)); });
 }
 const cardForm = $('card-form');
 const cardIn = $('card');
@@ -230,16 +233,19 @@ $('group-change').addEventListener('click', () => {
 
 optsEl.addEventListener('click', (e) => {
   const b = e.target.closest('button[data-i]');
-  if (!b || !st || st.slide.phase !== 'open') return;
+  if (b) choose(Number(b.dataset.i));
+});
+
+function choose(i) {
+  if (!st || st.slide.phase !== 'open') return;
   const s = st.slide;
   const round = s.round || 1;
-  const i = Number(b.dataset.i);
   const p = sock.pendingFor(s.index, round);
   if (!p && acked.get(s.index + ':' + round) === i) return;
   errEl.textContent = '';
   tapped = s.index + ':' + round;
   sock.vote(s.index, round, i);
-});
+}
 
 const argText = $('arg-text');
 // The characters left: shown at once, said to a screen reader once typing pauses.

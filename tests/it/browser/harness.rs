@@ -296,6 +296,8 @@ struct ProxyState {
     seen: Mutex<Vec<Seen>>,
     tunnels: Mutex<Vec<AbortHandle>>,
     blocked: AtomicBool,
+    /// Requests whose path ends so wait until this is cleared.
+    held: Mutex<Option<String>>,
 }
 
 /// A tiny HTTP proxy in front of one browser. Chromium sends it every request (with
@@ -318,6 +320,7 @@ impl Proxy {
             seen: Mutex::new(vec![]),
             tunnels: Mutex::new(vec![]),
             blocked: AtomicBool::new(false),
+            held: Mutex::new(None),
         });
         let task = tokio::spawn({
             let state = state.clone();
@@ -340,6 +343,12 @@ impl Proxy {
         for tunnel in self.state.tunnels.lock().unwrap().drain(..) {
             tunnel.abort();
         }
+    }
+
+    /// Holds back every request whose path ends with `path` (say a script, to see the
+    /// page without it) until called with `None`.
+    pub fn hold(&self, path: Option<&str>) {
+        *self.state.held.lock().unwrap() = path.map(str::to_owned);
     }
 
     /// While blocked, new tunnels are refused: the page cannot reconnect.
@@ -404,6 +413,14 @@ async fn proxy_one(mut client: TcpStream, state: Arc<ProxyState>) {
     });
     if authority != server {
         return refuse(client, "403 Forbidden").await;
+    }
+    let held = |state: &ProxyState| {
+        let held = state.held.lock().unwrap();
+        held.as_deref()
+            .is_some_and(|h| !path.is_empty() && path.ends_with(h))
+    };
+    while held(&state) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let Ok(mut upstream) = TcpStream::connect(state.server).await else {
         return refuse(client, "502 Bad Gateway").await;
@@ -570,6 +587,18 @@ impl Browser {
         name: &str,
         size: (u32, u32),
     ) -> Browser {
+        Browser::open_with(driver, server, name, size, "normal").await
+    }
+
+    /// [`Browser::open`] with WebDriver's page load strategy: `"none"` lets a test act
+    /// on a page whose files have not all arrived (its `goto` does not wait for them).
+    pub async fn open_with(
+        driver: &Driver,
+        server: SocketAddr,
+        name: &str,
+        size: (u32, u32),
+        page_load: &str,
+    ) -> Browser {
         let proxy = Proxy::start(server).await;
         let profile = tempfile::tempdir().expect("a profile dir");
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|s| s.to_string()).collect();
@@ -579,7 +608,7 @@ impl Browser {
         args.push(format!("--window-size={},{}", size.0, size.1));
         let caps = json!({
             "browserName": "chrome",
-            "pageLoadStrategy": "normal",
+            "pageLoadStrategy": page_load,
             // Chromium's record of each page's network events (see `page_requests`).
             "goog:loggingPrefs": {"performance": "ALL"},
             "goog:chromeOptions": {
