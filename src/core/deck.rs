@@ -141,6 +141,9 @@ pub struct Slide {
     pub scale: bool,
     /// For a statement: whether each round's results start hidden or live.
     pub results: Results,
+    /// The presenter's notes (the lines after `Notities:` or `Notes:`), rendered to HTML
+    /// as `html` is; `None` when the slide has none. Only the host ever sees them.
+    pub notes: Option<String>,
 }
 
 /// How a statement's results show when a round opens (`results:` in the deck).
@@ -271,6 +274,7 @@ pub const PROBLEMS: &[&str] = &[
     "dot_for_parenthesis",
     "scale_as_letters",
     "not_utf8",
+    "notes_only",
 ];
 
 /// Why a deck could not be read: every problem found, each with its line.
@@ -1154,6 +1158,20 @@ fn parse_slide(
     errors: &mut Vec<LineError>,
     warnings: &mut Vec<LineError>,
 ) -> Option<Slide> {
+    let (range, notes) = take_notes(lines, range);
+    if is_blank_chunk(lines, &range) {
+        errors.push(LineError::new(
+            range.end + 1,
+            text(
+                "notes_only",
+                "this slide has only presenter notes: the room would see an empty slide \
+                 (write the slide's text above `Notities:`)",
+                "deze dia heeft alleen notities voor de presentator: de zaal zou een lege dia \
+                 zien (schrijf de tekst van de dia boven `Notities:`)",
+            ),
+        ));
+        return None;
+    }
     let first_line = first_filled_line(lines, range.clone());
     let (slide_lines, results) = take_results_lines(&lines[range.clone()], range.start, errors);
     let slide_lines = slide_lines.as_slice();
@@ -1178,7 +1196,10 @@ fn parse_slide(
             ));
             return None;
         }
-        return Some(content_slide(slide_lines, head, warnings));
+        return Some(Slide {
+            notes,
+            ..content_slide(slide_lines, head, warnings)
+        });
     };
     let statement = Statement {
         lines: slide_lines,
@@ -1186,7 +1207,32 @@ fn parse_slide(
         first_option,
         results: results.map_or(default_results, |(_, mode)| mode),
     };
-    statement_slide(statement, head, errors, warnings)
+    statement_slide(statement, head, errors, warnings).map(|slide| Slide { notes, ..slide })
+}
+
+/// The words that start a slide's presenter notes, at the very start of a line and
+/// followed by a colon, in any case.
+const NOTES_MARKERS: [&str; 2] = ["notities", "notes"];
+
+/// Splits a slide's presenter notes off its lines: from the first line that starts
+/// with `Notities:` or `Notes:` to the end of the slide. Returns the range of the
+/// slide's own lines and the notes rendered to HTML, if they have any text.
+fn take_notes(lines: &[&str], range: Range<usize>) -> (Range<usize>, Option<String>) {
+    let marker = range.clone().find_map(|i| {
+        let (word, rest) = lines[i].split_once(':')?;
+        NOTES_MARKERS
+            .iter()
+            .any(|m| word.eq_ignore_ascii_case(m))
+            .then_some((i, rest))
+    });
+    let Some((at, first)) = marker else {
+        return (range, None);
+    };
+    let mut notes = vec![first.trim_start()];
+    notes.extend(&lines[at + 1..range.end]);
+    let markdown = notes.join("\n");
+    let html = (!markdown.trim().is_empty()).then(|| render_markdown(&markdown));
+    (range.start..at, html)
 }
 
 /// What every slide has before its kind is known: where it starts and its title.
@@ -1344,6 +1390,7 @@ fn content_slide(slide_lines: &[&str], head: SlideHead, warnings: &mut Vec<LineE
         kind: SlideKind::Content,
         scale: false,
         results: Results::Hidden,
+        notes: None,
     }
 }
 
@@ -1382,6 +1429,7 @@ fn statement_slide(
         },
         scale,
         results: statement.results,
+        notes: None,
     })
 }
 

@@ -1732,6 +1732,13 @@ fn problem_table() -> Vec<(&'static str, String, usize, &'static str, &'static s
             "`1)` to `5)`",
             "`1)` tot en met `5)`",
         ),
+        (
+            "notes_only",
+            "## S\n\n---\n\nNotities: alleen voor mij\n".into(),
+            5,
+            "only presenter notes",
+            "alleen notities",
+        ),
     ]
 }
 
@@ -1781,4 +1788,45 @@ fn a_small_letter_is_named_on_its_own_line_and_a_scale_as_letters_gets_its_hint(
     assert_eq!(deck.warnings, []);
     let deck = parse_ok("## Stelling\n\nA. Ja\nB. Nee\n");
     assert_eq!(deck.warnings[0].code, "dot_for_parenthesis");
+}
+
+#[test]
+fn presenter_notes_follow_notities_or_notes_and_never_show_on_the_slide() {
+    let deck = parse_ok(
+        "## Welkom\n\nVanavond het onderzoek.\n\nNotities:\nNoem **de rekenkamer**.\n\n- groet de raad\n\n---\n\n## Stelling\n\nA) ja\nB) nee\n\nnotes: Mind the *second* round.\n\n---\n\n## Zonder\n\nNotities:\n",
+    );
+    let [welkom, stelling, zonder] = &deck.slides[..] else {
+        panic!("three slides: {:#?}", deck.slides);
+    };
+    assert_eq!(
+        welkom.html,
+        "<h2>Welkom</h2>\n<p>Vanavond het onderzoek.</p>\n"
+    );
+    assert_eq!(
+        welkom.notes.as_deref(),
+        Some("<p>Noem <strong>de rekenkamer</strong>.</p>\n<ul>\n<li>groet de raad</li>\n</ul>\n")
+    );
+    // After a statement's options: the options stay last on the slide, the notes are not
+    // text after them.
+    assert_eq!(deck.options(1).unwrap(), ["ja", "nee"]);
+    assert_eq!(
+        stelling.notes.as_deref(),
+        Some("<p>Mind the <em>second</em> round.</p>\n")
+    );
+    assert!(!stelling.html.contains("second"));
+    // A marker without text is no notes, and no text of the slide.
+    assert_eq!(zonder.notes, None);
+    assert_eq!(zonder.html, "<h2>Zonder</h2>\n");
+    assert_eq!(deck.warnings, []);
+    // Only at the start of a line: a word `notities:` inside a sentence is slide text.
+    let deck = parse_ok("## Een\n\nDe notities: die staan in het rapport.\n");
+    assert_eq!(deck.slides[0].notes, None);
+    assert!(deck.slides[0].html.contains("notities:"));
+}
+
+#[test]
+fn the_built_in_deck_has_presenter_notes_on_its_statements() {
+    let deck = stemzaal::core::deck::Deck::default_deck();
+    let noted = deck.slides.iter().filter(|s| s.notes.is_some()).count();
+    assert!(noted >= 3, "{noted} slides with notes");
 }

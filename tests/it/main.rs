@@ -23,6 +23,7 @@ mod nats;
 mod numbers;
 mod page_weight;
 mod phone;
+mod presenter;
 mod protocol;
 mod recovery;
 mod report;
