@@ -144,6 +144,8 @@ pub struct Slide {
     /// The presenter's notes (the lines after `Notities:` or `Notes:`), rendered to HTML
     /// as `html` is; `None` when the slide has none. Only the host ever sees them.
     pub notes: Option<String>,
+    /// The image files the slide shows (`![alt](name.png)`), each once, in order.
+    pub images: Vec<String>,
 }
 
 /// How a statement's results show when a round opens (`results:` in the deck).
@@ -275,6 +277,9 @@ pub const PROBLEMS: &[&str] = &[
     "scale_as_letters",
     "not_utf8",
     "notes_only",
+    "image_alt",
+    "image_source",
+    "image_type",
 ];
 
 /// Why a deck could not be read: every problem found, each with its line.
@@ -426,6 +431,17 @@ impl Deck {
             .is_some_and(|s| s.results == Results::Live)
     }
 
+    /// Every image file the deck shows, each once, in order.
+    pub fn images(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self.slides.iter().flat_map(|s| &s.images) {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     /// How many slides are statements.
     pub fn statement_count(&self) -> usize {
         self.slides
@@ -562,7 +578,8 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
     let Some((front, body_start)) = front_matter(&lines, &mut errors) else {
         return Err(fail(errors));
     };
-    let (slides, mut warnings) = parse_body(&lines, body_start, front.results, &mut errors);
+    let media = media_key(text);
+    let (slides, mut warnings) = parse_body(&lines, body_start, front.results, &media, &mut errors);
 
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.line);
@@ -608,6 +625,7 @@ fn parse_body(
     lines: &[&str],
     body_start: usize,
     default_results: Results,
+    media: &str,
     errors: &mut Vec<LineError>,
 ) -> (Vec<Slide>, Vec<LineError>) {
     let chunks = split_slides(lines, body_start);
@@ -633,6 +651,7 @@ fn parse_body(
             lines,
             chunks[i].clone(),
             default_results,
+            media,
             errors,
             &mut warnings,
         ) {
@@ -685,8 +704,16 @@ fn empty_slide_errors(lines: &[&str], chunks: &[Range<usize>], errors: &mut Vec<
 /// text, links to anything but http(s), mailto or a relative address keep only their
 /// text, and images show their alt text.
 pub fn render_markdown(markdown: &str) -> String {
+    render(markdown, None)
+}
+
+/// Renders as [`render_markdown`] does, but with `media` (the deck's [`media_key`]) an
+/// image with a valid file name becomes an `<img>` served by this server
+/// ([`image_url`]), loaded lazily; any other image shows its alt text.
+fn render(markdown: &str, media: Option<&str>) -> String {
     // One entry per open link: whether its tags were dropped, so the matching end goes too.
     let mut dropped_links: Vec<bool> = Vec::new();
+    let mut dropped_images: Vec<bool> = Vec::new();
     let events = Parser::new_ext(markdown, markdown_options()).filter_map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
         // An HTML block becomes text, which needs a block around it like any other text.
@@ -701,13 +728,198 @@ pub fn render_markdown(markdown: &str) -> String {
             let dropped = dropped_links.pop().unwrap_or(false);
             (!dropped).then_some(event)
         }
+        Event::Start(Tag::Image {
+            link_type,
+            ref dest_url,
+            id,
+            ..
+        }) => {
+            let shown = media.filter(|_| image_problem(dest_url).is_none());
+            dropped_images.push(shown.is_none());
+            shown.map(|media| {
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url: image_url(media, dest_url, ImageSize::Screen).into(),
+                    title: "".into(),
+                    id,
+                })
+            })
+        }
         // Without its tags an image's alt text is ordinary text.
-        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+        Event::End(TagEnd::Image) => {
+            let dropped = dropped_images.pop().unwrap_or(true);
+            (!dropped).then_some(event)
+        }
         other => Some(other),
     });
     let mut out = String::new();
     html::push_html(&mut out, events);
-    out
+    // Raw HTML in a deck is escaped, so every `<img` here is one of the deck's images.
+    out.replace("<img src=\"/media/", "<img loading=\"lazy\" src=\"/media/")
+}
+
+/// The two sizes the server keeps of each image: for the projector and host, and the
+/// smaller one for phones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSize {
+    /// At most 1920 px wide.
+    Screen,
+    /// At most 800 px wide, recompressed.
+    Phone,
+}
+
+impl ImageSize {
+    /// The size as its URL names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageSize::Screen => "screen",
+            ImageSize::Phone => "phone",
+        }
+    }
+}
+
+/// Where the server serves image `name` of the deck whose [`media_key`] is `media`.
+pub fn image_url(media: &str, name: &str, size: ImageSize) -> String {
+    format!("/media/{media}/{name}/{}", size.name())
+}
+
+/// A slide's HTML as phones get it: every image at the phone's size.
+pub fn for_phones(html: &str) -> String {
+    // The attribute after `src` is always `alt` (pulldown-cmark's order), and a deck's
+    // own text cannot hold a bare `"`, so this matches only the images' addresses.
+    html.replace("/screen\" alt=\"", "/phone\" alt=\"")
+}
+
+/// The key a deck's images are stored under: the SHA-256 of its text, in hexadecimal
+/// (the first 128 bits). A deck's slides name their images by it, so a stored session
+/// finds them again from its text alone.
+pub fn media_key(source: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(source.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The file types a deck's image may have, by its name's extension (the server checks
+/// the content too: PNG, JPEG or WebP, whatever the name says).
+pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
+
+/// Longest image file name.
+const MAX_IMAGE_NAME: usize = 100;
+
+/// What is wrong with an image's target, if anything: it must be a file name beside
+/// the deck with a PNG, JPEG or WebP extension.
+fn image_problem(dest: &str) -> Option<Text> {
+    let lower = dest.to_ascii_lowercase();
+    if lower.contains("://") || lower.starts_with("//") || lower.starts_with("data:") {
+        return Some(text(
+            "image_source",
+            format!(
+                "the image `{dest}` is a web address: put the file beside the deck and name \
+                 it, as `![alt](kaart.png)` (the pages load nothing from other sites)"
+            ),
+            format!(
+                "de afbeelding `{dest}` is een webadres: zet het bestand naast het deck en \
+                 noem de naam, zoals `![alt](kaart.png)` (de pagina's laden niets van andere \
+                 sites)"
+            ),
+        ));
+    }
+    let well_formed = !dest.is_empty()
+        && dest.len() <= MAX_IMAGE_NAME
+        && !dest.starts_with('.')
+        && dest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if !well_formed {
+        return Some(text(
+            "image_source",
+            format!(
+                "the image `{dest}` must be a file name beside the deck: letters, digits, \
+                 `-`, `_` and `.`, no folders or spaces, at most {MAX_IMAGE_NAME} characters"
+            ),
+            format!(
+                "de afbeelding `{dest}` moet een bestandsnaam naast het deck zijn: letters, \
+                 cijfers, `-`, `_` en `.`, geen mappen of spaties, hoogstens {MAX_IMAGE_NAME} \
+                 tekens"
+            ),
+        ));
+    }
+    let extension = lower.rsplit_once('.').map_or("", |(_, e)| e);
+    if extension == "svg" {
+        return Some(text(
+            "image_type",
+            format!(
+                "`{dest}` is an SVG file: SVG can carry scripts and is not shown; export it \
+                 as PNG"
+            ),
+            format!(
+                "`{dest}` is een SVG-bestand: SVG kan scripts bevatten en wordt niet getoond; \
+                 exporteer het als PNG"
+            ),
+        ));
+    }
+    (!IMAGE_EXTENSIONS.contains(&extension)).then(|| {
+        text(
+            "image_type",
+            format!("`{dest}` is not a PNG, JPEG or WebP file (`.png`, `.jpg`, `.webp`)"),
+            format!("`{dest}` is geen PNG-, JPEG- of WebP-bestand (`.png`, `.jpg`, `.webp`)"),
+        )
+    })
+}
+
+/// The image files a slide shows, each once; an image without alt text or with a
+/// target that is not a file beside the deck goes to `errors` with its line (`start` is
+/// the 0-based source line of `slide_lines[0]`).
+fn slide_images(slide_lines: &[&str], start: usize, errors: &mut Vec<LineError>) -> Vec<String> {
+    let markdown = slide_lines.join("\n");
+    let mut names: Vec<String> = Vec::new();
+    // The open image: its target, its line and the alt text so far.
+    let mut open: Option<(String, usize, String)> = None;
+    for (event, range) in Parser::new_ext(&markdown, markdown_options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                let line = start + 1 + markdown[..range.start].matches('\n').count();
+                open = Some((dest_url.to_string(), line, String::new()));
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, _, alt)) = open.as_mut() {
+                    alt.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Image) => {
+                let Some((dest, line, alt)) = open.take() else {
+                    continue;
+                };
+                if let Some(problem) = image_problem(&dest) {
+                    errors.push(LineError::new(line, problem));
+                } else if !names.contains(&dest) {
+                    names.push(dest.clone());
+                }
+                if alt.trim().is_empty() {
+                    errors.push(LineError::new(
+                        line,
+                        text(
+                            "image_alt",
+                            format!(
+                                "the image `{dest}` has no alt text: write what it shows \
+                                 between the brackets, `![what it shows]({dest})`, for \
+                                 people who cannot see it (WCAG 1.1.1)"
+                            ),
+                            format!(
+                                "de afbeelding `{dest}` heeft geen alt-tekst: schrijf tussen \
+                                 de haken wat ze toont, `![wat ze toont]({dest})`, voor wie \
+                                 haar niet kan zien (WCAG 1.1.1)"
+                            ),
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    names
 }
 
 /// The Markdown extensions a deck may use.
@@ -1155,6 +1367,7 @@ fn parse_slide(
     lines: &[&str],
     range: Range<usize>,
     default_results: Results,
+    media: &str,
     errors: &mut Vec<LineError>,
     warnings: &mut Vec<LineError>,
 ) -> Option<Slide> {
@@ -1175,6 +1388,7 @@ fn parse_slide(
     let first_line = first_filled_line(lines, range.clone());
     let (slide_lines, results) = take_results_lines(&lines[range.clone()], range.start, errors);
     let slide_lines = slide_lines.as_slice();
+    let images = slide_images(slide_lines, range.start, errors);
     let full_title = slide_title(slide_lines);
     warn_long_title(slide_lines, &full_title, first_line + 1, warnings);
     let head = SlideHead {
@@ -1198,7 +1412,8 @@ fn parse_slide(
         }
         return Some(Slide {
             notes,
-            ..content_slide(slide_lines, head, warnings)
+            images,
+            ..content_slide(slide_lines, head, media, warnings)
         });
     };
     let statement = Statement {
@@ -1207,7 +1422,11 @@ fn parse_slide(
         first_option,
         results: results.map_or(default_results, |(_, mode)| mode),
     };
-    statement_slide(statement, head, errors, warnings).map(|slide| Slide { notes, ..slide })
+    statement_slide(statement, head, media, errors, warnings).map(|slide| Slide {
+        notes,
+        images,
+        ..slide
+    })
 }
 
 /// The words that start a slide's presenter notes, at the very start of a line and
@@ -1347,7 +1566,12 @@ fn warn_long_title(
 }
 
 /// A content slide (no options), with a warning when its text does not fit.
-fn content_slide(slide_lines: &[&str], head: SlideHead, warnings: &mut Vec<LineError>) -> Slide {
+fn content_slide(
+    slide_lines: &[&str],
+    head: SlideHead,
+    media: &str,
+    warnings: &mut Vec<LineError>,
+) -> Slide {
     let markdown = slide_lines.join("\n");
     let blocks = text_blocks(&markdown);
     let lines = screen_lines(&blocks);
@@ -1386,11 +1610,12 @@ fn content_slide(slide_lines: &[&str], head: SlideHead, warnings: &mut Vec<LineE
         line: head.line,
         title: head.title,
         full_title: head.full_title,
-        html: render_markdown(&markdown),
+        html: render(&markdown, Some(media)),
         kind: SlideKind::Content,
         scale: false,
         results: Results::Hidden,
         notes: None,
+        images: vec![],
     }
 }
 
@@ -1398,6 +1623,7 @@ fn content_slide(slide_lines: &[&str], head: SlideHead, warnings: &mut Vec<LineE
 fn statement_slide(
     statement: Statement,
     head: SlideHead,
+    media: &str,
     errors: &mut Vec<LineError>,
     warnings: &mut Vec<LineError>,
 ) -> Option<Slide> {
@@ -1423,13 +1649,14 @@ fn statement_slide(
         line: head.line,
         title: head.title,
         full_title: head.full_title,
-        html: render_markdown(&context),
+        html: render(&context, Some(media)),
         kind: SlideKind::Statement {
             options: options.into_iter().map(|(_, text)| text).collect(),
         },
         scale,
         results: statement.results,
         notes: None,
+        images: vec![],
     })
 }
 

@@ -3,7 +3,7 @@
 //! publishes views) and the connection (which sends `welcome`) say the same thing.
 
 use crate::core::arguments::Argument;
-use crate::core::deck::{Deck, SlideKind};
+use crate::core::deck::{self, Deck, SlideKind};
 use crate::core::session::{ParticipantId, Phase, Session};
 use crate::core::tally;
 use crate::wire::protocol::{
@@ -50,7 +50,14 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
     let counts_visible = role != Role::Participant;
     StateView {
         kind: StateTag::State,
-        slide: slide_view(session, index),
+        slide: match role {
+            // Phones load the smaller copy of each image.
+            Role::Participant => SlideView {
+                html: deck::for_phones(&slide.html),
+                ..slide_view(session, index)
+            },
+            Role::Host | Role::Screen => slide_view(session, index),
+        },
         revealed: session.revealed(),
         joined: counts_visible.then(|| session.joined() as u64),
         voted: counts_visible

@@ -645,9 +645,60 @@ fn an_unsafe_link_around_a_safe_one_drops_only_itself() {
 }
 
 #[test]
-fn images_render_as_their_alt_text() {
-    let html = render_markdown("![kaart van de wijk](https://elders.nl/kaart.png)");
+fn images_render_as_their_alt_text_outside_a_slide() {
+    let html = render_markdown("![kaart van de wijk](kaart.png)");
     assert_eq!(html, "<p>kaart van de wijk</p>\n");
+}
+
+#[test]
+fn a_slide_shows_its_images_from_this_server_and_phones_get_the_small_size() {
+    let text = "## De wijk\n\n![Kaart van de wijk met de drie kernen](kaart.png)\n\n![Grafiek](grafiek.webp \"titel\")\n\n---\n\n## Weer\n\n![Kaart van de wijk](kaart.png)\n";
+    let deck = parse_ok(text);
+    let key = stemzaal::core::deck::media_key(text);
+    assert_eq!(key.len(), 32);
+    assert_eq!(
+        deck.slides[0].html,
+        format!(
+            "<h2>De wijk</h2>\n<p><img loading=\"lazy\" src=\"/media/{key}/kaart.png/screen\" alt=\"Kaart van de wijk met de drie kernen\" /></p>\n<p><img loading=\"lazy\" src=\"/media/{key}/grafiek.webp/screen\" alt=\"Grafiek\" /></p>\n"
+        )
+    );
+    assert_eq!(
+        stemzaal::core::deck::for_phones(&deck.slides[0].html),
+        deck.slides[0].html.replace("/screen\"", "/phone\"")
+    );
+    assert_eq!(deck.images(), ["kaart.png", "grafiek.webp"]);
+    assert_eq!(deck.slides[1].images, ["kaart.png"]);
+    // Text that looks like an address is text: only the renderer writes `<img`.
+    let deck = parse_ok("## T\n\nZie /screen\" alt=\" en <img src=\"/media/x\">\n");
+    assert!(
+        !deck.slides[0].html.contains("<img"),
+        "{}",
+        deck.slides[0].html
+    );
+}
+
+#[test]
+fn an_image_needs_alt_text_and_a_file_beside_the_deck() {
+    for (target, code) in [
+        ("../geheim.png", "image_source"),
+        ("/etc/kaart.png", "image_source"),
+        ("map/kaart.png", "image_source"),
+        ("kaart%20wijk.png", "image_source"),
+        ("data:image/png;base64,AAAA", "image_source"),
+        ("kaart.gif", "image_type"),
+        ("kaart.SVG", "image_type"),
+    ] {
+        let problems = problems_of(&format!("## S\n\n![kaart]({target})\n"));
+        assert_eq!(
+            problems.iter().map(|p| p.code).collect::<Vec<_>>(),
+            [code],
+            "{target}"
+        );
+    }
+    // Alt text of spaces is none.
+    let problems = problems_of("## S\n\n![  ](kaart.png)\n");
+    assert_eq!(problems[0].code, "image_alt");
+    assert!(problems[0].text(true).contains("WCAG 1.1.1"));
 }
 
 #[test]
@@ -1016,6 +1067,9 @@ fn deckish_fragment() -> impl Strategy<Value = String> {
         Just("## kop\n".to_string()),
         Just("<script>x</script>\n".to_string()),
         Just("[l](javascript:x)\n".to_string()),
+        Just("Notities: n\n".to_string()),
+        Just("![kaart](k.png)\n".to_string()),
+        Just("![](../x.svg)\n".to_string()),
         Just("\u{feff}".to_string()),
         Just("\r\n".to_string()),
         "[A-Z]\\) [a-zé ]{0,8}\n",
@@ -1731,6 +1785,27 @@ fn problem_table() -> Vec<(&'static str, String, usize, &'static str, &'static s
             2,
             "`1)` to `5)`",
             "`1)` tot en met `5)`",
+        ),
+        (
+            "image_alt",
+            "## S\n\n![](kaart.png)\n".into(),
+            3,
+            "no alt text",
+            "geen alt-tekst",
+        ),
+        (
+            "image_source",
+            "## S\n\n![kaart](https://elders.nl/kaart.png)\n".into(),
+            3,
+            "web address",
+            "webadres",
+        ),
+        (
+            "image_type",
+            "## S\n\n![kaart](kaart.svg)\n".into(),
+            3,
+            "SVG",
+            "SVG",
         ),
         (
             "notes_only",

@@ -17,6 +17,7 @@ mod deck_format;
 mod ending;
 mod fuzz;
 mod host_page;
+mod images;
 mod layers;
 mod logging;
 mod nats;

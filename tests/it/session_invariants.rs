@@ -20,6 +20,7 @@ fn deck() -> Arc<Deck> {
         scale: false,
         results: Results::Hidden,
         notes: None,
+        images: vec![],
     };
     let statement = |n: usize| SlideKind::Statement {
         options: (0..n).map(|i| format!("option {i}")).collect(),
