@@ -76,12 +76,28 @@ pub fn load_deck(path: Option<&std::path::Path>) -> Result<(Deck, String, Vec<Im
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading deck {}", path.display()))?;
             let name = path.display().to_string();
-            let deck = deck::parse(&name, &text)?;
+            let mut deck = deck::parse(&name, &text)?;
             let beside = path.parent().unwrap_or(std::path::Path::new("."));
             let images = read_images(&deck, beside)?;
+            warn_small_images(&mut deck, &images);
             Ok((deck, text, images))
         }
     }
+}
+
+/// Adds a warning to `deck` on each slide that shows an image too small for a projector.
+fn warn_small_images(deck: &mut Deck, images: &[Image]) {
+    let small: Vec<_> = deck
+        .slides
+        .iter()
+        .flat_map(|slide| slide.images.iter().map(move |name| (slide.line, name)))
+        .filter_map(|(line, name)| {
+            let image = images.iter().find(|i| &i.name == name)?;
+            deck::small_image(line, name, image.width, image.height)
+        })
+        .collect();
+    deck.warnings.extend(small);
+    deck.warnings.sort_by_key(|w| w.line);
 }
 
 /// Reads and checks the images `deck` shows from the folder `beside` it.

@@ -280,6 +280,8 @@ pub const PROBLEMS: &[&str] = &[
     "image_alt",
     "image_source",
     "image_type",
+    "image_room",
+    "image_small",
 ];
 
 /// Why a deck could not be read: every problem found, each with its line.
@@ -1396,7 +1398,11 @@ fn parse_slide(
         title: short_title(&full_title),
         full_title,
     };
-    let Some(first_option) = slide_lines.iter().position(|l| option_line(l).is_some()) else {
+    let first_option = slide_lines.iter().position(|l| option_line(l).is_some());
+    if !images.is_empty() {
+        warn_image_room(slide_lines, first_option, head.line, warnings);
+    }
+    let Some(first_option) = first_option else {
         if let Some((line, _)) = results {
             errors.push(LineError::new(
                 line,
@@ -1426,6 +1432,83 @@ fn parse_slide(
         notes,
         images,
         ..slide
+    })
+}
+
+/// Lines of text (besides the heading) a slide with an image may have: with more, the
+/// image gets less than about a third of the screen's height at the minimum text size,
+/// too little to read from the back of the room.
+pub const FIT_IMAGE_TEXT_LINES: usize = 6;
+
+/// Characters of an option's text a line holds beside its letter and bar.
+const OPTION_LINE_CHARS: usize = 45;
+
+/// Warns when a slide's text leaves its image too little room on the screen; an
+/// option counts its lines beside its letter.
+fn warn_image_room(
+    slide_lines: &[&str],
+    first_option: Option<usize>,
+    line: usize,
+    warnings: &mut Vec<LineError>,
+) {
+    let text_end = first_option.unwrap_or(slide_lines.len());
+    let mut lines = screen_lines(&text_blocks(&slide_lines[..text_end].join("\n")));
+    for raw in &slide_lines[text_end..] {
+        if let Some((_, _, rest)) = option_line(raw) {
+            lines += rest
+                .trim()
+                .chars()
+                .count()
+                .div_ceil(OPTION_LINE_CHARS)
+                .max(1);
+        }
+    }
+    if lines > FIT_IMAGE_TEXT_LINES {
+        warnings.push(LineError::new(
+            line,
+            text(
+                "image_room",
+                format!(
+                    "the text beside the image takes about {lines} lines; with an image the \
+                     screen has room for {FIT_IMAGE_TEXT_LINES} (the image would be too small \
+                     to read: put the text or the image on a slide of its own)"
+                ),
+                format!(
+                    "de tekst naast de afbeelding beslaat ongeveer {lines} regels; met een \
+                     afbeelding heeft het scherm ruimte voor {FIT_IMAGE_TEXT_LINES} (de \
+                     afbeelding zou te klein worden om te lezen: zet de tekst of de \
+                     afbeelding op een eigen dia)"
+                ),
+            ),
+        ));
+    }
+}
+
+/// Smallest image, in pixels, that a projector shows without enlarging it much: an
+/// image gets about half the screen's height and three quarters of its width at
+/// 1920×1080, so one smaller than this both ways is blown up and blurred.
+pub const MIN_IMAGE_SIZE: (u32, u32) = (800, 450);
+
+/// The warning for image `name` (`width`×`height` pixels) on the slide at `line`
+/// when it is too small to read on a projector, made where the file is read.
+pub fn small_image(line: usize, name: &str, width: u32, height: u32) -> Option<LineError> {
+    let (w, h) = MIN_IMAGE_SIZE;
+    (width < w && height < h).then(|| {
+        LineError::new(
+            line,
+            text(
+                "image_small",
+                format!(
+                    "the image `{name}` is {width}×{height} pixels; the projector enlarges it \
+                     and it will look blurred (use at least {w} pixels wide or {h} high)"
+                ),
+                format!(
+                    "de afbeelding `{name}` is {width}×{height} pixels; de beamer vergroot haar \
+                     en ze wordt wazig (gebruik er een van ten minste {w} pixels breed of {h} \
+                     hoog)"
+                ),
+            ),
+        )
     })
 }
 
@@ -2107,8 +2190,13 @@ fn text_blocks(markdown: &str) -> Vec<usize> {
             *current = 0;
         }
     };
+    let mut in_image = false;
     for event in Parser::new_ext(markdown, markdown_options()) {
         match event {
+            // An image shows as a picture, not its alt text: it has a limit of its own.
+            Event::Start(Tag::Image { .. }) => in_image = true,
+            Event::End(TagEnd::Image) => in_image = false,
+            Event::Text(_) if in_image => {}
             Event::Start(Tag::Heading { .. }) => flush(&mut current, &mut blocks),
             Event::End(TagEnd::Heading(_)) => {
                 if title_seen {

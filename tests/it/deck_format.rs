@@ -1808,6 +1808,13 @@ fn problem_table() -> Vec<(&'static str, String, usize, &'static str, &'static s
             "SVG",
         ),
         (
+            "image_room",
+            "## S\n\n![kaart](kaart.png)\n\n- een\n- twee\n- drie\n- vier\n- vijf\n- zes\n- zeven\n".into(),
+            1,
+            "about 7 lines",
+            "ongeveer 7 regels",
+        ),
+        (
             "notes_only",
             "## S\n\n---\n\nNotities: alleen voor mij\n".into(),
             5,
@@ -1842,6 +1849,8 @@ fn every_problem_of_check_speaks_dutch_and_english_and_names_its_line() {
     // test of a file that is not UTF-8 drives), and every code reported is a known one.
     let mut tested: Vec<&str> = table.iter().map(|row| row.0).collect();
     tested.push("not_utf8");
+    // Made where the image file is read (`stemzaal check`, tests/it/images.rs).
+    tested.push("image_small");
     tested.sort_unstable();
     let mut known = PROBLEMS.to_vec();
     known.sort_unstable();

@@ -101,11 +101,23 @@ fn check(dir: &std::path::Path, lang: &str) -> (Option<i32>, String) {
 fn check_reads_the_images_beside_the_deck_and_names_each_bad_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("deck.md"), DECK).unwrap();
-    std::fs::write(dir.path().join("kaart.png"), png(300, 200)).unwrap();
+    std::fs::write(dir.path().join("kaart.png"), png(1200, 700)).unwrap();
     // A PNG named `.jpg` is shown: the type comes from the content.
     std::fs::write(dir.path().join("plein.jpg"), png(40, 30)).unwrap();
     let (status, err) = check(dir.path(), "nl");
     assert_eq!(status, Some(0), "{err}");
+    // It runs, but so small an image is blown up on the projector: a warning.
+    let (_, err) = check(dir.path(), "en");
+    assert!(
+        err.contains(
+            "deck.md:7: warning: the image `plein.jpg` is 40×30 pixels; the projector enlarges it"
+        ),
+        "{err}"
+    );
+    assert!(
+        !err.contains("kaart.png"),
+        "1200×700 is large enough: {err}"
+    );
 
     let bad: [(&str, Vec<u8>, &str, &str); 4] = [
         (
