@@ -103,6 +103,81 @@ impl fmt::Display for ImageError {
 
 impl std::error::Error for ImageError {}
 
+/// Most files a zip of a deck's images may hold.
+pub const MAX_ZIP_FILES: usize = 200;
+
+/// The files of a zip of a deck's images (`deck` names the zip in errors): each a plain
+/// file name, side by side. An entry in a folder, with `..` or an absolute path is
+/// refused, naming it; the Markdown file and macOS's `__MACOSX/` copies are left out.
+/// Sizes are bounded before anything is inflated, so a zip bomb costs nothing.
+pub fn unzip(deck: &str, bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, ImageError> {
+    use std::io::Read;
+    let damaged = || {
+        ImageError::new(
+            deck,
+            "zip_damaged",
+            "this is not a zip file, or it is damaged".into(),
+            "dit is geen zip-bestand, of het is beschadigd".into(),
+        )
+    };
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| damaged())?;
+    if archive.len() > MAX_ZIP_FILES {
+        return Err(ImageError::new(
+            deck,
+            "zip_files",
+            format!(
+                "the zip holds {} files; at most {MAX_ZIP_FILES}",
+                archive.len()
+            ),
+            format!(
+                "de zip bevat {} bestanden; hoogstens {MAX_ZIP_FILES}",
+                archive.len()
+            ),
+        ));
+    }
+    let (mut files, mut total) = (Vec::new(), 0u64);
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).map_err(|_| damaged())?;
+        let name = entry.name().map_err(|_| damaged())?.into_owned();
+        if entry.is_dir() || name.starts_with("__MACOSX/") || name.ends_with(".md") {
+            continue;
+        }
+        let plain = !name.contains(['/', '\\']) && !name.starts_with('.') && !name.contains(':');
+        if !plain {
+            return Err(ImageError::new(
+                &name,
+                "zip_path",
+                "a zip of a deck's images holds its files side by side, without folders or \
+                 `..`"
+                    .into(),
+                "een zip met de afbeeldingen van een deck bevat de bestanden naast elkaar, \
+                 zonder mappen of `..`"
+                    .into(),
+            ));
+        }
+        total += entry.size();
+        if entry.size() > MAX_IMAGE_BYTES as u64 {
+            let mib = entry.size().div_ceil(1024 * 1024);
+            return Err(ImageError::new(
+                &name,
+                "image_too_large",
+                format!("the file is {mib} MiB; an image may be at most 10 MiB"),
+                format!("het bestand is {mib} MiB; een afbeelding mag hoogstens 10 MiB zijn"),
+            ));
+        }
+        if total > MAX_DECK_IMAGE_BYTES as u64 {
+            return Err(ImageError::deck_too_large(&name, total as usize));
+        }
+        let mut data = Vec::new();
+        (&mut entry)
+            .take(MAX_IMAGE_BYTES as u64 + 1)
+            .read_to_end(&mut data)
+            .map_err(|_| damaged())?;
+        files.push((name, data));
+    }
+    Ok(files)
+}
+
 /// Checks image file `name` (its `bytes`) and makes the sizes the pages load.
 pub fn prepare(name: &str, bytes: &[u8]) -> Result<Image, ImageError> {
     let refuse = |code, en: String, nl: String| ImageError::new(name, code, en, nl);

@@ -9,7 +9,7 @@ use std::process::Command;
 use stemzaal::hub::media::Media;
 use stemzaal::web::images::{prepare, PHONE_TARGET_BYTES};
 
-use crate::support::{http_get_bytes, TestServer};
+use crate::support::{http_get_bytes, http_request, TestServer};
 
 const DECK: &str = "## De wijk
 
@@ -379,4 +379,153 @@ async fn image_on_screen(tools: crate::browser::harness::Tools) {
         b.close().await;
     }
     assert!(blocking.is_empty(), "{}", blocking.join("\n"));
+}
+
+#[tokio::test]
+async fn the_console_uploads_a_decks_images_and_bad_files_are_refused_naming_them() {
+    let server = TestServer::start_console().await;
+    let console = crate::api::Console::log_in(&server).await;
+    let (status, checked) = console
+        .call(
+            "POST",
+            "/api/check",
+            Some(serde_json::json!({"name": "wijk.md", "source": DECK})),
+        )
+        .await;
+    assert_eq!(status, 200, "{checked}");
+    let key = stemzaal::core::deck::media_key(DECK);
+    assert_eq!(
+        checked["images"],
+        serde_json::json!({"key": key, "files": ["kaart.png", "plein.jpg"]})
+    );
+    let origin = format!("http://{}", server.addr);
+    let put = |path: String, bytes: Vec<u8>, lang: &'static str| {
+        let (cookie, origin) = (console.cookie.clone(), origin.clone());
+        async move {
+            let headers = [
+                ("Cookie", cookie.as_str()),
+                ("Origin", origin.as_str()),
+                ("Content-Type", "application/octet-stream"),
+                ("Accept-Language", lang),
+            ];
+            let (status, _, body) = http_request(server.addr, "PUT", &path, &headers, &bytes).await;
+            (
+                status,
+                serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            )
+        }
+    };
+    let (status, stored) = put(format!("/api/images/{key}/kaart.png"), png(1200, 700), "nl").await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(
+        (stored["width"].clone(), stored["height"].clone()),
+        (1200.into(), 700.into())
+    );
+    let (status, _, _) =
+        http_get_bytes(server.addr, &format!("/media/{key}/kaart.png/phone"), &[]).await;
+    assert_eq!(status, 200);
+
+    let refused = [
+        (
+            "a truncated JPEG",
+            "plein.jpg",
+            jpeg(200, 150)[..2000].to_vec(),
+            422,
+            "plein.jpg: the image cannot be read",
+        ),
+        (
+            "a PNG of 20,000×20,000",
+            "plein.jpg",
+            png_header(20_000, 20_000),
+            422,
+            "plein.jpg: the image is 20000×20000 pixels",
+        ),
+        (
+            "an SVG with a script",
+            "plein.jpg",
+            b"<svg onload=\"alert(1)\"/>".to_vec(),
+            422,
+            "plein.jpg: the file is not a PNG, JPEG or WebP image",
+        ),
+        (
+            "an SVG by name",
+            "kaart.svg",
+            png(10, 10),
+            422,
+            "kaart.svg: `kaart.svg` is an SVG file",
+        ),
+        (
+            "a path out of the folder",
+            "..%2Fgeheim.png",
+            png(10, 10),
+            422,
+            "must be a file name beside the deck",
+        ),
+        (
+            "over 10 MiB",
+            "plein.jpg",
+            vec![0; 10 * 1024 * 1024 + 1],
+            413,
+            "at most 10 MiB",
+        ),
+    ];
+    for (what, file, bytes, code, message) in refused {
+        let (status, answer) = put(format!("/api/images/{key}/{file}"), bytes, "en").await;
+        assert_eq!(status, code, "{what}: {answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(message),
+            "{what}: {answer}"
+        );
+    }
+
+    // A zip of the deck and its images: the images stored, the Markdown and macOS's
+    // copies left out; a path out of the folder refuses the whole zip, naming it.
+    let zipped = |files: &[(&str, Vec<u8>)]| {
+        let mut bytes = Vec::new();
+        let mut zip = zip::ZipWriter::new(Cursor::new(&mut bytes));
+        for (name, data) in files {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut zip, data).unwrap();
+        }
+        zip.finish().unwrap();
+        bytes
+    };
+    let good = zipped(&[
+        ("deck.md", DECK.as_bytes().to_vec()),
+        ("kaart.png", png(1000, 600)),
+        ("plein.jpg", jpeg(1000, 600)),
+        ("__MACOSX/._kaart.png", vec![0; 10]),
+    ]);
+    let (status, stored) = put(format!("/api/images/{key}"), good, "nl").await;
+    assert_eq!(status, 200, "{stored}");
+    let files: Vec<&str> = stored["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["kaart.png", "plein.jpg"]);
+    let (status, _, _) =
+        http_get_bytes(server.addr, &format!("/media/{key}/plein.jpg/screen"), &[]).await;
+    assert_eq!(status, 200);
+    let evil = zipped(&[("kaart.png", png(10, 10)), ("../geheim.png", png(10, 10))]);
+    let (status, answer) = put(format!("/api/images/{key}"), evil, "en").await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("../geheim.png: a zip of a deck's images holds its files side by side"),
+        "{answer}"
+    );
+    let (status, answer) = put(format!("/api/images/{key}"), b"geen zip".to_vec(), "nl").await;
+    assert_eq!(status, 422, "{answer}");
+
+    let (status, answer) = put("/api/images/nokey/kaart.png".into(), png(10, 10), "nl").await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (422, Some("image_invalid")),
+        "{answer}"
+    );
 }
