@@ -529,3 +529,72 @@ async fn the_console_uploads_a_decks_images_and_bad_files_are_refused_naming_the
         "{answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_sends_the_images_chosen_beside_the_editor() {
+    crate::browser::run(
+        "the_console_sends_the_images_chosen_beside_the_editor",
+        console_images,
+    )
+    .await;
+}
+
+async fn console_images(tools: crate::browser::harness::Tools) {
+    use crate::browser::harness::{Browser, Driver};
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let server = TestServer::start_console().await;
+    let driver = Driver::start(&tools).await;
+    let admin = Browser::open(&driver, server.addr, "console", (1440, 1000)).await;
+    admin.goto(&server.url("/admin")).await;
+    crate::console::log_in(&admin).await;
+    // The editor's text, set as a paste would (typing it would take long).
+    admin
+        .js(&format!(
+            "const s = document.getElementById('source'); s.value = {}; s.dispatchEvent(new Event('input', {{ bubbles: true }})); return true;",
+            crate::browser::js_str(DECK)
+        ))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (kaart, plein) = (dir.path().join("kaart.png"), dir.path().join("plein.jpg"));
+    std::fs::write(&kaart, png(1200, 700)).unwrap();
+    std::fs::write(&plein, jpeg(1200, 700)).unwrap();
+    let choose = |files: String| {
+        let client = admin.client.clone();
+        async move {
+            client
+                .find(fantoccini::Locator::Css("#images"))
+                .await
+                .expect("the file input")
+                .send_keys(&files)
+                .await
+                .expect("choose the files");
+        }
+    };
+    choose(format!("{}\n{}", kaart.display(), plein.display())).await;
+    admin
+        .wait(
+            "the images stored",
+            "return document.getElementById('images-status').textContent === 'Opgeslagen: kaart.png, plein.jpg.';",
+        )
+        .await;
+    let key = stemzaal::core::deck::media_key(DECK);
+    for name in ["kaart.png", "plein.jpg"] {
+        let path = format!("/media/{key}/{name}/screen");
+        let (status, _, _) = http_get_bytes(server.addr, &path, &[]).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let blocking = crate::browser::axe_blocking(&admin, &axe, "console with images").await;
+    assert!(blocking.is_empty(), "{}", blocking.join("\n"));
+
+    // An SVG by another name is refused, and the page names the file.
+    std::fs::write(&plein, b"<svg onload=\"alert(1)\"/>").unwrap();
+    choose(plein.display().to_string()).await;
+    admin
+        .wait(
+            "the refusal",
+            "const s = document.getElementById('images-status'); return s.classList.contains('error') && s.textContent.startsWith('plein.jpg: het bestand is geen PNG-');",
+        )
+        .await;
+    admin.screenshot("console-images-1440x1000").await;
+    admin.close().await;
+}
