@@ -12,9 +12,11 @@ use tokio::net::TcpListener;
 use crate::cluster::Cluster;
 use crate::core::deck::{self, Deck};
 use crate::hub::library::{Library, Logins};
+use crate::hub::media::{Image, Media};
 use crate::hub::{Hub, Opened, SessionHandle};
 use crate::store::{Durability, Store};
 use crate::web::admin::{Admin, MemoryLogins};
+use crate::web::images::ImageError;
 use crate::web::limits::Limits;
 
 /// What the server needs to start.
@@ -61,23 +63,68 @@ pub fn log_filter(spec: &str) -> tracing_subscriber::EnvFilter {
         })
 }
 
-/// Reads a deck file, or the built-in deck; returns the deck and its text.
-pub fn load_deck(path: Option<&std::path::Path>) -> Result<(Deck, String)> {
+/// Reads a deck file, or the built-in deck; returns the deck, its text and its images,
+/// read from beside the file and checked (an image error names its file).
+pub fn load_deck(path: Option<&std::path::Path>) -> Result<(Deck, String, Vec<Image>)> {
     match path {
-        None => Ok((Deck::default_deck(), deck::DEFAULT_DECK_SOURCE.to_owned())),
+        None => Ok((
+            Deck::default_deck(),
+            deck::DEFAULT_DECK_SOURCE.to_owned(),
+            vec![],
+        )),
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading deck {}", path.display()))?;
             let name = path.display().to_string();
-            let deck = deck::parse(&name, &text)?;
-            Ok((deck, text))
+            let mut deck = deck::parse(&name, &text)?;
+            let beside = path.parent().unwrap_or(std::path::Path::new("."));
+            let images = read_images(&deck, beside)?;
+            warn_small_images(&mut deck, &images);
+            Ok((deck, text, images))
         }
     }
 }
 
+/// Adds a warning to `deck` on each slide that shows an image too small for a projector.
+fn warn_small_images(deck: &mut Deck, images: &[Image]) {
+    let small: Vec<_> = deck
+        .slides
+        .iter()
+        .flat_map(|slide| slide.images.iter().map(move |name| (slide.line, name)))
+        .filter_map(|(line, name)| {
+            let image = images.iter().find(|i| &i.name == name)?;
+            deck::small_image(line, name, image.width, image.height)
+        })
+        .collect();
+    deck.warnings.extend(small);
+    deck.warnings.sort_by_key(|w| w.line);
+}
+
+/// Reads and checks the images `deck` shows from the folder `beside` it.
+fn read_images(deck: &Deck, beside: &std::path::Path) -> Result<Vec<Image>> {
+    let mut total = 0;
+    let mut images = Vec::new();
+    for name in deck.images() {
+        let file = beside.join(name);
+        let bytes = match std::fs::read(&file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ImageError::missing(name).into())
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading image {}", file.display())),
+        };
+        total += bytes.len();
+        if total > crate::web::images::MAX_DECK_IMAGE_BYTES {
+            return Err(ImageError::deck_too_large(name, total).into());
+        }
+        images.push(crate::web::images::prepare(name, &bytes)?);
+    }
+    Ok(images)
+}
+
 /// Runs the server until it is stopped.
 pub async fn run(config: Config) -> Result<()> {
-    let (deck, source) = load_deck(config.deck.as_deref())?;
+    let (deck, source, images) = load_deck(config.deck.as_deref())?;
     let listener = listen(config.bind).with_context(|| format!("listening on {}", config.bind))?;
     let local = listener.local_addr()?;
     let base_url = config
@@ -115,6 +162,14 @@ pub async fn run(config: Config) -> Result<()> {
         )
     })
     .await?;
+    // The images of a `--deck` file, in this node's own database: every node started
+    // with the file reads them from beside it.
+    if !images.is_empty() {
+        let key = deck::media_key(&source);
+        Media::put(&store, &key, images)
+            .await
+            .context("storing the deck's images")?;
+    }
     let open = hub.restore_open()?;
     let deck = Arc::new(deck);
     let (handle, opened) = step(cluster, "opening the session", || {
@@ -131,7 +186,9 @@ pub async fn run(config: Config) -> Result<()> {
     );
     let limits = config.limits;
     let admin = Arc::new(admin);
-    let served = crate::web::serve_until(listener, hub, library, limits, admin, stop_signal());
+    let media: Arc<dyn Media> = Arc::new(store.clone());
+    let served =
+        crate::web::serve_until(listener, hub, library, media, limits, admin, stop_signal());
     let served = served.await;
     // Held to here: in cluster mode nothing else holds the data directory.
     drop(store);

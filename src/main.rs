@@ -261,16 +261,20 @@ impl CheckLang {
 fn check(file: &std::path::Path, lang: CheckLang) -> ExitCode {
     let english = lang == CheckLang::En;
     match app::load_deck(Some(file)) {
-        Ok((deck, _)) => {
+        Ok((deck, _, _)) => {
             print!("{}", deck.outline());
             // Warnings do not fail the check: the deck runs, a slide may not fit.
             eprint!("{}", deck.warnings_text(english));
             ExitCode::SUCCESS
         }
         Err(e) => {
+            let image = e.downcast_ref::<stemzaal::web::images::ImageError>();
             match e.downcast_ref::<stemzaal::core::deck::DeckError>() {
                 Some(deck) => eprintln!("{}", deck.text(english)),
-                None => eprintln!("{e:#}"),
+                None => match image {
+                    Some(image) => eprintln!("{}", image.text(english)),
+                    None => eprintln!("{e:#}"),
+                },
             }
             ExitCode::FAILURE
         }

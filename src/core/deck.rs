@@ -141,6 +141,11 @@ pub struct Slide {
     pub scale: bool,
     /// For a statement: whether each round's results start hidden or live.
     pub results: Results,
+    /// The presenter's notes (the lines after `Notities:` or `Notes:`), rendered to HTML
+    /// as `html` is; `None` when the slide has none. Only the host ever sees them.
+    pub notes: Option<String>,
+    /// The image files the slide shows (`![alt](name.png)`), each once, in order.
+    pub images: Vec<String>,
 }
 
 /// How a statement's results show when a round opens (`results:` in the deck).
@@ -271,6 +276,12 @@ pub const PROBLEMS: &[&str] = &[
     "dot_for_parenthesis",
     "scale_as_letters",
     "not_utf8",
+    "notes_only",
+    "image_alt",
+    "image_source",
+    "image_type",
+    "image_room",
+    "image_small",
 ];
 
 /// Why a deck could not be read: every problem found, each with its line.
@@ -422,6 +433,17 @@ impl Deck {
             .is_some_and(|s| s.results == Results::Live)
     }
 
+    /// Every image file the deck shows, each once, in order.
+    pub fn images(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for name in self.slides.iter().flat_map(|s| &s.images) {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
     /// How many slides are statements.
     pub fn statement_count(&self) -> usize {
         self.slides
@@ -558,7 +580,8 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
     let Some((front, body_start)) = front_matter(&lines, &mut errors) else {
         return Err(fail(errors));
     };
-    let (slides, mut warnings) = parse_body(&lines, body_start, front.results, &mut errors);
+    let media = media_key(text);
+    let (slides, mut warnings) = parse_body(&lines, body_start, front.results, &media, &mut errors);
 
     if !errors.is_empty() {
         errors.sort_by_key(|e| e.line);
@@ -604,6 +627,7 @@ fn parse_body(
     lines: &[&str],
     body_start: usize,
     default_results: Results,
+    media: &str,
     errors: &mut Vec<LineError>,
 ) -> (Vec<Slide>, Vec<LineError>) {
     let chunks = split_slides(lines, body_start);
@@ -629,6 +653,7 @@ fn parse_body(
             lines,
             chunks[i].clone(),
             default_results,
+            media,
             errors,
             &mut warnings,
         ) {
@@ -681,8 +706,16 @@ fn empty_slide_errors(lines: &[&str], chunks: &[Range<usize>], errors: &mut Vec<
 /// text, links to anything but http(s), mailto or a relative address keep only their
 /// text, and images show their alt text.
 pub fn render_markdown(markdown: &str) -> String {
+    render(markdown, None)
+}
+
+/// Renders as [`render_markdown`] does, but with `media` (the deck's [`media_key`]) an
+/// image with a valid file name becomes an `<img>` served by this server
+/// ([`image_url`]), loaded lazily; any other image shows its alt text.
+fn render(markdown: &str, media: Option<&str>) -> String {
     // One entry per open link: whether its tags were dropped, so the matching end goes too.
     let mut dropped_links: Vec<bool> = Vec::new();
+    let mut dropped_images: Vec<bool> = Vec::new();
     let events = Parser::new_ext(markdown, markdown_options()).filter_map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
         // An HTML block becomes text, which needs a block around it like any other text.
@@ -697,13 +730,198 @@ pub fn render_markdown(markdown: &str) -> String {
             let dropped = dropped_links.pop().unwrap_or(false);
             (!dropped).then_some(event)
         }
+        Event::Start(Tag::Image {
+            link_type,
+            ref dest_url,
+            id,
+            ..
+        }) => {
+            let shown = media.filter(|_| image_problem(dest_url).is_none());
+            dropped_images.push(shown.is_none());
+            shown.map(|media| {
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url: image_url(media, dest_url, ImageSize::Screen).into(),
+                    title: "".into(),
+                    id,
+                })
+            })
+        }
         // Without its tags an image's alt text is ordinary text.
-        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+        Event::End(TagEnd::Image) => {
+            let dropped = dropped_images.pop().unwrap_or(true);
+            (!dropped).then_some(event)
+        }
         other => Some(other),
     });
     let mut out = String::new();
     html::push_html(&mut out, events);
-    out
+    // Raw HTML in a deck is escaped, so every `<img` here is one of the deck's images.
+    out.replace("<img src=\"/media/", "<img loading=\"lazy\" src=\"/media/")
+}
+
+/// The two sizes the server keeps of each image: for the projector and host, and the
+/// smaller one for phones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSize {
+    /// At most 1920 px wide.
+    Screen,
+    /// At most 800 px wide, recompressed.
+    Phone,
+}
+
+impl ImageSize {
+    /// The size as its URL names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageSize::Screen => "screen",
+            ImageSize::Phone => "phone",
+        }
+    }
+}
+
+/// Where the server serves image `name` of the deck whose [`media_key`] is `media`.
+pub fn image_url(media: &str, name: &str, size: ImageSize) -> String {
+    format!("/media/{media}/{name}/{}", size.name())
+}
+
+/// A slide's HTML as phones get it: every image at the phone's size.
+pub fn for_phones(html: &str) -> String {
+    // The attribute after `src` is always `alt` (pulldown-cmark's order), and a deck's
+    // own text cannot hold a bare `"`, so this matches only the images' addresses.
+    html.replace("/screen\" alt=\"", "/phone\" alt=\"")
+}
+
+/// The key a deck's images are stored under: the SHA-256 of its text, in hexadecimal
+/// (the first 128 bits). A deck's slides name their images by it, so a stored session
+/// finds them again from its text alone.
+pub fn media_key(source: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(source.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The file types a deck's image may have, by its name's extension (the server checks
+/// the content too: PNG, JPEG or WebP, whatever the name says).
+pub const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "webp"];
+
+/// Longest image file name.
+const MAX_IMAGE_NAME: usize = 100;
+
+/// What is wrong with an image's target, if anything: it must be a file name beside
+/// the deck with a PNG, JPEG or WebP extension.
+fn image_problem(dest: &str) -> Option<Text> {
+    let lower = dest.to_ascii_lowercase();
+    if lower.contains("://") || lower.starts_with("//") || lower.starts_with("data:") {
+        return Some(text(
+            "image_source",
+            format!(
+                "the image `{dest}` is a web address: put the file beside the deck and name \
+                 it, as `![alt](kaart.png)` (the pages load nothing from other sites)"
+            ),
+            format!(
+                "de afbeelding `{dest}` is een webadres: zet het bestand naast het deck en \
+                 noem de naam, zoals `![alt](kaart.png)` (de pagina's laden niets van andere \
+                 sites)"
+            ),
+        ));
+    }
+    let well_formed = !dest.is_empty()
+        && dest.len() <= MAX_IMAGE_NAME
+        && !dest.starts_with('.')
+        && dest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if !well_formed {
+        return Some(text(
+            "image_source",
+            format!(
+                "the image `{dest}` must be a file name beside the deck: letters, digits, \
+                 `-`, `_` and `.`, no folders or spaces, at most {MAX_IMAGE_NAME} characters"
+            ),
+            format!(
+                "de afbeelding `{dest}` moet een bestandsnaam naast het deck zijn: letters, \
+                 cijfers, `-`, `_` en `.`, geen mappen of spaties, hoogstens {MAX_IMAGE_NAME} \
+                 tekens"
+            ),
+        ));
+    }
+    let extension = lower.rsplit_once('.').map_or("", |(_, e)| e);
+    if extension == "svg" {
+        return Some(text(
+            "image_type",
+            format!(
+                "`{dest}` is an SVG file: SVG can carry scripts and is not shown; export it \
+                 as PNG"
+            ),
+            format!(
+                "`{dest}` is een SVG-bestand: SVG kan scripts bevatten en wordt niet getoond; \
+                 exporteer het als PNG"
+            ),
+        ));
+    }
+    (!IMAGE_EXTENSIONS.contains(&extension)).then(|| {
+        text(
+            "image_type",
+            format!("`{dest}` is not a PNG, JPEG or WebP file (`.png`, `.jpg`, `.webp`)"),
+            format!("`{dest}` is geen PNG-, JPEG- of WebP-bestand (`.png`, `.jpg`, `.webp`)"),
+        )
+    })
+}
+
+/// The image files a slide shows, each once; an image without alt text or with a
+/// target that is not a file beside the deck goes to `errors` with its line (`start` is
+/// the 0-based source line of `slide_lines[0]`).
+fn slide_images(slide_lines: &[&str], start: usize, errors: &mut Vec<LineError>) -> Vec<String> {
+    let markdown = slide_lines.join("\n");
+    let mut names: Vec<String> = Vec::new();
+    // The open image: its target, its line and the alt text so far.
+    let mut open: Option<(String, usize, String)> = None;
+    for (event, range) in Parser::new_ext(&markdown, markdown_options()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Image { dest_url, .. }) => {
+                let line = start + 1 + markdown[..range.start].matches('\n').count();
+                open = Some((dest_url.to_string(), line, String::new()));
+            }
+            Event::Text(t) | Event::Code(t) => {
+                if let Some((_, _, alt)) = open.as_mut() {
+                    alt.push_str(&t);
+                }
+            }
+            Event::End(TagEnd::Image) => {
+                let Some((dest, line, alt)) = open.take() else {
+                    continue;
+                };
+                if let Some(problem) = image_problem(&dest) {
+                    errors.push(LineError::new(line, problem));
+                } else if !names.contains(&dest) {
+                    names.push(dest.clone());
+                }
+                if alt.trim().is_empty() {
+                    errors.push(LineError::new(
+                        line,
+                        text(
+                            "image_alt",
+                            format!(
+                                "the image `{dest}` has no alt text: write what it shows \
+                                 between the brackets, `![what it shows]({dest})`, for \
+                                 people who cannot see it (WCAG 1.1.1)"
+                            ),
+                            format!(
+                                "de afbeelding `{dest}` heeft geen alt-tekst: schrijf tussen \
+                                 de haken wat ze toont, `![wat ze toont]({dest})`, voor wie \
+                                 haar niet kan zien (WCAG 1.1.1)"
+                            ),
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    names
 }
 
 /// The Markdown extensions a deck may use.
@@ -1151,12 +1369,28 @@ fn parse_slide(
     lines: &[&str],
     range: Range<usize>,
     default_results: Results,
+    media: &str,
     errors: &mut Vec<LineError>,
     warnings: &mut Vec<LineError>,
 ) -> Option<Slide> {
+    let (range, notes) = take_notes(lines, range);
+    if is_blank_chunk(lines, &range) {
+        errors.push(LineError::new(
+            range.end + 1,
+            text(
+                "notes_only",
+                "this slide has only presenter notes: the room would see an empty slide \
+                 (write the slide's text above `Notities:`)",
+                "deze dia heeft alleen notities voor de presentator: de zaal zou een lege dia \
+                 zien (schrijf de tekst van de dia boven `Notities:`)",
+            ),
+        ));
+        return None;
+    }
     let first_line = first_filled_line(lines, range.clone());
     let (slide_lines, results) = take_results_lines(&lines[range.clone()], range.start, errors);
     let slide_lines = slide_lines.as_slice();
+    let images = slide_images(slide_lines, range.start, errors);
     let full_title = slide_title(slide_lines);
     warn_long_title(slide_lines, &full_title, first_line + 1, warnings);
     let head = SlideHead {
@@ -1164,7 +1398,11 @@ fn parse_slide(
         title: short_title(&full_title),
         full_title,
     };
-    let Some(first_option) = slide_lines.iter().position(|l| option_line(l).is_some()) else {
+    let first_option = slide_lines.iter().position(|l| option_line(l).is_some());
+    if !images.is_empty() {
+        warn_image_room(slide_lines, first_option, head.line, warnings);
+    }
+    let Some(first_option) = first_option else {
         if let Some((line, _)) = results {
             errors.push(LineError::new(
                 line,
@@ -1178,7 +1416,11 @@ fn parse_slide(
             ));
             return None;
         }
-        return Some(content_slide(slide_lines, head, warnings));
+        return Some(Slide {
+            notes,
+            images,
+            ..content_slide(slide_lines, head, media, warnings)
+        });
     };
     let statement = Statement {
         lines: slide_lines,
@@ -1186,7 +1428,113 @@ fn parse_slide(
         first_option,
         results: results.map_or(default_results, |(_, mode)| mode),
     };
-    statement_slide(statement, head, errors, warnings)
+    statement_slide(statement, head, media, errors, warnings).map(|slide| Slide {
+        notes,
+        images,
+        ..slide
+    })
+}
+
+/// Lines of text (besides the heading) a slide with an image may have: with more, the
+/// image gets less than about a third of the screen's height at the minimum text size,
+/// too little to read from the back of the room.
+pub const FIT_IMAGE_TEXT_LINES: usize = 6;
+
+/// Characters of an option's text a line holds beside its letter and bar.
+const OPTION_LINE_CHARS: usize = 45;
+
+/// Warns when a slide's text leaves its image too little room on the screen; an
+/// option counts its lines beside its letter.
+fn warn_image_room(
+    slide_lines: &[&str],
+    first_option: Option<usize>,
+    line: usize,
+    warnings: &mut Vec<LineError>,
+) {
+    let text_end = first_option.unwrap_or(slide_lines.len());
+    let mut lines = screen_lines(&text_blocks(&slide_lines[..text_end].join("\n")));
+    for raw in &slide_lines[text_end..] {
+        if let Some((_, _, rest)) = option_line(raw) {
+            lines += rest
+                .trim()
+                .chars()
+                .count()
+                .div_ceil(OPTION_LINE_CHARS)
+                .max(1);
+        }
+    }
+    if lines > FIT_IMAGE_TEXT_LINES {
+        warnings.push(LineError::new(
+            line,
+            text(
+                "image_room",
+                format!(
+                    "the text beside the image takes about {lines} lines; with an image the \
+                     screen has room for {FIT_IMAGE_TEXT_LINES} (the image would be too small \
+                     to read: put the text or the image on a slide of its own)"
+                ),
+                format!(
+                    "de tekst naast de afbeelding beslaat ongeveer {lines} regels; met een \
+                     afbeelding heeft het scherm ruimte voor {FIT_IMAGE_TEXT_LINES} (de \
+                     afbeelding zou te klein worden om te lezen: zet de tekst of de \
+                     afbeelding op een eigen dia)"
+                ),
+            ),
+        ));
+    }
+}
+
+/// Smallest image, in pixels, that a projector shows without enlarging it much: an
+/// image gets about half the screen's height and three quarters of its width at
+/// 1920×1080, so one smaller than this both ways is blown up and blurred.
+pub const MIN_IMAGE_SIZE: (u32, u32) = (800, 450);
+
+/// The warning for image `name` (`width`×`height` pixels) on the slide at `line`
+/// when it is too small to read on a projector, made where the file is read.
+pub fn small_image(line: usize, name: &str, width: u32, height: u32) -> Option<LineError> {
+    let (w, h) = MIN_IMAGE_SIZE;
+    (width < w && height < h).then(|| {
+        LineError::new(
+            line,
+            text(
+                "image_small",
+                format!(
+                    "the image `{name}` is {width}×{height} pixels; the projector enlarges it \
+                     and it will look blurred (use at least {w} pixels wide or {h} high)"
+                ),
+                format!(
+                    "de afbeelding `{name}` is {width}×{height} pixels; de beamer vergroot haar \
+                     en ze wordt wazig (gebruik er een van ten minste {w} pixels breed of {h} \
+                     hoog)"
+                ),
+            ),
+        )
+    })
+}
+
+/// The words that start a slide's presenter notes, at the very start of a line and
+/// followed by a colon, in any case.
+const NOTES_MARKERS: [&str; 2] = ["notities", "notes"];
+
+/// Splits a slide's presenter notes off its lines: from the first line that starts
+/// with `Notities:` or `Notes:` to the end of the slide. Returns the range of the
+/// slide's own lines and the notes rendered to HTML, if they have any text.
+fn take_notes(lines: &[&str], range: Range<usize>) -> (Range<usize>, Option<String>) {
+    let marker = range.clone().find_map(|i| {
+        let (word, rest) = lines[i].split_once(':')?;
+        NOTES_MARKERS
+            .iter()
+            .any(|m| word.eq_ignore_ascii_case(m))
+            .then_some((i, rest))
+    });
+    let Some((at, first)) = marker else {
+        return (range, None);
+    };
+    let mut notes = vec![first.trim_start()];
+    notes.extend(&lines[at + 1..range.end]);
+    let markdown = notes.join("\n");
+    let html = (!markdown.trim().is_empty()).then(|| render_markdown(&markdown));
+    (range.start..at, html)
 }
 
 /// What every slide has before its kind is known: where it starts and its title.
@@ -1301,7 +1649,12 @@ fn warn_long_title(
 }
 
 /// A content slide (no options), with a warning when its text does not fit.
-fn content_slide(slide_lines: &[&str], head: SlideHead, warnings: &mut Vec<LineError>) -> Slide {
+fn content_slide(
+    slide_lines: &[&str],
+    head: SlideHead,
+    media: &str,
+    warnings: &mut Vec<LineError>,
+) -> Slide {
     let markdown = slide_lines.join("\n");
     let blocks = text_blocks(&markdown);
     let lines = screen_lines(&blocks);
@@ -1340,10 +1693,12 @@ fn content_slide(slide_lines: &[&str], head: SlideHead, warnings: &mut Vec<LineE
         line: head.line,
         title: head.title,
         full_title: head.full_title,
-        html: render_markdown(&markdown),
+        html: render(&markdown, Some(media)),
         kind: SlideKind::Content,
         scale: false,
         results: Results::Hidden,
+        notes: None,
+        images: vec![],
     }
 }
 
@@ -1351,6 +1706,7 @@ fn content_slide(slide_lines: &[&str], head: SlideHead, warnings: &mut Vec<LineE
 fn statement_slide(
     statement: Statement,
     head: SlideHead,
+    media: &str,
     errors: &mut Vec<LineError>,
     warnings: &mut Vec<LineError>,
 ) -> Option<Slide> {
@@ -1376,12 +1732,14 @@ fn statement_slide(
         line: head.line,
         title: head.title,
         full_title: head.full_title,
-        html: render_markdown(&context),
+        html: render(&context, Some(media)),
         kind: SlideKind::Statement {
             options: options.into_iter().map(|(_, text)| text).collect(),
         },
         scale,
         results: statement.results,
+        notes: None,
+        images: vec![],
     })
 }
 
@@ -1832,8 +2190,13 @@ fn text_blocks(markdown: &str) -> Vec<usize> {
             *current = 0;
         }
     };
+    let mut in_image = false;
     for event in Parser::new_ext(markdown, markdown_options()) {
         match event {
+            // An image shows as a picture, not its alt text: it has a limit of its own.
+            Event::Start(Tag::Image { .. }) => in_image = true,
+            Event::End(TagEnd::Image) => in_image = false,
+            Event::Text(_) if in_image => {}
             Event::Start(Tag::Heading { .. }) => flush(&mut current, &mut blocks),
             Event::End(TagEnd::Heading(_)) => {
                 if title_seen {

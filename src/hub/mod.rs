@@ -13,6 +13,7 @@
 mod actor;
 mod handle;
 pub mod library;
+pub mod media;
 pub mod ports;
 pub(crate) mod seats;
 mod spread;

@@ -7,10 +7,12 @@
 //!
 //! The store is the adapter of one machine: it implements the hub's ports
 //! ([`crate::hub::ports`]: a log and a catalog of sessions, in `sessions`) and the
-//! console's library ([`crate::hub::library::Library`], in `library`), all in one database
-//! written through the one writer, so a full disk refuses a save as it refuses a vote.
+//! console's library ([`crate::hub::library::Library`], in `library`) and decks' images
+//! ([`crate::hub::media::Media`], in `media`), all in one database written through the
+//! one writer, so a full disk refuses a save as it refuses a vote.
 
 mod library;
+mod media;
 mod sessions;
 
 use std::collections::{HashMap, HashSet};
@@ -28,7 +30,7 @@ pub use crate::hub::ports::{
 };
 
 /// The schema version this build writes; older databases are migrated forward.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The most writes committed in one transaction; bounds the latency of the first one.
 pub const MAX_BATCH: usize = 4096;
@@ -641,6 +643,30 @@ fn migrate(conn: &Connection) -> Result<()> {
              CREATE INDEX events_by_argument ON events(session, argument)
                  WHERE argument IS NOT NULL;
              PRAGMA user_version = 3;
+             COMMIT;",
+        )?;
+    }
+    if version < 4 {
+        // Decks' images: each once by its digest, and the file names decks give them
+        // (see `media`).
+        conn.execute_batch(
+            "BEGIN;
+             CREATE TABLE images (
+                 sha256      TEXT PRIMARY KEY,
+                 width       INTEGER NOT NULL,
+                 height      INTEGER NOT NULL,
+                 screen_type TEXT NOT NULL,
+                 screen      BLOB NOT NULL,
+                 phone_type  TEXT NOT NULL,
+                 phone       BLOB NOT NULL
+             );
+             CREATE TABLE deck_images (
+                 deck   TEXT NOT NULL,
+                 name   TEXT NOT NULL,
+                 sha256 TEXT NOT NULL REFERENCES images(sha256),
+                 PRIMARY KEY (deck, name)
+             );
+             PRAGMA user_version = 4;
              COMMIT;",
         )?;
     }

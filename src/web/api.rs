@@ -167,6 +167,18 @@ pub const ERRORS: &[(&str, u16, &str, &str)] = &[
         "Nothing can be stored now; nothing was changed.",
     ),
     (
+        "image_invalid",
+        422,
+        "Deze afbeelding kan niet worden getoond.",
+        "This image cannot be shown.",
+    ),
+    (
+        "image_too_large",
+        413,
+        "Een afbeelding mag hoogstens 10 MiB zijn, een zip met afbeeldingen 50 MiB.",
+        "An image may be at most 10 MiB, a zip of images 50 MiB.",
+    ),
+    (
         "not_found",
         404,
         "Deze API-aanroep bestaat niet.",
@@ -275,6 +287,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             get(get_deck).put(save_deck).delete(delete_deck),
         )
         .route("/api/check", post(check))
+        .route("/api/images/{deck}", put(put_images))
+        .route("/api/images/{deck}/{file}", put(put_image))
         .route("/api/sessions", get(list_sessions).post(start_session))
         .route(
             "/api/sessions/{code}",
@@ -694,9 +708,108 @@ async fn check(State(state): State<AppState>, headers: HeaderMap, body: Body) ->
         "errors": [],
         "warnings": line_errors(&deck.warnings, en),
         "slides": slides,
+        "images": {"key": deck::media_key(&source), "files": deck.images()},
         "preview": preview(&state, Arc::new(deck)),
     }))
     .into_response())
+}
+
+/// Stores an image file for the deck whose media key is `deck` (from `POST /api/check`),
+/// under the name its slides give it, once it is checked and its sizes made.
+async fn put_image(
+    State(state): State<AppState>,
+    Path((deck, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let en = english(&headers);
+    let bytes = image_body(&deck, body, crate::web::images::MAX_IMAGE_BYTES, en).await?;
+    let image = image_file(&file, &bytes, en)?;
+    let answer = image_json(&image);
+    store_images(&state, &deck, vec![image], en).await?;
+    Ok(Json(answer).into_response())
+}
+
+/// Stores every image in a zip of a deck's images (side by side, no folders; the
+/// Markdown file in it is left out), all or none.
+async fn put_images(
+    State(state): State<AppState>,
+    Path(deck): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult {
+    let en = english(&headers);
+    let bytes = image_body(&deck, body, crate::web::images::MAX_DECK_IMAGE_BYTES, en).await?;
+    let files =
+        crate::web::images::unzip("zip", &bytes).map_err(|e| image_invalid(en, e.text(en)))?;
+    let images = files
+        .iter()
+        .map(|(name, bytes)| image_file(name, bytes, en))
+        .collect::<Result<Vec<_>, _>>()?;
+    let answer: Vec<Value> = images.iter().map(image_json).collect();
+    store_images(&state, &deck, images, en).await?;
+    Ok(Json(json!({ "files": answer })).into_response())
+}
+
+fn image_invalid(en: bool, message: String) -> ApiError {
+    ApiError::new(en, "image_invalid").saying(message)
+}
+
+/// The body of an image upload of at most `limit` bytes, for a `deck` that is a media
+/// key.
+async fn image_body(deck: &str, body: Body, limit: usize, en: bool) -> Result<Bytes, ApiError> {
+    media_key(deck, en)?;
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::new(en, "image_too_large"))
+}
+
+/// Refuses what is not a deck's media key (32 hexadecimal digits).
+fn media_key(deck: &str, en: bool) -> Result<(), ApiError> {
+    let shaped = deck.len() == 32 && deck.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if shaped {
+        return Ok(());
+    }
+    let message = if en {
+        format!("`{deck}` is not a deck's media key (see POST /api/check)")
+    } else {
+        format!("`{deck}` is geen mediasleutel van een deck (zie POST /api/check)")
+    };
+    Err(image_invalid(en, message))
+}
+
+/// Checks an image file by the rules of an image's name in a deck and of its content.
+fn image_file(file: &str, bytes: &[u8], en: bool) -> Result<crate::hub::media::Image, ApiError> {
+    let probe = format!("![x]({file})\n");
+    if let Err(e) = deck::parse(file, &probe) {
+        return Err(image_invalid(
+            en,
+            format!("{file}: {}", e.errors[0].text(en)),
+        ));
+    }
+    crate::web::images::prepare(file, bytes).map_err(|e| image_invalid(en, e.text(en)))
+}
+
+fn image_json(image: &crate::hub::media::Image) -> Value {
+    json!({
+        "file": image.name,
+        "sha256": image.sha256,
+        "width": image.width,
+        "height": image.height,
+    })
+}
+
+async fn store_images(
+    state: &AppState,
+    deck: &str,
+    images: Vec<crate::hub::media::Image>,
+    en: bool,
+) -> Result<(), ApiError> {
+    state
+        .media
+        .put(deck, images)
+        .await
+        .map_err(|e| ApiError::internal(en, "storing images", &e))
 }
 
 /// What the screen and a phone would be sent on each slide of `deck`: their `welcome`,

@@ -6,6 +6,7 @@ pub(crate) mod answers;
 pub mod api;
 pub(crate) mod boot;
 pub mod hosts;
+pub mod images;
 pub mod limits;
 pub(crate) mod qr;
 pub(crate) mod request;
@@ -35,6 +36,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Service, ServiceExt};
 
 use crate::hub::library::Library;
+use crate::hub::media::Media;
 use crate::hub::Hub;
 use crate::web::admin::Admin;
 use crate::web::hosts::AllowedHosts;
@@ -95,6 +97,7 @@ fn router(state: AppState) -> Router {
         .route("/screen/{code}", get(screen_page))
         .route("/assets/{*path}", get(asset))
         .route("/qr/{file}", get(qr))
+        .route("/media/{deck}/{name}/{size}", get(media))
         .route("/ws/{code}", get(ws))
         .route("/report/{code}", get(report_page))
         .route("/export/{file}", get(export))
@@ -106,23 +109,29 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves with the default [`Limits`]; the caller binds (tests use port 0).
-pub async fn serve(listener: TcpListener, hub: Arc<Hub>, library: Arc<dyn Library>) -> Result<()> {
-    serve_with(listener, hub, library, Limits::default()).await
+/// Serves with the default [`Limits`]; the caller binds (tests use port 0). `store`
+/// keeps the console's library and the decks' images.
+pub async fn serve<S: Library + Media + 'static>(
+    listener: TcpListener,
+    hub: Arc<Hub>,
+    store: Arc<S>,
+) -> Result<()> {
+    serve_with(listener, hub, store, Limits::default()).await
 }
 
 /// Serves forever with the given [`Limits`], with a console no password opens.
-pub async fn serve_with(
+pub async fn serve_with<S: Library + Media + 'static>(
     listener: TcpListener,
     hub: Arc<Hub>,
-    library: Arc<dyn Library>,
+    store: Arc<S>,
     limits: Limits,
 ) -> Result<()> {
     let admin = Arc::new(Admin::locked());
     serve_until(
         listener,
         hub,
-        library,
+        store.clone(),
+        store,
         limits,
         admin,
         std::future::pending(),
@@ -143,10 +152,12 @@ pub(crate) const STOP_CONNECTIONS_WITHIN: Duration = Duration::from_millis(2500)
 /// the database. Admits each connection against the caps and runs HTTP/1.1 with a
 /// header-read timeout (which hyper enforces only with a timer configured; axum's own
 /// `serve` sets none, hence this loop).
+#[allow(clippy::too_many_arguments)]
 pub async fn serve_until(
     listener: TcpListener,
     hub: Arc<Hub>,
     library: Arc<dyn Library>,
+    media: Arc<dyn Media>,
     limits: Limits,
     admin: Arc<Admin>,
     shutdown: impl std::future::Future<Output = ()>,
@@ -163,6 +174,7 @@ pub async fn serve_until(
         joins,
         admin,
         library,
+        media,
     };
     let mut acceptor = Acceptor {
         limits,
@@ -783,6 +795,46 @@ async fn qr(State(state): State<AppState>, Path(file): Path<String>) -> Response
         svg,
     )
         .into_response()
+}
+
+/// One size of a deck's image (`/media/{deck}/{name}/{screen|phone}`): the type told
+/// by its content, revalidated by its digest (an `ETag`), so a phone downloads an
+/// image once however often the slide comes back.
+async fn media(
+    State(state): State<AppState>,
+    Path((deck, name, size)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let size = match size.as_str() {
+        "screen" => crate::core::deck::ImageSize::Screen,
+        "phone" => crate::core::deck::ImageSize::Phone,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let found = match state.media.get(&deck, &name, size).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::warn!("serving image {name} of deck {deck}: {e:#}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let etag = format!("\"{}-{}\"", &found.sha256[..32], size.name());
+    let builder = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::CACHE_CONTROL, "no-cache");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+    {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .expect("a valid response");
+    }
+    builder
+        .header(header::CONTENT_TYPE, found.content_type)
+        .body(Body::from(found.bytes))
+        .expect("a valid response")
 }
 
 async fn ws(

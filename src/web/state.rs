@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::hub::library::Library;
+use crate::hub::media::Media;
 use crate::hub::Hub;
 use crate::web::admin::Admin;
 use crate::web::hosts::AllowedHosts;
@@ -19,4 +20,6 @@ pub struct AppState {
     pub(crate) admin: Arc<Admin>,
     /// The console's decks and settings.
     pub(crate) library: Arc<dyn Library>,
+    /// The decks' images.
+    pub(crate) media: Arc<dyn Media>,
 }

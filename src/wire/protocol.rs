@@ -518,6 +518,23 @@ pub struct StateView {
     /// The voting cards of a session that has them: to host and screen.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cards: Option<CardsView>,
+    /// What the presenter sees beside the slide on show: host only, always; never to
+    /// the screen or phones, whose views must not carry the notes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub presenter: Option<PresenterView>,
+}
+
+/// The host's presenter view: the notes for the slide on show and the slide after it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PresenterView {
+    /// The presenter's notes for the slide on show, rendered to HTML as `slide.html`
+    /// is; absent when the slide has none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notes: Option<String>,
+    /// The next slide as the room will see it, in the form of `slide`; absent on the
+    /// last slide.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next: Option<SlideView>,
 }
 
 /// How many voting cards a session issued, and how many were used to join.

@@ -3,14 +3,14 @@
 //! publishes views) and the connection (which sends `welcome`) say the same thing.
 
 use crate::core::arguments::Argument;
-use crate::core::deck::{Deck, SlideKind};
+use crate::core::deck::{self, Deck, SlideKind};
 use crate::core::session::{ParticipantId, Phase, Session};
 use crate::core::tally;
 use crate::wire::protocol::{
     ArgumentView, ArgumentsView, CardsView, EndResult, EndedTag, EndedView, GroupRowView,
-    GroupsView, OwnArgument, OwnVote, Role, ShiftView, SlideKindName, SlideOutline, SlideView,
-    StateTag, StateView, Storage, TimerView, UpvotesTag, UpvotesView, Welcome, WireLimits,
-    PROTOCOL_VERSION,
+    GroupsView, OwnArgument, OwnVote, PresenterView, Role, ShiftView, SlideKindName, SlideOutline,
+    SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag, UpvotesView, Welcome,
+    WireLimits, PROTOCOL_VERSION,
 };
 
 /// The `welcome` a role gets on a deck, before what is personal to a connection (a
@@ -41,10 +41,6 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
     let index = session.current();
     let slide = &deck.slides[index];
     let statement = session.statement(index);
-    let (kind, options) = match &slide.kind {
-        SlideKind::Content => (SlideKindName::Content, vec![]),
-        SlideKind::Statement { options } => (SlideKindName::Statement, options.clone()),
-    };
     let phase = statement.map(|s| s.phase);
     let show_tally = match role {
         Role::Host => true,
@@ -54,15 +50,13 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
     let counts_visible = role != Role::Participant;
     StateView {
         kind: StateTag::State,
-        slide: SlideView {
-            index,
-            count: deck.slides.len(),
-            kind,
-            html: slide.html.clone(),
-            options,
-            scale: slide.scale,
-            phase,
-            round: statement.map(|s| s.round_number()),
+        slide: match role {
+            // Phones load the smaller copy of each image.
+            Role::Participant => SlideView {
+                html: deck::for_phones(&slide.html),
+                ..slide_view(session, index)
+            },
+            Role::Host | Role::Screen => slide_view(session, index),
         },
         revealed: session.revealed(),
         joined: counts_visible.then(|| session.joined() as u64),
@@ -106,6 +100,31 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
             issued: session.cards().issued() as u64,
             used: session.cards().used() as u64,
         }),
+        presenter: (role == Role::Host).then(|| PresenterView {
+            notes: slide.notes.clone(),
+            next: (index + 1 < deck.slides.len()).then(|| slide_view(session, index + 1)),
+        }),
+    }
+}
+
+/// The slide at `index` as the room sees it while it is on show.
+fn slide_view(session: &Session, index: usize) -> SlideView {
+    let deck = session.deck();
+    let slide = &deck.slides[index];
+    let statement = session.statement(index);
+    let (kind, options) = match &slide.kind {
+        SlideKind::Content => (SlideKindName::Content, vec![]),
+        SlideKind::Statement { options } => (SlideKindName::Statement, options.clone()),
+    };
+    SlideView {
+        index,
+        count: deck.slides.len(),
+        kind,
+        html: slide.html.clone(),
+        options,
+        scale: slide.scale,
+        phase: statement.map(|s| s.phase),
+        round: statement.map(|s| s.round_number()),
     }
 }
 

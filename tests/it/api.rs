@@ -133,6 +133,8 @@ fn every_call(code: &str) -> Vec<(&'static str, String, Value)> {
         ("PUT", "/api/decks/1".into(), deck.clone()),
         ("DELETE", "/api/decks/1".into(), Value::Null),
         ("POST", "/api/check".into(), deck),
+        ("PUT", "/api/images/{deck}".into(), Value::Null),
+        ("PUT", "/api/images/{deck}/{file}".into(), Value::Null),
         ("GET", "/api/sessions".into(), Value::Null),
         ("POST", "/api/sessions".into(), json!({"deck": 1})),
         ("GET", format!("/api/sessions/{code}"), Value::Null),

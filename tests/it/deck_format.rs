@@ -645,9 +645,60 @@ fn an_unsafe_link_around_a_safe_one_drops_only_itself() {
 }
 
 #[test]
-fn images_render_as_their_alt_text() {
-    let html = render_markdown("![kaart van de wijk](https://elders.nl/kaart.png)");
+fn images_render_as_their_alt_text_outside_a_slide() {
+    let html = render_markdown("![kaart van de wijk](kaart.png)");
     assert_eq!(html, "<p>kaart van de wijk</p>\n");
+}
+
+#[test]
+fn a_slide_shows_its_images_from_this_server_and_phones_get_the_small_size() {
+    let text = "## De wijk\n\n![Kaart van de wijk met de drie kernen](kaart.png)\n\n![Grafiek](grafiek.webp \"titel\")\n\n---\n\n## Weer\n\n![Kaart van de wijk](kaart.png)\n";
+    let deck = parse_ok(text);
+    let key = stemzaal::core::deck::media_key(text);
+    assert_eq!(key.len(), 32);
+    assert_eq!(
+        deck.slides[0].html,
+        format!(
+            "<h2>De wijk</h2>\n<p><img loading=\"lazy\" src=\"/media/{key}/kaart.png/screen\" alt=\"Kaart van de wijk met de drie kernen\" /></p>\n<p><img loading=\"lazy\" src=\"/media/{key}/grafiek.webp/screen\" alt=\"Grafiek\" /></p>\n"
+        )
+    );
+    assert_eq!(
+        stemzaal::core::deck::for_phones(&deck.slides[0].html),
+        deck.slides[0].html.replace("/screen\"", "/phone\"")
+    );
+    assert_eq!(deck.images(), ["kaart.png", "grafiek.webp"]);
+    assert_eq!(deck.slides[1].images, ["kaart.png"]);
+    // Text that looks like an address is text: only the renderer writes `<img`.
+    let deck = parse_ok("## T\n\nZie /screen\" alt=\" en <img src=\"/media/x\">\n");
+    assert!(
+        !deck.slides[0].html.contains("<img"),
+        "{}",
+        deck.slides[0].html
+    );
+}
+
+#[test]
+fn an_image_needs_alt_text_and_a_file_beside_the_deck() {
+    for (target, code) in [
+        ("../geheim.png", "image_source"),
+        ("/etc/kaart.png", "image_source"),
+        ("map/kaart.png", "image_source"),
+        ("kaart%20wijk.png", "image_source"),
+        ("data:image/png;base64,AAAA", "image_source"),
+        ("kaart.gif", "image_type"),
+        ("kaart.SVG", "image_type"),
+    ] {
+        let problems = problems_of(&format!("## S\n\n![kaart]({target})\n"));
+        assert_eq!(
+            problems.iter().map(|p| p.code).collect::<Vec<_>>(),
+            [code],
+            "{target}"
+        );
+    }
+    // Alt text of spaces is none.
+    let problems = problems_of("## S\n\n![  ](kaart.png)\n");
+    assert_eq!(problems[0].code, "image_alt");
+    assert!(problems[0].text(true).contains("WCAG 1.1.1"));
 }
 
 #[test]
@@ -1016,6 +1067,9 @@ fn deckish_fragment() -> impl Strategy<Value = String> {
         Just("## kop\n".to_string()),
         Just("<script>x</script>\n".to_string()),
         Just("[l](javascript:x)\n".to_string()),
+        Just("Notities: n\n".to_string()),
+        Just("![kaart](k.png)\n".to_string()),
+        Just("![](../x.svg)\n".to_string()),
         Just("\u{feff}".to_string()),
         Just("\r\n".to_string()),
         "[A-Z]\\) [a-zé ]{0,8}\n",
@@ -1732,6 +1786,41 @@ fn problem_table() -> Vec<(&'static str, String, usize, &'static str, &'static s
             "`1)` to `5)`",
             "`1)` tot en met `5)`",
         ),
+        (
+            "image_alt",
+            "## S\n\n![](kaart.png)\n".into(),
+            3,
+            "no alt text",
+            "geen alt-tekst",
+        ),
+        (
+            "image_source",
+            "## S\n\n![kaart](https://elders.nl/kaart.png)\n".into(),
+            3,
+            "web address",
+            "webadres",
+        ),
+        (
+            "image_type",
+            "## S\n\n![kaart](kaart.svg)\n".into(),
+            3,
+            "SVG",
+            "SVG",
+        ),
+        (
+            "image_room",
+            "## S\n\n![kaart](kaart.png)\n\n- een\n- twee\n- drie\n- vier\n- vijf\n- zes\n- zeven\n".into(),
+            1,
+            "about 7 lines",
+            "ongeveer 7 regels",
+        ),
+        (
+            "notes_only",
+            "## S\n\n---\n\nNotities: alleen voor mij\n".into(),
+            5,
+            "only presenter notes",
+            "alleen notities",
+        ),
     ]
 }
 
@@ -1760,6 +1849,8 @@ fn every_problem_of_check_speaks_dutch_and_english_and_names_its_line() {
     // test of a file that is not UTF-8 drives), and every code reported is a known one.
     let mut tested: Vec<&str> = table.iter().map(|row| row.0).collect();
     tested.push("not_utf8");
+    // Made where the image file is read (`stemzaal check`, tests/it/images.rs).
+    tested.push("image_small");
     tested.sort_unstable();
     let mut known = PROBLEMS.to_vec();
     known.sort_unstable();
@@ -1781,4 +1872,45 @@ fn a_small_letter_is_named_on_its_own_line_and_a_scale_as_letters_gets_its_hint(
     assert_eq!(deck.warnings, []);
     let deck = parse_ok("## Stelling\n\nA. Ja\nB. Nee\n");
     assert_eq!(deck.warnings[0].code, "dot_for_parenthesis");
+}
+
+#[test]
+fn presenter_notes_follow_notities_or_notes_and_never_show_on_the_slide() {
+    let deck = parse_ok(
+        "## Welkom\n\nVanavond het onderzoek.\n\nNotities:\nNoem **de rekenkamer**.\n\n- groet de raad\n\n---\n\n## Stelling\n\nA) ja\nB) nee\n\nnotes: Mind the *second* round.\n\n---\n\n## Zonder\n\nNotities:\n",
+    );
+    let [welkom, stelling, zonder] = &deck.slides[..] else {
+        panic!("three slides: {:#?}", deck.slides);
+    };
+    assert_eq!(
+        welkom.html,
+        "<h2>Welkom</h2>\n<p>Vanavond het onderzoek.</p>\n"
+    );
+    assert_eq!(
+        welkom.notes.as_deref(),
+        Some("<p>Noem <strong>de rekenkamer</strong>.</p>\n<ul>\n<li>groet de raad</li>\n</ul>\n")
+    );
+    // After a statement's options: the options stay last on the slide, the notes are not
+    // text after them.
+    assert_eq!(deck.options(1).unwrap(), ["ja", "nee"]);
+    assert_eq!(
+        stelling.notes.as_deref(),
+        Some("<p>Mind the <em>second</em> round.</p>\n")
+    );
+    assert!(!stelling.html.contains("second"));
+    // A marker without text is no notes, and no text of the slide.
+    assert_eq!(zonder.notes, None);
+    assert_eq!(zonder.html, "<h2>Zonder</h2>\n");
+    assert_eq!(deck.warnings, []);
+    // Only at the start of a line: a word `notities:` inside a sentence is slide text.
+    let deck = parse_ok("## Een\n\nDe notities: die staan in het rapport.\n");
+    assert_eq!(deck.slides[0].notes, None);
+    assert!(deck.slides[0].html.contains("notities:"));
+}
+
+#[test]
+fn the_built_in_deck_has_presenter_notes_on_its_statements() {
+    let deck = stemzaal::core::deck::Deck::default_deck();
+    let noted = deck.slides.iter().filter(|s| s.notes.is_some()).count();
+    assert!(noted >= 3, "{noted} slides with notes");
 }

@@ -370,6 +370,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         groups: None,
         arguments: None,
         cards: None,
+        presenter: None,
     };
     assert_eq!(
         serde_json::to_value(&state).unwrap(),
@@ -408,6 +409,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         groups: None,
         arguments: None,
         cards: None,
+        presenter: None,
     };
     assert_eq!(
         serde_json::to_value(&content).unwrap(),
@@ -595,6 +597,7 @@ fn a_scale_state_encodes_to_its_documented_json() {
         groups: None,
         arguments: None,
         cards: None,
+        presenter: None,
     };
     let expected = json!({
         "type": "state",
@@ -876,6 +879,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             groups: None,
             arguments: None,
             cards: None,
+            presenter: None,
         };
         let expected = json!({
             "type": "state",

@@ -19,6 +19,8 @@ fn deck() -> Arc<Deck> {
         kind,
         scale: false,
         results: Results::Hidden,
+        notes: None,
+        images: vec![],
     };
     let statement = |n: usize| SlideKind::Statement {
         options: (0..n).map(|i| format!("option {i}")).collect(),

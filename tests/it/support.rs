@@ -94,7 +94,8 @@ impl TestServer {
             async move {
                 let admin = Arc::new(admin);
                 let pending = std::future::pending();
-                stemzaal::web::serve_until(listener, hub, library, limits, admin, pending)
+                let media = library.clone();
+                stemzaal::web::serve_until(listener, hub, library, media, limits, admin, pending)
                     .await
                     .expect("serve");
             }

@@ -7,6 +7,7 @@ import { say } from './admin-ui.js';
 import { initDecks, loadDecks, saveDeck, editorSource, currentId, recheck } from './admin-decks.js';
 import { initPreview, showPreview } from './admin-preview.js';
 import { initSessions, loadSessions, setDecks } from './admin-sessions.js';
+import { initImages } from './admin-images.js';
 
 await init('admin');
 
@@ -18,6 +19,7 @@ let why = null; // () => the login form's message, so a language switch redoes i
 
 initDecks({ checked: showPreview, decks: setDecks });
 initPreview();
+initImages(editorSource, recheck);
 initSessions({ source: editorSource, saveDeck, currentDeck: currentId });
 onLangChange(() => say(loginError, why ? why() : '', true));
 

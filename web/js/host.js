@@ -17,6 +17,8 @@ let handsSig = '';
 let handsSeen = '';
 let handsSent = null;
 let contentLang = 'nl';
+let notesShown = null; // what the notes and the next slide show, to redraw on a change only
+let nextShown = null;
 
 await init();
 setText($('code'), code);
@@ -64,7 +66,7 @@ function start() {
     if (m.role !== 'host') { deny(); return; }
     setText($('title'), m.title || '');
     setText($('code'), m.code || code);
-    for (const n of [$('title'), $('preview'), $('popts'), $('slides'), $('stats')]) n.lang = deckLang(m);
+    for (const n of [$('title'), $('preview'), $('popts'), $('next-opts'), $('slides'), $('stats')]) n.lang = deckLang(m);
     contentLang = deckLang(m);
     outline = m.slides || [];
     const join = $('join-url');
@@ -83,7 +85,7 @@ function start() {
     clearTimeout(errTimer);
     errTimer = setTimeout(() => { $('error').textContent = ''; }, 10000);
   });
-  onLangChange(() => { reportLink(); sock.restart(); showConn($('conn'), sock.status); buildList(); html = null; render(); if (st) tick(st.timer); });
+  onLangChange(() => { reportLink(); sock.restart(); showConn($('conn'), sock.status); buildList(); html = null; notesShown = null; nextShown = null; render(); showTimes(); if (st) tick(st.timer); });
 }
 
 const send = (msg) => sock && sock.send(msg);
@@ -286,6 +288,8 @@ function render() {
     return li;
   }));
 
+  renderPresenter(st.presenter);
+
   // Tally and turnout, worded as on the screen; people counted by hand are in the room.
   const joined = st.joined ?? 0;
   const hands = statement && st.hands ? st.hands : null;
@@ -313,6 +317,64 @@ function render() {
   renderGroups(statement ? st.groups : null, options, online);
   renderArgs(statement ? st.arguments : null, online);
   renderHands(s, options);
+}
+
+// The presenter's own view: the notes for the slide on show and the slide after it.
+// Only the host's state has them; the screen and phones never hear the notes.
+function renderPresenter(p) {
+  const notes = (p && p.notes) || null;
+  const notesSig = notes || lang;
+  if (notesSig !== notesShown) {
+    notesShown = notesSig;
+    const box = $('notes');
+    if (notes) box.innerHTML = notes; else setText(box, t('host.no_notes'));
+    box.lang = notes ? contentLang : lang;
+    box.classList.toggle('muted', !notes);
+  }
+  const next = (p && p.next) || null;
+  const nextSig = next ? JSON.stringify([next.html, next.options]) : lang;
+  if (nextSig === nextShown) return;
+  nextShown = nextSig;
+  const box = $('next-slide');
+  if (next) box.innerHTML = next.html; else setText(box, t('host.last_slide'));
+  box.lang = next ? contentLang : lang;
+  box.classList.toggle('muted', !next);
+  $('next-opts').replaceChildren(...(next ? next.options || [] : []).map((o, i) => {
+    const li = el('li', 'c' + (next.scale ? 0 : i % 8));
+    li.append(el('span', 'letter', optName(next, i)), el('span', 'otext', o));
+    return li;
+  }));
+}
+
+// Elapsed time since this page started presenting the session (kept across a reload
+// in the tab, restarted with its button) and the time of day, every second.
+const START_KEY = 'stemzaal.presenting.' + code;
+function startedAt() {
+  const kept = Number(sessionStorage.getItem(START_KEY));
+  if (kept > 0) return kept;
+  const now = Date.now();
+  sessionStorage.setItem(START_KEY, String(now));
+  return now;
+}
+function elapsedText(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const two = (n) => String(n).padStart(2, '0');
+  return h > 0 ? h + ':' + two(m) + ':' + two(s % 60) : m + ':' + two(s % 60);
+}
+function showTimes() {
+  setText($('elapsed'), elapsedText(Date.now() - startedAt()));
+  setText($('clock'), new Date().toLocaleTimeString(lang === 'en' ? 'en-GB' : 'nl-NL', { hour: '2-digit', minute: '2-digit' }));
+}
+$('elapsed-reset').addEventListener('click', () => { sessionStorage.removeItem(START_KEY); showTimes(); });
+showTimes();
+setInterval(showTimes, 1000);
+// A phone as a remote keeps its screen for the controls: the notes and the next slide
+// start folded there, one tap away.
+if (matchMedia('(max-width: 40rem)').matches) {
+  $('notesbox').open = false;
+  $('nextbox').open = false;
 }
 
 // After a re-vote: the round before beside this one, who switched, and the button that

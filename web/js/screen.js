@@ -333,7 +333,9 @@ function fit() {
   const labels = scale ? [...cols.querySelectorAll('.slabel')] : [];
   const was = shift ? [...cols.querySelectorAll('.was')] : [];
   const whole = (e) => e.scrollWidth <= e.clientWidth + 1;
-  const lo = search(FIT_MAX, FIT_MIN, (f) => {
+  // A slide with an image keeps its text at the minimum size: the image takes the rest.
+  const max = $('slide').querySelector('img') ? 1 : FIT_MAX;
+  const lo = search(max, FIT_MIN, (f) => {
     cols.classList.toggle('whole', f > 1);
     return was.every(whole) && (f <= 1 || labels.every(whole));
   });

@@ -106,9 +106,11 @@ async fn serve(data: &std::path::Path) -> Result<(SocketAddr, String, String)> {
     let admin = Arc::new(stemzaal::web::admin::Admin::locked());
     tokio::spawn(async move {
         let library = Arc::new(store);
+        let media = library.clone();
         let stop = std::future::pending();
+        let limits = Limits::default();
         if let Err(e) =
-            stemzaal::web::serve_until(listener, hub, library, Limits::default(), admin, stop).await
+            stemzaal::web::serve_until(listener, hub, library, media, limits, admin, stop).await
         {
             eprintln!("server: {e:#}");
         }
