@@ -25,11 +25,12 @@ pub trait Library: Send + Sync {
     /// A deck at `version` (the newest if `None`).
     async fn get(&self, id: i64, version: Option<i64>) -> Result<Option<StoredDeck>>;
 
-    /// Stores a new deck as version 1; returns its id. The caller has parsed `source`.
+    /// Stores a new deck as version 1; returns its id. `source` need not parse: a
+    /// draft with errors is kept like any version (the caller has checked its size).
     async fn create(&self, name: &str, source: &str) -> Result<i64>;
 
     /// Stores `source` as the deck's next version, unless it equals the newest; a new
-    /// `name` renames the deck. The caller has parsed `source`.
+    /// `name` renames the deck. `source` may be a draft, as in [`Library::create`].
     async fn save(&self, id: i64, name: Option<&str>, source: &str) -> Result<Result<(), Refusal>>;
 
     /// Removes a deck and its versions (sessions keep their own copy).
@@ -84,6 +85,9 @@ pub struct DeckSummary {
     pub statements: usize,
     /// When the newest version was saved.
     pub updated_ms: u64,
+    /// The version does not parse: a draft saved with its errors, which no session
+    /// starts on until a version without errors is saved.
+    pub draft: bool,
 }
 
 /// One saved version of a deck.
@@ -124,8 +128,8 @@ pub(crate) fn summary(
     source: &str,
     ms: i64,
 ) -> DeckSummary {
-    // Only parsed sources are stored; one that no longer parses (a newer build's
-    // stricter rules) is listed with its name and no slides.
+    // A draft (or a version a newer build's stricter rules refuse) is listed with its
+    // name and no slides.
     let parsed = deck::parse(&name, source).ok();
     DeckSummary {
         title: parsed
@@ -134,6 +138,7 @@ pub(crate) fn summary(
             .unwrap_or_else(|| name.clone()),
         slides: parsed.as_ref().map_or(0, |d| d.slides.len()),
         statements: parsed.as_ref().map_or(0, Deck::statement_count),
+        draft: parsed.is_none(),
         name,
         id,
         builtin,

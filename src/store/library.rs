@@ -116,7 +116,7 @@ fn get(store: &Store, id: i64, version: Option<i64>) -> Result<Option<StoredDeck
     }))
 }
 
-/// Stores a new deck as version 1; returns its id. The caller has parsed `source`.
+/// Stores a new deck as version 1 (a draft too); returns its id.
 async fn create(store: &Store, name: &str, source: &str, builtin: bool) -> Result<i64> {
     let (name, source) = (name.to_owned(), source.to_owned());
     store
@@ -137,7 +137,7 @@ async fn create(store: &Store, name: &str, source: &str, builtin: bool) -> Resul
 }
 
 /// Stores `source` as the deck's next version, unless it equals the newest; a new
-/// `name` renames the deck. The caller has parsed `source`.
+/// `name` renames the deck.
 async fn save(
     store: &Store,
     id: i64,

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::core::deck::{self, Deck, LineError, SlideKind};
 use crate::core::session::{Command, Session};
-use crate::hub::library::Refusal;
+use crate::hub::library::{Refusal, StoredDeck};
 use crate::hub::Refused;
 use crate::store::{Meeting, SessionRecord, Status};
 use crate::web::admin::{self, Attempt};
@@ -93,6 +93,12 @@ pub const ERRORS: &[(&str, u16, &str, &str)] = &[
         422,
         "Het deck bevat fouten.",
         "The deck has errors.",
+    ),
+    (
+        "deck_draft",
+        409,
+        "Dit deck is een concept met fouten; herstel ze en sla het deck op voordat een sessie het gebruikt.",
+        "This deck is a draft with errors; fix them and save the deck before a session uses it.",
     ),
     (
         "bad_name",
@@ -473,42 +479,48 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8], en: bool) -> Result<T, A
     serde_json::from_slice(bytes).map_err(|e| ApiError::new(en, "bad_json").saying(e.to_string()))
 }
 
-/// A deck as sent: a name and its text (not yet judged).
+/// A deck as sent: a name and its text (not yet judged), and whether it may be stored
+/// with errors, as a draft.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeckBody {
     #[serde(default)]
     name: Option<String>,
     source: String,
+    #[serde(default)]
+    draft: bool,
 }
 
-#[derive(Deserialize)]
+/// A deck file's name and `draft`, when the body is the file itself.
+#[derive(Default, Deserialize)]
 struct NameQuery {
     name: Option<String>,
+    #[serde(default)]
+    draft: bool,
 }
 
 /// A deck from a JSON body or, with `text/markdown` or `text/plain`, the file's bytes
-/// (the name from `?name=`): its name and text, with the bytes judged as UTF-8 here so
-/// a file in another encoding gets the line of its first bad byte.
+/// (the name and `draft` from the query): with the bytes judged as UTF-8 here so a
+/// file in another encoding gets the line of its first bad byte.
 async fn deck_body(
     headers: &HeaderMap,
     query: NameQuery,
     body: Body,
     en: bool,
-) -> Result<(Option<String>, String), ApiError> {
+) -> Result<DeckBody, ApiError> {
     match content_type(headers).as_str() {
-        "application/json" => {
-            let bytes = read_body(body, en).await?;
-            let DeckBody { name, source } = decode(&bytes, en)?;
-            Ok((name, source))
-        }
+        "application/json" => decode(&read_body(body, en).await?, en),
         "text/markdown" | "text/plain" | "text/x-markdown" => {
             let bytes = read_body(body, en).await?;
             if bytes.len() > deck::MAX_SOURCE_BYTES {
                 return Err(ApiError::new(en, "deck_too_large"));
             }
             match String::from_utf8(bytes.to_vec()) {
-                Ok(text) => Ok((query.name, text)),
+                Ok(source) => Ok(DeckBody {
+                    name: query.name,
+                    source,
+                    draft: query.draft,
+                }),
                 Err(e) => {
                     let at = e.utf8_error().valid_up_to();
                     let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
@@ -537,14 +549,32 @@ fn deck_name(name: Option<String>, en: bool) -> Result<String, ApiError> {
 
 /// Parses a deck or refuses it with every error and its line.
 fn parse_deck(name: &str, source: &str, en: bool) -> Result<Deck, ApiError> {
+    parse_as(name, source, en, "deck_invalid")
+}
+
+/// Parses a deck or refuses it with `code` and every error with its line.
+fn parse_as(name: &str, source: &str, en: bool, code: &'static str) -> Result<Deck, ApiError> {
     if source.len() > deck::MAX_SOURCE_BYTES {
         return Err(ApiError::new(en, "deck_too_large"));
     }
     deck::parse(name, source).map_err(|e| {
-        let mut error = ApiError::new(en, "deck_invalid");
+        let mut error = ApiError::new(en, code);
         error.errors = e.errors;
         error
     })
+}
+
+/// Judges a deck to be stored: a draft may have errors, never more than a deck's size.
+fn storable(name: &str, source: &str, draft: bool, en: bool) -> Result<(), ApiError> {
+    if draft && source.len() <= deck::MAX_SOURCE_BYTES {
+        return Ok(());
+    }
+    parse_deck(name, source, en).map(drop)
+}
+
+/// A stored deck a session can start on: a draft is refused with its errors.
+fn startable(stored: &StoredDeck, en: bool) -> Result<Deck, ApiError> {
+    parse_as(&stored.summary.name, &stored.source, en, "deck_draft")
 }
 
 // ----- decks -----
@@ -566,9 +596,13 @@ async fn create_deck(
     body: Body,
 ) -> ApiResult {
     let en = english(&headers);
-    let (name, source) = deck_body(&headers, query, body, en).await?;
+    let DeckBody {
+        name,
+        source,
+        draft,
+    } = deck_body(&headers, query, body, en).await?;
     let name = deck_name(name, en)?;
-    parse_deck(&name, &source, en)?;
+    storable(&name, &source, draft, en)?;
     let library = state.library.as_ref();
     let id = library
         .create(&name, &source)
@@ -616,7 +650,11 @@ async fn save_deck(
 ) -> ApiResult {
     let en = english(&headers);
     let id = deck_id(&id, en)?;
-    let DeckBody { name, source } = json_body(&headers, body, en).await?;
+    let DeckBody {
+        name,
+        source,
+        draft,
+    } = json_body(&headers, body, en).await?;
     let library = state.library.as_ref();
     let current = library
         .get(id, None)
@@ -627,9 +665,10 @@ async fn save_deck(
         Some(name) => Some(deck_name(Some(name), en)?),
         None => None,
     };
-    parse_deck(
+    storable(
         name.as_deref().unwrap_or(&current.summary.name),
         &source,
+        draft,
         en,
     )?;
     match library
@@ -671,7 +710,7 @@ async fn delete_deck(
 
 async fn check(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult {
     let en = english(&headers);
-    let (name, source) = deck_body(&headers, NameQuery { name: None }, body, en).await?;
+    let DeckBody { name, source, .. } = deck_body(&headers, NameQuery::default(), body, en).await?;
     let name = deck_name(name, en)?;
     if source.len() > deck::MAX_SOURCE_BYTES {
         return Err(ApiError::new(en, "deck_too_large"));
@@ -1027,7 +1066,7 @@ async fn start_session(State(state): State<AppState>, headers: HeaderMap, body: 
         .await
         .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
         .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
-    let deck = parse_deck(&stored.summary.name, &stored.source, en)?;
+    let deck = startable(&stored, en)?;
     let handle = state
         .hub
         .create_for(Arc::new(deck), &stored.source, meeting, Some(id))
@@ -1081,6 +1120,7 @@ async fn edit_session_deck(
                 .await
                 .map_err(|e| ApiError::internal(en, "reading a deck", &e))?
                 .ok_or_else(|| ApiError::new(en, "unknown_deck"))?;
+            startable(&stored, en)?;
             (stored.summary.name, stored.source, Some(id))
         }
         _ => {

@@ -466,6 +466,121 @@ async fn decks_keep_their_versions_and_the_check_previews_every_slide() {
 }
 
 #[tokio::test]
+async fn a_deck_with_errors_is_kept_as_a_draft_that_no_session_starts_on() {
+    let server = TestServer::start_console().await;
+    let console = Console::log_in(&server).await;
+    // Line 3's statement has one option: refused without `draft`, kept with it.
+    let broken = "## Stelling\n\nA) Ja\n";
+    let (status, error) = console.post_deck("concept.md", broken).await;
+    assert_error(status, &error, 422, "deck_invalid");
+    let (status, draft) = console
+        .call(
+            "POST",
+            "/api/decks",
+            Some(json!({"name": "concept.md", "source": broken, "draft": true})),
+        )
+        .await;
+    assert_eq!(status, 201, "{draft}");
+    assert_eq!(
+        (&draft["draft"], &draft["version"], &draft["source"]),
+        (&json!(true), &json!(1), &json!(broken))
+    );
+    assert_eq!(
+        (&draft["title"], &draft["slides"]),
+        (&json!("concept.md"), &json!(0))
+    );
+    let id = draft["id"].as_i64().unwrap();
+    let (_, listed) = console.call("GET", "/api/decks", None).await;
+    assert_eq!(listed["decks"][0]["id"], id, "{listed}");
+    assert_eq!(listed["decks"][0]["draft"], true, "{listed}");
+    assert_eq!(
+        listed["decks"][1]["draft"], false,
+        "the built-in deck: {listed}"
+    );
+
+    // No session starts on it, and it says why, line and all, in the asker's language.
+    let (status, refused) = console
+        .call("POST", "/api/sessions", Some(json!({"deck": id})))
+        .await;
+    assert_error(status, &refused, 409, "deck_draft");
+    assert_eq!(refused["errors"][0]["line"], 3, "{refused}");
+    assert_eq!(refused["errors"][0]["code"], "one_option", "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("concept"),
+        "{refused}"
+    );
+
+    // A file upload is a draft with `draft=true`; a draft is still UTF-8 and at most 1 MiB.
+    let (status, uploaded) = console
+        .send_bytes(
+            "/api/decks?draft=true&name=kapot.md",
+            "text/markdown",
+            broken.as_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (status, &uploaded["draft"]),
+        (201, &json!(true)),
+        "{uploaded}"
+    );
+    let (status, error) = console
+        .send_bytes(
+            "/api/decks?draft=true&name=latin1.md",
+            "text/markdown",
+            b"## S\n\nA) Caf\xe9\n",
+        )
+        .await;
+    assert_error(status, &error, 422, "deck_not_utf8");
+    let large = format!("## S\n\nA) a\n\n{}", "tekst ".repeat(256 * 1024));
+    let (status, error) = console
+        .call(
+            "POST",
+            "/api/decks",
+            Some(json!({"name": "groot.md", "source": large, "draft": true})),
+        )
+        .await;
+    assert_error(status, &error, 422, "deck_too_large");
+
+    // Fixed and saved the same way, it is a deck like any other, and starts.
+    let path = format!("/api/decks/{id}");
+    let fixed = format!("{broken}B) Nee\n");
+    let (status, saved) = console
+        .call("PUT", &path, Some(json!({"source": fixed, "draft": true})))
+        .await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(
+        (&saved["draft"], &saved["version"]),
+        (&json!(false), &json!(2))
+    );
+    let (status, session) = console
+        .call("POST", "/api/sessions", Some(json!({"deck": id})))
+        .await;
+    assert_eq!(status, 201, "{session}");
+    let code = session["code"].as_str().unwrap().to_owned();
+
+    // A newer draft: its session keeps its deck and does not take the draft.
+    let (status, saved) = console
+        .call("PUT", &path, Some(json!({"source": broken, "draft": true})))
+        .await;
+    assert_eq!((status, &saved["draft"]), (200, &json!(true)), "{saved}");
+    let (status, refused) = console
+        .call(
+            "PUT",
+            &format!("/api/sessions/{code}/deck"),
+            Some(json!({"deck": id})),
+        )
+        .await;
+    assert_error(status, &refused, 409, "deck_draft");
+
+    // The draft is in the database file: a store opened on a copy reads it back.
+    let (_copy, store) = server.restarted_store();
+    use stemzaal::hub::library::Library as _;
+    let kept = store.get(id, None).await.unwrap().expect("the deck");
+    assert_eq!((kept.summary.version, kept.summary.draft), (3, true));
+    assert_eq!(kept.source, broken);
+}
+
+#[tokio::test]
 async fn a_session_lives_from_start_through_an_edit_and_closing_to_deletion() {
     let server = TestServer::start_console().await;
     let console = Console::log_in(&server).await;

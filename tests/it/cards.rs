@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::api::Console;
 use crate::browser::harness::{Browser, Driver, Tools};
 use crate::browser::{js_str, run, voted_for};
-use crate::console::{axe_clean, log_in, shown};
+use crate::console::{axe_clean, logged_in};
 use crate::support::{first_statement, http_get, TestClient, TestServer, WAIT};
 use fantoccini::key::Key;
 
@@ -437,10 +437,7 @@ async fn cards_in_chromium(tools: Tools) {
     let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
     let server = TestServer::start_console().await;
     let driver = Driver::start(&tools).await;
-    let admin = Browser::open(&driver, server.addr, "console", (1440, 1000)).await;
-    admin.goto(&server.url("/admin")).await;
-    admin.wait("the login form", &shown("#password")).await;
-    log_in(&admin).await;
+    let admin = logged_in(&driver, &server, (1440, 1000)).await;
 
     // A session with three cards, and their printed page.
     admin.fill("#start-cards", "3").await;

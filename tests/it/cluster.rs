@@ -874,6 +874,64 @@ fn large_deck() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draft_saved_on_one_node_outlives_it_and_starts_no_session_until_fixed() {
+    let Some(bin) = nats_or_skip("a_draft_saved_on_one_node_outlives_it") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = single_nats(&bin, dir.path());
+    let mut first = Node::start(&nats.url, 1, &dir.path().join("node0"));
+    let console = Console::login(&first).await;
+    let broken = "## Stelling\n\nA) Ja\n";
+    let deck = json!({"name": "concept.md", "source": broken, "draft": true});
+    let (status, draft) = console.call("POST", "/api/decks", Some(deck)).await;
+    assert_eq!((status, &draft["draft"]), (201, &json!(true)), "{draft}");
+    let id = draft["id"].as_i64().unwrap();
+
+    // The node that stored it stops; a node started after it, on a data directory of
+    // its own, reads the draft from NATS.
+    first.child.kill();
+    let second = Node::start(&nats.url, 1, &dir.path().join("node1"));
+    let console = Console::login(&second).await;
+    let path = format!("/api/decks/{id}");
+    let (status, kept) = console.call("GET", &path, None).await;
+    assert_eq!(status, 200, "{kept}");
+    assert_eq!(
+        (&kept["draft"], &kept["version"], &kept["source"]),
+        (&json!(true), &json!(1), &json!(broken))
+    );
+    let (_, listed) = console.call("GET", "/api/decks", None).await;
+    let summary = listed["decks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == json!(id))
+        .cloned();
+    assert_eq!(summary.map(|d| d["draft"].clone()), Some(json!(true)));
+    let start = json!({ "deck": id });
+    let (status, refused) = console
+        .call("POST", "/api/sessions", Some(start.clone()))
+        .await;
+    assert_eq!(
+        (status, &refused["code"]),
+        (409, &json!("deck_draft")),
+        "{refused}"
+    );
+    assert_eq!(refused["errors"][0]["line"], 3, "{refused}");
+
+    // Fixed, it is the next version, no draft, and a session starts on it.
+    let fixed = json!({"source": format!("{broken}B) Nee\n"), "draft": true});
+    let (status, saved) = console.call("PUT", &path, Some(fixed)).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(
+        (&saved["draft"], &saved["version"]),
+        (&json!(false), &json!(2))
+    );
+    let (status, started) = console.call("POST", "/api/sessions", Some(start)).await;
+    assert_eq!(status, 201, "{started}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_node_serves_the_same_console_and_a_failed_write_changes_nothing() {
     let Some(bin) = nats_or_skip("every_node_serves_the_same_console") else {
         return;

@@ -75,6 +75,15 @@ pub(crate) async fn log_in(b: &Browser) {
     .await;
 }
 
+/// A browser window of `size` on the console of `server`, logged in.
+pub(crate) async fn logged_in(driver: &Driver, server: &TestServer, size: (u32, u32)) -> Browser {
+    let admin = Browser::open(driver, server.addr, "console", size).await;
+    admin.goto(&server.url("/admin")).await;
+    admin.wait("the login form", &shown("#password")).await;
+    log_in(&admin).await;
+    admin
+}
+
 /// Opens the console afresh and presses the button `act` of session `code` twice: the
 /// first press only asks for the second.
 async fn press_twice(b: &Browser, server: &TestServer, code: &str, act: &str) {
@@ -241,12 +250,14 @@ async fn console(tools: Tools) {
             ),
         )
         .await;
-    // No session, so no code, no QR code and no "Verbonden": the preview says so.
+    // No session, so no code, no QR code and no "Verbonden": the preview says so, and
+    // the QR code's place is marked as one.
     let join = admin
         .js("const doc = (id) => document.getElementById(id).contentDocument;
              const screen = doc('pv-screen'), phone = doc('pv-phone');
              return [screen.getElementById('jcode').textContent, screen.getElementById('jurl').textContent,
-                     screen.getElementById('qr').getAttribute('src'), screen.getElementById('conn').textContent,
+                     screen.getElementById('qr').getAttribute('src'), screen.getElementById('qr').textContent,
+                     screen.getElementById('conn').textContent,
                      phone.getElementById('conn').textContent];")
         .await;
     assert_eq!(
@@ -255,6 +266,7 @@ async fn console(tools: Tools) {
             "volgt bij de start",
             "Het adres en de QR-code komen bij de start van de sessie.",
             null,
+            "QR-code",
             "Voorbeeld",
             "Voorbeeld"
         ])
@@ -504,10 +516,7 @@ async fn the_editor_wraps_long_lines_and_keeps_each_number_beside_its_line() {
 async fn soft_wrap(tools: Tools) {
     let server = TestServer::start_console().await;
     let driver = Driver::start(&tools).await;
-    let admin = Browser::open(&driver, server.addr, "console", (1024, 900)).await;
-    admin.goto(&server.url("/admin")).await;
-    admin.wait("the login form", &shown("#password")).await;
-    log_in(&admin).await;
+    let admin = logged_in(&driver, &server, (1024, 900)).await;
     admin.click("#new-deck").await;
     let long = "Een lange alinea die in de editor over meer dan één regel loopt. ".repeat(6);
     let deck = format!("## Stelling\n\n{long}\n\nA) Ja\nB) Nee\n");
@@ -531,5 +540,144 @@ async fn soft_wrap(tools: Tools) {
         "the long line wraps onto several rows: {rows}"
     );
     admin.screenshot("console-editor-wrapped-1024x900").await;
+    admin.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deck_with_errors_is_saved_as_a_draft_that_the_console_will_not_start() {
+    run(
+        "a_deck_with_errors_is_saved_as_a_draft_that_the_console_will_not_start",
+        draft,
+    )
+    .await;
+}
+
+/// Script: the text of the element with `id`, and whether it shows as an error.
+fn text_of(id: &str) -> String {
+    format!("const e = document.getElementById({}); return [e.textContent, e.classList.contains('error')];", js_str(id))
+}
+
+async fn draft(tools: Tools) {
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let server = TestServer::start_console().await;
+    let driver = Driver::start(&tools).await;
+    let admin = logged_in(&driver, &server, (1440, 1000)).await;
+
+    // With an error, the button says what it does, and a press keeps the deck as a draft.
+    admin.click("#new-deck").await;
+    admin.fill("#deck-name", "concept.md").await;
+    admin.fill("#source", DECK_WITH_ERROR).await;
+    admin
+        .wait(
+            "the button to save a draft",
+            "return document.getElementById('save').textContent === 'Opslaan als concept';",
+        )
+        .await;
+    admin.click("#save").await;
+    let said = admin
+        .wait(
+            "the draft in the list, chosen to start",
+            "const b = document.querySelector('#deck-list .deckbtn[aria-current]');
+             const s = document.getElementById('start-deck');
+             return !!b && !!b.querySelector('.tag.draft') && s.selectedOptions[0].textContent.includes('concept.md')
+               && [b.querySelector('.tag.draft').textContent, document.getElementById('save-state').textContent,
+                   s.selectedOptions[0].textContent];",
+        )
+        .await;
+    assert_eq!(
+        said,
+        serde_json::json!([
+            "concept met fouten",
+            "concept.md is bewaard als concept (versie 1). Het deck bevat fouten: een sessie starten kan pas als ze hersteld zijn.",
+            "concept.md (concept.md) — concept met fouten"
+        ])
+    );
+    assert_eq!(
+        admin.js(&text_of("start-deck-note")).await,
+        serde_json::json!([
+            "Dit deck is een concept met fouten. Herstel ze in de editor en sla het op; dan kan de sessie starten.",
+            true
+        ])
+    );
+    axe_clean(&admin, &axe, "a draft saved, chosen to start").await;
+    admin.screenshot("console-draft-1440x1000").await;
+
+    // Starting is refused with the server's reason, and no session is added.
+    let sessions = "return document.querySelectorAll('#session-list li').length;";
+    let before = admin.js(sessions).await;
+    admin.click("#start button[type=submit]").await;
+    let refused = admin
+        .wait(
+            "the refusal",
+            "const m = document.getElementById('start-msg'); return m.classList.contains('error') && m.textContent;",
+        )
+        .await;
+    assert_eq!(
+        refused,
+        "Dit deck is een concept met fouten; herstel ze en sla het deck op voordat een sessie het gebruikt."
+    );
+    assert_eq!(admin.js(sessions).await, before);
+
+    // After a reload the draft is there, and says so in English too.
+    admin.goto(&server.url("/admin")).await;
+    admin.click("[data-lang-toggle]").await;
+    let english = admin
+        .wait(
+            "the draft in English",
+            "const b = [...document.querySelectorAll('#deck-list .deckbtn')].find((x) => x.textContent.includes('concept.md'));
+             const n = document.getElementById('start-deck-note');
+             return !!b && !!b.querySelector('.tag.draft') && n.textContent.startsWith('This')
+               && [b.querySelector('.tag.draft').textContent, n.textContent];",
+        )
+        .await;
+    assert_eq!(
+        english,
+        serde_json::json!([
+            "draft with errors",
+            "This deck is a draft with errors. Fix them in the editor and save it; then the session can start."
+        ])
+    );
+    admin.click("#deck-list .deckbtn:has(.tag.draft)").await;
+    admin
+        .wait(
+            "the draft in the editor with its error",
+            &format!(
+                "return document.getElementById('save').textContent === 'Save as draft'
+                   && !!document.querySelector('#problems button[data-line=\"{ERROR_LINE}\"]')
+                   && document.getElementById('save-state').textContent === 'Stored as a draft — version 1, with errors';"
+            ),
+        )
+        .await;
+
+    // Fixed and saved, it is a deck like any other: no tag, no note, and it starts.
+    admin
+        .js(&format!(
+            "const s = document.getElementById('source'); s.value = {}; s.dispatchEvent(new Event('input')); return true;",
+            js_str(&DECK_WITH_ERROR.replace("B)\n", &format!("B){FIX}\n")))
+        ))
+        .await;
+    admin
+        .wait(
+            "the plain save button",
+            "return document.getElementById('save').textContent === 'Save' && document.getElementById('check-status').classList.contains('ok');",
+        )
+        .await;
+    admin.click("#save").await;
+    admin
+        .wait(
+            "the deck without the draft tag",
+            "const b = document.querySelector('#deck-list .deckbtn[aria-current]');
+             return !!b && !b.querySelector('.tag.draft') && document.getElementById('start-deck-note').textContent === ''
+               && document.getElementById('save-state').textContent === 'concept.md is stored as version 2.';",
+        )
+        .await;
+    admin.click("#start button[type=submit]").await;
+    admin
+        .wait(
+            "the session started on it",
+            "return document.getElementById('start-msg').textContent.startsWith('Session ')
+               && [...document.querySelectorAll('#session-list li.is-open')].length === 2;",
+        )
+        .await;
     admin.close().await;
 }

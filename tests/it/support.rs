@@ -148,6 +148,16 @@ impl TestServer {
     /// server's store holds the directory itself), with its open sessions noted; the
     /// copy lives as long as the returned directory.
     pub fn restarted_hub(&self) -> (tempfile::TempDir, Arc<Hub>) {
+        let (restarted, store) = self.restarted_store();
+        (
+            restarted,
+            Arc::new(Hub::new(store, "http://127.0.0.1".into())),
+        )
+    }
+
+    /// A second store on a copy of the data directory, as after a restart; the copy
+    /// lives as long as the returned directory.
+    pub fn restarted_store(&self) -> (tempfile::TempDir, Store) {
         let restarted = tempfile::tempdir().unwrap();
         let db = |dir: &std::path::Path| dir.join(stemzaal::store::DB_FILE);
         rusqlite::Connection::open(db(self.data.path()))
@@ -155,10 +165,7 @@ impl TestServer {
             .execute("VACUUM INTO ?1", [db(restarted.path()).to_str().unwrap()])
             .unwrap();
         let store = Store::open(restarted.path(), Durability::Normal).unwrap();
-        (
-            restarted,
-            Arc::new(Hub::new(store, "http://127.0.0.1".into())),
-        )
+        (restarted, store)
     }
 
     /// A plain HTTP GET over a fresh TCP connection: (status, headers, body).

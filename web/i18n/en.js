@@ -126,6 +126,7 @@ export default {
   "screen.join_code": "Code",
   "screen.preview_code": "given at the start",
   "screen.preview_url": "The address and the QR code come when the session starts.",
+  "screen.preview_qr": "QR code",
   "screen.qr_alt": "QR code with the link to join the vote",
   "screen.timer_label": "Time left",
   "host.leave_warning": "The vote is still open — press again to close it and move on",

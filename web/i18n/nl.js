@@ -126,6 +126,7 @@ export default {
   "screen.join_code": "Code",
   "screen.preview_code": "volgt bij de start",
   "screen.preview_url": "Het adres en de QR-code komen bij de start van de sessie.",
+  "screen.preview_qr": "QR-code",
   "screen.qr_alt": "QR-code met de link om mee te stemmen",
   "screen.timer_label": "Resterende tijd",
   "host.leave_warning": "De stemming is nog open — druk nogmaals om te sluiten en verder te gaan",

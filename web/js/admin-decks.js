@@ -1,5 +1,7 @@
 // The console's decks: the stored list, upload, and the editor with its line numbers,
-// versions and the check as you type (POST /api/check).
+// versions and the check as you type (POST /api/check). A deck with errors is saved
+// all the same, as a draft (`draft` in docs/api.md): nothing typed is lost, and no
+// session starts on it until a version without errors is saved.
 import { t, onLangChange } from './i18n.js';
 import { $, el, setText } from './common.js';
 import { api, when } from './admin-api.js';
@@ -18,10 +20,11 @@ const versionsEl = $('versions');
 const saveState = $('save-state');
 const checkStatus = $('check-status');
 const problems = $('problems');
+const saveBtn = $('save');
 
 let decks = [];
 // The deck in the editor: `id` null for a new one; `version` the one shown, `newest` the last stored.
-let current = { id: null, builtin: false, version: 0, newest: 0, versions: [] };
+let current = { id: null, builtin: false, draft: false, version: 0, newest: 0, versions: [] };
 let saved = ''; // the source as stored (or '' for a new deck)
 let check = null; // the last answer of /api/check for what the editor shows, or { failed }
 let marks = new Map(); // line → 'err' | 'warn'
@@ -59,7 +62,7 @@ export function initDecks(h) {
   });
   $('upload').addEventListener('change', upload);
   versionsEl.addEventListener('change', () => openDeck(current.id, Number(versionsEl.value)));
-  $('save').addEventListener('click', () => saveDeck());
+  saveBtn.addEventListener('click', () => saveDeck());
   $('delete-deck').addEventListener('click', async (e) => {
     if (!pressAgain(e.currentTarget, () => t('admin.delete_deck_ask'), saveState)) return;
     try {
@@ -95,9 +98,11 @@ function renderDecks() {
     b.dataset.id = d.id;
     if (d.id === current.id) b.setAttribute('aria-current', 'true');
     b.append(el('span', 'dtitle', d.title || d.name),
-      el('span', 'dmeta', t('admin.deck_meta', { name: d.name, v: d.version, slides: d.slides, statements: d.statements })),
+      el('span', 'dmeta', d.draft ? t('admin.deck_meta_draft', { name: d.name, v: d.version })
+        : t('admin.deck_meta', { name: d.name, v: d.version, slides: d.slides, statements: d.statements })),
       el('span', 'dmeta', t('admin.deck_changed', { when: when(d.updated_ms) })));
     if (d.builtin) b.append(el('span', 'tag', t('admin.builtin')));
+    if (d.draft) b.append(el('span', 'tag draft', t('admin.draft')));
     const li = el('li');
     li.append(b);
     return li;
@@ -117,7 +122,7 @@ async function openDeck(id, version) {
 // Puts a deck (as GET /api/decks/{id} answers, or a new one) into the editor.
 function show(d) {
   const versions = d.versions || [];
-  current = { id: d.id ?? null, builtin: !!d.builtin, version: d.version || 0, newest: Math.max(0, ...versions.map((v) => v.version)), versions };
+  current = { id: d.id ?? null, builtin: !!d.builtin, draft: !!d.draft, version: d.version || 0, newest: Math.max(0, ...versions.map((v) => v.version)), versions };
   saved = d.id == null ? '' : d.source;
   src.value = d.source || '';
   src.setSelectionRange(0, 0);
@@ -152,11 +157,13 @@ function showSaved() {
   say(saveState, current.id == null ? (src.value ? t('admin.unsaved_new') : '')
     : dirty() ? t('admin.unsaved')
     : current.version !== current.newest ? t('admin.viewing_old', { v: current.version, newest: current.newest })
+    : current.draft ? t('admin.saved_version_draft', { v: current.version })
     : t('admin.saved_version', { v: current.version }));
 }
 
 // Stores the editor's deck (a new version, or a new deck) unless it is stored as the
-// newest version already. Answers its id, or null when it could not be stored.
+// newest version already; with errors, as a draft. Answers its id, or null when it
+// could not be stored.
 export async function saveDeck() {
   if (current.id != null && !dirty() && current.version === current.newest) return current.id;
   const name = nameEl.value.trim();
@@ -170,14 +177,15 @@ export async function saveDeck() {
   const source = src.value;
   try {
     const d = current.id == null
-      ? await api('POST', '/decks', { name, source })
-      : await api('PUT', '/decks/' + current.id, { source });
+      ? await api('POST', '/decks', { name, source, draft: true })
+      : await api('PUT', '/decks/' + current.id, { source, draft: true });
     const keep = { start: src.selectionStart, end: src.selectionEnd, top: src.scrollTop, left: src.scrollLeft };
     show({ ...d, source });
     Object.assign(src, { scrollTop: keep.top, scrollLeft: keep.left });
     src.setSelectionRange(keep.start, keep.end);
     syncScroll();
-    saveMsg = () => t('admin.saved', { name: d.name, v: d.version });
+    const at = { name: d.name, v: d.version };
+    saveMsg = () => (d.draft ? t('admin.saved_draft', at) : t('admin.saved', at));
     say(saveState, saveMsg());
     await loadDecks();
     return d.id;
@@ -196,17 +204,14 @@ async function upload() {
   if (!file) return;
   say(decksMsg, t('admin.uploading', { name: file.name }));
   try {
-    const d = await api('POST', '/decks?name=' + encodeURIComponent(file.name), file, 'text/markdown');
+    // A deck with errors is stored as a draft, and goes into the editor to be fixed.
+    const d = await api('POST', '/decks?draft=true&name=' + encodeURIComponent(file.name), file, 'text/markdown');
     await loadDecks();
     show(d);
-    say(decksMsg, t('admin.uploaded', { name: d.name }));
+    say(decksMsg, d.draft ? t('admin.uploaded_draft', { name: d.name }) : t('admin.uploaded', { name: d.name }));
+    if (d.draft) src.focus();
   } catch (e) {
     say(decksMsg, e.message, true);
-    // A deck with errors goes into the editor as a new deck, to be fixed there.
-    if (e.code === 'deck_invalid') {
-      show({ id: null, name: file.name, source: await file.text() });
-      src.focus();
-    }
   }
 }
 
@@ -301,6 +306,8 @@ function renderCheck() {
   for (const w of warnings) if (lineOf(w)) marks.set(lineOf(w), 'warn');
   for (const e of errors) if (lineOf(e)) marks.set(lineOf(e), 'err');
   drawGutter();
+  // With errors the button says what a press does: keep the deck as a draft.
+  saveBtn.textContent = errors.length ? t('admin.save_draft') : t('admin.save');
   const box = checkStatus;
   box.className = 'cstatus ' + (!check ? '' : check.ok ? 'ok' : 'bad');
   if (!check) setText(box, t('admin.check_empty'));

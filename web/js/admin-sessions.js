@@ -17,17 +17,29 @@ let hooks = { source: () => '', saveDeck: async () => null, currentDeck: () => n
 export function initSessions(h) {
   hooks = h;
   $('start').addEventListener('submit', (e) => { e.preventDefault(); start(); });
+  deckSel.addEventListener('change', noteDraft);
   listEl.addEventListener('click', act);
   onLangChange(() => { setDecks(decks); render(); });
 }
 
 // The decks to start a session on; the one in the editor is chosen when it is stored.
+// A draft is listed as one, and chosen it says why no session starts on it.
 export function setDecks(list) {
   decks = list;
   const editing = hooks.currentDeck();
   const keep = editing != null && list.some((d) => d.id === editing) ? String(editing) : deckSel.value;
-  deckSel.replaceChildren(...list.map((d) => new Option(t('admin.deck_option', { title: d.title || d.name, name: d.name }), d.id)));
+  const label = (d) => {
+    const at = { title: d.title || d.name, name: d.name };
+    return d.draft ? t('admin.deck_option_draft', at) : t('admin.deck_option', at);
+  };
+  deckSel.replaceChildren(...list.map((d) => new Option(label(d), d.id)));
   if ([...deckSel.options].some((o) => o.value === keep)) deckSel.value = keep;
+  noteDraft();
+}
+
+function noteDraft() {
+  const d = decks.find((x) => String(x.id) === deckSel.value);
+  say($('start-deck-note'), d && d.draft ? t('admin.start_draft') : '', true);
 }
 
 export async function loadSessions() {

@@ -19,10 +19,16 @@ const cols = $('cols');
 const timerEl = $('timer');
 setText($('jcode'), code);
 // A preview (/preview/screen) has no session to join: the join box keeps its place and
-// says that the code and the QR code come with the session.
+// says that the code and the QR code come with the session, in the QR code's place too.
 const preview = location.pathname.startsWith('/preview/');
 $('join').classList.toggle('preview', preview);
 if (!preview) $('qr').src = '/qr/' + encodeURIComponent(code) + '.svg';
+else {
+  const place = el('p', 'qr', t('screen.preview_qr'));
+  place.id = 'qr';
+  place.dataset.i18n = 'screen.preview_qr';
+  $('qr').replaceWith(place);
+}
 
 const tick = countdown((ms) => {
   timerEl.hidden = ms == null;
