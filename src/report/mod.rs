@@ -4,9 +4,12 @@
 //! HTML page with a bar chart per statement.
 
 mod csv;
+mod pdf;
+pub mod when;
 mod xlsx;
 
 pub use csv::to_csv;
+pub use pdf::{to_pdf, PdfContext};
 pub use xlsx::to_xlsx;
 
 use maud::{html, Markup, PreEscaped};
@@ -44,6 +47,10 @@ pub struct Report {
     /// from what was voted. Absent when none.
     #[serde(skip_serializing_if = "is_zero")]
     pub skipped_events: u64,
+    /// The language of the deck (`lang:`), which the PDF and the page are written in
+    /// unless the reader asks for the other.
+    #[serde(skip)]
+    pub lang: Lang,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -116,6 +123,24 @@ pub struct RoundReport {
     /// On a scale, the median and mean of `counts`; absent when nobody voted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<ScaleStats>,
+}
+
+impl RoundReport {
+    /// Option `i`'s votes, and how many of them were counted by hand.
+    pub fn votes(&self, i: usize) -> (u64, u64) {
+        let count = self.counts.get(i).copied().unwrap_or(0);
+        (count, self.hands.get(i).copied().unwrap_or(0))
+    }
+
+    /// `n` votes as a share of the round's voters, from 0 to 1 (0 when nobody voted):
+    /// how long a chart's bar is.
+    pub fn share(&self, n: u64) -> f64 {
+        if self.voted == 0 {
+            0.0
+        } else {
+            n as f64 / self.voted as f64
+        }
+    }
 }
 
 /// Builds the report of a session.
@@ -198,6 +223,11 @@ pub fn build(session: &Session, code: &str) -> Report {
         statements,
         // Known to whoever read the log (see `hub`), who sets it.
         skipped_events: 0,
+        lang: if deck.lang.starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Nl
+        },
     }
 }
 
@@ -435,15 +465,8 @@ fn chart_bar(
     y: f64,
     lang: Lang,
 ) -> Markup {
-    let count = r.counts.get(option).copied().unwrap_or(0);
-    let hands = r.hands.get(option).copied().unwrap_or(0);
-    let share = |n: u64| {
-        if r.voted == 0 {
-            0.0
-        } else {
-            (n as f64 / r.voted as f64 * BAR_WIDTH).round()
-        }
-    };
+    let (count, hands) = r.votes(option);
+    let share = |n: u64| (r.share(n) * BAR_WIDTH).round();
     let caption = if s.rounds.len() > 1 {
         let round = fill(text(lang, "chart_round"), &[&r.round.to_string()]);
         format!("{}) {round}", s.name(option))
@@ -564,18 +587,21 @@ fn skipped_text(skipped: u64, lang: Lang) -> String {
     fill(text(lang, key), &[&skipped.to_string()])
 }
 
+/// What a round counted by hand, per option: "waarvan met handopsteking geteld: A 2, B 1".
+fn hands_text(s: &StatementReport, r: &RoundReport, lang: Lang) -> String {
+    let hands: Vec<String> = r
+        .hands
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{} {n}", s.name(i)))
+        .collect();
+    fill(text(lang, "hands"), &[&hands.join(", ")])
+}
+
 /// The table of counts per round, hand counts in a row of their own.
 fn html_rounds(s: &StatementReport, lang: Lang) -> Markup {
     let tx = |key| text(lang, key);
-    let hands = |r: &RoundReport| {
-        let hands: Vec<String> = r
-            .hands
-            .iter()
-            .enumerate()
-            .map(|(i, n)| format!("{} {n}", s.name(i)))
-            .collect();
-        fill(tx("hands"), &[&hands.join(", ")])
-    };
+    let hands = |r: &RoundReport| hands_text(s, r, lang);
     html! {
         table {
             caption { (tx("per_round")) }

@@ -133,6 +133,12 @@ fn every_call(code: &str) -> Vec<(&'static str, String, Value)> {
         ("PUT", "/api/decks/1".into(), deck.clone()),
         ("DELETE", "/api/decks/1".into(), Value::Null),
         ("POST", "/api/check".into(), deck),
+        ("GET", "/api/settings".into(), Value::Null),
+        (
+            "PUT",
+            "/api/settings".into(),
+            json!({"organisation": "Gemeente X"}),
+        ),
         ("GET", "/api/sessions".into(), Value::Null),
         ("POST", "/api/sessions".into(), json!({"deck": 1})),
         ("GET", format!("/api/sessions/{code}"), Value::Null),

@@ -22,6 +22,7 @@ mod logging;
 mod nats;
 mod numbers;
 mod page_weight;
+mod pdf;
 mod phone;
 mod protocol;
 mod recovery;
