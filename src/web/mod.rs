@@ -541,8 +541,8 @@ async fn report_page(
     let Some(code) = host_access(&state, &code, query.key.as_deref(), &headers).await else {
         return (StatusCode::FORBIDDEN, "host key required").into_response();
     };
-    let report = match report_of(&state, &code).await {
-        Ok(report) => report,
+    let (report, context) = match report_with_context(&state, &code).await {
+        Ok(found) => found,
         Err(refusal) => return refusal,
     };
     (
@@ -550,7 +550,7 @@ async fn report_page(
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        crate::report::to_html(&report, query.lang.unwrap_or(report.lang)),
+        crate::report::to_html(&report, query.lang.unwrap_or(report.lang), &context),
     )
         .into_response()
 }
@@ -568,30 +568,9 @@ async fn report_pdf(
     let Some(code) = host_access(state, code, query.key.as_deref(), headers).await else {
         return (StatusCode::FORBIDDEN, "host key required").into_response();
     };
-    let record = match state.hub.record(&code).await {
-        Ok(Some(record)) => record,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::error!("reading session {code}: {e:#}");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    let report = match report_of(state, &code).await {
-        Ok(report) => report,
+    let (report, context) = match report_with_context(state, &code).await {
+        Ok(found) => found,
         Err(refusal) => return refusal,
-    };
-    let organisation = match crate::web::api::organisation(state).await {
-        Ok(organisation) => organisation,
-        Err(e) => {
-            tracing::error!("reading the organisation: {e:#}");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    let context = crate::report::PdfContext {
-        organisation,
-        started_ms: record.created_ms,
-        closed_ms: record.closed_ms,
-        now_ms: crate::hub::now_ms(),
     };
     let lang = query.lang.unwrap_or(report.lang);
     let written =
@@ -621,6 +600,34 @@ async fn report_of(state: &AppState, code: &str) -> Result<crate::report::Report
             Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
     }
+}
+
+/// A session's report with what the PDF and the page say besides it: the console's
+/// organisation, the session's start and close, the time now.
+async fn report_with_context(
+    state: &AppState,
+    code: &str,
+) -> Result<(crate::report::Report, crate::report::ReportContext), Response> {
+    let failed = |what: &str, e: anyhow::Error| {
+        tracing::error!("{what} of {code}: {e:#}");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    };
+    let record = match state.hub.record(code).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(StatusCode::NOT_FOUND.into_response()),
+        Err(e) => return Err(failed("the record", e)),
+    };
+    let report = report_of(state, code).await?;
+    let organisation = crate::web::api::organisation(state)
+        .await
+        .map_err(|e| failed("the organisation", e))?;
+    let context = crate::report::ReportContext {
+        organisation,
+        started_ms: record.created_ms,
+        closed_ms: record.closed_ms,
+        now_ms: crate::hub::now_ms(),
+    };
+    Ok((report, context))
 }
 
 /// A file to save, never to be cached.

@@ -230,6 +230,24 @@ async fn the_pdf_report_is_tagged_archival_and_says_what_the_json_export_says() 
     numbers.push(format!("{} ({}%)", raad["counts"][0], raad["percents"][0]));
     assert_eq!(s["groups"][1]["suppressed"], "few");
 
+    // The printable page says the same of the meeting.
+    let (status, _, html) = server
+        .get(&format!(
+            "/report/{code}?key={}",
+            server.session.host_key().expose()
+        ))
+        .await;
+    assert_eq!(status, 200);
+    for part in [
+        "Raadsavond groen · 8 december 2026 · Raadzaal, Stadhuis",
+        "Rekenkamer Zutphen",
+        "Tijd: van ",
+        "<h2>Samenvatting</h2>",
+        "2 van 9 deelnemers kozen in de laatste ronde anders.",
+    ] {
+        assert!(html.contains(part), "{part:?} in the page:\n{html}");
+    }
+
     let Some(text) = pdf_text(&pdf, "the_pdf_report_is_tagged_archival") else {
         return;
     };

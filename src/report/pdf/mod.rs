@@ -11,30 +11,18 @@ use krilla::metadata::{DateTime, Metadata};
 
 use layout::{Column, Draw, Layout, Row, Style, WIDTH};
 
-use super::when::{clock, local, written_date, written_day};
+use super::when::local;
 use super::{
-    chart_summary, fill, hands_text, mean_text, median_text, percent, scale_shift, skipped_text,
-    text, Report, RoundReport, StatementReport, Suppressed,
+    capital, chart_summary, date_text, fill, hands_text, mean_text, median_text, percent,
+    scale_shift, skipped_text, summary, text, times, Report, ReportContext, RoundReport,
+    StatementReport, Suppressed,
 };
 use crate::wire::protocol::Lang;
-
-/// What the PDF says besides the report: who held the session and when.
-#[derive(Debug, Clone, Default)]
-pub struct PdfContext {
-    /// The organisation, a console setting ("Rekenkamer Zutphen").
-    pub organisation: Option<String>,
-    /// When the session was started, in milliseconds since the Unix epoch.
-    pub started_ms: u64,
-    /// When it was closed; `None` while it is open.
-    pub closed_ms: Option<u64>,
-    /// The time of the request: the document's date while the session is open.
-    pub now_ms: u64,
-}
 
 /// The report as a PDF in `lang`. The same closed session gives the same bytes: the
 /// document's date is the close time, its identifier the session's code. An error
 /// means krilla found that the file would not conform (a bug, logged by the caller).
-pub fn to_pdf(report: &Report, lang: Lang, context: &PdfContext) -> anyhow::Result<Vec<u8>> {
+pub fn to_pdf(report: &Report, lang: Lang, context: &ReportContext) -> anyhow::Result<Vec<u8>> {
     let mut doc = Layout::new();
     first_page(&mut doc, report, lang, context);
     for s in &report.statements {
@@ -85,7 +73,7 @@ fn subject(report: &Report) -> &str {
 }
 
 /// Page 1: what the session was, then a line per statement.
-fn first_page(doc: &mut Layout, report: &Report, lang: Lang, context: &PdfContext) {
+fn first_page(doc: &mut Layout, report: &Report, lang: Lang, context: &ReportContext) {
     let tx = |key| words(lang, key);
     doc.heading(1, tx("report"));
     doc.paragraph(
@@ -96,10 +84,7 @@ fn first_page(doc: &mut Layout, report: &Report, lang: Lang, context: &PdfContex
             colour: layout::INK,
         },
     );
-    let date = report.date.as_deref().map_or_else(
-        || written_day(context.started_ms, lang),
-        |d| written_date(d, lang),
-    );
+
     let mut facts: Vec<(&str, String)> = vec![];
     if let Some(org) = &context.organisation {
         facts.push(("organisation", org.clone()));
@@ -107,7 +92,9 @@ fn first_page(doc: &mut Layout, report: &Report, lang: Lang, context: &PdfContex
     if report.meeting.is_some() {
         facts.push(("deck", report.title.clone()));
     }
-    facts.push(("date", date));
+    if let Some(date) = date_text(report, context, lang) {
+        facts.push(("date", date));
+    }
     if let Some(place) = &report.place {
         facts.push(("place", place.clone()));
     }
@@ -135,66 +122,6 @@ fn first_page(doc: &mut Layout, report: &Report, lang: Lang, context: &PdfContex
         doc.paragraph(&format!("{}. {}", n + 1, s.title), Style::STRONG);
         doc.paragraph(&summary(s, lang), Style::BODY);
     }
-}
-
-/// When the session began and closed, on a Dutch clock; the close on its own day if it
-/// was another.
-fn times(context: &PdfContext, lang: Lang) -> String {
-    let start = clock(context.started_ms);
-    let Some(closed) = context.closed_ms else {
-        return fill(words(lang, "open_since"), &[&start, &clock(context.now_ms)]);
-    };
-    let end = if written_day(closed, lang) == written_day(context.started_ms, lang) {
-        clock(closed)
-    } else {
-        format!("{} {}", written_day(closed, lang), clock(closed))
-    };
-    fill(words(lang, "from_to"), &[&start, &end])
-}
-
-/// One statement's outcome in a sentence: per round the share of each option (or a
-/// scale's median and mean) and the voters, then the shift.
-fn summary(s: &StatementReport, lang: Lang) -> String {
-    let tx = |key| words(lang, key);
-    let mut parts = vec![];
-    for r in &s.rounds {
-        let outcome = if s.scale {
-            fill(
-                tx("scale_outcome"),
-                &[&median_text(s, r), &mean_text(r, lang)],
-            )
-        } else {
-            r.counts
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| format!("{} {}", s.name(i), percent(c, r.voted)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        parts.push(fill(
-            tx("round_outcome"),
-            &[&r.round.to_string(), &outcome, &r.voted.to_string()],
-        ));
-    }
-    let mut line = if parts.is_empty() {
-        tx("not_voted").to_owned()
-    } else {
-        capital(&parts.join("; ")) + "."
-    };
-    if let Some(sw) = &s.switches {
-        line.push(' ');
-        match sw.switched {
-            Some(n) => line.push_str(&fill(
-                tx("shift"),
-                &[&n.to_string(), &sw.paired.to_string()],
-            )),
-            None => line.push_str(&fill(
-                text(lang, "few_paired"),
-                &[&sw.from_round.to_string(), &sw.to_round.to_string()],
-            )),
-        }
-    }
-    line
 }
 
 /// A statement's section.
@@ -520,14 +447,6 @@ fn arguments(doc: &mut Layout, s: &StatementReport, lang: Lang) {
     doc.table(tx("arguments"), &cols, &header, &rows);
 }
 
-/// `word` with a capital first letter.
-fn capital(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
-}
-
 /// The method and its caveat.
 fn method(doc: &mut Layout, report: &Report, lang: Lang) {
     let tx = |key| words(lang, key);
@@ -548,20 +467,14 @@ fn method(doc: &mut Layout, report: &Report, lang: Lang) {
     doc.paragraph(tx("method_times"), Style::SMALL);
 }
 
-/// A sentence of the PDF that the HTML report does not have, in the reader's language.
+/// A sentence of the PDF in the reader's language; those the HTML report has too from
+/// its table.
 fn words(lang: Lang, key: &str) -> &'static str {
     let (nl, en) = match key {
-        "report" => ("Verslag", "Report"),
         "organisation" => ("Organisatie", "Organisation"),
         "deck" => ("Presentatie", "Presentation"),
         "date" => ("Datum", "Date"),
         "place" => ("Plaats", "Place"),
-        "times" => ("Tijd", "Time"),
-        "from_to" => ("van {a} tot {b}", "from {a} to {b}"),
-        "open_since" => (
-            "begonnen om {a}, nog open toen dit verslag om {b} werd gemaakt",
-            "started at {a}, still open when this report was made at {b}",
-        ),
         "participants" => ("Deelnemers", "Participants"),
         "cards" => ("Stemkaarten", "Voting cards"),
         "cards_counts" => (
@@ -569,15 +482,7 @@ fn words(lang: Lang, key: &str) -> &'static str {
             "{a} issued, {b} used, {c} voted",
         ),
         "session" => ("Sessie", "Session"),
-        "summary" => ("Samenvatting", "Summary"),
         "no_statements" => ("Dit deck heeft geen stellingen.", "This deck has no statements."),
-        "round_outcome" => ("ronde {a}: {b} ({c} gestemd)", "round {a}: {b} ({c} voted)"),
-        "scale_outcome" => ("mediaan {a}, gemiddelde {b}", "median {a}, mean {b}"),
-        "not_voted" => ("Niet in stemming gebracht.", "Not put to the vote."),
-        "shift" => (
-            "{a} van {b} deelnemers kozen in de laatste ronde anders.",
-            "{a} of {b} participants chose differently in the last round.",
-        ),
         "option" => ("Keuze", "Option"),
         "argument" => ("Argument", "Argument"),
         "method" => ("Werkwijze", "Method"),
@@ -609,7 +514,7 @@ fn words(lang: Lang, key: &str) -> &'static str {
             "Stemzaal · sessie {a} · pagina {b} van {c}",
             "Stemzaal · session {a} · page {b} of {c}",
         ),
-        _ => ("", ""),
+        _ => return text(lang, key),
     };
     if lang == Lang::Nl {
         nl
