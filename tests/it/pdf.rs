@@ -180,6 +180,14 @@ async fn the_pdf_report_is_tagged_archival_and_says_what_the_json_export_says() 
     }
     assert_nothing_external(&doc);
 
+    let bookmarks = outline(&doc, catalog);
+    for s in report_titles(&doc, catalog) {
+        assert!(
+            bookmarks.iter().any(|b| b.ends_with(&s)),
+            "a bookmark for {s:?} in {bookmarks:?}"
+        );
+    }
+
     let tree = structure(&doc, catalog);
     let kinds: Vec<&str> = tree.iter().map(|(s, _)| s.as_str()).collect();
     for kind in ["H1", "H2", "Table", "TH", "TD", "Caption", "Figure", "P"] {
@@ -464,6 +472,50 @@ fn structure(doc: &Document, catalog: &Dictionary) -> Vec<(String, Option<String
     let mut out = vec![];
     walk(doc, root.get(b"K").expect("the tree's root"), &mut out);
     out
+}
+
+/// The bookmarks' titles, in order.
+fn outline(doc: &Document, catalog: &Dictionary) -> Vec<String> {
+    let outlines = dict(doc, catalog.get(b"Outlines").expect("bookmarks"));
+    let mut titles = vec![];
+    let mut next = outlines.get(b"First").ok();
+    while let Some(item) = next {
+        let item = dict(doc, item);
+        titles.push(text_of(doc, item.get(b"Title").unwrap()));
+        next = item.get(b"Next").ok();
+    }
+    titles
+}
+
+/// The level-2 headings' titles that name a statement ("Stelling (dia 1): …").
+fn report_titles(doc: &Document, catalog: &Dictionary) -> Vec<String> {
+    fn walk(doc: &Document, obj: &Object, out: &mut Vec<String>) {
+        match resolve(doc, obj) {
+            Object::Array(kids) => kids.iter().for_each(|k| walk(doc, k, out)),
+            Object::Dictionary(d) => {
+                if d.get(b"S").ok() == Some(&Object::Name(b"H2".to_vec())) {
+                    if let Ok(title) = d.get(b"T") {
+                        out.push(text_of(doc, title));
+                    }
+                }
+                if d.get(b"Type").ok() != Some(&Object::Name(b"MCR".to_vec())) {
+                    if let Ok(kids) = d.get(b"K") {
+                        walk(doc, kids, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let root = dict(doc, catalog.get(b"StructTreeRoot").unwrap());
+    let mut out = vec![];
+    walk(doc, root.get(b"K").unwrap(), &mut out);
+    let statements: Vec<String> = out
+        .into_iter()
+        .filter(|t| t.starts_with("Stelling"))
+        .collect();
+    assert_eq!(statements.len(), 2, "a titled H2 per statement");
+    statements
 }
 
 /// Whether a program of poppler-utils is installed.
