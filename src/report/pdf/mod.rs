@@ -522,3 +522,54 @@ fn words(lang: Lang, key: &str) -> &'static str {
         en
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::core::session::{Command, Session};
+
+    /// A report of a deck whose texts hold what the font cannot set.
+    fn report() -> Report {
+        let source =
+            "---\ntitle: Groen 🌳 in de wijk\n---\n## Meer 🌳 in de straat?\n\nA) ja 👍\nB) nee\n";
+        let deck = crate::core::deck::parse("groen.md", source).expect("the deck parses");
+        let mut session = Session::new(Arc::new(deck));
+        for command in [Command::GoTo { slide: 0 }, Command::OpenVote] {
+            session.apply(command).expect("the host may");
+        }
+        crate::report::build(&session, "ABC234")
+    }
+
+    #[test]
+    fn characters_the_font_lacks_print_as_question_marks_instead_of_failing() {
+        let context = ReportContext {
+            started_ms: 1_796_751_000_000,
+            now_ms: 1_796_752_000_000,
+            ..ReportContext::default()
+        };
+        let pdf = to_pdf(&report(), Lang::Nl, &context).expect("a conforming PDF");
+        assert!(pdf.starts_with(b"%PDF-1.7"));
+    }
+
+    #[test]
+    fn a_closed_session_gives_the_same_bytes_and_an_open_one_is_dated_by_the_request() {
+        let report = report();
+        let open = |now_ms| ReportContext {
+            started_ms: 1_796_751_000_000,
+            now_ms,
+            ..ReportContext::default()
+        };
+        let closed = |now_ms| ReportContext {
+            closed_ms: Some(1_796_751_600_000),
+            ..open(now_ms)
+        };
+        let pdf = |context: ReportContext| to_pdf(&report, Lang::En, &context).unwrap();
+        assert_eq!(
+            pdf(closed(1_796_752_000_000)),
+            pdf(closed(1_796_999_000_000))
+        );
+        assert_ne!(pdf(open(1_796_752_000_000)), pdf(open(1_796_752_060_000)));
+    }
+}
