@@ -224,11 +224,16 @@ pub fn build(session: &Session, code: &str) -> Report {
         statements,
         // Known to whoever read the log (see `hub`), who sets it.
         skipped_events: 0,
-        lang: if deck.lang.starts_with("en") {
-            Lang::En
-        } else {
-            Lang::Nl
-        },
+        lang: deck_lang(&deck.lang),
+    }
+}
+
+/// The report's language for a deck's `lang:`: English for `en…`, Dutch otherwise.
+fn deck_lang(tag: &str) -> Lang {
+    if tag.starts_with("en") {
+        Lang::En
+    } else {
+        Lang::Nl
     }
 }
 
@@ -407,24 +412,6 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "skipped_other" => "{a} stored events could not be read; the results may differ from what was voted.",
         "caveat" if nl => "Niet representatief. Wie hier stemde, koos daar zelf voor: de mensen in de zaal die wilden meedoen. Dat is geen steekproef. De uitkomst zegt wat deze groep vond, niet wat inwoners, raadsleden of ambtenaren in het algemeen vinden.",
         "caveat" => "Not representative. The people who voted here chose to: those in the room who wanted to take part. They are not a sample. The result says what this group thought, not what residents, council members or officials think in general.",
-        "from_to" if nl => "van {a} tot {b}",
-        "from_to" => "from {a} to {b}",
-        "open_since" if nl => "begonnen om {a}, nog open toen dit verslag om {b} werd gemaakt",
-        "open_since" => "started at {a}, still open when this report was made at {b}",
-        "round_outcome" if nl => "ronde {a}: {b} ({c} gestemd)",
-        "round_outcome" => "round {a}: {b} ({c} voted)",
-        "scale_outcome" if nl => "mediaan {a}, gemiddelde {b}",
-        "scale_outcome" => "median {a}, mean {b}",
-        "not_voted" if nl => "Niet in stemming gebracht.",
-        "not_voted" => "Not put to the vote.",
-        "shift" if nl => "{a} van {b} deelnemers kozen in de laatste ronde anders.",
-        "shift" => "{a} of {b} participants chose differently in the last round.",
-        "report" if nl => "Verslag",
-        "report" => "Report",
-        "times" if nl => "Tijd",
-        "times" => "Time",
-        "summary" if nl => "Samenvatting",
-        "summary" => "Summary",
         "print" if nl => "Afdrukken",
         "print" => "Print",
         "print_hint" if nl => "Afdrukken of bewaren als pdf kan ook met Ctrl+P (⌘P op een Mac).",
@@ -449,6 +436,32 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "scale_shift" => "From round {a} to round {b} the median went from {c} to {d} and the mean from {e} to {f}.",
         "scale_moved" if nl => "Van de {a} deelnemers die in beide rondes stemden kozen {b} een hoger punt, {c} een lager punt en {d} hetzelfde.",
         "scale_moved" => "Of the {a} participants who voted in both rounds, {b} chose a higher point, {c} a lower point and {d} the same.",
+        _ => summary_text(lang, key),
+    }
+}
+
+/// The sentences of page 1's summary and times, which the PDF shares with the page.
+fn summary_text(lang: Lang, key: &str) -> &'static str {
+    let nl = lang == Lang::Nl;
+    match key {
+        "from_to" if nl => "van {a} tot {b}",
+        "from_to" => "from {a} to {b}",
+        "open_since" if nl => "begonnen om {a}, nog open toen dit verslag om {b} werd gemaakt",
+        "open_since" => "started at {a}, still open when this report was made at {b}",
+        "round_outcome" if nl => "ronde {a}: {b} ({c} gestemd)",
+        "round_outcome" => "round {a}: {b} ({c} voted)",
+        "scale_outcome" if nl => "mediaan {a}, gemiddelde {b}",
+        "scale_outcome" => "median {a}, mean {b}",
+        "not_voted" if nl => "Niet in stemming gebracht.",
+        "not_voted" => "Not put to the vote.",
+        "shift" if nl => "{a} van {b} deelnemers kozen in de laatste ronde anders.",
+        "shift" => "{a} of {b} participants chose differently in the last round.",
+        "report" if nl => "Verslag",
+        "report" => "Report",
+        "times" if nl => "Tijd",
+        "times" => "Time",
+        "summary" if nl => "Samenvatting",
+        "summary" => "Summary",
         _ => "",
     }
 }

@@ -55,7 +55,7 @@ pub fn to_pdf(report: &Report, lang: Lang, context: &ReportContext) -> anyhow::R
         )
     };
     doc.finish(meta, code(lang), footer)
-        .map_err(|e| anyhow::anyhow!("the PDF of session {} does not conform: {e}", report.code))
+        .map_err(|e| anyhow::anyhow!("writing the PDF of session {}: {e}", report.code))
 }
 
 /// The language's tag in the document.
