@@ -4,9 +4,12 @@
 //! HTML page with a bar chart per statement.
 
 mod csv;
+mod pdf;
+pub mod when;
 mod xlsx;
 
 pub use csv::to_csv;
+pub use pdf::to_pdf;
 pub use xlsx::to_xlsx;
 
 use maud::{html, Markup, PreEscaped};
@@ -17,6 +20,7 @@ use crate::core::session::Session;
 use crate::core::tally::{self, group_rows, moved, scale_stats, switches};
 pub use crate::core::tally::{GroupRow, Moved, ScaleStats, Suppressed, Switches};
 use crate::wire::protocol::Lang;
+use when::{clock, written_day};
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +48,10 @@ pub struct Report {
     /// from what was voted. Absent when none.
     #[serde(skip_serializing_if = "is_zero")]
     pub skipped_events: u64,
+    /// The language of the deck (`lang:`), which the PDF and the page are written in
+    /// unless the reader asks for the other.
+    #[serde(skip)]
+    pub lang: Lang,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -116,6 +124,24 @@ pub struct RoundReport {
     /// On a scale, the median and mean of `counts`; absent when nobody voted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<ScaleStats>,
+}
+
+impl RoundReport {
+    /// Option `i`'s votes, and how many of them were counted by hand.
+    pub fn votes(&self, i: usize) -> (u64, u64) {
+        let count = self.counts.get(i).copied().unwrap_or(0);
+        (count, self.hands.get(i).copied().unwrap_or(0))
+    }
+
+    /// `n` votes as a share of the round's voters, from 0 to 1 (0 when nobody voted):
+    /// how long a chart's bar is.
+    pub fn share(&self, n: u64) -> f64 {
+        if self.voted == 0 {
+            0.0
+        } else {
+            n as f64 / self.voted as f64
+        }
+    }
 }
 
 /// Builds the report of a session.
@@ -198,6 +224,16 @@ pub fn build(session: &Session, code: &str) -> Report {
         statements,
         // Known to whoever read the log (see `hub`), who sets it.
         skipped_events: 0,
+        lang: deck_lang(&deck.lang),
+    }
+}
+
+/// The report's language for a deck's `lang:`: English for `en…`, Dutch otherwise.
+fn deck_lang(tag: &str) -> Lang {
+    if tag.starts_with("en") {
+        Lang::En
+    } else {
+        Lang::Nl
     }
 }
 
@@ -235,6 +271,96 @@ impl StatementReport {
     }
 }
 
+/// What the PDF and the page say besides the report: who held the session and when.
+#[derive(Debug, Clone, Default)]
+pub struct ReportContext {
+    /// The organisation, a console setting ("Rekenkamer Zutphen").
+    pub organisation: Option<String>,
+    /// When the session was started, in milliseconds since the Unix epoch; 0 when not
+    /// known (the page then leaves the times out).
+    pub started_ms: u64,
+    /// When it was closed; `None` while it is open.
+    pub closed_ms: Option<u64>,
+    /// The time of the request: the document's date while the session is open.
+    pub now_ms: u64,
+}
+
+/// When the session began and closed, on a Dutch clock; the close on its own day if it
+/// was another.
+pub(crate) fn times(context: &ReportContext, lang: Lang) -> String {
+    let start = clock(context.started_ms);
+    let Some(closed) = context.closed_ms else {
+        return fill(text(lang, "open_since"), &[&start, &clock(context.now_ms)]);
+    };
+    let end = if written_day(closed, lang) == written_day(context.started_ms, lang) {
+        clock(closed)
+    } else {
+        format!("{} {}", written_day(closed, lang), clock(closed))
+    };
+    fill(text(lang, "from_to"), &[&start, &end])
+}
+
+/// One statement's outcome in a sentence: per round the share of each option (or a
+/// scale's median and mean) and the voters, then the shift.
+pub(crate) fn summary(s: &StatementReport, lang: Lang) -> String {
+    let tx = |key| text(lang, key);
+    let mut parts = vec![];
+    for r in &s.rounds {
+        let outcome = if s.scale {
+            fill(
+                tx("scale_outcome"),
+                &[&median_text(s, r), &mean_text(r, lang)],
+            )
+        } else {
+            r.counts
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| format!("{} {}", s.name(i), percent(c, r.voted)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        parts.push(fill(
+            tx("round_outcome"),
+            &[&r.round.to_string(), &outcome, &r.voted.to_string()],
+        ));
+    }
+    let mut line = if parts.is_empty() {
+        tx("not_voted").to_owned()
+    } else {
+        capital(&parts.join("; ")) + "."
+    };
+    if let Some(sw) = &s.switches {
+        line.push(' ');
+        match sw.switched {
+            Some(n) => line.push_str(&fill(
+                tx("shift"),
+                &[&n.to_string(), &sw.paired.to_string()],
+            )),
+            None => line.push_str(&fill(
+                text(lang, "few_paired"),
+                &[&sw.from_round.to_string(), &sw.to_round.to_string()],
+            )),
+        }
+    }
+    line
+}
+
+/// `word` with a capital first letter.
+pub(crate) fn capital(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map_or_else(String::new, |c| c.to_uppercase().chain(chars).collect())
+}
+
+/// The meeting's date written out ("8 december 2026"), or the day the session started.
+pub(crate) fn date_text(report: &Report, context: &ReportContext, lang: Lang) -> Option<String> {
+    match &report.date {
+        Some(date) => Some(when::written_date(date, lang)),
+        None => (context.started_ms > 0).then(|| when::written_day(context.started_ms, lang)),
+    }
+}
+
 /// `part` of `total` as the pages show it, by the product's one rounding rule.
 fn percent(part: u64, total: u64) -> String {
     tally::percent(part, total).map_or_else(|| "–".to_owned(), |p| format!("{p}%"))
@@ -244,8 +370,6 @@ fn percent(part: u64, total: u64) -> String {
 fn text(lang: Lang, key: &str) -> &'static str {
     let nl = lang == Lang::Nl;
     match key {
-        "title" if nl => "Resultaten",
-        "title" => "Results",
         "meta" if nl => "Sessie {a} · {b} deelnemers · groepen met minder dan {c} stemmen worden niet getoond.",
         "meta" => "Session {a} · {b} participants · groups with fewer than {c} votes are not shown.",
         "cards" if nl => "Stemkaarten: {a} uitgegeven, {b} gebruikt, {c} gestemd. Eén kaart is één stem.",
@@ -312,6 +436,32 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "scale_shift" => "From round {a} to round {b} the median went from {c} to {d} and the mean from {e} to {f}.",
         "scale_moved" if nl => "Van de {a} deelnemers die in beide rondes stemden kozen {b} een hoger punt, {c} een lager punt en {d} hetzelfde.",
         "scale_moved" => "Of the {a} participants who voted in both rounds, {b} chose a higher point, {c} a lower point and {d} the same.",
+        _ => summary_text(lang, key),
+    }
+}
+
+/// The sentences of page 1's summary and times, which the PDF shares with the page.
+fn summary_text(lang: Lang, key: &str) -> &'static str {
+    let nl = lang == Lang::Nl;
+    match key {
+        "from_to" if nl => "van {a} tot {b}",
+        "from_to" => "from {a} to {b}",
+        "open_since" if nl => "begonnen om {a}, nog open toen dit verslag om {b} werd gemaakt",
+        "open_since" => "started at {a}, still open when this report was made at {b}",
+        "round_outcome" if nl => "ronde {a}: {b} ({c} gestemd)",
+        "round_outcome" => "round {a}: {b} ({c} voted)",
+        "scale_outcome" if nl => "mediaan {a}, gemiddelde {b}",
+        "scale_outcome" => "median {a}, mean {b}",
+        "not_voted" if nl => "Niet in stemming gebracht.",
+        "not_voted" => "Not put to the vote.",
+        "shift" if nl => "{a} van {b} deelnemers kozen in de laatste ronde anders.",
+        "shift" => "{a} of {b} participants chose differently in the last round.",
+        "report" if nl => "Verslag",
+        "report" => "Report",
+        "times" if nl => "Tijd",
+        "times" => "Time",
+        "summary" if nl => "Samenvatting",
+        "summary" => "Summary",
         _ => "",
     }
 }
@@ -435,15 +585,8 @@ fn chart_bar(
     y: f64,
     lang: Lang,
 ) -> Markup {
-    let count = r.counts.get(option).copied().unwrap_or(0);
-    let hands = r.hands.get(option).copied().unwrap_or(0);
-    let share = |n: u64| {
-        if r.voted == 0 {
-            0.0
-        } else {
-            (n as f64 / r.voted as f64 * BAR_WIDTH).round()
-        }
-    };
+    let (count, hands) = r.votes(option);
+    let share = |n: u64| (r.share(n) * BAR_WIDTH).round();
     let caption = if s.rounds.len() > 1 {
         let round = fill(text(lang, "chart_round"), &[&r.round.to_string()]);
         format!("{}) {round}", s.name(option))
@@ -473,7 +616,7 @@ fn chart_bar(
 
 /// The report as a printable HTML page in Dutch or English (styles from
 /// `/assets/css/report.css`).
-pub fn to_html(report: &Report, lang: Lang) -> String {
+pub fn to_html(report: &Report, lang: Lang, context: &ReportContext) -> String {
     let tx = |key| text(lang, key);
     let code = if lang == Lang::Nl { "nl" } else { "en" };
     let page = html! {
@@ -482,7 +625,7 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (tx("title")) " — " (report.title) }
+                title { (tx("report")) " — " (report.meeting.as_deref().unwrap_or(&report.title)) }
                 link rel="stylesheet" href="/assets/css/report.css";
                 // The print button is wired by a module: the page's policy allows no
                 // inline script.
@@ -490,7 +633,7 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
             }
             body {
                 main {
-                    (html_heading(report, lang))
+                    (html_heading(report, lang, context))
                     @for s in &report.statements {
                         section {
                             h2 { (fill(tx("statement"), &[&s.slide.to_string(), &s.title])) }
@@ -513,9 +656,16 @@ pub fn to_html(report: &Report, lang: Lang) -> String {
 
 /// The page's heading: the title, the meeting, the print button, the caveat and the
 /// session's numbers.
-fn html_heading(report: &Report, lang: Lang) -> Markup {
+fn html_heading(report: &Report, lang: Lang, context: &ReportContext) -> Markup {
     let tx = |key| text(lang, key);
-    let meeting: Vec<&str> = [&report.meeting, &report.date, &report.place]
+    let date = date_text(report, context, lang);
+    let subject = Some(
+        report
+            .meeting
+            .clone()
+            .unwrap_or_else(|| report.title.clone()),
+    );
+    let meeting: Vec<&str> = [&subject, &date, &report.place]
         .into_iter()
         .flatten()
         .map(String::as_str)
@@ -526,9 +676,13 @@ fn html_heading(report: &Report, lang: Lang) -> Markup {
         report.min_group_size.to_string(),
     ];
     html! {
-        h1 { (report.title) }
-        @if !meeting.is_empty() {
-            p class="meeting" { (meeting.join(" · ")) }
+        h1 { (tx("report")) }
+        p class="meeting" { (meeting.join(" · ")) }
+        @if let Some(org) = &context.organisation {
+            p class="meta" { (org) }
+        }
+        @if context.started_ms > 0 {
+            p class="meta" { (tx("times")) ": " (times(context, lang)) }
         }
         p class="actions" {
             button type="button" id="print" hidden { (tx("print")) }
@@ -551,6 +705,16 @@ fn html_heading(report: &Report, lang: Lang) -> Markup {
                 ]))
             }
         }
+        @if !report.statements.is_empty() {
+            section class="summary" {
+                h2 { (tx("summary")) }
+                ol {
+                    @for s in &report.statements {
+                        li { strong { (s.title) } " " (summary(s, lang)) }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -564,18 +728,21 @@ fn skipped_text(skipped: u64, lang: Lang) -> String {
     fill(text(lang, key), &[&skipped.to_string()])
 }
 
+/// What a round counted by hand, per option: "waarvan met handopsteking geteld: A 2, B 1".
+fn hands_text(s: &StatementReport, r: &RoundReport, lang: Lang) -> String {
+    let hands: Vec<String> = r
+        .hands
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("{} {n}", s.name(i)))
+        .collect();
+    fill(text(lang, "hands"), &[&hands.join(", ")])
+}
+
 /// The table of counts per round, hand counts in a row of their own.
 fn html_rounds(s: &StatementReport, lang: Lang) -> Markup {
     let tx = |key| text(lang, key);
-    let hands = |r: &RoundReport| {
-        let hands: Vec<String> = r
-            .hands
-            .iter()
-            .enumerate()
-            .map(|(i, n)| format!("{} {n}", s.name(i)))
-            .collect();
-        fill(tx("hands"), &[&hands.join(", ")])
-    };
+    let hands = |r: &RoundReport| hands_text(s, r, lang);
     html! {
         table {
             caption { (tx("per_round")) }

@@ -113,6 +113,12 @@ pub const ERRORS: &[(&str, u16, &str, &str)] = &[
         "Name, date and place may each be 200 characters, without line breaks.",
     ),
     (
+        "bad_organisation",
+        422,
+        "De naam van de organisatie mag 200 tekens zijn, zonder regeleinden.",
+        "The organisation's name may be 200 characters, without line breaks.",
+    ),
+    (
         "unknown_deck",
         404,
         "Dit deck bestaat niet.",
@@ -295,6 +301,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/api/check", post(check))
         .route("/api/images/{deck}", put(put_images))
         .route("/api/images/{deck}/{file}", put(put_image))
+        .route("/api/settings", get(get_settings).put(put_settings))
         .route("/api/sessions", get(list_sessions).post(start_session))
         .route(
             "/api/sessions/{code}",
@@ -891,6 +898,52 @@ fn preview(state: &AppState, deck: Arc<Deck>) -> Value {
     })
 }
 
+// ----- settings -----
+
+/// The setting that names the organisation on the report's PDF ("Rekenkamer Zutphen").
+const ORGANISATION: &str = "organisation";
+
+/// The organisation the console names, if it names one.
+pub(crate) async fn organisation(state: &AppState) -> anyhow::Result<Option<String>> {
+    let value = state.library.setting(ORGANISATION).await?;
+    Ok(value.filter(|v| !v.is_empty()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsBody {
+    /// Empty or `null` to name none.
+    #[serde(default)]
+    organisation: Option<String>,
+}
+
+async fn get_settings(State(state): State<AppState>, headers: HeaderMap) -> ApiResult {
+    let en = english(&headers);
+    let organisation = organisation(&state)
+        .await
+        .map_err(|e| ApiError::internal(en, "reading the settings", &e))?;
+    Ok(Json(json!({ "organisation": organisation })).into_response())
+}
+
+/// Stores the settings; at most [`MAX_MEETING_CHARS`], no control characters, as the
+/// meeting's fields.
+async fn put_settings(State(state): State<AppState>, headers: HeaderMap, body: Body) -> ApiResult {
+    let en = english(&headers);
+    let SettingsBody { organisation } = json_body(&headers, body, en).await?;
+    let value = organisation
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    if value.chars().count() > MAX_MEETING_CHARS || value.chars().any(char::is_control) {
+        return Err(ApiError::new(en, "bad_organisation"));
+    }
+    state
+        .library
+        .set_setting(ORGANISATION, &value)
+        .await
+        .map_err(|e| ApiError::internal(en, "storing the settings", &e))?;
+    get_settings(State(state), headers).await
+}
+
 // ----- sessions -----
 
 /// A session as the API shows it.
@@ -924,6 +977,7 @@ struct Links {
     #[serde(skip_serializing_if = "Option::is_none")]
     screen: Option<String>,
     report: String,
+    pdf: String,
     csv: String,
     json: String,
     xlsx: String,
@@ -972,6 +1026,7 @@ async fn session_json(state: &AppState, record: &SessionRecord) -> SessionJson {
             host: open.then(|| format!("{base}/host/{code}?key={key}")),
             screen: open.then(|| format!("{base}/screen/{code}?key={}", record.screen_key)),
             report: format!("/report/{code}?key={key}"),
+            pdf: format!("/report/{code}.pdf?key={key}"),
             csv: format!("/export/{code}.csv?key={key}"),
             json: format!("/export/{code}.json?key={key}"),
             xlsx: format!("/export/{code}.xlsx?key={key}"),

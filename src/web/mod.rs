@@ -550,31 +550,126 @@ async fn host_access(
     bool::from(record.host_key.as_bytes().ct_eq(key.as_bytes())).then_some(record.code)
 }
 
-/// The printable report (host only), of an open or a closed session.
+/// The printable report (host only), of an open or a closed session; `CODE.pdf` is
+/// the same report as a PDF.
 async fn report_page(
     State(state): State<AppState>,
     Path(code): Path<String>,
     Query(query): Query<KeyQuery>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(code) = code.strip_suffix(".pdf") {
+        return report_pdf(&state, code, query, &headers).await;
+    }
     let Some(code) = host_access(&state, &code, query.key.as_deref(), &headers).await else {
         return (StatusCode::FORBIDDEN, "host key required").into_response();
     };
-    match state.hub.report(&code).await {
-        Ok(Some(report)) => (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-            crate::report::to_html(&report, query.lang.unwrap_or_default()),
-        )
-            .into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+    let (report, context) = match report_with_context(&state, &code).await {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        crate::report::to_html(&report, query.lang.unwrap_or(report.lang), &context),
+    )
+        .into_response()
+}
+
+/// The report as a PDF/A-2a and PDF/UA-1 file (host only), as a download: in the
+/// deck's language unless `?lang=` asks otherwise, with the console's organisation and
+/// the session's start and close times. Written on a blocking thread: a large session
+/// takes tens of milliseconds of CPU.
+async fn report_pdf(
+    state: &AppState,
+    code: &str,
+    query: KeyQuery,
+    headers: &HeaderMap,
+) -> Response {
+    let Some(code) = host_access(state, code, query.key.as_deref(), headers).await else {
+        return (StatusCode::FORBIDDEN, "host key required").into_response();
+    };
+    let (report, context) = match report_with_context(state, &code).await {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
+    };
+    let lang = query.lang.unwrap_or(report.lang);
+    let written =
+        tokio::task::spawn_blocking(move || crate::report::to_pdf(&report, lang, &context)).await;
+    let pdf = match written {
+        Ok(Ok(pdf)) => pdf,
+        Ok(Err(e)) => {
+            tracing::error!("PDF of {code}: {e:#}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+        Err(e) => {
+            tracing::error!("PDF of {code}: {e}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    download("application/pdf", pdf, &format!("stemzaal-{code}.pdf"))
+}
+
+/// The report of a session the caller may see, or the answer that it cannot be had:
+/// 404 for no such session, 500 (logged) when the store cannot be read.
+async fn report_of(state: &AppState, code: &str) -> Result<crate::report::Report, Response> {
+    match state.hub.report(code).await {
+        Ok(Some(report)) => Ok(report),
+        Ok(None) => Err(StatusCode::NOT_FOUND.into_response()),
         Err(e) => {
             tracing::error!("report of {code}: {e:#}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
     }
+}
+
+/// A session's report with what the PDF and the page say besides it: the console's
+/// organisation, the session's start and close, the time now.
+async fn report_with_context(
+    state: &AppState,
+    code: &str,
+) -> Result<(crate::report::Report, crate::report::ReportContext), Response> {
+    let failed = |what: &str, e: anyhow::Error| {
+        tracing::error!("{what} of {code}: {e:#}");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    };
+    let record = match state.hub.record(code).await {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(StatusCode::NOT_FOUND.into_response()),
+        Err(e) => return Err(failed("the record", e)),
+    };
+    let report = report_of(state, code).await?;
+    let organisation = crate::web::api::organisation(state)
+        .await
+        .map_err(|e| failed("the organisation", e))?;
+    let context = crate::report::ReportContext {
+        organisation,
+        started_ms: record.created_ms,
+        closed_ms: record.closed_ms,
+        now_ms: crate::hub::now_ms(),
+    };
+    Ok((report, context))
+}
+
+/// A file to save, never to be cached.
+fn download(mime: &'static str, body: Vec<u8>, name: &str) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response();
+    let disposition = format!("attachment; filename=\"{name}\"");
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
 }
 
 /// `CODE.csv`, `CODE.json` or `CODE.xlsx` (host only), as a download.
@@ -593,13 +688,9 @@ async fn export(
     let Some(code) = host_access(&state, code, query.key.as_deref(), &headers).await else {
         return (StatusCode::FORBIDDEN, "host key required").into_response();
     };
-    let report = match state.hub.report(&code).await {
-        Ok(Some(report)) => report,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::error!("export of {code}: {e:#}");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+    let report = match report_of(&state, &code).await {
+        Ok(report) => report,
+        Err(refusal) => return refusal,
     };
     let (mime, body) = match format {
         "csv" => (
@@ -621,21 +712,7 @@ async fn export(
             }
         }
     };
-    let disposition = format!("attachment; filename=\"stemzaal-{code}.{format}\"");
-    let mut response = (
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response();
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
+    download(mime, body, &format!("stemzaal-{code}.{format}"))
 }
 
 /// The media type of an Excel workbook.

@@ -135,6 +135,12 @@ fn every_call(code: &str) -> Vec<(&'static str, String, Value)> {
         ("POST", "/api/check".into(), deck),
         ("PUT", "/api/images/{deck}".into(), Value::Null),
         ("PUT", "/api/images/{deck}/{file}".into(), Value::Null),
+        ("GET", "/api/settings".into(), Value::Null),
+        (
+            "PUT",
+            "/api/settings".into(),
+            json!({"organisation": "Gemeente X"}),
+        ),
         ("GET", "/api/sessions".into(), Value::Null),
         ("POST", "/api/sessions".into(), json!({"deck": 1})),
         ("GET", format!("/api/sessions/{code}"), Value::Null),

@@ -226,7 +226,11 @@ async fn an_argument_goes_from_a_phone_through_the_host_to_the_screen_and_the_re
         ),
         "upvotes in their own column, votes empty: {csv}"
     );
-    let html = stemzaal::report::to_html(&report, stemzaal::wire::protocol::Lang::Nl);
+    let html = stemzaal::report::to_html(
+        &report,
+        stemzaal::wire::protocol::Lang::Nl,
+        &Default::default(),
+    );
     assert!(html
         .contains("Bomen koelen de straat in de zomer. <span class=\"upvotes\">(2 steun)</span>"));
     for text in [&csv, &html] {

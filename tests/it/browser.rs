@@ -372,7 +372,7 @@ async fn session_end_to_end(tools: Tools) {
         .client
         .execute_async(
             "const done = arguments[arguments.length - 1];
-             Promise.all(['csv-link', 'json-link', 'xlsx-link'].map((id) => {
+             Promise.all(['csv-link', 'json-link', 'xlsx-link', 'pdf-link'].map((id) => {
                const a = document.getElementById(id);
                return fetch(a.href).then(async (r) => [a.getAttribute('href'), r.status, r.headers.get('content-type'), (await r.text()).length]);
              })).then(done, (e) => done(String(e)));",
@@ -387,6 +387,8 @@ async fn session_end_to_end(tools: Tools) {
         exports[2][2],
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
+    assert_eq!(exports[3][0], format!("/report/{code}.pdf?lang=nl"));
+    assert_eq!(exports[3][2], "application/pdf");
     for export in exports.as_array().unwrap() {
         assert_eq!(export[1], 200, "{export}");
         assert!(export[3].as_u64().unwrap() > 20, "{export}");

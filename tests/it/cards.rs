@@ -284,7 +284,11 @@ async fn the_report_says_how_many_cards_were_issued_used_and_voted() {
     ] {
         assert!(csv.contains(row), "{row} in {csv}");
     }
-    let html = stemzaal::report::to_html(&report, stemzaal::wire::protocol::Lang::En);
+    let html = stemzaal::report::to_html(
+        &report,
+        stemzaal::wire::protocol::Lang::En,
+        &Default::default(),
+    );
     assert!(
         html.contains("Voting cards: 4 issued, 2 used, 1 voted."),
         "{html}"

@@ -23,6 +23,7 @@ mod logging;
 mod nats;
 mod numbers;
 mod page_weight;
+mod pdf;
 mod phone;
 mod presenter;
 mod protocol;

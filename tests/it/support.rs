@@ -76,6 +76,12 @@ impl TestServer {
         server
     }
 
+    /// Starts a server running `deck` whose console opens with [`ADMIN_PASSWORD`].
+    pub async fn start_console_with(deck: Deck, source: &str) -> TestServer {
+        let admin = stemzaal::web::admin::Admin::with_password(ADMIN_PASSWORD).expect("a hash");
+        Self::start_full(deck, source, Limits::default(), admin).await
+    }
+
     async fn start_full(deck: Deck, source: &str, limits: Limits, admin: Admin) -> TestServer {
         let data = tempfile::tempdir().expect("a temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -109,6 +109,7 @@ export default {
   "host.hands_of": "of which by hand: {n}",
   "host.exports": "Report and export",
   "host.report": "Report (opens in a new tab)",
+  "host.report_pdf": "Report as PDF, for the archive",
   "host.export_xlsx": "Download results as an Excel workbook",
   "host.export_csv": "Download results as CSV",
   "host.export_json": "Download results as JSON",

@@ -109,6 +109,7 @@ export default {
   "host.hands_of": "waarvan handopsteking: {n}",
   "host.exports": "Verslag en export",
   "host.report": "Verslag (opent in nieuw tabblad)",
+  "host.report_pdf": "Verslag als pdf, voor het archief",
   "host.export_xlsx": "Resultaten downloaden als Excel-werkmap",
   "host.export_csv": "Resultaten downloaden als CSV",
   "host.export_json": "Resultaten downloaden als JSON",

@@ -18,6 +18,7 @@ export function initSessions(h) {
   hooks = h;
   $('start').addEventListener('submit', (e) => { e.preventDefault(); start(); });
   deckSel.addEventListener('change', noteDraft);
+  $('settings').addEventListener('submit', (e) => { e.preventDefault(); saveSettings(); });
   listEl.addEventListener('click', act);
   onLangChange(() => { setDecks(decks); render(); });
 }
@@ -50,6 +51,26 @@ export async function loadSessions() {
     return;
   }
   render();
+}
+
+// The organisation that every report's PDF names.
+export async function loadSettings() {
+  try {
+    $('organisation').value = (await api('GET', '/settings')).organisation || '';
+  } catch (e) {
+    say($('settings-msg'), e.message, true);
+  }
+}
+
+async function saveSettings() {
+  const msg = $('settings-msg');
+  try {
+    const saved = await api('PUT', '/settings', { organisation: $('organisation').value.trim() });
+    $('organisation').value = saved.organisation || '';
+    say(msg, t('admin.organisation_saved'), false);
+  } catch (e) {
+    say(msg, e.message, true);
+  }
 }
 
 const meetingOf = () => {
@@ -215,6 +236,7 @@ function item(s) {
     files.append(fli);
   };
   file(links.report && links.report + (links.report.includes('?') ? '&' : '?') + 'lang=' + lang, t('admin.report'), false);
+  file(links.pdf && links.pdf + (links.pdf.includes('?') ? '&' : '?') + 'lang=' + lang, t('admin.report_pdf'), true);
   file(links.xlsx && links.xlsx + (links.xlsx.includes('?') ? '&' : '?') + 'lang=' + lang, t('admin.export_xlsx'), true);
   file(links.csv, t('admin.export_csv'), true);
   file(links.json, t('admin.export_json'), true);

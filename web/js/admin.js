@@ -6,7 +6,7 @@ import { api, onLoggedOut } from './admin-api.js';
 import { say } from './admin-ui.js';
 import { initDecks, loadDecks, saveDeck, editorSource, currentId, recheck } from './admin-decks.js';
 import { initPreview, showPreview } from './admin-preview.js';
-import { initSessions, loadSessions, setDecks } from './admin-sessions.js';
+import { initSessions, loadSessions, loadSettings, setDecks } from './admin-sessions.js';
 import { initImages } from './admin-images.js';
 
 await init('admin');
@@ -40,6 +40,7 @@ function showConsole() {
   $('logout').hidden = false;
   loadDecks();
   loadSessions();
+  loadSettings();
   recheck();
 }
 

@@ -25,6 +25,7 @@ setText($('code'), code);
 // Report and exports: plain links, authorised by the host cookie the host link set.
 const reportLink = () => {
   $('report-link').href = '/report/' + encodeURIComponent(code) + '?lang=' + lang;
+  $('pdf-link').href = '/report/' + encodeURIComponent(code) + '.pdf?lang=' + lang;
   $('xlsx-link').href = '/export/' + encodeURIComponent(code) + '.xlsx?lang=' + lang;
 };
 reportLink();
