@@ -16,7 +16,7 @@ use maud::{html, Markup, PreEscaped};
 use serde::Serialize;
 
 use crate::core::deck::{option_name, SlideKind};
-use crate::core::session::Session;
+use crate::core::session::{Round, Session};
 use crate::core::tally::{self, group_rows, moved, scale_stats, switches};
 pub use crate::core::tally::{GroupRow, Moved, ScaleStats, Suppressed, Switches};
 use crate::wire::protocol::Lang;
@@ -144,6 +144,26 @@ impl RoundReport {
     }
 }
 
+/// Each round of a statement as the report gives it. A round that was never opened (a
+/// re-vote started but not voted) still shows, with zeros: the host did start it.
+fn round_reports(rounds: &[Round], scale: bool) -> Vec<RoundReport> {
+    rounds
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let counts = r.tally();
+            RoundReport {
+                round: i as u32 + 1,
+                stats: scale.then(|| scale_stats(&counts)).flatten(),
+                percents: tally::percents(&counts),
+                counts,
+                hands: r.hands.clone(),
+                voted: r.voted(),
+            }
+        })
+        .collect()
+}
+
 /// Builds the report of a session.
 pub fn build(session: &Session, code: &str) -> Report {
     let deck = session.deck();
@@ -156,24 +176,7 @@ pub fn build(session: &Session, code: &str) -> Report {
                 return None;
             };
             let statement = session.statement(slide)?;
-            // A round that was never opened (a re-vote started but not voted) still
-            // shows, with zeros: the host did start it.
-            let rounds: Vec<RoundReport> = statement
-                .rounds
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    let counts = r.tally();
-                    RoundReport {
-                        round: i as u32 + 1,
-                        stats: s.scale.then(|| scale_stats(&counts)).flatten(),
-                        percents: tally::percents(&counts),
-                        counts,
-                        hands: r.hands.clone(),
-                        voted: r.voted(),
-                    }
-                })
-                .collect();
+            let rounds = round_reports(&statement.rounds, s.scale);
             let first = statement.rounds.first()?;
             let last = statement.current();
             let switches = (statement.rounds.len() > 1).then(|| {
