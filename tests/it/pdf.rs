@@ -93,17 +93,7 @@ async fn council_session() -> (TestServer, Console) {
     host.send(json!({"type": "moderate", "argument": 1, "status": "approved"}))
         .await;
     for phone in &mut phones[1..3] {
-        phone
-            .wait_state(|s| {
-                s["arguments"]["items"]
-                    .as_array()
-                    .is_some_and(|a| a.len() == 1)
-            })
-            .await;
-        phone
-            .send(json!({"type": "upvote", "argument": 1, "id": 60}))
-            .await;
-        assert_eq!(phone.wait_for("ok").await["id"], 60);
+        phone.upvote_when_listed(1, 1, 60).await;
     }
     host.send(json!({"type": "revote"})).await;
     for (phone, option) in phones.iter_mut().zip([0, 0, 1, 1, 1, 0, 1, 1, 1]) {

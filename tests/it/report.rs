@@ -689,17 +689,7 @@ async fn the_workbook_holds_the_numbers_of_the_json_export_and_the_csv_tells_its
         host.send(moderate).await;
     }
     for phone in &mut phones[4..7] {
-        phone
-            .wait_state(|s| {
-                s["arguments"]["items"]
-                    .as_array()
-                    .is_some_and(|a| a.len() == 2)
-            })
-            .await;
-        phone
-            .send(json!({"type": "upvote", "argument": 2, "id": 200}))
-            .await;
-        assert_eq!(phone.wait_for("ok").await["id"], 200);
+        phone.upvote_when_listed(2, 2, 200).await;
     }
     // Round 2: ten vote again, the first three switch, and hands are counted.
     host.send(json!({"type": "revote"})).await;

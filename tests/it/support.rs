@@ -392,6 +392,20 @@ impl TestClient {
     }
 
     /// Votes and waits for the ack or error answering this vote.
+    /// Waits until this phone lists `listed` arguments, then upvotes `argument` with
+    /// the message id `id` and waits for its `ok`.
+    pub async fn upvote_when_listed(&mut self, argument: u64, listed: usize, id: u64) {
+        self.wait_state(|s| {
+            s["arguments"]["items"]
+                .as_array()
+                .is_some_and(|a| a.len() == listed)
+        })
+        .await;
+        self.send(json!({"type": "upvote", "argument": argument, "id": id}))
+            .await;
+        assert_eq!(self.wait_for("ok").await["id"], id);
+    }
+
     pub async fn vote(&mut self, slide: u64, round: u64, option: u64) -> Value {
         let id = self.next_id;
         self.next_id += 1;
