@@ -11,6 +11,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
 use super::handle::{Clock, JoinInfo, NotAdmitted, Outbox, Published, Request, SessionHandle};
+use super::pace::Pace;
 use super::ports::{Log, SessionRecord, WriteFailed};
 use crate::core::deck::Deck;
 use crate::core::edits::WordingChange;
@@ -81,6 +82,7 @@ pub(super) fn spawn(
         arguments_dirty: false,
         upvotes_dirty: false,
         phones,
+        pace: Pace::new(Instant::now()),
     };
     tokio::spawn(actor.run(rx, outcome_rx));
     handle
@@ -141,6 +143,8 @@ struct Actor {
     upvotes_dirty: bool,
     /// What phones were last sent of the listed arguments.
     phones: view::PhoneArguments,
+    /// When phones hear counts that moved.
+    pace: Pace,
 }
 
 /// Events on their way to the store, and who hears once they are stored.
@@ -209,7 +213,11 @@ impl Actor {
                     None => break,
                 },
                 _ = tick.tick(), if self.stage_dirty || self.counts_dirty => self.publish(),
-                _ = upvotes_tick.tick(), if self.upvotes_dirty => self.publish_upvotes(),
+                _ = upvotes_tick.tick(), if self.upvotes_dirty => {
+                    if self.pace.due(Instant::now()) {
+                        self.publish_upvotes();
+                    }
+                }
                 _ = sleep_until_some(timer_at) => {
                     let now_ms = self.clock.now_ms();
                     self.run_command(Command::TimerExpired { now_ms }, None, Lang::Nl, None);
@@ -414,12 +422,19 @@ impl Actor {
         };
         match outcome {
             Ok(()) => {
+                let now = Instant::now();
                 for event in &done.events {
                     match event.reach() {
                         Reach::Stage => self.stage_dirty = true,
                         Reach::Counts => self.counts_dirty = true,
                         Reach::Arguments => self.arguments_dirty = true,
-                        Reach::Upvote => self.upvotes_dirty = true,
+                        Reach::Upvote => {
+                            self.upvotes_dirty = true;
+                            self.pace.moved(now);
+                        }
+                    }
+                    if let Event::Voted { .. } = event {
+                        self.pace.voted(1, now);
                     }
                     self.stored
                         .replay(event)
@@ -532,6 +547,7 @@ impl Actor {
     /// state where an upvote changed which arguments are listed.
     fn publish_upvotes(&mut self) {
         self.upvotes_dirty = false;
+        self.pace.heard();
         if self.phones.list_changed(&self.stored) {
             self.stage_dirty = true;
             self.publish();

@@ -14,6 +14,7 @@ mod actor;
 mod handle;
 pub mod library;
 pub mod media;
+mod pace;
 pub mod ports;
 pub(crate) mod seats;
 mod spread;

@@ -13,8 +13,11 @@ use tokio::time::Instant;
 use crate::wire::protocol::{Lang, ServerMsg};
 
 /// How long an answer waits for the session before its place in line is given up with
-/// `storage_unavailable`, when answers to later messages wait behind it. Longer than
-/// a cluster's own wait for a forwarded request, which refuses it first.
+/// `storage_unavailable`, once the session answered a later message: the session
+/// answers in order, so this answer was lost on its way (across a cluster). Longer
+/// than a cluster's own wait for a forwarded request, which refuses it first. A slow
+/// disk delays every answer alike and gives nothing up: what is acknowledged late is
+/// still acknowledged.
 pub const ANSWER_WAIT: Duration = Duration::from_secs(20);
 
 /// How many given-up ids a connection remembers, to drop their late answers.
@@ -32,8 +35,10 @@ pub struct Answers {
 enum Place {
     /// A message the session has; its answer has not come.
     Waiting { id: u64, lang: Lang, since: Instant },
-    /// An answer ready to go once those before it went.
-    Ready(ServerMsg),
+    /// The session's answer to a message, ready to go once those before it went.
+    Answered(ServerMsg),
+    /// An answer the connection decided, ready to go once those before it went.
+    Decided(ServerMsg),
 }
 
 impl Answers {
@@ -50,7 +55,7 @@ impl Answers {
     /// An answer the connection decided itself (or one that names no message): it
     /// goes after the answers to every message before it.
     pub fn decided(&mut self, msg: ServerMsg) {
-        self.line.push_back(Place::Ready(msg));
+        self.line.push_back(Place::Decided(msg));
     }
 
     /// The session's answer: it takes the place of the first message waiting with its
@@ -64,7 +69,7 @@ impl Answers {
             .iter_mut()
             .find(|p| matches!(p, Place::Waiting { id: waiting, .. } if *waiting == id));
         match place {
-            Some(place) => *place = Place::Ready(msg),
+            Some(place) => *place = Place::Answered(msg),
             None => match self.given_up.iter().position(|g| *g == id) {
                 Some(at) => drop(self.given_up.remove(at)),
                 None => self.decided(msg),
@@ -74,22 +79,23 @@ impl Answers {
 
     /// The next answer that may go out now.
     pub fn next(&mut self) -> Option<ServerMsg> {
-        match self.line.front() {
-            Some(Place::Ready(_)) => match self.line.pop_front() {
-                Some(Place::Ready(msg)) => Some(msg),
-                _ => None,
+        match self.line.front()? {
+            Place::Waiting { .. } => None,
+            Place::Answered(_) | Place::Decided(_) => match self.line.pop_front()? {
+                Place::Answered(msg) | Place::Decided(msg) => Some(msg),
+                Place::Waiting { .. } => None,
             },
-            _ => None,
         }
     }
 
-    /// When the first waiting message's place is given up: only while answers wait
-    /// behind it.
+    /// When the first waiting message's place is given up: only while the session's
+    /// answer to a later message waits behind it.
     pub fn overdue_at(&self) -> Option<Instant> {
-        match self.line.front() {
-            Some(Place::Waiting { since, .. }) if self.line.len() > 1 => Some(*since + ANSWER_WAIT),
-            _ => None,
-        }
+        let Some(Place::Waiting { since, .. }) = self.line.front() else {
+            return None;
+        };
+        let overtaken = self.line.iter().any(|p| matches!(p, Place::Answered(_)));
+        overtaken.then(|| *since + ANSWER_WAIT)
     }
 
     /// Gives up the first message's place if it waited [`ANSWER_WAIT`] by `now`: it is
@@ -99,7 +105,7 @@ impl Answers {
             return;
         }
         if let Some(Place::Waiting { id, lang, .. }) = self.line.pop_front() {
-            self.line.push_front(Place::Ready(ServerMsg::error(
+            self.line.push_front(Place::Decided(ServerMsg::error(
                 "storage_unavailable",
                 lang,
                 Some(id),
@@ -166,6 +172,12 @@ mod tests {
         answers.sent(1, Lang::En, now);
         assert_eq!(answers.overdue_at(), None, "nothing waits behind it");
         answers.sent(2, Lang::En, now + Duration::from_secs(1));
+        answers.decided(ServerMsg::error("rate_limited", Lang::En, Some(3)));
+        assert_eq!(
+            answers.overdue_at(),
+            None,
+            "no later answer of the session: a slow store delays every answer alike"
+        );
         answers.answered(ack(2, 1));
         assert_eq!(answers.overdue_at(), Some(now + ANSWER_WAIT));
         answers.give_up_overdue(now + ANSWER_WAIT - Duration::from_millis(1));
@@ -176,6 +188,7 @@ mod tests {
             matches!(&out[0], ServerMsg::Error { code, id: Some(1), .. } if code == "storage_unavailable")
         );
         assert_eq!(out[1], ack(2, 1));
+        assert!(matches!(&out[2], ServerMsg::Error { id: Some(3), .. }));
         answers.answered(ack(1, 0));
         assert!(
             drain(&mut answers).is_empty(),
