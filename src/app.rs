@@ -147,6 +147,7 @@ pub async fn run(config: Config) -> Result<()> {
         hub,
         library,
         logins,
+        media,
     } = adapters(&store, base_url, config.nats.as_ref()).await?;
     let hub = Arc::new(hub);
     let cluster = config.nats.is_some();
@@ -162,13 +163,14 @@ pub async fn run(config: Config) -> Result<()> {
         )
     })
     .await?;
-    // The images of a `--deck` file, in this node's own database: every node started
-    // with the file reads them from beside it.
+    // The images of a `--deck` file; in a cluster every node started with the file
+    // stores the same, once by their digests.
     if !images.is_empty() {
         let key = deck::media_key(&source);
-        Media::put(&store, &key, images)
-            .await
-            .context("storing the deck's images")?;
+        step(cluster, "storing the deck's images", || {
+            media.put(&key, images.clone())
+        })
+        .await?;
     }
     let open = hub.restore_open()?;
     let deck = Arc::new(deck);
@@ -186,7 +188,6 @@ pub async fn run(config: Config) -> Result<()> {
     );
     let limits = config.limits;
     let admin = Arc::new(admin);
-    let media: Arc<dyn Media> = Arc::new(store.clone());
     let served =
         crate::web::serve_until(listener, hub, library, media, limits, admin, stop_signal());
     let served = served.await;
@@ -216,6 +217,7 @@ struct Adapters {
     hub: Hub,
     library: Arc<dyn Library>,
     logins: Arc<dyn Logins>,
+    media: Arc<dyn Media>,
 }
 
 /// Picks the adapters, once: the SQLite store of this machine, or with `nats` the
@@ -226,6 +228,7 @@ async fn adapters(store: &Store, base_url: String, nats: Option<&Nats>) -> Resul
             hub: Hub::new(store.clone(), base_url),
             library: Arc::new(store.clone()),
             logins: Arc::new(MemoryLogins::default()),
+            media: Arc::new(store.clone()),
         });
     };
     let cluster = Arc::new(Cluster::connect(&nats.urls, nats.replicas).await?);
@@ -234,10 +237,12 @@ async fn adapters(store: &Store, base_url: String, nats: Option<&Nats>) -> Resul
         "cluster mode: sessions live in NATS JetStream"
     );
     let console = Arc::new(cluster.console().clone());
+    let media = Arc::new(cluster.media().clone());
     Ok(Adapters {
         hub: Hub::new(cluster, base_url),
         library: console.clone(),
         logins: console,
+        media,
     })
 }
 

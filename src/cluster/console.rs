@@ -126,10 +126,7 @@ impl Console {
     /// would wait in its buffer and might be stored after the console was told it
     /// failed.
     fn connected(&self) -> Result<()> {
-        match self.client.connection_state() {
-            async_nats::connection::State::Connected => Ok(()),
-            state => bail!("NATS is not reachable ({state})"),
-        }
+        super::connected(&self.client)
     }
 
     async fn head(&self, id: i64) -> Result<Option<(Head, u64)>> {

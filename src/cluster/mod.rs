@@ -28,6 +28,7 @@
 
 pub mod console;
 mod log;
+pub mod media;
 mod owner;
 mod proxy;
 mod seats;
@@ -117,6 +118,7 @@ pub struct Cluster {
     catalog: kv::Store,
     leases: kv::Store,
     console: console::Console,
+    media: media::ClusterMedia,
     replicas: usize,
     /// Each session's cards as read from its log, with the sequence read up to: the
     /// next read goes on from there.
@@ -159,6 +161,7 @@ impl Cluster {
         let console =
             console::Console::open(&client, &js, replicas, crate::hub::library::LOGIN_LIFETIME)
                 .await?;
+        let media = media::ClusterMedia::open(&client, &js, replicas).await?;
         Ok(Cluster {
             node,
             client,
@@ -166,6 +169,7 @@ impl Cluster {
             catalog,
             leases,
             console,
+            media,
             replicas,
             cards: DashMap::new(),
         })
@@ -174,6 +178,11 @@ impl Cluster {
     /// The console's decks, settings and logins.
     pub fn console(&self) -> &console::Console {
         &self.console
+    }
+
+    /// Decks' images.
+    pub fn media(&self) -> &media::ClusterMedia {
+        &self.media
     }
 
     /// This node's name in leases and log messages.
@@ -696,6 +705,15 @@ async fn ensure_bucket(
         js.get_key_value(bucket)
     })
     .await
+}
+
+/// Refuses at once while NATS is not connected: a write handed to the client then
+/// would wait in its buffer and might be stored after its caller was told it failed.
+fn connected(client: &async_nats::Client) -> Result<()> {
+    match client.connection_state() {
+        async_nats::connection::State::Connected => Ok(()),
+        state => anyhow::bail!("NATS is not reachable ({state})"),
+    }
 }
 
 /// An entry that holds a value (not a delete or purge marker).

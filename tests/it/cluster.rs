@@ -1273,5 +1273,6 @@ async fn an_owner_flooded_with_forwarded_votes_keeps_its_lease_and_its_views_flo
     drop((owner, other));
 }
 
+mod media;
 mod order;
 mod seams;

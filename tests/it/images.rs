@@ -26,7 +26,7 @@ B) nee
 ";
 
 /// A chart-like PNG of `width`×`height`: blocks of flat colour.
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x / 97 * 40 % 256) as u8, (y / 61 * 50 % 256) as u8, 200])
     });
