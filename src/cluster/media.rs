@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 
-use super::{connected, ensure_bucket, retry_for, START_FOR};
+use super::{connected, ensure_bucket, make_bucket_stream, retry_for, START_FOR};
 use crate::core::deck::ImageSize;
 use crate::hub::media::{Encoded, Image, Media, Stored};
 
@@ -60,8 +60,7 @@ impl ClusterMedia {
             storage: stream::StorageType::File,
             ..Default::default()
         };
-        let what = format!("making the bucket {OBJECTS} with {replicas} replica(s)");
-        retry_for(&what, START_FOR, || js.get_or_create_stream(config.clone())).await?;
+        make_bucket_stream(js, OBJECTS, config).await?;
         let objects = retry_for(&format!("opening the bucket {OBJECTS}"), START_FOR, || {
             js.get_object_store(OBJECTS)
         })

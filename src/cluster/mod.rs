@@ -698,9 +698,7 @@ async fn ensure_bucket(
         storage: stream::StorageType::File,
         ..Default::default()
     };
-    // A cluster that has just started elects its leaders first.
-    let what = format!("making the bucket {bucket} with {replicas} replica(s)");
-    retry_for(&what, START_FOR, || js.get_or_create_stream(config.clone())).await?;
+    make_bucket_stream(js, bucket, config).await?;
     retry_for(&format!("opening the bucket {bucket}"), START_FOR, || {
         js.get_key_value(bucket)
     })
@@ -714,6 +712,19 @@ fn connected(client: &async_nats::Client) -> Result<()> {
         async_nats::connection::State::Connected => Ok(()),
         state => anyhow::bail!("NATS is not reachable ({state})"),
     }
+}
+
+/// Makes the stream under a bucket, or finds it made by another node; a cluster that
+/// has just started elects its leaders first.
+async fn make_bucket_stream(
+    js: &jetstream::Context,
+    bucket: &str,
+    config: stream::Config,
+) -> Result<()> {
+    let replicas = config.num_replicas;
+    let what = format!("making the bucket {bucket} with {replicas} replica(s)");
+    retry_for(&what, START_FOR, || js.get_or_create_stream(config.clone())).await?;
+    Ok(())
 }
 
 /// An entry that holds a value (not a delete or purge marker).
