@@ -36,6 +36,7 @@ fn deck() -> Arc<Deck> {
         min_group_size: 5,
         arguments: true,
         upvotes: true,
+        questions: true,
         slides: vec![
             slide(SlideKind::Content),
             slide(statement(2)),

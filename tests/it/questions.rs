@@ -1,0 +1,593 @@
+//! Questions from the room through the real server: a phone asks whatever slide is on
+//! show, the host opens and closes questions and moderates each one, the screen and
+//! phones list the approved ones, phones upvote others' once; removed texts leave the
+//! disk; the report lists the approved ones, never who asked.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stemzaal::core::arguments::ARGUE_EVERY_MS;
+
+use crate::support::{on_disk, TestClient, TestServer};
+
+const DECK: &str = "---
+title: Vragen
+---
+
+# Welkom
+
+Stel gerust een vraag.
+
+---
+
+## Meer groen in de wijk
+
+A) Ja
+B) Nee
+";
+
+async fn server_with(source: &str) -> TestServer {
+    let deck = stemzaal::core::deck::parse("vragen.md", source).unwrap();
+    TestServer::start_with(deck, source).await
+}
+
+/// A server on [`DECK`] whose host opened questions.
+async fn open_room() -> (TestServer, TestClient) {
+    let server = server_with(DECK).await;
+    let mut host = server.host().await;
+    done(
+        &mut host,
+        900,
+        json!({"type": "open_questions", "open": true}),
+    )
+    .await;
+    host.wait_state(|s| s["questions"]["open"] == true).await;
+    (server, host)
+}
+
+/// Sends `msg` with `id` and returns the answer (`ok`, `asked` or `error`) carrying it.
+async fn command(client: &mut TestClient, id: u64, mut msg: Value) -> Value {
+    msg["id"] = json!(id);
+    client.send(msg).await;
+    if let Some(i) = client.inbox.iter().position(|m| m["id"] == id) {
+        return client.inbox.remove(i);
+    }
+    loop {
+        let msg = client.next_message().await.expect("an answer");
+        if matches!(msg["type"].as_str(), Some("ok" | "asked" | "error")) && msg["id"] == id {
+            return msg;
+        }
+    }
+}
+
+/// Sends `msg` with `id` and checks that it is answered `ok`.
+async fn done(client: &mut TestClient, id: u64, msg: Value) {
+    let answer = command(client, id, msg.clone()).await;
+    assert_eq!(answer["type"], "ok", "{msg}: {answer}");
+}
+
+async fn ask(phone: &mut TestClient, id: u64, text: &str) -> Value {
+    command(phone, id, json!({"type": "ask", "text": text})).await
+}
+
+/// Lets the pace pass (one `ask` or `withdraw_question` per participant per
+/// [`ARGUE_EVERY_MS`]) at once, as `arguments::let_the_pace_pass` does: the hub's
+/// clock reads tokio's, which this test's runtime moves forward.
+async fn let_the_pace_pass() {
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_millis(ARGUE_EVERY_MS + 100)).await;
+    tokio::time::resume();
+}
+
+fn items(state: &Value) -> Vec<Value> {
+    state["questions"]["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn numbers(state: &Value) -> Vec<u64> {
+    items(state)
+        .iter()
+        .map(|q| q["question"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_question_goes_from_a_phone_through_the_host_to_the_screen_phones_and_the_report() {
+    let server = server_with(DECK).await;
+    let mut host = server.host().await;
+    let mut asker = server.participant().await;
+    let mut other = server.participant().await;
+    let mut screen = server.screen().await;
+    // Questions start closed; phones see that, the screen sees nothing of them.
+    assert_eq!(
+        asker.state["questions"],
+        json!({"open": false, "shown": false, "items": []})
+    );
+    assert!(screen.state.get("questions").is_none(), "{}", screen.state);
+    let refused = ask(&mut asker, 1, "Waarom nu?").await;
+    assert_eq!(refused["code"], "questions_closed", "{refused}");
+
+    done(
+        &mut host,
+        2,
+        json!({"type": "open_questions", "open": true}),
+    )
+    .await;
+    asker.wait_state(|s| s["questions"]["open"] == true).await;
+    // On the content slide, and later on the statement: questions belong to the session.
+    let asked = ask(&mut asker, 3, "  Wat kost het\r\nper wijk?  ").await;
+    assert_eq!(asked, json!({"type": "asked", "id": 3, "question": 1}));
+    let host_state = host.wait_state(|s| items(s).len() == 1).await;
+    assert_eq!(
+        items(&host_state),
+        vec![
+            json!({"question": 1, "text": "Wat kost het\nper wijk?", "status": "pending", "upvotes": 0})
+        ]
+    );
+    // Pending never leaves the host.
+    assert!(items(&other.state).is_empty());
+
+    host.send(json!({"type": "next"})).await;
+    let mut late = server.participant().await;
+    late.wait_state(|s| s["slide"]["index"] == 1).await;
+    let_the_pace_pass().await;
+    assert_eq!(ask(&mut late, 4, "Wie beslist?").await["question"], 2);
+    done(
+        &mut host,
+        5,
+        json!({"type": "moderate_question", "question": 1, "status": "approved"}),
+    )
+    .await;
+    let state = other.wait_state(|s| items(s).len() == 1).await;
+    assert_eq!(
+        items(&state),
+        vec![
+            json!({"question": 1, "text": "Wat kost het\nper wijk?", "status": "approved", "upvotes": 0})
+        ]
+    );
+
+    // Others upvote once each; the asker cannot upvote its own.
+    done(
+        &mut other,
+        6,
+        json!({"type": "upvote_question", "question": 1}),
+    )
+    .await;
+    done(
+        &mut other,
+        7,
+        json!({"type": "upvote_question", "question": 1}),
+    )
+    .await;
+    let own = command(
+        &mut asker,
+        8,
+        json!({"type": "upvote_question", "question": 1}),
+    )
+    .await;
+    assert_eq!(own["code"], "own_question", "{own}");
+    let pending = command(
+        &mut other,
+        9,
+        json!({"type": "upvote_question", "question": 2}),
+    )
+    .await;
+    assert_eq!(pending["code"], "unknown_question", "{pending}");
+    host.wait_state(|s| items(s).first().is_some_and(|q| q["upvotes"] == 1))
+        .await;
+
+    // The screen lists them once the host shows them, the highlighted one first.
+    done(
+        &mut host,
+        10,
+        json!({"type": "moderate_question", "question": 2, "status": "highlighted"}),
+    )
+    .await;
+    done(
+        &mut host,
+        11,
+        json!({"type": "show_questions", "visible": true}),
+    )
+    .await;
+    let shown = screen
+        .wait_state(|s| s["questions"]["shown"] == true && items(s).len() == 2)
+        .await;
+    assert_eq!(numbers(&shown), vec![2, 1]);
+    assert_eq!(items(&shown)[0]["status"], "highlighted");
+
+    // Answered ones go after the open ones; closing stops asking and upvoting.
+    done(
+        &mut host,
+        12,
+        json!({"type": "moderate_question", "question": 2, "status": "answered"}),
+    )
+    .await;
+    let answered = screen
+        .wait_state(|s| items(s).last().is_some_and(|q| q["status"] == "answered"))
+        .await;
+    assert_eq!(numbers(&answered), vec![1, 2]);
+    done(
+        &mut host,
+        13,
+        json!({"type": "open_questions", "open": false}),
+    )
+    .await;
+    let_the_pace_pass().await;
+    assert_eq!(
+        ask(&mut other, 14, "Nog één?").await["code"],
+        "questions_closed"
+    );
+    let closed = command(
+        &mut late,
+        15,
+        json!({"type": "upvote_question", "question": 1}),
+    )
+    .await;
+    assert_eq!(closed["code"], "questions_closed");
+
+    // The report: approved questions by upvotes, whether answered, never who asked.
+    let key = server.session.host_key().expose().to_owned();
+    let code = server.code().to_owned();
+    let (_, _, body) = server.get(&format!("/export/{code}.json?key={key}")).await;
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        report["questions"],
+        json!([
+            {"text": "Wat kost het\nper wijk?", "upvotes": 1, "answered": false},
+            {"text": "Wie beslist?", "upvotes": 0, "answered": true},
+        ])
+    );
+    for id in [
+        asker.participant_id(),
+        other.participant_id(),
+        late.participant_id(),
+    ] {
+        assert!(!body.contains(&id), "{id} in the report");
+    }
+    let (_, _, csv) = server.get(&format!("/export/{code}.csv?key={key}")).await;
+    assert!(
+        csv.contains("question,,,,,,,,,,1,\"vraag: Wat kost het\nper wijk?\"\r\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("question,,,,,,,,,,0,beantwoorde vraag: Wie beslist?\r\n"),
+        "{csv}"
+    );
+    let (_, _, html) = server.get(&format!("/report/{code}?key={key}")).await;
+    assert!(html.contains("Vragen uit de zaal"), "{html}");
+    assert!(
+        html.contains(
+            "Wie beslist? <span class=\"upvotes\">(0 steun)</span> <strong>(beantwoord)</strong>"
+        ),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn only_the_host_opens_shows_and_moderates_questions_and_only_phones_ask() {
+    let (server, mut host) = open_room().await;
+    let mut phone = server.participant().await;
+    assert_eq!(ask(&mut phone, 1, "Mag dit?").await["question"], 1);
+    for (id, msg) in [
+        (
+            2,
+            json!({"type": "moderate_question", "question": 1, "status": "approved"}),
+        ),
+        (3, json!({"type": "open_questions", "open": false})),
+        (4, json!({"type": "show_questions", "visible": true})),
+    ] {
+        let refused = command(&mut phone, id, msg.clone()).await;
+        assert_eq!(refused["code"], "not_allowed", "{msg}");
+    }
+    let mut screen = server.screen().await;
+    for (id, msg) in [
+        (5, json!({"type": "ask", "text": "Ik ben een scherm"})),
+        (6, json!({"type": "upvote_question", "question": 1})),
+        (
+            7,
+            json!({"type": "moderate_question", "question": 1, "status": "hidden"}),
+        ),
+    ] {
+        let refused = command(&mut screen, id, msg.clone()).await;
+        assert_eq!(refused["code"], "not_allowed", "{msg}");
+    }
+    let refused = command(
+        &mut host,
+        8,
+        json!({"type": "ask", "text": "De host vraagt"}),
+    )
+    .await;
+    assert_eq!(refused["code"], "not_allowed");
+    // Nothing of it changed the question.
+    let state = host.wait_state(|s| items(s).len() == 1).await;
+    assert_eq!(items(&state)[0]["status"], "pending");
+    assert_eq!(state["questions"]["open"], true);
+}
+
+#[tokio::test]
+async fn bad_questions_are_refused_with_their_codes_and_the_pace_holds() {
+    let (server, mut host) = open_room().await;
+    let mut phone = server.participant().await;
+    for text in ["   ", "tab\there", &"é".repeat(281)] {
+        let refused = ask(&mut phone, 1, text).await;
+        assert_eq!(refused["code"], "bad_question", "{text:?}");
+    }
+    assert_eq!(ask(&mut phone, 2, &"é".repeat(280)).await["question"], 1);
+    // One question or withdrawal per five seconds.
+    let refused = ask(&mut phone, 3, "Meteen nog een").await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["message"].as_str()),
+        (
+            Some("too_fast"),
+            Some("Even geduld: één argument of vraag per 5 seconden.")
+        )
+    );
+    for n in 2..=5 {
+        let_the_pace_pass().await;
+        assert_eq!(
+            ask(&mut phone, 10 + n, &format!("Vraag {n}")).await["question"],
+            n
+        );
+    }
+    let_the_pace_pass().await;
+    assert_eq!(
+        ask(&mut phone, 20, "Een zesde").await["code"],
+        "too_many_questions"
+    );
+
+    // A withdrawal of one's own makes room; another's is not one's to withdraw.
+    let mut other = server.participant().await;
+    let refused = command(
+        &mut other,
+        21,
+        json!({"type": "withdraw_question", "question": 2}),
+    )
+    .await;
+    assert_eq!(refused["code"], "unknown_question");
+    done(
+        &mut phone,
+        22,
+        json!({"type": "withdraw_question", "question": 2}),
+    )
+    .await;
+    let_the_pace_pass().await;
+    assert_eq!(ask(&mut phone, 23, "Een zesde").await["question"], 6);
+
+    // The host's checks: the status first, then the question.
+    let bad = command(
+        &mut host,
+        24,
+        json!({"type": "moderate_question", "question": 999, "status": "top"}),
+    )
+    .await;
+    assert_eq!(bad["code"], "bad_status");
+    let unknown = command(
+        &mut host,
+        25,
+        json!({"type": "moderate_question", "question": 2, "status": "approved"}),
+    )
+    .await;
+    assert_eq!(unknown["code"], "unknown_question");
+
+    // A deck with `questions: off` takes none and shows none.
+    let off = server_with(&DECK.replace("title: Vragen", "title: Zonder\nquestions: off")).await;
+    let mut host = off.host().await;
+    let mut phone = off.participant().await;
+    assert!(phone.state.get("questions").is_none(), "{}", phone.state);
+    assert!(host.state.get("questions").is_none(), "{}", host.state);
+    let refused = command(
+        &mut host,
+        1,
+        json!({"type": "open_questions", "open": true}),
+    )
+    .await;
+    assert_eq!(refused["code"], "questions_off");
+    assert_eq!(ask(&mut phone, 2, "Toch?").await["code"], "questions_off");
+}
+
+#[tokio::test]
+async fn highlighting_a_question_returns_the_one_highlighted_before_to_the_approved() {
+    let (server, mut host) = open_room().await;
+    for (id, text) in [(1, "Eerste"), (2, "Tweede")] {
+        let mut phone = server.participant().await;
+        assert_eq!(ask(&mut phone, id, text).await["question"], id);
+    }
+    for (id, question) in [(3, 1), (4, 2)] {
+        let msg =
+            json!({"type": "moderate_question", "question": question, "status": "highlighted"});
+        done(&mut host, id, msg).await;
+    }
+    let state = host
+        .wait_state(|s| {
+            items(s)
+                .iter()
+                .any(|q| q["question"] == 2 && q["status"] == "highlighted")
+        })
+        .await;
+    assert_eq!(items(&state)[0]["status"], "approved", "{state}");
+}
+
+#[tokio::test]
+async fn a_reloaded_phone_gets_its_own_questions_and_upvotes_in_welcome() {
+    let (server, mut host) = open_room().await;
+    let mut phone = server.participant().await;
+    let mut other = server.participant().await;
+    assert_eq!(ask(&mut other, 1, "Van een ander").await["question"], 1);
+    assert_eq!(ask(&mut phone, 2, "Van mij").await["question"], 2);
+    host.send(json!({"type": "moderate_question", "question": 1, "status": "approved"}))
+        .await;
+    phone.wait_state(|s| items(s).len() == 1).await;
+    done(
+        &mut phone,
+        3,
+        json!({"type": "upvote_question", "question": 1}),
+    )
+    .await;
+    let id = phone.participant_id();
+    let again = server.participant_as(&id).await;
+    assert_eq!(
+        again.welcome["questions"],
+        json!([{"question": 2, "text": "Van mij"}])
+    );
+    assert_eq!(again.welcome["upvoted_questions"], json!([1]));
+}
+
+#[tokio::test]
+async fn a_hidden_or_withdrawn_question_leaves_every_file_and_a_restart_keeps_the_rest() {
+    let (server, mut host) = open_room().await;
+    let mut kept = server.participant().await;
+    let mut hidden = server.participant().await;
+    let mut withdrawn = server.participant().await;
+    assert_eq!(
+        ask(&mut kept, 1, "BEWAARD-3e1f blijft").await["question"],
+        1
+    );
+    assert_eq!(
+        ask(&mut hidden, 2, "VERBORGEN-8a2c naam").await["question"],
+        2
+    );
+    assert_eq!(
+        ask(&mut withdrawn, 3, "INGETROKKEN-6b7d spijt").await["question"],
+        3
+    );
+    host.send(json!({"type": "moderate_question", "question": 1, "status": "answered"}))
+        .await;
+    host.wait_state(|s| items(s).len() == 3).await;
+    for text in ["BEWAARD-3e1f", "VERBORGEN-8a2c", "INGETROKKEN-6b7d"] {
+        assert!(
+            !on_disk(server.data.path(), text).is_empty(),
+            "{text} is stored first"
+        );
+    }
+    let msg = json!({"type": "moderate_question", "question": 2, "status": "hidden"});
+    done(&mut host, 4, msg).await;
+    let_the_pace_pass().await;
+    let msg = json!({"type": "withdraw_question", "question": 3});
+    done(&mut withdrawn, 5, msg).await;
+    host.wait_state(|s| items(s).len() == 1).await;
+
+    server
+        .wait_off_disk(&["VERBORGEN-8a2c", "INGETROKKEN-6b7d"], &["BEWAARD-3e1f"])
+        .await;
+
+    // A restart replays the log: the rest comes back, the removed ones do not.
+    let view = server.host_state_after_restart().await;
+    assert_eq!(
+        view["questions"],
+        json!({"open": true, "shown": false, "items": [
+            {"question": 1, "text": "BEWAARD-3e1f blijft", "status": "answered", "upvotes": 0},
+        ]})
+    );
+}
+
+#[tokio::test]
+async fn phones_hear_question_upvotes_as_counts_not_as_states() {
+    let (server, mut host) = open_room().await;
+    let mut asker = server.participant().await;
+    assert_eq!(ask(&mut asker, 1, "Hoeveel bomen?").await["question"], 1);
+    let msg = json!({"type": "moderate_question", "question": 1, "status": "approved"});
+    done(&mut host, 2, msg).await;
+    let mut observer = server.participant().await;
+    observer.wait_state(|s| items(s).len() == 1).await;
+    let mut fans = vec![];
+    for _ in 0..12 {
+        fans.push(server.participant().await);
+    }
+    for (i, fan) in fans.iter_mut().enumerate() {
+        let msg = json!({"type": "upvote_question", "question": 1});
+        done(fan, 100 + i as u64, msg).await;
+    }
+    let last = json!({"type": "upvotes", "slide": 0, "upvotes": [], "questions": [[1, 12]]});
+    let (mut states, mut upvotes) = (0, 0);
+    loop {
+        let msg = observer
+            .next_message()
+            .await
+            .expect("the socket stays open");
+        match msg["type"].as_str() {
+            Some("state") => states += 1,
+            Some("upvotes") => {
+                upvotes += 1;
+                if msg == last {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(states, 0, "no state while only counts move");
+    assert!(
+        upvotes <= 4,
+        "coalesced: {upvotes} upvotes messages for 12 upvotes"
+    );
+}
+
+#[test]
+fn question_messages_decode_and_encode_as_documented() {
+    use stemzaal::wire::protocol::{ClientMsg, ServerMsg, UpvotesTag, UpvotesView};
+    for (value, msg) in [
+        (
+            json!({"type": "ask", "id": 11, "text": "Wat kost het groen per wijk?"}),
+            ClientMsg::Ask {
+                id: 11,
+                text: "Wat kost het groen per wijk?".into(),
+            },
+        ),
+        (
+            json!({"type": "withdraw_question", "question": 4}),
+            ClientMsg::WithdrawQuestion { question: 4 },
+        ),
+        (
+            json!({"type": "upvote_question", "question": 4}),
+            ClientMsg::UpvoteQuestion { question: 4 },
+        ),
+        (
+            json!({"type": "moderate_question", "question": 4, "status": "answered"}),
+            ClientMsg::ModerateQuestion {
+                question: 4,
+                status: "answered".into(),
+            },
+        ),
+        (
+            json!({"type": "open_questions", "open": true}),
+            ClientMsg::OpenQuestions { open: true },
+        ),
+        (
+            json!({"type": "show_questions", "visible": false}),
+            ClientMsg::ShowQuestions { visible: false },
+        ),
+    ] {
+        let decoded: ClientMsg = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(decoded, msg, "{value}");
+        let host_only = matches!(
+            msg,
+            ClientMsg::ModerateQuestion { .. }
+                | ClientMsg::OpenQuestions { .. }
+                | ClientMsg::ShowQuestions { .. }
+        );
+        assert_eq!(msg.is_host_command(), host_only, "{value}");
+    }
+    assert_eq!(
+        serde_json::to_value(ServerMsg::Asked {
+            id: 11,
+            question: 4
+        })
+        .unwrap(),
+        json!({"type": "asked", "id": 11, "question": 4})
+    );
+    let upvotes = UpvotesView {
+        kind: UpvotesTag::Upvotes,
+        slide: 0,
+        upvotes: vec![],
+        questions: vec![(4, 3), (2, 8)],
+    };
+    let expected =
+        json!({"type": "upvotes", "slide": 0, "upvotes": [], "questions": [[4, 3], [2, 8]]});
+    assert_eq!(serde_json::to_value(&upvotes).unwrap(), expected);
+    assert_eq!(
+        serde_json::from_value::<UpvotesView>(expected).unwrap(),
+        upvotes
+    );
+}
