@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use stemzaal::core::arguments::ARGUE_EVERY_MS;
 
+use crate::browser::{axe_blocking, js_str};
 use crate::support::{on_disk, TestClient, TestServer};
 
 const DECK: &str = "---
@@ -590,4 +591,171 @@ fn question_messages_decode_and_encode_as_documented() {
         serde_json::from_value::<UpvotesView>(expected).unwrap(),
         upvotes
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_goes_from_a_phone_through_the_hosts_keyboard_to_the_screen_in_chromium() {
+    crate::browser::run(
+        "a_question_goes_from_a_phone_through_the_hosts_keyboard_to_the_screen_in_chromium",
+        questions_in_chromium,
+    )
+    .await;
+}
+
+/// Script: the element with `id` shows `text` (its whole text).
+fn shows(id: &str, text: &str) -> String {
+    format!(
+        "const e = document.getElementById({}); return !!e && e.offsetParent !== null && e.textContent === {};",
+        js_str(id),
+        js_str(text)
+    )
+}
+
+async fn questions_in_chromium(tools: crate::browser::harness::Tools) {
+    use crate::browser::harness::Driver;
+    use fantoccini::key::Key;
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let server = server_with(DECK).await;
+    let mut control = server.host().await;
+    let driver = Driver::start(&tools).await;
+    let ([host, screen, phone], _) = crate::browser::room_pages(&driver, &server).await;
+    let mut blocking = vec![];
+
+    // The host opens questions from the keyboard.
+    host.wait("the questions panel", &shows("qa-open", "Vragen openen"))
+        .await;
+    host.tab_to("#qa-open", 80).await;
+    host.press(Key::Enter.into()).await;
+    control.wait_state(|s| s["questions"]["open"] == true).await;
+
+    // The phone asks, on the content slide.
+    let mine = "Wat kost het groen per wijk?";
+    phone
+        .wait(
+            "the question box",
+            "return !document.getElementById('ask').hidden;",
+        )
+        .await;
+    phone.click("#ask summary").await;
+    phone.fill("#q-text", mine).await;
+    phone
+        .wait("the characters left", &shows("q-left", "Nog 252 tekens"))
+        .await;
+    blocking.extend(axe_blocking(&phone, &axe, "phone with the question box open").await);
+    phone.screenshot("phone-question-box").await;
+    phone.click("#q-send").await;
+    phone
+        .wait(
+            "its own question, waiting",
+            "const m = document.querySelector('#q-mine li');
+             return !!m && m.textContent.includes('Wacht op de gespreksleider');",
+        )
+        .await;
+    let mut other = server.participant().await;
+    let theirs = "Wie beslist over de inrichting?";
+    assert_eq!(ask(&mut other, 1, theirs).await["question"], 2);
+
+    // The host: both waiting, oldest first; approve the first by Tab and Enter, then
+    // highlight the next with its shortcut.
+    host.wait(
+        "the queue",
+        "return document.querySelectorAll('#qa-queue li').length === 2;",
+    )
+    .await;
+    blocking.extend(axe_blocking(&host, &axe, "host with questions waiting").await);
+    host.screenshot("host-question-queue").await;
+    host.tab_to(
+        "#qa-queue li:first-child button[data-status=\"approved\"]",
+        80,
+    )
+    .await;
+    host.press(Key::Enter.into()).await;
+    host.wait(
+        "one approved, the focus on the next one waiting",
+        "return document.querySelectorAll('#qa-listed li').length === 1
+           && document.activeElement === document.querySelector('#qa-queue li:first-child button');",
+    )
+    .await;
+    let focus = host.focus_visible().await;
+    assert_eq!(focus["ok"], true, "the next question's button: {focus}");
+    host.press('h').await;
+    host.wait(
+        "the highlighted one first",
+        &format!(
+            "const l = document.querySelector('#qa-listed li'); return !!l && l.classList.contains('hl') && l.querySelector('.atext').textContent === {};",
+            js_str(theirs)
+        ),
+    )
+    .await;
+    host.tab_to("#qa-show", 80).await;
+    host.press(Key::Enter.into()).await;
+
+    // The screen: the highlighted one large, the other below it.
+    screen
+        .wait(
+            "the questions on the screen",
+            &format!(
+                "const h = document.getElementById('qs-hl'); return !document.getElementById('qs').hidden && !h.hidden
+                   && h.querySelector('.atext').textContent === {} && document.querySelector('#qs-list .atext')?.textContent === {};",
+                js_str(theirs),
+                js_str(mine)
+            ),
+        )
+        .await;
+    let big = screen
+        .js("return parseFloat(getComputedStyle(document.getElementById('qs-hl')).fontSize) / parseFloat(getComputedStyle(document.querySelector('#qs-list li')).fontSize);")
+        .await;
+    assert!(
+        big.as_f64().unwrap() >= 1.4,
+        "the highlighted one is large: {big}"
+    );
+    blocking.extend(axe_blocking(&screen, &axe, "screen with questions").await);
+    screen.screenshot("screen-questions").await;
+
+    // The phone upvotes the other's question; its own is listed, without an upvote.
+    phone
+        .wait(
+            "the listed question to upvote",
+            "const b = document.querySelector('#q-list button[data-q]'); return !!b && !b.disabled;",
+        )
+        .await;
+    phone.click("#q-list button[data-q]").await;
+    control
+        .wait_state(|s| {
+            items(s)
+                .iter()
+                .any(|q| q["question"] == 2 && q["upvotes"] == 1)
+        })
+        .await;
+    phone
+        .wait(
+            "upvoted, and its own listed",
+            "const b = document.querySelector('#q-list button[data-q]');
+             return b.getAttribute('aria-pressed') === 'true' && b.textContent === 'Gesteund (1)'
+               && document.querySelector('#q-mine li').textContent.includes('Staat op de lijst')
+               && !document.querySelector('#q-mine button[data-q]');",
+        )
+        .await;
+    blocking.extend(axe_blocking(&phone, &axe, "phone with listed questions").await);
+
+    // Marked answered by its shortcut: the screen marks it and lists it last.
+    host.tab_to("#qa-listed li:first-child button", 20).await;
+    host.press('d').await;
+    screen
+        .wait(
+            "the answered one marked, last",
+            "const l = [...document.querySelectorAll('#qs-list li')]; return document.getElementById('qs-hl').hidden
+               && l.length === 2 && l[1].textContent.includes('Beantwoord');",
+        )
+        .await;
+    blocking.extend(axe_blocking(&screen, &axe, "screen with an answered question").await);
+
+    assert!(
+        blocking.is_empty(),
+        "axe found serious or critical violations:\n{}",
+        blocking.join("\n")
+    );
+    for b in [host, screen, phone] {
+        b.close().await;
+    }
 }

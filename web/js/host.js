@@ -4,6 +4,7 @@ import { connect } from './socket.js';
 import { $, el, pathCode, optName, votes, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, turnout } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 import { pressAgain } from './admin-ui.js';
+import { questionsPanel } from './host-questions.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -56,6 +57,7 @@ start();
 
 function start() {
   sock = connect({ code, hello: () => ({ key, role: 'host', participant_id: null, lang }) });
+  questionsPanel(sock);
   sock.on('status', (s) => {
     showConn($('conn'), s);
     $('ended').hidden = s !== 'ended';
