@@ -256,6 +256,17 @@ async fn a_question_goes_from_a_phone_through_the_host_to_the_screen_phones_and_
         csv.contains("question,,,,,,,,,,0,beantwoorde vraag: Wie beslist?\r\n"),
         "{csv}"
     );
+    // The PDF is checked for PDF/A and PDF/UA as it is written (a table that broke
+    // either would be a 500), in both languages; the workbook gets a sheet of them.
+    for path in [
+        format!("/report/{code}.pdf?key={key}"),
+        format!("/report/{code}.pdf?key={key}&lang=en"),
+        format!("/export/{code}.xlsx?key={key}"),
+    ] {
+        let (status, head, bytes) = crate::support::http_get_bytes(server.addr, &path, &[]).await;
+        assert_eq!(status, 200, "{path}: {head}");
+        assert!(bytes.len() > 1000, "{path}");
+    }
     let (_, _, html) = server.get(&format!("/report/{code}?key={key}")).await;
     assert!(html.contains("Vragen uit de zaal"), "{html}");
     assert!(
