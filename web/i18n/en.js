@@ -239,5 +239,6 @@ export default {
   "qa.mark_answered": "Mark answered",
   "qa.unanswer": "Not answered after all",
   "qa.meta": "{n} upvotes",
-  "qa.screen_empty": "No questions listed yet"
+  "qa.screen_empty": "No questions listed yet",
+  "qa.screen_now": "On the screen: questions from the room"
 };

@@ -239,5 +239,6 @@ export default {
   "qa.mark_answered": "Beantwoord",
   "qa.unanswer": "Toch niet beantwoord",
   "qa.meta": "{n}× gesteund",
-  "qa.screen_empty": "Nog geen vragen op de lijst"
+  "qa.screen_empty": "Nog geen vragen op de lijst",
+  "qa.screen_now": "Op het scherm: vragen uit de zaal"
 };

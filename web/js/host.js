@@ -124,8 +124,10 @@ function viewButton(name, view, online) {
 }
 
 // What the screen shows beside a statement, by the screen's own rule (screen.js): the
-// arguments first, then the groups or the shift with the results, then the results.
+// questions over everything (screen-questions.js), then the arguments, then the groups
+// or the shift with the results, then the results.
 function onScreen() {
+  if (st.questions && st.questions.shown) return t('qa.screen_now');
   if (st.arguments && st.arguments.shown) return t('host.screen_args');
   if (!st.revealed) return t('host.results_hidden');
   if (st.groups && st.groups.shown) return t('host.screen_groups');
