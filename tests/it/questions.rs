@@ -770,3 +770,87 @@ async fn questions_in_chromium(tools: crate::browser::harness::Tools) {
         b.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_screen_shows_a_long_highlighted_question_whole_at_every_size() {
+    crate::browser::run(
+        "the_screen_shows_a_long_highlighted_question_whole_at_every_size",
+        long_questions_fit,
+    )
+    .await;
+}
+
+/// Script: the highlighted question and every listed one shown lie whole inside the
+/// questions' box, none scrolls, and the text is at least the screen's minimum size.
+const QUESTIONS_WHOLE: &str = "
+const box = document.getElementById('qs').getBoundingClientRect();
+const parts = [document.getElementById('qs-hl'), ...document.querySelectorAll('#qs-list li')];
+const cut = parts.filter((e) => { const r = e.getBoundingClientRect(); return r.top < box.top - 1 || r.bottom > box.bottom + 1 || r.right > box.right + 1; })
+  .map((e) => e.textContent.slice(0, 30));
+const list = document.getElementById('qs-list');
+const u = Math.min(innerWidth / 100, innerHeight / 56.25);
+const small = parts.filter((e) => parseFloat(getComputedStyle(e).fontSize) < 2.1875 * u - 0.5).length;
+return { cut, scrolls: list.scrollHeight > list.clientHeight + 1, small, listed: list.children.length };";
+
+async fn long_questions_fit(tools: crate::browser::harness::Tools) {
+    use crate::browser::harness::{Browser, Driver};
+    let (server, mut host) = open_room().await;
+    let long = format!(
+        "{}?",
+        "Waarom wordt er in deze wijk zo weinig groen aangelegd terwijl ".repeat(5)
+    )
+    .chars()
+    .take(279)
+    .collect::<String>()
+        + "?";
+    for i in 0..8u64 {
+        let mut phone = server.participant().await;
+        let text = if i == 0 {
+            long.clone()
+        } else {
+            format!("Vraag nummer {i} over de wijk, de bomen en het budget voor volgend jaar?")
+        };
+        assert_eq!(ask(&mut phone, 1, &text).await["question"], i + 1);
+        let status = if i == 0 { "highlighted" } else { "approved" };
+        done(
+            &mut host,
+            10 + i,
+            json!({"type": "moderate_question", "question": i + 1, "status": status}),
+        )
+        .await;
+    }
+    done(
+        &mut host,
+        30,
+        json!({"type": "show_questions", "visible": true}),
+    )
+    .await;
+    let driver = Driver::start(&tools).await;
+    let screen = Browser::open(&driver, server.addr, "screen-questions", (1920, 1080)).await;
+    let code = server.code().to_owned();
+    let key = server.session.screen_key().expose().to_owned();
+    screen
+        .goto(&server.url(&format!("/screen/{code}?key={key}")))
+        .await;
+    screen
+        .wait("online", &crate::browser::conn_is("online"))
+        .await;
+    for (w, h) in [(1920, 1080), (1280, 720), (1024, 768)] {
+        screen.viewport(w, h).await;
+        let measured = screen
+            .wait(
+                "the questions laid out",
+                "const l = document.querySelectorAll('#qs-list li'); return !document.getElementById('qs').hidden && l.length > 0;",
+            )
+            .await;
+        assert_eq!(measured, json!(true));
+        let fit = screen.js(QUESTIONS_WHOLE).await;
+        assert_eq!(fit["cut"], json!([]), "{w}×{h}: {fit}");
+        assert_eq!(fit["scrolls"], false, "{w}×{h}: {fit}");
+        assert_eq!(fit["small"], 0, "{w}×{h}: {fit}");
+        screen
+            .screenshot(&format!("screen-questions-{w}x{h}"))
+            .await;
+    }
+    screen.close().await;
+}
