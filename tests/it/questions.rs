@@ -854,3 +854,62 @@ async fn long_questions_fit(tools: crate::browser::harness::Tools) {
     }
     screen.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_and_their_upvotes_cross_the_nodes_of_a_cluster() {
+    use crate::cluster::{single_nats, Node};
+    let Some(bin) = crate::nats::nats_or_skip("questions_cross_the_nodes") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = single_nats(&bin, dir.path());
+    let nodes: Vec<Node> = (0..2)
+        .map(|i| Node::start(&nats.url, 1, &dir.path().join(format!("node{i}"))))
+        .collect();
+    let mut host = nodes[0].host().await;
+    done(
+        &mut host,
+        1,
+        json!({"type": "open_questions", "open": true}),
+    )
+    .await;
+    // The asker is on the node that does not own the session: its answer comes back
+    // through the owner.
+    let hello = json!({"type": "hello"});
+    let mut asker = TestClient::hello(&nodes[1].ws_url(), hello.clone()).await;
+    asker.wait_state(|s| s["questions"]["open"] == true).await;
+    assert_eq!(
+        ask(&mut asker, 2, "Wie betaalt het onderhoud?").await["question"],
+        1
+    );
+    host.wait_state(|s| items(s).len() == 1).await;
+    let msg = json!({"type": "moderate_question", "question": 1, "status": "approved"});
+    done(&mut host, 3, msg).await;
+    let mut fans = vec![];
+    for i in 0..4 {
+        let mut fan = TestClient::hello(&nodes[i % 2].ws_url(), hello.clone()).await;
+        fan.wait_state(|s| items(s).len() == 1).await;
+        let msg = json!({"type": "upvote_question", "question": 1});
+        done(&mut fan, 10 + i as u64, msg).await;
+        fans.push(fan);
+    }
+    // The asker's node hears the counts as phones do, without a new state.
+    asker.wait_state(|s| items(s).len() == 1).await;
+    loop {
+        let msg = asker.next_message().await.expect("the socket stays open");
+        if msg["type"] == "upvotes" && msg["questions"] == json!([[1, 4]]) {
+            break;
+        }
+    }
+    // A reload on the other node is told its own question.
+    let id = asker.participant_id();
+    let again = TestClient::hello(
+        &nodes[0].ws_url(),
+        json!({"type": "hello", "participant_id": id}),
+    )
+    .await;
+    assert_eq!(
+        again.welcome["questions"],
+        json!([{"question": 1, "text": "Wie betaalt het onderhoud?"}])
+    );
+}
