@@ -761,6 +761,19 @@ async fn questions_in_chromium(tools: crate::browser::harness::Tools) {
         .await;
     blocking.extend(axe_blocking(&screen, &axe, "screen with an answered question").await);
 
+    // In English, every word of it.
+    phone.click("[data-lang-toggle]").await;
+    phone
+        .wait(
+            "the questions in English",
+            "return document.getElementById('qa-h').textContent === 'Questions from the room'
+               && document.querySelector('#q-mine li').textContent.includes('Listed')
+               && document.querySelector('#q-list li').textContent.includes('Answered')
+               && document.getElementById('q-mine-h').textContent === 'Your questions';",
+        )
+        .await;
+    blocking.extend(axe_blocking(&phone, &axe, "phone with questions, in English").await);
+
     assert!(
         blocking.is_empty(),
         "axe found serious or critical violations:\n{}",
