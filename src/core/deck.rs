@@ -114,6 +114,9 @@ pub struct Deck {
     pub arguments: bool,
     /// Whether participants may upvote approved arguments (`upvotes:`, on by default).
     pub upvotes: bool,
+    /// Whether participants may send questions while the host has them open
+    /// (`questions:`, on by default).
+    pub questions: bool,
     /// The slides, in order; never empty.
     pub slides: Vec<Slide>,
     /// What the screen cannot show in full at its minimum text size, each with its line
@@ -599,6 +602,7 @@ pub fn parse(source_name: &str, text: &str) -> Result<Deck, DeckError> {
         min_group_size: front.min_group_size,
         arguments: front.arguments,
         upvotes: front.upvotes,
+        questions: front.questions,
         slides,
         warnings,
     })
@@ -962,6 +966,7 @@ struct FrontMatter {
     min_group_size: u64,
     arguments: bool,
     upvotes: bool,
+    questions: bool,
 }
 
 impl Default for FrontMatter {
@@ -977,6 +982,7 @@ impl Default for FrontMatter {
             min_group_size: DEFAULT_MIN_GROUP_SIZE,
             arguments: true,
             upvotes: true,
+            questions: true,
         }
     }
 }
@@ -990,7 +996,7 @@ pub const MIN_GROUP_SIZE_RANGE: std::ops::RangeInclusive<u64> = 2..=100;
 
 /// The front matter keys, as named in messages.
 const FRONT_KEYS: &str = "`title`, `groups`, `results`, `lang`, `meeting`, `date`, `place`, \
-     `min_group_size`, `arguments` or `upvotes`";
+     `min_group_size`, `arguments`, `upvotes` or `questions`";
 
 /// The language of a deck without `lang:`.
 pub const DEFAULT_LANG: &str = "nl";
@@ -1081,6 +1087,7 @@ fn front_entry<'a>(
             | "min_group_size"
             | "arguments"
             | "upvotes"
+            | "questions"
     ) {
         return Err(text(
             "front_matter_key",
@@ -1146,13 +1153,13 @@ fn set_front_key(front: &mut FrontMatter, entry: FrontEntry, error: &mut impl Fn
                 ))
             }
         },
-        "arguments" | "upvotes" => match value.to_ascii_lowercase().as_str() {
+        "arguments" | "upvotes" | "questions" => match value.to_ascii_lowercase().as_str() {
             "on" | "off" => {
                 let on = value.eq_ignore_ascii_case("on");
-                if name == "arguments" {
-                    front.arguments = on;
-                } else {
-                    front.upvotes = on;
+                match name.as_str() {
+                    "arguments" => front.arguments = on,
+                    "upvotes" => front.upvotes = on,
+                    _ => front.questions = on,
                 }
             }
             _ => error(text(

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::arguments::{self, Argument, Arguments};
 use crate::core::cards::Cards;
 use crate::core::deck::Deck;
+use crate::core::questions::{self, Question, Questions};
 
 /// Where a statement's vote stands in its current round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +136,35 @@ pub enum Command {
         card: String,
         participant: ParticipantId,
     },
+    /// A participant asks a question, whatever slide is on show.
+    Ask {
+        participant: ParticipantId,
+        text: String,
+        /// The time now, for the participant's rate.
+        now_ms: u64,
+    },
+    /// A participant withdraws one of its questions.
+    WithdrawQuestion {
+        participant: ParticipantId,
+        question: u32,
+        /// The time now, for the participant's rate.
+        now_ms: u64,
+    },
+    /// A participant upvotes a listed question of another participant (once).
+    UpvoteQuestion {
+        participant: ParticipantId,
+        question: u32,
+    },
+    /// The host approves, highlights, marks answered or removes a question.
+    ModerateQuestion {
+        question: u32,
+        /// `None` removes it.
+        status: Option<questions::Status>,
+    },
+    /// The host opens or closes questions.
+    OpenQuestions { open: bool },
+    /// Show or hide, on the screen, the listed questions.
+    ShowQuestions { visible: bool },
 }
 
 /// A change to a session: what the store keeps and recovery replays.
@@ -244,6 +274,30 @@ pub enum Event {
         card: String,
         participant: ParticipantId,
     },
+    /// A participant's question, pending the host.
+    QuestionAsked {
+        question: u32,
+        participant: ParticipantId,
+        /// Empty once removed: the store rewrites the stored text (see `store`).
+        text: String,
+    },
+    /// A question was withdrawn or removed by the host; its stored text is rewritten to
+    /// nothing in the same commit.
+    QuestionRemoved { question: u32 },
+    /// The host approved, highlighted or answered a question.
+    QuestionModerated {
+        question: u32,
+        status: questions::Status,
+    },
+    /// A participant upvoted a question.
+    QuestionUpvoted {
+        question: u32,
+        participant: ParticipantId,
+    },
+    /// The host opened or closed questions.
+    QuestionsOpened { open: bool },
+    /// The listed questions were shown on the screen or hidden.
+    QuestionsShown { visible: bool },
 }
 
 /// Who sees an event, and so how soon the hub publishes it (docs/protocol.md, "state").
@@ -254,10 +308,10 @@ pub enum Reach {
     Stage,
     /// Counts only the host and the screen see (votes, joins, hand counts, cards).
     Counts,
-    /// The arguments of a statement: the host sees each one; phones and the screen see
-    /// the listed ones, which this may or may not change.
+    /// The arguments of a statement, or the questions: the host sees each one; phones
+    /// and the screen see the listed ones, which this may or may not change.
     Arguments,
-    /// An upvote: a count the host and the screen see, and phones at most once a
+    /// An upvote (of an argument or a question): a count the host and the screen see, and phones at most once a
     /// second.
     Upvote,
 }
@@ -274,8 +328,11 @@ impl Event {
             | Event::CardTaken { .. } => Reach::Counts,
             Event::ArgumentAdded { .. }
             | Event::ArgumentRemoved { .. }
-            | Event::ArgumentModerated { .. } => Reach::Arguments,
-            Event::ArgumentUpvoted { .. } => Reach::Upvote,
+            | Event::ArgumentModerated { .. }
+            | Event::QuestionAsked { .. }
+            | Event::QuestionRemoved { .. }
+            | Event::QuestionModerated { .. } => Reach::Arguments,
+            Event::ArgumentUpvoted { .. } | Event::QuestionUpvoted { .. } => Reach::Upvote,
             _ => Reach::Stage,
         }
     }
@@ -347,6 +404,18 @@ pub enum Rejection {
     ParticipantsWithoutCards,
     /// The session would hold more than `cards::MAX_CARDS` cards.
     TooManyCards,
+    /// The deck says `questions: off`.
+    QuestionsOff,
+    /// The host has not opened questions (or closed them).
+    QuestionsClosed,
+    /// A question's text is empty, too long or has control characters.
+    BadQuestion,
+    /// The participant has [`questions::MAX_QUESTIONS_EACH`] questions already.
+    TooManyQuestions,
+    /// No such question (listed, for an upvote; its asker's, for a withdrawal).
+    UnknownQuestion,
+    /// A participant cannot upvote its own question.
+    OwnQuestion,
 }
 
 impl Rejection {
@@ -376,6 +445,12 @@ impl Rejection {
             Rejection::UnknownCard => "unknown_card",
             Rejection::ParticipantsWithoutCards => "participants_without_cards",
             Rejection::TooManyCards => "too_many_cards",
+            Rejection::QuestionsOff => "questions_off",
+            Rejection::QuestionsClosed => "questions_closed",
+            Rejection::BadQuestion => "bad_question",
+            Rejection::TooManyQuestions => "too_many_questions",
+            Rejection::UnknownQuestion => "unknown_question",
+            Rejection::OwnQuestion => "own_question",
         }
     }
 }
@@ -515,6 +590,10 @@ pub struct Session {
     /// When each participant last added or withdrew an argument. Kept in memory only:
     /// a limit on the live session, not a fact of the room.
     last_argued: HashMap<ParticipantId, u64>,
+    /// The questions of the session and whether they are open.
+    questions: Questions,
+    /// When each participant last asked or withdrew a question, as `last_argued`.
+    last_asked: HashMap<ParticipantId, u64>,
     /// The voting cards, if the session has them.
     cards: Cards,
 }
@@ -536,6 +615,8 @@ impl Session {
             timer: None,
             arguments: Arguments::default(),
             last_argued: HashMap::new(),
+            questions: Questions::default(),
+            last_asked: HashMap::new(),
             cards: Cards::default(),
         }
     }
@@ -649,7 +730,17 @@ impl Session {
                 participant,
                 now_ms,
                 ..
-            } => Some((*participant, *now_ms)),
+            } => Some((false, *participant, *now_ms)),
+            Command::Ask {
+                participant,
+                now_ms,
+                ..
+            }
+            | Command::WithdrawQuestion {
+                participant,
+                now_ms,
+                ..
+            } => Some((true, *participant, *now_ms)),
             _ => None,
         };
         let events = self.decide(command)?;
@@ -657,10 +748,20 @@ impl Session {
             self.replay(event)
                 .expect("an event just decided fits the session");
         }
-        if let Some((participant, now_ms)) = argued.filter(|_| !events.is_empty()) {
-            self.last_argued.insert(participant, now_ms);
+        if let Some((asked, participant, now_ms)) = argued.filter(|_| !events.is_empty()) {
+            let last = if asked {
+                &mut self.last_asked
+            } else {
+                &mut self.last_argued
+            };
+            last.insert(participant, now_ms);
         }
         Ok(events)
+    }
+
+    /// The questions of the session.
+    pub fn questions(&self) -> &Questions {
+        &self.questions
     }
 
     /// The arguments of the session.
@@ -711,6 +812,25 @@ impl Session {
             Command::TimerExpired { now_ms } => Ok(self.timer_expired(now_ms)),
             Command::IssueCards { cards } => self.decide_cards(cards),
             Command::UseCard { card, participant } => self.decide_use_card(card, participant),
+            Command::Ask {
+                participant,
+                text,
+                now_ms,
+            } => self.decide_ask(participant, &text, now_ms),
+            Command::WithdrawQuestion {
+                participant,
+                question,
+                now_ms,
+            } => self.decide_withdraw_question(participant, question, now_ms),
+            Command::UpvoteQuestion {
+                participant,
+                question,
+            } => self.decide_upvote_question(participant, question),
+            Command::ModerateQuestion { question, status } => {
+                self.decide_question_moderation(question, status)
+            }
+            Command::OpenQuestions { open } => self.decide_open_questions(open),
+            Command::ShowQuestions { visible } => self.decide_show_questions(visible),
         }
     }
 
@@ -1078,6 +1198,151 @@ impl Session {
         })
     }
 
+    /// What every question and withdrawal needs: a participant, questions on, and the
+    /// participant's rate (one per [`arguments::ARGUE_EVERY_MS`], as for arguments).
+    fn check_ask(&self, participant: ParticipantId, now_ms: u64) -> Result<(), Rejection> {
+        if !self.has_participant(&participant) {
+            return Err(Rejection::NotJoined);
+        }
+        if !self.deck.questions {
+            return Err(Rejection::QuestionsOff);
+        }
+        if self
+            .last_asked
+            .get(&participant)
+            .is_some_and(|&last| now_ms < last + arguments::ARGUE_EVERY_MS)
+        {
+            return Err(Rejection::TooFast);
+        }
+        Ok(())
+    }
+
+    /// A question while questions are open, the text cleaned as an argument's.
+    fn decide_ask(
+        &self,
+        participant: ParticipantId,
+        text: &str,
+        now_ms: u64,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.check_ask(participant, now_ms)?;
+        if !self.questions.open() {
+            return Err(Rejection::QuestionsClosed);
+        }
+        let text = arguments::clean_text(text).ok_or(Rejection::BadQuestion)?;
+        if self.questions.by(&participant).len() >= questions::MAX_QUESTIONS_EACH {
+            return Err(Rejection::TooManyQuestions);
+        }
+        Ok(vec![Event::QuestionAsked {
+            question: self.questions.next_number(),
+            participant,
+            text,
+        }])
+    }
+
+    /// A participant withdraws a question of its own, also once questions are closed:
+    /// what it wrote stays its own to take back.
+    fn decide_withdraw_question(
+        &self,
+        participant: ParticipantId,
+        question: u32,
+        now_ms: u64,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.check_ask(participant, now_ms)?;
+        self.questions
+            .get(question)
+            .filter(|q| q.asker == participant)
+            .ok_or(Rejection::UnknownQuestion)?;
+        Ok(vec![Event::QuestionRemoved { question }])
+    }
+
+    /// An upvote of another participant's listed question while questions are open; a
+    /// second one changes nothing.
+    fn decide_upvote_question(
+        &self,
+        participant: ParticipantId,
+        question: u32,
+    ) -> Result<Vec<Event>, Rejection> {
+        if !self.has_participant(&participant) {
+            return Err(Rejection::NotJoined);
+        }
+        if !self.deck.questions {
+            return Err(Rejection::QuestionsOff);
+        }
+        if !self.questions.open() {
+            return Err(Rejection::QuestionsClosed);
+        }
+        let found = self
+            .questions
+            .get(question)
+            .filter(|q| q.status.listed())
+            .ok_or(Rejection::UnknownQuestion)?;
+        if found.asker == participant {
+            return Err(Rejection::OwnQuestion);
+        }
+        Ok(if found.upvoters.contains(&participant) {
+            vec![]
+        } else {
+            vec![Event::QuestionUpvoted {
+                question,
+                participant,
+            }]
+        })
+    }
+
+    /// The host's decision on a question, at any moment; highlighting one returns the
+    /// one highlighted before to the approved, so the screen shows one large.
+    fn decide_question_moderation(
+        &self,
+        question: u32,
+        status: Option<questions::Status>,
+    ) -> Result<Vec<Event>, Rejection> {
+        let found = self
+            .questions
+            .get(question)
+            .ok_or(Rejection::UnknownQuestion)?;
+        let Some(status) = status else {
+            return Ok(vec![Event::QuestionRemoved { question }]);
+        };
+        if status == found.status {
+            return Ok(vec![]);
+        }
+        let mut events = vec![];
+        if status == questions::Status::Highlighted {
+            if let Some(before) = self.questions.highlighted() {
+                events.push(Event::QuestionModerated {
+                    question: before.number,
+                    status: questions::Status::Approved,
+                });
+            }
+        }
+        events.push(Event::QuestionModerated { question, status });
+        Ok(events)
+    }
+
+    /// The host opens or closes questions (in a deck with `questions: on`).
+    fn decide_open_questions(&self, open: bool) -> Result<Vec<Event>, Rejection> {
+        if !self.deck.questions {
+            return Err(Rejection::QuestionsOff);
+        }
+        Ok(if open == self.questions.open() {
+            vec![]
+        } else {
+            vec![Event::QuestionsOpened { open }]
+        })
+    }
+
+    /// The host shows or hides the listed questions on the screen.
+    fn decide_show_questions(&self, visible: bool) -> Result<Vec<Event>, Rejection> {
+        if !self.deck.questions {
+            return Err(Rejection::QuestionsOff);
+        }
+        Ok(if visible == self.questions.shown() {
+            vec![]
+        } else {
+            vec![Event::QuestionsShown { visible }]
+        })
+    }
+
     /// An event setting a per-round flag of the statement on show (`current` is the
     /// flag now), or none if it is set so already.
     fn toggled(
@@ -1218,6 +1483,12 @@ impl Session {
             | Event::ArgumentModerated { .. }
             | Event::ArgumentUpvoted { .. }
             | Event::ArgumentsShown { .. } => self.replay_argument(event),
+            Event::QuestionAsked { .. }
+            | Event::QuestionRemoved { .. }
+            | Event::QuestionModerated { .. }
+            | Event::QuestionUpvoted { .. }
+            | Event::QuestionsOpened { .. }
+            | Event::QuestionsShown { .. } => self.replay_question(event),
         }
     }
 
@@ -1447,6 +1718,51 @@ impl Session {
                 self.arguments.show(slide, visible);
             }
             _ => unreachable!("replay_argument given {event:?}"),
+        }
+        Ok(())
+    }
+
+    /// Replays the questions: asked, removed, moderated, upvoted, opened and shown.
+    fn replay_question(&mut self, event: &Event) -> Result<(), Unfit> {
+        match *event {
+            Event::QuestionAsked {
+                question,
+                participant,
+                ref text,
+            } => {
+                if !self.participants.contains_key(&participant) {
+                    return unfit("the participant never joined");
+                }
+                self.questions
+                    .add(Question {
+                        number: question,
+                        asker: participant,
+                        text: text.clone(),
+                        status: questions::Status::Pending,
+                        upvoters: Default::default(),
+                    })
+                    .or_else(unfit)?;
+            }
+            Event::QuestionRemoved { question } => {
+                self.questions.remove(question).or_else(unfit)?
+            }
+            Event::QuestionModerated { question, status } => {
+                self.questions.moderate(question, status).or_else(unfit)?
+            }
+            Event::QuestionUpvoted {
+                question,
+                participant,
+            } => {
+                if !self.participants.contains_key(&participant) {
+                    return unfit("the participant never joined");
+                }
+                self.questions
+                    .upvote(question, participant)
+                    .or_else(unfit)?
+            }
+            Event::QuestionsOpened { open } => self.questions.set_open(open),
+            Event::QuestionsShown { visible } => self.questions.show(visible),
+            _ => unreachable!("replay_question given {event:?}"),
         }
         Ok(())
     }

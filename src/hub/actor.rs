@@ -327,10 +327,10 @@ impl Actor {
             (_, Some(id)) => Some(ServerMsg::Ok { id }),
             (_, None) => None,
         };
-        let argue = matches!(command, Command::Argue { .. });
+        let argue = matches!(command, Command::Argue { .. } | Command::Ask { .. });
         match self.live.apply(command) {
             Ok(events) => {
-                // An argument's answer names the number it was given.
+                // An argument's (or a question's) answer names the number it was given.
                 let answer = match (argue, answer) {
                     (true, Some(ServerMsg::Ok { id })) => events.iter().find_map(|e| match e {
                         Event::ArgumentAdded {
@@ -343,6 +343,10 @@ impl Actor {
                             slide: *slide,
                             argument: *argument,
                             option: *option,
+                        }),
+                        Event::QuestionAsked { question, .. } => Some(ServerMsg::Asked {
+                            id,
+                            question: *question,
                         }),
                         _ => None,
                     }),
@@ -510,6 +514,8 @@ impl Actor {
                     arguments: view::own_arguments(&self.stored, &participant),
                     upvoted: self.stored.arguments().upvoted_by(&participant),
                     holds_card: self.stored.cards().card_of(&participant).is_some(),
+                    questions: view::own_questions(&self.stored, &participant),
+                    upvoted_questions: self.stored.questions().upvoted_by(&participant),
                 });
                 // The connection may have gone while waiting; then nobody needs it.
                 reply.send(info).ok();

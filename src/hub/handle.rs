@@ -136,6 +136,12 @@ pub struct JoinInfo {
     pub upvoted: Vec<u32>,
     /// Whether it holds a voting card (then one phone at a time holds its seat).
     pub holds_card: bool,
+    /// Its questions not removed.
+    #[serde(default)]
+    pub questions: Vec<crate::wire::protocol::OwnQuestion>,
+    /// The questions it upvoted.
+    #[serde(default)]
+    pub upvoted_questions: Vec<u32>,
 }
 
 /// Why a phone was not admitted.

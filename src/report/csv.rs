@@ -24,6 +24,9 @@ const BOM: char = '\u{feff}';
 ///   `<5` in `note` for a small group, or a note saying it protects a small group.
 /// - `argument`: an approved argument, its upvotes in `upvotes` (never in `votes`), its
 ///   text in `note` after `argument: ` or `uitgelicht argument: `.
+/// - `question`: an approved question from the room, by upvotes, after the statements:
+///   its upvotes in `upvotes`, its text in `note` after `vraag: ` or
+///   `beantwoorde vraag: `; the statement's columns empty.
 /// - `cards`: for a session with voting cards, three rows, `stemkaarten` in
 ///   `statement`, `uitgegeven`, `gebruikt` and `gestemd` in `option_text`, the number
 ///   in `votes`.
@@ -38,6 +41,20 @@ pub fn to_csv(report: &Report) -> String {
         csv_scale_shift(&mut out, s, &last, report.min_group_size);
         csv_groups(&mut out, s, &last, report.min_group_size);
         csv_arguments(&mut out, s);
+    }
+    for q in &report.questions {
+        let kind = if q.answered {
+            "beantwoorde vraag"
+        } else {
+            "vraag"
+        };
+        let fields = ["question", "", "", "", "", "", "", "", "", ""]
+            .into_iter()
+            .map(str::to_owned)
+            .chain([q.upvotes.to_string(), format!("{kind}: {}", q.text)]);
+        let line: Vec<String> = fields.map(|f| csv_field(&f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
     }
     if let Some(cards) = report.cards {
         for (what, n) in [

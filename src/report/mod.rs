@@ -52,6 +52,21 @@ pub struct Report {
     /// unless the reader asks for the other.
     #[serde(skip)]
     pub lang: Lang,
+    /// The questions from the room the host approved, by upvotes; never the pending or
+    /// removed ones, never who asked or upvoted them. Absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<QuestionReport>,
+}
+
+/// An approved question from the room.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuestionReport {
+    /// Its text.
+    pub text: String,
+    /// How many participants upvoted it.
+    pub upvotes: u64,
+    /// Whether the host marked it answered.
+    pub answered: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -228,6 +243,16 @@ pub fn build(session: &Session, code: &str) -> Report {
         // Known to whoever read the log (see `hub`), who sets it.
         skipped_events: 0,
         lang: deck_lang(&deck.lang),
+        questions: session
+            .questions()
+            .approved()
+            .into_iter()
+            .map(|q| QuestionReport {
+                text: q.text.clone(),
+                upvotes: q.upvoters.len() as u64,
+                answered: q.status == crate::core::questions::Status::Answered,
+            })
+            .collect(),
     }
 }
 
@@ -399,6 +424,10 @@ fn text(lang: Lang, key: &str) -> &'static str {
         "upvotes" => "upvotes",
         "highlighted" if nl => "uitgelicht",
         "highlighted" => "highlighted",
+        "questions" if nl => "Vragen uit de zaal (goedgekeurd, met steun)",
+        "questions" => "Questions from the room (approved, with upvotes)",
+        "answered" if nl => "beantwoord",
+        "answered" => "answered",
         "per_group" if nl => "Laatste ronde per groep",
         "per_group" => "Last round per group",
         "group" if nl => "Groep",
@@ -650,6 +679,7 @@ pub fn to_html(report: &Report, lang: Lang, context: &ReportContext) -> String {
                             (html_arguments(s, lang))
                         }
                     }
+                    (html_questions(report, lang))
                 }
             }
         }
@@ -933,6 +963,29 @@ fn html_arguments(s: &StatementReport, lang: Lang) -> Markup {
                                 @if a.highlighted {
                                     " " strong { "(" (tx("highlighted")) ")" }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The approved questions from the room, by upvotes, as plain text.
+fn html_questions(report: &Report, lang: Lang) -> Markup {
+    let tx = |key| text(lang, key);
+    html! {
+        @if !report.questions.is_empty() {
+            section {
+                h2 { (tx("questions")) }
+                ul class="arguments" {
+                    @for q in &report.questions {
+                        li {
+                            (q.text) " "
+                            span class="upvotes" { "(" (q.upvotes) " " (tx("upvotes")) ")" }
+                            @if q.answered {
+                                " " strong { "(" (tx("answered")) ")" }
                             }
                         }
                     }

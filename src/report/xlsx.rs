@@ -34,6 +34,9 @@ pub fn to_xlsx(report: &Report, lang: Lang, now_ms: u64) -> Result<Vec<u8>, Xlsx
     if report.cards.is_some() {
         tables.push(("sheet_cards", cards));
     }
+    if !report.questions.is_empty() {
+        tables.push(("sheet_questions", questions));
+    }
     for (name, write) in tables {
         let mut sheet = Sheet::new(&mut book, lang, name, &formats)?;
         write(&mut sheet, report)?;
@@ -336,6 +339,19 @@ fn arguments(sheet: &mut Sheet, report: &Report) -> Result<(), XlsxError> {
     Ok(())
 }
 
+/// The approved questions from the room: text, upvotes, answered.
+fn questions(sheet: &mut Sheet, report: &Report) -> Result<(), XlsxError> {
+    sheet.header(&["question", "upvotes", "answered"])?;
+    for q in &report.questions {
+        sheet.row(&[
+            Cell::Text(&q.text),
+            Cell::Number(q.upvotes),
+            Cell::Bool(q.answered),
+        ])?;
+    }
+    Ok(())
+}
+
 /// What became of the voting cards: issued, used and voted.
 fn cards(sheet: &mut Sheet, report: &Report) -> Result<(), XlsxError> {
     let Some(cards) = report.cards else {
@@ -357,6 +373,9 @@ fn word(lang: Lang, key: &str) -> &'static str {
         "sheet_switches" => ("Wisselingen", "Switches"),
         "sheet_arguments" => ("Argumenten", "Arguments"),
         "sheet_cards" => ("Stemkaarten", "Voting cards"),
+        "sheet_questions" => ("Vragen", "Questions"),
+        "question" => ("Vraag", "Question"),
+        "answered" => ("Beantwoord", "Answered"),
         "title" => ("Titel", "Title"),
         "meeting" => ("Bijeenkomst", "Meeting"),
         "date" => ("Datum", "Date"),

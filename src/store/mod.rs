@@ -30,7 +30,7 @@ pub use crate::hub::ports::{
 };
 
 /// The schema version this build writes; older databases are migrated forward.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The most writes committed in one transaction; bounds the latency of the first one.
 pub const MAX_BATCH: usize = 4096;
@@ -491,7 +491,7 @@ fn wal_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Texts rewritten to nothing (removed arguments) since the start, in every store of
+/// Texts rewritten to nothing (removed arguments and questions) since the start, in every store of
 /// the process: a change tells the checkpoint thread to empty the WAL, which still
 /// holds the pages with the old text.
 static REDACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -670,6 +670,17 @@ fn migrate(conn: &Connection) -> Result<()> {
              COMMIT;",
         )?;
     }
+    if version < 5 {
+        // A question's row is found by its number, as an argument's is.
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE events ADD COLUMN question INTEGER;
+             CREATE INDEX events_by_question ON events(session, question)
+                 WHERE question IS NOT NULL;
+             PRAGMA user_version = 5;
+             COMMIT;",
+        )?;
+    }
     Ok(())
 }
 
@@ -808,25 +819,31 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> rusqlite::Result<()> 
         Write::Run(run) => run(tx)?,
         Write::Append { code, events, .. } => {
             let mut insert = tx.prepare_cached(
-                "INSERT INTO events (session, data, argument) VALUES (?1, ?2, ?3)",
+                "INSERT INTO events (session, data, argument, question) VALUES (?1, ?2, ?3, ?4)",
             )?;
             for event in events {
                 let data = serde_json::to_string(event)
                     .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                let argument = match event {
-                    Event::ArgumentAdded { argument, .. } => Some(*argument),
+                let (argument, question) = match event {
+                    Event::ArgumentAdded { argument, .. } => (Some(*argument), None),
+                    Event::QuestionAsked { question, .. } => (None, Some(*question)),
+                    _ => (None, None),
+                };
+                insert.execute(params![code, data, argument, question])?;
+                // The text leaves the row in the same commit; `secure_delete` zeroes
+                // the bytes it had in the file, and a checkpoint soon after
+                // (`redactions`) takes the old page out of the WAL.
+                let removed = match event {
+                    Event::ArgumentRemoved { argument } => Some(("argument", *argument)),
+                    Event::QuestionRemoved { question } => Some(("question", *question)),
                     _ => None,
                 };
-                insert.execute(params![code, data, argument])?;
-                if let Event::ArgumentRemoved { argument } = event {
-                    // The text leaves the row in the same commit; `secure_delete`
-                    // zeroes the bytes it had in the file, and a checkpoint soon after
-                    // (`redactions`) takes the old page out of the WAL.
-                    tx.prepare_cached(
+                if let Some((column, number)) = removed {
+                    tx.prepare_cached(&format!(
                         "UPDATE events SET data = json_set(data, '$.text', '')
-                         WHERE session = ?1 AND argument = ?2",
-                    )?
-                    .execute(params![code, argument])?;
+                         WHERE session = ?1 AND {column} = ?2"
+                    ))?
+                    .execute(params![code, number])?;
                     REDACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }

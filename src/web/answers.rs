@@ -121,9 +121,10 @@ impl Answers {
 /// The id of the message an answer is for.
 fn answer_id(msg: &ServerMsg) -> Option<u64> {
     match msg {
-        ServerMsg::Ack { id, .. } | ServerMsg::Argued { id, .. } | ServerMsg::Ok { id } => {
-            Some(*id)
-        }
+        ServerMsg::Ack { id, .. }
+        | ServerMsg::Argued { id, .. }
+        | ServerMsg::Asked { id, .. }
+        | ServerMsg::Ok { id } => Some(*id),
         ServerMsg::Error { id, .. } => *id,
         _ => None,
     }

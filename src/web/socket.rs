@@ -469,6 +469,8 @@ async fn handshake(
             welcome.votes = info.votes;
             welcome.arguments = info.arguments;
             welcome.upvoted = info.upvoted;
+            welcome.questions = info.questions;
+            welcome.upvoted_questions = info.upvoted_questions;
         }
         Role::Host => {
             welcome.slides = crate::wire::view::outline(&deck);
@@ -695,6 +697,32 @@ pub fn command_for(
         ClientMsg::HandCount { counts } => Command::HandCount { counts },
         ClientMsg::StartTimer { seconds } => Command::StartTimer { seconds, now_ms },
         ClientMsg::StopTimer => Command::StopTimer,
+        ClientMsg::Ask { text, .. } => Command::Ask {
+            participant: participant.ok_or("not_allowed")?,
+            text,
+            now_ms,
+        },
+        ClientMsg::WithdrawQuestion { question } => Command::WithdrawQuestion {
+            participant: participant.ok_or("not_allowed")?,
+            question,
+            now_ms,
+        },
+        ClientMsg::UpvoteQuestion { question } => Command::UpvoteQuestion {
+            participant: participant.ok_or("not_allowed")?,
+            question,
+        },
+        ClientMsg::ModerateQuestion { question, status } => Command::ModerateQuestion {
+            question,
+            status: match status.as_str() {
+                "approved" => Some(crate::core::questions::Status::Approved),
+                "highlighted" => Some(crate::core::questions::Status::Highlighted),
+                "answered" => Some(crate::core::questions::Status::Answered),
+                "hidden" => None,
+                _ => return Err("bad_status"),
+            },
+        },
+        ClientMsg::OpenQuestions { open } => Command::OpenQuestions { open },
+        ClientMsg::ShowQuestions { visible } => Command::ShowQuestions { visible },
         ClientMsg::Hello { .. } => return Err("already_joined"),
     })
 }

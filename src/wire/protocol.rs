@@ -160,6 +160,42 @@ pub enum ClientMsg {
     },
     /// Host: stop the countdown without closing the vote.
     StopTimer,
+    /// A participant asks a question, whatever slide is on show, while questions are
+    /// open.
+    Ask {
+        /// Client-chosen message id, echoed in the `asked` or `error`.
+        id: u64,
+        /// 1 to 280 characters of plain text, by the rules of `argue`.
+        text: String,
+    },
+    /// A participant withdraws one of its questions.
+    WithdrawQuestion {
+        /// The question's number, from `asked`.
+        question: u32,
+    },
+    /// A participant upvotes a listed question of another participant, once.
+    UpvoteQuestion {
+        /// The question's number.
+        question: u32,
+    },
+    /// Host: approve, highlight, mark answered or hide (remove) a question.
+    ModerateQuestion {
+        /// The question's number.
+        question: u32,
+        /// `approved`, `highlighted`, `answered` or `hidden`; anything else is
+        /// `bad_status`.
+        status: String,
+    },
+    /// Host: open or close questions (participants ask and upvote while open).
+    OpenQuestions {
+        /// Whether questions are open.
+        open: bool,
+    },
+    /// Host: show or hide the listed questions on the screen.
+    ShowQuestions {
+        /// Whether they are shown.
+        visible: bool,
+    },
 }
 
 impl ClientMsg {
@@ -173,6 +209,9 @@ impl ClientMsg {
                 | ClientMsg::Argue { .. }
                 | ClientMsg::WithdrawArgument { .. }
                 | ClientMsg::Upvote { .. }
+                | ClientMsg::Ask { .. }
+                | ClientMsg::WithdrawQuestion { .. }
+                | ClientMsg::UpvoteQuestion { .. }
         )
     }
 }
@@ -221,6 +260,13 @@ pub enum ServerMsg {
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<u64>,
     },
+    /// A question is stored, pending the host.
+    Asked {
+        /// The `id` of the `ask` message.
+        id: u64,
+        /// The question's number in the session.
+        question: u32,
+    },
 }
 
 /// The sentence for a person that goes with an error `code`, in the connection's
@@ -265,16 +311,36 @@ pub fn error_message(code: &str, lang: Lang) -> &'static str {
         ("bad_argument", Lang::En) => {
             "Write 1 to 280 characters, without tabs or other control characters."
         }
-        ("too_fast", Lang::Nl) => "Even geduld: één argument per 5 seconden.",
-        ("too_fast", Lang::En) => "Hold on: one argument per 5 seconds.",
+        ("too_fast", Lang::Nl) => "Even geduld: één argument of vraag per 5 seconden.",
+        ("too_fast", Lang::En) => "Hold on: one argument or question per 5 seconds.",
         ("upvotes_off", Lang::Nl) => "Bij deze stellingen kun je argumenten niet steunen.",
         ("upvotes_off", Lang::En) => "This deck does not take upvotes.",
         ("unknown_argument", Lang::Nl) => "Dat argument bestaat niet (meer) bij deze stelling.",
         ("unknown_argument", Lang::En) => {
             "That argument does not exist (any more) on this statement."
         }
-        ("bad_status", Lang::Nl) => "Kies approved, highlighted of hidden.",
-        ("bad_status", Lang::En) => "Choose approved, highlighted or hidden.",
+        ("bad_status", Lang::Nl) => "Kies approved, highlighted, answered of hidden.",
+        ("bad_status", Lang::En) => "Choose approved, highlighted, answered or hidden.",
+        ("questions_off", Lang::Nl) => "Bij deze sessie worden geen vragen gesteld.",
+        ("questions_off", Lang::En) => "This session takes no questions.",
+        ("questions_closed", Lang::Nl) => "Er kunnen nu geen vragen worden gesteld.",
+        ("questions_closed", Lang::En) => "Questions are not open just now.",
+        ("bad_question", Lang::Nl) => {
+            "Schrijf 1 tot 280 tekens, zonder tabs of andere stuurtekens."
+        }
+        ("bad_question", Lang::En) => {
+            "Write 1 to 280 characters, without tabs or other control characters."
+        }
+        ("too_many_questions", Lang::Nl) => {
+            "Je hebt al 5 vragen gesteld; trek er een in om een nieuwe te stellen."
+        }
+        ("too_many_questions", Lang::En) => {
+            "You have asked 5 questions; withdraw one to ask another."
+        }
+        ("unknown_question", Lang::Nl) => "Die vraag bestaat niet (meer).",
+        ("unknown_question", Lang::En) => "That question does not exist (any more).",
+        ("own_question", Lang::Nl) => "Je eigen vraag kun je niet steunen.",
+        ("own_question", Lang::En) => "You cannot upvote your own question.",
         ("not_allowed", Lang::Nl) => "Dat mag alleen de gespreksleider.",
         ("not_allowed", Lang::En) => "Only the facilitator may do that.",
         ("bad_key", Lang::Nl) => "Deze sleutel hoort niet bij deze sessie.",
@@ -361,6 +427,12 @@ pub struct Welcome {
     pub screen_url: Option<String>,
     /// What this connection may send and how quiet it may be.
     pub limits: WireLimits,
+    /// For a participant: its own questions not removed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub questions: Vec<OwnQuestion>,
+    /// For a participant: the questions it upvoted.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub upvoted_questions: Vec<u32>,
 }
 
 /// The limits a connection lives under, sent in `welcome` so a client need not guess.
@@ -399,6 +471,41 @@ pub struct OwnArgument {
     pub option: usize,
     /// Its text.
     pub text: String,
+}
+
+/// One of a participant's own questions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnQuestion {
+    /// The question's number.
+    pub question: u32,
+    /// Its text.
+    pub text: String,
+}
+
+/// The questions of the session, as a role sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionsView {
+    /// Whether participants may ask and upvote now.
+    pub open: bool,
+    /// Whether the screen shows the listed ones.
+    pub shown: bool,
+    /// For the host every question not removed, oldest first; for the others the
+    /// listed ones: the highlighted one, then the open ones by upvotes, then the
+    /// answered ones.
+    pub items: Vec<QuestionView>,
+}
+
+/// One question in a `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionView {
+    /// Its number in the session.
+    pub question: u32,
+    /// Its text, to be shown as plain text.
+    pub text: String,
+    /// `pending` (host only), `approved`, `highlighted` or `answered`.
+    pub status: crate::core::questions::Status,
+    /// How many participants upvoted it.
+    pub upvotes: u64,
 }
 
 /// The arguments of the statement on show, as a role sees them.
@@ -522,6 +629,11 @@ pub struct StateView {
     /// the screen or phones, whose views must not carry the notes.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub presenter: Option<PresenterView>,
+    /// The questions of a session whose deck takes them (`questions: on`): for the host
+    /// all not removed, for the screen the listed ones while shown, for phones the
+    /// listed ones.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub questions: Option<QuestionsView>,
 }
 
 /// The host's presenter view: the notes for the slide on show and the slide after it.
@@ -641,6 +753,10 @@ pub struct UpvotesView {
     /// `[argument, upvotes]` for every argument in the phones' `state.arguments.items`,
     /// in the order they are now listed.
     pub upvotes: Vec<(u32, u64)>,
+    /// `[question, upvotes]` for every question in the phones' `state.questions.items`,
+    /// in the order they are now listed; absent when they list none.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub questions: Vec<(u32, u64)>,
 }
 
 /// The constant tag of an [`UpvotesView`].

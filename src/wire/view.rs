@@ -8,9 +8,9 @@ use crate::core::session::{ParticipantId, Phase, Session};
 use crate::core::tally;
 use crate::wire::protocol::{
     ArgumentView, ArgumentsView, CardsView, EndResult, EndedTag, EndedView, GroupRowView,
-    GroupsView, OwnArgument, OwnVote, PresenterView, Role, ShiftView, SlideKindName, SlideOutline,
-    SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag, UpvotesView, Welcome,
-    WireLimits, PROTOCOL_VERSION,
+    GroupsView, OwnArgument, OwnQuestion, OwnVote, PresenterView, QuestionView, QuestionsView,
+    Role, ShiftView, SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage,
+    TimerView, UpvotesTag, UpvotesView, Welcome, WireLimits, PROTOCOL_VERSION,
 };
 
 /// The `welcome` a role gets on a deck, before what is personal to a connection (a
@@ -32,6 +32,8 @@ pub fn welcome(code: &str, deck: &Deck, role: Role, join_url: &str, limits: Wire
         join_url: join_url.to_owned(),
         screen_url: None,
         limits,
+        questions: vec![],
+        upvoted_questions: vec![],
     }
 }
 
@@ -104,7 +106,32 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
             notes: slide.notes.clone(),
             next: (index + 1 < deck.slides.len()).then(|| slide_view(session, index + 1)),
         }),
+        questions: questions(session, role),
     }
+}
+
+/// The questions of a session whose deck takes them: whatever slide is on show.
+fn questions(session: &Session, role: Role) -> Option<QuestionsView> {
+    if !session.deck().questions {
+        return None;
+    }
+    let all = session.questions();
+    let view = |q: &crate::core::questions::Question| QuestionView {
+        question: q.number,
+        text: q.text.clone(),
+        status: q.status,
+        upvotes: q.upvoters.len() as u64,
+    };
+    let items = match role {
+        Role::Host => all.all().map(view).collect(),
+        Role::Screen if !all.shown() => return None,
+        Role::Screen | Role::Participant => all.listed().into_iter().map(view).collect(),
+    };
+    Some(QuestionsView {
+        open: all.open(),
+        shown: all.shown(),
+        items,
+    })
 }
 
 /// The slide at `index` as the room sees it while it is on show.
@@ -204,11 +231,11 @@ pub fn ended(session: &Session) -> EndedView {
     }
 }
 
-/// What phones were last sent of the arguments listed on the statement on show, so
-/// that the hub sends them a whole `state` only when the list itself changes (an
-/// argument approved, highlighted or removed, or one upvoted into or out of the
-/// [`crate::core::arguments::MAX_LISTED`]), and a small `upvotes` message when only counts
-/// moved.
+/// What phones were last sent of the arguments listed on the statement on show and of
+/// the listed questions, so that the hub sends them a whole `state` only when a list
+/// itself changes (an argument or question approved, highlighted, answered or removed,
+/// or one upvoted into or out of the [`crate::core::arguments::MAX_LISTED`]), and a
+/// small `upvotes` message when only counts moved.
 #[derive(Debug, Default)]
 pub struct PhoneArguments {
     /// The statement and its listed arguments with their status, by number; `None`
@@ -216,6 +243,10 @@ pub struct PhoneArguments {
     listed: Option<(usize, Vec<(u32, crate::core::arguments::Status)>)>,
     /// `[argument, upvotes]` as phones last heard them, in listed order.
     upvotes: Vec<(u32, u64)>,
+    /// The listed questions with their status, by number.
+    questions: Vec<(u32, crate::core::questions::Status)>,
+    /// `[question, upvotes]` as phones last heard them, in listed order.
+    question_upvotes: Vec<(u32, u64)>,
 }
 
 impl PhoneArguments {
@@ -224,32 +255,51 @@ impl PhoneArguments {
         let view = arguments(session, Role::Participant);
         self.listed = listed(session, view.as_ref());
         self.upvotes = upvotes(view.as_ref());
+        let asked = questions(session, Role::Participant);
+        self.questions = listed_questions(asked.as_ref());
+        self.question_upvotes = question_upvotes(asked.as_ref());
     }
 
-    /// Whether phones need a new `state` for their list of arguments.
+    /// Whether phones need a new `state` for their list of arguments or questions.
     pub fn list_changed(&self, session: &Session) -> bool {
         let view = arguments(session, Role::Participant);
         listed(session, view.as_ref()) != self.listed
+            || listed_questions(questions(session, Role::Participant).as_ref()) != self.questions
     }
 
     /// The `upvotes` message, if counts moved since phones last heard them and the
-    /// list did not change (then they need a `state`).
+    /// lists did not change (then they need a `state`).
     pub fn upvotes(&mut self, session: &Session) -> Option<UpvotesView> {
-        let view = arguments(session, Role::Participant);
-        if listed(session, view.as_ref()) != self.listed {
+        if self.list_changed(session) {
             return None;
         }
-        let now = upvotes(view.as_ref());
-        if now == self.upvotes {
+        let now = upvotes(arguments(session, Role::Participant).as_ref());
+        let asked = question_upvotes(questions(session, Role::Participant).as_ref());
+        if now == self.upvotes && asked == self.question_upvotes {
             return None;
         }
         self.upvotes.clone_from(&now);
+        self.question_upvotes.clone_from(&asked);
         Some(UpvotesView {
             kind: UpvotesTag::Upvotes,
             slide: session.current(),
             upvotes: now,
+            questions: asked,
         })
     }
+}
+
+fn listed_questions(view: Option<&QuestionsView>) -> Vec<(u32, crate::core::questions::Status)> {
+    let mut listed: Vec<_> = view
+        .map(|v| v.items.iter().map(|q| (q.question, q.status)).collect())
+        .unwrap_or_default();
+    listed.sort_unstable_by_key(|&(number, _)| number);
+    listed
+}
+
+fn question_upvotes(view: Option<&QuestionsView>) -> Vec<(u32, u64)> {
+    view.map(|v| v.items.iter().map(|q| (q.question, q.upvotes)).collect())
+        .unwrap_or_default()
 }
 
 fn listed(
@@ -370,6 +420,19 @@ pub fn own_arguments(session: &Session, participant: &ParticipantId) -> Vec<OwnA
             argument: a.number,
             option: a.option,
             text: a.text.clone(),
+        })
+        .collect()
+}
+
+/// A participant's own questions, oldest first.
+pub fn own_questions(session: &Session, participant: &ParticipantId) -> Vec<OwnQuestion> {
+    session
+        .questions()
+        .by(participant)
+        .into_iter()
+        .map(|q| OwnQuestion {
+            question: q.number,
+            text: q.text.clone(),
         })
         .collect()
 }

@@ -2,16 +2,12 @@
 //! host moderates, the screen lists the approved ones, phones upvote; removed texts
 //! leave the disk; a restart keeps the rest; the report lists the approved ones.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use stemzaal::core::arguments::ARGUE_EVERY_MS;
-use stemzaal::hub::Hub;
-use stemzaal::store::{Durability, Store};
 
-use crate::support::{TestClient, TestServer};
+use crate::support::{on_disk, TestClient, TestServer};
 
 const DECK: &str = "---
 title: Argumenten
@@ -238,21 +234,6 @@ async fn an_argument_goes_from_a_phone_through_the_host_to_the_screen_and_the_re
     }
 }
 
-/// Whether any file in `dir` holds `needle`.
-fn on_disk(dir: &Path, needle: &str) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let path = e.unwrap().path();
-            let bytes = std::fs::read(&path).ok()?;
-            bytes
-                .windows(needle.len())
-                .any(|w| w == needle.as_bytes())
-                .then(|| path.display().to_string())
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_removed_argument_leaves_every_file_and_a_restart_keeps_the_rest() {
     let server = server_with(DECK).await;
@@ -311,46 +292,15 @@ async fn a_removed_argument_leaves_every_file_and_a_restart_keeps_the_rest() {
     host.wait_state(|s| items(s).len() == 2).await;
 
     // Gone from the database and, once the checkpoint has run, from the WAL too.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left: Vec<String> = ["VERBORGEN-91c2", "INGETROKKEN-5d8e", "VERVANGEN-2b6f"]
-            .iter()
-            .flat_map(|t| {
-                on_disk(data, t)
-                    .into_iter()
-                    .map(move |f| format!("{t} in {f}"))
-            })
-            .collect();
-        if left.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "still on disk: {left:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        !on_disk(data, "BEWAARD-7f3a").is_empty(),
-        "the kept one stays"
-    );
-    assert!(!on_disk(data, "NIEUW-4c1d").is_empty());
+    server
+        .wait_off_disk(
+            &["VERBORGEN-91c2", "INGETROKKEN-5d8e", "VERVANGEN-2b6f"],
+            &["BEWAARD-7f3a", "NIEUW-4c1d"],
+        )
+        .await;
 
     // A restart replays the log: the rest comes back, the removed ones do not.
-    let restarted = tempfile::tempdir().unwrap();
-    let db = |dir: &Path| dir.join(stemzaal::store::DB_FILE);
-    rusqlite::Connection::open(db(data))
-        .unwrap()
-        .execute("VACUUM INTO ?1", [db(restarted.path()).to_str().unwrap()])
-        .unwrap();
-    let store = Store::open(restarted.path(), Durability::Normal).unwrap();
-    let hub = Arc::new(Hub::new(store, "http://127.0.0.1".into()));
-    hub.restore_open().unwrap();
-    let again = hub.find(server.code()).await.unwrap().unwrap();
-    let view: Value = serde_json::from_str(
-        &again
-            .subscribe(stemzaal::wire::protocol::Role::Host)
-            .borrow()
-            .state,
-    )
-    .unwrap();
+    let view = server.host_state_after_restart().await;
     assert_eq!(
         view["arguments"]["items"],
         json!([

@@ -46,13 +46,13 @@ impl Drop for Process {
 }
 
 /// A `nats-server` process.
-struct Nats {
+pub(crate) struct Nats {
     child: Process,
-    url: String,
+    pub(crate) url: String,
 }
 
 /// One JetStream server on a free port.
-fn single_nats(bin: &Path, dir: &Path) -> Nats {
+pub(crate) fn single_nats(bin: &Path, dir: &Path) -> Nats {
     single_nats_on(bin, dir, free_port())
 }
 
@@ -129,7 +129,7 @@ fn wait_port(port: u16) {
 const PASSWORD: &str = "kraan-fiets-molen-tulp";
 
 /// A `stemzaal` node in cluster mode.
-struct Node {
+pub(crate) struct Node {
     child: Process,
     port: u16,
     code: String,
@@ -142,7 +142,7 @@ struct Node {
 impl Node {
     /// Starts a node with the console password [`PASSWORD`] and reads its banner (the
     /// session's code and keys).
-    fn start(nats: &str, replicas: u8, data: &Path) -> Node {
+    pub(crate) fn start(nats: &str, replicas: u8, data: &Path) -> Node {
         Node::start_with(nats, replicas, data, Some(PASSWORD))
     }
 
@@ -196,11 +196,11 @@ impl Node {
         }
     }
 
-    fn ws_url(&self) -> String {
+    pub(crate) fn ws_url(&self) -> String {
         format!("ws://127.0.0.1:{}/ws/{}", self.port, self.code)
     }
 
-    async fn host(&self) -> TestClient {
+    pub(crate) async fn host(&self) -> TestClient {
         TestClient::hello(
             &self.ws_url(),
             json!({"type": "hello", "key": self.host_key}),

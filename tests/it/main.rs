@@ -27,6 +27,7 @@ mod pdf;
 mod phone;
 mod presenter;
 mod protocol;
+mod questions;
 mod recovery;
 mod report;
 mod room;

@@ -284,6 +284,8 @@ fn server_messages_encode_to_their_documented_json() {
         join_url: "http://h/K7MX4P".into(),
         screen_url: None,
         limits: LIMITS,
+        questions: vec![],
+        upvoted_questions: vec![],
     }));
     assert_eq!(
         serde_json::to_value(&welcome).unwrap(),
@@ -315,6 +317,8 @@ fn server_messages_encode_to_their_documented_json() {
         join_url: "http://h/K7MX4P".into(),
         screen_url: Some("http://h/screen/K7MX4P?key=k".into()),
         limits: LIMITS,
+        questions: vec![],
+        upvoted_questions: vec![],
     }));
     assert_eq!(
         serde_json::to_value(&host).unwrap(),
@@ -371,6 +375,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         arguments: None,
         cards: None,
         presenter: None,
+        questions: None,
     };
     assert_eq!(
         serde_json::to_value(&state).unwrap(),
@@ -410,6 +415,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         arguments: None,
         cards: None,
         presenter: None,
+        questions: None,
     };
     assert_eq!(
         serde_json::to_value(&content).unwrap(),
@@ -459,6 +465,13 @@ fn every_example_in_the_protocol_document_decodes_and_every_type_is_documented()
         "argued",
         "start_timer",
         "stop_timer",
+        "ask",
+        "withdraw_question",
+        "upvote_question",
+        "moderate_question",
+        "open_questions",
+        "show_questions",
+        "asked",
         "welcome",
         "state",
         "upvotes",
@@ -480,6 +493,7 @@ fn upvotes_encodes_to_its_documented_json() {
         kind: UpvotesTag::Upvotes,
         slide: 3,
         upvotes: vec![(18, 10), (16, 5)],
+        questions: vec![],
     };
     let expected = json!({"type": "upvotes", "slide": 3, "upvotes": [[18, 10], [16, 5]]});
     assert_eq!(serde_json::to_value(&upvotes).unwrap(), expected);
@@ -598,6 +612,7 @@ fn a_scale_state_encodes_to_its_documented_json() {
         arguments: None,
         cards: None,
         presenter: None,
+        questions: None,
     };
     let expected = json!({
         "type": "state",
@@ -880,6 +895,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             arguments: None,
             cards: None,
             presenter: None,
+            questions: None,
         };
         let expected = json!({
             "type": "state",
@@ -912,6 +928,8 @@ fn the_screen_welcome_has_limits_and_nothing_of_the_other_roles() {
         join_url: "http://h/K7MX4P".into(),
         screen_url: None,
         limits: LIMITS,
+        questions: vec![],
+        upvoted_questions: vec![],
     }));
     let expected = json!({
         "type": "welcome", "version": 1, "role": "screen", "code": "K7MX4P", "title": "T",

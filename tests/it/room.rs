@@ -702,7 +702,7 @@ async fn arguments_end_to_end(tools: Tools) {
     p2.click("#arg-send").await;
     p2.wait(
         "the server's refusal",
-        &status("Even geduld: één argument per 5 seconden."),
+        &status("Even geduld: één argument of vraag per 5 seconden."),
     )
     .await;
     // The server takes one argue or withdraw_argument per participant per 5 seconds.

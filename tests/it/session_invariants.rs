@@ -36,6 +36,7 @@ fn deck() -> Arc<Deck> {
         min_group_size: 5,
         arguments: true,
         upvotes: true,
+        questions: true,
         slides: vec![
             slide(SlideKind::Content),
             slide(statement(2)),
@@ -77,6 +78,12 @@ enum Action {
     Upvote(usize, u32),
     Moderate(u32, Option<bool>),
     ShowArguments(bool),
+    Ask(usize, u64),
+    WithdrawQuestion(usize, u32, u64),
+    UpvoteQuestion(usize, u32),
+    ModerateQuestion(u32, Option<u8>),
+    OpenQuestions(bool),
+    ShowQuestions(bool),
 }
 
 const PEOPLE: usize = 12;
@@ -103,6 +110,12 @@ fn action() -> impl Strategy<Value = Action> {
         2 => (0..PEOPLE, 1..8u32).prop_map(|(p, a)| Action::Upvote(p, a)),
         2 => (1..8u32, proptest::option::of(any::<bool>())).prop_map(|(a, s)| Action::Moderate(a, s)),
         1 => any::<bool>().prop_map(Action::ShowArguments),
+        3 => (0..PEOPLE, 0..40_000u64).prop_map(|(p, t)| Action::Ask(p, t)),
+        1 => (0..PEOPLE, 1..10u32, 0..40_000u64).prop_map(|(p, q, t)| Action::WithdrawQuestion(p, q, t)),
+        2 => (0..PEOPLE, 1..10u32).prop_map(|(p, q)| Action::UpvoteQuestion(p, q)),
+        2 => (1..10u32, proptest::option::of(0..3u8)).prop_map(|(q, s)| Action::ModerateQuestion(q, s)),
+        1 => any::<bool>().prop_map(Action::OpenQuestions),
+        1 => any::<bool>().prop_map(Action::ShowQuestions),
     ]
 }
 
@@ -173,6 +186,75 @@ fn command(session: &Session, people: &[Uuid], action: &Action) -> Command {
             }),
         },
         Action::ShowArguments(visible) => Command::ShowArguments { visible },
+        Action::Ask(p, now_ms) => Command::Ask {
+            participant: people[p],
+            text: format!("Vraag {p} om {now_ms}?"),
+            now_ms,
+        },
+        Action::WithdrawQuestion(p, question, now_ms) => Command::WithdrawQuestion {
+            participant: people[p],
+            question,
+            now_ms,
+        },
+        Action::UpvoteQuestion(p, question) => Command::UpvoteQuestion {
+            participant: people[p],
+            question,
+        },
+        Action::ModerateQuestion(question, status) => Command::ModerateQuestion {
+            question,
+            status: status.map(|s| {
+                use stemzaal::core::questions::Status;
+                [Status::Approved, Status::Highlighted, Status::Answered][usize::from(s)]
+            }),
+        },
+        Action::OpenQuestions(open) => Command::OpenQuestions { open },
+        Action::ShowQuestions(visible) => Command::ShowQuestions { visible },
+    }
+}
+
+/// Every question, comparable, with the two switches.
+fn questions_of(session: &Session) -> Vec<String> {
+    let qs = session.questions();
+    qs.all()
+        .map(|q| {
+            let mut upvoters: Vec<_> = q.upvoters.iter().collect();
+            upvoters.sort();
+            format!(
+                "{} {} {:?} {:?} {upvoters:?} {} {}",
+                q.number,
+                q.asker,
+                q.text,
+                q.status,
+                qs.open(),
+                qs.shown()
+            )
+        })
+        .collect()
+}
+
+/// At most one question is highlighted, nobody has more than five, nobody upvoted its
+/// own, and questions are asked and upvoted only while open.
+fn check_questions(before: &Session, after: &Session, events: &[Event]) {
+    let qs = after.questions();
+    let highlighted = qs
+        .all()
+        .filter(|q| q.status == stemzaal::core::questions::Status::Highlighted)
+        .count();
+    assert!(highlighted <= 1, "one highlighted at a time");
+    for q in qs.all() {
+        assert!(qs.by(&q.asker).len() <= stemzaal::core::questions::MAX_QUESTIONS_EACH);
+        assert!(!q.upvoters.contains(&q.asker), "no upvote of one's own");
+    }
+    for event in events {
+        if matches!(
+            event,
+            Event::QuestionAsked { .. } | Event::QuestionUpvoted { .. }
+        ) {
+            assert!(
+                before.questions().open(),
+                "asked and upvoted only while open"
+            );
+        }
     }
 }
 
@@ -383,6 +465,7 @@ proptest! {
                         );
                     }
                     check_arguments(&before, &session, &events);
+                    check_questions(&before, &session, &events);
                     log.extend(events);
                 }
                 Err(rejection) => {
@@ -418,6 +501,7 @@ proptest! {
         prop_assert_eq!(replayed.joined(), session.joined());
         prop_assert_eq!(replayed.timer(), session.timer());
         prop_assert_eq!(arguments_of(&replayed), arguments_of(&session));
+        prop_assert_eq!(questions_of(&replayed), questions_of(&session));
         // And the log survives JSON, as the store keeps it.
         let text = serde_json::to_string(&log).unwrap();
         let back: Vec<Event> = serde_json::from_str(&text).unwrap();

@@ -161,6 +161,49 @@ impl TestServer {
         )
     }
 
+    /// The host's `state` of this server's session in a hub restarted on a copy of the
+    /// data directory: what replaying the stored log gives.
+    pub async fn host_state_after_restart(&self) -> Value {
+        let (_copy, hub) = self.restarted_hub();
+        hub.restore_open().unwrap();
+        let again = hub.find(self.code()).await.unwrap().unwrap();
+        let state = again
+            .subscribe(stemzaal::wire::protocol::Role::Host)
+            .borrow()
+            .state
+            .clone();
+        serde_json::from_str(&state).unwrap()
+    }
+
+    /// Waits until no file of the data directory holds any of `removed` (the
+    /// checkpoint empties the WAL within a second), then checks that each of `kept` is
+    /// still on the disk.
+    pub async fn wait_off_disk(&self, removed: &[&str], kept: &[&str]) {
+        let data = self.data.path();
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let left: Vec<String> = removed
+                .iter()
+                .flat_map(|t| {
+                    on_disk(data, t)
+                        .into_iter()
+                        .map(move |f| format!("{t} in {f}"))
+                })
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still on disk: {left:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for text in kept {
+            assert!(!on_disk(data, text).is_empty(), "{text} stays");
+        }
+    }
+
     /// A second store on a copy of the data directory, as after a restart; the copy
     /// lives as long as the returned directory.
     pub fn restarted_store(&self) -> (tempfile::TempDir, Store) {
@@ -261,6 +304,21 @@ pub fn parse_response(raw: &[u8]) -> (u16, String, String) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+/// The files in `dir` that hold `needle`.
+pub fn on_disk(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let bytes = std::fs::read(&path).ok()?;
+            bytes
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+                .then(|| path.display().to_string())
+        })
+        .collect()
 }
 
 /// A protocol client: remembers the newest `state` and every other message.

@@ -4,6 +4,7 @@ import { connect } from './socket.js';
 import { $, el, pathCode, optName, votes, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, turnout } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 import { pressAgain } from './admin-ui.js';
+import { questionsPanel } from './host-questions.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -56,6 +57,7 @@ start();
 
 function start() {
   sock = connect({ code, hello: () => ({ key, role: 'host', participant_id: null, lang }) });
+  questionsPanel(sock);
   sock.on('status', (s) => {
     showConn($('conn'), s);
     $('ended').hidden = s !== 'ended';
@@ -122,8 +124,10 @@ function viewButton(name, view, online) {
 }
 
 // What the screen shows beside a statement, by the screen's own rule (screen.js): the
-// arguments first, then the groups or the shift with the results, then the results.
+// questions over everything (screen-questions.js), then the arguments, then the groups
+// or the shift with the results, then the results.
 function onScreen() {
+  if (st.questions && st.questions.shown) return t('qa.screen_now');
   if (st.arguments && st.arguments.shown) return t('host.screen_args');
   if (!st.revealed) return t('host.results_hidden');
   if (st.groups && st.groups.shown) return t('host.screen_groups');

@@ -1,6 +1,7 @@
 // Participant page: one phone, one vote per statement and round.
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
+import { ask } from './ask.js';
 import { $, el, store, pathCode, letter, optName, votes, showConn, setText, clock, countdown, deckLang, statsText, pointLabels } from './common.js';
 
 const code = pathCode();
@@ -65,6 +66,7 @@ const showTimer = () => {
 const tick = countdown((ms) => { timerMs = ms; showTimer(); });
 
 const sock = connect({ code, hello: () => ({ key: null, participant_id: pid, card, lang }) });
+ask(sock);
 // The state the server put in the page: the statement shows and takes a tap at once; the
 // socket sends the vote when it is open, and its own state replaces this one.
 const boot = $('boot');
@@ -170,6 +172,7 @@ sock.on('ok', (m) => {
   render();
 });
 sock.on('error', (m, info) => {
+  if (m.id >= 2 ** 52) return; // a question's (ask.js)
   if (m.id >= 2 ** 50) {
     if (m.code === 'upvotes_off') upvotesOff = true;
     else upvoted.delete(upSent.get(m.id));

@@ -3,6 +3,7 @@ import { init, t, lang, setLang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
 import { $, el, pathCode, optName, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, pointLabels, turnout } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
+import { questionsOnScreen } from './screen-questions.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -47,6 +48,7 @@ start();
 
 function start() {
   sock = connect({ code, hello: () => ({ key, role: 'screen', participant_id: null, lang }) });
+  questionsOnScreen(sock);
   sock.on('status', (s) => {
     showConn($('conn'), s);
     if (s !== 'ended') return;

@@ -28,6 +28,7 @@ pub fn to_pdf(report: &Report, lang: Lang, context: &ReportContext) -> anyhow::R
     for s in &report.statements {
         statement(&mut doc, s, report.min_group_size, lang);
     }
+    questions(&mut doc, report, lang);
     method(&mut doc, report, lang);
     let created = local(context.closed_ms.unwrap_or(context.now_ms));
     let date = DateTime::new(created.year.clamp(0, 9999) as u16)
@@ -447,6 +448,40 @@ fn arguments(doc: &mut Layout, s: &StatementReport, lang: Lang) {
     doc.table(tx("arguments"), &cols, &header, &rows);
 }
 
+/// The approved questions from the room with their support, answered ones marked.
+fn questions(doc: &mut Layout, report: &Report, lang: Lang) {
+    if report.questions.is_empty() {
+        return;
+    }
+    let tx = |key| text(lang, key);
+    doc.open(layout::Kind::Section);
+    doc.heading(2, tx("questions"));
+    let header = [words(lang, "question").to_owned(), capital(tx("upvotes"))];
+    let rows: Vec<Row> = report
+        .questions
+        .iter()
+        .map(|q| {
+            let mut question = q.text.clone();
+            if q.answered {
+                question.push_str(&format!(" ({})", tx("answered")));
+            }
+            vec![question, q.upvotes.to_string()]
+        })
+        .collect();
+    let cols = [
+        Column {
+            width: WIDTH - 60.0,
+            right: false,
+        },
+        Column {
+            width: 60.0,
+            right: true,
+        },
+    ];
+    doc.table(tx("questions"), &cols, &header, &rows);
+    doc.close();
+}
+
 /// The method and its caveat.
 fn method(doc: &mut Layout, report: &Report, lang: Lang) {
     let tx = |key| words(lang, key);
@@ -485,6 +520,7 @@ fn words(lang: Lang, key: &str) -> &'static str {
         "no_statements" => ("Dit deck heeft geen stellingen.", "This deck has no statements."),
         "option" => ("Keuze", "Option"),
         "argument" => ("Argument", "Argument"),
+        "question" => ("Vraag", "Question"),
         "method" => ("Werkwijze", "Method"),
         "method_groups" => (
             "Uitslagen per groep tonen alleen groepen met ten minste {a} stemmen. Een tweede groep blijft ook weg als anders de kleine groep uit het totaal is af te leiden.",
