@@ -7,5 +7,6 @@ pub mod cards;
 pub mod deck;
 pub mod edits;
 pub(crate) mod ids;
+pub mod opinion;
 pub mod session;
 pub(crate) mod tally;

@@ -135,6 +135,12 @@ pub enum Command {
         card: String,
         participant: ParticipantId,
     },
+    /// Show or hide the opinion map on the screen, over the slide on show (a slide of
+    /// the deck marked for it shows the map anyway).
+    ShowMap { visible: bool },
+    /// A phone asks which group of the opinion map it is in. The hub, which computes
+    /// the map, answers it; the session changes nothing.
+    MapGroup { participant: ParticipantId },
 }
 
 /// A change to a session: what the store keeps and recovery replays.
@@ -244,6 +250,8 @@ pub enum Event {
         card: String,
         participant: ParticipantId,
     },
+    /// The opinion map was shown on the screen or hidden (until the next slide).
+    MapShown { visible: bool },
 }
 
 /// Who sees an event, and so how soon the hub publishes it (docs/protocol.md, "state").
@@ -347,6 +355,8 @@ pub enum Rejection {
     ParticipantsWithoutCards,
     /// The session would hold more than `cards::MAX_CARDS` cards.
     TooManyCards,
+    /// The opinion map needs votes on at least two statements.
+    MapNeedsStatements,
 }
 
 impl Rejection {
@@ -376,6 +386,7 @@ impl Rejection {
             Rejection::UnknownCard => "unknown_card",
             Rejection::ParticipantsWithoutCards => "participants_without_cards",
             Rejection::TooManyCards => "too_many_cards",
+            Rejection::MapNeedsStatements => "map_needs_statements",
         }
     }
 }
@@ -517,6 +528,8 @@ pub struct Session {
     last_argued: HashMap<ParticipantId, u64>,
     /// The voting cards, if the session has them.
     cards: Cards,
+    /// The host shows the opinion map over the slide on show.
+    map_shown: bool,
 }
 
 impl Session {
@@ -537,6 +550,7 @@ impl Session {
             arguments: Arguments::default(),
             last_argued: HashMap::new(),
             cards: Cards::default(),
+            map_shown: false,
         }
     }
 
@@ -583,6 +597,23 @@ impl Session {
     /// Whether this participant has joined.
     pub fn has_participant(&self, participant: &ParticipantId) -> bool {
         self.participants.contains_key(participant)
+    }
+
+    /// The statements with a phone vote in any round, in slide order: what the opinion
+    /// map rests on (it needs two).
+    pub fn statements_with_votes(&self) -> Vec<usize> {
+        (0..self.statements.len())
+            .filter(|&i| {
+                self.statement(i)
+                    .is_some_and(|s| s.rounds.iter().any(|r| !r.votes.is_empty()))
+            })
+            .collect()
+    }
+
+    /// Whether the screen shows the opinion map: on a slide marked for it, or while
+    /// the host shows it over the slide on show.
+    pub fn map_on_show(&self) -> bool {
+        self.map_shown || self.deck.slides[self.current].opinion_map
     }
 
     /// The session's voting cards.
@@ -711,6 +742,8 @@ impl Session {
             Command::TimerExpired { now_ms } => Ok(self.timer_expired(now_ms)),
             Command::IssueCards { cards } => self.decide_cards(cards),
             Command::UseCard { card, participant } => self.decide_use_card(card, participant),
+            Command::ShowMap { visible } => self.decide_map(visible),
+            Command::MapGroup { .. } => Ok(vec![]),
         }
     }
 
@@ -1190,6 +1223,17 @@ impl Session {
         events
     }
 
+    /// Shows the opinion map, once two statements have votes, or hides it.
+    fn decide_map(&self, visible: bool) -> Result<Vec<Event>, Rejection> {
+        if visible && self.statements_with_votes().len() < 2 {
+            return Err(Rejection::MapNeedsStatements);
+        }
+        if visible == self.map_shown {
+            return Ok(vec![]);
+        }
+        Ok(vec![Event::MapShown { visible }])
+    }
+
     /// Applies an event that was decided before (live) or stored (recovery).
     ///
     /// Events come from `apply` or from the store, which only holds what `apply`
@@ -1212,7 +1256,8 @@ impl Session {
             | Event::ShiftShown { .. }
             | Event::GroupsShown { .. }
             | Event::TimerStarted { .. }
-            | Event::TimerStopped => self.replay_display(event),
+            | Event::TimerStopped
+            | Event::MapShown { .. } => self.replay_display(event),
             Event::ArgumentAdded { .. }
             | Event::ArgumentRemoved { .. }
             | Event::ArgumentModerated { .. }
@@ -1341,7 +1386,9 @@ impl Session {
                     return unfit("the deck has no such slide");
                 }
                 self.current = slide;
+                self.map_shown = false;
             }
+            Event::MapShown { visible } => self.map_shown = visible,
             Event::ResultsShown {
                 visible,
                 slide,

@@ -11,6 +11,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
 use super::handle::{Clock, JoinInfo, NotAdmitted, Outbox, Published, Request, SessionHandle};
+use super::opinion::{Finished, MapState};
 use super::ports::{Log, SessionRecord, WriteFailed};
 use crate::core::deck::Deck;
 use crate::core::edits::WordingChange;
@@ -59,6 +60,7 @@ pub(super) fn spawn(
     let views = [participant_rx, screen_rx, host_rx];
     let handle = SessionHandle::new(record, session.deck().clone(), clock, tx, views);
     let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
+    let (map, maps) = MapState::new();
     let actor = Actor {
         code,
         stored: session.clone(),
@@ -81,8 +83,9 @@ pub(super) fn spawn(
         arguments_dirty: false,
         upvotes_dirty: false,
         phones,
+        map,
     };
-    tokio::spawn(actor.run(rx, outcome_rx));
+    tokio::spawn(actor.run(rx, outcome_rx, maps));
     handle
 }
 
@@ -141,6 +144,8 @@ struct Actor {
     upvotes_dirty: bool,
     /// What phones were last sent of the listed arguments.
     phones: view::PhoneArguments,
+    /// The opinion map, computed off this task.
+    map: MapState,
 }
 
 /// Events on their way to the store, and who hears once they are stored.
@@ -174,6 +179,7 @@ impl Actor {
         mut self,
         mut rx: mpsc::Receiver<Request>,
         mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+        mut maps: mpsc::UnboundedReceiver<Finished>,
     ) {
         let mut tick = tokio::time::interval(SNAPSHOT_TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -194,6 +200,7 @@ impl Actor {
                 .timer()
                 .filter(|_| self.live.timer().is_some())
                 .map(|t| self.clock.instant_at(t.ends_at_ms).max(self.retry_at));
+            let map_at = self.map.due(&self.stored);
             tokio::select! {
                 // Outcomes first: they free answers and memory that requests pile up.
                 biased;
@@ -210,6 +217,12 @@ impl Actor {
                 },
                 _ = tick.tick(), if self.stage_dirty || self.counts_dirty => self.publish(),
                 _ = upvotes_tick.tick(), if self.upvotes_dirty => self.publish_upvotes(),
+                Some(finished) = maps.recv() => {
+                    self.map.finish(finished);
+                    self.stage_dirty = true;
+                    self.publish();
+                }
+                _ = sleep_until_some(map_at) => self.map.start(&self.stored),
                 _ = sleep_until_some(timer_at) => {
                     let now_ms = self.clock.now_ms();
                     self.run_command(Command::TimerExpired { now_ms }, None, Lang::Nl, None);
@@ -269,8 +282,7 @@ impl Actor {
             Request::Report { reply } => {
                 let mut report = crate::report::build(&self.stored, &self.code);
                 report.skipped_events = self.skipped;
-                // The requester may have given up waiting; then nobody needs it.
-                reply.send(report).ok();
+                super::opinion::send_report(report, &self.stored, reply);
             }
             Request::ReplaceDeck { deck, reply } => {
                 // The one asking may have given up waiting; the answer is then lost.
@@ -319,6 +331,15 @@ impl Actor {
             (_, Some(id)) => Some(ServerMsg::Ok { id }),
             (_, None) => None,
         };
+        if let Command::MapGroup { participant } = command {
+            // A read of the map this task keeps; the session has nothing to decide.
+            let (version, group) = self.map.group_of(&self.stored, &participant);
+            if let Some(outbox) = outbox {
+                // A closed outbox means the connection is gone; nobody to tell.
+                outbox.send(ServerMsg::MapGroup { id, version, group }).ok();
+            }
+            return;
+        }
         let argue = matches!(command, Command::Argue { .. });
         match self.live.apply(command) {
             Ok(events) => {
@@ -415,6 +436,9 @@ impl Actor {
         match outcome {
             Ok(()) => {
                 for event in &done.events {
+                    if matches!(event, Event::Voted { .. }) {
+                        self.map.votes_changed();
+                    }
                     match event.reach() {
                         Reach::Stage => self.stage_dirty = true,
                         Reach::Counts => self.counts_dirty = true,
@@ -505,7 +529,9 @@ impl Actor {
     fn publish(&mut self) {
         let now = self.clock.now_ms();
         if self.stage_dirty {
-            let bytes = serialize(&view::state(&self.stored, Role::Participant, now));
+            let mut phones = view::state(&self.stored, Role::Participant, now);
+            phones.opinion_map = self.map.view(&self.stored, Role::Participant);
+            let bytes = serialize(&phones);
             self.phones.sent_state(&self.stored);
             self.publishers
                 .participant
@@ -513,14 +539,13 @@ impl Actor {
         }
         // `send_replace` stores the value even with no receiver, so nothing is lost
         // while no screen is connected; the returned old view is not needed.
+        let mut screen = view::state(&self.stored, Role::Screen, now);
+        screen.opinion_map = self.map.view(&self.stored, Role::Screen);
         self.publishers
             .screen
-            .send_replace(Published::state(serialize(&view::state(
-                &self.stored,
-                Role::Screen,
-                now,
-            ))));
-        let host = host_view(&self.stored, now, self.storage_failing, self.skipped);
+            .send_replace(Published::state(serialize(&screen)));
+        let mut host = host_view(&self.stored, now, self.storage_failing, self.skipped);
+        host.opinion_map = self.map.view(&self.stored, Role::Host);
         self.publishers
             .host
             .send_replace(Published::state(serialize(&host)));

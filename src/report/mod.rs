@@ -4,11 +4,13 @@
 //! HTML page with a bar chart per statement.
 
 mod csv;
+pub(crate) mod opinion;
 mod pdf;
 pub mod when;
 mod xlsx;
 
 pub use csv::to_csv;
+pub use opinion::{opinion_map, MapReport};
 pub use pdf::to_pdf;
 pub use xlsx::to_xlsx;
 
@@ -52,6 +54,10 @@ pub struct Report {
     /// unless the reader asks for the other.
     #[serde(skip)]
     pub lang: Lang,
+    /// The opinion map of the last votes, or why there is none (absent when fewer
+    /// than two statements have votes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opinion_map: Option<MapReport>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -228,6 +234,8 @@ pub fn build(session: &Session, code: &str) -> Report {
         // Known to whoever read the log (see `hub`), who sets it.
         skipped_events: 0,
         lang: deck_lang(&deck.lang),
+        // Computed apart, off the session's task (see `hub`), which sets it.
+        opinion_map: None,
     }
 }
 
@@ -649,6 +657,9 @@ pub fn to_html(report: &Report, lang: Lang, context: &ReportContext) -> String {
                             (html_groups(s, report.min_group_size, lang))
                             (html_arguments(s, lang))
                         }
+                    }
+                    @if let Some(map) = &report.opinion_map {
+                        (opinion::html(map, report.min_group_size, lang))
                     }
                 }
             }

@@ -118,7 +118,7 @@ fn answer_id(msg: &ServerMsg) -> Option<u64> {
         ServerMsg::Ack { id, .. } | ServerMsg::Argued { id, .. } | ServerMsg::Ok { id } => {
             Some(*id)
         }
-        ServerMsg::Error { id, .. } => *id,
+        ServerMsg::Error { id, .. } | ServerMsg::MapGroup { id, .. } => *id,
         _ => None,
     }
 }

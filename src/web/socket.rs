@@ -695,6 +695,10 @@ pub fn command_for(
         ClientMsg::HandCount { counts } => Command::HandCount { counts },
         ClientMsg::StartTimer { seconds } => Command::StartTimer { seconds, now_ms },
         ClientMsg::StopTimer => Command::StopTimer,
+        ClientMsg::ShowMap { visible } => Command::ShowMap { visible },
+        ClientMsg::MapGroup => Command::MapGroup {
+            participant: participant.ok_or("not_allowed")?,
+        },
         ClientMsg::Hello { .. } => return Err("already_joined"),
     })
 }

@@ -371,6 +371,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         arguments: None,
         cards: None,
         presenter: None,
+        opinion_map: None,
     };
     assert_eq!(
         serde_json::to_value(&state).unwrap(),
@@ -410,6 +411,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         arguments: None,
         cards: None,
         presenter: None,
+        opinion_map: None,
     };
     assert_eq!(
         serde_json::to_value(&content).unwrap(),
@@ -598,6 +600,7 @@ fn a_scale_state_encodes_to_its_documented_json() {
         arguments: None,
         cards: None,
         presenter: None,
+        opinion_map: None,
     };
     let expected = json!({
         "type": "state",
@@ -880,6 +883,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             arguments: None,
             cards: None,
             presenter: None,
+            opinion_map: None,
         };
         let expected = json!({
             "type": "state",

@@ -6,6 +6,7 @@
 //! most sentences are the HTML report's.
 
 mod layout;
+mod opinion;
 
 use krilla::metadata::{DateTime, Metadata};
 
@@ -27,6 +28,9 @@ pub fn to_pdf(report: &Report, lang: Lang, context: &ReportContext) -> anyhow::R
     first_page(&mut doc, report, lang, context);
     for s in &report.statements {
         statement(&mut doc, s, report.min_group_size, lang);
+    }
+    if let Some(map) = &report.opinion_map {
+        opinion::section(&mut doc, map, report.min_group_size, lang);
     }
     method(&mut doc, report, lang);
     let created = local(context.closed_ms.unwrap_or(context.now_ms));
