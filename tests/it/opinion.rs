@@ -472,3 +472,158 @@ fn the_map_messages_encode_to_their_documented_json() {
     assert!(ClientMsg::ShowMap { visible: false }.is_host_command());
     assert!(!ClientMsg::MapGroup.is_host_command());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projector_draws_the_map_and_the_phone_shows_its_group_in_chromium() {
+    crate::browser::run(
+        "the_projector_draws_the_map_and_the_phone_shows_its_group_in_chromium",
+        map_in_chromium,
+    )
+    .await;
+}
+
+/// The phone in Chromium votes A three times with four other phones; four more vote B,
+/// B, A. On the marked slide the screen draws two groups with a table of what each
+/// chose, the phone says it is in group 1 of 2; the host's button puts the map over
+/// another slide. Axe-clean in both languages.
+async fn map_in_chromium(tools: crate::browser::harness::Tools) {
+    use crate::browser::{axe_blocking, js_str, room_pages};
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let deck = stemzaal::core::deck::parse("kaart.md", MAP_DECK).expect("the deck parses");
+    let server = TestServer::start_with(deck, MAP_DECK).await;
+    let mut control = server.host().await;
+    let mut phones = vec![];
+    for _ in 0..8 {
+        phones.push(server.participant().await);
+    }
+    let driver = crate::browser::harness::Driver::start(&tools).await;
+    let ([host, screen, phone], _) = room_pages(&driver, &server).await;
+    for slide in 0..3u64 {
+        control.send(json!({"type": "go_to", "slide": slide})).await;
+        control.send(json!({"type": "open_vote"})).await;
+        phone
+            .wait(
+                "the vote open on the phone",
+                &format!("return document.body.dataset.view === '{slide}:open:false' && !document.querySelector('#options button').disabled;"),
+            )
+            .await;
+        phone.click("#options button[data-i='0']").await;
+        phone
+            .wait(
+                "the phone's vote stored",
+                "return document.querySelector('#options button[data-i=\"0\"]').getAttribute('aria-pressed') === 'true' && !document.querySelector('#options .sending');",
+            )
+            .await;
+        for (i, p) in phones.iter_mut().enumerate() {
+            p.wait_state(|s| s["slide"]["index"] == slide && s["slide"]["phase"] == "open")
+                .await;
+            let option = u64::from(i >= 4 && slide < 2);
+            assert_eq!(p.vote(slide, 1, option).await["type"], "ack");
+        }
+    }
+    control.send(json!({"type": "go_to", "slide": 3})).await;
+    screen
+        .wait(
+            "the map on the screen",
+            "const m = document.getElementById('omap'); return !m.hidden && m.dataset.status === 'map' && m.querySelectorAll('circle').length === 2 && m.querySelectorAll('tbody tr').length === 3;",
+        )
+        .await;
+    let groups = screen
+        .js("return [...document.querySelectorAll('#omap thead th')].map((th) => th.textContent);")
+        .await;
+    assert_eq!(groups, json!(["Stelling", "Groep 1 (5)", "Groep 2 (4)"]));
+    let cells = screen
+        .js("return [...document.querySelectorAll('#omap tbody tr')].map((tr) => [...tr.children].map((c) => c.textContent));")
+        .await;
+    assert_eq!(
+        cells,
+        json!([
+            ["Meer groen in de wijk?", "A 100%", "B 100%"],
+            ["Een autovrij centrum?", "A 100%", "B 100%"],
+            ["Vaker een raadsavond in de wijk?", "A 100%", "A 100%"]
+        ])
+    );
+    phone
+        .wait(
+            "the phone's group",
+            &format!(
+                "const g = document.getElementById('map-group'); return !g.hidden && g.textContent === {};",
+                js_str("Op de meningskaart zit jij in groep 1 van 2.")
+            ),
+        )
+        .await;
+    screen.screenshot("screen-opinion-map").await;
+    let mut blocking = vec![];
+    for (b, name) in [(&host, "host"), (&screen, "screen"), (&phone, "phone")] {
+        blocking.extend(axe_blocking(b, &axe, &format!("{name} with the map [nl]")).await);
+    }
+    // In English, after a reload.
+    for b in [&screen, &phone] {
+        b.js("localStorage.setItem('stemzaal:lang', 'en'); location.reload();")
+            .await;
+        b.wait(
+            "the page online in English",
+            "return document.documentElement.lang === 'en' && document.getElementById('conn').dataset.state === 'online';",
+        )
+        .await;
+    }
+    phone
+        .wait(
+            "the phone's group in English",
+            &format!(
+                "const g = document.getElementById('map-group'); return !g.hidden && g.textContent === {};",
+                js_str("On the opinion map you are in group 1 of 2.")
+            ),
+        )
+        .await;
+    screen
+        .wait(
+            "the map in English",
+            "return document.querySelector('#omap h2').textContent === 'Opinion map' && document.querySelectorAll('#omap circle').length === 2;",
+        )
+        .await;
+    for (b, name) in [(&screen, "screen"), (&phone, "phone")] {
+        blocking.extend(axe_blocking(b, &axe, &format!("{name} with the map [en]")).await);
+    }
+    // The host's button puts the map over a statement, and takes it off.
+    control.send(json!({"type": "go_to", "slide": 0})).await;
+    screen
+        .wait("the map gone", "return document.getElementById('omap').hidden && document.body.dataset.view.startsWith('0:');")
+        .await;
+    host.wait(
+        "the host's map button",
+        &format!("return document.getElementById('map-show').textContent === {} && !document.getElementById('map-show').disabled;", js_str("Meningskaart tonen")),
+    )
+    .await;
+    host.click("#map-show").await;
+    screen
+        .wait(
+            "the map over slide 1",
+            "return !document.getElementById('omap').hidden && document.getElementById('stage').dataset.map === '1' && document.querySelectorAll('#omap circle').length === 2;",
+        )
+        .await;
+    host.wait(
+        "the host says it is shown",
+        &format!(
+            "return document.getElementById('map-show').textContent === {};",
+            js_str("Meningskaart verbergen")
+        ),
+    )
+    .await;
+    blocking.extend(axe_blocking(&host, &axe, "host with the map shown").await);
+    host.click("#map-show").await;
+    screen
+        .wait(
+            "the map off again",
+            "return document.getElementById('omap').hidden;",
+        )
+        .await;
+    assert!(
+        blocking.is_empty(),
+        "axe found serious or critical violations:\n{}",
+        blocking.join("\n")
+    );
+    for b in [host, screen, phone] {
+        b.close().await;
+    }
+}
