@@ -364,6 +364,20 @@ async fn the_map_slide_shows_two_camps_on_the_screen_and_each_phone_learns_only_
         .get(&format!("/report/{code}?key={key}&lang=en"))
         .await;
     assert!(english.contains("Opinion map") && english.contains("principal component"));
+    // And the archivable PDF: the map as a figure, its tables and the method.
+    let (status, _, pdf) =
+        support::http_get_bytes(server.addr, &format!("/report/{code}.pdf?key={key}"), &[]).await;
+    assert_eq!(status, 200);
+    let text = pdf_text(&pdf);
+    for words in [
+        "Meningskaart",
+        "8 deelnemers in 2 groepen",
+        "Groep 1",
+        "Gedeeld door alle groepen",
+        "Hoe de kaart is gemaakt",
+    ] {
+        assert!(text.contains(words), "`{words}` in the PDF:\n{text}");
+    }
 
     // Off the map slide, no map and no group.
     host.send(json!({"type": "go_to", "slide": 0})).await;
@@ -626,4 +640,26 @@ async fn map_in_chromium(tools: crate::browser::harness::Tools) {
     for b in [host, screen, phone] {
         b.close().await;
     }
+}
+
+/// The text of a PDF by poppler's `pdftotext` (in the machine's packages, as for
+/// tests/it/pdf.rs), the file kept in `target/pdf-report/opinion/` to look at.
+fn pdf_text(pdf: &[u8]) -> String {
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pdf-report/opinion");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("report.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8", "-layout"])
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 text")
 }
