@@ -43,9 +43,11 @@ pub const UNIT: i64 = 6;
 /// five cannot be told apart on a projector from the back of the room.
 pub const GROUPS: std::ops::RangeInclusive<usize> = 2..=5;
 
-/// The most rounds of k-means: it settles in a handful on voting data; the bound keeps
-/// a pathological case from running on.
-const MAX_ITERATIONS: usize = 100;
+/// The most rounds of k-means: it settles in a handful on voting data with groups in
+/// it; votes with no groups at all (every choice alike likely) keep moving a few
+/// participants between groups that mean nothing, and the bound stops that within the
+/// time budget (docs/PERFORMANCE.md, "The opinion map").
+const MAX_ITERATIONS: usize = 30;
 
 /// A statement is a consensus statement when every group chose the room's most chosen
 /// option by at least this percentage.
@@ -387,23 +389,18 @@ impl Centre {
         }
     }
 
-    /// The squared distance from `value` times `weight²`, exactly.
-    fn scaled(&self, value: &[i64]) -> i128 {
+    /// The squared distance from `value` times `weight²`, exactly. An `i64` holds it:
+    /// each term is at most (12·participants)², times at most 8 columns per statement
+    /// and 500 statements, far below 2⁶³ for any room.
+    fn scaled(&self, value: &[i64]) -> i64 {
         value
             .iter()
             .zip(&self.sums)
             .map(|(&x, &s)| {
-                let d = (self.weight * x - s) as i128;
+                let d = self.weight * x - s;
                 d * d
             })
             .sum()
-    }
-
-    /// Whether `value` is nearer to `self` than to `other`, exactly.
-    fn nearer(&self, other: &Centre, value: &[i64]) -> std::cmp::Ordering {
-        let a = self.scaled(value) * (other.weight as i128).pow(2);
-        let b = other.scaled(value) * (self.weight as i128).pow(2);
-        a.cmp(&b)
     }
 
     fn distance(&self, value: &[i64]) -> f64 {
@@ -455,22 +452,29 @@ fn best_grouping(patterns: &Patterns, min_group_size: u64) -> Option<Grouping> {
 
 /// Lloyd's k-means on the votes themselves, from k patterns far apart: the one
 /// farthest from the centre of all, then each time the one farthest from the starts so
-/// far. On a tie the pattern more participants share, then the one farthest from all
-/// others. No random start, so the same votes always give the same groups; an outlier
+/// far. On a tie the pattern more participants share, then the one farther from the
+/// centre of all. No random start, so the same votes always give the same groups; an outlier
 /// that takes a start is merged back by [`merge_small`].
 fn kmeans(patterns: &Patterns, k: usize) -> Vec<usize> {
     let values = &patterns.values;
     let all = centres_of(patterns, &vec![0; values.len()], 1).remove(0);
-    let mut starts = vec![farthest(patterns, |v| all.scaled(v))];
+    let from_all: Vec<i64> = values.iter().map(|v| all.scaled(v)).collect();
+    let mut starts = vec![farthest(patterns, &from_all, &from_all)];
+    // Each pattern's squared distance to the nearest start so far.
+    let mut gap: Vec<i64> = values
+        .iter()
+        .map(|v| Centre::of(&values[starts[0]]).scaled(v))
+        .collect();
     while starts.len() < k {
-        let chosen: Vec<Centre> = starts.iter().map(|&p| Centre::of(&values[p])).collect();
-        let p = farthest(patterns, |v| {
-            chosen.iter().map(|c| c.scaled(v)).min().unwrap_or(0)
-        });
-        if chosen.iter().any(|c| c.scaled(&values[p]) == 0) {
+        let p = farthest(patterns, &gap, &from_all);
+        if gap[p] == 0 {
             break;
         }
         starts.push(p);
+        let start = Centre::of(&values[p]);
+        for (g, v) in gap.iter_mut().zip(values) {
+            *g = (*g).min(start.scaled(v));
+        }
     }
     let mut centres: Vec<Centre> = starts.iter().map(|&p| Centre::of(&values[p])).collect();
     let mut of_pattern = vec![usize::MAX; values.len()];
@@ -492,41 +496,36 @@ fn kmeans(patterns: &Patterns, k: usize) -> Vec<usize> {
     of_pattern
 }
 
-/// The pattern where `measure` is largest, ties broken as [`kmeans`] says.
-fn farthest(patterns: &Patterns, measure: impl Fn(&[i64]) -> i128) -> usize {
-    let scores: Vec<i128> = patterns.values.iter().map(|v| measure(v)).collect();
-    let top = scores.iter().copied().max().unwrap_or(0);
-    let tied: Vec<usize> = (0..scores.len()).filter(|&p| scores[p] == top).collect();
-    if tied.len() == 1 {
-        return tied[0];
-    }
-    let spread = |p: usize| -> i128 {
-        let single = Centre::of(&patterns.values[p]);
-        patterns
-            .values
-            .iter()
-            .zip(&patterns.weights)
-            .map(|(v, &w)| w as i128 * single.scaled(v))
-            .sum()
-    };
-    *tied
-        .iter()
-        .max_by_key(|&&p| (patterns.weights[p], spread(p), std::cmp::Reverse(p)))
+/// The pattern with the largest `score`; on a tie the one more participants share, then
+/// the one farther from the centre of all (`from_all`), then the first.
+fn farthest(patterns: &Patterns, score: &[i64], from_all: &[i64]) -> usize {
+    (0..score.len())
+        .max_by_key(|&p| {
+            (
+                score[p],
+                patterns.weights[p],
+                from_all[p],
+                std::cmp::Reverse(p),
+            )
+        })
         .expect("a pattern")
 }
 
-/// The nearest centre to `value`, other than `skip`; the lower index on a tie.
+/// The nearest centre to `value`, other than `skip`; the lower index on a tie. The
+/// distances are compared exactly: `a / wa² < b / wb²` as `a · wb² < b · wa²`.
 fn nearest(value: &[i64], centres: &[Centre], skip: usize) -> usize {
-    let mut best: Option<usize> = None;
+    let mut best: Option<(usize, i128, i128)> = None;
     for (c, centre) in centres.iter().enumerate() {
         if c == skip || centre.weight == 0 {
             continue;
         }
-        if best.is_none_or(|b| centre.nearer(&centres[b], value).is_lt()) {
-            best = Some(c);
+        let scaled = centre.scaled(value) as i128;
+        let square = (centre.weight as i128).pow(2);
+        if best.is_none_or(|(_, b, bw)| scaled * bw < b * square) {
+            best = Some((c, scaled, square));
         }
     }
-    best.unwrap_or(0)
+    best.map_or(0, |(c, _, _)| c)
 }
 
 /// The centres of `groups` groups (an empty one has weight 0 and is never nearest).
@@ -676,15 +675,7 @@ fn describe(
             }
         })
         .collect();
-    let mut dots: BTreeMap<(i64, i64, usize), u64> = BTreeMap::new();
-    for ((at, &w), &g) in coords
-        .iter()
-        .zip(&patterns.weights)
-        .zip(&grouping.of_pattern)
-    {
-        let [x, y] = draw.place(*at);
-        *dots.entry((x, y, rank[g])).or_default() += w as u64;
-    }
+    let dots = dots(patterns, coords, &grouping, &rank, &draw);
     let assignment: HashMap<ParticipantId, usize> = votes
         .rows
         .iter()
@@ -697,10 +688,7 @@ fn describe(
         participants: votes.rows.len() as u64,
         slides: votes.columns.iter().map(|c| c.slide).collect(),
         groups,
-        dots: dots
-            .into_iter()
-            .map(|((x, y, group), n)| Dot { x, y, group, n })
-            .collect(),
+        dots,
         splits,
         consensus,
         divisive,
@@ -708,6 +696,29 @@ fn describe(
         silhouette: (grouping.silhouette * 100.0).round() as i64,
         assignment,
     }
+}
+
+/// The participants as dots in drawing coordinates, those at one spot of one group as
+/// one dot with their number.
+fn dots(
+    patterns: &Patterns,
+    coords: &[[f64; 2]],
+    grouping: &Grouping,
+    rank: &[usize],
+    draw: &Drawing,
+) -> Vec<Dot> {
+    let mut dots: BTreeMap<(i64, i64, usize), u64> = BTreeMap::new();
+    for ((at, &w), &g) in coords
+        .iter()
+        .zip(&patterns.weights)
+        .zip(&grouping.of_pattern)
+    {
+        let [x, y] = draw.place(*at);
+        *dots.entry((x, y, rank[g])).or_default() += w as u64;
+    }
+    dots.into_iter()
+        .map(|((x, y, group), n)| Dot { x, y, group, n })
+        .collect()
 }
 
 /// From the components to drawing coordinates: the participants' extent fitted into 0

@@ -14,7 +14,6 @@ const SIDE: f32 = 220.0;
 /// The map's section.
 pub(super) fn section(doc: &mut Layout, map: &MapReport, min_group_size: u64, lang: Lang) {
     let tx = |key| words(lang, key);
-    let group = |g: usize| fill(tx("group"), &[&(g + 1).to_string()]);
     doc.heading(2, tx("title"));
     if let Some(needed) = map.needed {
         let few = fill(
@@ -59,6 +58,26 @@ pub(super) fn section(doc: &mut Layout, map: &MapReport, min_group_size: u64, la
         }
         draws
     });
+    tables(doc, map, lang);
+    for (key, slides) in [("consensus", &map.consensus), ("divisive", &map.divisive)] {
+        doc.heading(3, tx(key));
+        if slides.is_empty() {
+            doc.paragraph(tx("none"), Style::BODY);
+        }
+        for slide in slides {
+            if let Some(s) = map.statements.iter().find(|s| s.slide == *slide) {
+                let line = format!("{}: {}", fill(tx("slide"), &[&slide.to_string()]), s.title);
+                doc.paragraph(&line, Style::BODY);
+            }
+        }
+    }
+    doc.paragraph(&method(lang, min_group_size), Style::BODY);
+}
+
+/// The groups' sizes, and what each chose per statement.
+fn tables(doc: &mut Layout, map: &MapReport, lang: Lang) {
+    let tx = |key| words(lang, key);
+    let group = |g: usize| fill(tx("group"), &[&(g + 1).to_string()]);
     let sizes: Vec<Row> = map
         .groups
         .iter()
@@ -105,17 +124,4 @@ pub(super) fn section(doc: &mut Layout, map: &MapReport, min_group_size: u64, la
         })
         .collect();
     doc.table(tx("choices"), &columns, &header, &rows);
-    for (key, slides) in [("consensus", &map.consensus), ("divisive", &map.divisive)] {
-        doc.heading(3, tx(key));
-        if slides.is_empty() {
-            doc.paragraph(tx("none"), Style::BODY);
-        }
-        for slide in slides {
-            if let Some(s) = map.statements.iter().find(|s| s.slide == *slide) {
-                let line = format!("{}: {}", fill(tx("slide"), &[&slide.to_string()]), s.title);
-                doc.paragraph(&line, Style::BODY);
-            }
-        }
-    }
-    doc.paragraph(&method(lang, min_group_size), Style::BODY);
 }
