@@ -6,8 +6,9 @@
 //! - [`core`]: pure, no tokio, clock, randomness or I/O. The deck format and its parser
 //!   ([`core::deck`]), arguments per side ([`core::arguments`]), voting cards
 //!   ([`core::cards`]), the room as a state machine of commands and events
-//!   ([`core::session`]), and the tallies the report and the live views share (scale
-//!   statistics, switches, groups with small ones suppressed).
+//!   ([`core::session`]), the tallies the report and the live views share (scale
+//!   statistics, switches, groups with small ones suppressed), and the opinion map
+//!   ([`core::opinion`]: which participants voted alike).
 //! - [`wire`]: every message on the WebSocket ([`wire::protocol`]) and what each role
 //!   sees of a session (the `state` view, the host's outline, a phone's own votes).
 //! - [`report`]: results for the council: rounds, switches, groups; CSV, JSON, HTML.

@@ -149,6 +149,9 @@ pub struct Slide {
     pub notes: Option<String>,
     /// The image files the slide shows (`![alt](name.png)`), each once, in order.
     pub images: Vec<String>,
+    /// Whether the slide shows the opinion map (a line `[meningskaart]` or
+    /// `[opinion map]` on a content slide).
+    pub opinion_map: bool,
 }
 
 /// How a statement's results show when a round opens (`results:` in the deck).
@@ -285,6 +288,7 @@ pub const PROBLEMS: &[&str] = &[
     "image_type",
     "image_room",
     "image_small",
+    "map_on_statement",
 ];
 
 /// Why a deck could not be read: every problem found, each with its line.
@@ -1396,6 +1400,7 @@ fn parse_slide(
     }
     let first_line = first_filled_line(lines, range.clone());
     let (slide_lines, results) = take_results_lines(&lines[range.clone()], range.start, errors);
+    let (slide_lines, map_line) = take_map_line(&slide_lines, range.start);
     let slide_lines = slide_lines.as_slice();
     let images = slide_images(slide_lines, range.start, errors);
     let full_title = slide_title(slide_lines);
@@ -1426,9 +1431,23 @@ fn parse_slide(
         return Some(Slide {
             notes,
             images,
+            opinion_map: map_line.is_some(),
             ..content_slide(slide_lines, head, media, warnings)
         });
     };
+    if let Some(line) = map_line {
+        errors.push(LineError::new(
+            line,
+            text(
+                "map_on_statement",
+                "`[opinion map]` on a statement: the map needs a slide of its own \
+                 (move the line to a slide without options)",
+                "`[meningskaart]` op een stelling: de kaart heeft een eigen dia nodig \
+                 (zet de regel op een dia zonder opties)",
+            ),
+        ));
+        return None;
+    }
     let statement = Statement {
         lines: slide_lines,
         start: range.start,
@@ -1598,6 +1617,29 @@ fn take_results_lines<'a>(
     (slide_lines, results)
 }
 
+/// The lines that put the opinion map on a slide, in any case.
+const MAP_MARKERS: [&str; 2] = ["[meningskaart]", "[opinion map]"];
+
+/// Blanks a slide's opinion-map line; returns the lines and the 1-based line of the
+/// marker, if the slide has one.
+fn take_map_line<'a>(lines: &[&'a str], start: usize) -> (Vec<&'a str>, Option<usize>) {
+    let mut marker = None;
+    let slide_lines = lines
+        .iter()
+        .enumerate()
+        .map(|(offset, raw)| {
+            let trimmed = raw.trim();
+            if MAP_MARKERS.iter().any(|m| trimmed.eq_ignore_ascii_case(m)) {
+                marker.get_or_insert(start + offset + 1);
+                ""
+            } else {
+                *raw
+            }
+        })
+        .collect();
+    (slide_lines, marker)
+}
+
 /// Why a `results` value is not one.
 fn results_value(value: &str) -> Text {
     text(
@@ -1706,6 +1748,7 @@ fn content_slide(
         results: Results::Hidden,
         notes: None,
         images: vec![],
+        opinion_map: false,
     }
 }
 
@@ -1747,6 +1790,7 @@ fn statement_slide(
         results: statement.results,
         notes: None,
         images: vec![],
+        opinion_map: false,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod cards;
 pub mod deck;
 pub mod edits;
 pub(crate) mod ids;
+pub mod opinion;
 pub mod questions;
 pub mod session;
 pub(crate) mod tally;

@@ -165,6 +165,12 @@ pub enum Command {
     OpenQuestions { open: bool },
     /// Show or hide, on the screen, the listed questions.
     ShowQuestions { visible: bool },
+    /// Show or hide the opinion map on the screen, over the slide on show (a slide of
+    /// the deck marked for it shows the map anyway).
+    ShowMap { visible: bool },
+    /// A phone asks which group of the opinion map it is in. The hub, which computes
+    /// the map, answers it; the session changes nothing.
+    MapGroup { participant: ParticipantId },
 }
 
 /// A change to a session: what the store keeps and recovery replays.
@@ -298,6 +304,8 @@ pub enum Event {
     QuestionsOpened { open: bool },
     /// The listed questions were shown on the screen or hidden.
     QuestionsShown { visible: bool },
+    /// The opinion map was shown on the screen or hidden (until the next slide).
+    MapShown { visible: bool },
 }
 
 /// Who sees an event, and so how soon the hub publishes it (docs/protocol.md, "state").
@@ -416,6 +424,8 @@ pub enum Rejection {
     UnknownQuestion,
     /// A participant cannot upvote its own question.
     OwnQuestion,
+    /// The opinion map needs votes on at least two statements.
+    MapNeedsStatements,
 }
 
 impl Rejection {
@@ -451,6 +461,7 @@ impl Rejection {
             Rejection::TooManyQuestions => "too_many_questions",
             Rejection::UnknownQuestion => "unknown_question",
             Rejection::OwnQuestion => "own_question",
+            Rejection::MapNeedsStatements => "map_needs_statements",
         }
     }
 }
@@ -596,6 +607,8 @@ pub struct Session {
     last_asked: HashMap<ParticipantId, u64>,
     /// The voting cards, if the session has them.
     cards: Cards,
+    /// The host shows the opinion map over the slide on show.
+    map_shown: bool,
 }
 
 impl Session {
@@ -618,6 +631,7 @@ impl Session {
             questions: Questions::default(),
             last_asked: HashMap::new(),
             cards: Cards::default(),
+            map_shown: false,
         }
     }
 
@@ -664,6 +678,23 @@ impl Session {
     /// Whether this participant has joined.
     pub fn has_participant(&self, participant: &ParticipantId) -> bool {
         self.participants.contains_key(participant)
+    }
+
+    /// The statements with a phone vote in any round, in slide order: what the opinion
+    /// map rests on (it needs two).
+    pub fn statements_with_votes(&self) -> Vec<usize> {
+        (0..self.statements.len())
+            .filter(|&i| {
+                self.statement(i)
+                    .is_some_and(|s| s.rounds.iter().any(|r| !r.votes.is_empty()))
+            })
+            .collect()
+    }
+
+    /// Whether the screen shows the opinion map: on a slide marked for it, or while
+    /// the host shows it over the slide on show.
+    pub fn map_on_show(&self) -> bool {
+        self.map_shown || self.deck.slides[self.current].opinion_map
     }
 
     /// The session's voting cards.
@@ -831,6 +862,8 @@ impl Session {
             }
             Command::OpenQuestions { open } => self.decide_open_questions(open),
             Command::ShowQuestions { visible } => self.decide_show_questions(visible),
+            Command::ShowMap { visible } => self.decide_map(visible),
+            Command::MapGroup { .. } => Ok(vec![]),
         }
     }
 
@@ -1455,6 +1488,17 @@ impl Session {
         events
     }
 
+    /// Shows the opinion map, once two statements have votes, or hides it.
+    fn decide_map(&self, visible: bool) -> Result<Vec<Event>, Rejection> {
+        if visible && self.statements_with_votes().len() < 2 {
+            return Err(Rejection::MapNeedsStatements);
+        }
+        if visible == self.map_shown {
+            return Ok(vec![]);
+        }
+        Ok(vec![Event::MapShown { visible }])
+    }
+
     /// Applies an event that was decided before (live) or stored (recovery).
     ///
     /// Events come from `apply` or from the store, which only holds what `apply`
@@ -1477,7 +1521,8 @@ impl Session {
             | Event::ShiftShown { .. }
             | Event::GroupsShown { .. }
             | Event::TimerStarted { .. }
-            | Event::TimerStopped => self.replay_display(event),
+            | Event::TimerStopped
+            | Event::MapShown { .. } => self.replay_display(event),
             Event::ArgumentAdded { .. }
             | Event::ArgumentRemoved { .. }
             | Event::ArgumentModerated { .. }
@@ -1612,7 +1657,9 @@ impl Session {
                     return unfit("the deck has no such slide");
                 }
                 self.current = slide;
+                self.map_shown = false;
             }
+            Event::MapShown { visible } => self.map_shown = visible,
             Event::ResultsShown {
                 visible,
                 slide,

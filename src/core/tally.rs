@@ -169,6 +169,26 @@ pub fn moved(matrix: &[Vec<u64>]) -> Moved {
     moved
 }
 
+/// Which of some groups, by their voters, keep their counts hidden: those with fewer
+/// than `min_group_size` voters (but some), and if exactly one is, the next smallest
+/// too, or the total would give it away. The results per group and the opinion map's
+/// groups share this rule.
+pub fn suppress(voted: &[u64], min_group_size: u64) -> Vec<Option<Suppressed>> {
+    let mut hidden: Vec<Option<Suppressed>> = voted
+        .iter()
+        .map(|&v| (v > 0 && v < min_group_size).then_some(Suppressed::Few))
+        .collect();
+    if hidden.iter().flatten().count() == 1 {
+        let next = (0..voted.len())
+            .filter(|&i| hidden[i].is_none() && voted[i] > 0)
+            .min_by_key(|&i| voted[i]);
+        if let Some(i) = next {
+            hidden[i] = Some(Suppressed::Complement);
+        }
+    }
+    hidden
+}
+
 /// Per group a round's phone counts. Groups under the deck's `min_group_size` are
 /// suppressed; if exactly one is, the next smallest is too, or the total would give it
 /// away.
@@ -186,18 +206,7 @@ pub fn group_rows(session: &Session, round: &Round, options: usize) -> Vec<Group
         })
         .collect();
     let voted: Vec<u64> = counts.iter().map(|c| c.iter().sum()).collect();
-    let mut hidden: Vec<Option<Suppressed>> = voted
-        .iter()
-        .map(|&v| (v > 0 && v < deck.min_group_size).then_some(Suppressed::Few))
-        .collect();
-    if hidden.iter().flatten().count() == 1 {
-        let next = (0..voted.len())
-            .filter(|&i| hidden[i].is_none() && voted[i] > 0)
-            .min_by_key(|&i| voted[i]);
-        if let Some(i) = next {
-            hidden[i] = Some(Suppressed::Complement);
-        }
-    }
+    let hidden = suppress(&voted, deck.min_group_size);
     (0..counts.len())
         .filter(|&i| voted[i] > 0 || i < deck.groups.len())
         .map(|i| GroupRow {

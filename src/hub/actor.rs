@@ -11,6 +11,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use uuid::Uuid;
 
 use super::handle::{Clock, JoinInfo, NotAdmitted, Outbox, Published, Request, SessionHandle};
+use super::opinion::{Finished, MapState};
 use super::pace::Pace;
 use super::ports::{Log, SessionRecord, WriteFailed};
 use crate::core::deck::Deck;
@@ -60,6 +61,7 @@ pub(super) fn spawn(
     let views = [participant_rx, screen_rx, host_rx];
     let handle = SessionHandle::new(record, session.deck().clone(), clock, tx, views);
     let (outcome_tx, outcome_rx) = mpsc::unbounded_channel();
+    let (map, maps) = MapState::new();
     let actor = Actor {
         code,
         stored: session.clone(),
@@ -83,8 +85,9 @@ pub(super) fn spawn(
         upvotes_dirty: false,
         phones,
         pace: Pace::new(Instant::now()),
+        map,
     };
-    tokio::spawn(actor.run(rx, outcome_rx));
+    tokio::spawn(actor.run(rx, outcome_rx, maps));
     handle
 }
 
@@ -145,6 +148,8 @@ struct Actor {
     phones: view::PhoneArguments,
     /// When phones hear counts that moved.
     pace: Pace,
+    /// The opinion map, computed off this task.
+    map: MapState,
 }
 
 /// Events on their way to the store, and who hears once they are stored.
@@ -178,6 +183,7 @@ impl Actor {
         mut self,
         mut rx: mpsc::Receiver<Request>,
         mut outcomes: mpsc::UnboundedReceiver<Outcome>,
+        mut maps: mpsc::UnboundedReceiver<Finished>,
     ) {
         let mut tick = tokio::time::interval(SNAPSHOT_TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -198,6 +204,7 @@ impl Actor {
                 .timer()
                 .filter(|_| self.live.timer().is_some())
                 .map(|t| self.clock.instant_at(t.ends_at_ms).max(self.retry_at));
+            let map_at = self.map.due(&self.stored);
             tokio::select! {
                 // Outcomes first: they free answers and memory that requests pile up.
                 biased;
@@ -218,6 +225,12 @@ impl Actor {
                         self.publish_upvotes();
                     }
                 }
+                Some(finished) = maps.recv() => {
+                    self.map.finish(finished);
+                    self.stage_dirty = true;
+                    self.publish();
+                }
+                _ = sleep_until_some(map_at) => self.map.start(&self.stored),
                 _ = sleep_until_some(timer_at) => {
                     let now_ms = self.clock.now_ms();
                     self.run_command(Command::TimerExpired { now_ms }, None, Lang::Nl, None);
@@ -277,8 +290,7 @@ impl Actor {
             Request::Report { reply } => {
                 let mut report = crate::report::build(&self.stored, &self.code);
                 report.skipped_events = self.skipped;
-                // The requester may have given up waiting; then nobody needs it.
-                reply.send(report).ok();
+                super::opinion::send_report(report, &self.stored, reply);
             }
             Request::ReplaceDeck { deck, reply } => {
                 // The one asking may have given up waiting; the answer is then lost.
@@ -327,6 +339,15 @@ impl Actor {
             (_, Some(id)) => Some(ServerMsg::Ok { id }),
             (_, None) => None,
         };
+        if let Command::MapGroup { participant } = command {
+            // A read of the map this task keeps; the session has nothing to decide.
+            let (version, group) = self.map.group_of(&self.stored, &participant);
+            if let Some(outbox) = outbox {
+                // A closed outbox means the connection is gone; nobody to tell.
+                outbox.send(ServerMsg::MapGroup { id, version, group }).ok();
+            }
+            return;
+        }
         let argue = matches!(command, Command::Argue { .. } | Command::Ask { .. });
         match self.live.apply(command) {
             Ok(events) => {
@@ -428,6 +449,9 @@ impl Actor {
             Ok(()) => {
                 let now = Instant::now();
                 for event in &done.events {
+                    if matches!(event, Event::Voted { .. }) {
+                        self.map.votes_changed();
+                    }
                     match event.reach() {
                         Reach::Stage => self.stage_dirty = true,
                         Reach::Counts => self.counts_dirty = true,
@@ -526,7 +550,9 @@ impl Actor {
     fn publish(&mut self) {
         let now = self.clock.now_ms();
         if self.stage_dirty {
-            let bytes = serialize(&view::state(&self.stored, Role::Participant, now));
+            let mut phones = view::state(&self.stored, Role::Participant, now);
+            phones.opinion_map = self.map.view(&self.stored, Role::Participant);
+            let bytes = serialize(&phones);
             self.phones.sent_state(&self.stored);
             self.publishers
                 .participant
@@ -534,14 +560,13 @@ impl Actor {
         }
         // `send_replace` stores the value even with no receiver, so nothing is lost
         // while no screen is connected; the returned old view is not needed.
+        let mut screen = view::state(&self.stored, Role::Screen, now);
+        screen.opinion_map = self.map.view(&self.stored, Role::Screen);
         self.publishers
             .screen
-            .send_replace(Published::state(serialize(&view::state(
-                &self.stored,
-                Role::Screen,
-                now,
-            ))));
-        let host = host_view(&self.stored, now, self.storage_failing, self.skipped);
+            .send_replace(Published::state(serialize(&screen)));
+        let mut host = host_view(&self.stored, now, self.storage_failing, self.skipped);
+        host.opinion_map = self.map.view(&self.stored, Role::Host);
         self.publishers
             .host
             .send_replace(Published::state(serialize(&host)));

@@ -14,6 +14,7 @@ mod actor;
 mod handle;
 pub mod library;
 pub mod media;
+pub(crate) mod opinion;
 mod pace;
 pub mod ports;
 pub(crate) mod seats;
@@ -632,6 +633,8 @@ pub(crate) fn stored_report(stored: &StoredSession) -> Result<crate::report::Rep
     let (session, unfit) = stored.replay()?;
     let mut report = crate::report::build(&session, &stored.record.code);
     report.skipped_events = unfit.len() as u64;
+    let map = crate::core::opinion::compute(&crate::core::opinion::votes(&session));
+    report.opinion_map = crate::report::opinion_map(session.deck(), &map);
     Ok(with_meeting(report, &stored.record.meeting))
 }
 

@@ -4,11 +4,13 @@
 //! HTML page with a bar chart per statement.
 
 mod csv;
+pub(crate) mod opinion;
 mod pdf;
 pub mod when;
 mod xlsx;
 
 pub use csv::to_csv;
+pub use opinion::{opinion_map, MapReport};
 pub use pdf::to_pdf;
 pub use xlsx::to_xlsx;
 
@@ -56,6 +58,10 @@ pub struct Report {
     /// removed ones, never who asked or upvoted them. Absent when none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub questions: Vec<QuestionReport>,
+    /// The opinion map of the last votes, or why there is none (absent when fewer
+    /// than two statements have votes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opinion_map: Option<MapReport>,
 }
 
 /// An approved question from the room.
@@ -253,6 +259,8 @@ pub fn build(session: &Session, code: &str) -> Report {
                 answered: q.status == crate::core::questions::Status::Answered,
             })
             .collect(),
+        // Computed apart, off the session's task (see `hub`), which sets it.
+        opinion_map: None,
     }
 }
 
@@ -680,6 +688,9 @@ pub fn to_html(report: &Report, lang: Lang, context: &ReportContext) -> String {
                         }
                     }
                     (html_questions(report, lang))
+                    @if let Some(map) = &report.opinion_map {
+                        (opinion::html(map, report.min_group_size, lang))
+                    }
                 }
             }
         }

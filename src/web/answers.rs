@@ -125,7 +125,7 @@ fn answer_id(msg: &ServerMsg) -> Option<u64> {
         | ServerMsg::Argued { id, .. }
         | ServerMsg::Asked { id, .. }
         | ServerMsg::Ok { id } => Some(*id),
-        ServerMsg::Error { id, .. } => *id,
+        ServerMsg::Error { id, .. } | ServerMsg::MapGroup { id, .. } => *id,
         _ => None,
     }
 }

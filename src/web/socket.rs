@@ -723,6 +723,10 @@ pub fn command_for(
         },
         ClientMsg::OpenQuestions { open } => Command::OpenQuestions { open },
         ClientMsg::ShowQuestions { visible } => Command::ShowQuestions { visible },
+        ClientMsg::ShowMap { visible } => Command::ShowMap { visible },
+        ClientMsg::MapGroup => Command::MapGroup {
+            participant: participant.ok_or("not_allowed")?,
+        },
         ClientMsg::Hello { .. } => return Err("already_joined"),
     })
 }

@@ -196,6 +196,15 @@ pub enum ClientMsg {
         /// Whether they are shown.
         visible: bool,
     },
+    /// Host: show or hide the opinion map on the screen over the slide on show (once
+    /// two statements have votes).
+    ShowMap {
+        /// Show (`true`) or hide.
+        visible: bool,
+    },
+    /// Participant: which group of the opinion map on show this phone is in (answered
+    /// with `map_group`).
+    MapGroup,
 }
 
 impl ClientMsg {
@@ -212,6 +221,7 @@ impl ClientMsg {
                 | ClientMsg::Ask { .. }
                 | ClientMsg::WithdrawQuestion { .. }
                 | ClientMsg::UpvoteQuestion { .. }
+                | ClientMsg::MapGroup
         )
     }
 }
@@ -266,6 +276,18 @@ pub enum ServerMsg {
         id: u64,
         /// The question's number in the session.
         question: u32,
+    },
+    /// The answer to `map_group`: this phone's group on the opinion map, and nobody
+    /// else's.
+    MapGroup {
+        /// The `id` of the `map_group` message, if it had one.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        id: Option<u64>,
+        /// The map's `version`, as in `state.opinion_map`.
+        version: u64,
+        /// The group's number (1 is the largest); `null` when the phone is not on the
+        /// map (it did not vote, or no map is shown).
+        group: Option<usize>,
     },
 }
 
@@ -369,6 +391,12 @@ pub fn error_message(code: &str, lang: Lang) -> &'static str {
         }
         ("session_unavailable", Lang::En) => {
             "The session cannot be reached just now; reconnecting shortly."
+        }
+        ("map_needs_statements", Lang::Nl) => {
+            "De meningskaart heeft stemmen op minstens twee stellingen nodig."
+        }
+        ("map_needs_statements", Lang::En) => {
+            "The opinion map needs votes on at least two statements."
         }
         (_, Lang::Nl) => "Dit bericht wordt niet begrepen.",
         (_, Lang::En) => "This message is not understood.",
@@ -634,6 +662,95 @@ pub struct StateView {
     /// listed ones.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub questions: Option<QuestionsView>,
+    /// The opinion map, while it is on show: to host and screen whole, to phones only
+    /// its `version`, `status` and `group_count` (a phone asks for its own group with
+    /// `map_group`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub opinion_map: Option<MapView>,
+}
+
+/// The opinion map as a role sees it (docs/protocol.md, "The opinion map").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapView {
+    /// Goes up with every new computation of the map in this session's run.
+    pub version: u64,
+    /// `computing` (the first computation runs), `few_statements` (fewer than two
+    /// statements have votes), `few_participants` (too few for two groups of
+    /// `min_group_size`) or `map`.
+    pub status: MapStatus,
+    /// The deck's `min_group_size`: no group on the map is smaller.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub min_group_size: Option<u64>,
+    /// Participants on the map (with `few_participants`: who voted).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub participants: Option<u64>,
+    /// With `few_participants`: how many two groups need.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub needed: Option<u64>,
+    /// Number of groups (phones get this and not the groups).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub group_count: Option<usize>,
+    /// The groups, largest first: size and centre (`x`, `y` from 0 to 1000).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub groups: Option<Vec<MapGroupView>>,
+    /// The participants as dots: `[x, y, group, n]`, `n` participants at that spot.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dots: Option<Vec<(i64, i64, usize, u64)>>,
+    /// The statements the map rests on, in slide order, with what each group chose.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub statements: Option<Vec<MapStatementView>>,
+    /// Slides of the consensus statements, strongest first.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub consensus: Option<Vec<usize>>,
+    /// Slides of the divisive statements, most divided first.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub divisive: Option<Vec<usize>>,
+    /// The share of the differences between participants the map shows, in percent.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub explained: Option<u64>,
+}
+
+/// Where the opinion map stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MapStatus {
+    /// The first computation is running.
+    Computing,
+    /// Fewer than two statements have votes.
+    FewStatements,
+    /// Too few participants voted for two groups of `min_group_size`.
+    FewParticipants,
+    /// The map.
+    Map,
+}
+
+/// One group of the opinion map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapGroupView {
+    /// Participants in it.
+    pub size: u64,
+    /// Its centre, from 0 to 1000.
+    pub x: i64,
+    pub y: i64,
+}
+
+/// One statement under the opinion map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapStatementView {
+    /// The statement's slide.
+    pub slide: usize,
+    /// Its title.
+    pub title: String,
+    /// Its options (a scale's point labels, `""` for a bare point).
+    pub options: Vec<String>,
+    /// Whether it is a scale (only sent when it is).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub scale: bool,
+    /// The option most chosen by the participants on the map.
+    pub top: usize,
+    /// Per group (as `groups`), its votes as percentages per option; `null` where
+    /// fewer than `min_group_size` of the group voted (or its complement).
+    pub percents: Vec<Option<Vec<u64>>>,
 }
 
 /// The host's presenter view: the notes for the slide on show and the slide after it.

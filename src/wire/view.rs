@@ -4,13 +4,15 @@
 
 use crate::core::arguments::Argument;
 use crate::core::deck::{self, Deck, SlideKind};
+use crate::core::opinion::Outcome;
 use crate::core::session::{ParticipantId, Phase, Session};
 use crate::core::tally;
 use crate::wire::protocol::{
     ArgumentView, ArgumentsView, CardsView, EndResult, EndedTag, EndedView, GroupRowView,
-    GroupsView, OwnArgument, OwnQuestion, OwnVote, PresenterView, QuestionView, QuestionsView,
-    Role, ShiftView, SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage,
-    TimerView, UpvotesTag, UpvotesView, Welcome, WireLimits, PROTOCOL_VERSION,
+    GroupsView, MapGroupView, MapStatementView, MapStatus, MapView, OwnArgument, OwnQuestion,
+    OwnVote, PresenterView, QuestionView, QuestionsView, Role, ShiftView, SlideKindName,
+    SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag, UpvotesView,
+    Welcome, WireLimits, PROTOCOL_VERSION,
 };
 
 /// The `welcome` a role gets on a deck, before what is personal to a connection (a
@@ -107,6 +109,8 @@ pub fn state(session: &Session, role: Role, now_ms: u64) -> StateView {
             next: (index + 1 < deck.slides.len()).then(|| slide_view(session, index + 1)),
         }),
         questions: questions(session, role),
+        // The hub computes the map off its task and adds it (see `opinion_map`).
+        opinion_map: None,
     }
 }
 
@@ -435,4 +439,80 @@ pub fn own_questions(session: &Session, participant: &ParticipantId) -> Vec<OwnQ
             text: q.text.clone(),
         })
         .collect()
+}
+
+/// The opinion map as `role` sees it while it is on show: `map` is the newest
+/// computation (its version and outcome), `None` while the first one runs. Phones get
+/// the number of groups and not the groups; a phone learns its own with `map_group`.
+pub fn opinion_map(session: &Session, map: Option<(u64, &Outcome)>, role: Role) -> Option<MapView> {
+    if !session.map_on_show() {
+        return None;
+    }
+    let deck = session.deck();
+    let mut view = MapView {
+        version: map.map_or(0, |(v, _)| v),
+        status: MapStatus::Computing,
+        min_group_size: None,
+        participants: None,
+        needed: None,
+        group_count: None,
+        groups: None,
+        dots: None,
+        statements: None,
+        consensus: None,
+        divisive: None,
+        explained: None,
+    };
+    match map.map(|(_, outcome)| outcome) {
+        None => {}
+        Some(Outcome::FewStatements) => view.status = MapStatus::FewStatements,
+        Some(&Outcome::FewParticipants {
+            participants,
+            needed,
+        }) => {
+            view.status = MapStatus::FewParticipants;
+            if role != Role::Participant {
+                view.participants = Some(participants);
+                view.needed = Some(needed);
+                view.min_group_size = Some(deck.min_group_size);
+            }
+        }
+        Some(Outcome::Map(map)) => {
+            view.status = MapStatus::Map;
+            view.group_count = Some(map.groups.len());
+            if role == Role::Participant {
+                return Some(view);
+            }
+            view.min_group_size = Some(deck.min_group_size);
+            view.participants = Some(map.participants);
+            view.groups = Some(
+                map.groups
+                    .iter()
+                    .map(|g| MapGroupView {
+                        size: g.size,
+                        x: g.x,
+                        y: g.y,
+                    })
+                    .collect(),
+            );
+            view.dots = Some(map.dots.iter().map(|d| (d.x, d.y, d.group, d.n)).collect());
+            view.statements = Some(
+                map.splits
+                    .iter()
+                    .map(|split| MapStatementView {
+                        slide: split.slide,
+                        title: deck.slides[split.slide].full_title.clone(),
+                        options: deck.options(split.slide).unwrap_or_default().to_vec(),
+                        scale: deck.slides[split.slide].scale,
+                        top: split.top,
+                        percents: split.groups.iter().map(|g| g.percents.clone()).collect(),
+                    })
+                    .collect(),
+            );
+            view.consensus = Some(map.consensus.clone());
+            view.divisive = Some(map.divisive.clone());
+            view.explained = Some(map.explained);
+        }
+    }
+    Some(view)
 }

@@ -1821,6 +1821,13 @@ fn problem_table() -> Vec<(&'static str, String, usize, &'static str, &'static s
             "only presenter notes",
             "alleen notities",
         ),
+        (
+            "map_on_statement",
+            "## S\n\n[meningskaart]\n\nA) Ja\nB) Nee\n".into(),
+            3,
+            "`[opinion map]` on a statement",
+            "`[meningskaart]` op een stelling",
+        ),
     ]
 }
 

@@ -22,6 +22,7 @@ mod layers;
 mod logging;
 mod nats;
 mod numbers;
+mod opinion;
 mod page_weight;
 mod pdf;
 mod phone;

@@ -376,6 +376,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         cards: None,
         presenter: None,
         questions: None,
+        opinion_map: None,
     };
     assert_eq!(
         serde_json::to_value(&state).unwrap(),
@@ -416,6 +417,7 @@ fn the_state_view_encodes_to_its_documented_json() {
         cards: None,
         presenter: None,
         questions: None,
+        opinion_map: None,
     };
     assert_eq!(
         serde_json::to_value(&content).unwrap(),
@@ -613,6 +615,7 @@ fn a_scale_state_encodes_to_its_documented_json() {
         cards: None,
         presenter: None,
         questions: None,
+        opinion_map: None,
     };
     let expected = json!({
         "type": "state",
@@ -896,6 +899,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
             cards: None,
             presenter: None,
             questions: None,
+            opinion_map: None,
         };
         let expected = json!({
             "type": "state",

@@ -21,6 +21,7 @@ fn deck() -> Arc<Deck> {
         results: Results::Hidden,
         notes: None,
         images: vec![],
+        opinion_map: false,
     };
     let statement = |n: usize| SlideKind::Statement {
         options: (0..n).map(|i| format!("option {i}")).collect(),

@@ -5,6 +5,7 @@ import { $, el, pathCode, optName, votes, showConn, setText, clock, countdown, d
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 import { pressAgain } from './admin-ui.js';
 import { questionsPanel } from './host-questions.js';
+import { renderHostMap } from './opinion-map.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -179,6 +180,7 @@ $('reveal').addEventListener('click', () => {
   send({ type: 'reveal', visible: !st.revealed });
 });
 for (const name of Object.keys(VIEWS)) $(name + '-show').addEventListener('click', () => toggleView(name));
+$('map-show').addEventListener('click', () => send({ type: 'show_map', visible: !$('map-show').dataset.visible }));
 $('revote').addEventListener('click', () => confirmed(true, 'revote', t('host.revote_confirm'), { type: 'revote' }));
 $('stop').addEventListener('click', () => send({ type: 'stop_timer' }));
 for (const b of document.querySelectorAll('[data-sec]')) {
@@ -262,6 +264,7 @@ function render() {
   $('revote').disabled = !online || !statement || phase === 'pending';
   for (const b of document.querySelectorAll('[data-sec]')) b.disabled = !online;
   $('stop').disabled = !online || !st.timer;
+  renderHostMap(st, online);
   setText($('timer-note'), statement && phase !== 'closed' ? t('host.timer_closes') : t('host.timer_plain'));
   // One primary button: the step a facilitator takes next.
   const primary = !statement ? 'next' : phase === 'pending' ? 'open' : phase === 'open' ? 'close' : st.revealed ? 'next' : 'reveal';

@@ -404,6 +404,7 @@ function render() {
   $('end').hidden = !(statement && last && s.phase === 'closed');
   showTimer();
   showGroup();
+  showMapGroup();
   setText(voteEl, !statement ? ''
     : p ? t('part.sending', { letter: optName(s, p.option) })
     : mine != null ? (options[mine] ? t('part.saved_label', { letter: optName(s, mine), label: options[mine] }) : t('part.saved', { letter: optName(s, mine) }))
@@ -455,4 +456,18 @@ function point(label, i, n) {
   b.setAttribute('aria-label', label ? t('scale.point', { n: i + 1, m: n, label }) : t('scale.point_bare', { n: i + 1, m: n }));
   b.append(el('span', 'num', String(i + 1)));
   return b;
+}
+
+// The opinion map's group of this phone, and nobody else's: asked once per map.
+let mapAsked = -1;
+let mapGroup = null;
+sock.on('map_group', (m) => { mapGroup = m; showMapGroup(); });
+function showMapGroup() {
+  const om = st.opinion_map;
+  const box = $('map-group');
+  const on = !!om && om.status === 'map';
+  if (on && om.version !== mapAsked && sock.send({ type: 'map_group', id: ++msgId })) mapAsked = om.version;
+  const mine = on && mapGroup && mapGroup.version === om.version ? mapGroup : null;
+  box.hidden = !mine;
+  setText(box, !mine ? '' : mine.group ? t('part.map_group', { g: mine.group, n: om.group_count }) : t('part.map_none'));
 }

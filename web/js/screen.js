@@ -4,6 +4,7 @@ import { connect } from './socket.js';
 import { $, el, pathCode, optName, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, pointLabels, turnout } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 import { questionsOnScreen } from './screen-questions.js';
+import { renderMap } from './opinion-map.js';
 
 const code = pathCode();
 let key = takeKey(code); // usually null: the server keeps the key in an HttpOnly cookie
@@ -72,7 +73,7 @@ function start() {
   });
   sock.on('state', (m) => { st = m; tick(m.timer); render(); });
   sock.on('error', (m) => { if (m.code === 'bad_key') deny(); });
-  onLangChange(() => { showConn($('conn'), sock.status); colsSig = ''; argsSig = ''; render(); });
+  onLangChange(() => { showConn($('conn'), sock.status); colsSig = ''; argsSig = ''; $('omap').dataset.sig = ''; render(); });
 }
 
 // F toggles full screen, L the language: the projected page shows no controls.
@@ -155,6 +156,9 @@ function render() {
   renderGroups(groups, options);
   $('args').hidden = !args;
   if (!args) { clearInterval(pageT); pageT = 0; argsSig = ''; page = 0; setText($('apage'), ''); }
+  // The opinion map, while it is on show, takes the place of the results.
+  stage.dataset.map = st.opinion_map ? '1' : '';
+  renderMap($('omap'), st.opinion_map || null, contentLang);
   fit();
 }
 

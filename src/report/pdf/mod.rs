@@ -6,6 +6,7 @@
 //! most sentences are the HTML report's.
 
 mod layout;
+mod opinion;
 
 use krilla::metadata::{DateTime, Metadata};
 
@@ -29,6 +30,9 @@ pub fn to_pdf(report: &Report, lang: Lang, context: &ReportContext) -> anyhow::R
         statement(&mut doc, s, report.min_group_size, lang);
     }
     questions(&mut doc, report, lang);
+    if let Some(map) = &report.opinion_map {
+        opinion::section(&mut doc, map, report.min_group_size, lang);
+    }
     method(&mut doc, report, lang);
     let created = local(context.closed_ms.unwrap_or(context.now_ms));
     let date = DateTime::new(created.year.clamp(0, 9999) as u16)
