@@ -187,10 +187,6 @@ impl Actor {
     ) {
         let mut tick = tokio::time::interval(SNAPSHOT_TICK);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        // The first upvote after a quiet spell goes out at once; the rest of a stream
-        // of them once a tick.
-        let mut upvotes_tick = tokio::time::interval(UPVOTES_TICK);
-        upvotes_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut stopping: Vec<oneshot::Sender<()>> = vec![];
         loop {
             if !stopping.is_empty() && self.in_flight.is_empty() {
@@ -220,7 +216,9 @@ impl Actor {
                     None => break,
                 },
                 _ = tick.tick(), if self.stage_dirty || self.counts_dirty => self.publish(),
-                _ = upvotes_tick.tick(), if self.upvotes_dirty => {
+                // Counts that moved go out when `pace` says: settled, a tick after the
+                // last ones, and not in a vote rush.
+                _ = sleep_until_some(self.pace.ask_at()), if self.upvotes_dirty => {
                     if self.pace.due(Instant::now()) {
                         self.publish_upvotes();
                     }
@@ -578,7 +576,7 @@ impl Actor {
     /// state where an upvote changed which arguments are listed.
     fn publish_upvotes(&mut self) {
         self.upvotes_dirty = false;
-        self.pace.heard();
+        self.pace.heard(Instant::now());
         if self.phones.list_changed(&self.stored) {
             self.stage_dirty = true;
             self.publish();
