@@ -1,7 +1,7 @@
 //! The load generator keeps working: a small run (300 phones, a couple of seconds)
 //! against stemzaal and the floor must end with every vote acknowledged and an exact
-//! tally on the screen and in SQLite, and with the upvote workload every upvote
-//! answered and every phone's bytes counted. Speed is not checked here;
+//! tally on the screen and in SQLite, and with the upvote workload (arguments and
+//! questions) every upvote answered and every phone's bytes counted. Speed is not checked here;
 //! docs/PERFORMANCE.md has the real measurement.
 
 use std::process::Command;
@@ -103,19 +103,28 @@ fn table_value(stdout: &str, label: &str) -> Option<f64> {
 }
 
 #[test]
-fn upvotes_during_the_votes_are_all_answered_and_every_phone_counts_what_it_receives() {
+fn upvotes_of_arguments_and_questions_during_the_votes_are_all_answered_and_counted() {
     let stdout = small_run(&[
         "--target",
         "stemzaal",
         "--arguments",
         "10",
+        "--questions",
+        "4",
         "--upvotes-per-sec",
         "200",
         "--upvote-secs",
-        "2",
+        "1.4",
     ]);
-    // 200/s for 2 s: 400 upvotes, each phone at most once per argument.
-    for (run, ok) in [("without upvotes", 0), ("with upvotes", 400)] {
+    // The first 4 arguers asked a question each and the host approved them all.
+    let approved = stdout
+        .lines()
+        .find_map(|l| l.split_once("and questions [").map(|(_, q)| q.to_owned()))
+        .unwrap_or_default();
+    assert_eq!(approved.split(',').count(), 4, "{stdout}");
+    // 200/s for 1.4 s: 280 upvotes round the 10 arguments and 4 questions, each phone
+    // at most once per item, none by the 10 arguers (the askers among them).
+    for (run, ok) in [("without upvotes", 0), ("with upvotes", 280)] {
         assert!(
             stdout.contains(&format!(
                 "RESULT stemzaal {run}: tally exact, every vote acked, every upvote answered ok ({ok})"
@@ -124,13 +133,13 @@ fn upvotes_during_the_votes_are_all_answered_and_every_phone_counts_what_it_rece
         );
     }
     assert!(
-        stdout.contains("upvotes scheduled 400, sent 400, ok 400, refused 0"),
+        stdout.contains("upvotes scheduled 280, sent 280, ok 280, refused 0"),
         "{stdout}"
     );
-    // Every upvote answered ok is on the host's list and in SQLite.
+    // Every upvote answered ok is on the host's lists and in SQLite.
     assert!(
-        stdout.contains("the host lists 400 upvotes, 400 were answered ok (exact)")
-            && stdout.contains("replayed from SQLite: 400 upvotes, 400 answered ok (exact)"),
+        stdout.contains("the host lists 280 upvotes, 280 were answered ok (exact)")
+            && stdout.contains("replayed from SQLite: 280 upvotes, 280 answered ok (exact)"),
         "{stdout}"
     );
     // The 10 arguers voted before the burst, the 290 others in it: all 300 count.
@@ -152,7 +161,7 @@ fn upvotes_during_the_votes_are_all_answered_and_every_phone_counts_what_it_rece
     }
     assert_eq!(
         table_value(&stdout, "upvotes answered ok"),
-        Some(400.0),
+        Some(280.0),
         "{stdout}"
     );
 }
@@ -191,6 +200,7 @@ fn loadgen_help_documents_every_option() {
         "--arguments",
         "--upvotes-per-sec",
         "--upvote-secs",
+        "--questions",
         "--no-upvote-baseline",
     ] {
         assert!(help.contains(option), "--help does not mention {option}");

@@ -16,7 +16,9 @@
 //! last A phones vote and argue before the burst, the host approves every argument,
 //! and from the burst's start phones upvote them open-loop (`--upvotes-per-sec`,
 //! `--upvote-secs`) while every phone counts the bytes and messages it receives. Each
-//! repeat then runs stemzaal twice, without and with the upvotes (see `upvotes`).
+//! repeat then runs stemzaal twice, without and with the upvotes (see `upvotes`). With
+//! `--questions Q` the first Q arguers also ask a question, the host approves those
+//! too, and the upvotes go round the arguments and questions alike.
 //!
 //! With `--nodes N` it measures the real `stemzaal` binary in cluster mode instead:
 //! one `nats-server` with JetStream and N nodes serving one session (host on node 0,
@@ -242,6 +244,11 @@ struct Args {
     /// sustained phase is lengthened if the votes would end sooner.
     #[arg(long, default_value_t = 30.0)]
     upvote_secs: f64,
+    /// With `--arguments`: the first this-many arguing phones also ask a question, the
+    /// host opens questions before and approves them, and the upvotes go round the
+    /// arguments and the questions alike (at most 50; 0 leaves questions out).
+    #[arg(long, default_value_t = 0)]
+    questions: usize,
     /// With `--arguments`, skip the run without upvotes (half the time, no comparison).
     #[arg(long)]
     no_upvote_baseline: bool,
@@ -374,12 +381,25 @@ fn check_upvote_args(args: &Args) -> Result<()> {
     if args.upvotes_per_sec <= 0.0 || args.upvote_secs <= 0.0 {
         bail!("--upvotes-per-sec and --upvote-secs must be positive");
     }
-    let most = (args.phones * args.arguments) as u64;
+    if args.questions > upvotes::MAX_QUESTIONS || args.questions > args.arguments {
+        bail!(
+            "--questions must be at most {} and at most --arguments (the arguers ask)",
+            upvotes::MAX_QUESTIONS
+        );
+    }
+    let items = args.arguments + args.questions;
+    let most = (args.phones * items) as u64;
     if upvote_count(args) > most {
         bail!(
-            "{} upvotes, but {} phones can upvote {} arguments only {most} times (each once)",
+            "{} upvotes, but {} phones can upvote {items} arguments and questions only {most} times (each once)",
             upvote_count(args),
             args.phones,
+        );
+    }
+    if args.questions > 0 && upvote_count(args) > (args.phones - args.arguments) as u64 {
+        bail!(
+            "with --questions, {} upvotes need as many phones besides the {} arguers, who ask (nobody upvotes their own question)",
+            upvote_count(args),
             args.arguments
         );
     }

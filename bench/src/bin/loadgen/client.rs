@@ -30,10 +30,13 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Ids of the messages that are not scheduled votes, far above any vote's id (the
 /// vote ids count from 0): an arguer's setup vote is `SETUP_VOTE_ID + phone`, its
-/// argument `ARGUE_ID + phone`, upvote `u` of the schedule `UPVOTE_ID + u`.
+/// argument `ARGUE_ID + phone`, its question `ASK_ID + phone`, upvote `u` of the
+/// schedule `UPVOTE_ID + u`.
 pub const SETUP_VOTE_ID: u64 = 1 << 40;
 /// See [`SETUP_VOTE_ID`].
 pub const ARGUE_ID: u64 = 2 << 40;
+/// See [`SETUP_VOTE_ID`].
+pub const ASK_ID: u64 = (2 << 40) + (1 << 39);
 /// See [`SETUP_VOTE_ID`].
 pub const UPVOTE_ID: u64 = 3 << 40;
 
@@ -103,6 +106,30 @@ pub struct StateIn {
     /// The statement's arguments (the host: every one not removed).
     #[serde(default)]
     pub arguments: Option<ArgumentsIn>,
+    /// The questions from the room (the host: every one not removed).
+    #[serde(default)]
+    pub questions: Option<QuestionsIn>,
+}
+
+/// The parts of a state's `questions` the generator looks at.
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct QuestionsIn {
+    /// The questions listed.
+    #[serde(default)]
+    pub items: Vec<QuestionIn>,
+}
+
+/// One listed question (its text skipped).
+#[derive(Deserialize, Debug, Clone)]
+pub struct QuestionIn {
+    /// Its number in the session.
+    pub question: u32,
+    /// `pending`, `approved`, `highlighted` or `answered`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Its upvotes.
+    #[serde(default)]
+    pub upvotes: u64,
 }
 
 /// The parts of a state's `arguments` the generator looks at.
@@ -145,8 +172,8 @@ enum Incoming {
     Ack(u64),
     /// An `ok` (to an upvote).
     Ok(u64),
-    /// An `argued` (to an argument).
-    Argued(u64),
+    /// An `argued` (to an argument) or an `asked` (to a question).
+    Taken(u64),
     Error(Option<u64>, String),
     Other,
 }
@@ -162,7 +189,7 @@ fn classify(text: &str) -> Incoming {
     match &*head.kind {
         "ack" => id().map_or(Incoming::Other, Incoming::Ack),
         "ok" => id().map_or(Incoming::Other, Incoming::Ok),
-        "argued" => id().map_or(Incoming::Other, Incoming::Argued),
+        "argued" | "asked" => id().map_or(Incoming::Other, Incoming::Taken),
         "error" => match serde_json::from_str::<Reply>(text) {
             Ok(r) => Incoming::Error(r.id, r.code.unwrap_or_default().into_owned()),
             Err(_) => Incoming::Error(None, "unparsable error".into()),
@@ -570,12 +597,7 @@ impl Phone {
             Incoming::Ack(id) if id >= SETUP_VOTE_ID => self.on_setup_ack(id).await,
             Incoming::Ack(id) => self.on_ack(id),
             Incoming::Ok(id) => self.on_ok(id),
-            Incoming::Argued(id) => {
-                if id == ARGUE_ID + self.index {
-                    self.setup = None;
-                    self.shared.argued.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            Incoming::Taken(id) => self.on_taken(id).await,
             Incoming::Error(id, code) => self.on_error(id, code),
             Incoming::State(state) => {
                 if !self.seen_open && state.slide.phase.as_deref() == Some("open") {
@@ -626,6 +648,21 @@ impl Phone {
             self.index - setup.first,
         );
         self.send(text, "an argument").await;
+    }
+
+    /// The arguer's argument (or question) is stored: an asker asks next; the arguer
+    /// is done when it has nothing more to send.
+    async fn on_taken(&mut self, id: u64) {
+        let Some(setup) = self.setup.clone() else {
+            return;
+        };
+        if id == ARGUE_ID + self.index && setup.asks(self.index) {
+            let text = upvotes::ask_message(ASK_ID + self.index, self.index - setup.first);
+            self.send(text, "a question").await;
+        } else if id == ARGUE_ID + self.index || id == ASK_ID + self.index {
+            self.setup = None;
+            self.shared.argued.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn on_ok(&mut self, id: u64) {

@@ -483,30 +483,37 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// The last `--arguments` phones vote and argue, the host approves every argument;
-    /// returns their numbers.
-    async fn arguments(&mut self, fleet: &mut Fleet, stage: &mut Stage) -> Result<Vec<u32>> {
+    /// The last `--arguments` phones vote and argue (the first `--questions` of them
+    /// ask too), the host approves every argument and question; returns their numbers.
+    async fn arguments(
+        &mut self,
+        fleet: &mut Fleet,
+        stage: &mut Stage,
+    ) -> Result<(Vec<u32>, Vec<u32>)> {
         let (n, a) = (self.args.phones as u64, self.args.arguments as u64);
         let setup = Setup {
             slide: stage.slide,
             round: stage.round,
             first: n - a,
             count: a,
+            questions: self.args.questions as u64,
         };
-        let numbers = upvotes::approve_arguments(fleet, &mut stage.host, setup).await?;
+        let (arguments, questions) =
+            upvotes::approve_arguments(fleet, &mut stage.host, setup).await?;
         println!(
-            "  phones {}..{} voted and argued; the host approved arguments {:?}",
+            "  phones {}..{} voted and argued; the host approved arguments {:?} and questions {:?}",
             n - a,
             n - 1,
-            numbers
+            arguments,
+            questions
         );
         // The phones take in the states the approvals made before the burst begins.
         tokio::time::sleep(Duration::from_millis(self.args.settle_ms)).await;
-        Ok(numbers)
+        Ok((arguments, questions))
     }
 
     /// The schedule of votes (and upvotes), starting a moment from now.
-    fn plan(&self, arguments: Option<Vec<u32>>, stage: &Stage) -> Plan {
+    fn plan(&self, arguments: Option<(Vec<u32>, Vec<u32>)>, stage: &Stage) -> Plan {
         let args = self.args;
         let voters_before = if arguments.is_some() {
             args.arguments as u64
@@ -523,8 +530,9 @@ impl<'a> Run<'a> {
         let burst_t0 = Instant::now() + lead;
         let burst_len = Duration::from_secs_f64(burst_votes as f64 / args.burst_rate);
         let sustain_t0 = burst_t0 + burst_len + Duration::from_secs_f64(args.gap_secs);
-        let upvotes = arguments.map(|arguments| UpvotePlan {
+        let upvotes = arguments.map(|(arguments, questions)| UpvotePlan {
             arguments,
+            questions,
             phones: args.phones as u64,
             t0: burst_t0,
             rate: args.upvotes_per_sec,
@@ -599,10 +607,11 @@ impl<'a> Run<'a> {
         );
         if let Some(up) = &plan.upvotes {
             println!(
-                "  upvotes: {} at {}/s on {} arguments, phones count what they receive for {} s",
+                "  upvotes: {} at {}/s on {} arguments and {} questions, phones count what they receive for {} s",
                 up.count,
                 up.rate,
                 up.arguments.len(),
+                up.questions.len(),
                 up.window_secs()
             );
         }
@@ -1001,7 +1010,7 @@ struct Stored {
     voters: u64,
     /// The current round's count per option (A, B).
     tally: [u64; 2],
-    /// Upvotes of the statement's arguments.
+    /// Upvotes of the statement's arguments and of the questions.
     upvotes: u64,
 }
 
@@ -1022,7 +1031,12 @@ fn stored_tally(dir: &std::path::Path, code: &str, slide: usize) -> Result<Store
         .arguments()
         .on(slide)
         .map(|a| a.upvoters.len() as u64)
-        .sum();
+        .sum::<u64>()
+        + session
+            .questions()
+            .all()
+            .map(|q| q.upvoters.len() as u64)
+            .sum::<u64>();
     let round = session
         .statement(slide)
         .context("the slide is not a statement")?

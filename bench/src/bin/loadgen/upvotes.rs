@@ -1,6 +1,7 @@
 //! The upvote workload (`--arguments`): before the burst, a few phones vote and argue
-//! and the host approves every argument; from the burst's start, phones upvote them
-//! open-loop while the votes go on. Each phone counts what it receives in the upvote
+//! (and, with `--questions`, the first of them ask a question) and the host approves
+//! every argument and question; from the burst's start, phones upvote them open-loop
+//! while the votes go on. Each phone counts what it receives in the upvote
 //! window (bytes of text frames and messages, of any type), so the figures compare a
 //! server that sends every phone a new `state` per upvote with one that sends counts.
 
@@ -28,12 +29,20 @@ pub struct Setup {
     pub first: u64,
     /// How many phones argue.
     pub count: u64,
+    /// How many of them, the first ones, also ask a question.
+    #[serde(default)]
+    pub questions: u64,
 }
 
 impl Setup {
     /// Whether phone `p` argues.
     pub fn holds(&self, p: u64) -> bool {
         p >= self.first && p < self.first + self.count
+    }
+
+    /// Whether phone `p` asks a question after its argument.
+    pub fn asks(&self, p: u64) -> bool {
+        p >= self.first && p < self.first + self.questions.min(self.count)
     }
 }
 
@@ -59,15 +68,19 @@ impl ArgueReport {
 
 /// The upvote schedule, shared by every phone like the vote schedule.
 ///
-/// Upvote `u` is due at `t0 + u / rate` and sent by phone `u mod phones`, for argument
-/// `(u div phones + u mod phones) mod A`: round-robin over the phones, and since
-/// `count <= phones * A` no phone upvotes an argument twice. Phones count what they
+/// Upvote `u` is due at `t0 + u / rate` and sent by phone `u mod phones`, for item
+/// `(u div phones + u mod phones) mod A` of the arguments followed by the questions:
+/// round-robin over the phones, and since `count <= phones * A` no phone upvotes an
+/// item twice. Only phones below `count` upvote, and the askers come after them, so
+/// nobody upvotes their own question. Phones count what they
 /// receive from `t0` to `end` (the window); with `count == 0` (the baseline run) they
 /// only count.
 #[derive(Debug, Clone)]
 pub struct UpvotePlan {
     /// The approved arguments' numbers.
     pub arguments: Vec<u32>,
+    /// The approved questions' numbers.
+    pub questions: Vec<u32>,
     /// Phones in the run.
     pub phones: u64,
     /// The first upvote, and the window's start.
@@ -102,19 +115,27 @@ impl UpvotePlan {
         self.count / self.phones + u64::from(p < self.count % self.phones)
     }
 
-    /// The argument upvote `u` is for.
-    pub fn argument(&self, u: u64) -> u32 {
-        let a = self.arguments.len() as u64;
-        self.arguments[((u / self.phones + u % self.phones) % a) as usize]
+    /// The item upvote `u` is for.
+    pub fn item(&self, u: u64) -> Upvoted {
+        let a = (self.arguments.len() + self.questions.len()) as u64;
+        let i = ((u / self.phones + u % self.phones) % a) as usize;
+        match self.arguments.get(i) {
+            Some(&argument) => Upvoted::Argument(argument),
+            None => Upvoted::Question(self.questions[i - self.arguments.len()]),
+        }
     }
 
     /// The message of upvote `u`.
     pub fn message(&self, u: u64) -> String {
-        format!(
-            "{{\"type\":\"upvote\",\"id\":{},\"argument\":{}}}",
-            UPVOTE_ID + u,
-            self.argument(u)
-        )
+        let id = UPVOTE_ID + u;
+        match self.item(u) {
+            Upvoted::Argument(n) => {
+                format!("{{\"type\":\"upvote\",\"id\":{id},\"argument\":{n}}}")
+            }
+            Upvoted::Question(n) => {
+                format!("{{\"type\":\"upvote_question\",\"id\":{id},\"question\":{n}}}")
+            }
+        }
     }
 
     /// Whether `t` is inside the window.
@@ -126,6 +147,13 @@ impl UpvotePlan {
     pub fn window_secs(&self) -> f64 {
         (self.end - self.t0).as_secs_f64()
     }
+}
+
+/// What an upvote is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Upvoted {
+    Argument(u32),
+    Question(u32),
 }
 
 /// Arguments as phones type them: Dutch, about the built-in deck's subject, 80 to 200
@@ -186,6 +214,29 @@ const TEXTS: [&str; 50] = [
 /// The most arguments the workload approves: phones list at most 50 (`state.arguments`).
 pub const MAX_ARGUMENTS: usize = 50;
 
+/// Questions as a room asks them; question `i` has text `i mod 10`.
+const QUESTIONS: [&str; 10] = [
+    "Wat kost het gebiedsgericht werken per wijk, en waar staat dat in de begroting?",
+    "Wie beslist er uiteindelijk als de wijkraad en de vakafdeling het niet eens zijn?",
+    "Hoe gaat de gemeente inwoners bereiken die nu nooit naar een wijkraad komen?",
+    "Komt de rekenkamer over twee jaar terug om te zien wat er met de aanbevelingen is gedaan?",
+    "Waarom is de werkwijze van de gemeente nooit op papier gezet?",
+    "Krijgen de dorpsraden een eigen budget, of blijft elk verzoek langs het stadhuis gaan?",
+    "Hoe worden de jongeren bij het gebiedsgericht werken betrokken?",
+    "Wat doet de raad met de uitkomst van deze avond?",
+    "Is er een vast aanspreekpunt per wijk, en hoe vind ik die?",
+    "Hoe meet de gemeente of de leefbaarheid echt beter wordt?",
+];
+
+/// The most questions the workload approves: phones list at most 50 (`state.questions`).
+pub const MAX_QUESTIONS: usize = 50;
+
+/// The `ask` message of the `i`-th asker.
+pub fn ask_message(id: u64, i: u64) -> String {
+    let text = QUESTIONS[(i % QUESTIONS.len() as u64) as usize];
+    json!({"type": "ask", "id": id, "text": text}).to_string()
+}
+
 /// The text of argument `i` (0-based among the arguers).
 pub fn argument_text(i: u64) -> &'static str {
     TEXTS[(i % TEXTS.len() as u64) as usize]
@@ -199,66 +250,103 @@ pub fn argue_message(id: u64, slide: usize, option: u8, i: u64) -> String {
 
 /// Arguments on the host's list with `status`, by number.
 fn with_status(state: &StateIn, status: &str) -> Vec<u32> {
-    let mut numbers: Vec<u32> = state
-        .arguments
-        .iter()
-        .flat_map(|a| &a.items)
-        .filter(|item| item.status.as_deref() == Some(status))
-        .map(|item| item.argument)
+    let items = state.arguments.iter().flat_map(|a| &a.items);
+    numbers_with(items.map(|i| (i.argument, i.status.as_deref())), status)
+}
+
+/// Questions on the host's list with `status`, by number.
+fn questions_with_status(state: &StateIn, status: &str) -> Vec<u32> {
+    let items = state.questions.iter().flat_map(|q| &q.items);
+    numbers_with(items.map(|i| (i.question, i.status.as_deref())), status)
+}
+
+/// The numbers of the items with `status`, sorted.
+fn numbers_with<'a>(items: impl Iterator<Item = (u32, Option<&'a str>)>, status: &str) -> Vec<u32> {
+    let mut numbers: Vec<u32> = items
+        .filter(|(_, s)| *s == Some(status))
+        .map(|(n, _)| n)
         .collect();
     numbers.sort_unstable();
     numbers
 }
 
-/// The upvotes on the host's list, summed over the arguments.
+/// The upvotes on the host's lists, summed over the arguments and the questions.
 pub fn upvotes_listed(state: &StateIn) -> u64 {
-    state
+    let arguments: u64 = state
         .arguments
         .iter()
         .flat_map(|a| &a.items)
         .map(|item| item.upvotes)
-        .sum()
+        .sum();
+    let questions: u64 = state
+        .questions
+        .iter()
+        .flat_map(|q| &q.items)
+        .map(|item| item.upvotes)
+        .sum();
+    arguments + questions
 }
 
-/// The arguers vote and argue, then the host approves every argument; returns the
-/// approved arguments' numbers. Fails if any step does not complete (each is bounded).
+/// The arguers vote and argue (the askers among them ask too, questions opened first),
+/// then the host approves every argument and question; returns the approved
+/// arguments' and questions' numbers. Fails if any step does not complete (each is
+/// bounded).
 pub async fn approve_arguments(
     fleet: &mut Fleet,
     host: &mut Host,
     setup: Setup,
-) -> Result<Vec<u32>> {
+) -> Result<(Vec<u32>, Vec<u32>)> {
     let count = setup.count as usize;
+    let asked = setup.questions.min(setup.count) as usize;
+    if asked > 0 {
+        host.send(json!({"type": "open_questions", "open": true}))
+            .await?;
+    }
     let report = fleet.argue(setup).await?;
     if report.argued != count || report.failed > 0 {
         bail!(
-            "of {count} arguing phones {} stored an argument and {} failed (see the first problem of a phone)",
+            "of {count} arguing phones {} stored an argument (and question) and {} failed (see the first problem of a phone)",
             report.argued,
             report.failed
         );
     }
-    host.wait("every argument pending", |s| {
+    host.wait("every argument and question pending", |s| {
         with_status(s, "pending").len() >= count
+            && questions_with_status(s, "pending").len() >= asked
     })
     .await?;
     for _ in 0..MODERATE_ROUNDS {
-        // A borrow of the newest state, dropped at the end of the statement.
+        // Borrows of the newest state, dropped at the end of each statement.
         let pending = with_status(&host.state.borrow(), "pending");
         for number in pending {
             host.send(json!({"type": "moderate", "argument": number, "status": "approved"}))
                 .await?;
         }
+        let pending = questions_with_status(&host.state.borrow(), "pending");
+        for number in pending {
+            host.send(
+                json!({"type": "moderate_question", "question": number, "status": "approved"}),
+            )
+            .await?;
+        }
         let approved = tokio::time::timeout(
             Duration::from_secs(1),
-            host.state
-                .wait_for(|s| with_status(s, "approved").len() >= count),
+            host.state.wait_for(|s| {
+                with_status(s, "approved").len() >= count
+                    && questions_with_status(s, "approved").len() >= asked
+            }),
         )
         .await
         .is_ok_and(|r| r.is_ok());
         if approved {
-            return Ok(with_status(&host.state.borrow(), "approved"));
+            let state = host.state.borrow();
+            return Ok((
+                with_status(&state, "approved"),
+                questions_with_status(&state, "approved"),
+            ));
         }
     }
-    bail!("the host did not see every argument approved in {MODERATE_ROUNDS} rounds")
+    bail!("the host did not see every argument and question approved in {MODERATE_ROUNDS} rounds")
 }
 
 /// A host, like every connection, may send 10 messages a second (40 at once): with
@@ -297,6 +385,7 @@ pub fn window_metrics(metrics: &mut Metrics, seen: &GroupReport, plan: &UpvotePl
     let (kb_p50, kb_max) = per_s(&kb);
     let (msgs_p50, msgs_max) = per_s(&msgs);
     metrics.insert("arguments", plan.arguments.len() as f64);
+    metrics.insert("questions", plan.questions.len() as f64);
     metrics.insert("upvote_rate", plan.rate);
     metrics.insert("upvote_window_s", secs);
     metrics.insert("phone_kb_per_s_p50", kb_p50);
@@ -330,7 +419,8 @@ mod tests {
     fn no_phone_upvotes_an_argument_twice() {
         let t0 = Instant::now();
         let plan = UpvotePlan {
-            arguments: (10..17).collect(),
+            arguments: (10..14).collect(),
+            questions: (1..4).collect(),
             phones: 5,
             t0,
             rate: 100.0,
@@ -343,7 +433,7 @@ mod tests {
             let mut next = plan.first_for(p);
             while let Some(u) = next {
                 assert_eq!(u % plan.phones, p);
-                assert!(pairs.insert((p, plan.argument(u))), "phone {p} twice");
+                assert!(pairs.insert((p, plan.item(u))), "phone {p} twice");
                 sent += 1;
                 next = plan.after(u);
             }

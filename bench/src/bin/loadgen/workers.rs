@@ -44,6 +44,7 @@ pub struct PlanWire {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct UpvoteWire {
     arguments: Vec<u32>,
+    questions: Vec<u32>,
     phones: u64,
     t0_us: i64,
     rate: f64,
@@ -55,6 +56,7 @@ impl UpvoteWire {
     fn new(up: &UpvotePlan, clock: &Clock) -> UpvoteWire {
         UpvoteWire {
             arguments: up.arguments.clone(),
+            questions: up.questions.clone(),
             phones: up.phones,
             t0_us: clock.us(up.t0),
             rate: up.rate,
@@ -66,6 +68,7 @@ impl UpvoteWire {
     fn plan(&self, clock: &Clock) -> UpvotePlan {
         UpvotePlan {
             arguments: self.arguments.clone(),
+            questions: self.questions.clone(),
             phones: self.phones,
             t0: clock.at(self.t0_us),
             rate: self.rate,
