@@ -14,6 +14,13 @@ pub const DEFAULT_DECK_NAME: &str = "gebiedsgericht-werken.md";
 /// The built-in default deck's text, embedded in the binary.
 pub const DEFAULT_DECK_SOURCE: &str = include_str!("../../decks/gebiedsgericht-werken.md");
 
+/// The images the built-in deck shows, by the names its slides give them, kept beside
+/// it (`opzet-onderzoek.png` is drawn by `bench/src/bin/deck_figure.rs`).
+pub const DEFAULT_DECK_IMAGES: [(&str, &[u8]); 1] = [(
+    "opzet-onderzoek.png",
+    include_bytes!("../../decks/opzet-onderzoek.png"),
+)];
+
 /// Most options a statement may have (`A)` to `H)`): more do not fit on a phone or a tally.
 pub const MAX_OPTIONS: usize = 8;
 

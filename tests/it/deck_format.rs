@@ -87,6 +87,42 @@ fn default_deck_has_sixteen_slides_and_four_statements_where_the_seed_has_them()
 }
 
 #[test]
+fn the_default_decks_approach_slide_shows_the_studys_design_beside_its_methods() {
+    let deck = Deck::default_deck();
+    let slide = &deck.slides[1];
+    assert_eq!(slide.title, "Aanpak");
+    assert_eq!(slide.images, ["opzet-onderzoek.png"]);
+    assert_eq!(slide.layout, Layout::Beside);
+    assert_eq!(
+        deck.images(),
+        ["opzet-onderzoek.png"],
+        "the deck's one figure"
+    );
+    // Its alt text says what the figure shows: the seed's four questions and methods.
+    for words in [
+        "vier onderzoeksvragen",
+        "vier methoden",
+        "deskresearch",
+        "burgerpanel",
+        "interviews",
+        "lessen voor de toekomst",
+    ] {
+        assert!(slide.html.contains(words), "{words}: {}", slide.html);
+    }
+    assert!(
+        deck.warnings.iter().all(|w| !w.code.starts_with("image")),
+        "{:#?}",
+        deck.warnings
+    );
+    // The file beside the deck is the one built in, and it is a large enough PNG.
+    let (name, bytes) = stemzaal::core::deck::DEFAULT_DECK_IMAGES[0];
+    assert_eq!(name, "opzet-onderzoek.png");
+    let image = stemzaal::web::images::prepare(name, bytes).expect("a valid image");
+    assert_eq!((image.width, image.height), (1200, 1640));
+    assert_eq!(image.screen.content_type, "image/png");
+}
+
+#[test]
 fn default_deck_statement_options_are_the_seeds() {
     let deck = Deck::default_deck();
     let expect = [
