@@ -38,7 +38,7 @@ pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
 }
 
 /// A photo-like JPEG of `width`×`height`.
-fn jpeg(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn jpeg(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
         let n = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503)) >> 7;
         image::Rgb([(n % 256) as u8, (x % 256) as u8, (y % 256) as u8])
