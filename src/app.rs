@@ -85,6 +85,14 @@ pub fn load_deck(path: Option<&std::path::Path>) -> Result<(Deck, String, Vec<Im
     }
 }
 
+/// The built-in deck's images, checked and sized as an uploaded image is.
+pub fn builtin_images() -> Result<Vec<Image>> {
+    deck::DEFAULT_DECK_IMAGES
+        .iter()
+        .map(|(name, bytes)| Ok(crate::web::images::prepare(name, bytes)?))
+        .collect()
+}
+
 /// Adds a warning to `deck` on each slide that shows an image too small for a projector.
 fn warn_small_images(deck: &mut Deck, images: &[Image]) {
     let small: Vec<_> = deck
@@ -153,6 +161,14 @@ pub async fn run(config: Config) -> Result<()> {
     let cluster = config.nats.is_some();
     step(cluster, "putting the built-in deck in the library", || {
         library.seed()
+    })
+    .await?;
+    // Every library holds the built-in deck, so its images are stored with it, whatever
+    // deck runs (once: an image is kept by its digest).
+    let builtin = builtin_images()?;
+    let builtin_key = deck::media_key(deck::DEFAULT_DECK_SOURCE);
+    step(cluster, "storing the built-in deck's images", || {
+        media.put(&builtin_key, builtin.clone())
     })
     .await?;
     let (admin, new_password) = step(cluster, "setting up the console's password", || {

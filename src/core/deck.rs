@@ -14,6 +14,13 @@ pub const DEFAULT_DECK_NAME: &str = "gebiedsgericht-werken.md";
 /// The built-in default deck's text, embedded in the binary.
 pub const DEFAULT_DECK_SOURCE: &str = include_str!("../../decks/gebiedsgericht-werken.md");
 
+/// The images the built-in deck shows, by the names its slides give them, kept beside
+/// it (`opzet-onderzoek.png` is drawn by `bench/src/bin/deck_figure.rs`).
+pub const DEFAULT_DECK_IMAGES: [(&str, &[u8]); 1] = [(
+    "opzet-onderzoek.png",
+    include_bytes!("../../decks/opzet-onderzoek.png"),
+)];
+
 /// Most options a statement may have (`A)` to `H)`): more do not fit on a phone or a tally.
 pub const MAX_OPTIONS: usize = 8;
 
@@ -152,6 +159,25 @@ pub struct Slide {
     /// Whether the slide shows the opinion map (a line `[meningskaart]` or
     /// `[opinion map]` on a content slide).
     pub opinion_map: bool,
+    /// Where the slide's images stand against its text (`{naast}` or `{onder}` after
+    /// an image).
+    pub layout: Layout,
+}
+
+/// Where a slide's images stand against its text, as a marker after an image on its
+/// line says: `![kaart](kaart.png){naast}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// No marker: the images stand where the Markdown puts them, and on the screen an
+    /// image takes the room the text and options leave.
+    #[default]
+    Flow,
+    /// `{naast}` or `{beside}`: the text and options in the left half of the slide area,
+    /// the images in the right half, the full height.
+    Beside,
+    /// `{onder}` or `{under}`: the images under the text and options, across the width,
+    /// in the room they leave.
+    Under,
 }
 
 /// How a statement's results show when a round opens (`results:` in the deck).
@@ -288,6 +314,7 @@ pub const PROBLEMS: &[&str] = &[
     "image_type",
     "image_room",
     "image_small",
+    "image_layout",
     "map_on_statement",
 ];
 
@@ -1401,6 +1428,7 @@ fn parse_slide(
     let first_line = first_filled_line(lines, range.clone());
     let (slide_lines, results) = take_results_lines(&lines[range.clone()], range.start, errors);
     let (slide_lines, map_line) = take_map_line(&slide_lines, range.start);
+    let (slide_lines, layout) = take_layout(&slide_lines, range.start, errors);
     let slide_lines = slide_lines.as_slice();
     let images = slide_images(slide_lines, range.start, errors);
     let full_title = slide_title(slide_lines);
@@ -1412,7 +1440,13 @@ fn parse_slide(
     };
     let first_option = slide_lines.iter().position(|l| option_line(l).is_some());
     if !images.is_empty() {
-        warn_image_room(slide_lines, first_option, head.line, warnings);
+        let room = ImageRoom {
+            layout,
+            title: &head.full_title,
+            first_option,
+            line: head.line,
+        };
+        warn_image_room(slide_lines, room, warnings);
     }
     let Some(first_option) = first_option else {
         if let Some((line, _)) = results {
@@ -1431,6 +1465,7 @@ fn parse_slide(
         return Some(Slide {
             notes,
             images,
+            layout,
             opinion_map: map_line.is_some(),
             ..content_slide(slide_lines, head, media, warnings)
         });
@@ -1457,6 +1492,7 @@ fn parse_slide(
     statement_slide(statement, head, media, errors, warnings).map(|slide| Slide {
         notes,
         images,
+        layout,
         ..slide
     })
 }
@@ -1469,45 +1505,95 @@ pub const FIT_IMAGE_TEXT_LINES: usize = 6;
 /// Characters of an option's text a line holds beside its letter and bar.
 const OPTION_LINE_CHARS: usize = 45;
 
-/// Warns when a slide's text leaves its image too little room on the screen; an
-/// option counts its lines beside its letter.
-fn warn_image_room(
-    slide_lines: &[&str],
+/// Lines a slide's heading, text and options may take beside an image (`{naast}`):
+/// the text has half the slide area's width and all its height, which at the minimum
+/// text size at 16:9 holds about 15 lines, less a margin for the gaps between blocks.
+pub const FIT_BESIDE_LINES: usize = 13;
+
+/// Characters of text a line holds in the half of the slide area beside an image: half
+/// of [`FIT_LINE_CHARS`], less the gap between the halves.
+const BESIDE_LINE_CHARS: usize = 27;
+
+/// Characters of a heading a line holds beside an image (its type is larger).
+const BESIDE_TITLE_CHARS: usize = 24;
+
+/// Characters of an option's text a line holds beside an image, its letter and bar.
+const BESIDE_OPTION_CHARS: usize = 18;
+
+/// What [`warn_image_room`] needs to know of a slide with an image.
+struct ImageRoom<'a> {
+    layout: Layout,
+    /// The slide's heading (or first line), uncut.
+    title: &'a str,
+    /// The index in the slide's lines of its first option, on a statement.
     first_option: Option<usize>,
+    /// The slide's 1-based line, for the warning.
     line: usize,
-    warnings: &mut Vec<LineError>,
-) {
-    let text_end = first_option.unwrap_or(slide_lines.len());
-    let mut lines = screen_lines(&text_blocks(&slide_lines[..text_end].join("\n")));
+}
+
+/// Warns when a slide's text leaves its image too little room on the screen (under the
+/// text, or where the Markdown puts it), or takes more than its half beside the image;
+/// an option counts its lines beside its letter.
+fn warn_image_room(slide_lines: &[&str], room: ImageRoom, warnings: &mut Vec<LineError>) {
+    let beside = room.layout == Layout::Beside;
+    let (line_chars, option_chars) = if beside {
+        (BESIDE_LINE_CHARS, BESIDE_OPTION_CHARS)
+    } else {
+        (FIT_LINE_CHARS, OPTION_LINE_CHARS)
+    };
+    let text_end = room.first_option.unwrap_or(slide_lines.len());
+    let blocks = text_blocks(&slide_lines[..text_end].join("\n"));
+    let mut lines: usize = blocks.iter().map(|&n| n.div_ceil(line_chars)).sum();
     for raw in &slide_lines[text_end..] {
         if let Some((_, _, rest)) = option_line(raw) {
-            lines += rest
-                .trim()
-                .chars()
-                .count()
-                .div_ceil(OPTION_LINE_CHARS)
-                .max(1);
+            lines += rest.trim().chars().count().div_ceil(option_chars).max(1);
         }
     }
-    if lines > FIT_IMAGE_TEXT_LINES {
-        warnings.push(LineError::new(
-            line,
-            text(
-                "image_room",
-                format!(
-                    "the text beside the image takes about {lines} lines; with an image the \
-                     screen has room for {FIT_IMAGE_TEXT_LINES} (the image would be too small \
-                     to read: put the text or the image on a slide of its own)"
-                ),
-                format!(
-                    "de tekst naast de afbeelding beslaat ongeveer {lines} regels; met een \
-                     afbeelding heeft het scherm ruimte voor {FIT_IMAGE_TEXT_LINES} (de \
-                     afbeelding zou te klein worden om te lezen: zet de tekst of de \
-                     afbeelding op een eigen dia)"
-                ),
+    let problem = if beside {
+        lines += room
+            .title
+            .chars()
+            .count()
+            .div_ceil(BESIDE_TITLE_CHARS)
+            .max(1);
+        if lines <= FIT_BESIDE_LINES {
+            return;
+        }
+        text(
+            "image_room",
+            format!(
+                "the heading, text and options beside the image take about {lines} lines of \
+                 half the screen's width; beside an image there is room for \
+                 {FIT_BESIDE_LINES} (shorten the text, put the image under it with \
+                 `{{under}}`, or give the image a slide of its own)"
             ),
-        ));
-    }
+            format!(
+                "de kop, tekst en opties naast de afbeelding beslaan ongeveer {lines} regels \
+                 van de halve breedte van het scherm; naast een afbeelding is er ruimte voor \
+                 {FIT_BESIDE_LINES} (maak de tekst korter, zet de afbeelding eronder met \
+                 `{{onder}}`, of geef de afbeelding een eigen dia)"
+            ),
+        )
+    } else {
+        if lines <= FIT_IMAGE_TEXT_LINES {
+            return;
+        }
+        text(
+            "image_room",
+            format!(
+                "the text beside the image takes about {lines} lines; with an image the \
+                 screen has room for {FIT_IMAGE_TEXT_LINES} (the image would be too small \
+                 to read: put the text or the image on a slide of its own)"
+            ),
+            format!(
+                "de tekst naast de afbeelding beslaat ongeveer {lines} regels; met een \
+                 afbeelding heeft het scherm ruimte voor {FIT_IMAGE_TEXT_LINES} (de \
+                 afbeelding zou te klein worden om te lezen: zet de tekst of de \
+                 afbeelding op een eigen dia)"
+            ),
+        )
+    };
+    warnings.push(LineError::new(room.line, problem));
 }
 
 /// Smallest image, in pixels, that a projector shows without enlarging it much: an
@@ -1640,6 +1726,61 @@ fn take_map_line<'a>(lines: &[&'a str], start: usize) -> (Vec<&'a str>, Option<u
     (slide_lines, marker)
 }
 
+/// The markers after an image that place a slide's images, in Dutch and English.
+const LAYOUT_MARKERS: [(&str, Layout); 4] = [
+    ("{naast}", Layout::Beside),
+    ("{beside}", Layout::Beside),
+    ("{onder}", Layout::Under),
+    ("{under}", Layout::Under),
+];
+
+/// The slide's lines with the layout markers after its images taken off, and the
+/// layout they ask for. Two markers that ask for different places are an error (at
+/// the second one's line); a marker not after an image is left as text.
+fn take_layout<'a>(
+    lines: &[&'a str],
+    start: usize,
+    errors: &mut Vec<LineError>,
+) -> (Vec<&'a str>, Layout) {
+    let mut layout: Option<Layout> = None;
+    let slide_lines = lines
+        .iter()
+        .enumerate()
+        .map(|(offset, raw)| {
+            let trimmed = raw.trim_end();
+            let found = LAYOUT_MARKERS.iter().find_map(|&(marker, place)| {
+                let cut = trimmed.len().checked_sub(marker.len())?;
+                let (before, tail) = (trimmed.get(..cut)?, &trimmed[cut..]);
+                let before = before.trim_end();
+                (tail.eq_ignore_ascii_case(marker)
+                    && before.ends_with(')')
+                    && before.contains("!["))
+                .then_some((before, place))
+            });
+            let Some((before, place)) = found else {
+                return *raw;
+            };
+            match layout {
+                Some(earlier) if earlier != place => errors.push(LineError::new(
+                    start + offset + 1,
+                    text(
+                        "image_layout",
+                        "this image asks for another place than the one before it on this \
+                         slide (`{naast}` and `{onder}`): a slide's images stand together, \
+                         so give them one place",
+                        "deze afbeelding vraagt een andere plaats dan die ervoor op deze dia \
+                         (`{naast}` en `{onder}`): de afbeeldingen van een dia staan bij \
+                         elkaar, geef ze dus één plaats",
+                    ),
+                )),
+                _ => layout = Some(place),
+            }
+            before
+        })
+        .collect();
+    (slide_lines, layout.unwrap_or_default())
+}
+
 /// Why a `results` value is not one.
 fn results_value(value: &str) -> Text {
     text(
@@ -1749,6 +1890,7 @@ fn content_slide(
         notes: None,
         images: vec![],
         opinion_map: false,
+        layout: Layout::Flow,
     }
 }
 
@@ -1791,6 +1933,7 @@ fn statement_slide(
         notes: None,
         images: vec![],
         opinion_map: false,
+        layout: Layout::Flow,
     })
 }
 

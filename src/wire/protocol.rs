@@ -590,6 +590,17 @@ pub enum SlideKindName {
     Statement,
 }
 
+/// Where a slide's images stand against its text, as named on the wire (a slide
+/// without a `layout` shows its images where its Markdown puts them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LayoutName {
+    /// The text and options in one half, the images in the other (`{naast}`).
+    Beside,
+    /// The images under the text and options, across the width (`{onder}`).
+    Under,
+}
+
 /// The shared view of a session, sent as `{"type":"state", …}` whenever it changes.
 ///
 /// One value is serialized once per role and tick and the same bytes go to every
@@ -963,6 +974,10 @@ pub struct SlideView {
     /// For a statement: the current round (1 unless re-voted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub round: Option<u32>,
+    /// Where the slide's images stand, when the deck places them (`{naast}`,
+    /// `{onder}`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub layout: Option<LayoutName>,
 }
 
 /// A countdown, in the server's clock.

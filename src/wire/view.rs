@@ -3,16 +3,16 @@
 //! publishes views) and the connection (which sends `welcome`) say the same thing.
 
 use crate::core::arguments::Argument;
-use crate::core::deck::{self, Deck, SlideKind};
+use crate::core::deck::{self, Deck, Layout, SlideKind};
 use crate::core::opinion::Outcome;
 use crate::core::session::{ParticipantId, Phase, Session};
 use crate::core::tally;
 use crate::wire::protocol::{
     ArgumentView, ArgumentsView, CardsView, EndResult, EndedTag, EndedView, GroupRowView,
-    GroupsView, MapGroupView, MapStatementView, MapStatus, MapView, OwnArgument, OwnQuestion,
-    OwnVote, PresenterView, QuestionView, QuestionsView, Role, ShiftView, SlideKindName,
-    SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag, UpvotesView,
-    Welcome, WireLimits, PROTOCOL_VERSION,
+    GroupsView, LayoutName, MapGroupView, MapStatementView, MapStatus, MapView, OwnArgument,
+    OwnQuestion, OwnVote, PresenterView, QuestionView, QuestionsView, Role, ShiftView,
+    SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag,
+    UpvotesView, Welcome, WireLimits, PROTOCOL_VERSION,
 };
 
 /// The `welcome` a role gets on a deck, before what is personal to a connection (a
@@ -156,6 +156,11 @@ fn slide_view(session: &Session, index: usize) -> SlideView {
         scale: slide.scale,
         phase: statement.map(|s| s.phase),
         round: statement.map(|s| s.round_number()),
+        layout: match slide.layout {
+            Layout::Flow => None,
+            Layout::Beside => Some(LayoutName::Beside),
+            Layout::Under => Some(LayoutName::Under),
+        },
     }
 }
 

@@ -1302,8 +1302,14 @@ async fn screen_fits(tools: Tools) {
         let server = match source {
             None => {
                 let deck = stemzaal::core::deck::Deck::default_deck();
-                TestServer::start_custom(deck, stemzaal::core::deck::DEFAULT_DECK_SOURCE, limits)
-                    .await
+                let source = stemzaal::core::deck::DEFAULT_DECK_SOURCE;
+                let server = TestServer::start_custom(deck, source, limits).await;
+                // Its figure, as the binary stores it at start.
+                use stemzaal::hub::media::Media as _;
+                let key = stemzaal::core::deck::media_key(source);
+                let figure = stemzaal::app::builtin_images().expect("the built-in images");
+                server.store.put(&key, figure).await.unwrap();
+                server
             }
             Some(text) => {
                 let deck = stemzaal::core::deck::parse("stress-deck.md", text)

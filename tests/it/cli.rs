@@ -13,6 +13,10 @@ fn check_lists_the_default_deck_and_names_file_and_line_of_errors() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.md");
     std::fs::write(&good, stemzaal::core::deck::DEFAULT_DECK_SOURCE).unwrap();
+    // `check` reads a deck's images from beside it, as the built-in deck keeps its own.
+    for (name, bytes) in stemzaal::core::deck::DEFAULT_DECK_IMAGES {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
     let out = stemzaal().arg("check").arg(&good).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
@@ -99,6 +103,58 @@ fn the_server_prints_urls_code_and_a_qr_code_and_resumes_its_session_on_restart(
         !second.contains(password.trim()) && !second.contains("admin password"),
         "the password is shown once: {second}"
     );
+}
+
+#[test]
+fn the_server_without_arguments_serves_the_built_in_decks_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, mut child) = serve_in(dir.path());
+    // Serving once the banner is out.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().contains("Code:")), "a banner");
+    let key = stemzaal::core::deck::media_key(stemzaal::core::deck::DEFAULT_DECK_SOURCE);
+    let mut got = Vec::new();
+    for size in ["screen", "phone"] {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        use std::io::Write as _;
+        write!(
+            stream,
+            "GET /media/{key}/opzet-onderzoek.png/{size} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        got.push(answer);
+    }
+    child.kill().ok();
+    child.wait().ok();
+    for answer in got {
+        let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&answer[..split]).to_lowercase();
+        assert!(
+            head.starts_with("http/1.0 200") || head.starts_with("http/1.1 200"),
+            "{head}"
+        );
+        assert!(head.contains("content-type: image/png"), "{head}");
+        assert!(answer[split + 4..].starts_with(b"\x89PNG"), "{head}");
+    }
+}
+
+/// Starts the server on a free port with its data in `dir`, its banner on a pipe.
+fn serve_in(dir: &std::path::Path) -> (u16, std::process::Child) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = stemzaal()
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    (port, child)
 }
 
 /// Starts the binary with `args`, reads its banner up to the QR code, stops it.
@@ -211,18 +267,7 @@ fn reset_password_prints_a_new_one_and_stores_only_its_hash() {
 #[test]
 fn sessions_list_and_delete_remove_every_trace_of_a_session() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = stemzaal()
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (_port, mut child) = serve_in(dir.path());
     let mut stdout = child.stdout.take().unwrap();
     let mut buf = [0u8; 256];
     let mut seen = String::new();

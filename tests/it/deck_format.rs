@@ -5,9 +5,9 @@ use proptest::prelude::*;
 use stemzaal::core::deck::LineError;
 use stemzaal::core::deck::{
     fit_context_lines, fit_option_chars, fit_point_chars, parse, render_markdown, Deck, DeckError,
-    Results, SlideKind, StructureChange, FIT_CONTENT_BLOCKS, FIT_CONTENT_LINES,
-    FIT_CONTENT_TITLE_CHARS, FIT_LINE_CHARS, FIT_TITLE_CHARS, FIT_TOP_TITLE_CHARS, MAX_OPTIONS,
-    MAX_SLIDES, MAX_SOURCE_BYTES, PROBLEMS, SCALE_POINTS,
+    Layout, Results, SlideKind, StructureChange, FIT_BESIDE_LINES, FIT_CONTENT_BLOCKS,
+    FIT_CONTENT_LINES, FIT_CONTENT_TITLE_CHARS, FIT_LINE_CHARS, FIT_TITLE_CHARS,
+    FIT_TOP_TITLE_CHARS, MAX_OPTIONS, MAX_SLIDES, MAX_SOURCE_BYTES, PROBLEMS, SCALE_POINTS,
 };
 
 /// The errors of a deck that must not parse, as (line, message) pairs.
@@ -84,6 +84,42 @@ fn default_deck_has_sixteen_slides_and_four_statements_where_the_seed_has_them()
     for &i in &statements {
         assert_eq!(deck.options(i).unwrap().len(), 2, "slide {i}");
     }
+}
+
+#[test]
+fn the_default_decks_approach_slide_shows_the_studys_design_beside_its_methods() {
+    let deck = Deck::default_deck();
+    let slide = &deck.slides[1];
+    assert_eq!(slide.title, "Aanpak");
+    assert_eq!(slide.images, ["opzet-onderzoek.png"]);
+    assert_eq!(slide.layout, Layout::Beside);
+    assert_eq!(
+        deck.images(),
+        ["opzet-onderzoek.png"],
+        "the deck's one figure"
+    );
+    // Its alt text says what the figure shows: the seed's four questions and methods.
+    for words in [
+        "vier onderzoeksvragen",
+        "vier methoden",
+        "deskresearch",
+        "burgerpanel",
+        "interviews",
+        "lessen voor de toekomst",
+    ] {
+        assert!(slide.html.contains(words), "{words}: {}", slide.html);
+    }
+    assert!(
+        deck.warnings.iter().all(|w| !w.code.starts_with("image")),
+        "{:#?}",
+        deck.warnings
+    );
+    // The file beside the deck is the one built in, and it is a large enough PNG.
+    let (name, bytes) = stemzaal::core::deck::DEFAULT_DECK_IMAGES[0];
+    assert_eq!(name, "opzet-onderzoek.png");
+    let image = stemzaal::web::images::prepare(name, bytes).expect("a valid image");
+    assert_eq!((image.width, image.height), (1200, 1640));
+    assert_eq!(image.screen.content_type, "image/png");
 }
 
 #[test]
@@ -699,6 +735,78 @@ fn an_image_needs_alt_text_and_a_file_beside_the_deck() {
     let problems = problems_of("## S\n\n![  ](kaart.png)\n");
     assert_eq!(problems[0].code, "image_alt");
     assert!(problems[0].text(true).contains("WCAG 1.1.1"));
+}
+
+#[test]
+fn a_marker_after_an_image_places_the_slides_images_beside_or_under_its_text() {
+    for (marker, layout) in [
+        ("{naast}", Layout::Beside),
+        ("{beside}", Layout::Beside),
+        (" {Onder}", Layout::Under),
+        ("{under}  ", Layout::Under),
+        ("", Layout::Flow),
+    ] {
+        let text =
+            format!("## De wijk\n\n![Kaart van de wijk](kaart.png){marker}\n\nA) ja\nB) nee\n");
+        let deck = parse_ok(&text);
+        let slide = &deck.slides[0];
+        assert_eq!(slide.layout, layout, "{marker:?}");
+        assert_eq!(slide.images, ["kaart.png"], "{marker:?}");
+        // The marker is taken off: the slide shows the image, not the word.
+        let key = stemzaal::core::deck::media_key(&text);
+        assert_eq!(
+            slide.html,
+            format!("<h2>De wijk</h2>\n<p><img loading=\"lazy\" src=\"/media/{key}/kaart.png/screen\" alt=\"Kaart van de wijk\" /></p>\n"),
+            "{marker:?}"
+        );
+    }
+    // Two images may share a place; a marker that follows no image is text.
+    let deck = parse_ok(
+        "## S\n\n![a](a.png){naast}\n\n![b](b.png){beside}\n\n---\n\nKies {naast} of {onder}\n",
+    );
+    assert_eq!(deck.slides[0].layout, Layout::Beside);
+    assert_eq!(deck.slides[1].layout, Layout::Flow);
+    assert!(deck.slides[1].html.contains("Kies {naast} of {onder}"));
+}
+
+#[test]
+fn text_that_does_not_fit_beside_its_image_is_a_warning_naming_the_slide() {
+    let room = |deck: &Deck| {
+        deck.warnings
+            .iter()
+            .filter(|w| w.code == "image_room")
+            .map(|w| (w.line, w.message.clone(), w.dutch.clone()))
+            .collect::<Vec<_>>()
+    };
+    // A heading, a sentence and two options fit in the half beside the image.
+    let short = "## Eén werkwijze voor alle raden?\n\nZeven raden, elk met een eigen werkwijze.\n\n![Staafdiagram](grafiek.png){naast}\n\nA) ja, één werkwijze\nB) nee, maatwerk per raad\n";
+    assert_eq!(room(&parse_ok(short)), []);
+    // Five sentences of 78 characters take three half-width lines each, the heading one.
+    let sentence = "Elke raad werkt anders, met een eigen budget, eigen leden en een eigen agenda.";
+    let long = format!(
+        "intro\n\n---\n\n## Wat de raden doen\n\n{}\n![Staafdiagram](grafiek.png){{naast}}\n",
+        format!("{sentence}\n\n").repeat(5)
+    );
+    let warnings = room(&parse_ok(&long));
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    let (line, en, nl) = &warnings[0];
+    assert_eq!(*line, 5, "the slide's first line");
+    assert!(
+        en.contains("about 16 lines of half the screen's width"),
+        "{en}"
+    );
+    assert!(en.contains(&format!("room for {FIT_BESIDE_LINES}")), "{en}");
+    assert!(
+        nl.contains("ongeveer 16 regels van de halve breedte"),
+        "{nl}"
+    );
+    assert!(nl.contains("`{onder}`"), "{nl}");
+    // Under the text, the same five sentences take full-width lines: still more than an
+    // image leaves room for, with the warning for text over an image.
+    let under = long.replace("{naast}", "{onder}");
+    let warnings = room(&parse_ok(&under));
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].1.contains("about 10 lines"), "{warnings:#?}");
 }
 
 #[test]
@@ -1813,6 +1921,13 @@ fn problem_table() -> Vec<(&'static str, String, usize, &'static str, &'static s
             1,
             "about 7 lines",
             "ongeveer 7 regels",
+        ),
+        (
+            "image_layout",
+            "## S\n\n![kaart](kaart.png){naast}\n\n![foto](foto.png){under}\n".into(),
+            5,
+            "another place",
+            "andere plaats",
         ),
         (
             "notes_only",

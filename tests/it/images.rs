@@ -38,7 +38,7 @@ pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
 }
 
 /// A photo-like JPEG of `width`×`height`.
-fn jpeg(width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn jpeg(width: u32, height: u32) -> Vec<u8> {
     let image = image::RgbImage::from_fn(width, height, |x, y| {
         let n = (x.wrapping_mul(2654435761) ^ y.wrapping_mul(40503)) >> 7;
         image::Rgb([(n % 256) as u8, (x % 256) as u8, (y % 256) as u8])
@@ -279,17 +279,38 @@ async fn the_screen_shows_a_slides_image_whole_at_every_size_and_a_phone_loads_t
     .await;
 }
 
-async fn image_on_screen(tools: crate::browser::harness::Tools) {
-    use crate::browser::harness::Driver;
-    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
-    let deck = stemzaal::core::deck::parse("wijk.md", SHOW_DECK).expect("the deck parses");
-    let server = TestServer::start_with(deck, SHOW_DECK).await;
-    let key = stemzaal::core::deck::media_key(SHOW_DECK);
+/// A room on `deck` with its chart `grafiek.png` (1600×900) stored: the server, the
+/// host's control socket, the browser driver (kept while its pages are open) and the
+/// host, screen and phone pages.
+async fn room_with_chart(
+    tools: &crate::browser::harness::Tools,
+    deck: &str,
+) -> (
+    TestServer,
+    crate::support::TestClient,
+    crate::browser::harness::Driver,
+    [crate::browser::harness::Browser; 3],
+) {
+    let parsed = stemzaal::core::deck::parse("wijk.md", deck).expect("the deck parses");
+    assert_eq!(
+        parsed.warnings,
+        [],
+        "the deck is within the limits that fit"
+    );
+    let server = TestServer::start_with(parsed, deck).await;
+    let key = stemzaal::core::deck::media_key(deck);
     let chart = prepare("grafiek.png", &png(1600, 900)).unwrap();
     server.store.put(&key, vec![chart]).await.unwrap();
-    let mut control = server.host().await;
-    let driver = Driver::start(&tools).await;
-    let ([host, screen, phone], _) = crate::browser::room_pages(&driver, &server).await;
+    let control = server.host().await;
+    let driver = crate::browser::harness::Driver::start(tools).await;
+    let (pages, _) = crate::browser::room_pages(&driver, &server).await;
+    (server, control, driver, pages)
+}
+
+async fn image_on_screen(tools: crate::browser::harness::Tools) {
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let (_server, mut control, _driver, [host, screen, phone]) =
+        room_with_chart(&tools, SHOW_DECK).await;
     let mut blocking = vec![];
     for slide in [0, 1] {
         control
@@ -375,6 +396,209 @@ async fn image_on_screen(tools: crate::browser::harness::Tools) {
     blocking.extend(crate::browser::axe_blocking(&phone, &axe, "phone with an image").await);
     phone.screenshot("image-phone-390x844").await;
     host.screenshot("image-host-1366x768").await;
+    for b in [host, screen, phone] {
+        b.close().await;
+    }
+    assert!(blocking.is_empty(), "{}", blocking.join("\n"));
+}
+
+/// Slides whose images stand beside their text (`{naast}`) and under it (`{onder}`):
+/// the beside content slide has as much text as fits beside an image without a
+/// warning (the heading and four paragraphs of three half-width lines).
+const PLACED_DECK: &str = "## Waar de raden werken
+
+Zeven wijk- en dorpsraden, elk met een eigen werkwijze, budget en eigen leden.
+
+De raden adviseren het college over hun kern en voeren kleine projecten uit.
+
+In 2015 besloot de raad de werkwijze gebiedsgericht te maken, met contacten.
+
+Het onderzoek liep van 2015 tot en met 2018 en keek naar alle raden samen.
+
+![Staafdiagram van de zeven raden](grafiek.png){naast}
+
+---
+
+## Eén werkwijze voor alle raden?
+
+![Staafdiagram van de zeven raden](grafiek.png){naast}
+
+A) ja, één werkwijze
+B) nee, maatwerk per raad
+
+---
+
+## Waar de wijkraden actief zijn
+
+Zeven wijk- en dorpsraden, elk met een eigen werkwijze.
+
+![Staafdiagram van de zeven raden](grafiek.png){onder}
+
+---
+
+## Eén werkwijze voor alle raden?
+
+![Staafdiagram van de zeven raden](grafiek.png){onder}
+
+A) ja, één werkwijze
+B) nee, maatwerk per raad
+";
+
+/// Script: the placed image loaded, and the boxes to hold against each other: the
+/// picture as painted (scaled into its box by `object-fit`, centred), the text (the
+/// slide and its options), the stage and the window.
+const PLACED_BOXES: &str = "
+const stage = document.getElementById('stage');
+const img = stage.querySelector(':scope > .fig img');
+if (!img || !img.complete || !img.naturalWidth) return null;
+const b = img.getBoundingClientRect(), s = stage.getBoundingClientRect();
+const fit = getComputedStyle(img).objectFit;
+const k = fit === 'contain' ? Math.min(b.width / img.naturalWidth, b.height / img.naturalHeight) : null;
+const w = k ? img.naturalWidth * k : b.width, h = k ? img.naturalHeight * k : b.height;
+const pos = getComputedStyle(img).objectPosition;
+const left = b.left + (b.width - w) / 2, top = b.top + (b.height - h) / 2;
+const texts = [...document.querySelectorAll('#slide, #cols')].filter((e) => e.getClientRects().length && e.textContent.trim())
+  .map((e) => e.getBoundingClientRect());
+const text = [Math.min(...texts.map((r) => r.left)), Math.min(...texts.map((r) => r.top)),
+              Math.max(...texts.map((r) => r.right)), Math.max(...texts.map((r) => r.bottom))];
+const slide = document.getElementById('slide');
+return { layout: stage.dataset.layout, fit: Number(stage.dataset.fit), position: pos,
+         picture: [left, top, left + w, top + h], text, stage: [s.left, s.top, s.right, s.bottom],
+         window: [innerWidth, innerHeight], aspect: [w / h, img.naturalWidth / img.naturalHeight],
+         overflow: stage.scrollHeight > stage.clientHeight + 1 || stage.scrollWidth > stage.clientWidth + 1
+                   || slide.scrollWidth > slide.clientWidth + 1,
+         in_slide: !!slide.querySelector('img'), src: img.getAttribute('src') };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_beside_or_under_the_text_shows_whole_and_apart_from_it_at_every_size() {
+    crate::browser::run(
+        "an_image_beside_or_under_the_text_shows_whole_and_apart_from_it_at_every_size",
+        placed_images,
+    )
+    .await;
+}
+
+async fn placed_images(tools: crate::browser::harness::Tools) {
+    let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
+    let (_server, mut control, _driver, [host, screen, phone]) =
+        room_with_chart(&tools, PLACED_DECK).await;
+    let mut blocking = vec![];
+    for (slide, layout) in [(0, "beside"), (1, "beside"), (2, "under"), (3, "under")] {
+        control
+            .send(serde_json::json!({"type": "go_to", "slide": slide}))
+            .await;
+        if slide % 2 == 1 {
+            control.send(serde_json::json!({"type": "open_vote"})).await;
+        }
+        for (w, h) in [(1920, 1080), (1280, 720), (1024, 768)] {
+            screen.viewport(w, h).await;
+            let when = format!("slide {slide} ({layout}) at {w}×{h}");
+            let seen = screen
+                .wait(
+                    "the placed image loaded and the stage fitted",
+                    &format!(
+                        "if (!document.body.dataset.view.startsWith('{slide}:')) return null;
+                         const m = (() => {{ {PLACED_BOXES} }})();
+                         return m && m.layout === '{layout}' && m.window[0] === {w} && m.window[1] === {h} ? m : null;"
+                    ),
+                )
+                .await;
+            let num = |v: &serde_json::Value| v.as_f64().unwrap();
+            let rect = |key: &str| -> [f64; 4] { std::array::from_fn(|i| num(&seen[key][i])) };
+            let (picture, text, stage) = (rect("picture"), rect("text"), rect("stage"));
+            assert_eq!(
+                seen["in_slide"], false,
+                "{when}: the image left the text: {seen}"
+            );
+            assert!(seen["src"]
+                .as_str()
+                .unwrap()
+                .ends_with("/grafiek.png/screen"));
+            // Whole: inside the stage and the window.
+            assert!(
+                picture[0] >= stage[0] - 1.0
+                    && picture[1] >= stage[1] - 1.0
+                    && picture[2] <= stage[2] + 1.0
+                    && picture[3] <= stage[3] + 1.0
+                    && picture[2] <= f64::from(w)
+                    && picture[3] <= f64::from(h),
+                "{when}: the picture is cut off: {seen}"
+            );
+            // Not distorted: painted at the file's own shape.
+            let (painted, natural) = (num(&seen["aspect"][0]), num(&seen["aspect"][1]));
+            assert!(
+                (painted / natural - 1.0).abs() < 0.01,
+                "{when}: stretched: {seen}"
+            );
+            // Apart from the text: beside it on the right, or under it.
+            if layout == "beside" {
+                assert!(picture[0] >= text[2] - 1.0, "{when}: over the text: {seen}");
+                assert!(
+                    picture[2] - picture[0]
+                        >= (stage[2] - stage[0]) / 2.0 - 2.0 - f64::from(w) * 0.03,
+                    "{when}: the picture takes its half: {seen}"
+                );
+            } else {
+                assert!(picture[1] >= text[3] - 1.0, "{when}: over the text: {seen}");
+                assert!(
+                    picture[3] - picture[1] >= (stage[3] - stage[1]) / 3.0,
+                    "{when}: too small to read: {seen}"
+                );
+            }
+            // The text whole, at the minimum size or larger.
+            assert_eq!(seen["overflow"], false, "{when}: {seen}");
+            assert!(
+                num(&seen["fit"]) >= 1.0,
+                "{when}: text below the minimum: {seen}"
+            );
+            crate::browser::check_screen(&screen, &when).await;
+            screen
+                .screenshot(&format!("image-{layout}-slide{slide}-{w}x{h}"))
+                .await;
+        }
+        blocking.extend(
+            crate::browser::axe_blocking(&screen, &axe, &format!("screen, {layout} slide {slide}"))
+                .await,
+        );
+        // The host's preview and the phone place the image too, the phone's small copy.
+        let host_fig = host
+            .wait(
+                "the host's preview places the image",
+                &format!("const f = document.querySelector('#preview > .fig.{layout} img'); return f && f.complete && f.naturalWidth ? f.getAttribute('src') : null;"),
+            )
+            .await;
+        assert!(
+            host_fig.as_str().unwrap().ends_with("/screen"),
+            "{host_fig}"
+        );
+        let phone_fig = phone
+            .wait(
+                "the phone places the image",
+                &format!("const f = document.querySelector('#slide > .fig.{layout} img'); return f && f.complete && f.naturalWidth ? f.getAttribute('src') : null;"),
+            )
+            .await;
+        assert!(
+            phone_fig.as_str().unwrap().ends_with("/phone"),
+            "{phone_fig}"
+        );
+        if slide == 1 {
+            // A statement with its image beside: on a phone's narrow width the image
+            // stands above the options, and the vote buttons are the full width.
+            let vote = phone
+                .js("const i = document.querySelector('#slide > .fig img').getBoundingClientRect();
+                     const b = document.querySelector('#options button').getBoundingClientRect();
+                     return { image_bottom: i.bottom, button_top: b.top, button_width: b.width, width: innerWidth };")
+                .await;
+            assert!(
+                vote["image_bottom"].as_f64().unwrap()
+                    <= vote["button_top"].as_f64().unwrap() + 1.0,
+                "{vote}"
+            );
+            phone.screenshot("image-beside-phone-390x844").await;
+            host.screenshot("image-beside-host-1366x768").await;
+        }
+    }
+    blocking.extend(crate::browser::axe_blocking(&phone, &axe, "phone with a placed image").await);
     for b in [host, screen, phone] {
         b.close().await;
     }

@@ -379,3 +379,85 @@ async fn first_response(tools: Tools) {
     assert_eq!(voted["tally"], json!([1, 1, 1, 0]));
     slow.close().await;
 }
+
+/// A statement with a photo under its question, as a phone votes on it.
+const PHOTO_DECK: &str = "## Hoe verder met het plein?
+
+![Foto van het plein met de markt en de bomen eromheen](plein.jpg){onder}
+
+A) opnieuw inrichten
+B) laten zoals het is
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_slow_link_a_phone_votes_within_2_s_while_the_slides_photo_loads() {
+    run(
+        "on_a_slow_link_a_phone_votes_within_2_s_while_the_slides_photo_loads",
+        slow_photo,
+    )
+    .await;
+}
+
+async fn slow_photo(tools: Tools) {
+    use stemzaal::hub::media::Media;
+    let deck = stemzaal::core::deck::parse("plein.md", PHOTO_DECK).expect("the deck parses");
+    let server = TestServer::start_with(deck, PHOTO_DECK).await;
+    let key = stemzaal::core::deck::media_key(PHOTO_DECK);
+    let photo = stemzaal::web::images::prepare("plein.jpg", &crate::images::jpeg(2400, 1800))
+        .expect("a photo");
+    let phone_bytes = photo.phone.bytes.len();
+    server.store.put(&key, vec![photo]).await.unwrap();
+    let mut host = server.host().await;
+    host.send(json!({"type": "open_vote"})).await;
+    host.wait_state(|s| s["slide"]["phase"] == "open").await;
+    let code = server.code().to_owned();
+
+    // 400 ms round trip, 50 KB/s each way, no cache: the slow link of docs/PERFORMANCE.md.
+    let driver = Driver::start(&tools).await;
+    let slow = Browser::open(&driver, server.addr, "slow", (390, 844)).await;
+    slow.emulate_network(400, 50 * 1024).await;
+    slow.goto(&server.url(&format!("/{code}"))).await;
+    let votable = slow
+        .wait_for(
+            "the mark of the first tap that counts",
+            "const m = performance.getEntriesByName('votable'); return m.length ? m[0].startTime : null;",
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+    slow.click("#options .opt[data-i=\"1\"]").await;
+    let voted = host.wait_state(|s| s["voted"] == 1).await;
+    assert_eq!(voted["tally"], json!([0, 1]));
+    let photo = slow
+        .wait_for(
+            "the photo loaded",
+            "const img = document.querySelector('#slide img');
+             const e = performance.getEntriesByType('resource').filter((r) => r.name.includes('/media/'));
+             if (!img || !img.complete || !img.naturalWidth || !e.length) return null;
+             const page = performance.getEntriesByType('navigation')[0];
+             return { lazy: img.loading, src: img.getAttribute('src'), requests: e.length,
+                      bytes: e[0].encodedBodySize, wire: e[0].transferSize, start: e[0].startTime,
+                      end: e[0].responseEnd, page_bytes: page.transferSize };",
+            std::time::Duration::from_secs(60),
+        )
+        .await;
+    let votable = votable.as_f64().unwrap();
+    println!("slow link, a statement with a photo: votable after {votable:.0} ms; {photo}");
+    // Votable within 2 s of opening the link, the photo still on its way or not.
+    assert!(votable <= 2000.0, "votable after {votable:.0} ms: {photo}");
+    assert_eq!(photo["lazy"], "lazy", "{photo}");
+    assert!(
+        photo["src"].as_str().unwrap().ends_with("/plein.jpg/phone"),
+        "{photo}"
+    );
+    assert_eq!(photo["requests"], 1, "one copy, once: {photo}");
+    assert_eq!(
+        photo["bytes"].as_u64().unwrap(),
+        phone_bytes as u64,
+        "{photo}"
+    );
+    assert!(
+        phone_bytes <= stemzaal::web::images::PHONE_TARGET_BYTES,
+        "{phone_bytes}"
+    );
+    slow.close().await;
+}

@@ -146,6 +146,7 @@ fn the_presenter_view_encodes_to_its_documented_json() {
             scale: false,
             phase: Some(stemzaal::wire::protocol::Phase::Pending),
             round: Some(1),
+            layout: None,
         }),
     };
     assert_eq!(

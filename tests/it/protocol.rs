@@ -11,9 +11,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use stemzaal::web::limits::Limits;
 use stemzaal::wire::protocol::{
-    ClientMsg, EndedView, Lang, Moved, OwnVote, Phase, Role, ScaleStats, ServerMsg, ShiftView,
-    SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView, UpvotesTag,
-    UpvotesView, Welcome, WireLimits,
+    ClientMsg, EndedView, Lang, LayoutName, Moved, OwnVote, Phase, Role, ScaleStats, ServerMsg,
+    ShiftView, SlideKindName, SlideOutline, SlideView, StateTag, StateView, Storage, TimerView,
+    UpvotesTag, UpvotesView, Welcome, WireLimits,
 };
 use support::{http_get, TestServer};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -357,6 +357,7 @@ fn the_state_view_encodes_to_its_documented_json() {
             scale: false,
             phase: Some(Phase::Open),
             round: Some(1),
+            layout: None,
         },
         revealed: true,
         joined: Some(42),
@@ -400,6 +401,7 @@ fn the_state_view_encodes_to_its_documented_json() {
             scale: false,
             phase: None,
             round: None,
+            layout: None,
         },
         revealed: false,
         joined: None,
@@ -423,6 +425,22 @@ fn the_state_view_encodes_to_its_documented_json() {
         serde_json::to_value(&content).unwrap(),
         json!({"type": "state", "slide": {"index": 0, "count": 16, "kind": "content", "html": "<p>x</p>"}, "revealed": false})
     );
+    // A slide whose deck puts its image beside the text says so; the HTML is the same.
+    let beside = StateView {
+        slide: SlideView {
+            layout: Some(LayoutName::Beside),
+            ..content.slide
+        },
+        ..content
+    };
+    assert_eq!(
+        serde_json::to_value(&beside).unwrap(),
+        json!({"type": "state", "slide": {"index": 0, "count": 16, "kind": "content", "html": "<p>x</p>", "layout": "beside"}, "revealed": false})
+    );
+    let under: Value = json!({"index": 2, "count": 3, "kind": "statement", "html": "<h2>S</h2>", "options": ["a", "b"], "phase": "open", "round": 1, "layout": "under"});
+    let decoded: SlideView = serde_json::from_value(under.clone()).unwrap();
+    assert_eq!(decoded.layout, Some(LayoutName::Under));
+    assert_eq!(serde_json::to_value(&decoded).unwrap(), under);
 }
 
 /// Every ```json block of docs/protocol.md decodes as a client message, a server
@@ -595,6 +613,7 @@ fn a_scale_state_encodes_to_its_documented_json() {
             scale: true,
             phase: Some(Phase::Closed),
             round: Some(1),
+            layout: None,
         },
         revealed: true,
         joined: Some(12),
@@ -882,6 +901,7 @@ fn storage_in_the_host_state_is_ok_or_failing() {
                 scale: false,
                 phase: None,
                 round: None,
+                layout: None,
             },
             revealed: false,
             joined: Some(3),

@@ -22,6 +22,7 @@ fn deck() -> Arc<Deck> {
         notes: None,
         images: vec![],
         opinion_map: false,
+        layout: Default::default(),
     };
     let statement = |n: usize| SlideKind::Statement {
         options: (0..n).map(|i| format!("option {i}")).collect(),

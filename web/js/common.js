@@ -128,3 +128,30 @@ export function countdown(render) {
     iv = setInterval(tick, 250);
   };
 }
+
+// A slide whose deck places its images (`slide.layout`: beside or under its text):
+// the images leave the text for a figure of their own (a paragraph left empty goes),
+// which the page puts in place. Null for a slide without a layout or images.
+export function takeImages(box, layout) {
+  if (layout !== 'beside' && layout !== 'under') return null;
+  const imgs = [...box.querySelectorAll('img')];
+  if (!imgs.length) return null;
+  const fig = el('div', 'fig ' + layout);
+  for (const img of imgs) {
+    const parent = img.parentElement;
+    fig.append(img);
+    if (parent !== box && !parent.children.length && !parent.textContent.trim()) parent.remove();
+  }
+  return fig;
+}
+
+// Shows a slide's HTML in `box` (a phone's slide, the host's previews), its images
+// where the deck places them: after the text, or beside it where there is room.
+export function showSlide(box, slide) {
+  box.innerHTML = slide.html;
+  const fig = takeImages(box, slide.layout);
+  if (!fig) return;
+  const text = el('div', 'txt');
+  text.append(...box.childNodes);
+  box.append(text, fig);
+}

@@ -1,7 +1,7 @@
 // Host page: the facilitator's remote (laptop or phone).
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, optName, votes, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, turnout } from './common.js';
+import { $, el, pathCode, optName, votes, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, turnout, showSlide } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 import { pressAgain } from './admin-ui.js';
 import { questionsPanel } from './host-questions.js';
@@ -288,7 +288,8 @@ function render() {
   }
 
   // Preview.
-  if (s.html !== html) { html = s.html; $('preview').innerHTML = html; }
+  const shownHtml = s.html + '\n' + (s.layout || '');
+  if (shownHtml !== html) { html = shownHtml; showSlide($('preview'), s); }
   const options = statement ? s.options || [] : [];
   $('popts').replaceChildren(...options.map((o, i) => {
     const li = el('li', 'c' + (s.scale ? 0 : i % 8));
@@ -340,11 +341,11 @@ function renderPresenter(p) {
     box.classList.toggle('muted', !notes);
   }
   const next = (p && p.next) || null;
-  const nextSig = next ? JSON.stringify([next.html, next.options]) : lang;
+  const nextSig = next ? JSON.stringify([next.html, next.options, next.layout]) : lang;
   if (nextSig === nextShown) return;
   nextShown = nextSig;
   const box = $('next-slide');
-  if (next) box.innerHTML = next.html; else setText(box, t('host.last_slide'));
+  if (next) showSlide(box, next); else setText(box, t('host.last_slide'));
   box.lang = next ? contentLang : lang;
   box.classList.toggle('muted', !next);
   $('next-opts').replaceChildren(...(next ? next.options || [] : []).map((o, i) => {

@@ -2,7 +2,7 @@
 import { init, t, lang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
 import { ask } from './ask.js';
-import { $, el, store, pathCode, letter, optName, votes, showConn, setText, clock, countdown, deckLang, statsText, pointLabels } from './common.js';
+import { $, el, store, pathCode, letter, optName, votes, showConn, setText, clock, countdown, deckLang, statsText, pointLabels, showSlide } from './common.js';
 
 const code = pathCode();
 const pidKey = 'stemzaal:pid:' + code;
@@ -374,7 +374,8 @@ function render() {
   setText(phaseEl, !statement ? (last ? t('part.end') : t('part.waiting'))
     : s.phase === 'open' ? (round > 1 ? t('part.phase_revote', { n: round }) : t('part.phase_open'))
     : s.phase === 'closed' ? t('part.phase_closed') : t('part.phase_pending'));
-  if (s.html !== html) { html = s.html; slideEl.innerHTML = html; }
+  const shownHtml = s.html + '\n' + (s.layout || '');
+  if (shownHtml !== html) { html = shownHtml; showSlide(slideEl, s); }
 
   const options = statement ? s.options || [] : [];
   const sig = s.index + '\n' + !!s.scale + '\n' + options.join('\n');

@@ -1,7 +1,7 @@
 // Screen page: the projector, read from the back of the room.
 import { init, t, lang, setLang, onLangChange } from './i18n.js';
 import { connect } from './socket.js';
-import { $, el, pathCode, optName, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, pointLabels, turnout } from './common.js';
+import { $, el, pathCode, optName, showConn, setText, clock, countdown, deckLang, switchSentence, statsText, scaleShift, pointLabels, turnout, takeImages } from './common.js';
 import { takeKey, denied, groupName, groupWhy } from './present.js';
 import { questionsOnScreen } from './screen-questions.js';
 import { renderMap } from './opinion-map.js';
@@ -96,7 +96,17 @@ function render() {
   setText($('phase'), !statement ? ''
     : s.phase === 'open' ? (round > 1 ? t('screen.phase_revote', { n: round }) : t('screen.phase_open'))
     : s.phase === 'closed' ? t('screen.phase_closed') : t('screen.phase_pending'));
-  if (s.html !== html) { html = s.html; $('slide').innerHTML = html; }
+  const shownHtml = s.html + '\n' + (s.layout || '');
+  if (shownHtml !== html) {
+    html = shownHtml;
+    $('slide').innerHTML = s.html;
+    // Images the deck places beside or under the text leave the slide for a figure of
+    // the stage's own (screen.css lays it out).
+    stage.querySelector(':scope > .fig')?.remove();
+    const fig = takeImages($('slide'), s.layout);
+    stage.dataset.layout = fig ? s.layout : '';
+    if (fig) stage.append(fig);
+  }
   $('jcard').hidden = !st.cards; // a session with voting cards: say so where people join
 
   const options = statement ? s.options || [] : [];
@@ -346,7 +356,7 @@ function fit() {
   const was = shift ? [...cols.querySelectorAll('.was')] : [];
   const whole = (e) => e.scrollWidth <= e.clientWidth + 1;
   // A slide with an image keeps its text at the minimum size: the image takes the rest.
-  const max = $('slide').querySelector('img') ? 1 : FIT_MAX;
+  const max = $('slide').querySelector('img') || stage.querySelector(':scope > .fig') ? 1 : FIT_MAX;
   const lo = search(max, FIT_MIN, (f) => {
     cols.classList.toggle('whole', f > 1);
     return was.every(whole) && (f <= 1 || labels.every(whole));
