@@ -426,12 +426,14 @@ impl Centre {
 /// The grouping with the highest silhouette over k in [`GROUPS`], small groups merged;
 /// `None` when no grouping keeps two groups of `min_group_size`.
 fn best_grouping(patterns: &Patterns, min_group_size: u64) -> Option<Grouping> {
+    let starts = starts(patterns, *GROUPS.end());
+    let columns = Columns::new(patterns);
     let mut best: Option<Grouping> = None;
     for k in GROUPS {
-        if k > patterns.values.len() {
+        if k > starts.len() {
             break;
         }
-        let mut of_pattern = kmeans(patterns, k);
+        let mut of_pattern = kmeans(patterns, &columns, &starts[..k]);
         merge_small(patterns, &mut of_pattern, min_group_size);
         let centres = centres(patterns, &of_pattern);
         if centres.len() < 2 {
@@ -450,12 +452,14 @@ fn best_grouping(patterns: &Patterns, min_group_size: u64) -> Option<Grouping> {
     best
 }
 
-/// Lloyd's k-means on the votes themselves, from k patterns far apart: the one
-/// farthest from the centre of all, then each time the one farthest from the starts so
-/// far. On a tie the pattern more participants share, then the one farther from the
-/// centre of all. No random start, so the same votes always give the same groups; an outlier
-/// that takes a start is merged back by [`merge_small`].
-fn kmeans(patterns: &Patterns, k: usize) -> Vec<usize> {
+/// Up to `most` patterns far apart, where k-means starts: the one farthest from the
+/// centre of all, then each time the one farthest from the starts so far. On a tie the
+/// pattern more participants share, then the one farther from the centre of all. No
+/// random start, so the same votes always give the same groups; an outlier that takes a
+/// start is merged back by [`merge_small`]. k-means for k groups starts from the first
+/// k: each start is chosen knowing only the ones before it. Fewer than `most` when the
+/// patterns run out.
+fn starts(patterns: &Patterns, most: usize) -> Vec<usize> {
     let values = &patterns.values;
     let all = centres_of(patterns, &vec![0; values.len()], 1).remove(0);
     let from_all: Vec<i64> = values.iter().map(|v| all.scaled(v)).collect();
@@ -465,7 +469,7 @@ fn kmeans(patterns: &Patterns, k: usize) -> Vec<usize> {
         .iter()
         .map(|v| Centre::of(&values[starts[0]]).scaled(v))
         .collect();
-    while starts.len() < k {
+    while starts.len() < most {
         let p = farthest(patterns, &gap, &from_all);
         if gap[p] == 0 {
             break;
@@ -476,14 +480,96 @@ fn kmeans(patterns: &Patterns, k: usize) -> Vec<usize> {
             *g = (*g).min(start.scaled(v));
         }
     }
+    starts
+}
+
+/// The patterns' values column by column (`values[j * patterns + p]`), for the step of
+/// k-means that compares every pattern with every centre: a column times a centre's
+/// value on it is one multiplication per pattern, in a loop the processor runs several
+/// patterns at a time.
+struct Columns {
+    patterns: usize,
+    values: Vec<f64>,
+}
+
+impl Columns {
+    fn new(patterns: &Patterns) -> Columns {
+        let n = patterns.values.len();
+        let d = patterns.values.first().map_or(0, Vec::len);
+        let mut values = vec![0.0; n * d];
+        for (p, value) in patterns.values.iter().enumerate() {
+            for (j, &x) in value.iter().enumerate() {
+                values[j * n + p] = x as f64;
+            }
+        }
+        Columns {
+            patterns: n,
+            values,
+        }
+    }
+
+    /// Per centre and pattern, the pattern's value times the centre's sums (`dots[c *
+    /// patterns + p]`). Exact: every product and partial sum is an integer far below
+    /// 2⁵³ (at most [`UNIT`] · 6 · [`UNIT`] · participants per column), so the order of
+    /// the additions cannot change it.
+    fn dots(&self, centres: &[Centre], dots: &mut Vec<f64>) {
+        let n = self.patterns;
+        dots.clear();
+        dots.resize(centres.len() * n, 0.0);
+        for (j, column) in self.values.chunks_exact(n.max(1)).enumerate() {
+            for (c, centre) in centres.iter().enumerate() {
+                let s = centre.sums[j];
+                if s == 0 {
+                    continue;
+                }
+                let s = s as f64;
+                for (dot, &x) in dots[c * n..(c + 1) * n].iter_mut().zip(column) {
+                    *dot += x * s;
+                }
+            }
+        }
+    }
+}
+
+/// Lloyd's k-means on the votes themselves, from the patterns `starts`.
+///
+/// Each round puts every pattern with its nearest centre. The squared distance from a
+/// pattern x to a centre kept as sums s of w members is |x − s/w|² = |x|² + (|s|² −
+/// 2w·x·s) / w²; |x|² is the same for every centre, so the nearest centre is the one
+/// with the least (|s|² − 2w·x·s) / w², compared exactly as integers (as [`nearest`]
+/// does with the whole distance, with the same result on a tie).
+fn kmeans(patterns: &Patterns, columns: &Columns, starts: &[usize]) -> Vec<usize> {
+    let values = &patterns.values;
+    let n = values.len();
     let mut centres: Vec<Centre> = starts.iter().map(|&p| Centre::of(&values[p])).collect();
-    let mut of_pattern = vec![usize::MAX; values.len()];
+    let mut of_pattern = vec![usize::MAX; n];
+    let mut dots = vec![];
     for _ in 0..MAX_ITERATIONS {
+        columns.dots(&centres, &mut dots);
+        // Per centre: |s|², w and w², as the comparison needs them.
+        let terms: Vec<(i128, i128, i128)> = centres
+            .iter()
+            .map(|c| {
+                let square: i64 = c.sums.iter().map(|&s| s * s).sum();
+                let w = c.weight as i128;
+                (square as i128, w, w * w)
+            })
+            .collect();
         let mut changed = false;
-        for (p, value) in values.iter().enumerate() {
-            let nearest = nearest(value, &centres, usize::MAX);
-            if of_pattern[p] != nearest {
-                of_pattern[p] = nearest;
+        for (p, group) in of_pattern.iter_mut().enumerate() {
+            let mut best: Option<(usize, i128, i128)> = None;
+            for (c, &(square, w, w2)) in terms.iter().enumerate() {
+                if w == 0 {
+                    continue;
+                }
+                let key = square - 2 * w * dots[c * n + p] as i128;
+                if best.is_none_or(|(_, b, bw2)| key * bw2 < b * w2) {
+                    best = Some((c, key, w2));
+                }
+            }
+            let nearest = best.map_or(0, |(c, _, _)| c);
+            if *group != nearest {
+                *group = nearest;
                 changed = true;
             }
         }
@@ -676,13 +762,19 @@ fn describe(
         })
         .collect();
     let dots = dots(patterns, coords, &grouping, &rank, &draw);
+    // Each row's group, in the order of `votes.rows`.
+    let of_row: Vec<usize> = patterns
+        .of_row
+        .iter()
+        .map(|&p| rank[grouping.of_pattern[p]])
+        .collect();
     let assignment: HashMap<ParticipantId, usize> = votes
         .rows
         .iter()
-        .enumerate()
-        .map(|(r, (participant, _))| (*participant, rank[grouping.of_pattern[patterns.of_row[r]]]))
+        .zip(&of_row)
+        .map(|((participant, _), &g)| (*participant, g))
         .collect();
-    let splits = splits(votes, &assignment, k);
+    let splits = splits(votes, &of_row, k);
     let (consensus, divisive) = standouts(&splits);
     Map {
         participants: votes.rows.len() as u64,
@@ -762,7 +854,7 @@ impl Drawing {
 
 /// Per statement, what each group chose; a group's cell is suppressed by the rule of
 /// the results per group ([`tally::suppress`]).
-fn splits(votes: &Votes, assignment: &HashMap<ParticipantId, usize>, k: usize) -> Vec<Split> {
+fn splits(votes: &Votes, of_row: &[usize], k: usize) -> Vec<Split> {
     votes
         .columns
         .iter()
@@ -770,9 +862,9 @@ fn splits(votes: &Votes, assignment: &HashMap<ParticipantId, usize>, k: usize) -
         .map(|(c, column)| {
             let mut counts = vec![vec![0u64; column.options]; k];
             let mut room = vec![0u64; column.options];
-            for (participant, choices) in &votes.rows {
+            for ((_, choices), &group) in votes.rows.iter().zip(of_row) {
                 if let Some(choice) = choices[c] {
-                    counts[assignment[participant]][choice as usize] += 1;
+                    counts[group][choice as usize] += 1;
                     room[choice as usize] += 1;
                 }
             }

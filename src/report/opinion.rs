@@ -119,7 +119,9 @@ pub(super) fn method(lang: Lang, min_group_size: u64) -> String {
              op die twee richtingen, zonder naam. Dan deelt hij de deelnemers in 2 tot 5 \
              groepen van mensen die dicht bij elkaar staan (k-means) en kiest het aantal \
              groepen waarbij de groepen het duidelijkst van elkaar gescheiden zijn \
-             (silhouet). Een groep met minder dan {min} deelnemers wordt bij de dichtstbijzijnde \
+             (silhouet: hoeveel dichter elke deelnemer bij het midden van de eigen groep \
+             staat dan bij het midden van de naaste andere groep, gemiddeld over allen). \
+             Een groep met minder dan {min} deelnemers wordt bij de dichtstbijzijnde \
              groep gevoegd; zo is niemand apart te herkennen. Dezelfde stemmen geven altijd \
              dezelfde kaart: er zit geen toeval in. Een stelling is gedeeld (consensus) als \
              elke groep voor minstens {consensus}% dezelfde keuze maakte als de zaal; \
@@ -135,7 +137,9 @@ pub(super) fn method(lang: Lang, min_group_size: u64) -> String {
              (principal component analysis); each dot on the map is a participant on those \
              two directions, without a name. It then divides the participants into 2 to 5 \
              groups of people who stand close together (k-means) and picks the number of \
-             groups that keeps them most clearly apart (silhouette). A group of fewer than \
+             groups that keeps them most clearly apart (silhouette: how much closer each \
+             participant stands to the middle of its own group than to the middle of the \
+             nearest other group, averaged over all). A group of fewer than \
              {min} participants is merged into the nearest group, so nobody can be singled \
              out. The same votes always give the same map: nothing in it is random. A \
              statement is shared (consensus) when every group made the room's choice by at \
