@@ -28,7 +28,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use nalgebra::{DMatrix, SymmetricEigen};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::ids::ParticipantId;
 use crate::core::session::Session;
@@ -210,10 +210,35 @@ pub struct GroupChoice {
     pub counts: Option<Vec<u64>>,
     /// `counts` as percentages; `None` when suppressed.
     pub percents: Option<Vec<u64>>,
+    /// The option the group chose most and its percentage; `None` when suppressed.
+    pub chosen: Option<Choice>,
     /// Why the counts are absent (fewer than `min_group_size` of the group voted on
     /// this statement, or its complement).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppressed>,
+}
+
+/// A group's most chosen option on a statement, with its percentage: the one place this
+/// is decided, for the screen, the report and the exports alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// The option (0 is A, or a scale's first point).
+    pub option: usize,
+    /// Its percentage of the group's votes on the statement.
+    pub percent: u64,
+}
+
+impl Choice {
+    /// The most chosen of `counts` with its percentage in `percents`; on equal counts
+    /// the one with the higher percentage (the rounding's), then the first.
+    pub fn of(counts: &[u64], percents: &[u64]) -> Option<Choice> {
+        let option =
+            (0..counts.len()).max_by_key(|&o| (counts[o], percents[o], std::cmp::Reverse(o)))?;
+        Some(Choice {
+            option,
+            percent: percents[option],
+        })
+    }
 }
 
 /// Computes the map of `votes`. Takes a few milliseconds for thousands of
@@ -879,10 +904,14 @@ fn splits(votes: &Votes, of_row: &[usize], k: usize) -> Vec<Split> {
                 groups: counts
                     .into_iter()
                     .zip(hidden)
-                    .map(|(counts, suppressed)| GroupChoice {
-                        percents: suppressed.is_none().then(|| tally::percents(&counts)),
-                        counts: suppressed.is_none().then_some(counts),
-                        suppressed,
+                    .map(|(counts, suppressed)| {
+                        let percents = suppressed.is_none().then(|| tally::percents(&counts));
+                        GroupChoice {
+                            chosen: percents.as_ref().and_then(|p| Choice::of(&counts, p)),
+                            percents,
+                            counts: suppressed.is_none().then_some(counts),
+                            suppressed,
+                        }
                     })
                     .collect(),
             }

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::fill;
 use crate::core::deck::{option_name, Deck};
-use crate::core::opinion::{Outcome, CONSENSUS_PERCENT, DIVISIVE_POINTS, SPAN};
+use crate::core::opinion::{Choice, Outcome, CONSENSUS_PERCENT, DIVISIVE_POINTS, SPAN};
 use crate::wire::protocol::Lang;
 
 /// The opinion map as the report keeps it.
@@ -47,17 +47,20 @@ pub struct MapStatementReport {
     pub scale: bool,
     /// Per group, percentages per option; `None` where too few of the group voted.
     pub percents: Vec<Option<Vec<u64>>>,
+    /// Per group, the option it chose most and its percentage; `None` as `percents`.
+    pub chosen: Vec<Option<Choice>>,
 }
 
 impl MapStatementReport {
-    /// The group's most chosen option and its percentage, as "A 80%".
+    /// The group's most chosen option and its percentage (as the map computed them),
+    /// as "A 80%".
     pub(super) fn cell(&self, group: usize) -> Option<String> {
-        let p = self.percents.get(group)?.as_ref()?;
-        let (top, share) = p
-            .iter()
-            .enumerate()
-            .max_by_key(|(o, &share)| (share, std::cmp::Reverse(*o)))?;
-        Some(format!("{} {share}%", option_name(self.scale, top)))
+        let chosen = (*self.chosen.get(group)?)?;
+        Some(format!(
+            "{} {}%",
+            option_name(self.scale, chosen.option),
+            chosen.percent
+        ))
     }
 }
 
@@ -94,6 +97,7 @@ pub fn opinion_map(deck: &Deck, outcome: &Outcome) -> Option<MapReport> {
                     options: deck.options(s.slide).unwrap_or_default().to_vec(),
                     scale: deck.slides[s.slide].scale,
                     percents: s.groups.iter().map(|g| g.percents.clone()).collect(),
+                    chosen: s.groups.iter().map(|g| g.chosen).collect(),
                 })
                 .collect(),
             consensus: map.consensus.iter().map(|s| s + 1).collect(),
