@@ -4,7 +4,7 @@
 use maud::{html, Markup};
 use serde::Serialize;
 
-use super::fill;
+use super::{fill, Suppressed};
 use crate::core::deck::{option_name, Deck};
 use crate::core::opinion::{Choice, Outcome, CONSENSUS_PERCENT, DIVISIVE_POINTS, SPAN};
 use crate::wire::protocol::Lang;
@@ -49,6 +49,8 @@ pub struct MapStatementReport {
     pub percents: Vec<Option<Vec<u64>>>,
     /// Per group, the option it chose most and its percentage; `None` as `percents`.
     pub chosen: Vec<Option<Choice>>,
+    /// Per group, why its cell is hidden (`None` where it is shown).
+    pub suppressed: Vec<Option<Suppressed>>,
 }
 
 impl MapStatementReport {
@@ -98,6 +100,7 @@ pub fn opinion_map(deck: &Deck, outcome: &Outcome) -> Option<MapReport> {
                     scale: deck.slides[s.slide].scale,
                     percents: s.groups.iter().map(|g| g.percents.clone()).collect(),
                     chosen: s.groups.iter().map(|g| g.chosen).collect(),
+                    suppressed: s.groups.iter().map(|g| g.suppressed).collect(),
                 })
                 .collect(),
             consensus: map.consensus.iter().map(|s| s + 1).collect(),
