@@ -452,6 +452,81 @@ async fn the_host_shows_the_map_over_any_slide_once_two_statements_have_votes_an
     screen.wait_state(|s| s["opinion_map"].is_null()).await;
 }
 
+#[tokio::test]
+async fn the_host_hides_the_map_on_a_marked_slide_and_shows_it_again() {
+    let (_server, mut host, mut screen, mut phones) = voted_room(4, 4).await;
+    host.send(json!({"type": "go_to", "slide": 3})).await;
+    screen
+        .wait_state(|s| s["opinion_map"]["status"] == "map" && s["slide"]["index"] == 3)
+        .await;
+    host.wait_state(|s| s["opinion_map"]["status"] == "map")
+        .await;
+    // Hidden: off the screen, the host's state says so, and no phone hears of a map.
+    host.send(json!({"type": "show_map", "visible": false, "id": 1}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 1);
+    let hidden = screen
+        .wait_state(|s| s["opinion_map"].is_null() && s["slide"]["index"] == 3)
+        .await;
+    assert!(hidden["slide"]["html"]
+        .as_str()
+        .unwrap()
+        .contains("Hoe denkt de zaal?"));
+    host.wait_state(|s| s["opinion_map"].is_null()).await;
+    phones[0].wait_state(|s| s["opinion_map"].is_null()).await;
+    assert_eq!(my_group(&mut phones[0], 2).await["group"], Value::Null);
+    // Hiding it again changes nothing and is no error.
+    host.send(json!({"type": "show_map", "visible": false, "id": 3}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 3);
+    // Shown again: the same map.
+    host.send(json!({"type": "show_map", "visible": true, "id": 4}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 4);
+    let shown = screen
+        .wait_state(|s| s["opinion_map"]["status"] == "map")
+        .await;
+    assert_eq!(shown["opinion_map"]["groups"][0]["size"], 4);
+    assert_eq!(shown["opinion_map"]["participants"], 8);
+    assert!(my_group(&mut phones[0], 5).await["group"].is_number());
+    // Hidden, then to another slide and back: the marked slide shows the map again.
+    host.send(json!({"type": "show_map", "visible": false, "id": 6}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 6);
+    screen.wait_state(|s| s["opinion_map"].is_null()).await;
+    host.send(json!({"type": "go_to", "slide": 2})).await;
+    screen
+        .wait_state(|s| s["slide"]["index"] == 2 && s["opinion_map"].is_null())
+        .await;
+    host.send(json!({"type": "go_to", "slide": 3})).await;
+    screen
+        .wait_state(|s| s["slide"]["index"] == 3 && s["opinion_map"]["status"] == "map")
+        .await;
+}
+
+#[test]
+fn the_hosts_choice_for_a_marked_slide_is_replayed_from_the_log_and_ends_with_the_slide() {
+    use stemzaal::core::session::{Command, Session};
+    let deck = std::sync::Arc::new(stemzaal::core::deck::parse("kaart.md", MAP_DECK).unwrap());
+    let mut live = Session::new(deck.clone());
+    let mut log = vec![];
+    let mut run = |live: &mut Session, command: Command| {
+        log.extend(live.apply(command).expect("the host may"));
+        let mut replayed = Session::new(deck.clone());
+        for event in &log {
+            replayed.replay(event).expect("the stored events apply");
+        }
+        assert_eq!(replayed.map_on_show(), live.map_on_show(), "{log:?}");
+        live.map_on_show()
+    };
+    assert!(run(&mut live, Command::GoTo { slide: 3 }));
+    assert!(!run(&mut live, Command::ShowMap { visible: false }));
+    assert!(run(&mut live, Command::ShowMap { visible: true }));
+    assert!(!run(&mut live, Command::ShowMap { visible: false }));
+    assert!(!run(&mut live, Command::GoTo { slide: 2 }));
+    assert!(run(&mut live, Command::GoTo { slide: 3 }));
+}
+
 /// [`MAP_DECK`] with a fourth A/B statement before the map.
 fn four_deck() -> String {
     MAP_DECK.replace(
@@ -638,8 +713,8 @@ async fn the_projector_draws_the_map_and_the_phone_shows_its_group_in_chromium()
 
 /// The phone in Chromium votes A three times with four other phones; four more vote B,
 /// B, A. On the marked slide the screen draws two groups with a table of what each
-/// chose, the phone says it is in group 1 of 2; the host's button puts the map over
-/// another slide. Axe-clean in both languages.
+/// chose, the phone says it is in group 1 of 2; the host's button hides the map there
+/// and shows it again, and puts it over another slide. Axe-clean in both languages.
 async fn map_in_chromium(tools: crate::browser::harness::Tools) {
     use crate::browser::{axe_blocking, js_str, room_pages};
     let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
@@ -739,6 +814,34 @@ async fn map_in_chromium(tools: crate::browser::harness::Tools) {
     for (b, name) in [(&screen, "screen"), (&phone, "phone")] {
         blocking.extend(axe_blocking(b, &axe, &format!("{name} with the map [en]")).await);
     }
+    // On the marked slide the host's button hides the map, and shows it again.
+    host.wait(
+        "the host's hide button on the marked slide",
+        &format!("return document.getElementById('map-show').textContent === {} && !document.getElementById('map-show').disabled;", js_str("Meningskaart verbergen")),
+    )
+    .await;
+    host.click("#map-show").await;
+    screen
+        .wait(
+            "the map hidden on its own slide",
+            "return document.getElementById('omap').hidden && document.getElementById('stage').dataset.map === '' && document.body.dataset.view.startsWith('3:');",
+        )
+        .await;
+    host.wait(
+        "the host's show button on the marked slide",
+        &format!(
+            "return document.getElementById('map-show').textContent === {};",
+            js_str("Meningskaart tonen")
+        ),
+    )
+    .await;
+    host.click("#map-show").await;
+    screen
+        .wait(
+            "the map back on its own slide",
+            "return !document.getElementById('omap').hidden && document.querySelectorAll('#omap circle').length === 2;",
+        )
+        .await;
     // The host's button puts the map over a statement, and takes it off.
     control.send(json!({"type": "go_to", "slide": 0})).await;
     screen
