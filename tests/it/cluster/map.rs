@@ -1,11 +1,12 @@
 //! The opinion map in cluster mode: phones vote on two nodes, and a screen and phones
-//! on the node that does not own the session see the owner's map and their own groups.
+//! on the node that does not own the session see the owner's map and their own groups;
+//! that node's report, built from the log, has the same map.
 //! Real `nats-server` and real nodes.
 
 use serde_json::{json, Value};
 use stemzaal::core::deck::Deck;
 
-use super::{single_nats, Node};
+use super::{report_json, single_nats, Node};
 use crate::nats::nats_or_skip;
 use crate::opinion::all_vote;
 use crate::support::TestClient;
@@ -93,6 +94,15 @@ async fn a_screen_and_phones_on_another_node_see_the_owners_map_and_their_own_gr
         "{groups:?}"
     );
     assert_ne!(groups[0], groups[CAMP]);
+
+    // The other node's report, built from the log, has the same groups.
+    let report = report_json(&other, &other.host_key).await;
+    assert_eq!(report["opinion_map"]["groups"], json!([CAMP, CAMP]));
+    assert_eq!(
+        report["opinion_map"]["participants"], map["participants"],
+        "{}",
+        report["opinion_map"]
+    );
 
     // Hidden by the host on the owner, it is gone from the other node's screen too.
     host.send(json!({"type": "show_map", "visible": false, "id": 2}))
