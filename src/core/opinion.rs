@@ -47,7 +47,7 @@ pub const GROUPS: std::ops::RangeInclusive<usize> = 2..=5;
 /// it; votes with no groups at all (every choice alike likely) keep moving a few
 /// participants between groups that mean nothing, and the bound stops that within the
 /// time budget (docs/PERFORMANCE.md, "The opinion map").
-const MAX_ITERATIONS: usize = 30;
+const MAX_ITERATIONS: usize = 20;
 
 /// A statement is a consensus statement when every group chose the room's most chosen
 /// option by at least this percentage.
@@ -508,51 +508,92 @@ fn starts(patterns: &Patterns, most: usize) -> Vec<usize> {
     starts
 }
 
-/// The patterns' values column by column (`values[j * patterns + p]`), for the step of
+/// The patterns' values column by column (`[j * patterns + p]`), for the step of
 /// k-means that compares every pattern with every centre: a column times a centre's
 /// value on it is one multiplication per pattern, in a loop the processor runs several
-/// patterns at a time.
+/// patterns at a time. In `f32` (twice the patterns per instruction) where every sum
+/// stays below 2²⁴, else in `f64` (below 2⁵³ for any room): either way every product
+/// and partial sum is a whole number the type holds exactly, so the order of the
+/// additions cannot change a result.
 struct Columns {
     patterns: usize,
-    values: Vec<f64>,
+    narrow: Option<Vec<f32>>,
+    wide: Vec<f64>,
 }
 
 impl Columns {
     fn new(patterns: &Patterns) -> Columns {
         let n = patterns.values.len();
         let d = patterns.values.first().map_or(0, Vec::len);
-        let mut values = vec![0.0; n * d];
+        let mut wide = vec![0.0; n * d];
         for (p, value) in patterns.values.iter().enumerate() {
             for (j, &x) in value.iter().enumerate() {
-                values[j * n + p] = x as f64;
+                wide[j * n + p] = x as f64;
             }
         }
+        // |x| ≤ UNIT and a centre's sum |s| ≤ UNIT · participants on each column.
+        let participants: i64 = patterns.weights.iter().sum();
+        let largest = UNIT * UNIT * participants * d as i64;
+        let narrow = (largest < 1 << 24).then(|| wide.iter().map(|&x| x as f32).collect());
         Columns {
             patterns: n,
-            values,
+            narrow,
+            wide,
         }
     }
 
     /// Per centre and pattern, the pattern's value times the centre's sums (`dots[c *
-    /// patterns + p]`). Exact: every product and partial sum is an integer far below
-    /// 2⁵³ (at most [`UNIT`] · 6 · [`UNIT`] · participants per column), so the order of
-    /// the additions cannot change it.
-    fn dots(&self, centres: &[Centre], dots: &mut Vec<f64>) {
-        let n = self.patterns;
-        dots.clear();
-        dots.resize(centres.len() * n, 0.0);
-        for (j, column) in self.values.chunks_exact(n.max(1)).enumerate() {
-            for (c, centre) in centres.iter().enumerate() {
-                let s = centre.sums[j];
-                if s == 0 {
-                    continue;
-                }
-                let s = s as f64;
-                for (dot, &x) in dots[c * n..(c + 1) * n].iter_mut().zip(column) {
-                    *dot += x * s;
-                }
+    /// patterns + p]`), exactly.
+    fn dots(&self, centres: &[Centre], dots: &mut Vec<i64>) {
+        match &self.narrow {
+            Some(narrow) => products(narrow, self.patterns, centres, dots),
+            None => products(&self.wide, self.patterns, centres, dots),
+        }
+    }
+}
+
+/// A float type that holds the products of [`Columns`] exactly.
+trait Lane: Copy + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> {
+    const ZERO: Self;
+    fn of(whole: i64) -> Self;
+    fn whole(self) -> i64;
+}
+
+/// The two float types' [`Lane`]: conversions by `as`, exact for the whole numbers
+/// [`Columns`] keeps in them.
+macro_rules! lane {
+    ($t:ty) => {
+        impl Lane for $t {
+            const ZERO: $t = 0.0;
+            fn of(whole: i64) -> $t {
+                whole as $t
+            }
+            fn whole(self) -> i64 {
+                self as i64
             }
         }
+    };
+}
+lane!(f32);
+lane!(f64);
+
+/// [`Columns::dots`] in the type `T`: per centre, its sums times the columns, added
+/// up a column at a time for all patterns.
+fn products<T: Lane>(columns: &[T], n: usize, centres: &[Centre], dots: &mut Vec<i64>) {
+    dots.clear();
+    let mut sums = vec![T::ZERO; n];
+    for centre in centres {
+        sums.fill(T::ZERO);
+        for (column, &s) in columns.chunks_exact(n.max(1)).zip(&centre.sums) {
+            if s == 0 {
+                continue;
+            }
+            let s = T::of(s);
+            for (sum, &x) in sums.iter_mut().zip(column) {
+                *sum = *sum + x * s;
+            }
+        }
+        dots.extend(sums.iter().map(|&sum| sum.whole()));
     }
 }
 
@@ -580,28 +621,42 @@ fn kmeans(patterns: &Patterns, columns: &Columns, starts: &[usize]) -> Vec<usize
                 (square as i128, w, w * w)
             })
             .collect();
-        let mut changed = false;
+        // The patterns that change group: (pattern, from, to).
+        let mut moves: Vec<(usize, usize, usize)> = vec![];
         for (p, group) in of_pattern.iter_mut().enumerate() {
             let mut best: Option<(usize, i128, i128)> = None;
             for (c, &(square, w, w2)) in terms.iter().enumerate() {
                 if w == 0 {
                     continue;
                 }
-                let key = square - 2 * w * dots[c * n + p] as i128;
+                let key = square - 2 * w * i128::from(dots[c * n + p]);
                 if best.is_none_or(|(_, b, bw2)| key * bw2 < b * w2) {
                     best = Some((c, key, w2));
                 }
             }
             let nearest = best.map_or(0, |(c, _, _)| c);
             if *group != nearest {
+                moves.push((p, *group, nearest));
                 *group = nearest;
-                changed = true;
             }
         }
-        if !changed {
+        if moves.is_empty() {
             break;
         }
-        centres = centres_of(patterns, &of_pattern, centres.len());
+        if moves.len() == n {
+            centres = centres_of(patterns, &of_pattern, centres.len());
+        } else {
+            // Only the patterns that moved change the sums: exact, as integers.
+            for (p, from, to) in moves {
+                let w = patterns.weights[p];
+                for (j, &x) in values[p].iter().enumerate() {
+                    centres[from].sums[j] -= w * x;
+                    centres[to].sums[j] += w * x;
+                }
+                centres[from].weight -= w;
+                centres[to].weight += w;
+            }
+        }
     }
     compact(&mut of_pattern);
     of_pattern
