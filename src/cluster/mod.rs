@@ -805,7 +805,12 @@ pub(super) async fn report_from_log(
     let Some((stored, _)) = cluster.load(code).await? else {
         return Ok(None);
     };
-    crate::hub::stored_report(&stored).map(Some)
+    // Replaying the log and computing the opinion map take milliseconds for a large
+    // room: on a blocking thread, as the hub does for a stored session.
+    tokio::task::spawn_blocking(move || crate::hub::stored_report(&stored))
+        .await
+        .context("building a report from the log")?
+        .map(Some)
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use nalgebra::{DMatrix, SymmetricEigen};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::ids::ParticipantId;
 use crate::core::session::Session;
@@ -47,7 +47,7 @@ pub const GROUPS: std::ops::RangeInclusive<usize> = 2..=5;
 /// it; votes with no groups at all (every choice alike likely) keep moving a few
 /// participants between groups that mean nothing, and the bound stops that within the
 /// time budget (docs/PERFORMANCE.md, "The opinion map").
-const MAX_ITERATIONS: usize = 30;
+const MAX_ITERATIONS: usize = 20;
 
 /// A statement is a consensus statement when every group chose the room's most chosen
 /// option by at least this percentage.
@@ -210,10 +210,35 @@ pub struct GroupChoice {
     pub counts: Option<Vec<u64>>,
     /// `counts` as percentages; `None` when suppressed.
     pub percents: Option<Vec<u64>>,
+    /// The option the group chose most and its percentage; `None` when suppressed.
+    pub chosen: Option<Choice>,
     /// Why the counts are absent (fewer than `min_group_size` of the group voted on
     /// this statement, or its complement).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppressed>,
+}
+
+/// A group's most chosen option on a statement, with its percentage: the one place this
+/// is decided, for the screen, the report and the exports alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    /// The option (0 is A, or a scale's first point).
+    pub option: usize,
+    /// Its percentage of the group's votes on the statement.
+    pub percent: u64,
+}
+
+impl Choice {
+    /// The most chosen of `counts` with its percentage in `percents`; on equal counts
+    /// the one with the higher percentage (the rounding's), then the first.
+    pub fn of(counts: &[u64], percents: &[u64]) -> Option<Choice> {
+        let option =
+            (0..counts.len()).max_by_key(|&o| (counts[o], percents[o], std::cmp::Reverse(o)))?;
+        Some(Choice {
+            option,
+            percent: percents[option],
+        })
+    }
 }
 
 /// Computes the map of `votes`. Takes a few milliseconds for thousands of
@@ -426,12 +451,14 @@ impl Centre {
 /// The grouping with the highest silhouette over k in [`GROUPS`], small groups merged;
 /// `None` when no grouping keeps two groups of `min_group_size`.
 fn best_grouping(patterns: &Patterns, min_group_size: u64) -> Option<Grouping> {
+    let starts = starts(patterns, *GROUPS.end());
+    let columns = Columns::new(patterns);
     let mut best: Option<Grouping> = None;
     for k in GROUPS {
-        if k > patterns.values.len() {
+        if k > starts.len() {
             break;
         }
-        let mut of_pattern = kmeans(patterns, k);
+        let mut of_pattern = kmeans(patterns, &columns, &starts[..k]);
         merge_small(patterns, &mut of_pattern, min_group_size);
         let centres = centres(patterns, &of_pattern);
         if centres.len() < 2 {
@@ -450,12 +477,14 @@ fn best_grouping(patterns: &Patterns, min_group_size: u64) -> Option<Grouping> {
     best
 }
 
-/// Lloyd's k-means on the votes themselves, from k patterns far apart: the one
-/// farthest from the centre of all, then each time the one farthest from the starts so
-/// far. On a tie the pattern more participants share, then the one farther from the
-/// centre of all. No random start, so the same votes always give the same groups; an outlier
-/// that takes a start is merged back by [`merge_small`].
-fn kmeans(patterns: &Patterns, k: usize) -> Vec<usize> {
+/// Up to `most` patterns far apart, where k-means starts: the one farthest from the
+/// centre of all, then each time the one farthest from the starts so far. On a tie the
+/// pattern more participants share, then the one farther from the centre of all. No
+/// random start, so the same votes always give the same groups; an outlier that takes a
+/// start is merged back by [`merge_small`]. k-means for k groups starts from the first
+/// k: each start is chosen knowing only the ones before it. Fewer than `most` when the
+/// patterns run out.
+fn starts(patterns: &Patterns, most: usize) -> Vec<usize> {
     let values = &patterns.values;
     let all = centres_of(patterns, &vec![0; values.len()], 1).remove(0);
     let from_all: Vec<i64> = values.iter().map(|v| all.scaled(v)).collect();
@@ -465,7 +494,7 @@ fn kmeans(patterns: &Patterns, k: usize) -> Vec<usize> {
         .iter()
         .map(|v| Centre::of(&values[starts[0]]).scaled(v))
         .collect();
-    while starts.len() < k {
+    while starts.len() < most {
         let p = farthest(patterns, &gap, &from_all);
         if gap[p] == 0 {
             break;
@@ -476,21 +505,158 @@ fn kmeans(patterns: &Patterns, k: usize) -> Vec<usize> {
             *g = (*g).min(start.scaled(v));
         }
     }
-    let mut centres: Vec<Centre> = starts.iter().map(|&p| Centre::of(&values[p])).collect();
-    let mut of_pattern = vec![usize::MAX; values.len()];
-    for _ in 0..MAX_ITERATIONS {
-        let mut changed = false;
-        for (p, value) in values.iter().enumerate() {
-            let nearest = nearest(value, &centres, usize::MAX);
-            if of_pattern[p] != nearest {
-                of_pattern[p] = nearest;
-                changed = true;
+    starts
+}
+
+/// The patterns' values column by column (`[j * patterns + p]`), for the step of
+/// k-means that compares every pattern with every centre: a column times a centre's
+/// value on it is one multiplication per pattern, in a loop the processor runs several
+/// patterns at a time. In `f32` (twice the patterns per instruction) where every sum
+/// stays below 2²⁴, else in `f64` (below 2⁵³ for any room): either way every product
+/// and partial sum is a whole number the type holds exactly, so the order of the
+/// additions cannot change a result.
+struct Columns {
+    patterns: usize,
+    narrow: Option<Vec<f32>>,
+    wide: Vec<f64>,
+}
+
+impl Columns {
+    fn new(patterns: &Patterns) -> Columns {
+        let n = patterns.values.len();
+        let d = patterns.values.first().map_or(0, Vec::len);
+        let mut wide = vec![0.0; n * d];
+        for (p, value) in patterns.values.iter().enumerate() {
+            for (j, &x) in value.iter().enumerate() {
+                wide[j * n + p] = x as f64;
             }
         }
-        if !changed {
+        // |x| ≤ UNIT and a centre's sum |s| ≤ UNIT · participants on each column.
+        let participants: i64 = patterns.weights.iter().sum();
+        let largest = UNIT * UNIT * participants * d as i64;
+        let narrow = (largest < 1 << 24).then(|| wide.iter().map(|&x| x as f32).collect());
+        Columns {
+            patterns: n,
+            narrow,
+            wide,
+        }
+    }
+
+    /// Per centre and pattern, the pattern's value times the centre's sums (`dots[c *
+    /// patterns + p]`), exactly.
+    fn dots(&self, centres: &[Centre], dots: &mut Vec<i64>) {
+        match &self.narrow {
+            Some(narrow) => products(narrow, self.patterns, centres, dots),
+            None => products(&self.wide, self.patterns, centres, dots),
+        }
+    }
+}
+
+/// A float type that holds the products of [`Columns`] exactly.
+trait Lane: Copy + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> {
+    const ZERO: Self;
+    fn of(whole: i64) -> Self;
+    fn whole(self) -> i64;
+}
+
+/// The two float types' [`Lane`]: conversions by `as`, exact for the whole numbers
+/// [`Columns`] keeps in them.
+macro_rules! lane {
+    ($t:ty) => {
+        impl Lane for $t {
+            const ZERO: $t = 0.0;
+            fn of(whole: i64) -> $t {
+                whole as $t
+            }
+            fn whole(self) -> i64 {
+                self as i64
+            }
+        }
+    };
+}
+lane!(f32);
+lane!(f64);
+
+/// [`Columns::dots`] in the type `T`: per centre, its sums times the columns, added
+/// up a column at a time for all patterns.
+fn products<T: Lane>(columns: &[T], n: usize, centres: &[Centre], dots: &mut Vec<i64>) {
+    dots.clear();
+    let mut sums = vec![T::ZERO; n];
+    for centre in centres {
+        sums.fill(T::ZERO);
+        for (column, &s) in columns.chunks_exact(n.max(1)).zip(&centre.sums) {
+            if s == 0 {
+                continue;
+            }
+            let s = T::of(s);
+            for (sum, &x) in sums.iter_mut().zip(column) {
+                *sum = *sum + x * s;
+            }
+        }
+        dots.extend(sums.iter().map(|&sum| sum.whole()));
+    }
+}
+
+/// Lloyd's k-means on the votes themselves, from the patterns `starts`.
+///
+/// Each round puts every pattern with its nearest centre. The squared distance from a
+/// pattern x to a centre kept as sums s of w members is |x − s/w|² = |x|² + (|s|² −
+/// 2w·x·s) / w²; |x|² is the same for every centre, so the nearest centre is the one
+/// with the least (|s|² − 2w·x·s) / w², compared exactly as integers (as [`nearest`]
+/// does with the whole distance, with the same result on a tie).
+fn kmeans(patterns: &Patterns, columns: &Columns, starts: &[usize]) -> Vec<usize> {
+    let values = &patterns.values;
+    let n = values.len();
+    let mut centres: Vec<Centre> = starts.iter().map(|&p| Centre::of(&values[p])).collect();
+    let mut of_pattern = vec![usize::MAX; n];
+    let mut dots = vec![];
+    for _ in 0..MAX_ITERATIONS {
+        columns.dots(&centres, &mut dots);
+        // Per centre: |s|², w and w², as the comparison needs them.
+        let terms: Vec<(i128, i128, i128)> = centres
+            .iter()
+            .map(|c| {
+                let square: i64 = c.sums.iter().map(|&s| s * s).sum();
+                let w = c.weight as i128;
+                (square as i128, w, w * w)
+            })
+            .collect();
+        // The patterns that change group: (pattern, from, to).
+        let mut moves: Vec<(usize, usize, usize)> = vec![];
+        for (p, group) in of_pattern.iter_mut().enumerate() {
+            let mut best: Option<(usize, i128, i128)> = None;
+            for (c, &(square, w, w2)) in terms.iter().enumerate() {
+                if w == 0 {
+                    continue;
+                }
+                let key = square - 2 * w * i128::from(dots[c * n + p]);
+                if best.is_none_or(|(_, b, bw2)| key * bw2 < b * w2) {
+                    best = Some((c, key, w2));
+                }
+            }
+            let nearest = best.map_or(0, |(c, _, _)| c);
+            if *group != nearest {
+                moves.push((p, *group, nearest));
+                *group = nearest;
+            }
+        }
+        if moves.is_empty() {
             break;
         }
-        centres = centres_of(patterns, &of_pattern, centres.len());
+        if moves.len() == n {
+            centres = centres_of(patterns, &of_pattern, centres.len());
+        } else {
+            // Only the patterns that moved change the sums: exact, as integers.
+            for (p, from, to) in moves {
+                let w = patterns.weights[p];
+                for (j, &x) in values[p].iter().enumerate() {
+                    centres[from].sums[j] -= w * x;
+                    centres[to].sums[j] += w * x;
+                }
+                centres[from].weight -= w;
+                centres[to].weight += w;
+            }
+        }
     }
     compact(&mut of_pattern);
     of_pattern
@@ -676,13 +842,19 @@ fn describe(
         })
         .collect();
     let dots = dots(patterns, coords, &grouping, &rank, &draw);
+    // Each row's group, in the order of `votes.rows`.
+    let of_row: Vec<usize> = patterns
+        .of_row
+        .iter()
+        .map(|&p| rank[grouping.of_pattern[p]])
+        .collect();
     let assignment: HashMap<ParticipantId, usize> = votes
         .rows
         .iter()
-        .enumerate()
-        .map(|(r, (participant, _))| (*participant, rank[grouping.of_pattern[patterns.of_row[r]]]))
+        .zip(&of_row)
+        .map(|((participant, _), &g)| (*participant, g))
         .collect();
-    let splits = splits(votes, &assignment, k);
+    let splits = splits(votes, &of_row, k);
     let (consensus, divisive) = standouts(&splits);
     Map {
         participants: votes.rows.len() as u64,
@@ -762,7 +934,7 @@ impl Drawing {
 
 /// Per statement, what each group chose; a group's cell is suppressed by the rule of
 /// the results per group ([`tally::suppress`]).
-fn splits(votes: &Votes, assignment: &HashMap<ParticipantId, usize>, k: usize) -> Vec<Split> {
+fn splits(votes: &Votes, of_row: &[usize], k: usize) -> Vec<Split> {
     votes
         .columns
         .iter()
@@ -770,9 +942,9 @@ fn splits(votes: &Votes, assignment: &HashMap<ParticipantId, usize>, k: usize) -
         .map(|(c, column)| {
             let mut counts = vec![vec![0u64; column.options]; k];
             let mut room = vec![0u64; column.options];
-            for (participant, choices) in &votes.rows {
+            for ((_, choices), &group) in votes.rows.iter().zip(of_row) {
                 if let Some(choice) = choices[c] {
-                    counts[assignment[participant]][choice as usize] += 1;
+                    counts[group][choice as usize] += 1;
                     room[choice as usize] += 1;
                 }
             }
@@ -787,10 +959,14 @@ fn splits(votes: &Votes, assignment: &HashMap<ParticipantId, usize>, k: usize) -
                 groups: counts
                     .into_iter()
                     .zip(hidden)
-                    .map(|(counts, suppressed)| GroupChoice {
-                        percents: suppressed.is_none().then(|| tally::percents(&counts)),
-                        counts: suppressed.is_none().then_some(counts),
-                        suppressed,
+                    .map(|(counts, suppressed)| {
+                        let percents = suppressed.is_none().then(|| tally::percents(&counts));
+                        GroupChoice {
+                            chosen: percents.as_ref().and_then(|p| Choice::of(&counts, p)),
+                            percents,
+                            counts: suppressed.is_none().then_some(counts),
+                            suppressed,
+                        }
                     })
                     .collect(),
             }

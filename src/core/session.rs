@@ -607,8 +607,10 @@ pub struct Session {
     last_asked: HashMap<ParticipantId, u64>,
     /// The voting cards, if the session has them.
     cards: Cards,
-    /// The host shows the opinion map over the slide on show.
-    map_shown: bool,
+    /// The host's choice for the slide on show: show the opinion map (`Some(true)`) or
+    /// hide it (`Some(false)`); `None` leaves it to the slide (shown where the deck
+    /// marks it). A new slide starts at `None`.
+    map_shown: Option<bool>,
 }
 
 impl Session {
@@ -631,7 +633,7 @@ impl Session {
             questions: Questions::default(),
             last_asked: HashMap::new(),
             cards: Cards::default(),
-            map_shown: false,
+            map_shown: None,
         }
     }
 
@@ -691,10 +693,11 @@ impl Session {
             .collect()
     }
 
-    /// Whether the screen shows the opinion map: on a slide marked for it, or while
-    /// the host shows it over the slide on show.
+    /// Whether the screen shows the opinion map: as the host chose for the slide on
+    /// show, or else where the deck marks the slide for it.
     pub fn map_on_show(&self) -> bool {
-        self.map_shown || self.deck.slides[self.current].opinion_map
+        self.map_shown
+            .unwrap_or(self.deck.slides[self.current].opinion_map)
     }
 
     /// The session's voting cards.
@@ -1488,12 +1491,15 @@ impl Session {
         events
     }
 
-    /// Shows the opinion map, once two statements have votes, or hides it.
+    /// Shows the opinion map, or hides it, on the slide on show (a slide marked for it
+    /// too). Over a slide not marked for it, only once two statements have votes; a
+    /// marked slide shows the map anyway, saying why it has none yet.
     fn decide_map(&self, visible: bool) -> Result<Vec<Event>, Rejection> {
-        if visible && self.statements_with_votes().len() < 2 {
+        let marked = self.deck.slides[self.current].opinion_map;
+        if visible && !marked && self.statements_with_votes().len() < 2 {
             return Err(Rejection::MapNeedsStatements);
         }
-        if visible == self.map_shown {
+        if visible == self.map_on_show() {
             return Ok(vec![]);
         }
         Ok(vec![Event::MapShown { visible }])
@@ -1657,9 +1663,9 @@ impl Session {
                     return unfit("the deck has no such slide");
                 }
                 self.current = slide;
-                self.map_shown = false;
+                self.map_shown = None;
             }
-            Event::MapShown { visible } => self.map_shown = visible,
+            Event::MapShown { visible } => self.map_shown = Some(visible),
             Event::ResultsShown {
                 visible,
                 slide,

@@ -1,6 +1,7 @@
 //! The report as CSV: one file, its tables told apart by the first column.
 
-use super::{Report, StatementReport, Suppressed};
+use super::{MapReport, Report, StatementReport, Suppressed};
+use crate::core::deck::option_name;
 
 /// The columns, in order.
 const HEADER: &str =
@@ -27,6 +28,14 @@ const BOM: char = '\u{feff}';
 /// - `question`: an approved question from the room, by upvotes, after the statements:
 ///   its upvotes in `upvotes`, its text in `note` after `vraag: ` or
 ///   `beantwoorde vraag: `; the statement's columns empty.
+/// - `map_group`, `map`, `map_consensus`, `map_divisive`: the opinion map, when two or
+///   more statements have votes. `map_group` is a row per group, largest first, `groep
+///   1` … in `group`, its participants in `votes`. `map` is a row per statement the map
+///   rests on and group: the option the group chose most in `option` and
+///   `option_text`, its share in `percent`; a hidden cell's option and percent empty,
+///   with its note as for `group`. `map_consensus` and `map_divisive` name the
+///   consensus and the divisive statements, strongest first. With too few participants
+///   for a map, one `map` row instead: who voted in `votes`, why in `note`.
 /// - `cards`: for a session with voting cards, three rows, `stemkaarten` in
 ///   `statement`, `uitgegeven`, `gebruikt` and `gestemd` in `option_text`, the number
 ///   in `votes`.
@@ -42,19 +51,20 @@ pub fn to_csv(report: &Report) -> String {
         csv_groups(&mut out, s, &last, report.min_group_size);
         csv_arguments(&mut out, s);
     }
+    if let Some(map) = &report.opinion_map {
+        csv_map(&mut out, map, report.min_group_size);
+    }
     for q in &report.questions {
         let kind = if q.answered {
             "beantwoorde vraag"
         } else {
             "vraag"
         };
-        let fields = ["question", "", "", "", "", "", "", "", "", ""]
-            .into_iter()
-            .map(str::to_owned)
-            .chain([q.upvotes.to_string(), format!("{kind}: {}", q.text)]);
-        let line: Vec<String> = fields.map(|f| csv_field(&f)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        let (upvotes, note) = (q.upvotes.to_string(), format!("{kind}: {}", q.text));
+        let fields = [
+            "question", "", "", "", "", "", "", "", "", "", &upvotes, &note,
+        ];
+        line(&mut out, fields);
     }
     if let Some(cards) = report.cards {
         for (what, n) in [
@@ -135,13 +145,7 @@ fn csv_scale_shift(out: &mut String, s: &StatementReport, last: &str, min_group_
 fn csv_groups(out: &mut String, s: &StatementReport, last: &str, min_group_size: u64) {
     for g in &s.groups {
         let name = g.group.as_deref().unwrap_or("(geen groep)");
-        let note = match g.suppressed {
-            None => String::new(),
-            Some(Suppressed::Few) => format!("<{min_group_size}"),
-            Some(Suppressed::Complement) => {
-                format!("verborgen: zou een groep <{min_group_size} verraden")
-            }
-        };
+        let note = hidden_note(g.suppressed, min_group_size);
         for i in 0..s.options.len() {
             let cell = |values: &Option<Vec<u64>>| {
                 values
@@ -156,6 +160,110 @@ fn csv_groups(out: &mut String, s: &StatementReport, last: &str, min_group_size:
                 ..Cells::default()
             };
             row(out, ("group", s), [last, name], i, cells);
+        }
+    }
+}
+
+/// Why a group's cell is empty, or nothing when it is shown.
+fn hidden_note(why: Option<Suppressed>, min_group_size: u64) -> String {
+    match why {
+        None => String::new(),
+        Some(Suppressed::Few) => format!("<{min_group_size}"),
+        Some(Suppressed::Complement) => {
+            format!("verborgen: zou een groep <{min_group_size} verraden")
+        }
+    }
+}
+
+/// The opinion map's rows: its groups, what each chose per statement, and the
+/// consensus and divisive statements.
+fn csv_map(out: &mut String, map: &MapReport, min_group_size: u64) {
+    if let Some(needed) = map.needed {
+        let note = format!(
+            "te weinig deelnemers voor een kaart: groepen van minstens {min_group_size} vragen er {needed}"
+        );
+        let votes = map.participants.to_string();
+        line(
+            out,
+            ["map", "", "", "", "", "", "", &votes, "", "", "", &note],
+        );
+        return;
+    }
+    let group = |g: usize| format!("groep {}", g + 1);
+    for (g, size) in map.groups.iter().enumerate() {
+        let size = size.to_string();
+        line(
+            out,
+            [
+                "map_group",
+                "",
+                "",
+                "",
+                &group(g),
+                "",
+                "",
+                &size,
+                "",
+                "",
+                "",
+                "",
+            ],
+        );
+    }
+    for s in &map.statements {
+        let slide = s.slide.to_string();
+        for g in 0..map.groups.len() {
+            let chosen = s.chosen.get(g).copied().flatten();
+            let option = chosen
+                .map(|c| option_name(s.scale, c.option))
+                .unwrap_or_default();
+            let text = chosen.map_or("", |c| s.options.get(c.option).map_or("", String::as_str));
+            let percent = chosen.map(|c| c.percent.to_string()).unwrap_or_default();
+            let note = hidden_note(s.suppressed.get(g).copied().flatten(), min_group_size);
+            let fields = [
+                "map",
+                &slide,
+                &s.title,
+                "",
+                &group(g),
+                &option,
+                text,
+                "",
+                "",
+                &percent,
+                "",
+                &note,
+            ];
+            line(out, fields);
+        }
+    }
+    for (table, slides) in [
+        ("map_consensus", &map.consensus),
+        ("map_divisive", &map.divisive),
+    ] {
+        for slide in slides {
+            let title = map
+                .statements
+                .iter()
+                .find(|s| s.slide == *slide)
+                .map_or("", |s| s.title.as_str());
+            line(
+                out,
+                [
+                    table,
+                    &slide.to_string(),
+                    title,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ],
+            );
         }
     }
 }
@@ -201,6 +309,11 @@ fn row(
         &cells.upvotes,
         cells.note,
     ];
+    line(out, fields);
+}
+
+/// One CSV row of `fields`, quoted where needed.
+fn line(out: &mut String, fields: [&str; 12]) {
     let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
     out.push_str(&line.join(","));
     out.push_str("\r\n");

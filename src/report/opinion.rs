@@ -4,9 +4,9 @@
 use maud::{html, Markup};
 use serde::Serialize;
 
-use super::fill;
+use super::{fill, Suppressed};
 use crate::core::deck::{option_name, Deck};
-use crate::core::opinion::{Outcome, CONSENSUS_PERCENT, DIVISIVE_POINTS, SPAN};
+use crate::core::opinion::{Choice, Outcome, CONSENSUS_PERCENT, DIVISIVE_POINTS, SPAN};
 use crate::wire::protocol::Lang;
 
 /// The opinion map as the report keeps it.
@@ -47,17 +47,22 @@ pub struct MapStatementReport {
     pub scale: bool,
     /// Per group, percentages per option; `None` where too few of the group voted.
     pub percents: Vec<Option<Vec<u64>>>,
+    /// Per group, the option it chose most and its percentage; `None` as `percents`.
+    pub chosen: Vec<Option<Choice>>,
+    /// Per group, why its cell is hidden (`None` where it is shown).
+    pub suppressed: Vec<Option<Suppressed>>,
 }
 
 impl MapStatementReport {
-    /// The group's most chosen option and its percentage, as "A 80%".
+    /// The group's most chosen option and its percentage (as the map computed them),
+    /// as "A 80%".
     pub(super) fn cell(&self, group: usize) -> Option<String> {
-        let p = self.percents.get(group)?.as_ref()?;
-        let (top, share) = p
-            .iter()
-            .enumerate()
-            .max_by_key(|(o, &share)| (share, std::cmp::Reverse(*o)))?;
-        Some(format!("{} {share}%", option_name(self.scale, top)))
+        let chosen = (*self.chosen.get(group)?)?;
+        Some(format!(
+            "{} {}%",
+            option_name(self.scale, chosen.option),
+            chosen.percent
+        ))
     }
 }
 
@@ -94,6 +99,8 @@ pub fn opinion_map(deck: &Deck, outcome: &Outcome) -> Option<MapReport> {
                     options: deck.options(s.slide).unwrap_or_default().to_vec(),
                     scale: deck.slides[s.slide].scale,
                     percents: s.groups.iter().map(|g| g.percents.clone()).collect(),
+                    chosen: s.groups.iter().map(|g| g.chosen).collect(),
+                    suppressed: s.groups.iter().map(|g| g.suppressed).collect(),
                 })
                 .collect(),
             consensus: map.consensus.iter().map(|s| s + 1).collect(),
@@ -119,7 +126,9 @@ pub(super) fn method(lang: Lang, min_group_size: u64) -> String {
              op die twee richtingen, zonder naam. Dan deelt hij de deelnemers in 2 tot 5 \
              groepen van mensen die dicht bij elkaar staan (k-means) en kiest het aantal \
              groepen waarbij de groepen het duidelijkst van elkaar gescheiden zijn \
-             (silhouet). Een groep met minder dan {min} deelnemers wordt bij de dichtstbijzijnde \
+             (silhouet: hoeveel dichter elke deelnemer bij het midden van de eigen groep \
+             staat dan bij het midden van de naaste andere groep, gemiddeld over allen). \
+             Een groep met minder dan {min} deelnemers wordt bij de dichtstbijzijnde \
              groep gevoegd; zo is niemand apart te herkennen. Dezelfde stemmen geven altijd \
              dezelfde kaart: er zit geen toeval in. Een stelling is gedeeld (consensus) als \
              elke groep voor minstens {consensus}% dezelfde keuze maakte als de zaal; \
@@ -135,7 +144,9 @@ pub(super) fn method(lang: Lang, min_group_size: u64) -> String {
              (principal component analysis); each dot on the map is a participant on those \
              two directions, without a name. It then divides the participants into 2 to 5 \
              groups of people who stand close together (k-means) and picks the number of \
-             groups that keeps them most clearly apart (silhouette). A group of fewer than \
+             groups that keeps them most clearly apart (silhouette: how much closer each \
+             participant stands to the middle of its own group than to the middle of the \
+             nearest other group, averaged over all). A group of fewer than \
              {min} participants is merged into the nearest group, so nobody can be singled \
              out. The same votes always give the same map: nothing in it is random. A \
              statement is shared (consensus) when every group made the room's choice by at \

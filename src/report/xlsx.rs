@@ -3,6 +3,7 @@
 
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
+use super::opinion;
 use super::{fill, label, text, Report, StatementReport, Suppressed};
 use crate::wire::protocol::Lang;
 
@@ -11,7 +12,8 @@ const MAX_COLUMN_PIXELS: u32 = 480;
 
 /// The report as an `.xlsx` file, its sheet and column names in `lang`: votes per round
 /// (the meeting, date and place on top), groups, switches, arguments and, in a session
-/// with voting cards, the cards. Percentages are the report's `percents` with a percent
+/// with voting cards, the cards; the approved questions and the opinion map when there
+/// are. Percentages are the report's `percents` with a percent
 /// format. `now_ms` is the workbook's creation time, drawn by the caller.
 pub fn to_xlsx(report: &Report, lang: Lang, now_ms: u64) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
@@ -36,6 +38,9 @@ pub fn to_xlsx(report: &Report, lang: Lang, now_ms: u64) -> Result<Vec<u8>, Xlsx
     }
     if !report.questions.is_empty() {
         tables.push(("sheet_questions", questions));
+    }
+    if report.opinion_map.is_some() {
+        tables.push(("sheet_map", opinion_map));
     }
     for (name, write) in tables {
         let mut sheet = Sheet::new(&mut book, lang, name, &formats)?;
@@ -202,14 +207,16 @@ fn statement_cells(s: &StatementReport) -> Vec<Cell<'_>> {
 
 /// Option `i`'s name (`A`, or a scale's point) and text.
 fn option_cells(s: &StatementReport, i: usize) -> [Cell<'_>; 2] {
-    let name = match s.scale {
+    named_option(s.scale, &s.options, i)
+}
+
+/// Option `i` of `options` (a scale's points when `scale`): its name and text.
+fn named_option(scale: bool, options: &[String], i: usize) -> [Cell<'_>; 2] {
+    let name = match scale {
         true => Cell::Number(i as u64 + 1),
         false => Cell::Label(label(i)),
     };
-    [
-        name,
-        Cell::Text(s.options.get(i).map_or("", String::as_str)),
-    ]
+    [name, Cell::Text(options.get(i).map_or("", String::as_str))]
 }
 
 /// The last round per group and option; a suppressed group's cells empty, with why.
@@ -231,13 +238,7 @@ fn groups(sheet: &mut Sheet, report: &Report) -> Result<(), XlsxError> {
     for s in &report.statements {
         let round = s.rounds.last().map_or(1, |r| r.round);
         for g in &s.groups {
-            let note = g.suppressed.map(|why| {
-                let key = match why {
-                    Suppressed::Few => "hidden",
-                    Suppressed::Complement => "hidden_complement",
-                };
-                fill(text(lang, key), &[&min])
-            });
+            let note = hidden_note(lang, g.suppressed, &min);
             let name = g.group.as_deref().unwrap_or(text(lang, "no_group"));
             for i in 0..s.options.len() {
                 let mut cells = statement_cells(s);
@@ -255,6 +256,78 @@ fn groups(sheet: &mut Sheet, report: &Report) -> Result<(), XlsxError> {
                 ]);
                 sheet.row(&cells)?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Why a group's cells are empty, in `lang`; `None` when they are shown.
+fn hidden_note(lang: Lang, why: Option<Suppressed>, min: &str) -> Option<String> {
+    let key = match why? {
+        Suppressed::Few => "hidden",
+        Suppressed::Complement => "hidden_complement",
+    };
+    Some(fill(text(lang, key), &[min]))
+}
+
+/// The opinion map: per statement it rests on and group, the group's size and the
+/// option it chose most with its share (a hidden cell empty, with why), and whether
+/// the statement is shared by all groups or divides them. With too few participants
+/// for a map, one row that says so.
+fn opinion_map(sheet: &mut Sheet, report: &Report) -> Result<(), XlsxError> {
+    let Some(map) = &report.opinion_map else {
+        return Ok(());
+    };
+    let lang = sheet.lang;
+    let min = report.min_group_size.to_string();
+    if let Some(needed) = map.needed {
+        sheet.header(&["voted", "note"])?;
+        let few = opinion::words(lang, "few");
+        let note = fill(
+            few,
+            &[&map.participants.to_string(), &min, &needed.to_string()],
+        );
+        return sheet.row(&[Cell::Number(map.participants), Cell::Text(&note)]);
+    }
+    sheet.header(&[
+        "slide",
+        "statement",
+        "group",
+        "group_size",
+        "option",
+        "option_text",
+        "percent",
+        "note",
+        "standout",
+    ])?;
+    let groups: Vec<String> = (0..map.groups.len())
+        .map(|g| fill(opinion::words(lang, "group"), &[&(g + 1).to_string()]))
+        .collect();
+    for s in &map.statements {
+        let standout = if map.consensus.contains(&s.slide) {
+            Cell::Text(opinion::words(lang, "consensus"))
+        } else if map.divisive.contains(&s.slide) {
+            Cell::Text(opinion::words(lang, "divisive"))
+        } else {
+            Cell::Empty
+        };
+        for (g, &size) in map.groups.iter().enumerate() {
+            let chosen = s.chosen.get(g).copied().flatten();
+            let note = hidden_note(lang, s.suppressed.get(g).copied().flatten(), &min);
+            let [option, option_text] = chosen.map_or([Cell::Empty, Cell::Empty], |c| {
+                named_option(s.scale, &s.options, c.option)
+            });
+            sheet.row(&[
+                Cell::Number(s.slide as u64),
+                Cell::Text(&s.title),
+                Cell::Text(&groups[g]),
+                Cell::Number(size),
+                option,
+                option_text,
+                chosen.map_or(Cell::Empty, |c| Cell::Percent(c.percent)),
+                note.as_deref().map_or(Cell::Empty, Cell::Text),
+                standout,
+            ])?;
         }
     }
     Ok(())
@@ -374,6 +447,9 @@ fn word(lang: Lang, key: &str) -> &'static str {
         "sheet_arguments" => ("Argumenten", "Arguments"),
         "sheet_cards" => ("Stemkaarten", "Voting cards"),
         "sheet_questions" => ("Vragen", "Questions"),
+        "sheet_map" => ("Meningskaart", "Opinion map"),
+        "group_size" => ("Deelnemers in de groep", "Participants in the group"),
+        "standout" => ("Over alle groepen", "Across the groups"),
         "question" => ("Vraag", "Question"),
         "answered" => ("Beantwoord", "Answered"),
         "title" => ("Titel", "Title"),

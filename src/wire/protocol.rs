@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use crate::core::opinion::Choice;
 pub use crate::core::session::Phase;
 pub use crate::core::tally::{Moved, ScaleStats, Suppressed};
 
@@ -762,6 +763,9 @@ pub struct MapStatementView {
     /// Per group (as `groups`), its votes as percentages per option; `null` where
     /// fewer than `min_group_size` of the group voted (or its complement).
     pub percents: Vec<Option<Vec<u64>>>,
+    /// Per group (as `groups`), the option it chose most and its percentage, as the
+    /// pages show it; `null` where `percents` is.
+    pub chosen: Vec<Option<Choice>>,
 }
 
 /// The host's presenter view: the notes for the slide on show and the slide after it.

@@ -511,6 +511,7 @@ pub fn opinion_map(session: &Session, map: Option<(u64, &Outcome)>, role: Role) 
                         scale: deck.slides[split.slide].scale,
                         top: split.top,
                         percents: split.groups.iter().map(|g| g.percents.clone()).collect(),
+                        chosen: split.groups.iter().map(|g| g.chosen).collect(),
                     })
                     .collect(),
             );

@@ -1273,6 +1273,7 @@ async fn an_owner_flooded_with_forwarded_votes_keeps_its_lease_and_its_views_flo
     drop((owner, other));
 }
 
+mod map;
 mod media;
 mod order;
 mod seams;

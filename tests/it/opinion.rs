@@ -6,6 +6,7 @@ use crate::support;
 
 use std::collections::{BTreeSet, HashMap};
 
+use calamine::Data;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use stemzaal::core::opinion::{compute, Column, Outcome, Votes};
@@ -260,17 +261,32 @@ async fn voted_room(a: usize, b: usize) -> (TestServer, TestClient, TestClient, 
         phones.push(server.participant().await);
     }
     for slide in 0..3u64 {
-        host.send(json!({"type": "go_to", "slide": slide})).await;
-        host.send(json!({"type": "open_vote"})).await;
-        for (i, phone) in phones.iter_mut().enumerate() {
-            phone
-                .wait_state(|s| s["slide"]["index"] == slide && s["slide"]["phase"] == "open")
-                .await;
-            let option = u64::from(i >= a && slide < 2);
-            assert_eq!(phone.vote(slide, 1, option).await["type"], "ack");
-        }
+        all_vote(&mut host, &mut phones, slide, |i| {
+            Some(u64::from(i >= a && slide < 2))
+        })
+        .await;
     }
     (server, host, screen, phones)
+}
+
+/// The host opens the vote on `slide`, and phone i votes `choose(i)` (none for `None`).
+pub(crate) async fn all_vote(
+    host: &mut TestClient,
+    phones: &mut [TestClient],
+    slide: u64,
+    choose: impl Fn(usize) -> Option<u64>,
+) {
+    host.send(json!({"type": "go_to", "slide": slide})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    for (i, phone) in phones.iter_mut().enumerate() {
+        phone
+            .wait_state(|s| s["slide"]["index"] == slide && s["slide"]["phase"] == "open")
+            .await;
+        if let Some(option) = choose(i) {
+            let ack = phone.vote(slide, 1, option).await;
+            assert_eq!(ack["type"], "ack", "phone {i} on slide {slide}: {ack}");
+        }
+    }
 }
 
 async fn my_group(phone: &mut TestClient, id: u64) -> Value {
@@ -436,6 +452,205 @@ async fn the_host_shows_the_map_over_any_slide_once_two_statements_have_votes_an
     screen.wait_state(|s| s["opinion_map"].is_null()).await;
 }
 
+#[tokio::test]
+async fn the_host_hides_the_map_on_a_marked_slide_and_shows_it_again() {
+    let (_server, mut host, mut screen, mut phones) = voted_room(4, 4).await;
+    host.send(json!({"type": "go_to", "slide": 3})).await;
+    screen
+        .wait_state(|s| s["opinion_map"]["status"] == "map" && s["slide"]["index"] == 3)
+        .await;
+    host.wait_state(|s| s["opinion_map"]["status"] == "map")
+        .await;
+    // Hidden: off the screen, the host's state says so, and no phone hears of a map.
+    host.send(json!({"type": "show_map", "visible": false, "id": 1}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 1);
+    let hidden = screen
+        .wait_state(|s| s["opinion_map"].is_null() && s["slide"]["index"] == 3)
+        .await;
+    assert!(hidden["slide"]["html"]
+        .as_str()
+        .unwrap()
+        .contains("Hoe denkt de zaal?"));
+    host.wait_state(|s| s["opinion_map"].is_null()).await;
+    phones[0].wait_state(|s| s["opinion_map"].is_null()).await;
+    assert_eq!(my_group(&mut phones[0], 2).await["group"], Value::Null);
+    // Hiding it again changes nothing and is no error.
+    host.send(json!({"type": "show_map", "visible": false, "id": 3}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 3);
+    // Shown again: the same map.
+    host.send(json!({"type": "show_map", "visible": true, "id": 4}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 4);
+    let shown = screen
+        .wait_state(|s| s["opinion_map"]["status"] == "map")
+        .await;
+    assert_eq!(shown["opinion_map"]["groups"][0]["size"], 4);
+    assert_eq!(shown["opinion_map"]["participants"], 8);
+    assert!(my_group(&mut phones[0], 5).await["group"].is_number());
+    // Hidden, then to another slide and back: the marked slide shows the map again.
+    host.send(json!({"type": "show_map", "visible": false, "id": 6}))
+        .await;
+    assert_eq!(host.wait_for("ok").await["id"], 6);
+    screen.wait_state(|s| s["opinion_map"].is_null()).await;
+    host.send(json!({"type": "go_to", "slide": 2})).await;
+    screen
+        .wait_state(|s| s["slide"]["index"] == 2 && s["opinion_map"].is_null())
+        .await;
+    host.send(json!({"type": "go_to", "slide": 3})).await;
+    screen
+        .wait_state(|s| s["slide"]["index"] == 3 && s["opinion_map"]["status"] == "map")
+        .await;
+}
+
+#[test]
+fn the_hosts_choice_for_a_marked_slide_is_replayed_from_the_log_and_ends_with_the_slide() {
+    use stemzaal::core::session::{Command, Session};
+    let deck = std::sync::Arc::new(stemzaal::core::deck::parse("kaart.md", MAP_DECK).unwrap());
+    let mut live = Session::new(deck.clone());
+    let mut log = vec![];
+    let mut run = |live: &mut Session, command: Command| {
+        log.extend(live.apply(command).expect("the host may"));
+        let mut replayed = Session::new(deck.clone());
+        for event in &log {
+            replayed.replay(event).expect("the stored events apply");
+        }
+        assert_eq!(replayed.map_on_show(), live.map_on_show(), "{log:?}");
+        live.map_on_show()
+    };
+    assert!(run(&mut live, Command::GoTo { slide: 3 }));
+    assert!(!run(&mut live, Command::ShowMap { visible: false }));
+    assert!(run(&mut live, Command::ShowMap { visible: true }));
+    assert!(!run(&mut live, Command::ShowMap { visible: false }));
+    assert!(!run(&mut live, Command::GoTo { slide: 2 }));
+    assert!(run(&mut live, Command::GoTo { slide: 3 }));
+}
+
+/// [`MAP_DECK`] with a fourth A/B statement before the map.
+fn four_deck() -> String {
+    MAP_DECK.replace(
+        "## Hoe denkt de zaal?",
+        "## Een bankje bij de bushalte?\n\nA) Ja\nB) Nee\n\n---\n\n## Hoe denkt de zaal?",
+    )
+}
+
+#[tokio::test]
+async fn the_csv_and_the_workbook_carry_the_map_with_small_cells_hidden() {
+    let text = four_deck();
+    let deck = stemzaal::core::deck::parse("kaart.md", &text).expect("the deck parses");
+    let server = TestServer::start_with(deck, &text).await;
+    let mut host = server.host().await;
+    let mut phones = vec![];
+    for _ in 0..8 {
+        phones.push(server.participant().await);
+    }
+    // Four vote A, A, A, A; four vote B, B, A, and only two of them B on the fourth:
+    // too few of their group for its cell there, and the other group's cell hidden
+    // with it, or the room's total would give it away.
+    for slide in 0..4u64 {
+        all_vote(&mut host, &mut phones, slide, |i| {
+            (slide < 3 || i < 6).then_some(u64::from(i >= 4 && slide != 2))
+        })
+        .await;
+    }
+    let key = server.session.host_key().expose().to_owned();
+    let code = server.code().to_owned();
+    let (status, _, body) = server.get(&format!("/export/{code}.json?key={key}")).await;
+    assert_eq!(status, 200);
+    let report: Value = serde_json::from_str(&body).unwrap();
+    let map = &report["opinion_map"];
+    assert_eq!(map["groups"], json!([4, 4]));
+    // Which of the two groups the A camp is: the one that chose A on the first.
+    let a = usize::from(map["statements"][0]["chosen"][0]["option"] != 0);
+    let b = 1 - a;
+    let group = |g: usize| format!("groep {}", g + 1);
+
+    let (status, _, csv) = server.get(&format!("/export/{code}.csv?key={key}")).await;
+    assert_eq!(status, 200);
+    let map_rows: Vec<&str> = csv.lines().filter(|l| l.starts_with("map")).collect();
+    let mut expected = vec![
+        "map_group,,,,groep 1,,,4,,,,".to_owned(),
+        "map_group,,,,groep 2,,,4,,,,".to_owned(),
+    ];
+    let titles = [
+        "Meer groen in de wijk?",
+        "Een autovrij centrum?",
+        "Vaker een raadsavond in de wijk?",
+        "Een bankje bij de bushalte?",
+    ];
+    for (s, title) in titles.iter().enumerate() {
+        let slide = s + 1;
+        for g in 0..2 {
+            let cell = match (s, g == a) {
+                (3, true) => ",,,,,,verborgen: zou een groep <3 verraden".to_owned(),
+                (3, false) => ",,,,,,<3".to_owned(),
+                (2, _) | (_, true) => "A,Ja,,,100,,".to_owned(),
+                (_, false) => "B,Nee,,,100,,".to_owned(),
+            };
+            expected.push(format!("map,{slide},{title},,{},{cell}", group(g)));
+        }
+    }
+    expected.push("map_consensus,3,Vaker een raadsavond in de wijk?,,,,,,,,,".to_owned());
+    expected.push("map_divisive,1,Meer groen in de wijk?,,,,,,,,,".to_owned());
+    expected.push("map_divisive,2,Een autovrij centrum?,,,,,,,,,".to_owned());
+    assert_eq!(map_rows, expected, "{csv}");
+    // The numbers are the map's own: what the JSON report says each group chose.
+    for (s, statement) in map["statements"].as_array().unwrap().iter().enumerate() {
+        for g in [a, b] {
+            let chosen = &statement["chosen"][g];
+            if s == 3 {
+                assert!(chosen.is_null());
+            } else {
+                assert_eq!(chosen["percent"], 100);
+            }
+        }
+    }
+
+    for (lang, sheet_name, header, hidden, shared) in [
+        (
+            "nl",
+            "Meningskaart",
+            "Deelnemers in de groep",
+            "niet getoond (minder dan 3 stemmen)",
+            "Gedeeld door alle groepen",
+        ),
+        (
+            "en",
+            "Opinion map",
+            "Participants in the group",
+            "not shown (fewer than 3 votes)",
+            "Shared by all groups",
+        ),
+    ] {
+        let path = format!("/export/{code}.xlsx?key={key}&lang={lang}");
+        let (status, head, book) = support::http_get_bytes(server.addr, &path, &[]).await;
+        assert_eq!(status, 200, "{head}");
+        let sheets = crate::report::read_workbook(&book);
+        let (_, rows) = sheets
+            .iter()
+            .find(|(name, _)| name == sheet_name)
+            .unwrap_or_else(|| panic!("a sheet {sheet_name}"));
+        assert_eq!(rows[0][3], Data::String(header.into()));
+        assert_eq!(rows.len(), 1 + 4 * 2, "{rows:?}");
+        // The first statement: each group's size, option and share.
+        let first_a = &rows[1 + a];
+        assert_eq!(first_a[0], Data::Float(1.0));
+        assert_eq!(first_a[1], Data::String(titles[0].into()));
+        assert_eq!(first_a[3], Data::Float(4.0));
+        assert_eq!(first_a[4], Data::String("A".into()));
+        assert_eq!(first_a[5], Data::String("Ja".into()));
+        assert_eq!(first_a[6], Data::Float(1.0));
+        assert_eq!(rows[1 + b][4], Data::String("B".into()));
+        // The shared statement is marked; the fourth's small cell is empty, with why.
+        assert_eq!(rows[5][8], Data::String(shared.into()));
+        let small = &rows[7 + b];
+        assert_eq!(small[4], Data::Empty);
+        assert_eq!(small[6], Data::Empty);
+        assert_eq!(small[7], Data::String(hidden.into()));
+    }
+}
+
 /// The JSON examples of docs/protocol.md's section on the map.
 fn documented_examples() -> Vec<Value> {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/protocol.md"))
@@ -498,8 +713,8 @@ async fn the_projector_draws_the_map_and_the_phone_shows_its_group_in_chromium()
 
 /// The phone in Chromium votes A three times with four other phones; four more vote B,
 /// B, A. On the marked slide the screen draws two groups with a table of what each
-/// chose, the phone says it is in group 1 of 2; the host's button puts the map over
-/// another slide. Axe-clean in both languages.
+/// chose, the phone says it is in group 1 of 2; the host's button hides the map there
+/// and shows it again, and puts it over another slide. Axe-clean in both languages.
 async fn map_in_chromium(tools: crate::browser::harness::Tools) {
     use crate::browser::{axe_blocking, js_str, room_pages};
     let axe = std::fs::read_to_string(&tools.axe).expect("read axe.min.js");
@@ -599,6 +814,34 @@ async fn map_in_chromium(tools: crate::browser::harness::Tools) {
     for (b, name) in [(&screen, "screen"), (&phone, "phone")] {
         blocking.extend(axe_blocking(b, &axe, &format!("{name} with the map [en]")).await);
     }
+    // On the marked slide the host's button hides the map, and shows it again.
+    host.wait(
+        "the host's hide button on the marked slide",
+        &format!("return document.getElementById('map-show').textContent === {} && !document.getElementById('map-show').disabled;", js_str("Meningskaart verbergen")),
+    )
+    .await;
+    host.click("#map-show").await;
+    screen
+        .wait(
+            "the map hidden on its own slide",
+            "return document.getElementById('omap').hidden && document.getElementById('stage').dataset.map === '' && document.body.dataset.view.startsWith('3:');",
+        )
+        .await;
+    host.wait(
+        "the host's show button on the marked slide",
+        &format!(
+            "return document.getElementById('map-show').textContent === {};",
+            js_str("Meningskaart tonen")
+        ),
+    )
+    .await;
+    host.click("#map-show").await;
+    screen
+        .wait(
+            "the map back on its own slide",
+            "return !document.getElementById('omap').hidden && document.querySelectorAll('#omap circle').length === 2;",
+        )
+        .await;
     // The host's button puts the map over a statement, and takes it off.
     control.send(json!({"type": "go_to", "slide": 0})).await;
     screen

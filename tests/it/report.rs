@@ -501,7 +501,7 @@ B) nee, parkeren
 
 /// A workbook's sheets by name, each as its rows of cells, read by `calamine`; panics
 /// if any cell holds a formula.
-fn read_workbook(book: &[u8]) -> Vec<(String, Vec<Vec<Data>>)> {
+pub(crate) fn read_workbook(book: &[u8]) -> Vec<(String, Vec<Vec<Data>>)> {
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(book.to_vec())).expect("an xlsx file");
     let names = book.sheet_names();
     names

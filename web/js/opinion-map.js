@@ -3,7 +3,7 @@
 // table gives the same in text (the groups' sizes and what each chose per statement),
 // for screen readers and the back of the room. The host page says where it stands.
 import { t } from './i18n.js';
-import { el, setText } from './common.js';
+import { el, optName, setText } from './common.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const VIEW = 1000; // the server's coordinates run from 0 to 1000
@@ -15,13 +15,11 @@ function svg(tag, attrs) {
   return n;
 }
 
-// A statement's most chosen option in a group, as "A 80%"; a dash where it is hidden.
-function cell(s, percents) {
-  if (!percents) return t('map.hidden');
-  let top = 0;
-  percents.forEach((p, i) => { if (p > percents[top]) top = i; });
-  const name = s.scale ? String(top + 1) : String.fromCharCode(65 + top);
-  return t('map.cell', { o: name, p: percents[top] });
+// A group's most chosen option on a statement and its share, as the server chose them
+// (`chosen`), shown as "A 80%"; the words for a hidden cell where there is none.
+function cell(s, chosen) {
+  if (!chosen) return t('map.hidden');
+  return t('map.cell', { o: optName(s, chosen.option), p: chosen.percent });
 }
 
 // One line that says where the map stands: for the host, and above the screen's map.
@@ -86,7 +84,7 @@ function table(om, contentLang) {
     const th = el('th', null, s.title);
     th.scope = 'row';
     th.lang = contentLang;
-    tr.append(th, ...s.percents.map((p) => el('td', null, cell(s, p))));
+    tr.append(th, ...s.chosen.map((c) => el('td', null, cell(s, c))));
     body.append(tr);
   }
   tbl.append(cap, thead, body);
