@@ -441,6 +441,35 @@ async fn slow_photo(tools: Tools) {
         )
         .await;
     let votable = votable.as_f64().unwrap();
+    // The options did not move once the page was votable, not when the photo arrived
+    // and not when the socket opened: a finger about to tap one must not hit another.
+    // (A few pixels are left when the script redraws the slide; an option is 48 high.)
+    const MOVE_LIMIT: f64 = 8.0;
+    let shifts = slow
+        .js("return new Promise((done) => {
+               const moved = [];
+               const seen = new PerformanceObserver((list) => {
+                 for (const e of list.getEntries()) {
+                   const options = e.sources.filter((s) => s.node && s.node.closest && s.node.closest('#options'));
+                   if (options.length && !e.hadRecentInput) moved.push({ at: Math.round(e.startTime),
+                     from: options[0].previousRect.y, to: options[0].currentRect.y });
+                 }
+               });
+               seen.observe({ type: 'layout-shift', buffered: true });
+               setTimeout(() => { seen.disconnect(); done(moved); }, 300);
+             });")
+        .await;
+    let late: Vec<&serde_json::Value> = shifts
+        .as_array()
+        .expect("a list of layout shifts")
+        .iter()
+        .filter(|s| s["at"].as_f64().unwrap() >= votable)
+        .filter(|s| (s["to"].as_f64().unwrap() - s["from"].as_f64().unwrap()).abs() >= MOVE_LIMIT)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "the options moved after the page was votable at {votable:.0} ms: {late:?}; the photo {photo}"
+    );
     println!("slow link, a statement with a photo: votable after {votable:.0} ms; {photo}");
     // Votable within 2 s of opening the link, the photo still on its way or not.
     assert!(votable <= 2000.0, "votable after {votable:.0} ms: {photo}");
