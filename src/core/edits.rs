@@ -23,6 +23,8 @@ pub const LONG_TEXT_CHARS: usize = 10;
 /// the longer of the two has fewer than [`LONG_TEXT_CHARS`] characters, at most
 /// [`LONG_TEXT_EDITS`] otherwise. Inserting, deleting or replacing a character, or
 /// swapping two adjacent ones, counts one (the optimal string alignment distance).
+/// And it [keeps its negations](keeps_negations): a typo never turns a text around, as
+/// `het eens` → `het oneens` or `geen park` → `een park` would in two characters.
 pub fn small_edit(was: &str, now: &str) -> bool {
     let was: Vec<char> = folded(was).chars().collect();
     let now: Vec<char> = folded(now).chars().collect();
@@ -32,7 +34,57 @@ pub fn small_edit(was: &str, now: &str) -> bool {
         LONG_TEXT_EDITS
     };
     // Texts whose lengths differ by more than the allowance cannot be that close.
-    was.len().abs_diff(now.len()) <= allowed && distance(&was, &now) <= allowed
+    was.len().abs_diff(now.len()) <= allowed
+        && distance(&was, &now) <= allowed
+        && keeps_negations(
+            &was.iter().collect::<String>(),
+            &now.iter().collect::<String>(),
+        )
+}
+
+/// Words that say "not", Dutch and English. A word ending in `n't` counts as `not`.
+pub const NEGATIONS: &[&str] = &[
+    "niet", "geen", "nooit", "niets", "niks", "niemand", "nergens", "not", "no", "never",
+    "nothing", "none", "nobody", "nowhere", "cannot",
+];
+
+/// Prefixes that turn a word into its opposite: `eens` → `oneens`, `likely` →
+/// `unlikely`.
+pub const NEGATING_PREFIXES: &[&str] = &["on", "niet-", "non-", "non", "un", "in", "im", "dis"];
+
+/// Whether `now` says "not" as often as `was` does, and no word of the one is a word of
+/// the other with a [negating prefix](NEGATING_PREFIXES) added. Cautious on purpose: a
+/// typo that happens to look like a negation is refused too, which a facilitator can
+/// work around (a new round or a new session); a vote moved to the opposite cannot be
+/// undone.
+pub fn keeps_negations(was: &str, now: &str) -> bool {
+    let (was, now) = (words(was), words(now));
+    let nots = |words: &[String]| {
+        words
+            .iter()
+            .filter(|w| NEGATIONS.contains(&w.as_str()) || w.ends_with("n't"))
+            .count()
+    };
+    let prefixed = |from: &[String], to: &[String]| {
+        to.iter().any(|word| {
+            NEGATING_PREFIXES.iter().any(|prefix| {
+                word.strip_prefix(prefix)
+                    .is_some_and(|stem| stem.chars().count() >= 3 && from.iter().any(|w| w == stem))
+            })
+        })
+    };
+    nots(&was) == nots(&now) && !prefixed(&was, &now) && !prefixed(&now, &was)
+}
+
+/// A text's words, in small letters: runs of letters, digits, hyphens and apostrophes
+/// (a typographic one read as `'`).
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .replace('\u{2019}', "'")
+        .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The text trimmed, each run of white space one space.
@@ -194,6 +246,23 @@ mod tests {
             "Ik ben voor meer groen in de wijk",
             "Ik ben niet voor meer groen in de wijk"
         ));
+    }
+
+    #[test]
+    fn a_negation_in_two_characters_is_not_a_typo() {
+        assert!(!small_edit("Ik ben het eens", "Ik ben het oneens"));
+        assert!(!small_edit("Er komt geen park", "Er komt een park"));
+        assert!(!small_edit("Dit is belangrijk", "Dit is onbelangrijk"));
+        assert!(!small_edit("Dat is wenselijk", "Dat is onwenselijk"));
+        assert!(!small_edit("This is likely", "This is unlikely"));
+        assert!(!small_edit("We can act now", "We can\u{2019}t act now"));
+        assert!(!small_edit("Dat gaat niet", "Dat gaat niet niet"));
+        // A typo beside a negation keeps it.
+        assert!(small_edit("Er komt geen prak", "Er komt geen park"));
+        assert!(small_edit("Ik ben het oneens", "Ik ben het Oneens"));
+        assert!(small_edit("Geen idee", "Geen idee!"));
+        // A prefix that makes no word of the other text is a typo.
+        assert!(small_edit("Informatie delen", "Informatie deelen"));
     }
 
     #[test]

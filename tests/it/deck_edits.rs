@@ -173,7 +173,7 @@ fn run_to_exit(addr: SocketAddr, data: &Path, args: &[&str]) -> (Option<i32>, St
     (status.code(), stderr)
 }
 
-const RAAD: &str = "# Raad\n\n---\n\n## Meer bomen in de wijk\n\nA) Eens\nB) Oneens\n";
+const RAAD: &str = "# Raad\n\n---\n\n## Meer bomen in de wijk is wenselijk\n\nA) Eens\nB) Oneens\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_refuses_a_deck_that_rewords_what_people_voted_on() {
@@ -208,6 +208,14 @@ async fn a_restart_refuses_a_deck_that_rewords_what_people_voted_on() {
     }
     // The statement reworded: the same.
     std::fs::write(&file, RAAD.replace("Meer bomen", "Minder bomen")).unwrap();
+    let (status, stderr) = run_to_exit(addr, &data, &deck_arg);
+    assert_eq!(status, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("de tekst van de stelling op dia 2 (regel {line})")),
+        "{stderr}"
+    );
+    // Turned around in two characters, a typo's count: refused all the same.
+    std::fs::write(&file, RAAD.replace("is wenselijk", "is onwenselijk")).unwrap();
     let (status, stderr) = run_to_exit(addr, &data, &deck_arg);
     assert_eq!(status, Some(1), "{stderr}");
     assert!(
