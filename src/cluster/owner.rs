@@ -191,6 +191,13 @@ async fn keep_lease(
                 // lease nobody holds is taken back.
                 match cluster.claim(&code).await {
                     Ok(Claim::Owner(next)) => {
+                        if let Some(lasted) = outage.ended() {
+                            tracing::warn!(
+                                code,
+                                "the session's lease is renewed again, after {lasted:.1?} \
+                                 (taken back: it ran out meanwhile)"
+                            );
+                        }
                         revision.send_replace(next);
                     }
                     _ => {

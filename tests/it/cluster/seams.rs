@@ -381,7 +381,8 @@ async fn logged(log: &Log, needle: &str, within: Duration) {
 }
 
 /// The NATS server goes away while a phone votes and comes back: the node logs the
-/// outage once when it starts and once when it ends, and what it refused meanwhile;
+/// outage (of its connection, its log's writes and its session's lease) once when it
+/// starts and once when it ends, and what it refused meanwhile;
 /// the vote is stored once NATS is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nats_outage_is_logged_once_as_it_starts_and_once_as_it_ends_with_what_was_refused() {
@@ -411,7 +412,10 @@ async fn a_nats_outage_is_logged_once_as_it_starts_and_once_as_it_ends_with_what
     let mut host = node.host().await;
     host.wait_state(|s| super::tally(s) == vec![0, 1]).await;
     logged(&log, "connected to NATS again", Duration::from_secs(10)).await;
+    logged(&log, "lease is renewed again", Duration::from_secs(10)).await;
     let said = log.text();
+    assert_eq!(log.count("cannot renew the session's lease"), 1, "{said}");
+    assert_eq!(log.count("lease is renewed again"), 1, "{said}");
     assert_eq!(log.count("lost the connection to NATS"), 1, "{said}");
     assert_eq!(log.count("connected to NATS again"), 1, "{said}");
     assert_eq!(log.count("does not take appends"), 1, "{said}");
