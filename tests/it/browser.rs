@@ -334,7 +334,11 @@ async fn session_end_to_end(tools: Tools) {
     let report_href = host
         .js("return document.getElementById('report-link').getAttribute('href')")
         .await;
-    assert_eq!(report_href, format!("/report/{code}?lang=nl"));
+    assert_eq!(
+        report_href,
+        format!("/report/{code}"),
+        "in the deck's language"
+    );
     host.click("#report-link").await;
     let deadline = Instant::now() + harness::WAIT;
     let report_window = loop {
@@ -387,7 +391,7 @@ async fn session_end_to_end(tools: Tools) {
         exports[2][2],
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
-    assert_eq!(exports[3][0], format!("/report/{code}.pdf?lang=nl"));
+    assert_eq!(exports[3][0], format!("/report/{code}.pdf"));
     assert_eq!(exports[3][2], "application/pdf");
     for export in exports.as_array().unwrap() {
         assert_eq!(export[1], 200, "{export}");

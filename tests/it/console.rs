@@ -435,27 +435,49 @@ async fn console(tools: Tools) {
         "no reconnecting after the end"
     );
     axe_clean(&admin, &axe, "sessions, one closed").await;
-    // The closed session's workbook, named in the page's language, downloads.
-    let workbook = admin
+    // The closed session's workbook, named in the page's language, and its report as a
+    // PDF, in the deck's language, download.
+    let files = admin
         .client
         .execute_async(
             &format!(
                 "const done = arguments[arguments.length - 1];
-                 {} const a = [...li.querySelectorAll('a[download]')].find((a) => a.textContent === 'Excel');
-                 fetch(a.href).then((r) => done([a.getAttribute('href'), r.status]), (e) => done(String(e)));",
+                 {} Promise.all(['Excel', 'Verslag (pdf)'].map((text) => {{
+                   const a = [...li.querySelectorAll('a[download]')].find((a) => a.textContent === text);
+                   return fetch(a.href).then(async (r) => [a.getAttribute('href'), r.status, r.headers.get('content-type'),
+                     new TextDecoder().decode((await r.arrayBuffer()).slice(0, 5))]);
+                 }})).then(done, (e) => done(String(e)));",
                 session(&code)
             ),
             vec![],
         )
         .await
-        .expect("fetch the workbook");
+        .expect("fetch the workbook and the PDF");
+    let workbook = &files[0];
     assert!(
         workbook[0].as_str().is_some_and(|href| href
             .starts_with(&format!("/export/{code}.xlsx?key="))
             && href.ends_with("&lang=nl")),
-        "{workbook}"
+        "{files}"
     );
-    assert_eq!(workbook[1], 200, "{workbook}");
+    assert_eq!(workbook[1], 200, "{files}");
+    let pdf = &files[1];
+    assert!(
+        pdf[0]
+            .as_str()
+            .is_some_and(|href| href.starts_with(&format!("/report/{code}.pdf?key="))
+                && !href.contains("lang=")),
+        "{files}"
+    );
+    assert_eq!(
+        (&pdf[1], &pdf[2], &pdf[3]),
+        (
+            &serde_json::json!(200),
+            &serde_json::json!("application/pdf"),
+            &serde_json::json!("%PDF-")
+        ),
+        "{files}"
+    );
     let report = admin
         .js(&format!(
             "{} return li.querySelector('a[href*=\"/report/\"]').href;",

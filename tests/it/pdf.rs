@@ -15,7 +15,7 @@ use crate::api::Console;
 use crate::support::{self, TestServer};
 
 /// A deck with the meeting in its front matter (an ISO date, which the PDF writes out),
-/// a statement voted twice and a scale.
+/// a statement and a scale, each voted twice.
 const DECK: &str = "---
 title: Groen in de wijk
 groups: Raad, Inwoner
@@ -38,8 +38,9 @@ B) nee, parkeren
 5) Helemaal tevreden
 ";
 
-/// Runs the session: nine phones (five in Raad, two in Inwoner, two in no group), two rounds on the statement with an
-/// approved argument and hand counts, one on the scale; then the console closes it.
+/// Runs the session: nine phones (five in Raad, two in Inwoner, two in no group), two
+/// rounds on the statement with an approved argument and hand counts, two on the scale;
+/// then the console closes it.
 async fn council_session() -> (TestServer, Console) {
     let deck = stemzaal::core::deck::parse("groen.md", DECK).expect("the deck parses");
     let server = TestServer::start_console_with(deck, DECK).await;
@@ -112,6 +113,14 @@ async fn council_session() -> (TestServer, Console) {
         assert_eq!(phone.vote(1, 1, point).await["type"], "ack");
     }
     host.wait_state(|s| s["voted"] == 9).await;
+    host.send(json!({"type": "revote"})).await;
+    for (phone, point) in phones.iter_mut().zip([3, 4, 4, 1, 4, 4, 3, 0, 4]) {
+        phone
+            .wait_state(|s| s["slide"]["round"] == 2 && s["slide"]["phase"] == "open")
+            .await;
+        assert_eq!(phone.vote(1, 2, point).await["type"], "ack");
+    }
+    host.wait_state(|s| s["voted"] == 9).await;
     let code = server.code().to_owned();
     let (status, body) = console
         .call("POST", &format!("/api/sessions/{code}/close"), None)
@@ -129,7 +138,7 @@ async fn fetch_pdf(server: &TestServer, query: &str) -> (u16, String, Vec<u8>) {
 
 #[tokio::test]
 async fn the_pdf_report_is_tagged_archival_and_says_what_the_json_export_says() {
-    let (server, _console) = council_session().await;
+    let (server, console) = council_session().await;
     let code = server.code().to_owned();
     let (status, head, pdf) = fetch_pdf(&server, "").await;
     assert_eq!(status, 200, "{head}");
@@ -227,6 +236,84 @@ async fn the_pdf_report_is_tagged_archival_and_says_what_the_json_export_says() 
     assert_eq!(raad["group"], "Raad");
     numbers.push(format!("{} ({}%)", raad["counts"][0], raad["percents"][0]));
     assert_eq!(s["groups"][1]["suppressed"], "few");
+    // The sentences that carry the export's other numbers: the hand counts, who
+    // switched and how (the table first by last), a scale's median and mean per round
+    // and how its voters moved.
+    let hands: Vec<String> = s["rounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["hands"].as_array().unwrap().iter().any(|h| h != 0))
+        .map(|r| {
+            let each: Vec<String> = ["A", "B"]
+                .iter()
+                .zip(r["hands"].as_array().unwrap())
+                .map(|(name, h)| format!("{name} {h}"))
+                .collect();
+            let each = each.join(", ");
+            format!(
+                "Ronde {}: waarvan met handopsteking geteld: {each}",
+                r["round"]
+            )
+        })
+        .collect();
+    assert_eq!(hands.len(), 1, "hand counts in round 2 only: {s}");
+    let sw = &s["switches"];
+    assert!(sw["switched"].as_u64().is_some(), "{sw}");
+    let switched_summary = format!(
+        "{} van {} deelnemers kozen in de laatste ronde anders.",
+        sw["switched"], sw["paired"]
+    );
+    let switched = format!(
+        "Van ronde {} naar ronde {}: {} van {} deelnemers kozen anders",
+        sw["from_round"], sw["to_round"], sw["switched"], sw["paired"]
+    );
+    let m = &sw["matrix"];
+    let matrix = format!(
+        "Eerst \\ daarna A B A {} {} B {} {}",
+        m[0][0], m[0][1], m[1][0], m[1][1]
+    );
+    let scale = &report["statements"][1];
+    assert_eq!(scale["scale"], true);
+    let point = |r: &Value| {
+        let median = r["stats"]["median"].as_u64().expect("a median") as usize;
+        match scale["options"][median - 1].as_str().unwrap() {
+            "" => median.to_string(),
+            label => format!("{median} ({label})"),
+        }
+    };
+    let mean = |r: &Value| {
+        let mean = r["stats"]["mean"].as_f64().expect("a mean");
+        format!("{mean:.1}").replace('.', ",")
+    };
+    let rounds = scale["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2, "{scale}");
+    let (first, last) = (&rounds[0], &rounds[1]);
+    let outcome = |r: &Value| {
+        format!(
+            "onde {}: mediaan {}, gemiddelde {} ({} gestemd)",
+            r["round"],
+            point(r),
+            mean(r),
+            r["voted"]
+        )
+    };
+    // "Ronde 1: …; ronde 2: …."
+    let scale_summary = format!("R{}; r{}.", outcome(first), outcome(last));
+    let scale_shift = format!(
+        "Van ronde {} naar ronde {} ging de mediaan van {} naar {} en het gemiddelde van {} naar {}.",
+        first["round"],
+        last["round"],
+        point(first),
+        point(last),
+        mean(first),
+        mean(last)
+    );
+    let moved = &scale["switches"]["moved"];
+    let scale_moved = format!(
+        "Van de {} deelnemers die in beide rondes stemden kozen {} een hoger punt, {} een lager punt en {} hetzelfde.",
+        scale["switches"]["paired"], moved["up"], moved["down"], moved["stayed"]
+    );
 
     // The printable page says the same of the meeting.
     let (status, _, html) = server
@@ -241,44 +328,183 @@ async fn the_pdf_report_is_tagged_archival_and_says_what_the_json_export_says() 
         "Rekenkamer Zutphen",
         "Tijd: van ",
         "<h2>Samenvatting</h2>",
-        "2 van 9 deelnemers kozen in de laatste ronde anders.",
+        &switched_summary,
     ] {
         assert!(html.contains(part), "{part:?} in the page:\n{html}");
     }
 
+    let (start, close) = session_clock(&console, &code).await;
     let Some(text) = pdf_text(&pdf, "the_pdf_report_is_tagged_archival") else {
         return;
     };
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let title = s["title"].as_str().unwrap();
+    // The close time follows "tot", after the written day if the session closed on
+    // another day than it started.
+    in_reading_order(
+        &text,
+        &[
+            "Verslag",
+            "Raadsavond groen",
+            "Organisatie: Rekenkamer Zutphen",
+            "Datum: 8 december 2026",
+            "Plaats: Raadzaal, Stadhuis",
+            &format!("Tijd: van {start} tot "),
+            &format!("{close} Deelnemers: 9"),
+            "Samenvatting",
+            title,
+            &switched_summary,
+            "Hoe tevreden bent u over het groen?",
+            &scale_summary,
+            &format!("Stelling (dia 1): {title}"),
+            &hands[0],
+            &switched,
+            &matrix,
+            "Inwoner: niet getoond (minder dan 5 stemmen)",
+            "Bomen geven schaduw <b>en</b> koelte",
+            "Stelling (dia 2): Hoe tevreden bent u over het groen?",
+            &scale_shift,
+            &scale_moved,
+            "Werkwijze",
+            "Niet representatief",
+        ],
+    );
+    for cell in &numbers {
+        assert!(text.contains(cell.as_str()), "{cell} in\n{text}");
+    }
+    assert!(text.contains(&format!("Stemzaal · sessie {code} · pagina 1 van")));
+}
+
+/// An English deck with voting cards.
+const ENGLISH_DECK: &str = "---
+title: Trees on the square
+lang: en
+meeting: Council evening
+date: 2026-12-08
+place: Council chamber
+---
+## Should the square get more trees?
+
+A) yes
+B) no
+";
+
+#[tokio::test]
+async fn the_pdf_of_an_english_session_is_in_english_without_asking() {
+    let deck = stemzaal::core::deck::parse("trees.md", ENGLISH_DECK).expect("the deck parses");
+    let server = TestServer::start_console_with(deck, ENGLISH_DECK).await;
+    let console = Console::log_in(&server).await;
+    let code = server.code().to_owned();
+    let cards = crate::cards::issue(&server, 3).await;
+    let mut host = server.host().await;
+    host.send(json!({"type": "go_to", "slide": 0})).await;
+    host.send(json!({"type": "open_vote"})).await;
+    let mut phones = vec![];
+    for card in &cards[..2] {
+        let mut phone = crate::cards::phone_with(&server, card).await;
+        phone.wait_state(|s| s["slide"]["phase"] == "open").await;
+        phones.push(phone);
+    }
+    assert_eq!(phones[0].vote(0, 1, 0).await["type"], "ack");
+    host.wait_state(|s| s["voted"] == 1).await;
+    let (status, body) = console
+        .call("POST", &format!("/api/sessions/{code}/close"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let key = server.session.host_key().expose().to_owned();
+    let report: Value = serde_json::from_str(
+        &server
+            .get(&format!("/export/{code}.json?key={key}"))
+            .await
+            .2,
+    )
+    .unwrap();
+    let (status, head, pdf) = fetch_pdf(&server, "").await;
+    assert_eq!(status, 200, "{head}");
+    let lang_of = |pdf: &[u8]| {
+        let doc = Document::load_mem(pdf).expect("lopdf reads the PDF");
+        text_of(&doc, doc.catalog().unwrap().get(b"Lang").unwrap())
+    };
+    assert_eq!(lang_of(&pdf), "en", "the deck's language");
+    let (status, _, dutch) = fetch_pdf(&server, "&lang=nl").await;
+    assert_eq!((status, lang_of(&dutch).as_str()), (200, "nl"), "on asking");
+    let (status, _, _) = fetch_pdf(&server, "&lang=de").await;
+    assert_eq!(status, 400, "a language the report is not written in");
+    let (status, _, html) = server.get(&format!("/report/{code}?key={key}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<html lang=\"en\">"), "{html}");
+    assert!(html.contains("Council evening · 8 December 2026"), "{html}");
+
+    let (start, close) = session_clock(&console, &code).await;
+    let Some(text) = pdf_text(&pdf, "the_pdf_of_an_english_session") else {
+        return;
+    };
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let c = &report["cards"];
+    in_reading_order(
+        &text,
+        &[
+            "Report",
+            "Council evening",
+            "Presentation: Trees on the square",
+            "Date: 8 December 2026",
+            "Place: Council chamber",
+            &format!("Time: from {start} to "),
+            &format!("{close} Participants: {}", report["joined"]),
+            &format!(
+                "Voting cards: {} issued, {} used, {} voted",
+                c["issued"], c["used"], c["voted"]
+            ),
+            &format!("Session: {code}"),
+            "Summary",
+            "1. Should the square get more trees?",
+            "Round 1: A 100%, B 0% (1 voted).",
+            "Statement (slide 1): Should the square get more trees?",
+            "Method",
+            "Not representative",
+            "Votes were cast with voting cards",
+        ],
+    );
+    assert_eq!(c, &json!({"issued": 3, "used": 2, "voted": 1}));
+    assert!(text.contains(&format!("Stemzaal · session {code} · page 1 of")));
+}
+
+/// Fails unless `parts` are in `text` in this order.
+fn in_reading_order(text: &str, parts: &[&str]) {
     let mut at = 0;
-    for part in [
-        "Verslag",
-        "Raadsavond groen",
-        "Organisatie: Rekenkamer Zutphen",
-        "Datum: 8 december 2026",
-        "Plaats: Raadzaal, Stadhuis",
-        "Deelnemers: 9",
-        "Samenvatting",
-        title,
-        "Hoe tevreden bent u over het groen?",
-        &format!("Stelling (dia 1): {title}"),
-        "Inwoner: niet getoond (minder dan 5 stemmen)",
-        "Bomen geven schaduw <b>en</b> koelte",
-        "Stelling (dia 2): Hoe tevreden bent u over het groen?",
-        "Werkwijze",
-        "Niet representatief",
-    ] {
+    for part in parts {
         let found = text[at..]
             .find(part)
             .unwrap_or_else(|| panic!("{part:?} after {at} in reading order:\n{text}"));
         at += found + part.len();
     }
-    for cell in &numbers {
-        assert!(text.contains(cell.as_str()), "{cell} in\n{text}");
-    }
-    assert!(text.contains(&format!("Stemzaal · sessie {code} · pagina 1 van")));
-    assert!(text.contains("Tijd: van "), "start and close times: {text}");
+}
+
+/// The session's start and close on a Dutch clock ("19:05"), from the console's list
+/// of sessions, by the system's own time zone data rather than the server's.
+async fn session_clock(console: &Console, code: &str) -> (String, String) {
+    let (status, body) = console.call("GET", "/api/sessions", None).await;
+    assert_eq!(status, 200, "{body}");
+    let session = body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == code)
+        .unwrap_or_else(|| panic!("{code} in {body}"));
+    let clock = |ms: &Value| {
+        let secs = ms.as_u64().expect("a time") / 1000;
+        let out = Command::new("date")
+            .env("TZ", "Europe/Amsterdam")
+            .arg("-d")
+            .arg(format!("@{secs}"))
+            .arg("+%H:%M")
+            .output()
+            .expect("date runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    (clock(&session["created_ms"]), clock(&session["closed_ms"]))
 }
 
 #[tokio::test]

@@ -235,8 +235,9 @@ function item(s) {
     fli.append(a);
     files.append(fli);
   };
-  file(links.report && links.report + (links.report.includes('?') ? '&' : '?') + 'lang=' + lang, t('admin.report'), false);
-  file(links.pdf && links.pdf + (links.pdf.includes('?') ? '&' : '?') + 'lang=' + lang, t('admin.report_pdf'), true);
+  // The report and its PDF are in the session's language (the deck's), not the console's.
+  file(links.report, t('admin.report'), false);
+  file(links.pdf, t('admin.report_pdf'), true);
   file(links.xlsx && links.xlsx + (links.xlsx.includes('?') ? '&' : '?') + 'lang=' + lang, t('admin.export_xlsx'), true);
   file(links.csv, t('admin.export_csv'), true);
   file(links.json, t('admin.export_json'), true);

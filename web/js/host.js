@@ -25,9 +25,11 @@ let nextShown = null;
 await init();
 setText($('code'), code);
 // Report and exports: plain links, authorised by the host cookie the host link set.
+// The report and its PDF are in the session's language (the deck's `lang:`), whatever
+// language this page is in; the workbook's sheet and column names follow the page.
+$('report-link').href = '/report/' + encodeURIComponent(code);
+$('pdf-link').href = '/report/' + encodeURIComponent(code) + '.pdf';
 const reportLink = () => {
-  $('report-link').href = '/report/' + encodeURIComponent(code) + '?lang=' + lang;
-  $('pdf-link').href = '/report/' + encodeURIComponent(code) + '.pdf?lang=' + lang;
   $('xlsx-link').href = '/export/' + encodeURIComponent(code) + '.xlsx?lang=' + lang;
 };
 reportLink();
