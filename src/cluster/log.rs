@@ -222,7 +222,15 @@ impl Writer {
                 Ok(())
             }
             Err(Fenced::Deposed) => {
-                tracing::warn!(code = %self.code, "another node took this session over");
+                if self.own_batch_ends_the_log().await {
+                    tracing::warn!(
+                        code = %self.code,
+                        "changes this node refused during the outage reached the log after \
+                         all (they were on their way); the session is read again from its log"
+                    );
+                } else {
+                    tracing::warn!(code = %self.code, "another node took this session over");
+                }
                 self.deposed.send_replace(true);
                 Err(self.refusal())
             }
@@ -240,6 +248,23 @@ impl Writer {
         for append in taken {
             (append.done)(result.clone());
         }
+    }
+
+    /// Whether the log ends with a batch this writer sent: one it gave up on, which
+    /// the NATS client still delivered once it was connected again.
+    async fn own_batch_ends_the_log(&self) -> bool {
+        let Ok(stream) = self.js.get_stream(super::log_stream(&self.code)).await else {
+            return false;
+        };
+        let Ok(last) = stream
+            .get_last_raw_message_by_subject(&log_subject(&self.code))
+            .await
+        else {
+            return false;
+        };
+        last.headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .is_some_and(|id| id.as_str().starts_with(&format!("{}.", self.prefix)))
     }
 
     fn refusal(&self) -> WriteFailed {
