@@ -30,11 +30,12 @@ impl Log {
     }
 }
 
-/// Starts a node without waiting for it; its standard error goes to a [`Log`].
-fn spawn_node(nats: &str, replicas: u8, data: &Path) -> (Child, u16, Log) {
-    let port = free_port();
+/// Starts a node without waiting for it; its standard error goes to a [`Log`]. It
+/// binds a port the system picks ([`banner`] reads which): ten nodes given ports found
+/// free a moment before could meet one taken meanwhile.
+fn spawn_node(nats: &str, replicas: u8, data: &Path) -> (Child, Log) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stemzaal"))
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--data"])
+        .args(["--bind", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(["--nats", nats, "--nats-replicas", &replicas.to_string()])
         .args(["--admin-password", PASSWORD])
@@ -57,12 +58,12 @@ fn spawn_node(nats: &str, replicas: u8, data: &Path) -> (Child, u16, Log) {
             kept.0.lock().unwrap().push_str(&text);
         }
     });
-    (child, port, log)
+    (child, log)
 }
 
 /// Reads a started node's banner; `Err` with its exit status and log if it ended
 /// (or printed nothing within `within`) instead.
-fn banner(mut child: Child, port: u16, log: &Log, within: Duration) -> Result<Node, String> {
+fn banner(mut child: Child, log: &Log, within: Duration) -> Result<Node, String> {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -88,6 +89,13 @@ fn banner(mut child: Child, port: u16, log: &Log, within: Duration) -> Result<No
         let status = child.wait().ok();
         return Err(format!("ended with {status:?}; its log:\n{}", log.text()));
     };
+    // The port the system gave it, from the host link: `http://127.0.0.1:PORT/host/…`.
+    let port = host
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .ok_or_else(|| format!("no port in the banner's host link: {host}"))?;
     Ok(Node {
         child: Process(child),
         port,
@@ -157,11 +165,11 @@ async fn nodes_started_at_the_same_instant_on_an_empty_cluster_all_serve_one_ses
         let spawned: Vec<_> = (0..NODES)
             .map(|i| spawn_node(&urls, 3, &dir.path().join(format!("node{i}"))))
             .collect();
-        let logs: Vec<Log> = spawned.iter().map(|s| s.2.clone()).collect();
+        let logs: Vec<Log> = spawned.iter().map(|s| s.1.clone()).collect();
         let waits: Vec<_> = spawned
             .into_iter()
-            .map(|(child, port, log)| {
-                std::thread::spawn(move || banner(child, port, &log, Duration::from_secs(60)))
+            .map(|(child, log)| {
+                std::thread::spawn(move || banner(child, &log, Duration::from_secs(60)))
             })
             .collect();
         let mut nodes = vec![];
@@ -200,7 +208,7 @@ fn replicas_a_single_nats_server_cannot_keep_are_reported_at_once() {
     };
     let dir = tempfile::tempdir().unwrap();
     let nats = super::single_nats(&bin, dir.path());
-    let (mut child, _, log) = spawn_node(&nats.url, 3, &dir.path().join("node"));
+    let (mut child, log) = spawn_node(&nats.url, 3, &dir.path().join("node"));
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -397,8 +405,8 @@ async fn a_nats_outage_is_logged_once_as_it_starts_and_once_as_it_ends_with_what
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut nats = super::single_nats_on(&bin, dir.path(), port);
-    let (child, node_port, log) = spawn_node(&nats.url, 1, &dir.path().join("node"));
-    let node = banner(child, node_port, &log, Duration::from_secs(60)).unwrap();
+    let (child, log) = spawn_node(&nats.url, 1, &dir.path().join("node"));
+    let node = banner(child, &log, Duration::from_secs(60)).unwrap();
     let mut host = node.host().await;
     let slide = super::open_first_statement(&mut host).await;
     let mut phone = super::Phone::connect(vec![node.ws_url()], 0).await;
