@@ -52,11 +52,11 @@ pub const NEGATIONS: &[&str] = &[
 /// `unlikely`.
 pub const NEGATING_PREFIXES: &[&str] = &["on", "niet-", "non-", "non", "un", "in", "im", "dis"];
 
-/// Whether `now` says "not" as often as `was` does, and no word of the one is a word of
-/// the other with a [negating prefix](NEGATING_PREFIXES) added. Cautious on purpose: a
-/// typo that happens to look like a negation is refused too, which a facilitator can
-/// work around (a new round or a new session); a vote moved to the opposite cannot be
-/// undone.
+/// Whether `now` says "not" as often as `was` does, and the edit neither added a word
+/// that is a word it took away with a [negating prefix](NEGATING_PREFIXES), nor the
+/// other way round. Cautious on purpose: a typo that happens to look like a negation
+/// is refused too, which a facilitator can work around (a new round or a new
+/// session); a vote moved to the opposite cannot be undone.
 pub fn keeps_negations(was: &str, now: &str) -> bool {
     let (was, now) = (words(was), words(now));
     let nots = |words: &[String]| {
@@ -65,15 +65,28 @@ pub fn keeps_negations(was: &str, now: &str) -> bool {
             .filter(|w| NEGATIONS.contains(&w.as_str()) || w.ends_with("n't"))
             .count()
     };
-    let prefixed = |from: &[String], to: &[String]| {
-        to.iter().any(|word| {
+    let count = |words: &[String], word: &str| words.iter().filter(|w| *w == word).count();
+    // The words the edit added, and those it took away (a word both texts have as
+    // often, "eens" beside "oneens" in "eens of oneens", is neither).
+    let added: Vec<&str> = now
+        .iter()
+        .filter(|w| count(&now, w) > count(&was, w))
+        .map(String::as_str)
+        .collect();
+    let removed: Vec<&str> = was
+        .iter()
+        .filter(|w| count(&was, w) > count(&now, w))
+        .map(String::as_str)
+        .collect();
+    let negated = |longer: &[&str], shorter: &[&str]| {
+        longer.iter().any(|word| {
             NEGATING_PREFIXES.iter().any(|prefix| {
                 word.strip_prefix(prefix)
-                    .is_some_and(|stem| stem.chars().count() >= 3 && from.iter().any(|w| w == stem))
+                    .is_some_and(|stem| stem.chars().count() >= 3 && shorter.contains(&stem))
             })
         })
     };
-    nots(&was) == nots(&now) && !prefixed(&was, &now) && !prefixed(&now, &was)
+    nots(&was) == nots(&now) && !negated(&added, &removed) && !negated(&removed, &added)
 }
 
 /// A text's words, in small letters: runs of letters, digits, hyphens and apostrophes
@@ -263,6 +276,14 @@ mod tests {
         assert!(small_edit("Geen idee", "Geen idee!"));
         // A prefix that makes no word of the other text is a typo.
         assert!(small_edit("Informatie delen", "Informatie deelen"));
+        // A text that has a word and its opposite keeps both.
+        let both = "Bent u het eens of oneens met het plan?";
+        assert!(small_edit(both, both));
+        assert!(small_edit(both, "Bent u het eens of oneens met het plna?"));
+        assert!(!small_edit(
+            both,
+            "Bent u het oneens of oneens met het plan?"
+        ));
     }
 
     #[test]
