@@ -76,6 +76,20 @@ fn single_nats_on(bin: &Path, dir: &Path, port: u16) -> Nats {
 /// Three JetStream servers in one cluster. Routes need fixed ports (a 2.9 cluster
 /// with JetStream refuses a random cluster port).
 fn nats_cluster(bin: &Path, dir: &Path) -> Vec<Nats> {
+    // Ports found free a moment before may be taken in between (by another test's
+    // outgoing connection); a server that cannot bind exits, and the three start anew.
+    for attempt in 0..3 {
+        if let Some(servers) = try_nats_cluster(bin, &dir.join(format!("try{attempt}"))) {
+            return servers;
+        }
+        eprintln!("a NATS server of the cluster could not listen; starting the three again");
+    }
+    panic!("three times a NATS server of the cluster could not listen");
+}
+
+/// [`nats_cluster`]'s one try: `None` if a server exited or did not listen in time.
+fn try_nats_cluster(bin: &Path, dir: &Path) -> Option<Vec<Nats>> {
+    std::fs::create_dir_all(dir).unwrap();
     let clients: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let route_list = routes
@@ -83,7 +97,7 @@ fn nats_cluster(bin: &Path, dir: &Path) -> Vec<Nats> {
         .map(|p| format!("nats-route://127.0.0.1:{p}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let servers: Vec<Nats> = (0..3)
+    let mut servers: Vec<Nats> = (0..3)
         .map(|i| {
             let config = dir.join(format!("n{i}.conf"));
             std::fs::write(
@@ -111,10 +125,17 @@ fn nats_cluster(bin: &Path, dir: &Path) -> Vec<Nats> {
             }
         })
         .collect();
-    for port in clients {
-        wait_port(port);
+    for (server, port) in servers.iter_mut().zip(clients) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let exited = server.child.0.try_wait().ok().flatten().is_some();
+            if exited || Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    servers
+    Some(servers)
 }
 
 fn wait_port(port: u16) {
