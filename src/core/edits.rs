@@ -26,20 +26,15 @@ pub const LONG_TEXT_CHARS: usize = 10;
 /// And it [keeps its negations](keeps_negations): a typo never turns a text around, as
 /// `het eens` → `het oneens` or `geen park` → `een park` would in two characters.
 pub fn small_edit(was: &str, now: &str) -> bool {
-    let was: Vec<char> = folded(was).chars().collect();
-    let now: Vec<char> = folded(now).chars().collect();
-    let allowed = if was.len().max(now.len()) < LONG_TEXT_CHARS {
+    let (a, b): (Vec<char>, Vec<char>) =
+        (folded(was).chars().collect(), folded(now).chars().collect());
+    let allowed = if a.len().max(b.len()) < LONG_TEXT_CHARS {
         SHORT_TEXT_EDITS
     } else {
         LONG_TEXT_EDITS
     };
     // Texts whose lengths differ by more than the allowance cannot be that close.
-    was.len().abs_diff(now.len()) <= allowed
-        && distance(&was, &now) <= allowed
-        && keeps_negations(
-            &was.iter().collect::<String>(),
-            &now.iter().collect::<String>(),
-        )
+    a.len().abs_diff(b.len()) <= allowed && distance(&a, &b) <= allowed && keeps_negations(was, now)
 }
 
 /// Words that say "not", Dutch and English. A word ending in `n't` counts as `not`.

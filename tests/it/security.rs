@@ -955,8 +955,8 @@ async fn the_binarys_proxy_and_join_flags_hold_as_documented() {
         connect_from("127.0.0.20", addr).await,
         connect_from("127.0.0.20", addr).await,
     ];
-    // Asked a few times: one run of the suite met a page served here once (its answer
-    // unrecorded); an address held to the cap is refused on every try.
+    // Asked up to 50 times, 20 ms apart: an address at its cap is refused on every
+    // try, so only a missing cap fails this.
     let mut answer = String::new();
     for _ in 0..50 {
         answer = get_from("127.0.0.20", addr).await;
